@@ -1,0 +1,154 @@
+/*
+ * Container id from a cgroup path or from /proc/<pid>/cgroup. Pure string
+ * parsing: no I/O, so the reader and the tests feed it whatever they read.
+ *
+ * A path belongs to a container when one of its components is
+ *   docker-<id>.scope, cri-containerd-<id>.scope, crio-<id>.scope,
+ *   libpod-<id>.scope                         (systemd cgroup driver), or
+ *   <id> below a "docker" or "kubepods*" component (cgroupfs driver),
+ * where <id> is exactly 64 lowercase hex digits. The first (outermost)
+ * match wins: with docker-in-docker the host only knows the outer one.
+ * crio-conmon-<id>.scope and libpod-conmon-<id>.scope hold the conmon
+ * monitor, a host process that watches the container: not a container.
+ * dockerd, containerd and shims (docker.service, containerd.service) are
+ * host processes too.
+ */
+#include <string.h>
+
+#include "kwarden.h"
+
+static const char *const scope_prefixes[] = {
+	"docker-",
+	"cri-containerd-",
+	"crio-",
+	"libpod-",
+};
+
+static int
+is_hex_id(const char *s, size_t len)
+{
+	size_t	i;
+
+	if (len != KW_CONTAINER_ID_LEN)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	}
+	return 1;
+}
+
+/* One component c (not NUL terminated, len bytes): the id or NULL. */
+static const char *
+component_id(const char *c, size_t len, int under_runtime)
+{
+	static const char	 suffix[] = ".scope";
+	const size_t		 slen = sizeof(suffix) - 1;
+	size_t			 i, plen;
+
+	if (under_runtime && is_hex_id(c, len))
+		return c;
+	if (len <= slen || memcmp(c + len - slen, suffix, slen) != 0)
+		return NULL;
+	for (i = 0; i < sizeof(scope_prefixes) / sizeof(scope_prefixes[0]);
+	    i++) {
+		plen = strlen(scope_prefixes[i]);
+		if (len > plen + slen &&
+		    memcmp(c, scope_prefixes[i], plen) == 0 &&
+		    is_hex_id(c + plen, len - plen - slen))
+			return c + plen;
+	}
+	return NULL;
+}
+
+int
+kw_cgroup_container_id(const char *path, char out[KW_CONTAINER_ID_LEN + 1])
+{
+	const char	*p, *c, *id;
+	size_t		 len;
+	int		 under_runtime = 0;
+
+	out[0] = '\0';
+	if (path == NULL)
+		return 0;
+	for (p = path; *p != '\0'; ) {
+		while (*p == '/')
+			p++;
+		c = p;
+		while (*p != '\0' && *p != '/' && *p != '\n')
+			p++;
+		len = (size_t)(p - c);
+		if (len == 0)
+			break;
+		if ((id = component_id(c, len, under_runtime)) != NULL) {
+			memcpy(out, id, KW_CONTAINER_ID_LEN);
+			out[KW_CONTAINER_ID_LEN] = '\0';
+			return 1;
+		}
+		if ((len == 6 && memcmp(c, "docker", 6) == 0) ||
+		    (len >= 8 && memcmp(c, "kubepods", 8) == 0))
+			under_runtime = 1;
+		if (*p == '\n')
+			break;
+	}
+	return 0;
+}
+
+static void
+copy_path(char *dst, size_t dstlen, const char *src, size_t len)
+{
+	if (dst == NULL || dstlen == 0)
+		return;
+	if (len > dstlen - 1)
+		len = dstlen - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+int
+kw_cgroup_file_container_id(const char *content,
+    char out[KW_CONTAINER_ID_LEN + 1], char *path_out, size_t path_len)
+{
+	const char	*line, *eol, *c1, *c2, *path;
+	char		 buf[4096], id[KW_CONTAINER_ID_LEN + 1];
+	size_t		 plen;
+	int		 found = 0, have_path = 0, have_unified = 0;
+
+	out[0] = '\0';
+	if (path_out != NULL && path_len > 0)
+		path_out[0] = '\0';
+	if (content == NULL)
+		return 0;
+	for (line = content; *line != '\0'; line = *eol ? eol + 1 : eol) {
+		if ((eol = strchr(line, '\n')) == NULL)
+			eol = line + strlen(line);
+		/* N:controllers:path; the path may itself hold colons. */
+		c1 = memchr(line, ':', (size_t)(eol - line));
+		if (c1 == NULL)
+			continue;
+		c2 = memchr(c1 + 1, ':', (size_t)(eol - c1 - 1));
+		if (c2 == NULL)
+			continue;
+		path = c2 + 1;
+		plen = (size_t)(eol - path);
+
+		if (c1 - line == 1 && line[0] == '0' && c2 == c1 + 1) {
+			copy_path(path_out, path_len, path, plen);
+			have_path = have_unified = 1;
+		} else if (!have_path) {
+			copy_path(path_out, path_len, path, plen);
+			have_path = 1;
+		}
+		if (!found) {
+			copy_path(buf, sizeof(buf), path, plen);
+			if (kw_cgroup_container_id(buf, id)) {
+				memcpy(out, id, sizeof(id));
+				found = 1;
+			}
+		}
+		if (found && have_unified)
+			break;
+	}
+	return found;
+}

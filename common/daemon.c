@@ -1,0 +1,188 @@
+/*
+ * What every kwarden daemon does the same way: command line and config,
+ * logging, run directory, signals, systemd readiness and watchdog, the
+ * common part of `status`, and a clean end of the loop.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <systemd/sd-daemon.h>
+
+#include "kwarden.h"
+
+static uv_timer_t watchdog;
+static int watchdog_on;
+
+/* mkdir -p for the run directory. */
+int
+kw_mkdir_p(const char *path, int mode)
+{
+	char buf[4096], *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static void
+on_signal(uv_signal_t *s, int signum)
+{
+	struct kw_daemon *d = s->data;
+
+	if (signum == SIGHUP) {
+		log_info("SIGHUP: reloading");
+		if (d->on_reload)
+			d->on_reload(d);
+		return;
+	}
+	if (d->stopping) {
+		log_warnx("%s again while stopping: exiting now",
+		    strsignal(signum));
+		_exit(1);
+	}
+	log_info("%s: stopping", strsignal(signum));
+	d->stopping = 1;
+	kw_daemon_close(d);
+	if (d->on_stop)
+		d->on_stop(d);
+}
+
+void
+kw_daemon_init(struct kw_daemon *d, uv_loop_t *loop, int argc, char **argv,
+    const char *name, const char *usage_extra)
+{
+	char key[64];
+	enum kw_log_level level = KW_LOG_INFO;
+	const char *run_dir;
+
+	memset(d, 0, sizeof(*d));
+	d->loop = loop;
+	d->name = name;
+	d->start_mono_ns = kw_mono_ns();
+	d->conf = kw_conf_cli(argc, argv, name, usage_extra);
+	snprintf(key, sizeof(key), "%s.log_level", name);
+	(void)kw_log_parse_level(kw_conf_str(d->conf, key), &level);
+	kw_log_init(name, level);
+	signal(SIGPIPE, SIG_IGN);
+	run_dir = kw_conf_str(d->conf, "paths.run_dir");
+	if (kw_mkdir_p(run_dir, 0755) == -1)
+		fatal("%s: cannot create the run directory", run_dir);
+	uv_signal_init(loop, &d->sigint);
+	uv_signal_init(loop, &d->sigterm);
+	uv_signal_init(loop, &d->sighup);
+	d->sigint.data = d->sigterm.data = d->sighup.data = d;
+	uv_signal_start(&d->sigint, on_signal, SIGINT);
+	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d->sighup, on_signal, SIGHUP);
+}
+
+static void
+watchdog_ping(uv_timer_t *t)
+{
+	(void)t;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+void
+kw_daemon_ready(struct kw_daemon *d)
+{
+	uint64_t usec = 0;
+
+	sd_notifyf(0, "READY=1\nSTATUS=kwarden-%s running\nMAINPID=%lu",
+	    d->name, (unsigned long)getpid());
+	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+		uv_timer_init(d->loop, &watchdog);
+		uv_timer_start(&watchdog, watchdog_ping, 0,
+		    usec / 2000 ? usec / 2000 : 1);
+		watchdog_on = 1;
+	}
+	log_info("ready");
+}
+
+static void
+noop_close(uv_handle_t *h)
+{
+	(void)h;
+}
+
+void
+kw_daemon_close(struct kw_daemon *d)
+{
+	uv_handle_t *hs[] = {
+		(uv_handle_t *)&d->sigint, (uv_handle_t *)&d->sigterm,
+		(uv_handle_t *)&d->sighup,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
+		if (!uv_is_closing(hs[i]))
+			uv_close(hs[i], noop_close);
+	if (watchdog_on) {
+		watchdog_on = 0;
+		uv_close((uv_handle_t *)&watchdog, noop_close);
+	}
+	sd_notify(0, "STOPPING=1");
+}
+
+json_t *
+kw_daemon_status(const struct kw_daemon *d)
+{
+	json_t *o = json_object();
+	uint64_t ts = 0;
+	const char *last = kw_log_last_error(&ts);
+
+	json_object_set_new(o, "daemon", json_string(d->name));
+	json_object_set_new(o, "version", json_string(KW_VERSION));
+	json_object_set_new(o, "pid", json_integer(getpid()));
+	json_object_set_new(o, "uptime_s", json_real(
+	    (double)(kw_mono_ns() - d->start_mono_ns) / 1e9));
+	json_object_set_new(o, "errors",
+	    json_integer((json_int_t)kw_log_error_count()));
+	json_object_set_new(o, "last_error", json_string(last ? last : ""));
+	json_object_set_new(o, "last_error_ts",
+	    json_integer((json_int_t)(ts / 1000000000ull)));
+	return o;
+}
+
+static void
+report_open(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	log_warnx("handle still open at exit: %s",
+	    uv_handle_type_name(uv_handle_get_type(h)));
+}
+
+int
+kw_daemon_run(struct kw_daemon *d)
+{
+	int rc;
+
+	uv_run(d->loop, UV_RUN_DEFAULT);
+	rc = uv_loop_close(d->loop);
+	if (rc != 0) {
+		uv_walk(d->loop, report_open, NULL);
+		log_warnx("loop did not close: %s", uv_strerror(rc));
+	}
+	log_info("stopped");
+	kw_conf_free(d->conf);
+	d->conf = NULL;
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,647 @@
+/*
+ * The wire protocol's one table of message types, the envelope check and
+ * the encoder and decoder of every message body.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+static const char *const msg_names[KW_MSG__COUNT] = {
+	[KW_MSG_UNKNOWN] = "?",
+	[KW_MSG_HELLO] = "hello",
+	[KW_MSG_SUB] = "sub",
+	[KW_MSG_GAP] = "gap",
+	[KW_MSG_ACK] = "ack",
+	[KW_MSG_SNAPSHOT] = "snapshot",
+	[KW_MSG_SYS] = "sys",
+	[KW_MSG_CONTAINER] = "container",
+	[KW_MSG_PROC] = "proc",
+	[KW_MSG_DELETION] = "deletion",
+};
+
+const char *
+kw_msg_type_name(enum kw_msg_type type)
+{
+	if (type <= KW_MSG_UNKNOWN || type >= KW_MSG__COUNT)
+		return "?";
+	return msg_names[type];
+}
+
+enum kw_msg_type
+kw_msg_type_from(const char *s, size_t len)
+{
+	int i;
+
+	for (i = KW_MSG_UNKNOWN + 1; i < KW_MSG__COUNT; i++)
+		if (strlen(msg_names[i]) == len &&
+		    memcmp(msg_names[i], s, len) == 0)
+			return i;
+	return KW_MSG_UNKNOWN;
+}
+
+static void
+seterr(char *err, size_t errlen, const char *msg, const char *key)
+{
+	if (err == NULL || errlen == 0)
+		return;
+	if (key != NULL)
+		snprintf(err, errlen, "%s: %s", key, msg);
+	else
+		snprintf(err, errlen, "%s", msg);
+}
+
+const msgpack_object *
+kw_map_get(const msgpack_object *map, const char *key)
+{
+	size_t klen = strlen(key);
+	uint32_t i;
+
+	if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	for (i = 0; i < map->via.map.size; i++) {
+		const msgpack_object *k = &map->via.map.ptr[i].key;
+
+		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
+		    memcmp(k->via.str.ptr, key, klen) == 0)
+			return &map->via.map.ptr[i].val;
+	}
+	return NULL;
+}
+
+int
+kw_get_u64(const msgpack_object *map, const char *key, uint64_t *v)
+{
+	const msgpack_object *o = kw_map_get(map, key);
+
+	if (o == NULL || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return -1;
+	*v = o->via.u64;
+	return 0;
+}
+
+int
+kw_get_i64(const msgpack_object *map, const char *key, int64_t *v)
+{
+	const msgpack_object *o = kw_map_get(map, key);
+
+	if (o == NULL)
+		return -1;
+	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		*v = o->via.i64;
+	else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	    o->via.u64 <= INT64_MAX)
+		*v = (int64_t)o->via.u64;
+	else
+		return -1;
+	return 0;
+}
+
+int
+kw_get_f64(const msgpack_object *map, const char *key, double *v)
+{
+	const msgpack_object *o = kw_map_get(map, key);
+
+	if (o == NULL)
+		return -1;
+	switch (o->type) {
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		*v = o->via.f64;
+		return 0;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		*v = (double)o->via.u64;
+		return 0;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		*v = (double)o->via.i64;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+int
+kw_get_str(const msgpack_object *map, const char *key, char *buf, size_t len)
+{
+	const msgpack_object *o = kw_map_get(map, key);
+	size_t n;
+
+	if (o == NULL || o->type != MSGPACK_OBJECT_STR || len == 0)
+		return -1;
+	n = o->via.str.size;
+	if (n > len - 1)
+		n = len - 1;
+	memcpy(buf, o->via.str.ptr, n);
+	buf[n] = '\0';
+	/* A NUL inside the string ends it: keys and names never hold one. */
+	return 0;
+}
+
+int
+kw_msg_decode(const msgpack_object *obj, struct kw_msg *msg, char *err,
+    size_t errlen)
+{
+	const msgpack_object *t;
+	uint32_t i;
+
+	memset(msg, 0, sizeof(*msg));
+	if (obj->type != MSGPACK_OBJECT_MAP) {
+		seterr(err, errlen, "message is not a map", NULL);
+		return -1;
+	}
+	for (i = 0; i < obj->via.map.size; i++) {
+		if (obj->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR) {
+			seterr(err, errlen, "message has a key that is not a "
+			    "string", NULL);
+			return -1;
+		}
+	}
+	t = kw_map_get(obj, "t");
+	if (t == NULL || t->type != MSGPACK_OBJECT_STR) {
+		seterr(err, errlen, "missing or not a string", "t");
+		return -1;
+	}
+	msg->type = kw_msg_type_from(t->via.str.ptr, t->via.str.size);
+	if (kw_map_get(obj, "seq") != NULL &&
+	    kw_get_u64(obj, "seq", &msg->seq) == -1) {
+		seterr(err, errlen, "not an unsigned integer", "seq");
+		return -1;
+	}
+	if (kw_map_get(obj, "ts") != NULL &&
+	    kw_get_u64(obj, "ts", &msg->ts_ns) == -1) {
+		seterr(err, errlen, "not an unsigned integer", "ts");
+		return -1;
+	}
+	msg->obj = obj;
+	return 0;
+}
+
+void
+kw_pack_str(msgpack_packer *pk, const char *s)
+{
+	size_t n = strlen(s);
+
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+void
+kw_pack_kstr(msgpack_packer *pk, const char *key, const char *s)
+{
+	kw_pack_str(pk, key);
+	kw_pack_str(pk, s);
+}
+
+void
+kw_pack_ku64(msgpack_packer *pk, const char *key, uint64_t v)
+{
+	kw_pack_str(pk, key);
+	msgpack_pack_uint64(pk, v);
+}
+
+void
+kw_pack_ki64(msgpack_packer *pk, const char *key, int64_t v)
+{
+	kw_pack_str(pk, key);
+	msgpack_pack_int64(pk, v);
+}
+
+void
+kw_pack_kf64(msgpack_packer *pk, const char *key, double v)
+{
+	kw_pack_str(pk, key);
+	msgpack_pack_double(pk, v);
+}
+
+void
+kw_pack_hello(msgpack_packer *pk, const char *stream, uint64_t epoch,
+    uint64_t seq, uint64_t ts_ns)
+{
+	msgpack_pack_map(pk, 6);
+	kw_pack_kstr(pk, "t", "hello");
+	kw_pack_ku64(pk, "seq", seq);
+	kw_pack_ku64(pk, "ts", ts_ns);
+	kw_pack_kstr(pk, "stream", stream);
+	kw_pack_ku64(pk, "epoch", epoch);
+	kw_pack_ku64(pk, "v", KW_PROTO_VERSION);
+}
+
+void
+kw_pack_sub(msgpack_packer *pk, uint64_t epoch, uint64_t from)
+{
+	msgpack_pack_map(pk, 3);
+	kw_pack_kstr(pk, "t", "sub");
+	kw_pack_ku64(pk, "epoch", epoch);
+	kw_pack_ku64(pk, "from", from);
+}
+
+void
+kw_pack_gap(msgpack_packer *pk, uint64_t from, uint64_t to, uint64_t ts_ns)
+{
+	msgpack_pack_map(pk, 4);
+	kw_pack_kstr(pk, "t", "gap");
+	kw_pack_ku64(pk, "ts", ts_ns);
+	kw_pack_ku64(pk, "from", from);
+	kw_pack_ku64(pk, "to", to);
+}
+
+void
+kw_pack_ack(msgpack_packer *pk, uint64_t seq)
+{
+	msgpack_pack_map(pk, 2);
+	kw_pack_kstr(pk, "t", "ack");
+	kw_pack_ku64(pk, "seq", seq);
+}
+
+/* snapshot */
+
+void
+kw_snapshot_init(struct kw_snapshot *snap)
+{
+	memset(snap, 0, sizeof(*snap));
+}
+
+struct kw_proc *
+kw_snapshot_add(struct kw_snapshot *snap)
+{
+	struct kw_proc *p;
+
+	if (snap->nprocs == snap->cap) {
+		size_t ncap = snap->cap ? snap->cap * 2 : 256;
+
+		p = reallocarray(snap->procs, ncap, sizeof(*p));
+		if (p == NULL)
+			return NULL;
+		snap->procs = p;
+		snap->cap = ncap;
+	}
+	p = &snap->procs[snap->nprocs];
+	memset(p, 0, sizeof(*p));
+	if (kw_proc_set_cmdline(p, "", 0) == -1)
+		return NULL;
+	snap->nprocs++;
+	return p;
+}
+
+int
+kw_proc_set_cmdline(struct kw_proc *p, const char *s, size_t len)
+{
+	char *c;
+
+	if (len > KW_CMDLINE_MAX - 1)
+		len = KW_CMDLINE_MAX - 1;
+	c = malloc(len + 1);
+	if (c == NULL)
+		return -1;
+	memcpy(c, s, len);
+	c[len] = '\0';
+	free(p->cmdline);
+	p->cmdline = c;
+	return 0;
+}
+
+void
+kw_snapshot_clear(struct kw_snapshot *snap)
+{
+	size_t i;
+
+	for (i = 0; i < snap->nprocs; i++) {
+		free(snap->procs[i].cmdline);
+		snap->procs[i].cmdline = NULL;
+	}
+	snap->nprocs = 0;
+	snap->ts_ns = 0;
+	snap->source[0] = '\0';
+	memset(&snap->host, 0, sizeof(snap->host));
+}
+
+void
+kw_snapshot_free(struct kw_snapshot *snap)
+{
+	kw_snapshot_clear(snap);
+	free(snap->procs);
+	kw_snapshot_init(snap);
+}
+
+#define PROC_FIELDS	12
+
+static void
+proc_pack(msgpack_packer *pk, const struct kw_proc *p)
+{
+	char state[2] = { p->state, '\0' };
+
+	msgpack_pack_map(pk, PROC_FIELDS);
+	kw_pack_ki64(pk, "pid", p->pid);
+	kw_pack_ki64(pk, "ppid", p->ppid);
+	kw_pack_kstr(pk, "name", p->name);
+	kw_pack_kstr(pk, "cmdline", p->cmdline ? p->cmdline : "");
+	kw_pack_kstr(pk, "state", state);
+	kw_pack_ku64(pk, "vsz_kb", p->vsz_kb);
+	kw_pack_ku64(pk, "rss_kb", p->rss_kb);
+	kw_pack_ku64(pk, "cpu_ns", p->cpu_ns);
+	kw_pack_ku64(pk, "start_ns", p->start_ns);
+	kw_pack_ku64(pk, "uid", p->uid);
+	kw_pack_ku64(pk, "threads", p->threads);
+	kw_pack_kstr(pk, "container_id", p->container_id);
+}
+
+void
+kw_snapshot_pack(msgpack_packer *pk, const struct kw_snapshot *snap)
+{
+	size_t i;
+
+	kw_pack_kstr(pk, "source", snap->source);
+	kw_pack_str(pk, "host");
+	msgpack_pack_map(pk, 5);
+	kw_pack_ku64(pk, "mem_total_kb", snap->host.mem_total_kb);
+	kw_pack_ku64(pk, "mem_free_kb", snap->host.mem_free_kb);
+	kw_pack_ku64(pk, "mem_used_kb", snap->host.mem_used_kb);
+	kw_pack_ku64(pk, "mem_available_kb", snap->host.mem_available_kb);
+	kw_pack_ku64(pk, "ncpu", snap->host.ncpu);
+	kw_pack_str(pk, "procs");
+	msgpack_pack_array(pk, snap->nprocs);
+	for (i = 0; i < snap->nprocs; i++)
+		proc_pack(pk, &snap->procs[i]);
+}
+
+/* Required unsigned field: -1 with "key: ..." in err. */
+static int
+need_u64(const msgpack_object *map, const char *key, uint64_t *v, char *err,
+    size_t errlen)
+{
+	if (kw_get_u64(map, key, v) == -1) {
+		seterr(err, errlen, "missing or not an unsigned integer", key);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+need_i32(const msgpack_object *map, const char *key, int32_t *v, char *err,
+    size_t errlen)
+{
+	int64_t x;
+
+	if (kw_get_i64(map, key, &x) == -1 || x < INT32_MIN || x > INT32_MAX) {
+		seterr(err, errlen, "missing or not a 32-bit integer", key);
+		return -1;
+	}
+	*v = (int32_t)x;
+	return 0;
+}
+
+static int
+need_f64(const msgpack_object *map, const char *key, double *v, char *err,
+    size_t errlen)
+{
+	if (kw_get_f64(map, key, v) == -1) {
+		seterr(err, errlen, "missing or not a number", key);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+need_str(const msgpack_object *map, const char *key, char *buf, size_t len,
+    char *err, size_t errlen)
+{
+	if (kw_get_str(map, key, buf, len) == -1) {
+		seterr(err, errlen, "missing or not a string", key);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+proc_unpack(const msgpack_object *m, struct kw_proc *p, char *err,
+    size_t errlen)
+{
+	const msgpack_object *o;
+	uint64_t v;
+	char state[2];
+
+	if (m->type != MSGPACK_OBJECT_MAP) {
+		seterr(err, errlen, "not a map", "procs[]");
+		return -1;
+	}
+	if (need_i32(m, "pid", &p->pid, err, errlen) == -1 ||
+	    need_i32(m, "ppid", &p->ppid, err, errlen) == -1 ||
+	    need_str(m, "name", p->name, sizeof(p->name), err, errlen) == -1 ||
+	    need_str(m, "state", state, sizeof(state), err, errlen) == -1 ||
+	    need_u64(m, "vsz_kb", &p->vsz_kb, err, errlen) == -1 ||
+	    need_u64(m, "rss_kb", &p->rss_kb, err, errlen) == -1 ||
+	    need_u64(m, "cpu_ns", &p->cpu_ns, err, errlen) == -1 ||
+	    need_u64(m, "start_ns", &p->start_ns, err, errlen) == -1 ||
+	    need_str(m, "container_id", p->container_id,
+	    sizeof(p->container_id), err, errlen) == -1)
+		return -1;
+	p->state = state[0] ? state[0] : '?';
+	if (kw_get_u64(m, "uid", &v) == 0)
+		p->uid = (uint32_t)v;
+	if (kw_get_u64(m, "threads", &v) == 0)
+		p->threads = (uint32_t)v;
+	o = kw_map_get(m, "cmdline");
+	if (o != NULL && o->type == MSGPACK_OBJECT_STR) {
+		if (kw_proc_set_cmdline(p, o->via.str.ptr,
+		    strnlen(o->via.str.ptr, o->via.str.size)) == -1) {
+			seterr(err, errlen, "out of memory", "cmdline");
+			return -1;
+		}
+	} else if (o != NULL) {
+		seterr(err, errlen, "not a string", "cmdline");
+		return -1;
+	}
+	return 0;
+}
+
+int
+kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
+    char *err, size_t errlen)
+{
+	const msgpack_object *host, *procs;
+	uint64_t ncpu, ts;
+	uint32_t i;
+
+	kw_snapshot_clear(snap);
+	if (need_str(map, "source", snap->source, sizeof(snap->source), err,
+	    errlen) == -1)
+		return -1;
+	if (kw_get_u64(map, "ts", &ts) == 0)
+		snap->ts_ns = ts;
+	host = kw_map_get(map, "host");
+	if (host == NULL || host->type != MSGPACK_OBJECT_MAP) {
+		seterr(err, errlen, "missing or not a map", "host");
+		return -1;
+	}
+	if (need_u64(host, "mem_total_kb", &snap->host.mem_total_kb, err,
+	    errlen) == -1 ||
+	    need_u64(host, "mem_free_kb", &snap->host.mem_free_kb, err,
+	    errlen) == -1 ||
+	    need_u64(host, "mem_used_kb", &snap->host.mem_used_kb, err,
+	    errlen) == -1 ||
+	    need_u64(host, "ncpu", &ncpu, err, errlen) == -1)
+		return -1;
+	if (kw_get_u64(host, "mem_available_kb",
+	    &snap->host.mem_available_kb) == -1)
+		snap->host.mem_available_kb = 0;
+	snap->host.ncpu = ncpu > UINT32_MAX ? UINT32_MAX : (uint32_t)ncpu;
+	procs = kw_map_get(map, "procs");
+	if (procs == NULL || procs->type != MSGPACK_OBJECT_ARRAY) {
+		seterr(err, errlen, "missing or not an array", "procs");
+		return -1;
+	}
+	for (i = 0; i < procs->via.array.size; i++) {
+		struct kw_proc *p = kw_snapshot_add(snap);
+		char e[128];
+
+		if (p == NULL) {
+			seterr(err, errlen, "out of memory", "procs");
+			return -1;
+		}
+		if (proc_unpack(&procs->via.array.ptr[i], p, e,
+		    sizeof(e)) == -1) {
+			if (err != NULL && errlen > 0)
+				snprintf(err, errlen, "procs[%" PRIu32 "].%s",
+				    i, e);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* decider records */
+
+void
+kw_sys_pack(msgpack_packer *pk, const struct kw_sys_rec *r)
+{
+	kw_pack_ku64(pk, "mem_total_kb", r->mem_total_kb);
+	kw_pack_ku64(pk, "mem_free_kb", r->mem_free_kb);
+	kw_pack_ku64(pk, "mem_used_kb", r->mem_used_kb);
+	kw_pack_ku64(pk, "mem_available_kb", r->mem_available_kb);
+	kw_pack_kf64(pk, "cpu_pct", r->cpu_pct);
+	kw_pack_ku64(pk, "nprocs", r->nprocs);
+}
+
+int
+kw_sys_unpack(const msgpack_object *map, struct kw_sys_rec *r, char *err,
+    size_t errlen)
+{
+	memset(r, 0, sizeof(*r));
+	if (need_u64(map, "mem_total_kb", &r->mem_total_kb, err,
+	    errlen) == -1 ||
+	    need_u64(map, "mem_free_kb", &r->mem_free_kb, err, errlen) == -1 ||
+	    need_u64(map, "mem_used_kb", &r->mem_used_kb, err, errlen) == -1 ||
+	    need_u64(map, "mem_available_kb", &r->mem_available_kb, err,
+	    errlen) == -1 ||
+	    need_f64(map, "cpu_pct", &r->cpu_pct, err, errlen) == -1 ||
+	    need_u64(map, "nprocs", &r->nprocs, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+void
+kw_container_pack(msgpack_packer *pk, const struct kw_container_rec *r)
+{
+	kw_pack_kstr(pk, "container_id", r->container_id);
+	kw_pack_kstr(pk, "name", r->name);
+	kw_pack_kstr(pk, "image", r->image);
+	kw_pack_kstr(pk, "class", r->class_name);
+	kw_pack_ki64(pk, "pid", r->pid);
+	kw_pack_ku64(pk, "nprocs", r->nprocs);
+	kw_pack_kf64(pk, "cpu_pct", r->cpu_pct);
+	kw_pack_kf64(pk, "mem_pct", r->mem_pct);
+	kw_pack_ku64(pk, "rss_kb", r->rss_kb);
+}
+
+int
+kw_container_unpack(const msgpack_object *map, struct kw_container_rec *r,
+    char *err, size_t errlen)
+{
+	uint64_t nprocs;
+
+	memset(r, 0, sizeof(*r));
+	if (need_str(map, "container_id", r->container_id,
+	    sizeof(r->container_id), err, errlen) == -1 ||
+	    need_str(map, "name", r->name, sizeof(r->name), err, errlen) == -1 ||
+	    need_str(map, "image", r->image, sizeof(r->image), err,
+	    errlen) == -1 ||
+	    need_str(map, "class", r->class_name, sizeof(r->class_name), err,
+	    errlen) == -1 ||
+	    need_i32(map, "pid", &r->pid, err, errlen) == -1 ||
+	    need_u64(map, "nprocs", &nprocs, err, errlen) == -1 ||
+	    need_f64(map, "cpu_pct", &r->cpu_pct, err, errlen) == -1 ||
+	    need_f64(map, "mem_pct", &r->mem_pct, err, errlen) == -1 ||
+	    need_u64(map, "rss_kb", &r->rss_kb, err, errlen) == -1)
+		return -1;
+	r->nprocs = nprocs > UINT32_MAX ? UINT32_MAX : (uint32_t)nprocs;
+	return 0;
+}
+
+void
+kw_proc_rec_pack(msgpack_packer *pk, const struct kw_proc_rec *r)
+{
+	kw_pack_ki64(pk, "pid", r->pid);
+	kw_pack_kstr(pk, "name", r->name);
+	kw_pack_kstr(pk, "cmdline", r->cmdline);
+	kw_pack_kstr(pk, "container_id", r->container_id);
+	kw_pack_kf64(pk, "cpu_pct", r->cpu_pct);
+	kw_pack_kf64(pk, "mem_pct", r->mem_pct);
+	kw_pack_ku64(pk, "rss_kb", r->rss_kb);
+}
+
+int
+kw_proc_rec_unpack(const msgpack_object *map, struct kw_proc_rec *r,
+    char *err, size_t errlen)
+{
+	memset(r, 0, sizeof(*r));
+	if (need_i32(map, "pid", &r->pid, err, errlen) == -1 ||
+	    need_str(map, "name", r->name, sizeof(r->name), err, errlen) == -1 ||
+	    need_str(map, "cmdline", r->cmdline, sizeof(r->cmdline), err,
+	    errlen) == -1 ||
+	    need_str(map, "container_id", r->container_id,
+	    sizeof(r->container_id), err, errlen) == -1 ||
+	    need_f64(map, "cpu_pct", &r->cpu_pct, err, errlen) == -1 ||
+	    need_f64(map, "mem_pct", &r->mem_pct, err, errlen) == -1 ||
+	    need_u64(map, "rss_kb", &r->rss_kb, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+void
+kw_deletion_pack(msgpack_packer *pk, const struct kw_deletion_rec *r)
+{
+	kw_pack_kstr(pk, "container_id", r->container_id);
+	kw_pack_kstr(pk, "name", r->name);
+	kw_pack_kstr(pk, "image", r->image);
+	kw_pack_kstr(pk, "class", r->class_name);
+	kw_pack_kstr(pk, "action", r->action);
+	kw_pack_kstr(pk, "reason", r->reason);
+	kw_pack_kf64(pk, "cpu_pct", r->cpu_pct);
+	kw_pack_kf64(pk, "mem_pct", r->mem_pct);
+	kw_pack_kstr(pk, "result", r->result);
+}
+
+int
+kw_deletion_unpack(const msgpack_object *map, struct kw_deletion_rec *r,
+    char *err, size_t errlen)
+{
+	memset(r, 0, sizeof(*r));
+	if (need_str(map, "container_id", r->container_id,
+	    sizeof(r->container_id), err, errlen) == -1 ||
+	    need_str(map, "name", r->name, sizeof(r->name), err, errlen) == -1 ||
+	    need_str(map, "image", r->image, sizeof(r->image), err,
+	    errlen) == -1 ||
+	    need_str(map, "class", r->class_name, sizeof(r->class_name), err,
+	    errlen) == -1 ||
+	    need_str(map, "action", r->action, sizeof(r->action), err,
+	    errlen) == -1 ||
+	    need_str(map, "reason", r->reason, sizeof(r->reason), err,
+	    errlen) == -1 ||
+	    need_f64(map, "cpu_pct", &r->cpu_pct, err, errlen) == -1 ||
+	    need_f64(map, "mem_pct", &r->mem_pct, err, errlen) == -1 ||
+	    need_str(map, "result", r->result, sizeof(r->result), err,
+	    errlen) == -1)
+		return -1;
+	return 0;
+}

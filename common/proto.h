@@ -1,0 +1,185 @@
+/*
+ * The wire protocol: every message type in one table, and the one place
+ * each is encoded and decoded. A stream is msgpack maps back to back;
+ * every map has "t" (type), "seq" and "ts" (unix ns).
+ */
+#ifndef KW_PROTO_H
+#define KW_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#define KW_PROTO_VERSION	1
+/* The largest message a reader of a stream buffers before giving up. */
+#define KW_MSG_MAX		(64u << 20)
+#define KW_NAME_LEN		64
+#define KW_CMDLINE_MAX		4096
+#define KW_CID_LEN		65	/* 64 hex + NUL */
+
+enum kw_msg_type {
+	KW_MSG_UNKNOWN = 0,
+	KW_MSG_HELLO,		/* producer: stream, epoch, v */
+	KW_MSG_SUB,		/* consumer: epoch, from */
+	KW_MSG_GAP,		/* producer: from, to */
+	KW_MSG_ACK,		/* consumer: seq */
+	KW_MSG_SNAPSHOT,	/* reader */
+	KW_MSG_SYS,		/* decider */
+	KW_MSG_CONTAINER,	/* decider */
+	KW_MSG_PROC,		/* decider */
+	KW_MSG_DELETION,	/* decider */
+	KW_MSG__COUNT,
+};
+
+const char	*kw_msg_type_name(enum kw_msg_type type);
+enum kw_msg_type kw_msg_type_from(const char *s, size_t len);
+
+/* A decoded envelope; obj is the whole map, valid while the zone lives. */
+struct kw_msg {
+	enum kw_msg_type	 type;
+	uint64_t		 seq;
+	uint64_t		 ts_ns;
+	const msgpack_object	*obj;
+};
+
+/*
+ * Check the envelope of one unpacked object: a map with string keys, a
+ * string "t", uint "seq" and "ts" (both optional on consumer->producer
+ * messages). Fills msg; -1 with err set on a malformed message.
+ */
+int	kw_msg_decode(const msgpack_object *obj, struct kw_msg *msg,
+	    char *err, size_t errlen);
+
+/* Typed getters over a message map. Return -1 if absent or wrong type. */
+const msgpack_object *kw_map_get(const msgpack_object *map, const char *key);
+int	kw_get_u64(const msgpack_object *map, const char *key, uint64_t *v);
+int	kw_get_i64(const msgpack_object *map, const char *key, int64_t *v);
+int	kw_get_f64(const msgpack_object *map, const char *key, double *v);
+/* Copies at most len-1 bytes and NUL-terminates. */
+int	kw_get_str(const msgpack_object *map, const char *key, char *buf,
+	    size_t len);
+/* Pack helpers: a key followed by a value. */
+void	kw_pack_str(msgpack_packer *pk, const char *s);
+void	kw_pack_kstr(msgpack_packer *pk, const char *key, const char *s);
+void	kw_pack_ku64(msgpack_packer *pk, const char *key, uint64_t v);
+void	kw_pack_ki64(msgpack_packer *pk, const char *key, int64_t v);
+void	kw_pack_kf64(msgpack_packer *pk, const char *key, double v);
+
+/* Small control messages: these pack a whole map. */
+void	kw_pack_hello(msgpack_packer *pk, const char *stream, uint64_t epoch,
+	    uint64_t seq, uint64_t ts_ns);
+void	kw_pack_sub(msgpack_packer *pk, uint64_t epoch, uint64_t from);
+void	kw_pack_gap(msgpack_packer *pk, uint64_t from, uint64_t to,
+	    uint64_t ts_ns);
+void	kw_pack_ack(msgpack_packer *pk, uint64_t seq);
+
+/* reader -> decider: snapshot */
+struct kw_host {
+	uint64_t	mem_total_kb;
+	uint64_t	mem_free_kb;
+	uint64_t	mem_used_kb;
+	uint64_t	mem_available_kb;
+	uint32_t	ncpu;
+};
+
+struct kw_proc {
+	int32_t		pid;
+	int32_t		ppid;
+	uint32_t	uid;
+	uint32_t	threads;
+	char		state;			/* 'R', 'S', ... */
+	char		name[KW_NAME_LEN];
+	char		*cmdline;		/* heap, never NULL once set */
+	uint64_t	vsz_kb;
+	uint64_t	rss_kb;
+	uint64_t	cpu_ns;			/* user+system, whole group */
+	uint64_t	start_ns;		/* since boot */
+	char		container_id[KW_CID_LEN];	/* "" for host */
+};
+
+struct kw_snapshot {
+	char		 source[8];		/* "kmod" or "procfs" */
+	uint64_t	 ts_ns;			/* when it was taken */
+	struct kw_host	 host;
+	struct kw_proc	*procs;
+	size_t		 nprocs;
+	size_t		 cap;
+};
+
+void	kw_snapshot_init(struct kw_snapshot *snap);
+/* Append a zeroed proc (cmdline ""), NULL on allocation failure. */
+struct kw_proc *kw_snapshot_add(struct kw_snapshot *snap);
+int	kw_proc_set_cmdline(struct kw_proc *p, const char *s, size_t len);
+void	kw_snapshot_clear(struct kw_snapshot *snap);	/* keep capacity */
+void	kw_snapshot_free(struct kw_snapshot *snap);
+/* Number of body fields kw_snapshot_pack packs (for kw_pub_begin). */
+#define KW_SNAPSHOT_FIELDS	3
+void	kw_snapshot_pack(msgpack_packer *pk, const struct kw_snapshot *snap);
+/* snap must be initialised; it is cleared first. -1 with err on bad shape. */
+int	kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
+	    char *err, size_t errlen);
+
+/* decider -> recorder */
+struct kw_sys_rec {
+	uint64_t	mem_total_kb;
+	uint64_t	mem_free_kb;
+	uint64_t	mem_used_kb;
+	uint64_t	mem_available_kb;
+	double		cpu_pct;		/* whole machine, 0-100 */
+	uint64_t	nprocs;
+};
+
+struct kw_container_rec {
+	char		container_id[KW_CID_LEN];
+	char		name[128];
+	char		image[128];
+	char		class_name[KW_NAME_LEN];
+	int32_t		pid;			/* main (lowest) pid */
+	uint32_t	nprocs;
+	double		cpu_pct;
+	double		mem_pct;
+	uint64_t	rss_kb;
+};
+
+struct kw_proc_rec {
+	int32_t		pid;
+	char		name[KW_NAME_LEN];
+	char		cmdline[KW_CMDLINE_MAX];
+	char		container_id[KW_CID_LEN];
+	double		cpu_pct;
+	double		mem_pct;
+	uint64_t	rss_kb;
+};
+
+struct kw_deletion_rec {
+	char		container_id[KW_CID_LEN];
+	char		name[128];
+	char		image[128];
+	char		class_name[KW_NAME_LEN];
+	char		action[16];		/* remove/stop/kill/dry-run */
+	char		reason[256];
+	double		cpu_pct;
+	double		mem_pct;
+	char		result[256];		/* "ok" or the error text */
+};
+
+#define KW_SYS_FIELDS		6
+#define KW_CONTAINER_FIELDS	9
+#define KW_PROC_FIELDS		7
+#define KW_DELETION_FIELDS	9
+
+void	kw_sys_pack(msgpack_packer *pk, const struct kw_sys_rec *r);
+int	kw_sys_unpack(const msgpack_object *map, struct kw_sys_rec *r,
+	    char *err, size_t errlen);
+void	kw_container_pack(msgpack_packer *pk, const struct kw_container_rec *r);
+int	kw_container_unpack(const msgpack_object *map,
+	    struct kw_container_rec *r, char *err, size_t errlen);
+void	kw_proc_rec_pack(msgpack_packer *pk, const struct kw_proc_rec *r);
+int	kw_proc_rec_unpack(const msgpack_object *map, struct kw_proc_rec *r,
+	    char *err, size_t errlen);
+void	kw_deletion_pack(msgpack_packer *pk, const struct kw_deletion_rec *r);
+int	kw_deletion_unpack(const msgpack_object *map,
+	    struct kw_deletion_rec *r, char *err, size_t errlen);
+
+#endif /* KW_PROTO_H */

@@ -1,0 +1,635 @@
+/*
+ * A producer's stream socket: every client gets a hello, then the live
+ * stream; a client may ask to replay from a seq out of a ring bounded in
+ * bytes. A slow client is paused, then cut off; it never blocks us.
+ */
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kwarden.h"
+
+#define CLIENT_MSG_MAX	4096	/* sub and ack are a few bytes */
+
+struct ring_msg {
+	uint64_t	seq;
+	uint64_t	end_off;	/* bytes published up to and with it */
+	size_t		len;
+	char		data[];
+};
+
+struct pub_client {
+	uv_pipe_t		 pipe;
+	struct kw_pub		*pub;
+	struct pub_client	*next, *prev;
+	uint64_t		 next_seq;	/* next ring message to send */
+	struct kw_flow		 flow;
+	msgpack_unpacker	 unp;
+	int			 closing;
+};
+
+struct wreq {
+	uv_write_t		 req;
+	struct pub_client	*client;
+	size_t			 len;
+	char			 data[];
+};
+
+struct kw_pub {
+	uv_loop_t		*loop;
+	uv_pipe_t		 server;
+	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char			 stream[32];
+	struct kw_pub_opts	 opts;
+	uint64_t		 epoch;
+	uint64_t		 seq;
+	uint64_t		 total_off;	/* bytes ever published */
+	/* ring: circular array of messages, oldest at head */
+	struct ring_msg		**ring;
+	size_t			 ring_cap, ring_head, ring_count;
+	size_t			 ring_bytes;
+	struct pub_client	*clients;
+	struct kw_pub_stats	 st;
+	msgpack_sbuffer		 sbuf;
+	msgpack_packer		 pk;
+	int			 building;
+	int			 listening;
+	int			 closing;
+	int			 pending_closes;
+};
+
+static void	client_pump(struct pub_client *c);
+static void	client_close(struct pub_client *c, const char *why);
+
+static uint64_t
+new_epoch(void)
+{
+	uint64_t e = 0;
+
+	while (e == 0) {
+		if (getrandom(&e, sizeof(e), 0) != sizeof(e))
+			e = kw_now_ns() ^ ((uint64_t)getpid() << 32);
+		e &= INT64_MAX;		/* fits an SQLite INTEGER */
+	}
+	return e;
+}
+
+struct kw_pub *
+kw_pub_new(uv_loop_t *loop, const char *path, const char *stream,
+    const struct kw_pub_opts *opts)
+{
+	struct kw_pub *pub;
+
+	pub = calloc(1, sizeof(*pub));
+	if (pub == NULL)
+		return NULL;
+	if (strlen(path) >= sizeof(pub->path)) {
+		log_warnx("%s: socket path too long", path);
+		free(pub);
+		return NULL;
+	}
+	pub->loop = loop;
+	snprintf(pub->path, sizeof(pub->path), "%s", path);
+	snprintf(pub->stream, sizeof(pub->stream), "%s", stream);
+	pub->opts = *opts;
+	if (pub->opts.ring_bytes == 0)
+		pub->opts.ring_bytes = 32u << 20;
+	if (pub->opts.high_water == 0)
+		pub->opts.high_water = 4u << 20;
+	if (pub->opts.low_water == 0 ||
+	    pub->opts.low_water >= pub->opts.high_water)
+		pub->opts.low_water = pub->opts.high_water / 4;
+	if (pub->opts.max_lag_bytes == 0)
+		pub->opts.max_lag_bytes = pub->opts.ring_bytes;
+	if (pub->opts.mode == 0)
+		pub->opts.mode = 0660;
+	pub->epoch = new_epoch();
+	uv_pipe_init(loop, &pub->server, 0);
+	pub->server.data = pub;
+	msgpack_sbuffer_init(&pub->sbuf);
+	msgpack_packer_init(&pub->pk, &pub->sbuf, msgpack_sbuffer_write);
+	return pub;
+}
+
+/* Refuse to steal the socket of a running instance; remove a stale one. */
+static int
+claim_path(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd, rc;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("socket");
+		return -1;
+	}
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (rc == 0) {
+		log_warnx("%s: another process is listening there "
+		    "(already running?)", path);
+		return -1;
+	}
+	if (unlink(path) == -1 && errno != ENOENT) {
+		log_warn("%s: cannot remove stale socket", path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+kw_listen_unix(uv_pipe_t *server, const char *path, int mode,
+    uv_connection_cb cb)
+{
+	int rc;
+
+	if (claim_path(path) == -1)
+		return -1;
+	if ((rc = uv_pipe_bind(server, path)) != 0 ||
+	    (rc = uv_listen((uv_stream_t *)server, 64, cb)) != 0) {
+		log_warnx("%s: cannot listen: %s", path, uv_strerror(rc));
+		return -1;
+	}
+	if (chmod(path, mode) == -1)
+		log_warn("%s: chmod %o", path, mode);
+	return 0;
+}
+
+/* ring */
+
+static struct ring_msg *
+ring_at(const struct kw_pub *pub, size_t i)
+{
+	return pub->ring[(pub->ring_head + i) % pub->ring_cap];
+}
+
+static uint64_t
+ring_oldest(const struct kw_pub *pub)
+{
+	return pub->ring_count ? ring_at(pub, 0)->seq : pub->seq + 1;
+}
+
+static struct ring_msg *
+ring_get(const struct kw_pub *pub, uint64_t seq)
+{
+	uint64_t oldest = ring_oldest(pub);
+
+	if (pub->ring_count == 0 || seq < oldest || seq > pub->seq)
+		return NULL;
+	return ring_at(pub, seq - oldest);
+}
+
+static void
+ring_drop_oldest(struct kw_pub *pub)
+{
+	struct ring_msg *m = ring_at(pub, 0);
+
+	pub->ring_bytes -= m->len;
+	free(m);
+	pub->ring_head = (pub->ring_head + 1) % pub->ring_cap;
+	pub->ring_count--;
+}
+
+static int
+ring_push(struct kw_pub *pub, struct ring_msg *m)
+{
+	if (pub->ring_count == pub->ring_cap) {
+		size_t ncap = pub->ring_cap ? pub->ring_cap * 2 : 64, i;
+		struct ring_msg **nr = calloc(ncap, sizeof(*nr));
+
+		if (nr == NULL)
+			return -1;
+		for (i = 0; i < pub->ring_count; i++)
+			nr[i] = ring_at(pub, i);
+		free(pub->ring);
+		pub->ring = nr;
+		pub->ring_cap = ncap;
+		pub->ring_head = 0;
+	}
+	pub->ring[(pub->ring_head + pub->ring_count) % pub->ring_cap] = m;
+	pub->ring_count++;
+	pub->ring_bytes += m->len;
+	/* Keep the newest even when it alone is over the bound. */
+	while (pub->ring_count > 1 && pub->ring_bytes > pub->opts.ring_bytes)
+		ring_drop_oldest(pub);
+	return 0;
+}
+
+/* Bytes published after message seq-1 that client c has not been handed. */
+static size_t
+backlog_from(const struct kw_pub *pub, uint64_t seq)
+{
+	struct ring_msg *m = ring_get(pub, seq);
+
+	if (m == NULL)
+		return 0;
+	return pub->total_off - (m->end_off - m->len);
+}
+
+/* writes */
+
+static void
+write_done(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	struct pub_client *c = w->client;
+	int resume;
+
+	resume = kw_flow_written(&c->flow, w->len);
+	free(w);
+	if (status != 0 && status != UV_ECANCELED) {
+		client_close(c, uv_strerror(status));
+		return;
+	}
+	if (resume && !c->closing)
+		client_pump(c);
+}
+
+/* Queue len bytes to c; backlog is what waits behind them. -1: cut off. */
+static int
+client_write(struct pub_client *c, const char *data, size_t len,
+    size_t backlog)
+{
+	struct wreq *w;
+	uv_buf_t buf;
+	int rc;
+
+	w = malloc(sizeof(*w) + len);
+	if (w == NULL) {
+		client_close(c, "out of memory");
+		return -1;
+	}
+	memcpy(w->data, data, len);
+	w->client = c;
+	w->len = len;
+	buf = uv_buf_init(w->data, len);
+	if ((rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1,
+	    write_done)) != 0) {
+		free(w);
+		client_close(c, uv_strerror(rc));
+		return -1;
+	}
+	c->pub->st.bytes_out += len;
+	if (kw_flow_sent(&c->flow, len, backlog) == KW_FLOW_CUT) {
+		c->pub->st.clients_cut++;
+		client_close(c, "too far behind: disconnected");
+		return -1;
+	}
+	return 0;
+}
+
+/* Hand the client ring messages until it is paused or caught up. */
+static void
+client_pump(struct pub_client *c)
+{
+	struct kw_pub *pub = c->pub;
+	struct ring_msg *m;
+
+	while (!c->closing && !c->flow.paused && c->next_seq <= pub->seq) {
+		m = ring_get(pub, c->next_seq);
+		if (m == NULL) {
+			pub->st.clients_cut++;
+			client_close(c, "fell out of the replay ring: "
+			    "disconnected");
+			return;
+		}
+		c->next_seq++;
+		if (client_write(c, m->data, m->len,
+		    backlog_from(pub, c->next_seq)) == -1)
+			return;
+	}
+}
+
+static void
+client_closed(uv_handle_t *h)
+{
+	struct pub_client *c = h->data;
+	struct kw_pub *pub = c->pub;
+
+	msgpack_unpacker_destroy(&c->unp);
+	free(c);
+	pub->pending_closes--;
+	if (pub->closing && pub->pending_closes == 0) {
+		free(pub->ring);
+		msgpack_sbuffer_destroy(&pub->sbuf);
+		free(pub);
+	}
+}
+
+static void
+client_close(struct pub_client *c, const char *why)
+{
+	struct kw_pub *pub = c->pub;
+
+	if (c->closing)
+		return;
+	c->closing = 1;
+	if (why != NULL)
+		log_info("%s: client %s", pub->path, why);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		pub->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	pub->st.clients--;
+	pub->pending_closes++;
+	uv_close((uv_handle_t *)&c->pipe, client_closed);
+}
+
+static void
+send_small(struct pub_client *c, void (*fill)(msgpack_packer *, void *),
+    void *arg)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	fill(&pk, arg);
+	client_write(c, sb.data, sb.size, 0);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void
+fill_hello(msgpack_packer *pk, void *arg)
+{
+	struct kw_pub *pub = arg;
+
+	kw_pack_hello(pk, pub->stream, pub->epoch, pub->seq, kw_now_ns());
+}
+
+struct gap_arg {
+	uint64_t	from, to;
+};
+
+static void
+fill_gap(msgpack_packer *pk, void *arg)
+{
+	struct gap_arg *g = arg;
+
+	kw_pack_gap(pk, g->from, g->to, kw_now_ns());
+}
+
+/* {"t":"sub","epoch":E,"from":N}: replay from N, or say what is lost. */
+static void
+client_sub(struct pub_client *c, const msgpack_object *obj)
+{
+	struct kw_pub *pub = c->pub;
+	uint64_t epoch = 0, from = 0, oldest;
+	struct gap_arg g;
+
+	if (kw_get_u64(obj, "from", &from) == -1) {
+		client_close(c, "sent a sub without from: disconnected");
+		pub->st.clients_bad++;
+		return;
+	}
+	(void)kw_get_u64(obj, "epoch", &epoch);
+	if (epoch != pub->epoch || from == 0)
+		from = 1;
+	if (from > pub->seq + 1)
+		from = pub->seq + 1;
+	oldest = ring_oldest(pub);
+	if (from < oldest) {
+		g.from = from;
+		g.to = oldest - 1;
+		log_info("%s: client asked for seq %" PRIu64 ", ring starts at "
+		    "%" PRIu64 ": sending a gap", pub->path, from, oldest);
+		send_small(c, fill_gap, &g);
+		if (c->closing)
+			return;
+		from = oldest;
+	}
+	c->next_seq = from;
+	client_pump(c);
+}
+
+static void
+client_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct pub_client *c = h->data;
+
+	if (!msgpack_unpacker_reserve_buffer(&c->unp, 1024)) {
+		buf->base = NULL;
+		buf->len = 0;
+		return;
+	}
+	buf->base = msgpack_unpacker_buffer(&c->unp);
+	buf->len = msgpack_unpacker_buffer_capacity(&c->unp);
+}
+
+static void
+client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct pub_client *c = s->data;
+	struct kw_pub *pub = c->pub;
+	msgpack_unpacked res;
+	struct kw_msg msg;
+	char err[128];
+	int rc;
+
+	if (nread < 0) {
+		client_close(c, nread == UV_EOF ? NULL : uv_strerror(nread));
+		return;
+	}
+	if (nread == 0)
+		return;
+	msgpack_unpacker_buffer_consumed(&c->unp, nread);
+	msgpack_unpacked_init(&res);
+	while (!c->closing) {
+		rc = msgpack_unpacker_next(&c->unp, &res);
+		if (rc == MSGPACK_UNPACK_CONTINUE) {
+			if (msgpack_unpacker_message_size(&c->unp) >
+			    CLIENT_MSG_MAX) {
+				pub->st.clients_bad++;
+				client_close(c, "sent an oversized message: "
+				    "disconnected");
+			}
+			break;
+		}
+		if (rc != MSGPACK_UNPACK_SUCCESS) {
+			pub->st.clients_bad++;
+			client_close(c, "sent malformed msgpack: disconnected");
+			break;
+		}
+		if (kw_msg_decode(&res.data, &msg, err, sizeof(err)) == -1) {
+			pub->st.clients_bad++;
+			log_info("%s: client message: %s", pub->path, err);
+			client_close(c, "sent a malformed message: "
+			    "disconnected");
+			break;
+		}
+		if (msg.type == KW_MSG_SUB)
+			client_sub(c, &res.data);
+		else if (msg.type == KW_MSG_ACK) {
+			uint64_t seq;
+
+			if (kw_get_u64(&res.data, "seq", &seq) == 0 &&
+			    seq > pub->st.acked_seq)
+				pub->st.acked_seq = seq;
+		}
+		/* other types: skipped */
+	}
+	msgpack_unpacked_destroy(&res);
+}
+
+static void
+on_connection(uv_stream_t *server, int status)
+{
+	struct kw_pub *pub = server->data;
+	struct pub_client *c;
+	int rc;
+
+	if (status != 0) {
+		log_warnx("%s: accept: %s", pub->path, uv_strerror(status));
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL || !msgpack_unpacker_init(&c->unp, 4096)) {
+		log_warnx("%s: out of memory for a client", pub->path);
+		free(c);
+		return;
+	}
+	c->pub = pub;
+	uv_pipe_init(pub->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	c->flow.high_water = pub->opts.high_water;
+	c->flow.low_water = pub->opts.low_water;
+	c->flow.hard_limit = pub->opts.max_lag_bytes;
+	c->next = pub->clients;
+	if (c->next)
+		c->next->prev = c;
+	pub->clients = c;
+	pub->st.clients++;
+	if ((rc = uv_accept(server, (uv_stream_t *)&c->pipe)) != 0) {
+		client_close(c, uv_strerror(rc));
+		return;
+	}
+	c->next_seq = pub->seq + 1;
+	send_small(c, fill_hello, pub);
+	if (!c->closing)
+		uv_read_start((uv_stream_t *)&c->pipe, client_alloc,
+		    client_read);
+}
+
+int
+kw_pub_start(struct kw_pub *pub)
+{
+	if (kw_listen_unix(&pub->server, pub->path, pub->opts.mode,
+	    on_connection) == -1)
+		return -1;
+	pub->listening = 1;
+	log_info("%s: streaming %s (epoch %" PRIu64 ")", pub->path,
+	    pub->stream, pub->epoch);
+	return 0;
+}
+
+msgpack_packer *
+kw_pub_begin(struct kw_pub *pub, enum kw_msg_type type, uint32_t nfields)
+{
+	msgpack_sbuffer_clear(&pub->sbuf);
+	pub->building = 1;
+	msgpack_pack_map(&pub->pk, nfields + 3);
+	kw_pack_kstr(&pub->pk, "t", kw_msg_type_name(type));
+	kw_pack_ku64(&pub->pk, "seq", pub->seq + 1);
+	kw_pack_ku64(&pub->pk, "ts", kw_now_ns());
+	return &pub->pk;
+}
+
+uint64_t
+kw_pub_commit(struct kw_pub *pub)
+{
+	struct pub_client *c, *next;
+	struct ring_msg *m;
+
+	if (!pub->building)
+		return 0;
+	pub->building = 0;
+	m = malloc(sizeof(*m) + pub->sbuf.size);
+	if (m == NULL) {
+		log_warnx("%s: out of memory: message dropped", pub->path);
+		return 0;
+	}
+	pub->seq++;
+	pub->total_off += pub->sbuf.size;
+	m->seq = pub->seq;
+	m->len = pub->sbuf.size;
+	m->end_off = pub->total_off;
+	memcpy(m->data, pub->sbuf.data, m->len);
+	if (ring_push(pub, m) == -1) {
+		/* The ring cannot grow: forget everything older. */
+		while (pub->ring_count > 0)
+			ring_drop_oldest(pub);
+		if (ring_push(pub, m) == -1) {
+			free(m);
+			log_warnx("%s: out of memory: message dropped",
+			    pub->path);
+			return pub->seq;
+		}
+	}
+	for (c = pub->clients; c != NULL; c = next) {
+		next = c->next;
+		if (c->flow.paused) {
+			/* Not written to: only see whether it is too far. */
+			if (kw_flow_sent(&c->flow, 0,
+			    backlog_from(pub, c->next_seq)) == KW_FLOW_CUT) {
+				pub->st.clients_cut++;
+				client_close(c, "too far behind: "
+				    "disconnected");
+			}
+			continue;
+		}
+		client_pump(c);
+	}
+	return pub->seq;
+}
+
+void
+kw_pub_stats(const struct kw_pub *pub, struct kw_pub_stats *st)
+{
+	*st = pub->st;
+	st->epoch = pub->epoch;
+	st->seq = pub->seq;
+	st->oldest_seq = pub->ring_count ? ring_at(pub, 0)->seq : 0;
+	st->ring_bytes = pub->ring_bytes;
+	st->ring_msgs = pub->ring_count;
+}
+
+static void
+server_closed(uv_handle_t *h)
+{
+	struct kw_pub *pub = h->data;
+
+	pub->pending_closes--;
+	if (pub->pending_closes == 0) {
+		free(pub->ring);
+		msgpack_sbuffer_destroy(&pub->sbuf);
+		free(pub);
+	}
+}
+
+void
+kw_pub_close(struct kw_pub *pub)
+{
+	if (pub == NULL || pub->closing)
+		return;
+	pub->closing = 1;
+	while (pub->clients != NULL)
+		client_close(pub->clients, NULL);
+	while (pub->ring_count > 0)
+		ring_drop_oldest(pub);
+	if (pub->listening && unlink(pub->path) == -1)
+		log_warn("%s: unlink", pub->path);
+	pub->pending_closes++;
+	uv_close((uv_handle_t *)&pub->server, server_closed);
+}

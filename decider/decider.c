@@ -1,0 +1,823 @@
+/*
+ * kwarden-decider: reads snapshots from the reader, turns them into CPU
+ * rates, containers and policy decisions, and publishes sys, container,
+ * proc and deletion records for the recorder. Loop wiring and the control
+ * socket live here; the decisions themselves are in rates.c, containers.c
+ * and policy.c. This issue acts in dry-run only (no Docker client yet).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "kwarden.h"
+#include "decider.h"
+
+#define ACTION_DONE	"dry-run"
+
+/* Bookkeeping per container, parallel to the container set. */
+struct cstate {
+	char		container_id[KW_CID_LEN];
+	int		acted;		/* acted on (dry-run): gone for policy */
+	int		logged;		/* last_* hold the last skip logged */
+	enum policy_verdict last_verdict;
+	char		last_class[KW_NAME_LEN];
+	int		seen;		/* decided on in this round */
+};
+
+struct decider {
+	struct kw_daemon	 d;
+	struct kw_sub		*sub;
+	struct kw_pub		*pub;
+	struct kw_ctl		*ctl;
+	struct policy		 policy;
+
+	struct rates		 rates;
+	struct kw_snapshot	 snap;
+	double			*proc_cpu;	/* [snap.nprocs] */
+	size_t			*order;		/* [snap.nprocs], top-K */
+	unsigned char		*picked;	/* [snap.nprocs] */
+	size_t			 proc_cap;
+	double			 machine_cpu;
+
+	struct container_set	 set;
+	struct cstate		*cs;		/* [set.n] */
+	size_t			 ncs;
+	struct policy_cand	*cand;		/* [set.n] */
+	struct policy_decision	*dec;
+	size_t			*class_of;
+	size_t			 cont_cap;
+	struct kw_proc_rec	 prec;		/* big: not on the stack */
+
+	uint64_t		 samples;
+	uint64_t		 bad_snapshots;
+	uint64_t		 last_seq;
+	uint64_t		 last_ts_ns;
+	uint64_t		 last_mono_ns;
+	uint64_t		 taken;
+	uint64_t		 skipped;
+	uint64_t		 reader_gaps;
+	uint64_t		 reloads;
+	int			 have_snapshot;
+};
+
+/*
+ * The policy from the config. -1 with err when it does not fit
+ * (too many classes or patterns) or does not make sense.
+ */
+static int
+policy_from_conf(const struct kw_conf *conf, struct policy *p, char *err,
+    size_t errlen)
+{
+	struct policy_class *c;
+	char key[128];
+	size_t i, j, n;
+
+	memset(p, 0, sizeof(*p));
+	p->cpu_threshold = kw_conf_num(conf, "policy.cpu_threshold");
+	p->mem_threshold = kw_conf_num(conf, "policy.mem_threshold");
+	p->window_ms = kw_conf_ms(conf, "policy.window");
+	snprintf(p->action, sizeof(p->action), "%s",
+	    kw_conf_str(conf, "policy.action"));
+	n = kw_conf_list(conf, "policy.protect", p->protect,
+	    POLICY_PROTECT_MAX);
+	if (n > POLICY_PROTECT_MAX) {
+		snprintf(err, errlen, "policy.protect: %zu patterns, at most "
+		    "%d", n, POLICY_PROTECT_MAX);
+		return -1;
+	}
+	p->nprotect = n;
+
+	n = kw_conf_class_count(conf);
+	if (n > POLICY_CLASS_MAX) {
+		snprintf(err, errlen, "%zu [class.*] sections, at most %d", n,
+		    POLICY_CLASS_MAX);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		c = &p->classes[p->nclasses++];
+		snprintf(c->name, sizeof(c->name), "%s",
+		    kw_conf_class_name(conf, i));
+		snprintf(key, sizeof(key), "class.%s.match", c->name);
+		c->nmatch = kw_conf_list(conf, key, c->match,
+		    POLICY_MATCH_MAX);
+		if (c->nmatch > POLICY_MATCH_MAX) {
+			snprintf(err, errlen, "%s: %zu patterns, at most %d",
+			    key, c->nmatch, POLICY_MATCH_MAX);
+			return -1;
+		}
+		for (j = 0; j < c->nmatch; j++)
+			if (strcmp(c->match[j], "*") == 0)
+				c->wildcard = 1;
+		snprintf(key, sizeof(key), "class.%s.min_alive", c->name);
+		c->min_alive = (uint32_t)kw_conf_int(conf, key);
+	}
+	return policy_check(p, err, errlen);
+}
+
+static void
+policy_log(const struct policy *p)
+{
+	char buf[512];
+	size_t i, off = 0;
+
+	for (i = 0; i < p->nclasses && off < sizeof(buf); i++)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+		    "%s%s (min %u)", i ? ", " : "", p->classes[i].name,
+		    p->classes[i].min_alive);
+	log_info("policy: cpu > %.1f%%, mem > %.1f%%, window %" PRIu64
+	    " ms, action %s (acting as %s), classes: %s",
+	    p->cpu_threshold, p->mem_threshold, p->window_ms, p->action,
+	    ACTION_DONE, p->nclasses ? buf : "none");
+}
+
+/* Grow the per-process arrays to the snapshot. */
+static int
+grow_procs(struct decider *dz, size_t n)
+{
+	size_t cap = dz->proc_cap ? dz->proc_cap : 256;
+	double *pc;
+	size_t *ord;
+	unsigned char *pk;
+
+	if (n <= dz->proc_cap)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	if ((pc = realloc(dz->proc_cpu, cap * sizeof(*pc))) == NULL)
+		return -1;
+	dz->proc_cpu = pc;
+	if ((ord = realloc(dz->order, cap * sizeof(*ord))) == NULL)
+		return -1;
+	dz->order = ord;
+	if ((pk = realloc(dz->picked, cap * sizeof(*pk))) == NULL)
+		return -1;
+	dz->picked = pk;
+	dz->proc_cap = cap;
+	return 0;
+}
+
+/* Grow the per-container arrays to the set (cs is rebuilt separately). */
+static int
+grow_containers(struct decider *dz, size_t n)
+{
+	size_t cap = dz->cont_cap ? dz->cont_cap : 32;
+	struct policy_cand *cand;
+	struct policy_decision *dec;
+	size_t *cls;
+
+	if (n <= dz->cont_cap)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	if ((cand = realloc(dz->cand, cap * sizeof(*cand))) == NULL)
+		return -1;
+	dz->cand = cand;
+	if ((dec = realloc(dz->dec, cap * sizeof(*dec))) == NULL)
+		return -1;
+	dz->dec = dec;
+	if ((cls = realloc(dz->class_of, cap * sizeof(*cls))) == NULL)
+		return -1;
+	dz->class_of = cls;
+	dz->cont_cap = cap;
+	return 0;
+}
+
+static const struct cstate *
+cstate_find(const struct cstate *cs, size_t n, const char *id)
+{
+	size_t lo = 0, hi = n, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(cs[mid].container_id, id);
+		if (c == 0)
+			return &cs[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/*
+ * New bookkeeping parallel to the new container set: carry over what we
+ * knew of containers still there, forget the rest.
+ */
+static int
+cstate_rebuild(struct decider *dz)
+{
+	struct cstate *ncs;
+	const struct cstate *old;
+	size_t i, j;
+
+	ncs = calloc(dz->set.n ? dz->set.n : 1, sizeof(*ncs));
+	if (ncs == NULL)
+		return -1;
+	for (i = 0; i < dz->set.n; i++) {
+		old = cstate_find(dz->cs, dz->ncs, dz->set.c[i].container_id);
+		if (old != NULL)
+			ncs[i] = *old;
+		memcpy(ncs[i].container_id, dz->set.c[i].container_id,
+		    sizeof(ncs[i].container_id));
+	}
+	for (j = 0; j < dz->ncs; j++)
+		if (dz->cs[j].acted && containers_find(&dz->set,
+		    dz->cs[j].container_id) == NULL)
+			log_info("container %.12s is gone (acted on in %s)",
+			    dz->cs[j].container_id, ACTION_DONE);
+	free(dz->cs);
+	dz->cs = ncs;
+	dz->ncs = dz->set.n;
+	return 0;
+}
+
+static int
+cmp_cpu(const void *a, const void *b, void *arg)
+{
+	const struct decider *dz = arg;
+	size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
+
+	if (dz->proc_cpu[ia] != dz->proc_cpu[ib])
+		return dz->proc_cpu[ia] > dz->proc_cpu[ib] ? -1 : 1;
+	return dz->snap.procs[ia].pid < dz->snap.procs[ib].pid ? -1 : 1;
+}
+
+static int
+cmp_rss(const void *a, const void *b, void *arg)
+{
+	const struct decider *dz = arg;
+	const struct kw_proc *pa = &dz->snap.procs[*(const size_t *)a];
+	const struct kw_proc *pb = &dz->snap.procs[*(const size_t *)b];
+
+	if (pa->rss_kb != pb->rss_kb)
+		return pa->rss_kb > pb->rss_kb ? -1 : 1;
+	return pa->pid < pb->pid ? -1 : 1;
+}
+
+static double
+proc_mem_pct(const struct kw_snapshot *snap, const struct kw_proc *p)
+{
+	if (snap->host.mem_total_kb == 0)
+		return 0.0;
+	return (double)p->rss_kb * 100.0 / (double)snap->host.mem_total_kb;
+}
+
+static void
+publish_proc(struct decider *dz, size_t i)
+{
+	const struct kw_proc *p = &dz->snap.procs[i];
+	struct kw_proc_rec *r = &dz->prec;
+	msgpack_packer *pk;
+
+	r->pid = p->pid;
+	snprintf(r->name, sizeof(r->name), "%s", p->name);
+	snprintf(r->cmdline, sizeof(r->cmdline), "%s",
+	    p->cmdline ? p->cmdline : "");
+	snprintf(r->container_id, sizeof(r->container_id), "%s",
+	    p->container_id);
+	r->cpu_pct = dz->proc_cpu[i];
+	r->mem_pct = proc_mem_pct(&dz->snap, p);
+	r->rss_kb = p->rss_kb;
+	if ((pk = kw_pub_begin(dz->pub, KW_MSG_PROC, KW_PROC_FIELDS)) == NULL)
+		return;
+	kw_proc_rec_pack(pk, r);
+	kw_pub_commit(dz->pub);
+}
+
+/* The top K by CPU, then the top K by memory not already sent. */
+static void
+publish_top(struct decider *dz)
+{
+	size_t n = dz->snap.nprocs, k, i;
+
+	k = (size_t)kw_conf_int(dz->d.conf, "decider.top_k");
+	if (k > n)
+		k = n;
+	if (k == 0)
+		return;
+	memset(dz->picked, 0, n);
+	for (i = 0; i < n; i++)
+		dz->order[i] = i;
+	qsort_r(dz->order, n, sizeof(dz->order[0]), cmp_cpu, dz);
+	for (i = 0; i < k; i++) {
+		dz->picked[dz->order[i]] = 1;
+		publish_proc(dz, dz->order[i]);
+	}
+	qsort_r(dz->order, n, sizeof(dz->order[0]), cmp_rss, dz);
+	for (i = 0; i < k; i++)
+		if (!dz->picked[dz->order[i]]) {
+			dz->picked[dz->order[i]] = 1;
+			publish_proc(dz, dz->order[i]);
+		}
+}
+
+static void
+publish_sys(struct decider *dz)
+{
+	struct kw_sys_rec r;
+	msgpack_packer *pk;
+
+	memset(&r, 0, sizeof(r));
+	r.mem_total_kb = dz->snap.host.mem_total_kb;
+	r.mem_free_kb = dz->snap.host.mem_free_kb;
+	r.mem_used_kb = dz->snap.host.mem_used_kb;
+	r.mem_available_kb = dz->snap.host.mem_available_kb;
+	r.cpu_pct = dz->machine_cpu;
+	r.nprocs = dz->snap.nprocs;
+	if ((pk = kw_pub_begin(dz->pub, KW_MSG_SYS, KW_SYS_FIELDS)) == NULL)
+		return;
+	kw_sys_pack(pk, &r);
+	kw_pub_commit(dz->pub);
+}
+
+static void
+publish_containers(struct decider *dz)
+{
+	struct kw_container_rec r;
+	const struct container *c;
+	msgpack_packer *pk;
+	size_t i;
+
+	for (i = 0; i < dz->set.n; i++) {
+		c = &dz->set.c[i];
+		memset(&r, 0, sizeof(r));
+		memcpy(r.container_id, c->container_id,
+		    sizeof(r.container_id));
+		snprintf(r.name, sizeof(r.name), "%s", c->name);
+		snprintf(r.image, sizeof(r.image), "%s", c->image);
+		snprintf(r.class_name, sizeof(r.class_name), "%s",
+		    policy_class_name(&dz->policy, dz->class_of[i]));
+		r.pid = c->pid;
+		r.nprocs = c->nprocs;
+		r.cpu_pct = c->cpu_pct;
+		r.mem_pct = c->mem_pct;
+		r.rss_kb = c->rss_kb;
+		pk = kw_pub_begin(dz->pub, KW_MSG_CONTAINER,
+		    KW_CONTAINER_FIELDS);
+		if (pk == NULL)
+			return;
+		kw_container_pack(pk, &r);
+		kw_pub_commit(dz->pub);
+	}
+}
+
+static void
+publish_deletion(struct decider *dz, const struct policy_decision *d)
+{
+	const struct container *c = &dz->set.c[d->cand];
+	struct kw_deletion_rec r;
+	msgpack_packer *pk;
+
+	memset(&r, 0, sizeof(r));
+	memcpy(r.container_id, c->container_id, sizeof(r.container_id));
+	snprintf(r.name, sizeof(r.name), "%s", c->name);
+	snprintf(r.image, sizeof(r.image), "%s", c->image);
+	snprintf(r.class_name, sizeof(r.class_name), "%s",
+	    policy_class_name(&dz->policy, d->class_idx));
+	snprintf(r.action, sizeof(r.action), "%s", ACTION_DONE);
+	snprintf(r.reason, sizeof(r.reason), "%s", d->reason);
+	r.cpu_pct = c->cpu_pct;
+	r.mem_pct = c->mem_pct;
+	snprintf(r.result, sizeof(r.result), "ok");
+	if ((pk = kw_pub_begin(dz->pub, KW_MSG_DELETION,
+	    KW_DELETION_FIELDS)) == NULL)
+		return;
+	kw_deletion_pack(pk, &r);
+	kw_pub_commit(dz->pub);
+}
+
+/* Log taken decisions always; a skip only when it changes. */
+static void
+log_decision(struct decider *dz, const struct policy_decision *d)
+{
+	const struct container *c = &dz->set.c[d->cand];
+	struct cstate *s = &dz->cs[d->cand];
+	const char *cls = policy_class_name(&dz->policy, d->class_idx);
+
+	s->seen = 1;
+	if (d->verdict == POLICY_TAKEN) {
+		log_info("container %.12s%s%s (class %s): %s: %s",
+		    c->container_id, c->name[0] ? " " : "", c->name, cls,
+		    ACTION_DONE, d->reason);
+		/* Its "already being acted on" next round says nothing new. */
+		s->logged = 1;
+		s->last_verdict = POLICY_SKIP_ACTED;
+		snprintf(s->last_class, sizeof(s->last_class), "%s", cls);
+		return;
+	}
+	if (s->logged && s->last_verdict == d->verdict &&
+	    strcmp(s->last_class, cls) == 0)
+		return;
+	log_info("container %.12s%s%s (class %s): %s: skipped: %s",
+	    c->container_id, c->name[0] ? " " : "", c->name, cls, d->over,
+	    d->reason);
+	s->logged = 1;
+	s->last_verdict = d->verdict;
+	snprintf(s->last_class, sizeof(s->last_class), "%s", cls);
+}
+
+static void
+decide(struct decider *dz)
+{
+	struct policy_result res;
+	const struct policy_decision *d;
+	size_t i;
+
+	for (i = 0; i < dz->set.n; i++) {
+		dz->cand[i].container_id = dz->set.c[i].container_id;
+		dz->cand[i].name = dz->set.c[i].name;
+		dz->cand[i].image = dz->set.c[i].image;
+		dz->cand[i].label_class = dz->set.c[i].label_class;
+		dz->cand[i].cpu_pct = dz->set.c[i].cpu_pct;
+		dz->cand[i].mem_pct = dz->set.c[i].mem_pct;
+		dz->cand[i].acted = dz->cs[i].acted;
+		dz->cs[i].seen = 0;
+	}
+	memset(&res, 0, sizeof(res));
+	res.class_of = dz->class_of;
+	res.dec = dz->dec;
+	policy_decide(&dz->policy, dz->cand, dz->set.n, &res);
+
+	publish_sys(dz);
+	publish_containers(dz);
+	publish_top(dz);
+	for (i = 0; i < res.ndec; i++) {
+		d = &res.dec[i];
+		log_decision(dz, d);
+		if (d->verdict != POLICY_TAKEN)
+			continue;
+		/* Dry-run: from now on it counts as gone for min_alive. */
+		dz->cs[d->cand].acted = 1;
+		publish_deletion(dz, d);
+	}
+	for (i = 0; i < dz->set.n; i++)
+		if (!dz->cs[i].seen && dz->cs[i].logged) {
+			log_info("container %.12s: back under the thresholds",
+			    dz->set.c[i].container_id);
+			dz->cs[i].logged = 0;
+		}
+	dz->taken += res.taken;
+	dz->skipped += res.skipped;
+}
+
+static void
+on_snapshot(struct decider *dz, const struct kw_msg *msg)
+{
+	char err[256];
+
+	if (kw_snapshot_unpack(msg->obj, &dz->snap, err, sizeof(err)) == -1) {
+		dz->bad_snapshots++;
+		log_warnx("reader: snapshot seq %" PRIu64 ": %s", msg->seq,
+		    err);
+		return;
+	}
+	if (dz->snap.ts_ns == 0)
+		dz->snap.ts_ns = msg->ts_ns;
+	if (grow_procs(dz, dz->snap.nprocs) == -1 ||
+	    rates_update(&dz->rates, &dz->snap, dz->proc_cpu,
+	    &dz->machine_cpu) == -1 ||
+	    containers_aggregate(&dz->snap, dz->proc_cpu, &dz->set) == -1 ||
+	    grow_containers(dz, dz->set.n) == -1 ||
+	    cstate_rebuild(dz) == -1) {
+		log_warnx("snapshot seq %" PRIu64 ": out of memory: skipped",
+		    msg->seq);
+		dz->set.n = 0;
+		dz->ncs = 0;
+		return;
+	}
+	dz->samples++;
+	dz->have_snapshot = 1;
+	dz->last_seq = msg->seq;
+	dz->last_ts_ns = dz->snap.ts_ns;
+	dz->last_mono_ns = kw_mono_ns();
+	decide(dz);
+}
+
+static void
+on_msg(void *arg, const struct kw_msg *msg)
+{
+	struct decider *dz = arg;
+
+	if (msg->type == KW_MSG_SNAPSHOT)
+		on_snapshot(dz, msg);
+}
+
+static void
+on_event(void *arg, enum kw_sub_event ev, uint64_t from, uint64_t to)
+{
+	struct decider *dz = arg;
+
+	if (ev == KW_SUB_GAP && to >= from)
+		dz->reader_gaps += to - from + 1;
+}
+
+/* Control socket. */
+
+static json_t *
+json_u64(uint64_t v)
+{
+	return json_integer((json_int_t)v);
+}
+
+static json_t *
+cmd_status(void *arg, const char *args)
+{
+	struct decider *dz = arg;
+	struct kw_sub_stats ss;
+	struct kw_pub_stats ps;
+	json_t *o, *r, *p;
+
+	if ((o = kw_daemon_status(&dz->d)) == NULL)
+		return NULL;
+	json_object_set_new(o, "samples", json_u64(dz->samples));
+	json_object_set_new(o, "bad_snapshots", json_u64(dz->bad_snapshots));
+	json_object_set_new(o, "last_snapshot_seq", json_u64(dz->last_seq));
+	json_object_set_new(o, "last_snapshot_ts",
+	    json_u64(dz->last_ts_ns / 1000000000ULL));
+	json_object_set_new(o, "last_snapshot_age_s", dz->have_snapshot ?
+	    json_real((double)(kw_mono_ns() - dz->last_mono_ns) / 1e9) :
+	    json_null());
+
+	memset(&ss, 0, sizeof(ss));
+	if (dz->sub != NULL)
+		kw_sub_stats(dz->sub, &ss);
+	r = json_object();
+	json_object_set_new(r, "connected", json_boolean(ss.connected));
+	json_object_set_new(r, "epoch", json_u64(ss.epoch));
+	json_object_set_new(r, "last_seq", json_u64(ss.last_seq));
+	json_object_set_new(r, "received", json_u64(ss.received));
+	json_object_set_new(r, "gaps", json_u64(ss.gaps));
+	json_object_set_new(r, "reconnects", json_u64(ss.reconnects));
+	json_object_set_new(r, "last_error", json_string(ss.last_error));
+	json_object_set_new(o, "reader", r);
+
+	memset(&ps, 0, sizeof(ps));
+	if (dz->pub != NULL)
+		kw_pub_stats(dz->pub, &ps);
+	p = json_object();
+	json_object_set_new(p, "epoch", json_u64(ps.epoch));
+	json_object_set_new(p, "seq", json_u64(ps.seq));
+	json_object_set_new(p, "oldest_seq", json_u64(ps.oldest_seq));
+	json_object_set_new(p, "ring_bytes", json_u64(ps.ring_bytes));
+	json_object_set_new(p, "ring_msgs", json_u64(ps.ring_msgs));
+	json_object_set_new(p, "clients", json_u64(ps.clients));
+	json_object_set_new(p, "clients_cut", json_u64(ps.clients_cut));
+	json_object_set_new(p, "clients_bad", json_u64(ps.clients_bad));
+	json_object_set_new(p, "acked_seq", json_u64(ps.acked_seq));
+	json_object_set_new(p, "bytes_out", json_u64(ps.bytes_out));
+	json_object_set_new(o, "pub", p);
+
+	json_object_set_new(o, "decisions_taken", json_u64(dz->taken));
+	json_object_set_new(o, "decisions_skipped", json_u64(dz->skipped));
+	json_object_set_new(o, "action", json_string(ACTION_DONE));
+	json_object_set_new(o, "containers", json_u64(dz->set.n));
+	json_object_set_new(o, "processes", json_u64(dz->snap.nprocs));
+	json_object_set_new(o, "tracked_processes",
+	    json_u64(rates_count(&dz->rates)));
+	json_object_set_new(o, "cpu_pct", json_real(dz->machine_cpu));
+	json_object_set_new(o, "reloads", json_u64(dz->reloads));
+	return o;
+}
+
+static json_t *
+cmd_config(void *arg, const char *args)
+{
+	struct decider *dz = arg;
+
+	return kw_conf_json(dz->d.conf);
+}
+
+/* Classes are worked out again here: the policy may have been reloaded. */
+static json_t *
+cmd_containers(void *arg, const char *args)
+{
+	struct decider *dz = arg;
+	const struct container *c;
+	json_t *o, *a, *e;
+	size_t i, k;
+
+	a = json_array();
+	for (i = 0; i < dz->set.n; i++) {
+		c = &dz->set.c[i];
+		k = policy_classify(&dz->policy, c->name, c->image,
+		    c->label_class);
+		e = json_object();
+		json_object_set_new(e, "container_id",
+		    json_string(c->container_id));
+		json_object_set_new(e, "name", json_string(c->name));
+		json_object_set_new(e, "image", json_string(c->image));
+		json_object_set_new(e, "class",
+		    json_string(policy_class_name(&dz->policy, k)));
+		json_object_set_new(e, "pid", json_integer(c->pid));
+		json_object_set_new(e, "nprocs", json_integer(c->nprocs));
+		json_object_set_new(e, "cpu_pct", json_real(c->cpu_pct));
+		json_object_set_new(e, "mem_pct", json_real(c->mem_pct));
+		json_object_set_new(e, "rss_kb", json_u64(c->rss_kb));
+		json_object_set_new(e, "state", json_string(dz->cs[i].acted ?
+		    "acted (dry-run)" : "running"));
+		json_array_append_new(a, e);
+	}
+	o = json_object();
+	json_object_set_new(o, "containers", a);
+	return o;
+}
+
+static json_t *
+string_array(const char (*s)[POLICY_PATTERN_LEN], size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_string(s[i]));
+	return a;
+}
+
+static json_t *
+cmd_policy(void *arg, const char *args)
+{
+	struct decider *dz = arg;
+	const struct policy *p = &dz->policy;
+	uint32_t running[POLICY_CLASS_MAX], alive[POLICY_CLASS_MAX];
+	json_t *o, *a, *e;
+	size_t i, k;
+
+	memset(running, 0, sizeof(running));
+	memset(alive, 0, sizeof(alive));
+	for (i = 0; i < dz->set.n; i++) {
+		k = policy_classify(p, dz->set.c[i].name, dz->set.c[i].image,
+		    dz->set.c[i].label_class);
+		if (k == POLICY_CLASS_NONE)
+			continue;
+		running[k]++;
+		if (!dz->cs[i].acted)
+			alive[k]++;
+	}
+	o = json_object();
+	json_object_set_new(o, "cpu_threshold", json_real(p->cpu_threshold));
+	json_object_set_new(o, "mem_threshold", json_real(p->mem_threshold));
+	json_object_set_new(o, "window_ms", json_u64(p->window_ms));
+	json_object_set_new(o, "action", json_string(p->action));
+	json_object_set_new(o, "acting_as", json_string(ACTION_DONE));
+	json_object_set_new(o, "protect", string_array(p->protect,
+	    p->nprotect));
+	a = json_array();
+	for (i = 0; i < p->nclasses; i++) {
+		e = json_object();
+		json_object_set_new(e, "name",
+		    json_string(p->classes[i].name));
+		json_object_set_new(e, "match", string_array(
+		    p->classes[i].match, p->classes[i].nmatch));
+		json_object_set_new(e, "min_alive",
+		    json_integer(p->classes[i].min_alive));
+		json_object_set_new(e, "alive", json_integer(alive[i]));
+		json_object_set_new(e, "running", json_integer(running[i]));
+		json_array_append_new(a, e);
+	}
+	json_object_set_new(o, "classes", a);
+	return o;
+}
+
+static const struct kw_ctl_cmd ctl_cmds[] = {
+	{ "status", "uptime, samples, reader link, stream, decisions",
+	    cmd_status },
+	{ "config", "the effective configuration", cmd_config },
+	{ "containers", "containers with class, CPU %, memory %, state",
+	    cmd_containers },
+	{ "policy", "thresholds, window, action, protect list, classes",
+	    cmd_policy },
+	{ NULL, NULL, NULL },
+};
+
+/* Signals. */
+
+static void
+on_reload(struct kw_daemon *d)
+{
+	struct decider *dz = d->arg;
+	struct kw_conf *conf;
+	struct policy p;
+	char err[512];
+
+	if ((conf = kw_conf_reload(d->conf, err, sizeof(err))) == NULL) {
+		log_warnx("reload: %s; keeping the old config", err);
+		return;
+	}
+	if (policy_from_conf(conf, &p, err, sizeof(err)) == -1) {
+		log_warnx("reload: %s; keeping the old config", err);
+		kw_conf_free(conf);
+		return;
+	}
+	kw_conf_free(d->conf);
+	d->conf = conf;
+	dz->policy = p;
+	rates_set_window(&dz->rates, p.window_ms * 1000000ULL);
+	dz->reloads++;
+	policy_log(&dz->policy);
+}
+
+static void
+on_stop(struct kw_daemon *d)
+{
+	struct decider *dz = d->arg;
+
+	if (dz->sub != NULL)
+		kw_sub_close(dz->sub);
+	if (dz->pub != NULL)
+		kw_pub_close(dz->pub);
+	if (dz->ctl != NULL)
+		kw_ctl_close(dz->ctl);
+	dz->sub = NULL;
+	dz->pub = NULL;
+	dz->ctl = NULL;
+}
+
+static void
+decider_free(struct decider *dz)
+{
+	rates_free(&dz->rates);
+	kw_snapshot_free(&dz->snap);
+	containers_free(&dz->set);
+	free(dz->proc_cpu);
+	free(dz->order);
+	free(dz->picked);
+	free(dz->cs);
+	free(dz->cand);
+	free(dz->dec);
+	free(dz->class_of);
+	free(dz);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct decider *dz;
+	struct kw_pub_opts opts;
+	struct kw_sub_cb cb;
+	uv_loop_t loop;
+	char path[4096], err[512];
+	int mode, rc;
+
+	if ((dz = calloc(1, sizeof(*dz))) == NULL) {
+		fprintf(stderr, "kwarden-decider: out of memory\n");
+		return 1;
+	}
+	if ((rc = uv_loop_init(&loop)) != 0) {
+		fprintf(stderr, "kwarden-decider: uv_loop_init: %s\n",
+		    uv_strerror(rc));
+		return 1;
+	}
+	kw_daemon_init(&dz->d, &loop, argc, argv, "decider", NULL);
+	dz->d.arg = dz;
+	dz->d.on_stop = on_stop;
+	dz->d.on_reload = on_reload;
+
+	if (policy_from_conf(dz->d.conf, &dz->policy, err, sizeof(err)) ==
+	    -1) {
+		log_warnx("config: %s", err);
+		exit(2);
+	}
+	policy_log(&dz->policy);
+	if (strcmp(dz->policy.action, ACTION_DONE) != 0)
+		log_warnx("policy.action = %s: no Docker client yet, acting "
+		    "as %s", dz->policy.action, ACTION_DONE);
+	rates_init(&dz->rates, dz->policy.window_ms * 1000000ULL);
+	kw_snapshot_init(&dz->snap);
+	containers_init(&dz->set);
+	mode = (int)kw_conf_int(dz->d.conf, "paths.socket_mode");
+
+	memset(&opts, 0, sizeof(opts));
+	opts.ring_bytes = (size_t)kw_conf_size(dz->d.conf,
+	    "decider.ring_size");
+	opts.mode = mode;
+	kw_conf_sock_path(dz->d.conf, "decider", ".sock", path, sizeof(path));
+	if ((dz->pub = kw_pub_new(&loop, path, "decider", &opts)) == NULL)
+		fatalx("%s: cannot set up the stream socket", path);
+	if (kw_pub_start(dz->pub) == -1)
+		fatalx("%s: cannot listen", path);
+
+	kw_conf_sock_path(dz->d.conf, "decider", ".ctl", path, sizeof(path));
+	if ((dz->ctl = kw_ctl_new(&loop, path, ctl_cmds, dz, mode)) == NULL)
+		fatalx("%s: cannot set up the control socket", path);
+	if (kw_ctl_start(dz->ctl) == -1)
+		fatalx("%s: cannot listen", path);
+
+	memset(&cb, 0, sizeof(cb));
+	cb.on_msg = on_msg;
+	cb.on_event = on_event;
+	cb.arg = dz;
+	kw_conf_sock_path(dz->d.conf, "reader", ".sock", path, sizeof(path));
+	if ((dz->sub = kw_sub_new(&loop, path, "reader", 0, &cb)) == NULL)
+		fatalx("%s: cannot set up the reader connection", path);
+	kw_sub_start(dz->sub);
+
+	kw_daemon_ready(&dz->d);
+	rc = kw_daemon_run(&dz->d);
+	decider_free(dz);
+	return rc;
+}

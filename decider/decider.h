@@ -1,0 +1,185 @@
+/*
+ * kwarden-decider: per-process CPU rates, aggregation per container and the
+ * eviction policy. Everything here is pure (plain structs in, plain structs
+ * out, no I/O, no clock, no globals) so it can be tested from tables.
+ */
+#ifndef DECIDER_H
+#define DECIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+/* rates.c */
+
+/*
+ * Samples kept per process. With the default window (5 s) and interval
+ * (1 s) six are used; with a much shorter interval the window shrinks to
+ * RATES_HIST samples rather than growing memory.
+ */
+#define RATES_HIST	32
+
+struct rate_sample {
+	uint64_t	ts_ns;
+	uint64_t	cpu_ns;
+};
+
+struct rate_entry {
+	int32_t		pid;
+	uint64_t	start_ns;
+	uint64_t	gen;		/* last update that saw it */
+	double		cpu_pct;	/* last computed */
+	size_t		nhist;
+	struct rate_sample hist[RATES_HIST];	/* oldest first */
+};
+
+/* Entries live densely in ent[]; index[] is an open-addressing hash of them. */
+struct rates {
+	struct rate_entry *ent;
+	size_t		 nent;
+	size_t		 capent;
+	uint32_t	*index;		/* RATES_EMPTY or an index into ent */
+	size_t		 index_cap;	/* power of two */
+	uint64_t	 window_ns;
+	uint64_t	 gen;
+};
+
+void	rates_init(struct rates *r, uint64_t window_ns);
+void	rates_set_window(struct rates *r, uint64_t window_ns);
+void	rates_free(struct rates *r);
+/*
+ * One snapshot: fills proc_cpu_pct[i] (share of the whole machine, 0-100)
+ * for every snap->procs[i] and the machine's total; forgets processes not
+ * in snap. -1 on allocation failure (state is kept as it was).
+ */
+int	rates_update(struct rates *r, const struct kw_snapshot *snap,
+	    double *proc_cpu_pct, double *machine_cpu_pct);
+/* The one-key step, exposed for tests: returns the CPU % of this sample. */
+double	rates_entry_step(struct rate_entry *e, uint64_t ts_ns,
+	    uint64_t cpu_ns, uint32_t ncpu, uint64_t window_ns);
+size_t	rates_count(const struct rates *r);
+
+/* containers.c */
+
+struct container {
+	char		container_id[KW_CID_LEN];
+	char		name[128];	/* "" until a Docker client fills it */
+	char		image[128];
+	char		label_class[KW_NAME_LEN];	/* kwarden.class or "" */
+	int32_t		pid;		/* main pid: earliest start_ns */
+	uint64_t	start_ns;	/* of the main pid */
+	uint32_t	nprocs;
+	double		cpu_pct;
+	double		mem_pct;
+	uint64_t	rss_kb;
+};
+
+struct container_set {
+	struct container *c;		/* sorted by container_id */
+	size_t		 n;
+	size_t		 cap;
+};
+
+void	containers_init(struct container_set *set);
+void	containers_free(struct container_set *set);
+/*
+ * Group the snapshot's container processes by container_id (host
+ * processes, container_id "", are left out). proc_cpu_pct is parallel to
+ * snap->procs. -1 on allocation failure.
+ */
+int	containers_aggregate(const struct kw_snapshot *snap,
+	    const double *proc_cpu_pct, struct container_set *set);
+/* Binary search by id; NULL if absent. */
+const struct container *containers_find(const struct container_set *set,
+	    const char *container_id);
+
+/* policy.c */
+
+#define POLICY_CLASS_MAX	16
+#define POLICY_MATCH_MAX	16
+#define POLICY_PROTECT_MAX	32
+#define POLICY_PATTERN_LEN	64
+/* class_of[] value for a container no class matches. */
+#define POLICY_CLASS_NONE	((size_t)-1)
+
+struct policy_class {
+	char		name[KW_NAME_LEN];
+	char		match[POLICY_MATCH_MAX][POLICY_PATTERN_LEN];
+	size_t		nmatch;
+	int		wildcard;	/* one of match is "*" */
+	uint32_t	min_alive;
+};
+
+struct policy {
+	double		cpu_threshold;	/* percent of the machine */
+	double		mem_threshold;	/* percent of MemTotal */
+	uint64_t	window_ms;
+	char		action[16];	/* remove/stop/kill/dry-run */
+	char		protect[POLICY_PROTECT_MAX][POLICY_PATTERN_LEN];
+	size_t		nprotect;
+	struct policy_class classes[POLICY_CLASS_MAX];
+	size_t		nclasses;
+};
+
+/* What policy_decide looks at in a container. */
+struct policy_cand {
+	const char	*container_id;
+	const char	*name;
+	const char	*image;
+	const char	*label_class;	/* "" when there is no label */
+	double		 cpu_pct;
+	double		 mem_pct;
+	int		 acted;		/* already being acted on */
+};
+
+enum policy_verdict {
+	POLICY_TAKEN,
+	POLICY_SKIP_ACTED,		/* already being acted on */
+	POLICY_SKIP_PROTECTED,
+	POLICY_SKIP_NO_CLASS,
+	POLICY_SKIP_MIN_ALIVE,
+};
+
+struct policy_decision {
+	size_t		 cand;		/* index into the candidates */
+	size_t		 class_idx;	/* or POLICY_CLASS_NONE */
+	enum policy_verdict verdict;
+	double		 excess;	/* points over the nearest threshold */
+	char		 over[96];	/* "cpu 48.3% > 20.0%" */
+	char		 reason[192];	/* over for taken, else why skipped */
+};
+
+struct policy_result {
+	size_t		*class_of;	/* [n], filled */
+	struct policy_decision *dec;	/* [n], filled in order */
+	size_t		 ndec;
+	/* per class: running, and running minus acted before this round */
+	uint32_t	 running[POLICY_CLASS_MAX];
+	uint32_t	 alive[POLICY_CLASS_MAX];
+	size_t		 taken;
+	size_t		 skipped;
+};
+
+/* The seed's rules: 20 % / 20 %, high (high, cpu, mem) min 2, low (*) min 3. */
+void	policy_defaults(struct policy *p);
+/* -1 with err on a bad policy (no classes is fine). */
+int	policy_check(const struct policy *p, char *err, size_t errlen);
+/* Class index for one container, or POLICY_CLASS_NONE. */
+size_t	policy_classify(const struct policy *p, const char *name,
+	    const char *image, const char *label_class);
+/* The protect pattern that matches name or image, or NULL. */
+const char *policy_protected_by(const struct policy *p, const char *name,
+	    const char *image);
+/*
+ * Decide one round. res->class_of and res->dec must each hold n entries.
+ * Candidates are the containers over a threshold, in order of excess
+ * (largest first, ties in input order); each is taken or skipped with a
+ * reason. Containers of no class are never acted on.
+ */
+void	policy_decide(const struct policy *p, const struct policy_cand *cand,
+	    size_t n, struct policy_result *res);
+const char *policy_class_name(const struct policy *p, size_t class_idx);
+const char *policy_verdict_name(enum policy_verdict v);
+
+#endif /* DECIDER_H */

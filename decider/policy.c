@@ -1,0 +1,296 @@
+/*
+ * The eviction policy: a class for every container, then the containers
+ * over a threshold in order of how far over, each taken or skipped with a
+ * reason. Pure: policy and containers in, classes and decisions out.
+ *
+ * Decisions written down here:
+ * - a container that matches no class (no "*" class configured) is in class
+ *   "none" and is never acted on ("no class"): an operator who wrote no
+ *   catch-all opted only the listed containers into eviction;
+ * - min_alive counts every running container of the class, protected ones
+ *   included, minus those already acted on and those taken this round;
+ * - a container is over a threshold when strictly above it; excess is the
+ *   larger of (cpu - cpu_threshold) and (mem - mem_threshold), ties keep
+ *   the input order.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "decider.h"
+
+static void
+copy_str(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src);
+}
+
+void
+policy_defaults(struct policy *p)
+{
+	struct policy_class *c;
+
+	memset(p, 0, sizeof(*p));
+	p->cpu_threshold = 20.0;
+	p->mem_threshold = 20.0;
+	p->window_ms = 5000;
+	copy_str(p->action, sizeof(p->action), "remove");
+	copy_str(p->protect[p->nprotect++], POLICY_PATTERN_LEN, "grafana");
+	copy_str(p->protect[p->nprotect++], POLICY_PATTERN_LEN, "kwarden");
+
+	c = &p->classes[p->nclasses++];
+	copy_str(c->name, sizeof(c->name), "high");
+	copy_str(c->match[c->nmatch++], POLICY_PATTERN_LEN, "high");
+	copy_str(c->match[c->nmatch++], POLICY_PATTERN_LEN, "cpu");
+	copy_str(c->match[c->nmatch++], POLICY_PATTERN_LEN, "mem");
+	c->min_alive = 2;
+
+	c = &p->classes[p->nclasses++];
+	copy_str(c->name, sizeof(c->name), "low");
+	copy_str(c->match[c->nmatch++], POLICY_PATTERN_LEN, "*");
+	c->wildcard = 1;
+	c->min_alive = 3;
+}
+
+int
+policy_check(const struct policy *p, char *err, size_t errlen)
+{
+	size_t i, j;
+
+	if (!(p->cpu_threshold >= 0.0 && p->cpu_threshold <= 100.0)) {
+		snprintf(err, errlen, "policy.cpu_threshold: %g is not a "
+		    "percentage", p->cpu_threshold);
+		return -1;
+	}
+	if (!(p->mem_threshold >= 0.0 && p->mem_threshold <= 100.0)) {
+		snprintf(err, errlen, "policy.mem_threshold: %g is not a "
+		    "percentage", p->mem_threshold);
+		return -1;
+	}
+	if (p->window_ms == 0) {
+		snprintf(err, errlen, "policy.window: must be more than 0");
+		return -1;
+	}
+	if (strcmp(p->action, "remove") != 0 && strcmp(p->action, "stop") != 0
+	    && strcmp(p->action, "kill") != 0 &&
+	    strcmp(p->action, "dry-run") != 0) {
+		snprintf(err, errlen, "policy.action: \"%s\" is not one of "
+		    "remove, stop, kill, dry-run", p->action);
+		return -1;
+	}
+	for (i = 0; i < p->nclasses; i++) {
+		if (strcasecmp(p->classes[i].name, "none") == 0) {
+			snprintf(err, errlen, "class.none: the name is "
+			    "reserved for unclassified containers");
+			return -1;
+		}
+		for (j = 0; j < i; j++)
+			if (strcasecmp(p->classes[i].name,
+			    p->classes[j].name) == 0) {
+				snprintf(err, errlen, "class.%s: defined twice",
+				    p->classes[i].name);
+				return -1;
+			}
+	}
+	return 0;
+}
+
+/* Case-insensitive substring of name or image; empty patterns never match. */
+static int
+pattern_matches(const char *pat, const char *name, const char *image)
+{
+	if (pat[0] == '\0')
+		return 0;
+	return (name != NULL && strcasestr(name, pat) != NULL) ||
+	    (image != NULL && strcasestr(image, pat) != NULL);
+}
+
+static int
+class_matches(const struct policy_class *c, const char *name,
+    const char *image)
+{
+	size_t i;
+
+	for (i = 0; i < c->nmatch; i++)
+		if (strcmp(c->match[i], "*") != 0 &&
+		    pattern_matches(c->match[i], name, image))
+			return 1;
+	return 0;
+}
+
+size_t
+policy_classify(const struct policy *p, const char *name, const char *image,
+    const char *label_class)
+{
+	size_t i, last_wild = POLICY_CLASS_NONE;
+	int pass;
+
+	if (label_class != NULL && label_class[0] != '\0')
+		for (i = 0; i < p->nclasses; i++)
+			if (strcasecmp(p->classes[i].name, label_class) == 0)
+				return i;
+	/* Classes without "*" first, then the "*" ones, in file order. */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < p->nclasses; i++) {
+			if (p->classes[i].wildcard != pass)
+				continue;
+			if (class_matches(&p->classes[i], name, image))
+				return i;
+		}
+	for (i = 0; i < p->nclasses; i++)
+		if (p->classes[i].wildcard)
+			last_wild = i;
+	return last_wild;
+}
+
+const char *
+policy_protected_by(const struct policy *p, const char *name,
+    const char *image)
+{
+	size_t i;
+
+	for (i = 0; i < p->nprotect; i++)
+		if (pattern_matches(p->protect[i], name, image))
+			return p->protect[i];
+	return NULL;
+}
+
+const char *
+policy_class_name(const struct policy *p, size_t class_idx)
+{
+	if (class_idx == POLICY_CLASS_NONE || class_idx >= p->nclasses)
+		return "none";
+	return p->classes[class_idx].name;
+}
+
+const char *
+policy_verdict_name(enum policy_verdict v)
+{
+	switch (v) {
+	case POLICY_TAKEN:
+		return "taken";
+	case POLICY_SKIP_ACTED:
+		return "already-acted";
+	case POLICY_SKIP_PROTECTED:
+		return "protected";
+	case POLICY_SKIP_NO_CLASS:
+		return "no-class";
+	case POLICY_SKIP_MIN_ALIVE:
+		return "min-alive";
+	}
+	return "?";
+}
+
+/* Excess first (largest first), then input order. */
+static int
+decision_cmp(const void *a, const void *b)
+{
+	const struct policy_decision *da = a, *db = b;
+
+	if (da->excess != db->excess)
+		return da->excess > db->excess ? -1 : 1;
+	if (da->cand != db->cand)
+		return da->cand < db->cand ? -1 : 1;
+	return 0;
+}
+
+/* "cpu 48.3% > 20.0%", the larger excess first, both when both are over. */
+static void
+format_over(const struct policy *p, const struct policy_cand *c, char *buf,
+    size_t len)
+{
+	char cpu[40], mem[40];
+	int cpu_over = c->cpu_pct > p->cpu_threshold;
+	int mem_over = c->mem_pct > p->mem_threshold;
+
+	snprintf(cpu, sizeof(cpu), "cpu %.1f%% > %.1f%%", c->cpu_pct,
+	    p->cpu_threshold);
+	snprintf(mem, sizeof(mem), "mem %.1f%% > %.1f%%", c->mem_pct,
+	    p->mem_threshold);
+	if (cpu_over && mem_over) {
+		if (c->mem_pct - p->mem_threshold > c->cpu_pct -
+		    p->cpu_threshold)
+			snprintf(buf, len, "%s, %s", mem, cpu);
+		else
+			snprintf(buf, len, "%s, %s", cpu, mem);
+	} else
+		snprintf(buf, len, "%s", cpu_over ? cpu : mem);
+}
+
+void
+policy_decide(const struct policy *p, const struct policy_cand *cand,
+    size_t n, struct policy_result *res)
+{
+	uint32_t left[POLICY_CLASS_MAX];
+	struct policy_decision *d;
+	const struct policy_class *cls;
+	const char *prot;
+	double cpu_ex, mem_ex;
+	size_t i, k;
+
+	res->ndec = res->taken = res->skipped = 0;
+	memset(res->running, 0, sizeof(res->running));
+	memset(res->alive, 0, sizeof(res->alive));
+
+	for (i = 0; i < n; i++) {
+		k = policy_classify(p, cand[i].name, cand[i].image,
+		    cand[i].label_class);
+		res->class_of[i] = k;
+		if (k == POLICY_CLASS_NONE)
+			continue;
+		res->running[k]++;
+		if (!cand[i].acted)
+			res->alive[k]++;
+	}
+
+	for (i = 0; i < n; i++) {
+		if (!(cand[i].cpu_pct > p->cpu_threshold) &&
+		    !(cand[i].mem_pct > p->mem_threshold))
+			continue;
+		d = &res->dec[res->ndec++];
+		memset(d, 0, sizeof(*d));
+		d->cand = i;
+		d->class_idx = res->class_of[i];
+		cpu_ex = cand[i].cpu_pct - p->cpu_threshold;
+		mem_ex = cand[i].mem_pct - p->mem_threshold;
+		d->excess = cpu_ex > mem_ex ? cpu_ex : mem_ex;
+		format_over(p, &cand[i], d->over, sizeof(d->over));
+	}
+	qsort(res->dec, res->ndec, sizeof(res->dec[0]), decision_cmp);
+
+	/* left[]: alive in each class after the decisions taken so far. */
+	memcpy(left, res->alive, sizeof(left));
+	for (i = 0; i < res->ndec; i++) {
+		d = &res->dec[i];
+		k = d->class_idx;
+		cls = k == POLICY_CLASS_NONE ? NULL : &p->classes[k];
+		if (cand[d->cand].acted) {
+			d->verdict = POLICY_SKIP_ACTED;
+			snprintf(d->reason, sizeof(d->reason),
+			    "already being acted on");
+		} else if ((prot = policy_protected_by(p, cand[d->cand].name,
+		    cand[d->cand].image)) != NULL) {
+			d->verdict = POLICY_SKIP_PROTECTED;
+			snprintf(d->reason, sizeof(d->reason),
+			    "protected (matches \"%s\")", prot);
+		} else if (cls == NULL) {
+			d->verdict = POLICY_SKIP_NO_CLASS;
+			snprintf(d->reason, sizeof(d->reason),
+			    "no class (class none is never acted on)");
+		} else if (left[k] <= cls->min_alive) {
+			d->verdict = POLICY_SKIP_MIN_ALIVE;
+			snprintf(d->reason, sizeof(d->reason),
+			    "class %s at min_alive (%u alive, min %u)",
+			    cls->name, left[k], cls->min_alive);
+		} else {
+			d->verdict = POLICY_TAKEN;
+			left[k]--;
+			copy_str(d->reason, sizeof(d->reason), d->over);
+		}
+		if (d->verdict == POLICY_TAKEN)
+			res->taken++;
+		else
+			res->skipped++;
+	}
+}

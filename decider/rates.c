@@ -1,0 +1,217 @@
+/*
+ * Per-process CPU % over a sliding window, keyed by (pid, start_ns).
+ * Pure: the caller passes every snapshot in; no clock, no I/O, no globals.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "decider.h"
+
+#define RATES_EMPTY	UINT32_MAX
+
+static double
+clamp_pct(double v)
+{
+	if (!(v > 0.0))		/* also NaN */
+		return 0.0;
+	if (v > 100.0)
+		return 100.0;
+	return v;
+}
+
+static uint64_t
+key_hash(int32_t pid, uint64_t start_ns)
+{
+	uint64_t h;
+
+	h = (uint64_t)(uint32_t)pid * 0x9e3779b97f4a7c15ULL;
+	h ^= start_ns + 0x632be59bd9b4e019ULL + (h << 6) + (h >> 2);
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+void
+rates_init(struct rates *r, uint64_t window_ns)
+{
+	memset(r, 0, sizeof(*r));
+	r->window_ns = window_ns;
+}
+
+void
+rates_set_window(struct rates *r, uint64_t window_ns)
+{
+	r->window_ns = window_ns;
+}
+
+void
+rates_free(struct rates *r)
+{
+	free(r->ent);
+	free(r->index);
+	memset(r, 0, sizeof(*r));
+}
+
+size_t
+rates_count(const struct rates *r)
+{
+	return r->nent;
+}
+
+/* Slot of the key, or of the empty slot where it would go. */
+static size_t
+index_slot(const struct rates *r, int32_t pid, uint64_t start_ns)
+{
+	size_t mask = r->index_cap - 1, i;
+	const struct rate_entry *e;
+
+	i = key_hash(pid, start_ns) & mask;
+	for (;;) {
+		if (r->index[i] == RATES_EMPTY)
+			return i;
+		e = &r->ent[r->index[i]];
+		if (e->pid == pid && e->start_ns == start_ns)
+			return i;
+		i = (i + 1) & mask;
+	}
+}
+
+/* Refill the index over ent[]; grow it first to twice `want` if needed. */
+static int
+index_rebuild(struct rates *r, size_t want)
+{
+	size_t cap = 64, i;
+	uint32_t *idx;
+
+	while (cap < want * 2)
+		cap <<= 1;
+	if (cap > r->index_cap) {
+		if ((idx = malloc(cap * sizeof(*idx))) == NULL)
+			return -1;
+		free(r->index);
+		r->index = idx;
+		r->index_cap = cap;
+	}
+	memset(r->index, 0xff, r->index_cap * sizeof(*r->index));
+	for (i = 0; i < r->nent; i++)
+		r->index[index_slot(r, r->ent[i].pid, r->ent[i].start_ns)] =
+		    (uint32_t)i;
+	return 0;
+}
+
+double
+rates_entry_step(struct rate_entry *e, uint64_t ts_ns, uint64_t cpu_ns,
+    uint32_t ncpu, uint64_t window_ns)
+{
+	const struct rate_sample *last, *base;
+	double dcpu, dt;
+	size_t drop;
+
+	if (ncpu == 0)
+		ncpu = 1;
+	if (e->nhist > 0) {
+		last = &e->hist[e->nhist - 1];
+		if (ts_ns == last->ts_ns && cpu_ns == last->cpu_ns)
+			return e->cpu_pct;	/* same sample twice */
+		if (ts_ns <= last->ts_ns || cpu_ns < last->cpu_ns)
+			e->nhist = 0;		/* counter reset, clock step */
+	}
+	if (e->nhist == 0) {
+		e->hist[0].ts_ns = ts_ns;
+		e->hist[0].cpu_ns = cpu_ns;
+		e->nhist = 1;
+		e->cpu_pct = 0.0;
+		return 0.0;
+	}
+
+	/*
+	 * The base is the oldest sample within the window; if every sample
+	 * is older (a pause in the stream), the newest of them.
+	 */
+	for (drop = 0; drop + 1 < e->nhist; drop++)
+		if (e->hist[drop].ts_ns + window_ns >= ts_ns)
+			break;
+	if (drop > 0) {
+		memmove(e->hist, e->hist + drop,
+		    (e->nhist - drop) * sizeof(e->hist[0]));
+		e->nhist -= drop;
+	}
+	base = &e->hist[0];
+	dcpu = (double)(cpu_ns - base->cpu_ns);
+	dt = (double)(ts_ns - base->ts_ns) * (double)ncpu;
+	e->cpu_pct = clamp_pct(dcpu / dt * 100.0);
+
+	if (e->nhist == RATES_HIST) {
+		memmove(e->hist, e->hist + 1,
+		    (RATES_HIST - 1) * sizeof(e->hist[0]));
+		e->nhist--;
+	}
+	e->hist[e->nhist].ts_ns = ts_ns;
+	e->hist[e->nhist].cpu_ns = cpu_ns;
+	e->nhist++;
+	return e->cpu_pct;
+}
+
+int
+rates_update(struct rates *r, const struct kw_snapshot *snap,
+    double *proc_cpu_pct, double *machine_cpu_pct)
+{
+	const struct kw_proc *p;
+	struct rate_entry *e;
+	size_t i, j, slot, need;
+	double sum = 0.0;
+
+	/* Room for every old entry plus every process as a new one. */
+	need = r->nent + snap->nprocs;
+	if (need >= RATES_EMPTY)
+		return -1;
+	if (need > r->capent) {
+		size_t cap = r->capent ? r->capent : 64;
+
+		while (cap < need)
+			cap *= 2;
+		e = realloc(r->ent, cap * sizeof(*e));
+		if (e == NULL)
+			return -1;
+		r->ent = e;
+		r->capent = cap;
+	}
+	if ((r->index == NULL || r->index_cap < need * 2) &&
+	    index_rebuild(r, need) == -1)
+		return -1;
+
+	r->gen++;
+	for (i = 0; i < snap->nprocs; i++) {
+		p = &snap->procs[i];
+		slot = index_slot(r, p->pid, p->start_ns);
+		if (r->index[slot] == RATES_EMPTY) {
+			e = &r->ent[r->nent];
+			memset(e, 0, sizeof(*e));
+			e->pid = p->pid;
+			e->start_ns = p->start_ns;
+			r->index[slot] = (uint32_t)r->nent++;
+		} else
+			e = &r->ent[r->index[slot]];
+		e->gen = r->gen;
+		proc_cpu_pct[i] = rates_entry_step(e, snap->ts_ns, p->cpu_ns,
+		    snap->host.ncpu, r->window_ns);
+		sum += proc_cpu_pct[i];
+	}
+
+	/* Forget what this snapshot did not show (exits, reused pids). */
+	for (i = j = 0; i < r->nent; i++) {
+		if (r->ent[i].gen != r->gen)
+			continue;
+		if (i != j)
+			r->ent[j] = r->ent[i];
+		j++;
+	}
+	if (j != r->nent) {
+		r->nent = j;
+		index_rebuild(r, 0);	/* same size: cannot fail */
+	}
+	if (machine_cpu_pct != NULL)
+		*machine_cpu_pct = clamp_pct(sum);
+	return 0;
+}

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sysinfo.c - /proc/sysinfo_so1_202041390: every process (thread group) on the system,
+ * as one strict JSON object.  The engine is in common.h.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include "common.h"
+
+static char *proc_name = PROC_NAME_SYS;
+module_param(proc_name, charp, 0444);
+MODULE_PARM_DESC(proc_name, "file name below /proc (default " PROC_NAME_SYS ")");
+
+static ushort proc_mode = 0400;
+module_param(proc_mode, ushort, 0444);
+MODULE_PARM_DESC(proc_mode, "file mode, octal with a leading 0 (default 0400)");
+
+static const struct kw_source sysinfo_source = {
+	.list_key = "processes",
+	.containers_only = false,
+};
+
+static int sysinfo_show(struct seq_file *m, void *v)
+{
+	return kw_seq_show(m, v, &sysinfo_source);
+}
+
+static const struct seq_operations sysinfo_seq_ops = {
+	.start = kw_seq_start,
+	.next = kw_seq_next,
+	.stop = kw_seq_stop,
+	.show = sysinfo_show,
+};
+
+static int __init sysinfo_init(void)
+{
+	int ret = kw_check_params(proc_name, proc_mode);
+
+	if (ret)
+		return ret;
+	if (!proc_create_seq_private(proc_name, proc_mode, NULL,
+				     &sysinfo_seq_ops, sizeof(struct kw_iter),
+				     NULL))
+		return -ENOMEM;
+	pr_info("/proc/%s created (mode %04o)\n", proc_name, proc_mode);
+	return 0;
+}
+
+static void __exit sysinfo_exit(void)
+{
+	remove_proc_entry(proc_name, NULL);
+	pr_info("/proc/%s removed\n", proc_name);
+}
+
+module_init(sysinfo_init);
+module_exit(sysinfo_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("kwarden");
+MODULE_DESCRIPTION("kwarden: every process (thread group) on the system, as JSON in /proc");

@@ -1,0 +1,481 @@
+/*
+ * The kmod source: the JSON the kernel modules publish in /proc, parsed with
+ * jansson into a snapshot. The seed's older format (trailing commas, no
+ * cpu_ns, "containers" instead of "processes") is accepted too.
+ *
+ * What is rejected and what is skipped:
+ * - the whole snapshot is rejected (-1, err says where) when the JSON does
+ *   not parse (truncated, invalid UTF-8, nesting deeper than jansson's
+ *   limit, numbers out of range), when the top level is not an object, when
+ *   a host field has the wrong type, when neither "processes" nor
+ *   "containers" is an array, and when every entry is malformed;
+ * - a malformed process entry (not an object, pid missing or not a positive
+ *   integer, a known field of the wrong type) is skipped: the count is
+ *   returned and err names the first one, so the caller can log it. One odd
+ *   process must not blind the monitor to all the others.
+ * - strings are never an error for their length: name is cut to
+ *   KW_NAME_LEN - 1 bytes, cmdline to KW_CMDLINE_MAX - 1 (at a UTF-8
+ *   boundary). A \u0000 inside a string ends it there.
+ * cpu_ns, when absent (seed format), is taken from proc_jiffies, which the
+ * seed's module filled with task->utime + task->stime: nanoseconds on every
+ * kernel since 4.11, despite the name. Its own sample output shows it:
+ * every value is a multiple of 10^6 (ms ticks at HZ=1000) and systemd has
+ * 7035000000, i.e. 7 s; read as USER_HZ ticks it would be 814 days, and
+ * every container would look like millions of percent of CPU. So seed
+ * proc_jiffies is used as ns as is (KMOD_SEED_JIFFY_NS = 1); the new
+ * modules send cpu_ns, which always wins. mem_pct is ignored: the decider
+ * computes it from rss_kb and mem_total_kb.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "reader.h"
+
+void
+kmod_strip_trailing_commas(char *buf, size_t len)
+{
+	size_t	 i, j;
+	int	 in_str = 0, esc = 0;
+
+	for (i = 0; i < len; i++) {
+		if (in_str) {
+			if (esc)
+				esc = 0;
+			else if (buf[i] == '\\')
+				esc = 1;
+			else if (buf[i] == '"')
+				in_str = 0;
+			continue;
+		}
+		if (buf[i] == '"') {
+			in_str = 1;
+			continue;
+		}
+		if (buf[i] != ',')
+			continue;
+		for (j = i + 1; j < len; j++)
+			if (buf[j] != ' ' && buf[j] != '\t' && buf[j] != '\n' &&
+			    buf[j] != '\r')
+				break;
+		/* A space keeps jansson's error positions true to the file. */
+		if (j < len && (buf[j] == ']' || buf[j] == '}'))
+			buf[i] = ' ';
+	}
+}
+
+static void __attribute__((format(printf, 3, 4)))
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static const char *
+json_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "object";
+	case JSON_ARRAY:
+		return "array";
+	case JSON_STRING:
+		return "string";
+	case JSON_INTEGER:
+		return "integer";
+	case JSON_REAL:
+		return "real";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "?";
+}
+
+/*
+ * An optional non-negative integer field no larger than max: 0 if absent,
+ * 1 if set, -1 with err on the wrong type or range.
+ */
+static int
+get_uint(const json_t *obj, const char *where, const char *key, uint64_t max,
+    uint64_t *v, char *err, size_t errlen)
+{
+	json_t		*j;
+	json_int_t	 n;
+
+	if ((j = json_object_get(obj, key)) == NULL)
+		return 0;
+	if (!json_is_integer(j)) {
+		seterr(err, errlen, "%s%s: expected integer, got %s", where,
+		    key, json_type_name(j));
+		return -1;
+	}
+	n = json_integer_value(j);
+	if (n < 0 || (uint64_t)n > max) {
+		seterr(err, errlen, "%s%s: %lld out of range", where, key,
+		    (long long)n);
+		return -1;
+	}
+	*v = (uint64_t)n;
+	return 1;
+}
+
+/* An optional string field: 0 if absent, 1 if set, -1 on the wrong type. */
+static int
+get_str(const json_t *obj, const char *where, const char *key,
+    const char **s, size_t *len, char *err, size_t errlen)
+{
+	json_t	*j;
+
+	if ((j = json_object_get(obj, key)) == NULL)
+		return 0;
+	if (!json_is_string(j)) {
+		seterr(err, errlen, "%s%s: expected string, got %s", where,
+		    key, json_type_name(j));
+		return -1;
+	}
+	*s = json_string_value(j);
+	*len = strnlen(*s, json_string_length(j));	/* stop at \u0000 */
+	return 1;
+}
+
+/* Cut at most max bytes of UTF-8 without splitting a character. */
+static size_t
+utf8_cut(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	len = max;
+	while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+		len--;
+	return len;
+}
+
+static int
+is_container_id(const char *s, size_t len)
+{
+	size_t	 i;
+
+	if (len != KW_CID_LEN - 1)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* Fill p from one entry; -1 with err (p is then dropped by the caller). */
+static int
+parse_proc(const json_t *e, const char *where, struct kw_proc *p, char *err,
+    size_t errlen)
+{
+	const char	*s;
+	char		 cgpath[PATH_MAX];
+	size_t		 len;
+	uint64_t	 v;
+	int		 r;
+
+	if (!json_is_object(e)) {
+		seterr(err, errlen, "%.*s: expected object, got %s",
+		    (int)strlen(where) - 1, where, json_type_name(e));
+		return -1;
+	}
+	if ((r = get_uint(e, where, "pid", INT32_MAX, &v, err, errlen)) != 1) {
+		if (r == 0)
+			seterr(err, errlen, "%spid: missing", where);
+		return -1;
+	}
+	if (v == 0) {
+		seterr(err, errlen, "%spid: 0 is not a process", where);
+		return -1;
+	}
+	p->pid = (int32_t)v;
+	if ((r = get_uint(e, where, "ppid", INT32_MAX, &v, err, errlen)) ==
+	    -1)
+		return -1;
+	p->ppid = r ? (int32_t)v : 0;
+	if ((r = get_uint(e, where, "uid", UINT32_MAX, &v, err, errlen)) == -1)
+		return -1;
+	p->uid = r ? (uint32_t)v : 0;
+	if ((r = get_uint(e, where, "threads", UINT32_MAX, &v, err, errlen)) ==
+	    -1)
+		return -1;
+	p->threads = r ? (uint32_t)v : 1;
+	if (get_uint(e, where, "vsz_kb", INT64_MAX, &p->vsz_kb, err, errlen) ==
+	    -1 ||
+	    get_uint(e, where, "rss_kb", INT64_MAX, &p->rss_kb, err, errlen) ==
+	    -1 ||
+	    get_uint(e, where, "start_ns", INT64_MAX, &p->start_ns, err,
+	    errlen) == -1)
+		return -1;
+	if ((r = get_uint(e, where, "cpu_ns", INT64_MAX, &p->cpu_ns, err,
+	    errlen)) == -1)
+		return -1;
+	if (r == 0) {
+		if ((r = get_uint(e, where, "proc_jiffies",
+		    INT64_MAX / KMOD_SEED_JIFFY_NS, &v, err, errlen)) == -1)
+			return -1;
+		p->cpu_ns = r ? v * KMOD_SEED_JIFFY_NS : 0;
+	}
+
+	if ((r = get_str(e, where, "name", &s, &len, err, errlen)) == -1)
+		return -1;
+	if (r) {
+		len = utf8_cut(s, len, sizeof(p->name) - 1);
+		memcpy(p->name, s, len);
+		p->name[len] = '\0';
+	}
+	if ((r = get_str(e, where, "cmdline", &s, &len, err, errlen)) == -1)
+		return -1;
+	if (r) {
+		/* The seed ends every cmdline with a space. */
+		while (len > 0 && s[len - 1] == ' ')
+			len--;
+		len = utf8_cut(s, len, KW_CMDLINE_MAX - 1);
+		if (kw_proc_set_cmdline(p, s, len) == -1) {
+			seterr(err, errlen, "%scmdline: out of memory", where);
+			return -1;
+		}
+	}
+	if ((r = get_str(e, where, "state", &s, &len, err, errlen)) == -1)
+		return -1;
+	p->state = r && len > 0 ? s[0] : '?';
+	if ((r = get_str(e, where, "container_id", &s, &len, err, errlen)) ==
+	    -1)
+		return -1;
+	if (r && len > 0) {
+		if (!is_container_id(s, len)) {
+			seterr(err, errlen, "%scontainer_id: expected 64 hex "
+			    "digits", where);
+			return -1;
+		}
+		memcpy(p->container_id, s, len);
+		p->container_id[len] = '\0';
+	} else if (r == 0) {
+		/* No container_id: take it from the cgroup path if given. */
+		if ((r = get_str(e, where, "cgroup", &s, &len, err, errlen)) ==
+		    -1)
+			return -1;
+		if (r && len < sizeof(cgpath)) {
+			memcpy(cgpath, s, len);
+			cgpath[len] = '\0';
+			if (kw_cgroup_container_id(cgpath, p->container_id) !=
+			    1)
+				p->container_id[0] = '\0';
+		}
+	}
+	return 0;
+}
+
+static int
+parse_host(const json_t *root, struct kw_host *h, char *err, size_t errlen)
+{
+	uint64_t	 v;
+	long		 n;
+	int		 r, has_used;
+
+	if (get_uint(root, "", "mem_total_kb", INT64_MAX, &h->mem_total_kb,
+	    err, errlen) != 1 ||
+	    get_uint(root, "", "mem_free_kb", INT64_MAX, &h->mem_free_kb, err,
+	    errlen) != 1) {
+		if (err != NULL && errlen > 0 && err[0] == '\0')
+			seterr(err, errlen, "mem_total_kb and mem_free_kb "
+			    "are required");
+		return -1;
+	}
+	if ((has_used = get_uint(root, "", "mem_used_kb", INT64_MAX,
+	    &h->mem_used_kb, err, errlen)) == -1)
+		return -1;
+	if (!has_used)
+		h->mem_used_kb = h->mem_total_kb > h->mem_free_kb ?
+		    h->mem_total_kb - h->mem_free_kb : 0;
+	if ((r = get_uint(root, "", "mem_available_kb", INT64_MAX,
+	    &h->mem_available_kb, err, errlen)) == -1)
+		return -1;
+	if (r == 0)
+		h->mem_available_kb = h->mem_free_kb;
+	if ((r = get_uint(root, "", "ncpu", UINT32_MAX, &v, err, errlen)) ==
+	    -1)
+		return -1;
+	if (r == 1 && v > 0)
+		h->ncpu = (uint32_t)v;
+	else {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		h->ncpu = n > 0 ? (uint32_t)n : 1;
+	}
+	return 0;
+}
+
+int
+snapshot_parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
+    char *err, size_t errlen)
+{
+	static const char *const keys[] = { "processes", "containers" };
+	char		 first[256], where[64], *copy;
+	json_error_t	 jerr;
+	json_t		*root, *arr, *e;
+	struct kw_proc	*p;
+	uint64_t	 ts;
+	size_t		 i, k, narrays = 0, nentries = 0;
+	int		 skipped = 0, r;
+
+	kw_snapshot_clear(snap);
+	snprintf(snap->source, sizeof(snap->source), "kmod");
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	first[0] = '\0';
+	if (len == 0) {
+		seterr(err, errlen, "empty input");
+		return -1;
+	}
+	if ((copy = malloc(len)) == NULL) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	memcpy(copy, buf, len);
+	kmod_strip_trailing_commas(copy, len);
+	root = json_loadb(copy, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+	    &jerr);
+	free(copy);
+	if (root == NULL) {
+		/* jansson says "unable to decode byte 0x.." for bad UTF-8. */
+		seterr(err, errlen, "line %d column %d (byte %d): %s",
+		    jerr.line, jerr.column, jerr.position, jerr.text);
+		return -1;
+	}
+	if (!json_is_object(root)) {
+		seterr(err, errlen, "top level: expected object, got %s",
+		    json_type_name(root));
+		goto reject;
+	}
+	if (parse_host(root, &snap->host, err, errlen) == -1)
+		goto reject;
+	if ((r = get_uint(root, "", "ts_ns", INT64_MAX, &ts, err, errlen)) ==
+	    -1)
+		goto reject;
+	snap->ts_ns = r ? ts : 0;
+
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		if ((arr = json_object_get(root, keys[k])) == NULL)
+			continue;
+		if (!json_is_array(arr)) {
+			seterr(err, errlen, "%s: expected array, got %s",
+			    keys[k], json_type_name(arr));
+			goto reject;
+		}
+		narrays++;
+		json_array_foreach(arr, i, e) {
+			nentries++;
+			snprintf(where, sizeof(where), "%s[%zu].", keys[k], i);
+			if ((p = kw_snapshot_add(snap)) == NULL) {
+				seterr(err, errlen, "out of memory");
+				goto reject;
+			}
+			if (parse_proc(e, where, p, first[0] == '\0' ? first :
+			    NULL, sizeof(first)) == -1) {
+				/* Drop the entry; its cmdline goes with it. */
+				free(p->cmdline);
+				p->cmdline = NULL;
+				snap->nprocs--;
+				skipped++;
+			}
+		}
+	}
+	if (narrays == 0) {
+		seterr(err, errlen, "missing \"processes\" or \"containers\" "
+		    "array");
+		goto reject;
+	}
+	if (skipped > 0 && (size_t)skipped == nentries) {
+		seterr(err, errlen, "every entry is malformed: %s", first);
+		goto reject;
+	}
+	json_decref(root);
+	if (skipped > 0)
+		seterr(err, errlen, "%d malformed entries skipped, first: %s",
+		    skipped, first);
+	return skipped;
+
+reject:
+	json_decref(root);
+	kw_snapshot_clear(snap);
+	return -1;
+}
+
+int
+source_kmod_read(const char *path, struct kw_snapshot *snap, char *err,
+    size_t errlen)
+{
+	char	*buf, *nbuf;
+	size_t	 len = 0, cap = 64 * 1024;
+	ssize_t	 n;
+	int	 fd, r;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((buf = malloc(cap)) == NULL) {
+		seterr(err, errlen, "%s: out of memory", path);
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap >= KMOD_MAX_FILE) {
+				seterr(err, errlen, "%s: larger than %u bytes",
+				    path, KMOD_MAX_FILE);
+				goto fail;
+			}
+			if ((nbuf = realloc(buf, cap * 2)) == NULL) {
+				seterr(err, errlen, "%s: out of memory", path);
+				goto fail;
+			}
+			buf = nbuf;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			seterr(err, errlen, "%s: read: %s", path,
+			    strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	r = snapshot_parse_json(buf, len, snap, err, errlen);
+	if (r == -1 && err != NULL && errlen > 0) {
+		/* Prefix the path: "PATH: line 3 column 1 ...". */
+		char	 tmp[512];
+
+		snprintf(tmp, sizeof(tmp), "%s", err);
+		seterr(err, errlen, "%s: %s", path, tmp);
+	}
+	free(buf);
+	return r;
+
+fail:
+	free(buf);
+	close(fd);
+	kw_snapshot_clear(snap);
+	return -1;
+}

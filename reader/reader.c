@@ -1,0 +1,456 @@
+/*
+ * kwarden-reader: every `interval`, take a snapshot of every process (from
+ * the kernel modules' file or a /proc walk, in libuv's worker pool) and
+ * publish it as a `snapshot` message on reader.sock.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "reader.h"
+
+enum source_mode {
+	SOURCE_AUTO,
+	SOURCE_KMOD,
+	SOURCE_PROCFS,
+};
+
+static const char *const source_names[] = { "auto", "kmod", "procfs" };
+
+/*
+ * One sample. There is at most one in flight, so the reader keeps a single
+ * work item and reuses it (and its snapshot's capacity). The worker touches
+ * nothing but this struct and the procfs source.
+ */
+struct sample {
+	uv_work_t		 req;
+	struct reader		*r;
+	/* in */
+	enum source_mode	 mode;
+	char			 kmod_path[PATH_MAX];
+	/* out */
+	struct kw_snapshot	 snap;
+	int			 ok;		/* publish snap */
+	int			 kmod_rc;	/* -1 failed, 0 ok, N skipped */
+	int			 kmod_tried;
+	int			 procfs_rc;
+	int			 procfs_tried;
+	char			 kmod_err[512];
+	char			 procfs_err[512];
+	uint64_t		 took_ns;
+	struct procfs_counters	 counters;
+};
+
+struct reader {
+	struct kw_daemon	 d;
+	struct kw_pub		*pub;
+	struct kw_ctl		*ctl;
+	uv_timer_t		 timer;
+	int			 timer_init;
+	struct procfs		*pf;
+	struct sample		 work;
+	int			 in_flight;
+	int			 closed;
+
+	/* config */
+	enum source_mode	 mode;
+	uint64_t		 interval_ms;
+	char			 kmod_path[PATH_MAX];
+
+	/* counters for `status` */
+	uint64_t		 samples;	/* published */
+	uint64_t		 failed;	/* nothing published */
+	uint64_t		 overruns;	/* tick while a sample ran */
+	uint64_t		 read_errors;
+	uint64_t		 kmod_skipped;	/* malformed entries */
+	uint64_t		 last_sample_ns;
+	uint64_t		 last_nprocs;
+	char			 in_use[8];	/* "", "kmod", "procfs" */
+	char			 last_read_error[512];
+	char			 logged_kmod_err[512];
+	char			 logged_procfs_err[512];
+	struct procfs_counters	 counters;
+};
+
+static int
+parse_mode(const char *s, enum source_mode *mode)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(source_names) / sizeof(source_names[0]); i++)
+		if (strcmp(s, source_names[i]) == 0) {
+			*mode = (enum source_mode)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* Worker thread: no logging, no loop, no reader state but the procfs. */
+static void
+sample_work(uv_work_t *req)
+{
+	struct sample	*w = req->data;
+	struct reader	*r = w->r;
+	uint64_t	 t0 = kw_mono_ns();
+	int		 use_kmod;
+
+	w->ok = w->kmod_tried = w->procfs_tried = 0;
+	w->kmod_rc = w->procfs_rc = 0;
+	w->kmod_err[0] = w->procfs_err[0] = '\0';
+	use_kmod = w->mode == SOURCE_KMOD || (w->mode == SOURCE_AUTO &&
+	    access(w->kmod_path, F_OK) == 0);
+	if (use_kmod) {
+		w->kmod_tried = 1;
+		w->kmod_rc = source_kmod_read(w->kmod_path, &w->snap,
+		    w->kmod_err, sizeof(w->kmod_err));
+		w->ok = w->kmod_rc >= 0;
+	}
+	if (!w->ok && w->mode != SOURCE_KMOD) {
+		w->procfs_tried = 1;
+		w->procfs_rc = procfs_sample(r->pf, &w->snap, w->procfs_err,
+		    sizeof(w->procfs_err));
+		w->ok = w->procfs_rc == 0;
+		procfs_get_counters(r->pf, &w->counters);
+	}
+	if (w->ok && w->snap.ts_ns == 0)
+		w->snap.ts_ns = kw_now_ns();
+	w->took_ns = kw_mono_ns() - t0;
+}
+
+/* Log an error the first time it is seen, not every interval. */
+static void
+note_error(struct reader *r, char *logged, size_t len, const char *what,
+    const char *err, int count)
+{
+	r->read_errors += (uint64_t)count;
+	snprintf(r->last_read_error, sizeof(r->last_read_error), "%s: %s",
+	    what, err);
+	if (strcmp(logged, err) != 0) {
+		log_warnx("%s: %s", what, err);
+		snprintf(logged, len, "%s", err);
+	}
+}
+
+static void
+note_ok(struct reader *r, char *logged, const char *what)
+{
+	if (logged[0] != '\0') {
+		log_info("%s: reading again", what);
+		logged[0] = '\0';
+	}
+}
+
+static void	reader_finish(struct reader *r);
+
+static void
+sample_done(uv_work_t *req, int status)
+{
+	struct sample	*w = req->data;
+	struct reader	*r = w->r;
+	msgpack_packer	*pk;
+	const char	*used = "";
+
+	r->in_flight = 0;
+	if (status != 0) {
+		log_warnx("sample: %s", uv_strerror(status));
+		goto out;
+	}
+	if (w->kmod_tried) {
+		if (w->kmod_rc == -1)
+			note_error(r, r->logged_kmod_err,
+			    sizeof(r->logged_kmod_err), "kmod", w->kmod_err,
+			    1);
+		else if (w->kmod_rc > 0) {
+			/* Entries skipped: not a failed sample. */
+			r->kmod_skipped += (uint64_t)w->kmod_rc;
+			note_error(r, r->logged_kmod_err,
+			    sizeof(r->logged_kmod_err), "kmod", w->kmod_err, 0);
+			used = "kmod";
+		} else {
+			note_ok(r, r->logged_kmod_err, "kmod");
+			used = "kmod";
+		}
+	}
+	if (w->procfs_tried) {
+		r->counters = w->counters;
+		if (w->procfs_rc == -1)
+			note_error(r, r->logged_procfs_err,
+			    sizeof(r->logged_procfs_err), "procfs",
+			    w->procfs_err, 1);
+		else {
+			note_ok(r, r->logged_procfs_err, "procfs");
+			used = "procfs";
+		}
+	}
+	if (strcmp(used, r->in_use) != 0 && used[0] != '\0') {
+		log_info("source: %s%s%s", used,
+		    r->in_use[0] != '\0' ? ", was " : "", r->in_use);
+		snprintf(r->in_use, sizeof(r->in_use), "%s", used);
+	}
+	r->last_sample_ns = w->took_ns;
+	if (!w->ok) {
+		r->failed++;
+		goto out;
+	}
+	r->last_nprocs = w->snap.nprocs;
+	if (!r->d.stopping && r->pub != NULL) {
+		pk = kw_pub_begin(r->pub, KW_MSG_SNAPSHOT, KW_SNAPSHOT_FIELDS);
+		kw_snapshot_pack(pk, &w->snap);
+		kw_pub_commit(r->pub);
+		r->samples++;
+	}
+out:
+	/* Keep the capacity for the next sample, not the strings. */
+	kw_snapshot_clear(&w->snap);
+	if (r->d.stopping)
+		reader_finish(r);
+}
+
+static void
+on_tick(uv_timer_t *t)
+{
+	struct reader	*r = t->data;
+	struct sample	*w = &r->work;
+	int		 rc;
+
+	if (r->in_flight) {
+		r->overruns++;
+		return;
+	}
+	w->mode = r->mode;
+	snprintf(w->kmod_path, sizeof(w->kmod_path), "%s", r->kmod_path);
+	w->req.data = w;
+	w->r = r;
+	if ((rc = uv_queue_work(r->d.loop, &w->req, sample_work,
+	    sample_done)) != 0) {
+		log_warnx("uv_queue_work: %s", uv_strerror(rc));
+		return;
+	}
+	r->in_flight = 1;
+}
+
+static void
+timer_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+/* After the last sample: close the sockets; the loop then ends. */
+static void
+reader_finish(struct reader *r)
+{
+	if (r->closed || r->in_flight)
+		return;
+	r->closed = 1;
+	kw_pub_close(r->pub);
+	kw_ctl_close(r->ctl);
+}
+
+static void
+on_stop(struct kw_daemon *d)
+{
+	struct reader	*r = d->arg;
+
+	if (r->timer_init && !uv_is_closing((uv_handle_t *)&r->timer)) {
+		uv_timer_stop(&r->timer);
+		uv_close((uv_handle_t *)&r->timer, timer_closed);
+	}
+	if (r->in_flight)
+		log_info("waiting for the sample in flight");
+	reader_finish(r);
+}
+
+static int
+read_tunables(struct reader *r, struct kw_conf *conf)
+{
+	enum source_mode	 mode;
+	const char		*s = kw_conf_str(conf, "reader.source");
+
+	if (parse_mode(s, &mode) == -1) {
+		log_warnx("reader.source: \"%s\" is not auto, kmod or procfs",
+		    s);
+		return -1;
+	}
+	r->mode = mode;
+	r->interval_ms = kw_conf_ms(conf, "reader.interval");
+	if (r->interval_ms == 0)
+		r->interval_ms = 1000;
+	snprintf(r->kmod_path, sizeof(r->kmod_path), "%s",
+	    kw_conf_str(conf, "reader.kmod_path"));
+	return 0;
+}
+
+static void
+on_reload(struct kw_daemon *d)
+{
+	struct reader	*r = d->arg;
+	struct kw_conf	*conf;
+	char		 err[512];
+	uint64_t	 old_ms = r->interval_ms;
+
+	if ((conf = kw_conf_reload(d->conf, err, sizeof(err))) == NULL) {
+		log_warnx("reload: %s (keeping the running config)", err);
+		return;
+	}
+	if (read_tunables(r, conf) == -1) {
+		kw_conf_free(conf);
+		(void)read_tunables(r, d->conf);
+		return;
+	}
+	if (strcmp(kw_conf_str(conf, "reader.proc_root"),
+	    kw_conf_str(d->conf, "reader.proc_root")) != 0)
+		log_warnx("reload: reader.proc_root changes at restart only");
+	kw_conf_free(d->conf);
+	d->conf = conf;
+	if (r->interval_ms != old_ms && r->timer_init && !d->stopping)
+		uv_timer_start(&r->timer, on_tick, r->interval_ms,
+		    r->interval_ms);
+	log_info("reloaded: source %s, interval %" PRIu64 " ms, kmod_path %s",
+	    source_names[r->mode], r->interval_ms, r->kmod_path);
+}
+
+static json_t *
+cmd_status(void *arg, const char *args)
+{
+	struct reader		*r = arg;
+	struct kw_pub_stats	 ps;
+	json_t			*o, *pub, *pf;
+
+	(void)args;
+	if ((o = kw_daemon_status(&r->d)) == NULL)
+		return NULL;
+	json_object_set_new(o, "source", json_string(source_names[r->mode]));
+	json_object_set_new(o, "source_in_use", json_string(r->in_use));
+	json_object_set_new(o, "kmod_path", json_string(r->kmod_path));
+	json_object_set_new(o, "interval_ms",
+	    json_integer((json_int_t)r->interval_ms));
+	json_object_set_new(o, "samples", json_integer((json_int_t)r->samples));
+	json_object_set_new(o, "samples_failed",
+	    json_integer((json_int_t)r->failed));
+	json_object_set_new(o, "overruns",
+	    json_integer((json_int_t)r->overruns));
+	json_object_set_new(o, "last_sample_ms",
+	    json_real((double)r->last_sample_ns / 1e6));
+	json_object_set_new(o, "last_nprocs",
+	    json_integer((json_int_t)r->last_nprocs));
+	json_object_set_new(o, "read_errors",
+	    json_integer((json_int_t)r->read_errors));
+	json_object_set_new(o, "last_read_error",
+	    json_string(r->last_read_error));
+	json_object_set_new(o, "kmod_skipped_entries",
+	    json_integer((json_int_t)r->kmod_skipped));
+	pf = json_object();
+	json_object_set_new(pf, "vanished",
+	    json_integer((json_int_t)r->counters.vanished));
+	json_object_set_new(pf, "unreadable",
+	    json_integer((json_int_t)r->counters.errors));
+	json_object_set_new(pf, "cache_hits",
+	    json_integer((json_int_t)r->counters.cache_hits));
+	json_object_set_new(pf, "cache_misses",
+	    json_integer((json_int_t)r->counters.cache_misses));
+	json_object_set_new(o, "procfs", pf);
+	if (r->pub != NULL) {
+		kw_pub_stats(r->pub, &ps);
+		pub = json_object();
+		json_object_set_new(pub, "epoch",
+		    json_integer((json_int_t)ps.epoch));
+		json_object_set_new(pub, "seq", json_integer((json_int_t)ps.seq));
+		json_object_set_new(pub, "oldest_seq",
+		    json_integer((json_int_t)ps.oldest_seq));
+		json_object_set_new(pub, "clients",
+		    json_integer((json_int_t)ps.clients));
+		json_object_set_new(pub, "clients_cut",
+		    json_integer((json_int_t)ps.clients_cut));
+		json_object_set_new(pub, "ring_bytes",
+		    json_integer((json_int_t)ps.ring_bytes));
+		json_object_set_new(pub, "ring_msgs",
+		    json_integer((json_int_t)ps.ring_msgs));
+		json_object_set_new(pub, "bytes_out",
+		    json_integer((json_int_t)ps.bytes_out));
+		json_object_set_new(o, "pub", pub);
+	}
+	return o;
+}
+
+static json_t *
+cmd_config(void *arg, const char *args)
+{
+	struct reader	*r = arg;
+
+	(void)args;
+	return kw_conf_json(r->d.conf);
+}
+
+static const struct kw_ctl_cmd commands[] = {
+	{ "status", "uptime, source in use, samples, errors, stream",
+	    cmd_status },
+	{ "config", "the effective configuration", cmd_config },
+	{ NULL, NULL, NULL },
+};
+
+int
+main(int argc, char **argv)
+{
+	struct reader		 r;
+	struct kw_pub_opts	 opts;
+	uv_loop_t		*loop = uv_default_loop();
+	char			 sock[PATH_MAX];
+	int			 ex, mode;
+
+	memset(&r, 0, sizeof(r));
+	kw_daemon_init(&r.d, loop, argc, argv, "reader",
+	    "Samples every process and publishes snapshots on reader.sock.");
+	r.d.arg = &r;
+	r.d.on_stop = on_stop;
+	r.d.on_reload = on_reload;
+	if (read_tunables(&r, r.d.conf) == -1)
+		exit(2);
+	kw_snapshot_init(&r.work.snap);
+	if ((r.pf = procfs_new(kw_conf_str(r.d.conf, "reader.proc_root"))) ==
+	    NULL)
+		fatal("procfs");
+	mode = (int)kw_conf_int(r.d.conf, "paths.socket_mode");
+
+	memset(&opts, 0, sizeof(opts));
+	opts.ring_bytes = kw_conf_size(r.d.conf, "reader.ring_size");
+	opts.mode = mode;
+	kw_conf_sock_path(r.d.conf, "reader", ".sock", sock, sizeof(sock));
+	if ((r.pub = kw_pub_new(loop, sock, "reader", &opts)) == NULL)
+		fatalx("%s: cannot create the stream", sock);
+	if (kw_pub_start(r.pub) == -1)
+		goto fail;
+	kw_conf_sock_path(r.d.conf, "reader", ".ctl", sock, sizeof(sock));
+	if ((r.ctl = kw_ctl_new(loop, sock, commands, &r, mode)) == NULL)
+		fatalx("%s: cannot create the control socket", sock);
+	if (kw_ctl_start(r.ctl) == -1)
+		goto fail;
+
+	uv_timer_init(loop, &r.timer);
+	r.timer.data = &r;
+	r.timer_init = 1;
+	uv_timer_start(&r.timer, on_tick, 0, r.interval_ms);
+	log_info("source %s, interval %" PRIu64 " ms, kmod_path %s, "
+	    "proc_root %s", source_names[r.mode], r.interval_ms, r.kmod_path,
+	    kw_conf_str(r.d.conf, "reader.proc_root"));
+	kw_daemon_ready(&r.d);
+	ex = kw_daemon_run(&r.d);
+	procfs_free(r.pf);
+	kw_snapshot_free(&r.work.snap);
+	return ex;
+
+fail:
+	/* Already running, or the run directory is not writable. */
+	r.d.stopping = 1;
+	kw_daemon_close(&r.d);
+	on_stop(&r.d);
+	(void)kw_daemon_run(&r.d);
+	procfs_free(r.pf);
+	kw_snapshot_free(&r.work.snap);
+	return 1;
+}

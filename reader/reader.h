@@ -1,0 +1,109 @@
+/*
+ * kwarden-reader: the two snapshot sources (a /proc walk and the kernel
+ * modules' JSON file), each split into pure parsers and the I/O around them.
+ */
+#ifndef READER_H
+#define READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kwarden.h"
+
+/* procfs.c */
+
+/* The fields of /proc/<pid>/stat the reader uses. */
+struct procfs_stat {
+	int32_t		pid;
+	int32_t		ppid;
+	char		state;
+	char		comm[KW_NAME_LEN];
+	uint64_t	flags;		/* PF_*: PF_KTHREAD marks kernel threads */
+	uint64_t	utime;		/* clock ticks, whole thread group */
+	uint64_t	stime;
+	uint64_t	num_threads;
+	uint64_t	starttime;	/* clock ticks since boot */
+	uint64_t	vsize;		/* bytes */
+	uint64_t	rss_pages;
+};
+
+struct procfs_statm {
+	uint64_t	size_pages;
+	uint64_t	resident_pages;
+};
+
+struct procfs_status {
+	uint32_t	uid;		/* real uid */
+	uint32_t	threads;
+	int		has_uid;
+	int		has_threads;
+};
+
+#define PROCFS_PF_KTHREAD	0x00200000
+
+/*
+ * Parsers: buf need not be NUL-terminated. 0 on success, -1 when the
+ * content does not have the expected shape.
+ */
+int	procfs_parse_stat(const char *buf, size_t len, struct procfs_stat *st);
+int	procfs_parse_statm(const char *buf, size_t len,
+	    struct procfs_statm *sm);
+int	procfs_parse_status(const char *buf, size_t len,
+	    struct procfs_status *ss);
+/* MemTotal, MemFree, MemAvailable; mem_used_kb = total - free (seed). */
+int	procfs_parse_meminfo(const char *buf, size_t len, struct kw_host *h);
+/* The number of "cpuN" lines of /proc/stat; 0 if none. */
+uint32_t procfs_count_cpus(const char *buf, size_t len);
+/*
+ * /proc/<pid>/cmdline in place: NULs become spaces, trailing NULs and
+ * spaces are trimmed, the result capped at KW_CMDLINE_MAX - 1 bytes and
+ * NUL-terminated (buf must hold len + 1 bytes). Returns the new length.
+ */
+size_t	procfs_cmdline_clean(char *buf, size_t len);
+/* Clock ticks to ns without overflow for any realistic tick count. */
+uint64_t procfs_ticks_to_ns(uint64_t ticks, uint64_t hz);
+
+struct procfs_counters {
+	uint64_t	samples;
+	uint64_t	vanished;	/* pid gone mid-read: skipped */
+	uint64_t	errors;		/* pid unreadable for another reason */
+	uint64_t	cache_hits;	/* cmdline and cgroup not re-read */
+	uint64_t	cache_misses;
+};
+
+struct procfs;
+
+/* root is a /proc mount or a fixture tree like it. NULL on ENOMEM. */
+struct procfs *procfs_new(const char *root);
+void	procfs_free(struct procfs *pf);
+/*
+ * Fill snap (cleared first) with the host and every process. A process
+ * that vanishes mid-read is skipped. -1 with err when the root itself or
+ * its meminfo cannot be read, or on allocation failure.
+ */
+int	procfs_sample(struct procfs *pf, struct kw_snapshot *snap, char *err,
+	    size_t errlen);
+void	procfs_get_counters(const struct procfs *pf,
+	    struct procfs_counters *c);
+
+/* kmod.c */
+
+/*
+ * Parse the kernel modules' JSON (strict, or the seed's with trailing
+ * commas) into snap (cleared first). Returns -1 with err when the snapshot
+ * is rejected as a whole; else the number of malformed process entries
+ * that were skipped (err then names the first of them).
+ */
+int	snapshot_parse_json(const char *buf, size_t len,
+	    struct kw_snapshot *snap, char *err, size_t errlen);
+/* Drop trailing commas (outside strings) by turning them into spaces. */
+void	kmod_strip_trailing_commas(char *buf, size_t len);
+/* Read the whole file at path and parse it; as snapshot_parse_json. */
+int	source_kmod_read(const char *path, struct kw_snapshot *snap, char *err,
+	    size_t errlen);
+
+#define KMOD_MAX_FILE	(256u << 20)	/* refuse files larger than this */
+/* ns per unit of the seed's proc_jiffies (it is ns: see kmod.c) */
+#define KMOD_SEED_JIFFY_NS	1
+
+#endif /* READER_H */

@@ -1,0 +1,176 @@
+/*
+ * The recorder's in-memory batch: decider messages decoded into records
+ * (one allocation each, sized to its kind) in a FIFO that the main loop
+ * fills and hands, a prefix at a time, to the database writer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recorder.h"
+
+void
+rq_init(struct rec_queue *q)
+{
+	q->head = NULL;
+	q->tailp = &q->head;
+	q->nrecs = 0;
+	q->nrows = 0;
+}
+
+size_t
+rec_rows(const struct rec *r)
+{
+	switch (r->kind) {
+	case REC_SKIP:
+		return 0;
+	case REC_SYS:
+		return 2;
+	default:
+		return 1;
+	}
+}
+
+void
+rq_push(struct rec_queue *q, struct rec *r)
+{
+	r->next = NULL;
+	*q->tailp = r;
+	q->tailp = &r->next;
+	q->nrecs++;
+	q->nrows += rec_rows(r);
+}
+
+void
+rq_take(struct rec_queue *q, size_t max_rows, struct rec_queue *out)
+{
+	struct rec	*r;
+	uint64_t	 epoch;
+
+	rq_init(out);
+	if (q->head == NULL)
+		return;
+	epoch = q->head->epoch;
+	while ((r = q->head) != NULL && r->epoch == epoch) {
+		if (out->nrecs > 0 && out->nrows + rec_rows(r) > max_rows)
+			break;
+		q->head = r->next;
+		if (q->head == NULL)
+			q->tailp = &q->head;
+		q->nrecs--;
+		q->nrows -= rec_rows(r);
+		rq_push(out, r);
+	}
+}
+
+void
+rq_free(struct rec_queue *q)
+{
+	struct rec	*r, *next;
+
+	for (r = q->head; r != NULL; r = next) {
+		next = r->next;
+		free(r);
+	}
+	rq_init(q);
+}
+
+static struct rec *
+rec_new(size_t size, enum rec_kind kind, const struct kw_msg *msg,
+    uint64_t epoch)
+{
+	struct rec	*r;
+
+	if ((r = calloc(1, size)) == NULL)
+		return NULL;
+	r->kind = kind;
+	r->epoch = epoch;
+	r->seq = msg->seq;
+	r->ts = (int64_t)(msg->ts_ns / 1000000000ull);
+	return r;
+}
+
+static struct rec *
+decode_proc(const struct kw_msg *msg, uint64_t epoch, char *err,
+    size_t errlen)
+{
+	struct kw_proc_rec	*pr;
+	struct rec_proc		*p = NULL;
+	size_t			 len;
+
+	/* kw_proc_rec holds a 4 KiB cmdline: keep it off the stack. */
+	if ((pr = calloc(1, sizeof(*pr))) == NULL)
+		return NULL;
+	if (kw_proc_rec_unpack(msg->obj, pr, err, errlen) == -1) {
+		free(pr);
+		return rec_new(sizeof(struct rec), REC_SKIP, msg, epoch);
+	}
+	len = strnlen(pr->cmdline, sizeof(pr->cmdline) - 1);
+	p = (struct rec_proc *)rec_new(sizeof(*p) + len + 1, REC_PROC, msg,
+	    epoch);
+	if (p != NULL) {
+		p->pid = pr->pid;
+		memcpy(p->name, pr->name, sizeof(p->name));
+		p->name[sizeof(p->name) - 1] = '\0';
+		memcpy(p->container_id, pr->container_id,
+		    sizeof(p->container_id));
+		p->container_id[sizeof(p->container_id) - 1] = '\0';
+		p->cpu_pct = pr->cpu_pct;
+		p->mem_pct = pr->mem_pct;
+		p->rss_kb = pr->rss_kb;
+		memcpy(p->cmdline, pr->cmdline, len);
+		p->cmdline[len] = '\0';
+	}
+	free(pr);
+	return p != NULL ? &p->h : NULL;
+}
+
+struct rec *
+rec_decode(const struct kw_msg *msg, uint64_t epoch, char *err,
+    size_t errlen)
+{
+	struct rec	*h;
+	int		 rc;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	switch (msg->type) {
+	case KW_MSG_SYS:
+		h = rec_new(sizeof(struct rec_sys), REC_SYS, msg, epoch);
+		if (h == NULL)
+			return NULL;
+		rc = kw_sys_unpack(msg->obj, &((struct rec_sys *)h)->r, err,
+		    errlen);
+		break;
+	case KW_MSG_CONTAINER:
+		h = rec_new(sizeof(struct rec_container), REC_CONTAINER, msg,
+		    epoch);
+		if (h == NULL)
+			return NULL;
+		rc = kw_container_unpack(msg->obj,
+		    &((struct rec_container *)h)->r, err, errlen);
+		break;
+	case KW_MSG_DELETION:
+		h = rec_new(sizeof(struct rec_deletion), REC_DELETION, msg,
+		    epoch);
+		if (h == NULL)
+			return NULL;
+		rc = kw_deletion_unpack(msg->obj,
+		    &((struct rec_deletion *)h)->r, err, errlen);
+		break;
+	case KW_MSG_PROC:
+		return decode_proc(msg, epoch, err, errlen);
+	default:
+		snprintf(err, errlen, "unexpected message type \"%s\"",
+		    kw_msg_type_name(msg->type));
+		return rec_new(sizeof(struct rec), REC_SKIP, msg, epoch);
+	}
+	if (rc == -1) {
+		/* Keep the seq, drop the body. */
+		h->kind = REC_SKIP;
+		if (errlen > 0 && err[0] == '\0')
+			snprintf(err, errlen, "bad %s message",
+			    kw_msg_type_name(msg->type));
+	}
+	return h;
+}

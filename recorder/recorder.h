@@ -1,0 +1,133 @@
+/*
+ * kwarden-recorder: decoded decider records queued in memory (batch.c)
+ * and written to SQLite in one transaction per batch (db.c).
+ */
+#ifndef RECORDER_H
+#define RECORDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kwarden.h"
+
+/* batch.c */
+enum rec_kind {
+	REC_SKIP,		/* a message that gives no row: seq only */
+	REC_SYS,		/* sys_metrics + process_count */
+	REC_CONTAINER,		/* containers */
+	REC_PROC,		/* processes */
+	REC_DELETION,		/* deletions */
+};
+
+/*
+ * One decider message, decoded. Each kind has its own struct that starts
+ * with this header, allocated at its own size (a queue of 100k rows must
+ * not cost 4 KiB per row for the cmdline buffer).
+ */
+struct rec {
+	struct rec	*next;
+	enum rec_kind	 kind;
+	uint64_t	 epoch;		/* the producer's epoch */
+	uint64_t	 seq;
+	int64_t		 ts;		/* unix seconds */
+};
+
+struct rec_sys {
+	struct rec		h;
+	struct kw_sys_rec	r;
+};
+
+struct rec_container {
+	struct rec		h;
+	struct kw_container_rec	r;
+};
+
+struct rec_deletion {
+	struct rec		h;
+	struct kw_deletion_rec	r;
+};
+
+struct rec_proc {
+	struct rec	h;
+	int32_t		pid;
+	char		name[KW_NAME_LEN];
+	char		container_id[KW_CID_LEN];
+	double		cpu_pct;
+	double		mem_pct;
+	uint64_t	rss_kb;
+	char		cmdline[];	/* NUL-terminated, exact size */
+};
+
+/* A FIFO of records; nrows counts the table rows they become. */
+struct rec_queue {
+	struct rec	*head;
+	struct rec	**tailp;
+	size_t		 nrecs;
+	size_t		 nrows;
+};
+
+void	rq_init(struct rec_queue *q);
+void	rq_push(struct rec_queue *q, struct rec *r);
+/*
+ * Move the oldest records into out (which must be empty): all of one
+ * epoch, at most max_rows rows but never less than one record.
+ */
+void	rq_take(struct rec_queue *q, size_t max_rows, struct rec_queue *out);
+void	rq_free(struct rec_queue *q);
+/* Rows a record of this kind writes (sys: 2, skip: 0, others: 1). */
+size_t	rec_rows(const struct rec *r);
+/*
+ * Decode one decider message into a new record. On a message of the
+ * wrong shape (or of a type the recorder does not store) it returns a
+ * REC_SKIP record with err set, so the seq still counts as handled.
+ * NULL only when out of memory.
+ */
+struct rec *rec_decode(const struct kw_msg *msg, uint64_t epoch,
+	    char *err, size_t errlen);
+
+/* db.c */
+enum rdb_table {
+	RDB_SYS_METRICS,
+	RDB_PROCESS_COUNT,
+	RDB_CONTAINERS,
+	RDB_PROCESSES,
+	RDB_DELETIONS,
+	RDB__NTABLES,
+};
+
+#define RDB_SCHEMA_VERSION	1
+
+struct rdb;
+
+/* Table names in enum rdb_table order. */
+const char *rdb_table_name(enum rdb_table t);
+/*
+ * Open (create) the database: WAL, synchronous=NORMAL, busy_timeout,
+ * migrate to RDB_SCHEMA_VERSION, prepare statements. NULL with err set.
+ */
+struct rdb *rdb_open(const char *path, int busy_timeout_ms, char *err,
+	    size_t errlen);
+/*
+ * Write every record of the list starting at head (NULL-terminated) and
+ * the stream's resume point (epoch, last_seq) in one transaction. On
+ * error nothing is written: -1 with the SQLite error in err. rows[] (may
+ * be NULL) gets the rows written per table.
+ */
+int	rdb_write_batch(struct rdb *db, const struct rec *head,
+	    const char *stream, uint64_t epoch, uint64_t last_seq,
+	    uint64_t rows[RDB__NTABLES], char *err, size_t errlen);
+/* 1 and (epoch, seq) when the stream has a resume point, 0 if not, -1. */
+int	rdb_load_state(struct rdb *db, const char *stream, uint64_t *epoch,
+	    uint64_t *seq, char *err, size_t errlen);
+/*
+ * Delete rows with ts < cutoff_ts, at most chunk rows per table. Returns
+ * the rows deleted (pruned[] per table, may be NULL), -1 on error.
+ */
+int64_t	rdb_prune(struct rdb *db, int64_t cutoff_ts, int chunk,
+	    uint64_t pruned[RDB__NTABLES], char *err, size_t errlen);
+/* PRAGMA user_version of the open database. */
+int	rdb_user_version(struct rdb *db);
+/* Finalize every statement and close: 0, or -1 if sqlite3_close failed. */
+int	rdb_close(struct rdb *db);
+
+#endif /* RECORDER_H */

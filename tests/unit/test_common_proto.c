@@ -1,0 +1,355 @@
+/*
+ * Protocol: every message body survives a round trip through msgpack, and
+ * a message of the wrong shape is refused with a message naming the field.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "kwarden.h"
+
+struct packed {
+	msgpack_sbuffer	sb;
+	msgpack_packer	pk;
+	msgpack_unpacked res;
+};
+
+static void
+packed_init(struct packed *p)
+{
+	msgpack_sbuffer_init(&p->sb);
+	msgpack_packer_init(&p->pk, &p->sb, msgpack_sbuffer_write);
+	msgpack_unpacked_init(&p->res);
+}
+
+static const msgpack_object *
+packed_unpack(struct packed *p)
+{
+	size_t off = 0;
+
+	assert_int_equal(msgpack_unpack_next(&p->res, p->sb.data, p->sb.size,
+	    &off), MSGPACK_UNPACK_SUCCESS);
+	assert_int_equal(off, p->sb.size);
+	return &p->res.data;
+}
+
+static void
+packed_free(struct packed *p)
+{
+	msgpack_unpacked_destroy(&p->res);
+	msgpack_sbuffer_destroy(&p->sb);
+}
+
+/* An envelope like kw_pub_begin writes, with nfields body fields. */
+static void
+envelope(msgpack_packer *pk, const char *t, uint32_t nfields)
+{
+	msgpack_pack_map(pk, nfields + 3);
+	kw_pack_kstr(pk, "t", t);
+	kw_pack_ku64(pk, "seq", 7);
+	kw_pack_ku64(pk, "ts", 1764200000000000000ull);
+}
+
+static void
+fill_snapshot(struct kw_snapshot *s)
+{
+	struct kw_proc *p;
+	const char evil[] = "sh -c \"echo }\\\"pid\\\": 1\"\n\x01";
+
+	kw_snapshot_init(s);
+	snprintf(s->source, sizeof(s->source), "procfs");
+	s->host.mem_total_kb = 3960492;
+	s->host.mem_free_kb = 1748972;
+	s->host.mem_used_kb = 2211520;
+	s->host.mem_available_kb = 2900000;
+	s->host.ncpu = 2;
+	p = kw_snapshot_add(s);
+	p->pid = 1;
+	p->state = 'S';
+	snprintf(p->name, sizeof(p->name), "systemd");
+	kw_proc_set_cmdline(p, "/sbin/init splash", 17);
+	p->vsz_kb = 23284;
+	p->rss_kb = 14276;
+	p->cpu_ns = 70350000000ull;
+	p->start_ns = 120000000;
+	p->threads = 1;
+	p = kw_snapshot_add(s);
+	p->pid = 4242;
+	p->ppid = 1;
+	p->uid = 1000;
+	p->state = 'R';
+	snprintf(p->name, sizeof(p->name), "foo) Z ");
+	kw_proc_set_cmdline(p, evil, sizeof(evil) - 1);
+	p->cpu_ns = UINT64_MAX;
+	snprintf(p->container_id, sizeof(p->container_id), "%s",
+	    "3fa836846de1a1950cd414ffb4936a50aac4200f8e20c7030c38e433020cd388");
+}
+
+static void
+snapshot__round_trip__every_field_kept(void **state)
+{
+	struct kw_snapshot in, out;
+	struct packed p;
+	struct kw_msg msg;
+	char err[128];
+	size_t i;
+
+	(void)state;
+	fill_snapshot(&in);
+	packed_init(&p);
+	envelope(&p.pk, "snapshot", KW_SNAPSHOT_FIELDS);
+	kw_snapshot_pack(&p.pk, &in);
+	assert_int_equal(kw_msg_decode(packed_unpack(&p), &msg, err,
+	    sizeof(err)), 0);
+	assert_int_equal(msg.type, KW_MSG_SNAPSHOT);
+	assert_int_equal(msg.seq, 7);
+	kw_snapshot_init(&out);
+	assert_int_equal(kw_snapshot_unpack(msg.obj, &out, err, sizeof(err)),
+	    0);
+	assert_string_equal(out.source, "procfs");
+	assert_int_equal(out.ts_ns, 1764200000000000000ull);
+	assert_memory_equal(&out.host, &in.host, sizeof(in.host));
+	assert_int_equal(out.nprocs, in.nprocs);
+	for (i = 0; i < in.nprocs; i++) {
+		assert_int_equal(out.procs[i].pid, in.procs[i].pid);
+		assert_int_equal(out.procs[i].ppid, in.procs[i].ppid);
+		assert_int_equal(out.procs[i].uid, in.procs[i].uid);
+		assert_int_equal(out.procs[i].state, in.procs[i].state);
+		assert_string_equal(out.procs[i].name, in.procs[i].name);
+		assert_string_equal(out.procs[i].cmdline, in.procs[i].cmdline);
+		assert_int_equal(out.procs[i].cpu_ns, in.procs[i].cpu_ns);
+		assert_int_equal(out.procs[i].vsz_kb, in.procs[i].vsz_kb);
+		assert_int_equal(out.procs[i].rss_kb, in.procs[i].rss_kb);
+		assert_int_equal(out.procs[i].start_ns, in.procs[i].start_ns);
+		assert_string_equal(out.procs[i].container_id,
+		    in.procs[i].container_id);
+	}
+	kw_snapshot_free(&in);
+	kw_snapshot_free(&out);
+	packed_free(&p);
+}
+
+static void
+snapshot__pid_of_wrong_type__error_names_field(void **state)
+{
+	struct kw_snapshot out;
+	struct packed p;
+	char err[128];
+
+	(void)state;
+	packed_init(&p);
+	msgpack_pack_map(&p.pk, 3);
+	kw_pack_kstr(&p.pk, "source", "kmod");
+	kw_pack_str(&p.pk, "host");
+	msgpack_pack_map(&p.pk, 4);
+	kw_pack_ku64(&p.pk, "mem_total_kb", 1);
+	kw_pack_ku64(&p.pk, "mem_free_kb", 1);
+	kw_pack_ku64(&p.pk, "mem_used_kb", 0);
+	kw_pack_ku64(&p.pk, "ncpu", 1);
+	kw_pack_str(&p.pk, "procs");
+	msgpack_pack_array(&p.pk, 1);
+	msgpack_pack_map(&p.pk, 1);
+	kw_pack_kstr(&p.pk, "pid", "one");
+	kw_snapshot_init(&out);
+	assert_int_equal(kw_snapshot_unpack(packed_unpack(&p), &out, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "procs[0].pid"));
+	kw_snapshot_free(&out);
+	packed_free(&p);
+}
+
+static void
+records__round_trip__every_field_kept(void **state)
+{
+	struct kw_sys_rec s = { 100, 40, 60, 50, 12.5, 321 }, s2;
+	struct kw_container_rec c = { 0 }, c2;
+	struct kw_proc_rec pr = { 0 }, pr2;
+	struct kw_deletion_rec d = { 0 }, d2;
+	struct packed p;
+	const msgpack_object *o;
+	size_t off = 0;
+	char err[128];
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	memset(&pr, 0, sizeof(pr));
+	memset(&d, 0, sizeof(d));
+	snprintf(c.container_id, sizeof(c.container_id), "abc");
+	snprintf(c.name, sizeof(c.name), "high_cpu_1");
+	snprintf(c.image, sizeof(c.image), "high_cpu_img");
+	snprintf(c.class_name, sizeof(c.class_name), "high");
+	c.pid = 77;
+	c.nprocs = 3;
+	c.cpu_pct = 49.5;
+	c.mem_pct = 0.25;
+	c.rss_kb = 1024;
+	pr.pid = 9;
+	snprintf(pr.name, sizeof(pr.name), "burn");
+	snprintf(pr.cmdline, sizeof(pr.cmdline), "burn --hard");
+	pr.cpu_pct = 50;
+	snprintf(d.container_id, sizeof(d.container_id), "abc");
+	snprintf(d.action, sizeof(d.action), "dry-run");
+	snprintf(d.reason, sizeof(d.reason), "cpu 48.3%% > 20.0%%");
+	snprintf(d.result, sizeof(d.result), "ok");
+	d.cpu_pct = 48.3;
+
+	packed_init(&p);
+	msgpack_pack_map(&p.pk, KW_SYS_FIELDS);
+	kw_sys_pack(&p.pk, &s);
+	msgpack_pack_map(&p.pk, KW_CONTAINER_FIELDS);
+	kw_container_pack(&p.pk, &c);
+	msgpack_pack_map(&p.pk, KW_PROC_FIELDS);
+	kw_proc_rec_pack(&p.pk, &pr);
+	msgpack_pack_map(&p.pk, KW_DELETION_FIELDS);
+	kw_deletion_pack(&p.pk, &d);
+
+	assert_int_equal(msgpack_unpack_next(&p.res, p.sb.data, p.sb.size,
+	    &off), MSGPACK_UNPACK_SUCCESS);
+	o = &p.res.data;
+	assert_int_equal(o->via.map.size, KW_SYS_FIELDS);
+	assert_int_equal(kw_sys_unpack(o, &s2, err, sizeof(err)), 0);
+	assert_memory_equal(&s, &s2, sizeof(s));
+
+	assert_int_equal(msgpack_unpack_next(&p.res, p.sb.data, p.sb.size,
+	    &off), MSGPACK_UNPACK_SUCCESS);
+	assert_int_equal(o->via.map.size, KW_CONTAINER_FIELDS);
+	assert_int_equal(kw_container_unpack(o, &c2, err, sizeof(err)), 0);
+	assert_memory_equal(&c, &c2, sizeof(c));
+
+	assert_int_equal(msgpack_unpack_next(&p.res, p.sb.data, p.sb.size,
+	    &off), MSGPACK_UNPACK_SUCCESS);
+	assert_int_equal(o->via.map.size, KW_PROC_FIELDS);
+	assert_int_equal(kw_proc_rec_unpack(o, &pr2, err, sizeof(err)), 0);
+	assert_memory_equal(&pr, &pr2, sizeof(pr));
+
+	assert_int_equal(msgpack_unpack_next(&p.res, p.sb.data, p.sb.size,
+	    &off), MSGPACK_UNPACK_SUCCESS);
+	assert_int_equal(o->via.map.size, KW_DELETION_FIELDS);
+	assert_int_equal(kw_deletion_unpack(o, &d2, err, sizeof(err)), 0);
+	assert_memory_equal(&d, &d2, sizeof(d));
+	packed_free(&p);
+}
+
+static void
+envelope__not_a_map__refused(void **state)
+{
+	struct packed p;
+	struct kw_msg msg;
+	char err[128];
+
+	(void)state;
+	packed_init(&p);
+	msgpack_pack_array(&p.pk, 0);
+	assert_int_equal(kw_msg_decode(packed_unpack(&p), &msg, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a map"));
+	packed_free(&p);
+}
+
+static void
+envelope__seq_negative__refused(void **state)
+{
+	struct packed p;
+	struct kw_msg msg;
+	char err[128];
+
+	(void)state;
+	packed_init(&p);
+	msgpack_pack_map(&p.pk, 2);
+	kw_pack_kstr(&p.pk, "t", "sys");
+	kw_pack_ki64(&p.pk, "seq", -1);
+	assert_int_equal(kw_msg_decode(packed_unpack(&p), &msg, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "seq"));
+	packed_free(&p);
+}
+
+static void
+envelope__unknown_type_and_keys__accepted_as_unknown(void **state)
+{
+	struct packed p;
+	struct kw_msg msg;
+	char err[128];
+
+	(void)state;
+	packed_init(&p);
+	msgpack_pack_map(&p.pk, 3);
+	kw_pack_kstr(&p.pk, "t", "frobnicate");
+	kw_pack_ku64(&p.pk, "seq", 3);
+	kw_pack_kstr(&p.pk, "extra", "x");
+	assert_int_equal(kw_msg_decode(packed_unpack(&p), &msg, err,
+	    sizeof(err)), 0);
+	assert_int_equal(msg.type, KW_MSG_UNKNOWN);
+	assert_int_equal(msg.seq, 3);
+	packed_free(&p);
+}
+
+static void
+envelope__non_string_key__refused(void **state)
+{
+	struct packed p;
+	struct kw_msg msg;
+	char err[128];
+
+	(void)state;
+	packed_init(&p);
+	msgpack_pack_map(&p.pk, 2);
+	kw_pack_kstr(&p.pk, "t", "sys");
+	msgpack_pack_int(&p.pk, 1);
+	msgpack_pack_int(&p.pk, 2);
+	assert_int_equal(kw_msg_decode(packed_unpack(&p), &msg, err,
+	    sizeof(err)), -1);
+	packed_free(&p);
+}
+
+static void
+msg_types__names__round_trip(void **state)
+{
+	int t;
+
+	(void)state;
+	for (t = KW_MSG_UNKNOWN + 1; t < KW_MSG__COUNT; t++) {
+		const char *n = kw_msg_type_name(t);
+
+		assert_int_equal(kw_msg_type_from(n, strlen(n)), t);
+	}
+	assert_int_equal(kw_msg_type_from("snap", 4), KW_MSG_UNKNOWN);
+}
+
+static void
+cmdline__over_limit__truncated(void **state)
+{
+	struct kw_snapshot s;
+	struct kw_proc *p;
+	char big[KW_CMDLINE_MAX * 2];
+
+	(void)state;
+	memset(big, 'a', sizeof(big));
+	kw_snapshot_init(&s);
+	p = kw_snapshot_add(&s);
+	assert_int_equal(kw_proc_set_cmdline(p, big, sizeof(big)), 0);
+	assert_int_equal(strlen(p->cmdline), KW_CMDLINE_MAX - 1);
+	kw_snapshot_free(&s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(snapshot__round_trip__every_field_kept),
+		cmocka_unit_test(snapshot__pid_of_wrong_type__error_names_field),
+		cmocka_unit_test(records__round_trip__every_field_kept),
+		cmocka_unit_test(envelope__not_a_map__refused),
+		cmocka_unit_test(envelope__seq_negative__refused),
+		cmocka_unit_test(
+		    envelope__unknown_type_and_keys__accepted_as_unknown),
+		cmocka_unit_test(envelope__non_string_key__refused),
+		cmocka_unit_test(msg_types__names__round_trip),
+		cmocka_unit_test(cmdline__over_limit__truncated),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,452 @@
+/*
+ * Pub/sub over a real unix socket in one libuv loop: live streaming,
+ * resume from a seq, gaps when the ring lost messages, a producer's
+ * restart, garbage from a client, and backpressure's watermarks.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "kwarden.h"
+
+struct got {
+	uint64_t	seqs[4096];
+	size_t		n;
+	uint64_t	gap_from, gap_to;
+	int		gaps;
+	int		connected;
+	uint64_t	epoch;
+};
+
+static char sockpath[108];
+static char tmpdir[64];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/kw-pubsub-XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	snprintf(sockpath, sizeof(sockpath), "%s/test.sock", tmpdir);
+	kw_log_init("test", KW_LOG_ERROR);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	unlink(sockpath);
+	rmdir(tmpdir);
+	return 0;
+}
+
+static void
+on_msg(void *arg, const struct kw_msg *msg)
+{
+	struct got *g = arg;
+	uint64_t v;
+
+	assert_int_equal(msg->type, KW_MSG_SYS);
+	assert_int_equal(kw_get_u64(msg->obj, "nprocs", &v), 0);
+	assert_int_equal(v, msg->seq * 10);	/* body matches its seq */
+	if (g->n < sizeof(g->seqs) / sizeof(g->seqs[0]))
+		g->seqs[g->n++] = msg->seq;
+}
+
+static void
+on_event(void *arg, enum kw_sub_event ev, uint64_t from, uint64_t to)
+{
+	struct got *g = arg;
+
+	if (ev == KW_SUB_CONNECTED) {
+		g->connected++;
+		g->epoch = from;
+	} else if (ev == KW_SUB_GAP) {
+		g->gaps++;
+		g->gap_from = from;
+		g->gap_to = to;
+	}
+}
+
+static void
+publish(struct kw_pub *pub, size_t count)
+{
+	struct kw_pub_stats st;
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		msgpack_packer *pk = kw_pub_begin(pub, KW_MSG_SYS, 1);
+
+		kw_pub_stats(pub, &st);
+		kw_pack_ku64(pk, "nprocs", (st.seq + 1) * 10);
+		kw_pub_commit(pub);
+	}
+}
+
+/* Run the loop until cond holds or ms pass; returns whether it held. */
+static int
+run_until(uv_loop_t *loop, int (*cond)(void *), void *arg, int ms)
+{
+	uint64_t end = kw_mono_ns() + (uint64_t)ms * 1000000;
+
+	while (!cond(arg)) {
+		if (kw_mono_ns() > end)
+			return 0;
+		uv_run(loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	return 1;
+}
+
+static int
+is_connected(void *arg)
+{
+	return ((struct got *)arg)->connected > 0;
+}
+
+struct want {
+	struct got	*g;
+	size_t		 n;
+};
+
+static int
+has_n(void *arg)
+{
+	struct want *w = arg;
+
+	return w->g->n >= w->n;
+}
+
+static void
+close_all(uv_loop_t *loop)
+{
+	uv_run(loop, UV_RUN_NOWAIT);
+	uv_run(loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(loop), 0);
+}
+
+static struct kw_pub *
+new_pub(uv_loop_t *loop, size_t ring_bytes)
+{
+	struct kw_pub_opts o = { 0 };
+	struct kw_pub *pub;
+
+	o.ring_bytes = ring_bytes;
+	pub = kw_pub_new(loop, sockpath, "decider", &o);
+	assert_non_null(pub);
+	assert_int_equal(kw_pub_start(pub), 0);
+	return pub;
+}
+
+static void
+pubsub__live_client__gets_every_message_in_order(void **state)
+{
+	uv_loop_t loop;
+	struct got *g = calloc(1, sizeof(*g));
+	struct kw_sub_cb cb = { on_msg, on_event, g };
+	struct kw_pub *pub;
+	struct kw_sub *sub;
+	struct want w = { g, 100 };
+	size_t i;
+
+	(void)state;
+	uv_loop_init(&loop);
+	pub = new_pub(&loop, 1 << 20);
+	publish(pub, 5);	/* before the client: not replayed */
+	sub = kw_sub_new(&loop, sockpath, "decider", 0, &cb);
+	kw_sub_start(sub);
+	assert_true(run_until(&loop, is_connected, g, 2000));
+	publish(pub, 100);
+	assert_true(run_until(&loop, has_n, &w, 2000));
+	assert_int_equal(g->n, 100);
+	for (i = 0; i < g->n; i++)
+		assert_int_equal(g->seqs[i], 6 + i);
+	assert_int_equal(g->gaps, 0);
+	kw_sub_close(sub);
+	kw_pub_close(pub);
+	close_all(&loop);
+	free(g);
+}
+
+static void
+pubsub__resume_point__replays_the_rest_exactly_once(void **state)
+{
+	uv_loop_t loop;
+	struct got *g = calloc(1, sizeof(*g));
+	struct kw_sub_cb cb = { on_msg, on_event, g };
+	struct kw_pub *pub;
+	struct kw_sub *sub;
+	struct kw_pub_stats st;
+	struct want w = { g, 17 };
+	size_t i;
+
+	(void)state;
+	uv_loop_init(&loop);
+	pub = new_pub(&loop, 1 << 20);
+	publish(pub, 10);
+	kw_pub_stats(pub, &st);
+	sub = kw_sub_new(&loop, sockpath, "decider", 1, &cb);
+	kw_sub_resume_from(sub, st.epoch, 3);
+	kw_sub_start(sub);
+	assert_true(run_until(&loop, is_connected, g, 2000));
+	publish(pub, 10);	/* live ones race the replay */
+	assert_true(run_until(&loop, has_n, &w, 2000));
+	uv_run(&loop, UV_RUN_NOWAIT);
+	assert_int_equal(g->n, 17);
+	for (i = 0; i < g->n; i++)
+		assert_int_equal(g->seqs[i], 4 + i);
+	assert_int_equal(g->gaps, 0);
+	kw_sub_close(sub);
+	kw_pub_close(pub);
+	close_all(&loop);
+	free(g);
+}
+
+static void
+pubsub__resume_out_of_ring__gap_then_oldest(void **state)
+{
+	uv_loop_t loop;
+	struct got *g = calloc(1, sizeof(*g));
+	struct kw_sub_cb cb = { on_msg, on_event, g };
+	struct kw_pub *pub;
+	struct kw_sub *sub;
+	struct kw_pub_stats st;
+	struct want w;
+
+	(void)state;
+	uv_loop_init(&loop);
+	pub = new_pub(&loop, 400);	/* a few dozen small messages */
+	publish(pub, 200);
+	kw_pub_stats(pub, &st);
+	assert_true(st.oldest_seq > 2);
+	sub = kw_sub_new(&loop, sockpath, "decider", 1, &cb);
+	kw_sub_resume_from(sub, st.epoch, 1);
+	kw_sub_start(sub);
+	w.g = g;
+	w.n = 200 - st.oldest_seq + 1;
+	assert_true(run_until(&loop, has_n, &w, 2000));
+	assert_int_equal(g->gaps, 1);
+	assert_int_equal(g->gap_from, 2);
+	assert_int_equal(g->gap_to, st.oldest_seq - 1);
+	assert_int_equal(g->seqs[0], st.oldest_seq);
+	assert_int_equal(g->seqs[g->n - 1], 200);
+	kw_sub_close(sub);
+	kw_pub_close(pub);
+	close_all(&loop);
+	free(g);
+}
+
+static void
+pubsub__producer_restart__durable_client_takes_new_epoch_from_1(void **state)
+{
+	uv_loop_t loop;
+	struct got *g = calloc(1, sizeof(*g));
+	struct kw_sub_cb cb = { on_msg, on_event, g };
+	struct kw_pub *pub;
+	struct kw_sub *sub;
+	struct kw_pub_stats st1, st2;
+	struct want w = { g, 5 };
+	size_t i;
+
+	(void)state;
+	uv_loop_init(&loop);
+	pub = new_pub(&loop, 1 << 20);
+	sub = kw_sub_new(&loop, sockpath, "decider", 1, &cb);
+	kw_sub_start(sub);
+	assert_true(run_until(&loop, is_connected, g, 2000));
+	publish(pub, 5);
+	assert_true(run_until(&loop, has_n, &w, 2000));
+	kw_pub_stats(pub, &st1);
+	kw_pub_close(pub);
+	uv_run(&loop, UV_RUN_NOWAIT);
+
+	pub = new_pub(&loop, 1 << 20);
+	publish(pub, 3);	/* before the client is back */
+	kw_pub_stats(pub, &st2);
+	assert_true(st2.epoch != st1.epoch);
+	w.n = 8;
+	assert_true(run_until(&loop, has_n, &w, 5000));
+	for (i = 0; i < 3; i++)
+		assert_int_equal(g->seqs[5 + i], 1 + i);
+	assert_int_equal(g->epoch, st2.epoch);
+	kw_sub_close(sub);
+	kw_pub_close(pub);
+	close_all(&loop);
+	free(g);
+}
+
+/* A raw client: connect, optionally write bytes, return the fd. */
+static int
+raw_client(const void *bytes, size_t len)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sockpath);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	if (len > 0)
+		assert_int_equal(write(fd, bytes, len), (ssize_t)len);
+	return fd;
+}
+
+static int
+bad_counted(void *arg)
+{
+	struct kw_pub_stats st;
+
+	kw_pub_stats(arg, &st);
+	return st.clients_bad > 0 && st.clients == 1;
+}
+
+static void
+pubsub__garbage_from_client__that_client_cut_others_served(void **state)
+{
+	uv_loop_t loop;
+	struct got *g = calloc(1, sizeof(*g));
+	struct kw_sub_cb cb = { on_msg, on_event, g };
+	struct kw_pub *pub;
+	struct kw_sub *sub;
+	struct want w = { g, 10 };
+	int fd;
+
+	(void)state;
+	uv_loop_init(&loop);
+	pub = new_pub(&loop, 1 << 20);
+	sub = kw_sub_new(&loop, sockpath, "decider", 0, &cb);
+	kw_sub_start(sub);
+	assert_true(run_until(&loop, is_connected, g, 2000));
+	fd = raw_client("\xc1\xc1\xc1 garbage", 11);	/* 0xc1: never used */
+	assert_true(run_until(&loop, bad_counted, pub, 2000));
+	publish(pub, 10);
+	assert_true(run_until(&loop, has_n, &w, 2000));
+	close(fd);
+	kw_sub_close(sub);
+	kw_pub_close(pub);
+	close_all(&loop);
+	free(g);
+}
+
+static int
+cut_counted(void *arg)
+{
+	struct kw_pub_stats st;
+
+	kw_pub_stats(arg, &st);
+	return st.clients_cut > 0;
+}
+
+static void
+pubsub__client_that_never_reads__cut_off_producer_goes_on(void **state)
+{
+	uv_loop_t loop;
+	struct kw_pub_opts o = { 0 };
+	struct kw_pub *pub;
+	struct kw_pub_stats st;
+	char big[16384];
+	int fd, i, sz = 4096;
+
+	(void)state;
+	uv_loop_init(&loop);
+	o.ring_bytes = 8 << 20;
+	o.high_water = 64 << 10;
+	o.max_lag_bytes = 1 << 20;
+	pub = kw_pub_new(&loop, sockpath, "reader", &o);
+	assert_int_equal(kw_pub_start(pub), 0);
+	fd = raw_client(NULL, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	uv_run(&loop, UV_RUN_NOWAIT);
+	memset(big, 'x', sizeof(big));
+	for (i = 0; i < 200 && !cut_counted(pub); i++) {
+		msgpack_packer *pk = kw_pub_begin(pub, KW_MSG_SYS, 1);
+
+		kw_pack_str(pk, "pad");
+		msgpack_pack_str(pk, sizeof(big));
+		msgpack_pack_str_body(pk, big, sizeof(big));
+		kw_pub_commit(pub);
+		uv_run(&loop, UV_RUN_NOWAIT);
+	}
+	kw_pub_stats(pub, &st);
+	assert_int_equal(st.clients_cut, 1);
+	assert_int_equal(st.clients, 0);
+	assert_true(st.seq >= 64);	/* 1 MiB of lag took that many */
+	close(fd);
+	kw_pub_close(pub);
+	close_all(&loop);
+}
+
+static void
+flow__over_high_water__paused_until_under_low(void **state)
+{
+	struct kw_flow f = { 0, 100, 25, 1000, 0 };
+
+	(void)state;
+	assert_int_equal(kw_flow_sent(&f, 60, 0), KW_FLOW_GO);
+	assert_int_equal(kw_flow_sent(&f, 60, 0), KW_FLOW_PAUSE);
+	assert_true(f.paused);
+	assert_int_equal(kw_flow_written(&f, 60), 0);	/* 60 left > 25 */
+	assert_true(f.paused);
+	assert_int_equal(kw_flow_written(&f, 40), 1);	/* 20 <= 25 */
+	assert_false(f.paused);
+	assert_int_equal(f.inflight, 20);
+}
+
+static void
+flow__backlog_past_hard_limit__cut(void **state)
+{
+	struct kw_flow f = { 0, 100, 25, 1000, 0 };
+
+	(void)state;
+	assert_int_equal(kw_flow_sent(&f, 50, 900), KW_FLOW_GO);
+	assert_int_equal(kw_flow_sent(&f, 0, 951), KW_FLOW_CUT);
+}
+
+static void
+pub__second_instance_on_same_path__refused(void **state)
+{
+	uv_loop_t loop;
+	struct kw_pub *a, *b;
+	struct kw_pub_opts o = { 0 };
+
+	(void)state;
+	uv_loop_init(&loop);
+	a = new_pub(&loop, 1 << 20);
+	b = kw_pub_new(&loop, sockpath, "decider", &o);
+	assert_int_equal(kw_pub_start(b), -1);
+	kw_pub_close(b);
+	kw_pub_close(a);
+	close_all(&loop);
+	assert_int_equal(access(sockpath, F_OK), -1);	/* removed on close */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		    pubsub__live_client__gets_every_message_in_order),
+		cmocka_unit_test(
+		    pubsub__resume_point__replays_the_rest_exactly_once),
+		cmocka_unit_test(pubsub__resume_out_of_ring__gap_then_oldest),
+		cmocka_unit_test(
+	    pubsub__producer_restart__durable_client_takes_new_epoch_from_1),
+		cmocka_unit_test(
+	    pubsub__garbage_from_client__that_client_cut_others_served),
+		cmocka_unit_test(
+	    pubsub__client_that_never_reads__cut_off_producer_goes_on),
+		cmocka_unit_test(
+		    flow__over_high_water__paused_until_under_low),
+		cmocka_unit_test(flow__backlog_past_hard_limit__cut),
+		cmocka_unit_test(pub__second_instance_on_same_path__refused),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

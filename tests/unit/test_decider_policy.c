@@ -1,0 +1,484 @@
+/*
+ * policy.c: classes and decisions from tables of containers. Each case
+ * lists the containers, the class each must get and the decisions in
+ * order with their verdict and a piece of their reason.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../decider/decider.h"
+
+#define MAXC	16
+
+struct cont {
+	const char	*name;
+	const char	*image;
+	const char	*label;
+	double		 cpu_pct;
+	double		 mem_pct;
+	int		 acted;
+	const char	*want_class;
+};
+
+struct dec {
+	const char	*name;		/* container name */
+	enum policy_verdict verdict;
+	const char	*reason_has;	/* substring of the reason */
+};
+
+struct pcase {
+	const char	*name;
+	const struct cont *conts;
+	size_t		 nconts;
+	const struct dec *decs;
+	size_t		 ndecs;
+};
+
+#define N(a)	(sizeof(a) / sizeof((a)[0]))
+#define CASE(n, c, d)	{ n, c, N(c), d, N(d) }
+
+static void
+run_case(const struct policy *p, const struct pcase *pc)
+{
+	struct policy_cand cand[MAXC];
+	struct policy_decision dec[MAXC];
+	size_t class_of[MAXC], i, taken = 0;
+	struct policy_result res;
+	const struct policy_decision *d;
+
+	assert_true(pc->nconts <= MAXC);
+	for (i = 0; i < pc->nconts; i++) {
+		cand[i].container_id = pc->conts[i].name;
+		cand[i].name = pc->conts[i].name;
+		cand[i].image = pc->conts[i].image ? pc->conts[i].image : "";
+		cand[i].label_class = pc->conts[i].label ?
+		    pc->conts[i].label : "";
+		cand[i].cpu_pct = pc->conts[i].cpu_pct;
+		cand[i].mem_pct = pc->conts[i].mem_pct;
+		cand[i].acted = pc->conts[i].acted;
+	}
+	memset(&res, 0, sizeof(res));
+	res.class_of = class_of;
+	res.dec = dec;
+	policy_decide(p, cand, pc->nconts, &res);
+
+	for (i = 0; i < pc->nconts; i++)
+		if (pc->conts[i].want_class != NULL &&
+		    strcmp(policy_class_name(p, class_of[i]),
+		    pc->conts[i].want_class) != 0)
+			fail_msg("%s: %s: class %s, want %s", pc->name,
+			    pc->conts[i].name, policy_class_name(p,
+			    class_of[i]), pc->conts[i].want_class);
+	if (res.ndec != pc->ndecs)
+		fail_msg("%s: %zu decisions, want %zu", pc->name, res.ndec,
+		    pc->ndecs);
+	for (i = 0; i < pc->ndecs; i++) {
+		d = &dec[i];
+		if (strcmp(cand[d->cand].name, pc->decs[i].name) != 0 ||
+		    d->verdict != pc->decs[i].verdict ||
+		    strstr(d->reason, pc->decs[i].reason_has) == NULL)
+			fail_msg("%s: decision %zu: %s %s \"%s\", want %s %s "
+			    "\"%s\"", pc->name, i, cand[d->cand].name,
+			    policy_verdict_name(d->verdict), d->reason,
+			    pc->decs[i].name,
+			    policy_verdict_name(pc->decs[i].verdict),
+			    pc->decs[i].reason_has);
+		if (d->verdict == POLICY_TAKEN) {
+			taken++;
+			/* A taken decision's reason is its figures. */
+			assert_string_equal(d->reason, d->over);
+		}
+	}
+	assert_int_equal(res.taken, taken);
+	assert_int_equal(res.skipped, res.ndec - taken);
+}
+
+static void
+add_class(struct policy *p, const char *name, const char *m1,
+    const char *m2, uint32_t min_alive)
+{
+	struct policy_class *c = &p->classes[p->nclasses++];
+
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	if (m1 != NULL)
+		snprintf(c->match[c->nmatch++], POLICY_PATTERN_LEN, "%s", m1);
+	if (m2 != NULL)
+		snprintf(c->match[c->nmatch++], POLICY_PATTERN_LEN, "%s", m2);
+	c->wildcard = (m1 && strcmp(m1, "*") == 0) ||
+	    (m2 && strcmp(m2, "*") == 0);
+	c->min_alive = min_alive;
+}
+
+#define T	POLICY_TAKEN
+#define S_ACT	POLICY_SKIP_ACTED
+#define S_PROT	POLICY_SKIP_PROTECTED
+#define S_NONE	POLICY_SKIP_NO_CLASS
+#define S_MIN	POLICY_SKIP_MIN_ALIVE
+
+/*
+ * The seed's demo: five hogs, four "high" and Grafana, three idle "low".
+ * High keeps 2 alive: exactly two high hogs go, Grafana is protected.
+ */
+static const struct cont seed_conts[] = {
+	{ "high-cpu-1", "so1/high-cpu", NULL, 30.0, 1.0, 0, "high" },
+	{ "high-cpu-2", "so1/high-cpu", NULL, 40.0, 1.0, 0, "high" },
+	{ "high-mem-1", "so1/high-mem", NULL, 2.0, 50.0, 0, "high" },
+	{ "high-cpu-3", "so1/high-cpu", NULL, 60.0, 1.0, 0, "high" },
+	{ "grafana", "grafana/grafana:10", NULL, 90.0, 5.0, 0, "low" },
+	{ "low-1", "so1/low", NULL, 0.0, 0.1, 0, "low" },
+	{ "low-2", "so1/low", NULL, 0.0, 0.1, 0, "low" },
+	{ "low-3", "so1/low", NULL, 0.0, 0.1, 0, "low" },
+};
+static const struct dec seed_decs[] = {
+	{ "grafana", S_PROT, "protected (matches \"grafana\")" },
+	{ "high-cpu-3", T, "cpu 60.0% > 20.0%" },
+	{ "high-mem-1", T, "mem 50.0% > 20.0%" },
+	{ "high-cpu-2", S_MIN, "class high at min_alive (2 alive, min 2)" },
+	{ "high-cpu-1", S_MIN, "class high at min_alive" },
+};
+
+static void
+policy__seed_defaults__two_high_taken_grafana_protected(void **state)
+{
+	static const struct pcase pc = CASE("seed", seed_conts, seed_decs);
+	struct policy p;
+	char err[128];
+
+	policy_defaults(&p);
+	assert_int_equal(policy_check(&p, err, sizeof(err)), 0);
+	assert_float_equal(p.cpu_threshold, 20.0, 0);
+	assert_float_equal(p.mem_threshold, 20.0, 0);
+	assert_int_equal(p.window_ms, 5000);
+	run_case(&p, &pc);
+}
+
+/* min_alive is counted per class. */
+static const struct cont min_conts[] = {
+	{ "low-a", "", NULL, 30.0, 0.0, 0, "low" },
+	{ "low-b", "", NULL, 31.0, 0.0, 0, "low" },
+	{ "low-c", "", NULL, 32.0, 0.0, 0, "low" },
+	{ "low-d", "", NULL, 33.0, 0.0, 0, "low" },
+	{ "high-a", "", NULL, 50.0, 0.0, 0, "high" },
+	{ "high-b", "", NULL, 0.0, 0.0, 0, "high" },
+	{ "high-c", "", NULL, 0.0, 0.0, 0, "high" },
+};
+static const struct dec min_decs[] = {
+	{ "high-a", T, "cpu 50.0%" },
+	{ "low-d", T, "cpu 33.0%" },
+	{ "low-c", S_MIN, "class low at min_alive (3 alive, min 3)" },
+	{ "low-b", S_MIN, "class low" },
+	{ "low-a", S_MIN, "class low" },
+};
+
+static void
+policy__class_at_min_alive__not_chosen(void **state)
+{
+	static const struct pcase pc = CASE("min", min_conts, min_decs);
+	struct policy p;
+
+	policy_defaults(&p);
+	run_case(&p, &pc);
+}
+
+/* Protected by name or image, any case; plenty alive does not matter. */
+static const struct cont prot_conts[] = {
+	{ "dash", "GRAFANA/grafana", NULL, 99.0, 0.0, 0, "x" },
+	{ "KWarden-tap", "busybox", NULL, 0.0, 90.0, 0, "x" },
+	{ "hog", "busybox", NULL, 21.0, 0.0, 0, "x" },
+	{ "idle", "busybox", NULL, 1.0, 0.0, 0, "x" },
+};
+static const struct dec prot_decs[] = {
+	{ "dash", S_PROT, "\"grafana\"" },
+	{ "KWarden-tap", S_PROT, "\"kwarden\"" },
+	{ "hog", T, "cpu 21.0% > 20.0%" },
+};
+
+static void
+policy__protected__never_chosen(void **state)
+{
+	static const struct pcase pc = CASE("prot", prot_conts, prot_decs);
+	struct policy p;
+
+	policy_defaults(&p);
+	p.nclasses = 0;
+	add_class(&p, "x", "*", NULL, 0);
+	run_case(&p, &pc);
+}
+
+/* Largest excess first, CPU and memory compared on points over. */
+static const struct cont order_conts[] = {
+	{ "a", "", NULL, 50.0, 0.0, 0, "any" },	/* +30 cpu */
+	{ "b", "", NULL, 0.0, 45.0, 0, "any" },	/* +35 mem (thr 10) */
+	{ "c", "", NULL, 25.0, 60.0, 0, "any" },	/* +50 mem */
+	{ "d", "", NULL, 20.0, 10.0, 0, "any" },	/* at, not over */
+	{ "e", "", NULL, 30.0, 0.0, 0, "any" },	/* +10, tie with f */
+	{ "f", "", NULL, 0.0, 20.0, 0, "any" },	/* +10 */
+};
+static const struct dec order_decs[] = {
+	{ "c", T, "mem 60.0% > 10.0%, cpu 25.0% > 20.0%" },
+	{ "b", T, "mem 45.0% > 10.0%" },
+	{ "a", T, "cpu 50.0% > 20.0%" },
+	{ "e", T, "cpu 30.0% > 20.0%" },
+	{ "f", T, "mem 20.0% > 10.0%" },
+};
+
+static void
+policy__order__largest_excess_first(void **state)
+{
+	static const struct pcase pc = CASE("order", order_conts,
+	    order_decs);
+	struct policy p;
+
+	policy_defaults(&p);
+	p.mem_threshold = 10.0;
+	p.nclasses = 0;
+	add_class(&p, "any", "*", NULL, 0);
+	run_case(&p, &pc);
+}
+
+/* A label naming a known class wins; an unknown label is ignored. */
+static const struct cont label_conts[] = {
+	{ "high-cpu", "", "low", 0.0, 0.0, 0, "low" },
+	{ "plain", "", "HIGH", 0.0, 0.0, 0, "high" },
+	{ "mem-hog", "", "bogus", 0.0, 0.0, 0, "high" },
+	{ "web", "nginx", "", 0.0, 0.0, 0, "low" },
+	{ "x", "registry/CPU-burner", "", 0.0, 0.0, 0, "high" },
+};
+static const struct dec label_decs[0];
+
+static void
+policy__label__overrides_match(void **state)
+{
+	static const struct pcase pc = CASE("label", label_conts,
+	    label_decs);
+	struct policy p;
+
+	policy_defaults(&p);
+	run_case(&p, &pc);
+}
+
+/*
+ * Already acted on: skipped, and no longer counted alive (so the round
+ * does what real removal would have done).
+ */
+static const struct cont acted_conts[] = {
+	{ "high-1", "", NULL, 90.0, 0.0, 1, "high" },
+	{ "high-2", "", NULL, 50.0, 0.0, 0, "high" },
+	{ "high-3", "", NULL, 0.0, 0.0, 0, "high" },
+};
+static const struct dec acted_decs[] = {
+	{ "high-1", S_ACT, "already being acted on" },
+	{ "high-2", S_MIN, "class high at min_alive (2 alive, min 2)" },
+};
+
+static void
+policy__already_acted__not_chosen_twice(void **state)
+{
+	static const struct pcase pc = CASE("acted", acted_conts,
+	    acted_decs);
+	struct policy p;
+	struct policy_cand cand[3];
+	struct policy_decision dec[3];
+	size_t class_of[3], i;
+	struct policy_result res;
+
+	policy_defaults(&p);
+	run_case(&p, &pc);
+
+	/*
+	 * Round 1 (min_alive 1) takes high-1 and high-2; in round 2, with
+	 * both flagged as acted on, neither is taken again.
+	 */
+	for (i = 0; i < 3; i++) {
+		cand[i].container_id = acted_conts[i].name;
+		cand[i].name = acted_conts[i].name;
+		cand[i].image = "";
+		cand[i].label_class = "";
+		cand[i].cpu_pct = acted_conts[i].cpu_pct;
+		cand[i].mem_pct = 0.0;
+		cand[i].acted = 0;
+	}
+	res.class_of = class_of;
+	res.dec = dec;
+	p.classes[0].min_alive = 1;
+	policy_decide(&p, cand, 3, &res);
+	assert_int_equal(res.taken, 2);
+	assert_int_equal(res.alive[0], 3);
+	for (i = 0; i < res.ndec; i++)
+		if (dec[i].verdict == POLICY_TAKEN)
+			cand[dec[i].cand].acted = 1;
+	policy_decide(&p, cand, 3, &res);
+	assert_int_equal(res.ndec, 2);
+	assert_int_equal(res.taken, 0);
+	assert_int_equal(res.skipped, 2);
+	assert_int_equal(dec[0].verdict, POLICY_SKIP_ACTED);
+	assert_int_equal(dec[1].verdict, POLICY_SKIP_ACTED);
+	assert_int_equal(res.running[0], 3);
+	assert_int_equal(res.alive[0], 1);
+}
+
+/* Nothing over a threshold: no decisions at all. */
+static const struct cont quiet_conts[] = {
+	{ "high-1", "", NULL, 20.0, 20.0, 0, "high" },
+	{ "low-1", "", NULL, 19.9, 0.0, 0, "low" },
+	{ "grafana", "", NULL, 0.0, 0.0, 0, "low" },
+};
+static const struct dec quiet_decs[0];
+
+static void
+policy__nothing_over_threshold__no_decisions(void **state)
+{
+	static const struct pcase pc = CASE("quiet", quiet_conts,
+	    quiet_decs);
+	struct policy p;
+
+	policy_defaults(&p);
+	run_case(&p, &pc);
+}
+
+/* Every class at its minimum: every hog skipped, each with its reason. */
+static const struct cont allmin_conts[] = {
+	{ "high-1", "", NULL, 40.0, 0.0, 0, "high" },
+	{ "high-2", "", NULL, 0.0, 30.0, 0, "high" },
+	{ "low-1", "", NULL, 90.0, 0.0, 0, "low" },
+	{ "low-2", "", NULL, 0.0, 0.0, 0, "low" },
+	{ "low-3", "", NULL, 0.0, 0.0, 0, "low" },
+};
+static const struct dec allmin_decs[] = {
+	{ "low-1", S_MIN, "class low at min_alive (3 alive, min 3)" },
+	{ "high-1", S_MIN, "class high at min_alive (2 alive, min 2)" },
+	{ "high-2", S_MIN, "class high at min_alive (2 alive, min 2)" },
+};
+
+static void
+policy__all_classes_at_min__all_skipped_with_reasons(void **state)
+{
+	static const struct pcase pc = CASE("allmin", allmin_conts,
+	    allmin_decs);
+	struct policy p;
+
+	policy_defaults(&p);
+	run_case(&p, &pc);
+}
+
+/* Without a "*" class, an unmatched container is class none: never acted. */
+static const struct cont none_conts[] = {
+	{ "web", "nginx", NULL, 80.0, 0.0, 0, "none" },
+	{ "db", "postgres", NULL, 70.0, 0.0, 0, "db" },
+};
+static const struct dec none_decs[] = {
+	{ "web", S_NONE, "no class" },
+	{ "db", T, "cpu 70.0% > 20.0%" },
+};
+
+static void
+policy__no_matching_class__class_none_never_acted(void **state)
+{
+	static const struct pcase pc = CASE("none", none_conts, none_decs);
+	struct policy p;
+
+	policy_defaults(&p);
+	p.nclasses = 0;
+	add_class(&p, "db", "postgres", "mysql", 0);
+	run_case(&p, &pc);
+}
+
+/* "*" classes are tried last, whatever their place; the last "*" is the
+ * fallback. */
+static const struct cont wild_conts[] = {
+	{ "batch-job", "", NULL, 0.0, 0.0, 0, "batch" },
+	{ "web", "", NULL, 0.0, 0.0, 0, "rest" },
+	{ "cpu-hog", "", NULL, 0.0, 0.0, 0, "high" },
+	{ "WEB-CPU", "", NULL, 0.0, 0.0, 0, "high" },
+};
+static const struct dec wild_decs[0];
+
+static void
+policy__wildcard_classes__tried_last(void **state)
+{
+	static const struct pcase pc = CASE("wild", wild_conts, wild_decs);
+	struct policy p;
+
+	policy_defaults(&p);
+	p.nclasses = 0;
+	add_class(&p, "batch", "*", "batch", 0);
+	add_class(&p, "high", "cpu", NULL, 0);
+	add_class(&p, "rest", "*", NULL, 0);
+	run_case(&p, &pc);
+}
+
+/* policy_check rejects what the policy cannot mean. */
+static void
+policy__check__rejects_bad_policy(void **state)
+{
+	static const struct {
+		double		cpu, mem;
+		uint64_t	window_ms;
+		const char	*action;
+		const char	*class2;
+		const char	*err_has;
+	} rows[] = {
+		{ 20, 20, 5000, "remove", NULL, NULL },
+		{ 20, 20, 5000, "dry-run", NULL, NULL },
+		{ -1, 20, 5000, "remove", NULL, "cpu_threshold" },
+		{ 20, 101, 5000, "remove", NULL, "mem_threshold" },
+		{ 20, 20, 0, "remove", NULL, "window" },
+		{ 20, 20, 5000, "nuke", NULL, "\"nuke\"" },
+		{ 20, 20, 5000, "kill", "none", "reserved" },
+		{ 20, 20, 5000, "stop", "HIGH", "defined twice" },
+	};
+	struct policy p;
+	char err[160];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < N(rows); i++) {
+		policy_defaults(&p);
+		p.cpu_threshold = rows[i].cpu;
+		p.mem_threshold = rows[i].mem;
+		p.window_ms = rows[i].window_ms;
+		snprintf(p.action, sizeof(p.action), "%s", rows[i].action);
+		if (rows[i].class2 != NULL)
+			add_class(&p, rows[i].class2, "x", NULL, 1);
+		err[0] = '\0';
+		rc = policy_check(&p, err, sizeof(err));
+		if (rows[i].err_has == NULL)
+			assert_int_equal(rc, 0);
+		else {
+			assert_int_equal(rc, -1);
+			if (strstr(err, rows[i].err_has) == NULL)
+				fail_msg("row %zu: \"%s\" lacks \"%s\"", i,
+				    err, rows[i].err_has);
+		}
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		    policy__seed_defaults__two_high_taken_grafana_protected),
+		cmocka_unit_test(policy__class_at_min_alive__not_chosen),
+		cmocka_unit_test(policy__protected__never_chosen),
+		cmocka_unit_test(policy__order__largest_excess_first),
+		cmocka_unit_test(policy__label__overrides_match),
+		cmocka_unit_test(policy__already_acted__not_chosen_twice),
+		cmocka_unit_test(policy__nothing_over_threshold__no_decisions),
+		cmocka_unit_test(
+		    policy__all_classes_at_min__all_skipped_with_reasons),
+		cmocka_unit_test(
+		    policy__no_matching_class__class_none_never_acted),
+		cmocka_unit_test(policy__wildcard_classes__tried_last),
+		cmocka_unit_test(policy__check__rejects_bad_policy),
+	};
+
+	return cmocka_run_group_tests_name("decider_policy", tests, NULL,
+	    NULL);
+}

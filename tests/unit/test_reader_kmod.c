@@ -1,0 +1,436 @@
+/*
+ * The kmod source: the seed's two /proc outputs (trailing commas), the new
+ * format, and hostile input that must end in a clear error, never a crash
+ * or a leak.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../reader/reader.h"
+
+#define CID1 "3fa836846de1a1950cd414ffb4936a50aac4200f8e20c7030c38e433020cd388"
+#define HOST "\"mem_total_kb\": 1000, \"mem_free_kb\": 400, "
+
+static char	 err[512];
+
+static const char *
+fixture(const char *name, char *buf, size_t len)
+{
+	const char	*dir = getenv("KW_FIXTURES");
+
+	snprintf(buf, len, "%s/%s", dir != NULL ? dir : "tests/fixtures",
+	    name);
+	return buf;
+}
+
+static const struct kw_proc *
+find_pid(const struct kw_snapshot *snap, int32_t pid)
+{
+	size_t	 i;
+
+	for (i = 0; i < snap->nprocs; i++)
+		if (snap->procs[i].pid == pid)
+			return &snap->procs[i];
+	return NULL;
+}
+
+static int
+parse(const char *s, struct kw_snapshot *snap)
+{
+	memset(err, 0, sizeof(err));
+	return snapshot_parse_json(s, strlen(s), snap, err, sizeof(err));
+}
+
+static void
+kmod_seed__sysinfo_trailing_commas__parsed(void **state)
+{
+	char			 path[512];
+	struct kw_snapshot	 snap;
+	const struct kw_proc	*p;
+	long			 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	kw_snapshot_init(&snap);
+	assert_int_equal(source_kmod_read(fixture("seed/sysinfo.json", path,
+	    sizeof(path)), &snap, err, sizeof(err)), 0);
+	assert_string_equal(snap.source, "kmod");
+	assert_int_equal(snap.nprocs, 10);
+	assert_int_equal(snap.host.mem_total_kb, 3960492);
+	assert_int_equal(snap.host.mem_free_kb, 1748972);
+	assert_int_equal(snap.host.mem_used_kb, 2211520);
+	assert_int_equal(snap.host.mem_available_kb, 1748972);
+	assert_int_equal(snap.host.ncpu, ncpu > 0 ? ncpu : 1);
+	p = find_pid(&snap, 1);
+	assert_non_null(p);
+	assert_string_equal(p->name, "systemd");
+	assert_string_equal(p->cmdline, "/sbin/init splash");
+	assert_int_equal(p->vsz_kb, 23284);
+	assert_int_equal(p->rss_kb, 14276);
+	assert_int_equal(p->state, 'S');
+	/* The seed's proc_jiffies is task->utime + stime: already ns. */
+	assert_true(p->cpu_ns == 7035000000ull);
+	assert_string_equal(p->container_id, "");
+	p = find_pid(&snap, 4);
+	assert_non_null(p);
+	assert_string_equal(p->name, "kworker/R-rcu_g");
+	assert_string_equal(p->cmdline, "");
+	assert_int_equal(p->state, 'I');
+	assert_int_equal(p->cpu_ns, 0);
+	p = find_pid(&snap, 10);
+	assert_non_null(p);
+	assert_true(p->cpu_ns == 187000000ull);
+	kw_snapshot_free(&snap);
+}
+
+static void
+kmod_seed__continfo_containers_key__parsed(void **state)
+{
+	char			 path[512];
+	struct kw_snapshot	 snap;
+	const struct kw_proc	*p;
+
+	kw_snapshot_init(&snap);
+	assert_int_equal(source_kmod_read(fixture("seed/continfo.json", path,
+	    sizeof(path)), &snap, err, sizeof(err)), 0);
+	assert_int_equal(snap.nprocs, 4);
+	assert_int_equal(snap.host.mem_total_kb, 3960492);
+	assert_int_equal(snap.host.mem_free_kb, 2198276);
+	assert_int_equal(snap.host.mem_used_kb, 1762216);
+	p = find_pid(&snap, 22071);
+	assert_non_null(p);
+	assert_string_equal(p->name, "containerd-shim");
+	assert_string_equal(p->cmdline, "/usr/bin/containerd-shim-runc-v2 "
+	    "-namespace moby -id " CID1 " -address "
+	    "/run/containerd/containerd.sock");
+	assert_int_equal(p->rss_kb, 11016);
+	/* An id in the cmdline does not make a container. */
+	assert_string_equal(p->container_id, "");
+	p = find_pid(&snap, 1532);
+	assert_non_null(p);
+	assert_int_equal(p->vsz_kb, 2494152);
+	kw_snapshot_free(&snap);
+}
+
+static void
+kmod_sample__new_format__every_field(void **state)
+{
+	char			 path[512];
+	struct kw_snapshot	 snap;
+	const struct kw_proc	*p;
+
+	kw_snapshot_init(&snap);
+	assert_int_equal(source_kmod_read(fixture("kmod-sample.json", path,
+	    sizeof(path)), &snap, err, sizeof(err)), 0);
+	assert_int_equal(snap.nprocs, 3);
+	assert_int_equal(snap.host.mem_available_kb, 2900000);
+	assert_int_equal(snap.host.ncpu, 2);
+	assert_true(snap.ts_ns == 1764200000000000000ull);
+	p = find_pid(&snap, 1);
+	assert_non_null(p);
+	assert_true(p->cpu_ns == 70350000000ull);
+	assert_true(p->start_ns == 120000000ull);
+	assert_int_equal(p->threads, 1);
+	p = find_pid(&snap, 4242);
+	assert_non_null(p);
+	assert_int_equal(p->ppid, 4200);
+	assert_string_equal(p->name, "foo) Z ");
+	assert_string_equal(p->cmdline, "sh -c \"echo \\\"hi\\\"\" \xc3\xa9\x01");
+	assert_int_equal(p->uid, 1000);
+	assert_int_equal(p->threads, 4);
+	assert_int_equal(p->state, 'R');
+	assert_true(p->cpu_ns == 2000000123ull);
+	assert_true(p->start_ns == 5000000000000ull);
+	assert_string_equal(p->container_id, CID1);
+	kw_snapshot_free(&snap);
+}
+
+static void
+kmod_commas__inside_strings__kept(void **state)
+{
+	struct kw_snapshot	 snap;
+
+	kw_snapshot_init(&snap);
+	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\": 1, "
+	    "\"name\": \"a,]\", \"cmdline\": \"x, } \\\", ]\", },\n\t],\n}",
+	    &snap), 0);
+	assert_int_equal(snap.nprocs, 1);
+	assert_string_equal(snap.procs[0].name, "a,]");
+	assert_string_equal(snap.procs[0].cmdline, "x, } \", ]");
+	/* A comma not before a closer is still an error. */
+	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\": 1},,]}",
+	    &snap), -1);
+	assert_non_null(strstr(err, "line 1"));
+	assert_int_equal(snap.nprocs, 0);
+	kw_snapshot_free(&snap);
+}
+
+static void
+kmod_cgroup__no_container_id__taken_from_cgroup(void **state)
+{
+	struct kw_snapshot	 snap;
+
+	kw_snapshot_init(&snap);
+	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\": 9, "
+	    "\"cgroup\": \"/system.slice/docker-" CID1 ".scope\"}]}", &snap),
+	    0);
+	assert_string_equal(snap.procs[0].container_id, CID1);
+	assert_int_equal(snap.procs[0].state, '?');
+	kw_snapshot_free(&snap);
+}
+
+static void
+kmod_hostile__truncated__error_with_position(void **state)
+{
+	char			 path[512], *buf;
+	struct kw_snapshot	 snap;
+	FILE			*fp;
+	long			 n;
+
+	kw_snapshot_init(&snap);
+	fp = fopen(fixture("kmod-sample.json", path, sizeof(path)), "r");
+	assert_non_null(fp);
+	buf = calloc(1, 65536);
+	assert_non_null(buf);
+	n = (long)fread(buf, 1, 65535, fp);
+	fclose(fp);
+	assert_true(n > 100);
+	assert_int_equal(snapshot_parse_json(buf, (size_t)n / 2, &snap, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "line "));
+	assert_non_null(strstr(err, "column "));
+	assert_int_equal(snap.nprocs, 0);
+	free(buf);
+	kw_snapshot_free(&snap);
+}
+
+static void
+kmod_hostile__wrong_type__entry_skipped_with_path(void **state)
+{
+	struct kw_snapshot	 snap;
+
+	kw_snapshot_init(&snap);
+	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\": 1}, "
+	    "{\"pid\": 2}, {\"pid\": 3}, {\"pid\": \"4\", \"name\": \"x\"}, "
+	    "{\"pid\": 5, \"rss_kb\": 1.5}, {\"pid\": 6, \"name\": 7}, "
+	    "{\"name\": \"nopid\"}, 8, {\"pid\": -1}, {\"pid\": 9}]}", &snap),
+	    6);
+	assert_non_null(strstr(err, "6 malformed entries skipped"));
+	assert_non_null(strstr(err,
+	    "processes[3].pid: expected integer, got string"));
+	assert_int_equal(snap.nprocs, 4);
+	assert_non_null(find_pid(&snap, 9));
+	assert_null(find_pid(&snap, 5));
+
+	/* All entries bad: the snapshot is rejected. */
+	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\": 1, "
+	    "\"cmdline\": [\"a\"]}]}", &snap), -1);
+	assert_non_null(strstr(err,
+	    "processes[0].cmdline: expected string, got array"));
+	assert_int_equal(snap.nprocs, 0);
+
+	/* A host field of the wrong type rejects the whole snapshot. */
+	assert_int_equal(parse("{\"mem_total_kb\": \"1000\", "
+	    "\"mem_free_kb\": 1, \"processes\": []}", &snap), -1);
+	assert_non_null(strstr(err,
+	    "mem_total_kb: expected integer, got string"));
+	assert_int_equal(parse("{\"mem_free_kb\": 1, \"processes\": []}",
+	    &snap), -1);
+	assert_non_null(strstr(err, "mem_total_kb"));
+	assert_int_equal(parse("{" HOST "\"processes\": {}}", &snap), -1);
+	assert_non_null(strstr(err, "processes: expected array, got object"));
+	assert_int_equal(parse("{" HOST "\"procs\": []}", &snap), -1);
+	assert_non_null(strstr(err, "missing \"processes\""));
+	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\": "
+	    "99999999999999999999999}]}", &snap), -1);
+	assert_non_null(strstr(err, "too big"));
+	kw_snapshot_free(&snap);
+}
+
+static void
+kmod_hostile__megabyte_strings__capped(void **state)
+{
+	struct kw_snapshot	 snap;
+	size_t			 big = 1 << 20, n;
+	char			*buf;
+
+	kw_snapshot_init(&snap);
+	buf = malloc(2 * big + 256);
+	assert_non_null(buf);
+	n = (size_t)sprintf(buf, "{" HOST "\"processes\": [{\"pid\": 1, "
+	    "\"name\": \"");
+	memset(buf + n, 'n', big);
+	n += big;
+	n += (size_t)sprintf(buf + n, "\", \"cmdline\": \"\xc3\xa9");
+	memset(buf + n, 'c', big);
+	n += big;
+	n += (size_t)sprintf(buf + n, "\"}]}");
+	assert_int_equal(snapshot_parse_json(buf, n, &snap, err, sizeof(err)),
+	    0);
+	assert_int_equal(snap.nprocs, 1);
+	assert_int_equal(strlen(snap.procs[0].name), KW_NAME_LEN - 1);
+	assert_int_equal(strlen(snap.procs[0].cmdline), KW_CMDLINE_MAX - 1);
+	free(buf);
+	kw_snapshot_free(&snap);
+}
+
+static void
+kmod_hostile__utf8_cut__not_split(void **state)
+{
+	struct kw_snapshot	 snap;
+	char			 buf[512];
+	size_t			 i, n;
+
+	kw_snapshot_init(&snap);
+	/* 1 + 31 two-byte characters: 63 bytes would split the last one. */
+	n = (size_t)sprintf(buf, "{" HOST "\"processes\": [{\"pid\": 1, "
+	    "\"name\": \"a");
+	for (i = 0; i < 40; i++)
+		n += (size_t)sprintf(buf + n, "\xc3\xa9");
+	sprintf(buf + n, "\"}]}");
+	assert_int_equal(parse(buf, &snap), 0);
+	assert_int_equal(strlen(snap.procs[0].name), 1 + 2 * 31);
+	kw_snapshot_free(&snap);
+}
+
+static void
+kmod_hostile__deep_nesting__error(void **state)
+{
+	struct kw_snapshot	 snap;
+	char			*buf;
+	size_t			 depth = 10000, i, n = 0;
+
+	kw_snapshot_init(&snap);
+	buf = malloc(2 * depth + 64);
+	assert_non_null(buf);
+	n = (size_t)sprintf(buf, "{\"processes\": ");
+	for (i = 0; i < depth; i++)
+		buf[n++] = '[';
+	for (i = 0; i < depth; i++)
+		buf[n++] = ']';
+	buf[n++] = '}';
+	assert_int_equal(snapshot_parse_json(buf, n, &snap, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "depth"));
+	free(buf);
+	kw_snapshot_free(&snap);
+}
+
+static void
+kmod_hostile__invalid_utf8__error(void **state)
+{
+	struct kw_snapshot	 snap;
+
+	kw_snapshot_init(&snap);
+	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\": 1, "
+	    "\"name\": \"bad\xff\xfe\"}]}", &snap), -1);
+	assert_non_null(strstr(err, "unable to decode byte 0xff"));
+	assert_non_null(strstr(err, "line 1"));
+	kw_snapshot_free(&snap);
+}
+
+static void
+kmod_hostile__empty_and_not_object__error(void **state)
+{
+	struct kw_snapshot	 snap;
+	char			 path[] = "/tmp/kw-test-kmod-XXXXXX";
+	int			 fd;
+
+	kw_snapshot_init(&snap);
+	assert_int_equal(parse("", &snap), -1);
+	assert_string_equal(err, "empty input");
+	assert_int_equal(parse("   \n", &snap), -1);
+	assert_non_null(strstr(err, "line"));
+	assert_int_equal(parse("[1, 2]", &snap), -1);
+	assert_string_equal(err, "top level: expected object, got array");
+	/* jansson itself wants an array or object at the top. */
+	assert_int_equal(parse("\"x\"", &snap), -1);
+	assert_non_null(strstr(err, "'[' or '{' expected"));
+	assert_int_equal(parse("null", &snap), -1);
+
+	fd = mkstemp(path);
+	assert_true(fd != -1);
+	close(fd);
+	assert_int_equal(source_kmod_read(path, &snap, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "empty input"));
+	unlink(path);
+	assert_int_equal(source_kmod_read("/nonexistent/sysinfo", &snap, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent/sysinfo: No such file"));
+	kw_snapshot_free(&snap);
+}
+
+static void
+kmod_read__several_megabytes__buffer_grows(void **state)
+{
+	struct kw_snapshot	 snap;
+	char			 path[] = "/tmp/kw-test-kmod-XXXXXX";
+	FILE			*fp;
+	int			 fd, i, n = 30000;
+
+	kw_snapshot_init(&snap);
+	fd = mkstemp(path);
+	assert_true(fd != -1);
+	fp = fdopen(fd, "w");
+	assert_non_null(fp);
+	fprintf(fp, "{" HOST "\"ncpu\": 8, \"processes\": [\n");
+	for (i = 1; i <= n; i++)
+		fprintf(fp, "{\"pid\": %d, \"name\": \"p%d\", \"cmdline\": "
+		    "\"/usr/bin/something --with --a --fairly --long "
+		    "--argument-list %d\", \"vsz_kb\": %d, \"rss_kb\": 1, "
+		    "\"cpu_ns\": %d, \"state\": \"S\"},\n", i, i, i, i, i);
+	fprintf(fp, "]}\n");
+	assert_true(ftell(fp) > 4 * 1024 * 1024);
+	fclose(fp);
+	assert_int_equal(source_kmod_read(path, &snap, err, sizeof(err)), 0);
+	assert_int_equal(snap.nprocs, (size_t)n);
+	assert_int_equal(snap.host.ncpu, 8);
+	assert_int_equal(snap.procs[n - 1].pid, n);
+	assert_int_equal(snap.procs[n - 1].cpu_ns, n);
+	unlink(path);
+	kw_snapshot_free(&snap);
+}
+
+static void
+kmod_nul_in_string__cut_there(void **state)
+{
+	struct kw_snapshot	 snap;
+
+	kw_snapshot_init(&snap);
+	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\": 1, "
+	    "\"name\": \"ab\\u0000cd\"}]}", &snap), 0);
+	assert_string_equal(snap.procs[0].name, "ab");
+	kw_snapshot_free(&snap);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(kmod_seed__sysinfo_trailing_commas__parsed),
+		cmocka_unit_test(kmod_seed__continfo_containers_key__parsed),
+		cmocka_unit_test(kmod_sample__new_format__every_field),
+		cmocka_unit_test(kmod_commas__inside_strings__kept),
+		cmocka_unit_test(
+		    kmod_cgroup__no_container_id__taken_from_cgroup),
+		cmocka_unit_test(kmod_hostile__truncated__error_with_position),
+		cmocka_unit_test(
+		    kmod_hostile__wrong_type__entry_skipped_with_path),
+		cmocka_unit_test(kmod_hostile__megabyte_strings__capped),
+		cmocka_unit_test(kmod_hostile__utf8_cut__not_split),
+		cmocka_unit_test(kmod_hostile__deep_nesting__error),
+		cmocka_unit_test(kmod_hostile__invalid_utf8__error),
+		cmocka_unit_test(kmod_hostile__empty_and_not_object__error),
+		cmocka_unit_test(kmod_read__several_megabytes__buffer_grows),
+		cmocka_unit_test(kmod_nul_in_string__cut_there),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
