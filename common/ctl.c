@@ -130,7 +130,8 @@ reply(struct ctl_client *c, json_t *obj)
 	char *text;
 	size_t n;
 
-	text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER |
+	    JSON_REAL_PRECISION(9));
 	json_decref(obj);
 	if (text == NULL || (w = calloc(1, sizeof(*w))) == NULL) {
 		free(text);
@@ -274,11 +275,12 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	while ((nl = memchr(c->line, '\n', c->len)) != NULL) {
 		*nl = '\0';
 		used = nl - c->line + 1;
-		c->line[strcspn(c->line, "\r")] = '\0';
-		if (strlen(c->line) != used - 1)
+		if (strlen(c->line) != used - 1) {
 			reply(c, error_reply("command holds a NUL byte", NULL));
-		else
+		} else {
+			c->line[strcspn(c->line, "\r")] = '\0';
 			run_line(c, c->line);
+		}
 		if (c->closing)
 			return;
 		memmove(c->line, c->line + used, c->len - used);

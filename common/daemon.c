@@ -18,6 +18,7 @@
 
 static uv_timer_t watchdog;
 static int watchdog_on;
+static uint64_t stop_requested_ns;
 
 /* mkdir -p for the run directory. */
 int
@@ -43,6 +44,12 @@ kw_mkdir_p(const char *path, int mode)
 }
 
 static void
+noop_close(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void
 on_signal(uv_signal_t *s, int signum)
 {
 	struct kw_daemon *d = s->data;
@@ -54,13 +61,29 @@ on_signal(uv_signal_t *s, int signum)
 		return;
 	}
 	if (d->stopping) {
+		/*
+		 * Ctrl-C reaches the whole process group, and kwarden-run
+		 * passes it on too: a repeat within a second is the same
+		 * request. A later one means "now".
+		 */
+		if (kw_mono_ns() - stop_requested_ns < 1000000000ull)
+			return;
 		log_warnx("%s again while stopping: exiting now",
 		    strsignal(signum));
 		_exit(1);
 	}
+	stop_requested_ns = kw_mono_ns();
 	log_info("%s: stopping", strsignal(signum));
 	d->stopping = 1;
-	kw_daemon_close(d);
+	/*
+	 * The signal handlers stay installed (unreferenced, they do not keep
+	 * the loop alive) so that a repeated signal is not fatal by default.
+	 */
+	if (watchdog_on) {
+		watchdog_on = 0;
+		uv_close((uv_handle_t *)&watchdog, noop_close);
+	}
+	sd_notify(0, "STOPPING=1");
 	if (d->on_stop)
 		d->on_stop(d);
 }
@@ -92,6 +115,9 @@ kw_daemon_init(struct kw_daemon *d, uv_loop_t *loop, int argc, char **argv,
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sighup, on_signal, SIGHUP);
+	uv_unref((uv_handle_t *)&d->sigint);
+	uv_unref((uv_handle_t *)&d->sigterm);
+	uv_unref((uv_handle_t *)&d->sighup);
 }
 
 static void
@@ -117,12 +143,6 @@ kw_daemon_ready(struct kw_daemon *d)
 	log_info("ready");
 }
 
-static void
-noop_close(uv_handle_t *h)
-{
-	(void)h;
-}
-
 void
 kw_daemon_close(struct kw_daemon *d)
 {
@@ -139,7 +159,6 @@ kw_daemon_close(struct kw_daemon *d)
 		watchdog_on = 0;
 		uv_close((uv_handle_t *)&watchdog, noop_close);
 	}
-	sd_notify(0, "STOPPING=1");
 }
 
 json_t *
@@ -175,6 +194,9 @@ kw_daemon_run(struct kw_daemon *d)
 {
 	int rc;
 
+	uv_run(d->loop, UV_RUN_DEFAULT);
+	/* Everything else is closed: now the signal handlers. */
+	kw_daemon_close(d);
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(d->loop);
 	if (rc != 0) {

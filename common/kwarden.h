@@ -289,7 +289,8 @@ void	kw_daemon_init(struct kw_daemon *d, uv_loop_t *loop, int argc,
 	    char **argv, const char *name, const char *usage_extra);
 /* Tell systemd we are ready, start watchdog pings if it asked for them. */
 void	kw_daemon_ready(struct kw_daemon *d);
-/* Close the daemon's own handles (signals, watchdog). */
+/* Close the daemon's own handles (signals, watchdog); kw_daemon_run
+ * does it itself once everything else has closed. */
 void	kw_daemon_close(struct kw_daemon *d);
 /* Common status fields: name, version, pid, uptime_s, errors, last_error. */
 struct json_t *kw_daemon_status(const struct kw_daemon *d);

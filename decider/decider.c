@@ -20,8 +20,8 @@
 /* Bookkeeping per container, parallel to the container set. */
 struct cstate {
 	char		container_id[KW_CID_LEN];
-	int		acted;		/* acted on (dry-run): gone for policy */
-	int		logged;		/* last_* hold the last skip logged */
+	int		acted;		/* dry-run: gone for the policy */
+	int		logged;		/* last_*: the last skip logged */
 	enum policy_verdict last_verdict;
 	char		last_class[KW_NAME_LEN];
 	int		seen;		/* decided on in this round */
@@ -37,7 +37,7 @@ struct decider {
 	struct rates		 rates;
 	struct kw_snapshot	 snap;
 	double			*proc_cpu;	/* [snap.nprocs] */
-	size_t			*order;		/* [snap.nprocs], top-K */
+	size_t			*order;		/* [snap.nprocs] */
 	unsigned char		*picked;	/* [snap.nprocs] */
 	size_t			 proc_cap;
 	double			 machine_cpu;
@@ -49,7 +49,7 @@ struct decider {
 	struct policy_decision	*dec;
 	size_t			*class_of;
 	size_t			 cont_cap;
-	struct kw_proc_rec	 prec;		/* big: not on the stack */
+	struct kw_proc_rec	 prec;		/* big: off the stack */
 
 	uint64_t		 samples;
 	uint64_t		 bad_snapshots;
@@ -482,7 +482,7 @@ on_snapshot(struct decider *dz, const struct kw_msg *msg)
 	    rates_update(&dz->rates, &dz->snap, dz->proc_cpu,
 	    &dz->machine_cpu) == -1 ||
 	    containers_aggregate(&dz->snap, dz->proc_cpu, &dz->set) == -1 ||
-	    grow_containers(dz, dz->set.n) == -1 ||
+	    grow_containers(dz, dz->set.n ? dz->set.n : 1) == -1 ||
 	    cstate_rebuild(dz) == -1) {
 		log_warnx("snapshot seq %" PRIu64 ": out of memory: skipped",
 		    msg->seq);

@@ -39,7 +39,7 @@ struct rates {
 	struct rate_entry *ent;
 	size_t		 nent;
 	size_t		 capent;
-	uint32_t	*index;		/* RATES_EMPTY or an index into ent */
+	uint32_t	*index;		/* RATES_EMPTY or index into ent */
 	size_t		 index_cap;	/* power of two */
 	uint64_t	 window_ns;
 	uint64_t	 gen;
@@ -64,10 +64,10 @@ size_t	rates_count(const struct rates *r);
 
 struct container {
 	char		container_id[KW_CID_LEN];
-	char		name[128];	/* "" until a Docker client fills it */
+	char		name[128];	/* "" until Docker fills it in */
 	char		image[128];
-	char		label_class[KW_NAME_LEN];	/* kwarden.class or "" */
-	int32_t		pid;		/* main pid: earliest start_ns */
+	char		label_class[KW_NAME_LEN];  /* kwarden.class */
+	int32_t		pid;		/* main: earliest start_ns */
 	uint64_t	start_ns;	/* of the main pid */
 	uint32_t	nprocs;
 	double		cpu_pct;
@@ -142,12 +142,12 @@ enum policy_verdict {
 };
 
 struct policy_decision {
-	size_t		 cand;		/* index into the candidates */
+	size_t		 cand;		/* index of the candidate */
 	size_t		 class_idx;	/* or POLICY_CLASS_NONE */
 	enum policy_verdict verdict;
-	double		 excess;	/* points over the nearest threshold */
+	double		 excess;	/* points over a threshold */
 	char		 over[96];	/* "cpu 48.3% > 20.0%" */
-	char		 reason[192];	/* over for taken, else why skipped */
+	char		 reason[192];	/* over, or why skipped */
 };
 
 struct policy_result {
@@ -177,8 +177,9 @@ const char *policy_protected_by(const struct policy *p, const char *name,
  * (largest first, ties in input order); each is taken or skipped with a
  * reason. Containers of no class are never acted on.
  */
-void	policy_decide(const struct policy *p, const struct policy_cand *cand,
-	    size_t n, struct policy_result *res);
+void	policy_decide(const struct policy *p,
+	    const struct policy_cand *cand, size_t n,
+	    struct policy_result *res);
 const char *policy_class_name(const struct policy *p, size_t class_idx);
 const char *policy_verdict_name(enum policy_verdict v);
 

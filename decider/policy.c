@@ -257,7 +257,8 @@ policy_decide(const struct policy *p, const struct policy_cand *cand,
 		d->excess = cpu_ex > mem_ex ? cpu_ex : mem_ex;
 		format_over(p, &cand[i], d->over, sizeof(d->over));
 	}
-	qsort(res->dec, res->ndec, sizeof(res->dec[0]), decision_cmp);
+	if (res->ndec > 1)
+		qsort(res->dec, res->ndec, sizeof(res->dec[0]), decision_cmp);
 
 	/* left[]: alive in each class after the decisions taken so far. */
 	memcpy(left, res->alive, sizeof(left));

@@ -115,7 +115,7 @@ rates_entry_step(struct rate_entry *e, uint64_t ts_ns, uint64_t cpu_ns,
 		if (ts_ns == last->ts_ns && cpu_ns == last->cpu_ns)
 			return e->cpu_pct;	/* same sample twice */
 		if (ts_ns <= last->ts_ns || cpu_ns < last->cpu_ns)
-			e->nhist = 0;		/* counter reset, clock step */
+			e->nhist = 0;	/* counter reset, clock step */
 	}
 	if (e->nhist == 0) {
 		e->hist[0].ts_ns = ts_ns;

@@ -181,8 +181,8 @@ is_container_id(const char *s, size_t len)
 
 /* Fill p from one entry; -1 with err (p is then dropped by the caller). */
 static int
-parse_proc(const json_t *e, const char *where, struct kw_proc *p, char *err,
-    size_t errlen)
+parse_proc(const json_t *e, const char *where, struct kw_proc *p,
+    int *no_cid, char *err, size_t errlen)
 {
 	const char	*s;
 	char		 cgpath[PATH_MAX];
@@ -271,6 +271,8 @@ parse_proc(const json_t *e, const char *where, struct kw_proc *p, char *err,
 		if ((r = get_str(e, where, "cgroup", &s, &len, err, errlen)) ==
 		    -1)
 			return -1;
+		if (r == 0)
+			*no_cid = 1;
 		if (r && len < sizeof(cgpath)) {
 			memcpy(cgpath, s, len);
 			cgpath[len] = '\0';
@@ -325,6 +327,13 @@ int
 snapshot_parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
     char *err, size_t errlen)
 {
+	return kmod_parse(buf, len, snap, NULL, err, errlen);
+}
+
+int
+kmod_parse(const char *buf, size_t len, struct kw_snapshot *snap,
+    struct kmod_info *info, char *err, size_t errlen)
+{
 	static const char *const keys[] = { "processes", "containers" };
 	char		 first[256], where[64], *copy;
 	json_error_t	 jerr;
@@ -332,8 +341,10 @@ snapshot_parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
 	struct kw_proc	*p;
 	uint64_t	 ts;
 	size_t		 i, k, narrays = 0, nentries = 0;
-	int		 skipped = 0, r;
+	int		 skipped = 0, r, no_cid;
 
+	if (info != NULL)
+		memset(info, 0, sizeof(*info));
 	kw_snapshot_clear(snap);
 	snprintf(snap->source, sizeof(snap->source), "kmod");
 	if (err != NULL && errlen > 0)
@@ -386,14 +397,16 @@ snapshot_parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
 				seterr(err, errlen, "out of memory");
 				goto reject;
 			}
-			if (parse_proc(e, where, p, first[0] == '\0' ? first :
-			    NULL, sizeof(first)) == -1) {
+			no_cid = 0;
+			if (parse_proc(e, where, p, &no_cid, first[0] == '\0' ?
+			    first : NULL, sizeof(first)) == -1) {
 				/* Drop the entry; its cmdline goes with it. */
 				free(p->cmdline);
 				p->cmdline = NULL;
 				snap->nprocs--;
 				skipped++;
-			}
+			} else if (no_cid && info != NULL)
+				info->no_container_id++;
 		}
 	}
 	if (narrays == 0) {
@@ -418,14 +431,16 @@ reject:
 }
 
 int
-source_kmod_read(const char *path, struct kw_snapshot *snap, char *err,
-    size_t errlen)
+source_kmod_read(const char *path, struct kw_snapshot *snap,
+    struct kmod_info *info, char *err, size_t errlen)
 {
 	char	*buf, *nbuf;
 	size_t	 len = 0, cap = 64 * 1024;
 	ssize_t	 n;
 	int	 fd, r;
 
+	if (info != NULL)
+		memset(info, 0, sizeof(*info));
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		seterr(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
@@ -462,7 +477,7 @@ source_kmod_read(const char *path, struct kw_snapshot *snap, char *err,
 		len += (size_t)n;
 	}
 	close(fd);
-	r = snapshot_parse_json(buf, len, snap, err, errlen);
+	r = kmod_parse(buf, len, snap, info, err, errlen);
 	if (r == -1 && err != NULL && errlen > 0) {
 		/* Prefix the path: "PATH: line 3 column 1 ...". */
 		char	 tmp[512];
@@ -476,6 +491,8 @@ source_kmod_read(const char *path, struct kw_snapshot *snap, char *err,
 fail:
 	free(buf);
 	close(fd);
+	if (info != NULL)
+		memset(info, 0, sizeof(*info));
 	kw_snapshot_clear(snap);
 	return -1;
 }

@@ -10,6 +10,8 @@
  * PROCFS_REFRESH_SAMPLES samples (setproctitle changes argv in place; a
  * process can be moved to another cgroup). Kernel threads (PF_KTHREAD) have
  * no cmdline, no memory and the root cgroup: neither file is read for them.
+ * The same cache serves procfs_fill_container_ids (kmod snapshots in the
+ * seed's format), keyed there by (pid, name) as the seed has no start time.
  */
 #include <sys/types.h>
 
@@ -39,6 +41,7 @@ struct procfs_cache {
 	char			*cmdline;
 	size_t			 cmdline_len;
 	char			 container_id[KW_CID_LEN];
+	int			 cgroup_valid;	/* id is known */
 	uint64_t		 seen;		/* sample number */
 	uint64_t		 refresh_at;	/* sample number */
 };
@@ -459,6 +462,7 @@ cache_fill(struct procfs *pf, int pfd, struct procfs_cache *c,
 	free(c->cmdline);
 	c->cmdline = s;
 	c->cmdline_len = len;
+	c->cgroup_valid = 1;
 	c->refresh_at = pf->gen + PROCFS_REFRESH_SAMPLES +
 	    (uint64_t)c->pid % PROCFS_REFRESH_SAMPLES;
 	return 0;
@@ -625,6 +629,65 @@ procfs_sample(struct procfs *pf, struct kw_snapshot *snap, char *err,
 		return -1;
 	}
 	closedir(dir);
+	cache_sweep(pf);
+	return 0;
+}
+
+int
+procfs_fill_container_ids(struct procfs *pf, struct kw_snapshot *snap)
+{
+	char			 cg[PROCFS_CGROUP_MAX], name[32], path[256];
+	struct procfs_cache	*c;
+	struct kw_proc		*p;
+	size_t			 i;
+	int			 rootfd;
+
+	if ((rootfd = open(pf->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
+		return 0;	/* every process stays a host process */
+	pf->gen++;
+	for (i = 0; i < snap->nprocs; i++) {
+		p = &snap->procs[i];
+		if (p->container_id[0] != '\0')
+			continue;
+		if ((c = cache_get(pf, p->pid)) == NULL) {
+			close(rootfd);
+			return -1;
+		}
+		c->seen = pf->gen;
+		if (c->cgroup_valid && strcmp(c->comm, p->name) == 0 &&
+		    pf->gen < c->refresh_at) {
+			pf->counters.cache_hits++;
+			memcpy(p->container_id, c->container_id,
+			    sizeof(p->container_id));
+			continue;
+		}
+		pf->counters.cache_misses++;
+		/* No start time here: make procfs_sample re-read it all. */
+		free(c->cmdline);
+		c->cmdline = NULL;
+		c->starttime = 0;
+		snprintf(c->comm, sizeof(c->comm), "%s", p->name);
+		c->container_id[0] = '\0';
+		c->cgroup_valid = 0;
+		snprintf(name, sizeof(name), "%d/cgroup", (int)p->pid);
+		if (read_at(rootfd, name, cg, sizeof(cg)) == -1) {
+			if (is_gone(errno))
+				pf->counters.vanished++;
+			else
+				pf->counters.errors++;
+			continue;
+		}
+		if (kw_cgroup_file_container_id(cg, c->container_id, path,
+		    sizeof(path)) != 1)
+			c->container_id[0] = '\0';
+		c->cgroup_valid = 1;
+		c->refresh_at = pf->gen + PROCFS_REFRESH_SAMPLES +
+		    (uint64_t)c->pid % PROCFS_REFRESH_SAMPLES;
+		memcpy(p->container_id, c->container_id,
+		    sizeof(p->container_id));
+	}
+	close(rootfd);
 	cache_sweep(pf);
 	return 0;
 }

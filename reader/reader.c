@@ -37,10 +37,11 @@ struct sample {
 	/* out */
 	struct kw_snapshot	 snap;
 	int			 ok;		/* publish snap */
-	int			 kmod_rc;	/* -1 failed, 0 ok, N skipped */
+	int			 kmod_rc;	/* -1, or entries skipped */
 	int			 kmod_tried;
 	int			 procfs_rc;
 	int			 procfs_tried;
+	int			 filled_ids;	/* ids from procfs */
 	char			 kmod_err[512];
 	char			 procfs_err[512];
 	uint64_t		 took_ns;
@@ -71,7 +72,7 @@ struct reader {
 	uint64_t		 kmod_skipped;	/* malformed entries */
 	uint64_t		 last_sample_ns;
 	uint64_t		 last_nprocs;
-	char			 in_use[8];	/* "", "kmod", "procfs" */
+	char			 in_use[8];	/* "", kmod, procfs */
 	char			 last_read_error[512];
 	char			 logged_kmod_err[512];
 	char			 logged_procfs_err[512];
@@ -97,19 +98,27 @@ sample_work(uv_work_t *req)
 {
 	struct sample	*w = req->data;
 	struct reader	*r = w->r;
+	struct kmod_info info;
 	uint64_t	 t0 = kw_mono_ns();
 	int		 use_kmod;
 
-	w->ok = w->kmod_tried = w->procfs_tried = 0;
+	w->ok = w->kmod_tried = w->procfs_tried = w->filled_ids = 0;
 	w->kmod_rc = w->procfs_rc = 0;
 	w->kmod_err[0] = w->procfs_err[0] = '\0';
 	use_kmod = w->mode == SOURCE_KMOD || (w->mode == SOURCE_AUTO &&
 	    access(w->kmod_path, F_OK) == 0);
 	if (use_kmod) {
 		w->kmod_tried = 1;
-		w->kmod_rc = source_kmod_read(w->kmod_path, &w->snap,
+		w->kmod_rc = source_kmod_read(w->kmod_path, &w->snap, &info,
 		    w->kmod_err, sizeof(w->kmod_err));
 		w->ok = w->kmod_rc >= 0;
+		/* The seed's modules give no container ids: take them. */
+		if (w->ok && info.no_container_id > 0) {
+			if (procfs_fill_container_ids(r->pf, &w->snap) == -1)
+				w->ok = 0;
+			procfs_get_counters(r->pf, &w->counters);
+			w->filled_ids = 1;
+		}
 	}
 	if (!w->ok && w->mode != SOURCE_KMOD) {
 		w->procfs_tried = 1;
@@ -177,6 +186,8 @@ sample_done(uv_work_t *req, int status)
 			used = "kmod";
 		}
 	}
+	if (w->filled_ids)
+		r->counters = w->counters;
 	if (w->procfs_tried) {
 		r->counters = w->counters;
 		if (w->procfs_rc == -1)
@@ -360,7 +371,8 @@ cmd_status(void *arg, const char *args)
 		pub = json_object();
 		json_object_set_new(pub, "epoch",
 		    json_integer((json_int_t)ps.epoch));
-		json_object_set_new(pub, "seq", json_integer((json_int_t)ps.seq));
+		json_object_set_new(pub, "seq",
+		    json_integer((json_int_t)ps.seq));
 		json_object_set_new(pub, "oldest_seq",
 		    json_integer((json_int_t)ps.oldest_seq));
 		json_object_set_new(pub, "clients",

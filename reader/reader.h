@@ -18,8 +18,8 @@ struct procfs_stat {
 	int32_t		ppid;
 	char		state;
 	char		comm[KW_NAME_LEN];
-	uint64_t	flags;		/* PF_*: PF_KTHREAD marks kernel threads */
-	uint64_t	utime;		/* clock ticks, whole thread group */
+	uint64_t	flags;		/* PF_*, e.g. PF_KTHREAD */
+	uint64_t	utime;		/* ticks, whole thread group */
 	uint64_t	stime;
 	uint64_t	num_threads;
 	uint64_t	starttime;	/* clock ticks since boot */
@@ -45,7 +45,8 @@ struct procfs_status {
  * Parsers: buf need not be NUL-terminated. 0 on success, -1 when the
  * content does not have the expected shape.
  */
-int	procfs_parse_stat(const char *buf, size_t len, struct procfs_stat *st);
+int	procfs_parse_stat(const char *buf, size_t len,
+	    struct procfs_stat *st);
 int	procfs_parse_statm(const char *buf, size_t len,
 	    struct procfs_statm *sm);
 int	procfs_parse_status(const char *buf, size_t len,
@@ -66,7 +67,7 @@ uint64_t procfs_ticks_to_ns(uint64_t ticks, uint64_t hz);
 struct procfs_counters {
 	uint64_t	samples;
 	uint64_t	vanished;	/* pid gone mid-read: skipped */
-	uint64_t	errors;		/* pid unreadable for another reason */
+	uint64_t	errors;		/* pid unreadable otherwise */
 	uint64_t	cache_hits;	/* cmdline and cgroup not re-read */
 	uint64_t	cache_misses;
 };
@@ -85,6 +86,13 @@ int	procfs_sample(struct procfs *pf, struct kw_snapshot *snap, char *err,
 	    size_t errlen);
 void	procfs_get_counters(const struct procfs *pf,
 	    struct procfs_counters *c);
+/*
+ * For a kmod snapshot without container ids (the seed's modules): fill
+ * container_id of every process that has none from <root>/<pid>/cgroup,
+ * cached per (pid, name). A process gone meanwhile stays "". -1 on ENOMEM.
+ */
+int	procfs_fill_container_ids(struct procfs *pf,
+	    struct kw_snapshot *snap);
 
 /* kmod.c */
 
@@ -96,13 +104,24 @@ void	procfs_get_counters(const struct procfs *pf,
  */
 int	snapshot_parse_json(const char *buf, size_t len,
 	    struct kw_snapshot *snap, char *err, size_t errlen);
+struct kmod_info {
+	/* Entries with neither container_id nor cgroup (the seed's format). */
+	size_t	no_container_id;
+};
+
+/* snapshot_parse_json, telling what the input lacked (info may be NULL) */
+int	kmod_parse(const char *buf, size_t len, struct kw_snapshot *snap,
+	    struct kmod_info *info, char *err, size_t errlen);
 /* Drop trailing commas (outside strings) by turning them into spaces. */
 void	kmod_strip_trailing_commas(char *buf, size_t len);
-/* Read the whole file at path and parse it; as snapshot_parse_json. */
-int	source_kmod_read(const char *path, struct kw_snapshot *snap, char *err,
-	    size_t errlen);
+/*
+ * Read the whole file at path (any size up to KMOD_MAX_FILE) and parse it;
+ * returns as snapshot_parse_json, err prefixed with the path.
+ */
+int	source_kmod_read(const char *path, struct kw_snapshot *snap,
+	    struct kmod_info *info, char *err, size_t errlen);
 
-#define KMOD_MAX_FILE	(256u << 20)	/* refuse files larger than this */
+#define KMOD_MAX_FILE	(256u << 20)	/* refuse larger files */
 /* ns per unit of the seed's proc_jiffies (it is ns: see kmod.c) */
 #define KMOD_SEED_JIFFY_NS	1
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -71,6 +72,7 @@ static void	on_stop_timer(uv_timer_t *t);
 static void	on_signal(uv_signal_t *h, int sig);
 static void	fmt_ms(uint64_t ms, char *buf, size_t len);
 static const char *sig_name(int sig);
+static void	open_std_fds(void);
 
 /*
  * KWARDEN_BINDIR, else the directory kwarden-run is in when it holds
@@ -222,7 +224,11 @@ child_spawn(struct child *c)
 		return;
 	}
 	c->running = 1;
-	log_info("started %s, pid %d", c->name, c->proc.pid);
+	if (c->restarts > 0)
+		log_info("started %s, pid %d (restart %" PRIu64 ")", c->name,
+		    c->proc.pid, c->restarts);
+	else
+		log_info("started %s, pid %d", c->name, c->proc.pid);
 }
 
 static void
@@ -374,6 +380,23 @@ on_signal(uv_signal_t *h, int sig)
 	sv_stop(sv, sig);
 }
 
+/*
+ * Started with stdin (or more) closed, libuv would take fd 0 for its own
+ * use (and assert on closing it) and the children would inherit nothing.
+ */
+static void
+open_std_fds(void)
+{
+	int	fd;
+
+	for (fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) == -1)
+			exit(1);
+	}
+}
+
 static const char *
 sig_name(int sig)
 {
@@ -409,6 +432,7 @@ main(int argc, char **argv)
 	size_t			 i;
 	int			 r;
 
+	open_std_fds();
 	kw_log_init("kwarden-run", KW_LOG_INFO);
 	memset(&sv, 0, sizeof(sv));
 	sv.conf = kw_conf_cli(argc, argv, "run",

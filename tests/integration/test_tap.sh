@@ -50,9 +50,8 @@ all_json() {
 # Crafted streams. msgpack: 0x8N map of N, 0xaN str of N, 0xcf uint64,
 # 0xcb float64, 0xc4 bin8, 0xdb str32.
 msg() {	# {"t": $1, "seq": $2}, $2 < 128
-	printf '\x82\xa1t'
-	printf "\\x$(printf %x $((0xa0 + ${#1})))%s" "$1"
-	printf "\\xa3seq\\x$(printf %x "$2")"
+	printf '\x82\xa1t%b%s\xa3seq%b' "\\x$(printf %x $((0xa0 + ${#1})))" \
+	    "$1" "\\x$(printf %x "$2")"
 }
 
 # --- crafted input ----------------------------------------------------------
@@ -246,7 +245,7 @@ if [ -x "$READER" ] && command -v socat >/dev/null; then
 	    grep -o '"epoch":[0-9]*' | cut -d: -f2)
 	timeout 10 "$TAP" --sub "$epoch:2" --count 3 "$SOCK" >"$T/out" \
 	    2>"$T/err"
-	if grep -q "\"epoch\":$epoch[,}]" "$T/out" &&
+	if grep -q "\"epoch\":${epoch}[,}]" "$T/out" &&
 	    jq -se 'map(select(.t != "hello")) | .[0] |
 	    (.seq == 2 or .t == "gap")' "$T/out" >/dev/null; then
 		ok tap__sub__replays_from_seq

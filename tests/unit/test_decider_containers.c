@@ -13,9 +13,12 @@
 
 #include "../../decider/decider.h"
 
-#define CID_A	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define CID_B	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-#define CID_C	"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+#define CID_A	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define CID_B	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" \
+	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define CID_C	"cccccccccccccccccccccccccccccccc" \
+	"cccccccccccccccccccccccccccccccc"
 
 struct row {
 	int32_t		pid;
@@ -121,7 +124,7 @@ static const struct want host_wants[0];
  */
 static const struct row main_rows[] = {
 	{ 900, 300, CID_A, 1, 0.0 },
-	{ 50, 900, CID_A, 1, 0.0 },		/* lower pid, started later */
+	{ 50, 900, CID_A, 1, 0.0 },		/* lower pid, later start */
 	{ 300, 100, CID_A, 1, 0.0 },		/* earliest: main */
 	{ 77, 400, CID_B, 1, 0.0 },
 	{ 66, 400, CID_B, 1, 0.0 },		/* tie: lowest pid */

@@ -413,6 +413,23 @@ policy__wildcard_classes__tried_last(void **state)
 	run_case(&p, &pc);
 }
 
+/* No containers at all (only host processes): nothing to decide. */
+static void
+policy__no_containers__no_decisions(void **state)
+{
+	struct policy p;
+	struct policy_result res;
+
+	policy_defaults(&p);
+	memset(&res, 0, sizeof(res));
+	res.taken = res.skipped = res.ndec = 7;
+	policy_decide(&p, NULL, 0, &res);
+	assert_int_equal(res.ndec, 0);
+	assert_int_equal(res.taken, 0);
+	assert_int_equal(res.skipped, 0);
+	assert_int_equal(res.alive[0], 0);
+}
+
 /* policy_check rejects what the policy cannot mean. */
 static void
 policy__check__rejects_bad_policy(void **state)
@@ -476,6 +493,7 @@ main(void)
 		cmocka_unit_test(
 		    policy__no_matching_class__class_none_never_acted),
 		cmocka_unit_test(policy__wildcard_classes__tried_last),
+		cmocka_unit_test(policy__no_containers__no_decisions),
 		cmocka_unit_test(policy__check__rejects_bad_policy),
 	};
 

@@ -55,11 +55,14 @@ kmod_seed__sysinfo_trailing_commas__parsed(void **state)
 	char			 path[512];
 	struct kw_snapshot	 snap;
 	const struct kw_proc	*p;
+	struct kmod_info	 info;
 	long			 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	kw_snapshot_init(&snap);
 	assert_int_equal(source_kmod_read(fixture("seed/sysinfo.json", path,
-	    sizeof(path)), &snap, err, sizeof(err)), 0);
+	    sizeof(path)), &snap, &info, err, sizeof(err)), 0);
+	/* No container ids: the reader takes them from /proc/<pid>/cgroup. */
+	assert_int_equal(info.no_container_id, 10);
 	assert_string_equal(snap.source, "kmod");
 	assert_int_equal(snap.nprocs, 10);
 	assert_int_equal(snap.host.mem_total_kb, 3960492);
@@ -98,7 +101,7 @@ kmod_seed__continfo_containers_key__parsed(void **state)
 
 	kw_snapshot_init(&snap);
 	assert_int_equal(source_kmod_read(fixture("seed/continfo.json", path,
-	    sizeof(path)), &snap, err, sizeof(err)), 0);
+	    sizeof(path)), &snap, NULL, err, sizeof(err)), 0);
 	assert_int_equal(snap.nprocs, 4);
 	assert_int_equal(snap.host.mem_total_kb, 3960492);
 	assert_int_equal(snap.host.mem_free_kb, 2198276);
@@ -124,10 +127,12 @@ kmod_sample__new_format__every_field(void **state)
 	char			 path[512];
 	struct kw_snapshot	 snap;
 	const struct kw_proc	*p;
+	struct kmod_info	 info;
 
 	kw_snapshot_init(&snap);
 	assert_int_equal(source_kmod_read(fixture("kmod-sample.json", path,
-	    sizeof(path)), &snap, err, sizeof(err)), 0);
+	    sizeof(path)), &snap, &info, err, sizeof(err)), 0);
+	assert_int_equal(info.no_container_id, 0);
 	assert_int_equal(snap.nprocs, 3);
 	assert_int_equal(snap.host.mem_available_kb, 2900000);
 	assert_int_equal(snap.host.ncpu, 2);
@@ -141,7 +146,8 @@ kmod_sample__new_format__every_field(void **state)
 	assert_non_null(p);
 	assert_int_equal(p->ppid, 4200);
 	assert_string_equal(p->name, "foo) Z ");
-	assert_string_equal(p->cmdline, "sh -c \"echo \\\"hi\\\"\" \xc3\xa9\x01");
+	assert_string_equal(p->cmdline,
+	    "sh -c \"echo \\\"hi\\\"\" \xc3\xa9\x01");
 	assert_int_equal(p->uid, 1000);
 	assert_int_equal(p->threads, 4);
 	assert_int_equal(p->state, 'R');
@@ -357,12 +363,13 @@ kmod_hostile__empty_and_not_object__error(void **state)
 	fd = mkstemp(path);
 	assert_true(fd != -1);
 	close(fd);
-	assert_int_equal(source_kmod_read(path, &snap, err, sizeof(err)), -1);
+	assert_int_equal(source_kmod_read(path, &snap, NULL, err,
+	    sizeof(err)), -1);
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "empty input"));
 	unlink(path);
-	assert_int_equal(source_kmod_read("/nonexistent/sysinfo", &snap, err,
-	    sizeof(err)), -1);
+	assert_int_equal(source_kmod_read("/nonexistent/sysinfo", &snap, NULL,
+	    err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "/nonexistent/sysinfo: No such file"));
 	kw_snapshot_free(&snap);
 }
@@ -389,7 +396,8 @@ kmod_read__several_megabytes__buffer_grows(void **state)
 	fprintf(fp, "]}\n");
 	assert_true(ftell(fp) > 4 * 1024 * 1024);
 	fclose(fp);
-	assert_int_equal(source_kmod_read(path, &snap, err, sizeof(err)), 0);
+	assert_int_equal(source_kmod_read(path, &snap, NULL, err,
+	    sizeof(err)), 0);
 	assert_int_equal(snap.nprocs, (size_t)n);
 	assert_int_equal(snap.host.ncpu, 8);
 	assert_int_equal(snap.procs[n - 1].pid, n);

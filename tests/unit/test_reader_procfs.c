@@ -61,8 +61,8 @@ procfs_stat__plain__parsed(void **state)
 static void
 procfs_stat__name_with_paren_and_spaces__parsed(void **state)
 {
-	const char		*s = "4242 (foo) Z ) R 1 4242 4242 0 -1 4194560 "
-	    "100 0 2 0 150 50 3 4 20 0 4 0 500000 104857600 2560" TAIL;
+	const char		*s = "4242 (foo) Z ) R 1 4242 4242 0 -1 "
+	    "4194560 100 0 2 0 150 50 3 4 20 0 4 0 500000 104857600 2560" TAIL;
 	struct procfs_stat	 st;
 
 	assert_int_equal(procfs_parse_stat(s, strlen(s), &st), 0);
@@ -107,8 +107,8 @@ procfs_stat__long_comm__capped(void **state)
 static void
 procfs_stat__truncated_or_garbage__rejected(void **state)
 {
-	const char		*full = "1 (systemd) S 0 1 1 0 -1 4194560 100 0 "
-	    "2 0 700 335 3 4 20 0 1 0 12 23842816 3569" TAIL;
+	const char		*full = "1 (systemd) S 0 1 1 0 -1 4194560 "
+	    "100 0 2 0 700 335 3 4 20 0 1 0 12 23842816 3569" TAIL;
 	const char		*bad[] = {
 		"", "888 garbage\n", "1 (systemd", "(x) S 1", "1 (x) 5 1",
 		"1 (x) S 1 2 3", "1 (x) S a b c d e f g h i j k l m n o p q",
@@ -231,9 +231,9 @@ procfs_sample__fixture_tree__every_field(void **state)
 	struct kw_snapshot		 snap;
 	struct procfs_counters		 c;
 	const struct kw_proc		*p;
-	uint64_t			 page_kb = (uint64_t)sysconf(_SC_PAGESIZE) /
-	    1024;
+	uint64_t			 page_kb;
 
+	page_kb = (uint64_t)sysconf(_SC_PAGESIZE) / 1024;
 	kw_snapshot_init(&snap);
 	pf = procfs_new(fixture("proc", root, sizeof(root)));
 	assert_non_null(pf);
@@ -313,6 +313,55 @@ procfs_sample__fixture_tree__every_field(void **state)
 }
 
 static void
+procfs_fill_ids__seed_kmod_snapshot__ids_from_cgroup(void **state)
+{
+	static const struct {
+		int32_t		 pid;
+		const char	*name;
+		const char	*cid;
+	} in[] = {
+		{ 1, "systemd", "" }, { 4242, "foo) Z ", CID1 },
+		{ 4300, "a b) (c", CID2 }, { 9999, "gone", "" },
+	};
+	char			 root[512];
+	struct procfs		*pf;
+	struct kw_snapshot	 snap;
+	struct procfs_counters	 c;
+	struct kw_proc		*p;
+	size_t			 i;
+	int			 round;
+
+	kw_snapshot_init(&snap);
+	pf = procfs_new(fixture("proc", root, sizeof(root)));
+	assert_non_null(pf);
+	for (round = 0; round < 2; round++) {
+		kw_snapshot_clear(&snap);
+		for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+			p = kw_snapshot_add(&snap);
+			assert_non_null(p);
+			p->pid = in[i].pid;
+			snprintf(p->name, sizeof(p->name), "%s", in[i].name);
+		}
+		assert_int_equal(procfs_fill_container_ids(pf, &snap), 0);
+		for (i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+			assert_string_equal(snap.procs[i].container_id,
+			    in[i].cid);
+	}
+	procfs_get_counters(pf, &c);
+	assert_int_equal(c.cache_misses, 4 + 1);	/* 9999 retried */
+	assert_int_equal(c.cache_hits, 3);
+	assert_int_equal(c.vanished, 2);
+	/* A procfs sample after it re-reads cmdline (no start time known). */
+	assert_int_equal(procfs_sample(pf, &snap, root, sizeof(root)), 0);
+	procfs_get_counters(pf, &c);
+	assert_int_equal(c.cache_misses, 5 + 4);
+	assert_string_equal(find_pid(&snap, 4242)->cmdline,
+	    "/usr/bin/stress --cpu 4");
+	procfs_free(pf);
+	kw_snapshot_free(&snap);
+}
+
+static void
 procfs_sample__missing_root__error(void **state)
 {
 	char			 err[256];
@@ -371,6 +420,8 @@ main(void)
 		cmocka_unit_test(procfs_cmdline__nuls_and_trailing__cleaned),
 		cmocka_unit_test(procfs_ticks__to_ns__exact),
 		cmocka_unit_test(procfs_sample__fixture_tree__every_field),
+		cmocka_unit_test(
+		    procfs_fill_ids__seed_kmod_snapshot__ids_from_cgroup),
 		cmocka_unit_test(procfs_sample__missing_root__error),
 		cmocka_unit_test(procfs_sample__real_proc__self_found),
 	};

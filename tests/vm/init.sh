@@ -16,7 +16,10 @@ CONT=/proc/continfo_so1_202041390
 stty -F $OUT raw -echo 2>/dev/null
 
 log() { echo "kwvm: $*"; }
-res() { echo "$*" >>/tmp/results; }
+res() {
+	echo "$*" >>/tmp/results
+	echo "kwvm $(uptime_s): $*"
+}
 emit() {
 	{
 		echo "==KW-BEGIN $1=="
