@@ -192,10 +192,20 @@ report_open(uv_handle_t *h, void *arg)
 int
 kw_daemon_run(struct kw_daemon *d)
 {
+	sigset_t stopsigs;
 	int rc;
 
 	uv_run(d->loop, UV_RUN_DEFAULT);
-	/* Everything else is closed: now the signal handlers. */
+	/*
+	 * Everything else is closed: now the signal handlers. A stop signal
+	 * still on its way (kwarden-run passes ours on) must not find the
+	 * default action: block them, we are on our way out.
+	 */
+	sigemptyset(&stopsigs);
+	sigaddset(&stopsigs, SIGINT);
+	sigaddset(&stopsigs, SIGTERM);
+	sigaddset(&stopsigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stopsigs, NULL);
 	kw_daemon_close(d);
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(d->loop);

@@ -41,6 +41,126 @@ kw_msg_type_from(const char *s, size_t len)
 	return KW_MSG_UNKNOWN;
 }
 
+void
+kw_mpscan_init(struct kw_mpscan *s, size_t max_len, size_t max_count)
+{
+	s->pos = 0;
+	s->max_len = max_len;
+	s->max_count = max_count;
+}
+
+static uint64_t
+be_uint(const unsigned char *p, size_t n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | *p++;
+	return v;
+}
+
+/*
+ * Headers follow one another: an array's or map's elements come right after
+ * its header, a str's bytes right after its header. So a linear walk over
+ * headers, skipping payloads, sees every declared size.
+ */
+int
+kw_mpscan_feed(struct kw_mpscan *s, const char *buf, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)buf;
+
+	while (s->pos < len) {
+		unsigned char b = p[s->pos];
+		size_t hdr = 1, nsize = 0, fixed = 0;
+		int kind = 0;	/* 0 scalar, 1 payload, 2 array, 3 map */
+		uint64_t n = 0;
+
+		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 ||
+		    b == 0xc3) {
+			fixed = 0;
+		} else if (b <= 0x8f) {
+			kind = 3;
+			n = b & 0x0f;
+		} else if (b <= 0x9f) {
+			kind = 2;
+			n = b & 0x0f;
+		} else if (b <= 0xbf) {
+			kind = 1;
+			n = b & 0x1f;
+		} else {
+			switch (b) {
+			case 0xc4: case 0xd9: kind = 1; nsize = 1; break;
+			case 0xc5: case 0xda: kind = 1; nsize = 2; break;
+			case 0xc6: case 0xdb: kind = 1; nsize = 4; break;
+			case 0xc7: kind = 1; nsize = 1; fixed = 1; break;
+			case 0xc8: kind = 1; nsize = 2; fixed = 1; break;
+			case 0xc9: kind = 1; nsize = 4; fixed = 1; break;
+			case 0xca: fixed = 4; break;
+			case 0xcb: fixed = 8; break;
+			case 0xcc: case 0xd0: fixed = 1; break;
+			case 0xcd: case 0xd1: fixed = 2; break;
+			case 0xce: case 0xd2: fixed = 4; break;
+			case 0xcf: case 0xd3: fixed = 8; break;
+			case 0xd4: fixed = 2; break;
+			case 0xd5: fixed = 3; break;
+			case 0xd6: fixed = 5; break;
+			case 0xd7: fixed = 9; break;
+			case 0xd8: fixed = 17; break;
+			case 0xdc: kind = 2; nsize = 2; break;
+			case 0xdd: kind = 2; nsize = 4; break;
+			case 0xde: kind = 3; nsize = 2; break;
+			case 0xdf: kind = 3; nsize = 4; break;
+			default:
+				return -1;	/* 0xc1: never used */
+			}
+		}
+		if (nsize > 0) {
+			if (s->pos + 1 + nsize > len)
+				return 0;	/* header not all here yet */
+			n = be_uint(p + s->pos + 1, nsize);
+			hdr += nsize;
+		}
+		switch (kind) {
+		case 0:
+			s->pos += hdr + fixed;
+			break;
+		case 1:		/* ext: the type byte is part of the header */
+			if (n > s->max_len)
+				return -1;
+			s->pos += hdr + fixed + n;
+			break;
+		case 2:
+		case 3:
+			if (n > s->max_count || (kind == 3 &&
+			    n * 2 > s->max_count))
+				return -1;
+			s->pos += hdr;
+			break;
+		}
+	}
+	return 0;
+}
+
+void
+kw_mpscan_consumed(struct kw_mpscan *s, size_t n)
+{
+	s->pos = n > s->pos ? 0 : s->pos - n;
+}
+
+int
+kw_unpacker_next(msgpack_unpacker *u, struct kw_mpscan *s,
+    msgpack_unpacked *res)
+{
+	size_t off = u->off;
+	int rc;
+
+	if (kw_mpscan_feed(s, u->buffer + u->off, u->used - u->off) == -1)
+		return KW_UNPACK_REFUSED;
+	rc = msgpack_unpacker_next(u, res);
+	kw_mpscan_consumed(s, u->off - off);
+	return rc;
+}
+
 static void
 seterr(char *err, size_t errlen, const char *msg, const char *key)
 {

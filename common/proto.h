@@ -14,6 +14,8 @@
 #define KW_PROTO_VERSION	1
 /* The largest message a reader of a stream buffers before giving up. */
 #define KW_MSG_MAX		(64u << 20)
+/* The most elements one array or map of a message may declare. */
+#define KW_MSG_COUNT_MAX	(1u << 20)
 #define KW_NAME_LEN		64
 #define KW_CMDLINE_MAX		4096
 #define KW_CID_LEN		65	/* 64 hex + NUL */
@@ -31,6 +33,32 @@ enum kw_msg_type {
 	KW_MSG_DELETION,	/* decider */
 	KW_MSG__COUNT,
 };
+
+/*
+ * msgpack-c reserves memory for an array or map as soon as it reads the
+ * declared count, so a few bytes can ask for gigabytes. Before unpacking,
+ * a reader feeds the bytes it holds to a scanner that checks every
+ * declared length and count against limits; pos is how far it has checked,
+ * relative to the first byte not yet unpacked.
+ */
+struct kw_mpscan {
+	size_t	pos;
+	size_t	max_len;	/* longest str/bin/ext */
+	size_t	max_count;	/* most elements in one array or map */
+};
+
+void	kw_mpscan_init(struct kw_mpscan *s, size_t max_len, size_t max_count);
+/* Check buf[pos..len); -1 when a limit is broken or a byte is never used. */
+int	kw_mpscan_feed(struct kw_mpscan *s, const char *buf, size_t len);
+/* n bytes at the start were unpacked and are gone from the buffer. */
+void	kw_mpscan_consumed(struct kw_mpscan *s, size_t n);
+/*
+ * msgpack_unpacker_next behind the scanner: the bytes it will read are
+ * checked first. Returns MSGPACK_UNPACK_* or KW_UNPACK_REFUSED.
+ */
+#define KW_UNPACK_REFUSED	(-100)
+int	kw_unpacker_next(msgpack_unpacker *u, struct kw_mpscan *s,
+	    msgpack_unpacked *res);
 
 const char	*kw_msg_type_name(enum kw_msg_type type);
 enum kw_msg_type kw_msg_type_from(const char *s, size_t len);

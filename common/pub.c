@@ -32,6 +32,7 @@ struct pub_client {
 	uint64_t		 next_seq;	/* next ring message to send */
 	struct kw_flow		 flow;
 	msgpack_unpacker	 unp;
+	struct kw_mpscan	 scan;
 	int			 closing;
 };
 
@@ -447,7 +448,7 @@ client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	msgpack_unpacker_buffer_consumed(&c->unp, nread);
 	msgpack_unpacked_init(&res);
 	while (!c->closing) {
-		rc = msgpack_unpacker_next(&c->unp, &res);
+		rc = kw_unpacker_next(&c->unp, &c->scan, &res);
 		if (rc == MSGPACK_UNPACK_CONTINUE) {
 			if (msgpack_unpacker_message_size(&c->unp) >
 			    CLIENT_MSG_MAX) {
@@ -459,7 +460,9 @@ client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		}
 		if (rc != MSGPACK_UNPACK_SUCCESS) {
 			pub->st.clients_bad++;
-			client_close(c, "sent malformed msgpack: disconnected");
+			client_close(c, rc == KW_UNPACK_REFUSED ?
+			    "declared a size over the limit: disconnected" :
+			    "sent malformed msgpack: disconnected");
 			break;
 		}
 		if (kw_msg_decode(&res.data, &msg, err, sizeof(err)) == -1) {
@@ -501,6 +504,7 @@ on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	c->pub = pub;
+	kw_mpscan_init(&c->scan, CLIENT_MSG_MAX, CLIENT_MSG_MAX);
 	uv_pipe_init(pub->loop, &c->pipe, 0);
 	c->pipe.data = c;
 	c->flow.high_water = pub->opts.high_water;

@@ -41,6 +41,7 @@ struct kw_sub {
 	struct sub_conn		*conn;
 	uv_timer_t		 timer;
 	msgpack_unpacker	 unp;
+	struct kw_mpscan	 scan;
 	msgpack_unpacked	 res;
 	enum sub_state		 state;
 	uint64_t		 backoff_ms;
@@ -134,8 +135,6 @@ sub_disconnect(struct kw_sub *sub, const char *why)
 	}
 	sub->state = SUB_IDLE;
 	sub->st.connected = 0;
-	/* Whatever was half-read belongs to the old connection. */
-	msgpack_unpacker_reset(&sub->unp);
 	if (was_streaming) {
 		log_warnx("%s: disconnected from %s: %s", sub->path,
 		    sub->stream, why);
@@ -341,7 +340,7 @@ sub_drain(struct kw_sub *sub)
 	int rc;
 
 	while (!sub->paused && sub->conn != NULL && !sub->closing) {
-		rc = msgpack_unpacker_next(&sub->unp, &sub->res);
+		rc = kw_unpacker_next(&sub->unp, &sub->scan, &sub->res);
 		if (rc == MSGPACK_UNPACK_CONTINUE) {
 			if (msgpack_unpacker_message_size(&sub->unp) >
 			    KW_MSG_MAX)
@@ -350,7 +349,9 @@ sub_drain(struct kw_sub *sub)
 			return;
 		}
 		if (rc != MSGPACK_UNPACK_SUCCESS) {
-			sub_disconnect(sub, "malformed msgpack");
+			sub_disconnect(sub, rc == KW_UNPACK_REFUSED ?
+			    "a declared size over the limit" :
+			    "malformed msgpack");
 			return;
 		}
 		on_message(sub, &sub->res.data);
@@ -409,8 +410,16 @@ on_connect(uv_connect_t *req, int status)
 		sub_disconnect(sub, uv_strerror(status));
 		return;
 	}
+	/* Whatever was half-read belonged to the old connection. */
+	msgpack_unpacker_destroy(&sub->unp);
+	if (!msgpack_unpacker_init(&sub->unp, 64 * 1024)) {
+		/* Keep a valid (empty) unpacker for the destroy at close. */
+		msgpack_unpacker_init(&sub->unp, 0);
+		sub_disconnect(sub, "out of memory");
+		return;
+	}
+	kw_mpscan_init(&sub->scan, KW_MSG_MAX, KW_MSG_COUNT_MAX);
 	sub->state = SUB_HELLO;
-	msgpack_unpacker_reset(&sub->unp);
 	if (!sub->paused)
 		uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
 }

@@ -49,6 +49,7 @@ struct supervisor {
 	uint64_t		 restart_delay_max_ms;
 	uint64_t		 stop_timeout_ms;
 	int			 stopping;
+	uint64_t		 stop_ns;	/* when the stop began */
 	int			 unclean;	/* a child exited non-zero */
 	int			 closed;
 };
@@ -307,7 +308,10 @@ kill_all(struct supervisor *sv, int sig)
 	}
 }
 
-/* SIGTERM to every child; SIGKILL after stop_timeout or a second signal. */
+/*
+ * SIGTERM to every child; SIGKILL after stop_timeout or a second signal
+ * more than a second after the first.
+ */
 static void
 sv_stop(struct supervisor *sv, int sig)
 {
@@ -315,12 +319,20 @@ sv_stop(struct supervisor *sv, int sig)
 	size_t	i;
 
 	if (sv->stopping) {
+		/*
+		 * Ctrl-C and `timeout` signal the whole process group, and
+		 * timeout signals us twice: a repeat within a second is the
+		 * same request. A later one means "now".
+		 */
+		if (kw_mono_ns() - sv->stop_ns < 1000000000ull)
+			return;
 		log_warnx("%s again: killing what is left", sig_name(sig));
 		sv->unclean = 1;
 		kill_all(sv, SIGKILL);
 		return;
 	}
 	sv->stopping = 1;
+	sv->stop_ns = kw_mono_ns();
 	fmt_ms(sv->stop_timeout_ms, timeout, sizeof(timeout));
 	log_info("%s: stopping (SIGTERM, SIGKILL after %s)", sig_name(sig),
 	    timeout);

@@ -493,6 +493,7 @@ main(int argc, char **argv)
 		{ NULL,		0,			NULL, 0 },
 	};
 	msgpack_unpacker	 up;
+	struct kw_mpscan	 scan;
 	msgpack_unpacked	 res;
 	struct buf		 line = { NULL, 0, 0 };
 	const char		*type = NULL, *src;
@@ -555,6 +556,7 @@ main(int argc, char **argv)
 
 	if (!msgpack_unpacker_init(&up, READ_CHUNK))
 		die(1, "out of memory");
+	kw_mpscan_init(&scan, KW_MSG_MAX, KW_MSG_COUNT_MAX);
 	msgpack_unpacked_init(&res);
 	for (;;) {
 		if (!msgpack_unpacker_reserve_buffer(&up, READ_CHUNK))
@@ -569,7 +571,7 @@ main(int argc, char **argv)
 		if (n == 0)
 			break;
 		msgpack_unpacker_buffer_consumed(&up, (size_t)n);
-		while ((ret = msgpack_unpacker_next(&up, &res)) ==
+		while ((ret = kw_unpacker_next(&up, &scan, &res)) ==
 		    MSGPACK_UNPACK_SUCCESS) {
 			nmsg++;
 			if (res.data.type != MSGPACK_OBJECT_MAP)
@@ -585,6 +587,10 @@ main(int argc, char **argv)
 			if (count && ++printed == count)
 				goto done;
 		}
+		if (ret == KW_UNPACK_REFUSED)
+			die(1, "%s: message %" PRIu64 " declares a string or "
+			    "array larger than a message may be", src,
+			    nmsg + 1);
 		if (ret == MSGPACK_UNPACK_PARSE_ERROR)
 			die(1, "%s: malformed msgpack in message %" PRIu64,
 			    src, nmsg + 1);

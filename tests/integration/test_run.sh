@@ -221,12 +221,12 @@ else
 	fail run__child_ignores_sigterm__killed_exit_1 "rc=$RUN_RC"
 fi
 
-# A second SIGINT while stopping kills at once.
+# A second SIGINT a while into the stop kills at once.
 start_run env KWARDEN_BINDIR="$STUBS2" "$RUN" --state-dir "$T/s3" \
     -o run.stop_timeout=30s
 poll 5 nchildren "$RUN_PID" 3
 kill -INT "$RUN_PID"
-sleep 0.3
+sleep 1.3
 kill -INT "$RUN_PID"
 stop_wait 3
 if [ "$RUN_RC" -eq 1 ] && grep -q "SIGINT again" "$T/run.log"; then

@@ -335,6 +335,90 @@ cmdline__over_limit__truncated(void **state)
 	kw_snapshot_free(&s);
 }
 
+static void
+mpscan__huge_declared_sizes__refused(void **state)
+{
+	static const char *const bad[] = {
+		"\xdd\xff\xff\xff\xff",		/* array32 of 4G */
+		"\xdf\x00\x10\x00\x00",		/* map32 of 1M pairs */
+		"\x81\xa1t\xdb\x10\x00\x00\x00",	/* str32 of 256 MiB */
+		"\xc6\x7f\xff\xff\xff",		/* bin32 */
+		"\xc9\x7f\xff\xff\xff\x01",	/* ext32 */
+		"\x92\x01\xc1",			/* never-used byte */
+	};
+	static const size_t lens[] = { 5, 5, 8, 5, 6, 3 };
+	struct kw_mpscan s;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		kw_mpscan_init(&s, 1 << 20, 1 << 16);
+		assert_int_equal(kw_mpscan_feed(&s, bad[i], lens[i]), -1);
+	}
+}
+
+static void
+mpscan__real_message_in_pieces__accepted_to_the_end(void **state)
+{
+	struct kw_snapshot snap;
+	struct packed p;
+	struct kw_mpscan s;
+	size_t i;
+
+	(void)state;
+	fill_snapshot(&snap);
+	packed_init(&p);
+	envelope(&p.pk, "snapshot", KW_SNAPSHOT_FIELDS);
+	kw_snapshot_pack(&p.pk, &snap);
+	msgpack_pack_double(&p.pk, 1.5);
+	msgpack_pack_int64(&p.pk, -5000000000ll);
+	msgpack_pack_bin(&p.pk, 3);
+	msgpack_pack_bin_body(&p.pk, "\xc1\xc1\xc1", 3);	/* payload, not headers */
+	/* Fed one more byte at a time, as a socket may deliver it. */
+	kw_mpscan_init(&s, 1 << 20, 1 << 16);
+	for (i = 1; i <= p.sb.size; i++)
+		assert_int_equal(kw_mpscan_feed(&s, p.sb.data, i), 0);
+	assert_int_equal(s.pos, p.sb.size);
+	/* A small limit refuses the same bytes: the cmdline is too long. */
+	kw_mpscan_init(&s, 8, 1 << 16);
+	assert_int_equal(kw_mpscan_feed(&s, p.sb.data, p.sb.size), -1);
+	kw_snapshot_free(&snap);
+	packed_free(&p);
+}
+
+static void
+unpacker_next__consumed_bytes__scanner_follows(void **state)
+{
+	msgpack_unpacker u;
+	msgpack_unpacked res;
+	struct kw_mpscan s;
+	struct packed p;
+	int i, got = 0, rc;
+
+	(void)state;
+	packed_init(&p);
+	for (i = 0; i < 50; i++)
+		kw_pack_ack(&p.pk, i);
+	assert_true(msgpack_unpacker_init(&u, 64));
+	msgpack_unpacked_init(&res);
+	kw_mpscan_init(&s, 64, 64);
+	for (i = 0; (size_t)i < p.sb.size; i += 7) {
+		size_t n = p.sb.size - i < 7 ? p.sb.size - i : 7;
+
+		assert_true(msgpack_unpacker_reserve_buffer(&u, n));
+		memcpy(msgpack_unpacker_buffer(&u), p.sb.data + i, n);
+		msgpack_unpacker_buffer_consumed(&u, n);
+		while ((rc = kw_unpacker_next(&u, &s, &res)) ==
+		    MSGPACK_UNPACK_SUCCESS)
+			got++;
+		assert_int_equal(rc, MSGPACK_UNPACK_CONTINUE);
+	}
+	assert_int_equal(got, 50);
+	msgpack_unpacked_destroy(&res);
+	msgpack_unpacker_destroy(&u);
+	packed_free(&p);
+}
+
 int
 main(void)
 {
@@ -349,6 +433,11 @@ main(void)
 		cmocka_unit_test(envelope__non_string_key__refused),
 		cmocka_unit_test(msg_types__names__round_trip),
 		cmocka_unit_test(cmdline__over_limit__truncated),
+		cmocka_unit_test(mpscan__huge_declared_sizes__refused),
+		cmocka_unit_test(
+		    mpscan__real_message_in_pieces__accepted_to_the_end),
+		cmocka_unit_test(
+		    unpacker_next__consumed_bytes__scanner_follows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
