@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,46 @@ on_signal(uv_signal_t *s, int signum)
 		d->on_stop(d);
 }
 
+static void
+stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+}
+
+static void
+warm_work(uv_work_t *req)
+{
+	(void)req;
+}
+
+static void
+warm_done(uv_work_t *req, int status)
+{
+	(void)req;
+	(void)status;
+}
+
+/*
+ * Start libuv's worker threads now, with the stop signals blocked, so
+ * they inherit the mask: a signal then always reaches the loop's thread,
+ * and once that thread blocks them too at exit, none can meet the default
+ * action in a worker.
+ */
+static void
+start_workers_masked(uv_loop_t *loop)
+{
+	static uv_work_t warm;
+	sigset_t set, old;
+
+	stop_signals(&set);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	uv_queue_work(loop, &warm, warm_work, warm_done);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 void
 kw_daemon_init(struct kw_daemon *d, uv_loop_t *loop, int argc, char **argv,
     const char *name, const char *usage_extra)
@@ -115,6 +156,7 @@ kw_daemon_init(struct kw_daemon *d, uv_loop_t *loop, int argc, char **argv,
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sighup, on_signal, SIGHUP);
+	start_workers_masked(loop);
 	uv_unref((uv_handle_t *)&d->sigint);
 	uv_unref((uv_handle_t *)&d->sigterm);
 	uv_unref((uv_handle_t *)&d->sighup);
@@ -201,11 +243,8 @@ kw_daemon_run(struct kw_daemon *d)
 	 * still on its way (kwarden-run passes ours on) must not find the
 	 * default action: block them, we are on our way out.
 	 */
-	sigemptyset(&stopsigs);
-	sigaddset(&stopsigs, SIGINT);
-	sigaddset(&stopsigs, SIGTERM);
-	sigaddset(&stopsigs, SIGHUP);
-	sigprocmask(SIG_BLOCK, &stopsigs, NULL);
+	stop_signals(&stopsigs);
+	pthread_sigmask(SIG_BLOCK, &stopsigs, NULL);
 	kw_daemon_close(d);
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(d->loop);

@@ -111,7 +111,8 @@ kw_mpscan_feed(struct kw_mpscan *s, const char *buf, size_t len)
 			case 0xde: kind = 3; nsize = 2; break;
 			case 0xdf: kind = 3; nsize = 4; break;
 			default:
-				return -1;	/* 0xc1: never used */
+				/* 0xc1, never used: msgpack-c says so. */
+				return 0;
 			}
 		}
 		if (nsize > 0) {

@@ -48,7 +48,7 @@ struct kw_mpscan {
 };
 
 void	kw_mpscan_init(struct kw_mpscan *s, size_t max_len, size_t max_count);
-/* Check buf[pos..len); -1 when a limit is broken or a byte is never used. */
+/* Check buf[pos..len); -1 when a declared length or count is over a limit. */
 int	kw_mpscan_feed(struct kw_mpscan *s, const char *buf, size_t len);
 /* n bytes at the start were unpacked and are gone from the buffer. */
 void	kw_mpscan_consumed(struct kw_mpscan *s, size_t n);

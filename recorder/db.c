@@ -291,6 +291,31 @@ migrate(struct rdb *db, char *err, size_t errlen)
 }
 
 static int
+set_wal(struct rdb *db, char *err, size_t errlen)
+{
+	sqlite3_stmt	*st;
+	const char	*mode;
+	int		 rc = -1;
+
+	if (sqlite3_prepare_v2(db->conn, "PRAGMA journal_mode = WAL", -1, &st,
+	    NULL) != SQLITE_OK) {
+		dberr(db, err, errlen, "PRAGMA journal_mode");
+		return -1;
+	}
+	if (sqlite3_step(st) != SQLITE_ROW)
+		dberr(db, err, errlen, "PRAGMA journal_mode");
+	else if ((mode = (const char *)sqlite3_column_text(st, 0)) == NULL)
+		seterr(err, errlen, "PRAGMA journal_mode: out of memory");
+	else if (strcmp(mode, "wal") != 0)
+		seterr(err, errlen, "cannot use WAL here (journal_mode is %s)",
+		    mode);
+	else
+		rc = 0;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int
 prepare(struct rdb *db, const char *sql, sqlite3_stmt **st, char *err,
     size_t errlen)
 {
@@ -323,7 +348,8 @@ rdb_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
 	}
 	sqlite3_extended_result_codes(db->conn, 1);
 	sqlite3_busy_timeout(db->conn, busy_timeout_ms);
-	if (exec(db, "PRAGMA journal_mode = WAL", err, errlen) == -1 ||
+	/* Readers (Grafana) must never block the writer: WAL or nothing. */
+	if (set_wal(db, err, errlen) == -1 ||
 	    exec(db, "PRAGMA synchronous = NORMAL", err, errlen) == -1)
 		goto fail;
 	if (migrate(db, err, errlen) == -1)

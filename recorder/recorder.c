@@ -64,6 +64,7 @@ struct recorder {
 	int			 finished;
 	uint64_t		 backoff_ms;
 	unsigned int		 stop_failures;
+	int			 gave_up;	/* exit 1: rows not written */
 
 	/* job results: written by the worker, read by after_work */
 	int			 job_rc;
@@ -230,17 +231,19 @@ write_done(struct recorder *rc)
 
 	if (rc->job_rc == -1) {
 		db_error(rc, "write", rc->job_err);
+		if (rc->d.stopping && ++rc->stop_failures >= STOP_ATTEMPTS) {
+			log_warnx("database: %s; stopping: giving up on %zu "
+			    "unwritten rows (not acked: the decider replays "
+			    "them from its ring on restart)", rc->job_err,
+			    unwritten_rows(rc));
+			rq_free(&rc->inflight);
+			rq_free(&rc->pending);
+			rc->gave_up = 1;
+			return;
+		}
 		log_warnx("database: batch of %zu rows (seq %" PRIu64 "): %s; "
 		    "retrying in %" PRIu64 " ms", rc->inflight.nrows,
 		    rc->inflight_seq, rc->job_err, rc->backoff_ms);
-		if (rc->d.stopping && ++rc->stop_failures >= STOP_ATTEMPTS) {
-			log_warnx("stopping: giving up on %zu unwritten rows "
-			    "(not acked: the decider replays them from its "
-			    "ring on restart)", unwritten_rows(rc));
-			rq_free(&rc->inflight);
-			rq_free(&rc->pending);
-			return;
-		}
 		rc->retry_wait = 1;
 		uv_timer_start(&rc->retry_timer, retry_cb, rc->backoff_ms, 0);
 		rc->backoff_ms *= 2;
@@ -415,9 +418,9 @@ on_msg(void *arg, const struct kw_msg *msg)
 		return;
 	}
 	if ((r = rec_decode(msg, st.epoch, err, sizeof(err))) == NULL) {
-		/* Not acked: the producer replays it after a restart. */
+		/* Lost like a gap: counted and logged, never silent. */
 		rc->oom++;
-		log_warnx("%s: seq %" PRIu64 ": out of memory", STREAM,
+		log_warnx("%s: seq %" PRIu64 " lost: out of memory", STREAM,
 		    msg->seq);
 		return;
 	}
@@ -504,6 +507,7 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(o, "pruned_rows", table_counts(rc->pruned));
 	json_object_set_new(o, "prune_runs", json_integer(rc->prune_runs));
 	json_object_set_new(o, "pauses", json_integer(rc->pauses));
+	json_object_set_new(o, "lost_oom", json_integer(rc->oom));
 	if (rc->sub != NULL) {
 		kw_sub_stats(rc->sub, &st);
 		s = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:s}",
@@ -663,5 +667,7 @@ main(int argc, char **argv)
 
 	kw_daemon_ready(&rc.d);
 	ex = kw_daemon_run(&rc.d);
+	if (rc.gave_up && ex == 0)
+		ex = 1;
 	return ex;
 }

@@ -235,7 +235,8 @@ else
 	fail run__second_sigint__kills_now "rc=$RUN_RC"
 fi
 
-if command -v valgrind >/dev/null; then
+if command -v valgrind >/dev/null &&
+    ! grep -q fsanitize "$TOP/build/flags" 2>/dev/null; then
 	start_run env KWARDEN_BINDIR="$STUBS" valgrind -q --leak-check=full \
 	    --errors-for-leak-kinds=definite,indirect --error-exitcode=9 \
 	    "$RUN" --state-dir "$T/s4" -o run.restart_delay=100ms

@@ -344,9 +344,8 @@ mpscan__huge_declared_sizes__refused(void **state)
 		"\x81\xa1t\xdb\x10\x00\x00\x00",	/* str32 of 256 MiB */
 		"\xc6\x7f\xff\xff\xff",		/* bin32 */
 		"\xc9\x7f\xff\xff\xff\x01",	/* ext32 */
-		"\x92\x01\xc1",			/* never-used byte */
 	};
-	static const size_t lens[] = { 5, 5, 8, 5, 6, 3 };
+	static const size_t lens[] = { 5, 5, 8, 5, 6 };
 	struct kw_mpscan s;
 	size_t i;
 
