@@ -195,19 +195,31 @@ decision_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/* One decimal, or three significant digits below 1 % so none reads 0.0. */
+static void
+format_pct(char *buf, size_t len, double v)
+{
+	if (v > 0 && v < 1)
+		snprintf(buf, len, "%.3g%%", v);
+	else
+		snprintf(buf, len, "%.1f%%", v);
+}
+
 /* "cpu 48.3% > 20.0%", the larger excess first, both when both are over. */
 static void
 format_over(const struct policy *p, const struct policy_cand *c, char *buf,
     size_t len)
 {
-	char cpu[40], mem[40];
+	char cpu[40], mem[40], v[16], t[16];
 	int cpu_over = c->cpu_pct > p->cpu_threshold;
 	int mem_over = c->mem_pct > p->mem_threshold;
 
-	snprintf(cpu, sizeof(cpu), "cpu %.1f%% > %.1f%%", c->cpu_pct,
-	    p->cpu_threshold);
-	snprintf(mem, sizeof(mem), "mem %.1f%% > %.1f%%", c->mem_pct,
-	    p->mem_threshold);
+	format_pct(v, sizeof(v), c->cpu_pct);
+	format_pct(t, sizeof(t), p->cpu_threshold);
+	snprintf(cpu, sizeof(cpu), "cpu %s > %s", v, t);
+	format_pct(v, sizeof(v), c->mem_pct);
+	format_pct(t, sizeof(t), p->mem_threshold);
+	snprintf(mem, sizeof(mem), "mem %s > %s", v, t);
 	if (cpu_over && mem_over) {
 		if (c->mem_pct - p->mem_threshold > c->cpu_pct -
 		    p->cpu_threshold)

@@ -414,6 +414,28 @@ policy__wildcard_classes__tried_last(void **state)
 }
 
 /* No containers at all (only host processes): nothing to decide. */
+/* Small figures keep their digits: no reason reads "0.0% > 0.0%". */
+static const struct cont small_conts[] = {
+	{ "tiny", "busybox", NULL, 0.0, 0.0153, 0, "x" },
+};
+static const struct dec small_decs[] = {
+	{ "tiny", T, "mem 0.0153% > 0.001%" },
+};
+
+static void
+policy__small_figures__reason_keeps_digits(void **state)
+{
+	static const struct pcase pc = CASE("small", small_conts, small_decs);
+	struct policy p;
+
+	(void)state;
+	policy_defaults(&p);
+	p.nclasses = 0;
+	p.mem_threshold = 0.001;
+	add_class(&p, "x", "*", NULL, 0);
+	run_case(&p, &pc);
+}
+
 static void
 policy__no_containers__no_decisions(void **state)
 {
@@ -494,6 +516,7 @@ main(void)
 		    policy__no_matching_class__class_none_never_acted),
 		cmocka_unit_test(policy__wildcard_classes__tried_last),
 		cmocka_unit_test(policy__no_containers__no_decisions),
+		cmocka_unit_test(policy__small_figures__reason_keeps_digits),
 		cmocka_unit_test(policy__check__rejects_bad_policy),
 	};
 
