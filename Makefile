@@ -97,6 +97,22 @@ run: check-deps
 	$(MAKE) all
 	run/kwarden-run --state-dir ./var $(ARGS)
 
+# Install layout (run/install.sh does the work; DESTDIR for packaging).
+PREFIX	?= /usr/local
+install: all
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" run/install.sh install
+uninstall:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" run/install.sh uninstall
+
+# Containers being evicted, live: docker, workload images, the mix, the pipeline.
+demo: check-deps
+	$(MAKE) all
+	run/demo.sh $(ARGS)
+
+# Benchmarks (slow and noisy: not part of make test).
+bench: all
+	tests/bench/run $(ARGS)
+
 KDIR	?= /lib/modules/$(shell uname -r)/build
 kmods:
 	@test -d "$(KDIR)" || { echo "kmods: no kernel headers at $(KDIR);" \

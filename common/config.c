@@ -55,6 +55,8 @@ static const struct conf_key schema[] = {
 	    NULL, NULL, "SQLite database", CK_NONEMPTY, 0, 0 },
 	{ "paths", "socket_mode", KW_CONF_INT, "0660", NULL, NULL,
 	    "file mode of the sockets, octal", CK_OCTAL | CK_BOUNDS, 0, 0777 },
+	{ "paths", "socket_group", KW_CONF_STR, "", NULL, NULL,
+	    "group of the sockets (empty: the daemon's own)", 0, 0, 0 },
 
 	{ "reader", "interval", KW_CONF_DURATION, "1s", NULL, NULL,
 	    "sampling interval", CK_BOUNDS, 10, 3600 * 1000 },
@@ -75,6 +77,11 @@ static const struct conf_key schema[] = {
 	{ "decider", "ring_size", KW_CONF_SIZE, "32M", NULL, NULL,
 	    "replay ring of the decider stream", CK_BOUNDS, 4096,
 	    (double)(1ULL << 40) },
+	{ "decider", "docker_socket", KW_CONF_STR, "/var/run/docker.sock",
+	    NULL, NULL, "Docker Engine API socket", CK_NONEMPTY, 0, 0 },
+	{ "decider", "docker_timeout", KW_CONF_DURATION, "10s", NULL, NULL,
+	    "give up on a Docker API call after this long", CK_BOUNDS, 100,
+	    3600 * 1000 },
 	LOG_LEVEL_KEY("decider"),
 
 	{ "recorder", "batch_rows", KW_CONF_INT, "1000", NULL, NULL,

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -135,7 +136,7 @@ kw_daemon_init(struct kw_daemon *d, uv_loop_t *loop, int argc, char **argv,
 {
 	char key[64];
 	enum kw_log_level level = KW_LOG_INFO;
-	const char *run_dir;
+	const char *run_dir, *group;
 
 	memset(d, 0, sizeof(*d));
 	d->loop = loop;
@@ -146,6 +147,17 @@ kw_daemon_init(struct kw_daemon *d, uv_loop_t *loop, int argc, char **argv,
 	(void)kw_log_parse_level(kw_conf_str(d->conf, key), &level);
 	kw_log_init(name, level);
 	signal(SIGPIPE, SIG_IGN);
+	group = kw_conf_str(d->conf, "paths.socket_group");
+	if (group[0] != '\0') {
+		struct group *gr = getgrnam(group);
+
+		if (gr == NULL) {
+			log_warnx("config: paths.socket_group: no group "
+			    "\"%s\"", group);
+			exit(2);
+		}
+		kw_listen_set_group(gr->gr_gid);
+	}
 	run_dir = kw_conf_str(d->conf, "paths.run_dir");
 	if (kw_mkdir_p(run_dir, 0755) == -1)
 		fatal("%s: cannot create the run directory", run_dir);

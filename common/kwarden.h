@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <uv.h>
 
@@ -167,6 +168,8 @@ struct kw_pub;
  */
 int	kw_listen_unix(uv_pipe_t *server, const char *path, int mode,
 	    uv_connection_cb cb);
+/* Every socket kw_listen_unix makes from now on gets this group. */
+void	kw_listen_set_group(gid_t gid);
 
 struct kw_pub_stats {
 	uint64_t	epoch;

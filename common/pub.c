@@ -148,6 +148,14 @@ claim_path(const char *path)
 	return 0;
 }
 
+static gid_t listen_gid = (gid_t)-1;
+
+void
+kw_listen_set_group(gid_t gid)
+{
+	listen_gid = gid;
+}
+
 int
 kw_listen_unix(uv_pipe_t *server, const char *path, int mode,
     uv_connection_cb cb)
@@ -163,6 +171,9 @@ kw_listen_unix(uv_pipe_t *server, const char *path, int mode,
 	}
 	if (chmod(path, mode) == -1)
 		log_warn("%s: chmod %o", path, mode);
+	if (listen_gid != (gid_t)-1 && chown(path, (uid_t)-1, listen_gid) == -1)
+		log_warn("%s: chown to group %lu", path,
+		    (unsigned long)listen_gid);
 	return 0;
 }
 

@@ -30,6 +30,7 @@ CASES=(
 	"recorder|--retention 1d --print-config|0|out|retention = 1d"
 	"recorder|--help|0|out|--batch-rows"
 	"run|--help|0|out|--state-dir"
+	"reader|--state-dir $T/g -o paths.socket_group=no-such-group|2|err|paths.socket_group"
 	"run|-o policy.cpu_threshold=x|2|err|policy.cpu_threshold"
 )
 
