@@ -3,6 +3,7 @@
  * the encoder and decoder of every message body.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -631,138 +632,168 @@ kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
 	return 0;
 }
 
-/* decider records */
+/*
+ * decider records: each is a table of fields, so that its encoder and its
+ * decoder cannot disagree.
+ */
 
-void
-kw_sys_pack(msgpack_packer *pk, const struct kw_sys_rec *r)
+enum field_type {
+	F_STR,		/* char array of size */
+	F_U64,
+	F_U32,
+	F_I32,
+	F_F64,
+};
+
+struct field {
+	const char	*key;
+	enum field_type	 type;
+	size_t		 off;
+	size_t		 size;		/* F_STR: the array's size */
+};
+
+#define FS(t, m)	{ #m, F_STR, offsetof(t, m), sizeof(((t *)0)->m) }
+#define FN(t, m, ty)	{ #m, ty, offsetof(t, m), 0 }
+#define FK(t, k, m, ty)	{ k, ty, offsetof(t, m), sizeof(((t *)0)->m) }
+#define NFIELDS(a)	(sizeof(a) / sizeof((a)[0]))
+
+static const struct field sys_fields[] = {
+	FN(struct kw_sys_rec, mem_total_kb, F_U64),
+	FN(struct kw_sys_rec, mem_free_kb, F_U64),
+	FN(struct kw_sys_rec, mem_used_kb, F_U64),
+	FN(struct kw_sys_rec, mem_available_kb, F_U64),
+	FN(struct kw_sys_rec, cpu_pct, F_F64),
+	FN(struct kw_sys_rec, nprocs, F_U64),
+};
+
+static const struct field container_fields[] = {
+	FS(struct kw_container_rec, container_id),
+	FS(struct kw_container_rec, name),
+	FS(struct kw_container_rec, image),
+	FK(struct kw_container_rec, "class", class_name, F_STR),
+	FN(struct kw_container_rec, pid, F_I32),
+	FN(struct kw_container_rec, nprocs, F_U32),
+	FN(struct kw_container_rec, cpu_pct, F_F64),
+	FN(struct kw_container_rec, mem_pct, F_F64),
+	FN(struct kw_container_rec, rss_kb, F_U64),
+};
+
+static const struct field proc_rec_fields[] = {
+	FN(struct kw_proc_rec, pid, F_I32),
+	FS(struct kw_proc_rec, name),
+	FS(struct kw_proc_rec, cmdline),
+	FS(struct kw_proc_rec, container_id),
+	FN(struct kw_proc_rec, cpu_pct, F_F64),
+	FN(struct kw_proc_rec, mem_pct, F_F64),
+	FN(struct kw_proc_rec, rss_kb, F_U64),
+};
+
+static const struct field deletion_fields[] = {
+	FS(struct kw_deletion_rec, container_id),
+	FS(struct kw_deletion_rec, name),
+	FS(struct kw_deletion_rec, image),
+	FK(struct kw_deletion_rec, "class", class_name, F_STR),
+	FS(struct kw_deletion_rec, action),
+	FS(struct kw_deletion_rec, reason),
+	FN(struct kw_deletion_rec, cpu_pct, F_F64),
+	FN(struct kw_deletion_rec, mem_pct, F_F64),
+	FS(struct kw_deletion_rec, result),
+};
+
+_Static_assert(NFIELDS(sys_fields) == KW_SYS_FIELDS, "KW_SYS_FIELDS");
+_Static_assert(NFIELDS(container_fields) == KW_CONTAINER_FIELDS,
+    "KW_CONTAINER_FIELDS");
+_Static_assert(NFIELDS(proc_rec_fields) == KW_PROC_FIELDS, "KW_PROC_FIELDS");
+_Static_assert(NFIELDS(deletion_fields) == KW_DELETION_FIELDS,
+    "KW_DELETION_FIELDS");
+
+static void
+pack_fields(msgpack_packer *pk, const struct field *f, size_t n,
+    const void *rec)
 {
-	kw_pack_ku64(pk, "mem_total_kb", r->mem_total_kb);
-	kw_pack_ku64(pk, "mem_free_kb", r->mem_free_kb);
-	kw_pack_ku64(pk, "mem_used_kb", r->mem_used_kb);
-	kw_pack_ku64(pk, "mem_available_kb", r->mem_available_kb);
-	kw_pack_kf64(pk, "cpu_pct", r->cpu_pct);
-	kw_pack_ku64(pk, "nprocs", r->nprocs);
+	const char *base = rec;
+	size_t i;
+
+	for (i = 0; i < n; i++, f++) {
+		const void *v = base + f->off;
+
+		switch (f->type) {
+		case F_STR:
+			kw_pack_kstr(pk, f->key, v);
+			break;
+		case F_U64:
+			kw_pack_ku64(pk, f->key, *(const uint64_t *)v);
+			break;
+		case F_U32:
+			kw_pack_ku64(pk, f->key, *(const uint32_t *)v);
+			break;
+		case F_I32:
+			kw_pack_ki64(pk, f->key, *(const int32_t *)v);
+			break;
+		case F_F64:
+			kw_pack_kf64(pk, f->key, *(const double *)v);
+			break;
+		}
+	}
 }
 
-int
-kw_sys_unpack(const msgpack_object *map, struct kw_sys_rec *r, char *err,
-    size_t errlen)
+static int
+unpack_fields(const msgpack_object *map, const struct field *f, size_t n,
+    void *rec, size_t recsize, char *err, size_t errlen)
 {
-	memset(r, 0, sizeof(*r));
-	if (need_u64(map, "mem_total_kb", &r->mem_total_kb, err,
-	    errlen) == -1 ||
-	    need_u64(map, "mem_free_kb", &r->mem_free_kb, err, errlen) == -1 ||
-	    need_u64(map, "mem_used_kb", &r->mem_used_kb, err, errlen) == -1 ||
-	    need_u64(map, "mem_available_kb", &r->mem_available_kb, err,
-	    errlen) == -1 ||
-	    need_f64(map, "cpu_pct", &r->cpu_pct, err, errlen) == -1 ||
-	    need_u64(map, "nprocs", &r->nprocs, err, errlen) == -1)
-		return -1;
+	char *base = rec;
+	uint64_t u;
+	size_t i;
+
+	memset(rec, 0, recsize);
+	for (i = 0; i < n; i++, f++) {
+		void *v = base + f->off;
+
+		switch (f->type) {
+		case F_STR:
+			if (need_str(map, f->key, v, f->size, err,
+			    errlen) == -1)
+				return -1;
+			break;
+		case F_U64:
+			if (need_u64(map, f->key, v, err, errlen) == -1)
+				return -1;
+			break;
+		case F_U32:
+			if (need_u64(map, f->key, &u, err, errlen) == -1)
+				return -1;
+			*(uint32_t *)v = u > UINT32_MAX ? UINT32_MAX :
+			    (uint32_t)u;
+			break;
+		case F_I32:
+			if (need_i32(map, f->key, v, err, errlen) == -1)
+				return -1;
+			break;
+		case F_F64:
+			if (need_f64(map, f->key, v, err, errlen) == -1)
+				return -1;
+			break;
+		}
+	}
 	return 0;
 }
 
-void
-kw_container_pack(msgpack_packer *pk, const struct kw_container_rec *r)
-{
-	kw_pack_kstr(pk, "container_id", r->container_id);
-	kw_pack_kstr(pk, "name", r->name);
-	kw_pack_kstr(pk, "image", r->image);
-	kw_pack_kstr(pk, "class", r->class_name);
-	kw_pack_ki64(pk, "pid", r->pid);
-	kw_pack_ku64(pk, "nprocs", r->nprocs);
-	kw_pack_kf64(pk, "cpu_pct", r->cpu_pct);
-	kw_pack_kf64(pk, "mem_pct", r->mem_pct);
-	kw_pack_ku64(pk, "rss_kb", r->rss_kb);
+#define RECORD_CODEC(name, type, fields)				\
+void									\
+name##_pack(msgpack_packer *pk, const type *r)				\
+{									\
+	pack_fields(pk, fields, NFIELDS(fields), r);			\
+}									\
+									\
+int									\
+name##_unpack(const msgpack_object *map, type *r, char *err,		\
+    size_t errlen)							\
+{									\
+	return unpack_fields(map, fields, NFIELDS(fields), r,		\
+	    sizeof(*r), err, errlen);					\
 }
 
-int
-kw_container_unpack(const msgpack_object *map, struct kw_container_rec *r,
-    char *err, size_t errlen)
-{
-	uint64_t nprocs;
-
-	memset(r, 0, sizeof(*r));
-	if (need_str(map, "container_id", r->container_id,
-	    sizeof(r->container_id), err, errlen) == -1 ||
-	    need_str(map, "name", r->name, sizeof(r->name), err, errlen) == -1 ||
-	    need_str(map, "image", r->image, sizeof(r->image), err,
-	    errlen) == -1 ||
-	    need_str(map, "class", r->class_name, sizeof(r->class_name), err,
-	    errlen) == -1 ||
-	    need_i32(map, "pid", &r->pid, err, errlen) == -1 ||
-	    need_u64(map, "nprocs", &nprocs, err, errlen) == -1 ||
-	    need_f64(map, "cpu_pct", &r->cpu_pct, err, errlen) == -1 ||
-	    need_f64(map, "mem_pct", &r->mem_pct, err, errlen) == -1 ||
-	    need_u64(map, "rss_kb", &r->rss_kb, err, errlen) == -1)
-		return -1;
-	r->nprocs = nprocs > UINT32_MAX ? UINT32_MAX : (uint32_t)nprocs;
-	return 0;
-}
-
-void
-kw_proc_rec_pack(msgpack_packer *pk, const struct kw_proc_rec *r)
-{
-	kw_pack_ki64(pk, "pid", r->pid);
-	kw_pack_kstr(pk, "name", r->name);
-	kw_pack_kstr(pk, "cmdline", r->cmdline);
-	kw_pack_kstr(pk, "container_id", r->container_id);
-	kw_pack_kf64(pk, "cpu_pct", r->cpu_pct);
-	kw_pack_kf64(pk, "mem_pct", r->mem_pct);
-	kw_pack_ku64(pk, "rss_kb", r->rss_kb);
-}
-
-int
-kw_proc_rec_unpack(const msgpack_object *map, struct kw_proc_rec *r,
-    char *err, size_t errlen)
-{
-	memset(r, 0, sizeof(*r));
-	if (need_i32(map, "pid", &r->pid, err, errlen) == -1 ||
-	    need_str(map, "name", r->name, sizeof(r->name), err, errlen) == -1 ||
-	    need_str(map, "cmdline", r->cmdline, sizeof(r->cmdline), err,
-	    errlen) == -1 ||
-	    need_str(map, "container_id", r->container_id,
-	    sizeof(r->container_id), err, errlen) == -1 ||
-	    need_f64(map, "cpu_pct", &r->cpu_pct, err, errlen) == -1 ||
-	    need_f64(map, "mem_pct", &r->mem_pct, err, errlen) == -1 ||
-	    need_u64(map, "rss_kb", &r->rss_kb, err, errlen) == -1)
-		return -1;
-	return 0;
-}
-
-void
-kw_deletion_pack(msgpack_packer *pk, const struct kw_deletion_rec *r)
-{
-	kw_pack_kstr(pk, "container_id", r->container_id);
-	kw_pack_kstr(pk, "name", r->name);
-	kw_pack_kstr(pk, "image", r->image);
-	kw_pack_kstr(pk, "class", r->class_name);
-	kw_pack_kstr(pk, "action", r->action);
-	kw_pack_kstr(pk, "reason", r->reason);
-	kw_pack_kf64(pk, "cpu_pct", r->cpu_pct);
-	kw_pack_kf64(pk, "mem_pct", r->mem_pct);
-	kw_pack_kstr(pk, "result", r->result);
-}
-
-int
-kw_deletion_unpack(const msgpack_object *map, struct kw_deletion_rec *r,
-    char *err, size_t errlen)
-{
-	memset(r, 0, sizeof(*r));
-	if (need_str(map, "container_id", r->container_id,
-	    sizeof(r->container_id), err, errlen) == -1 ||
-	    need_str(map, "name", r->name, sizeof(r->name), err, errlen) == -1 ||
-	    need_str(map, "image", r->image, sizeof(r->image), err,
-	    errlen) == -1 ||
-	    need_str(map, "class", r->class_name, sizeof(r->class_name), err,
-	    errlen) == -1 ||
-	    need_str(map, "action", r->action, sizeof(r->action), err,
-	    errlen) == -1 ||
-	    need_str(map, "reason", r->reason, sizeof(r->reason), err,
-	    errlen) == -1 ||
-	    need_f64(map, "cpu_pct", &r->cpu_pct, err, errlen) == -1 ||
-	    need_f64(map, "mem_pct", &r->mem_pct, err, errlen) == -1 ||
-	    need_str(map, "result", r->result, sizeof(r->result), err,
-	    errlen) == -1)
-		return -1;
-	return 0;
-}
+RECORD_CODEC(kw_sys, struct kw_sys_rec, sys_fields)
+RECORD_CODEC(kw_container, struct kw_container_rec, container_fields)
+RECORD_CODEC(kw_proc_rec, struct kw_proc_rec, proc_rec_fields)
+RECORD_CODEC(kw_deletion, struct kw_deletion_rec, deletion_fields)
