@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * common.h - the seq_file engine shared by sysinfo.ko and continfo.ko.
+ * The seq_file engine shared by sysinfo.ko and continfo.ko.
  *
  * Both modules publish one strict JSON object (RFC 8259) in /proc: a header
  * with system memory, then one object per process (thread group), then a
@@ -379,6 +379,22 @@ static u64 kw_group_cpu_ns(struct task_struct *task)
 }
 
 /*
+ * Resident set in pages, as /proc/<pid>/status VmRSS shows it.  Where the
+ * counters are per-CPU (6.2 and later; Kbuild detects it) get_mm_rss()
+ * only reads an approximation, while status sums them exactly: so do that.
+ */
+static unsigned long kw_mm_rss(struct mm_struct *mm)
+{
+#ifdef KW_RSS_PERCPU
+	return percpu_counter_sum_positive(&mm->rss_stat[MM_FILEPAGES]) +
+	       percpu_counter_sum_positive(&mm->rss_stat[MM_ANONPAGES]) +
+	       percpu_counter_sum_positive(&mm->rss_stat[MM_SHMEMPAGES]);
+#else
+	return get_mm_rss(mm);
+#endif
+}
+
+/*
  * Next thread group at or after *@tgid, with a reference held; *@tgid is
  * updated to its id.  NULL when there is none.
  */
@@ -491,7 +507,7 @@ static int kw_show_task(struct seq_file *m, struct kw_iter *it,
 	mm = get_task_mm(task);
 	if (mm) {
 		vsz_kb = mm->total_vm << (PAGE_SHIFT - 10);
-		rss_kb = get_mm_rss(mm) << (PAGE_SHIFT - 10);
+		rss_kb = kw_mm_rss(mm) << (PAGE_SHIFT - 10);
 		cmdlen = kw_read_cmdline(task, mm, it->cmdline);
 		mmput(mm);
 	}

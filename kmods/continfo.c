@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * continfo.c - /proc/continfo_so1_202041390: processes whose cgroup names a container,
- * as one strict JSON object.  The engine is in common.h.
+ * /proc/continfo_so1_202041390: processes whose cgroup names
+ * a container, as one strict JSON object.
+ * The engine is in common.h.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * sysinfo.c - /proc/sysinfo_so1_202041390: every process (thread group) on the system,
- * as one strict JSON object.  The engine is in common.h.
+ * /proc/sysinfo_so1_202041390: every process (thread group) on
+ * the system, as one strict JSON object.
+ * The engine is in common.h.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

@@ -87,8 +87,9 @@ contain() {	# cgroup dir, expected id or -, comm, args...
 	shift 2
 	mkdir -p "$d"
 	/bin/kwtest plainhold "$@" &
-	echo $! >"$d/cgroup.procs"
-	res "container $! $id $? $d"
+	rc=0
+	echo $! >"$d/cgroup.procs" || rc=1
+	res "container $! $id $rc $d"
 }
 echo "+memory +pids" >$V2/cgroup.subtree_control
 mkdir -p $V2/system.slice
@@ -106,10 +107,12 @@ contain $V1/docker - docker docker run busybox /docker/$ID_V1
 contain $V2 - runc runc init docker-$ID_V2.scope
 usleep 500000
 
+cat /proc/$SPIN/status >/tmp/spin1pre.status
 timed_cat $SYS /tmp/s1.json read_s1
 cat /proc/$SPIN/status >/tmp/spin1.status
 timed_cat $CONT /tmp/c1.json read_c1
 sleep 5
+cat /proc/$SPIN/status >/tmp/spin2pre.status
 timed_cat $SYS /tmp/s2.json read_s2
 cat /proc/$SPIN/status >/tmp/spin2.status
 kill -9 $SPIN
@@ -155,10 +158,22 @@ wait $PARK
 sleep 3
 res "task_structs $before $(slab_tasks)"
 
+# unload while a reader holds the file open half-read: rmmod must not wait
+# for it nor leak, and the reader's next read must fail cleanly
+(
+	exec 3<$SYS
+	dd bs=1000 count=1 <&3 >/dev/null 2>&1
+	sleep 2
+	cat <&3 >/dev/null 2>&1
+	res "read_after_rmmod $?"
+) &
+OPENFD=$!
+sleep 1
 rmmod continfo
 res "rmmod_continfo $?"
 rmmod sysinfo
 res "rmmod_sysinfo $?"
+wait $OPENFD
 n=0
 for f in /proc/*so1_202041390*; do [ -e "$f" ] && n=$((n + 1)); done
 res "proc_left $n"
@@ -172,7 +187,8 @@ res "param_gone $([ -e /proc/kw_param_test ] && echo no || echo yes)"
 
 dmesg >/tmp/dmesg.txt
 for f in results:results s0:s0.json s1:s1.json s2:s2.json c1:c1.json \
-	spin1:spin1.status spin2:spin2.status s_dd:s_dd.json c_dd:c_dd.json \
+	spin1pre:spin1pre.status spin1:spin1.status \
+	spin2pre:spin2pre.status spin2:spin2.status s_dd:s_dd.json c_dd:c_dd.json \
 	storm_s_mid:storm_s_mid.json storm_s:storm_s.json \
 	storm_c:storm_c.json dmesg:dmesg.txt; do
 	[ -e "/tmp/${f#*:}" ] || : >"/tmp/${f#*:}"

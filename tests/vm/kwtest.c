@@ -8,7 +8,7 @@
  *   kwtest plainhold NAME ...  sleep forever with comm NAME
  *   kwtest park N READYFILE    fork N sleeping children, then write READYFILE;
  *                              on SIGTERM kill and reap them, then exit
- *   kwtest spin READYFILE      burn 1 s in a thread that exits, write
+ *   kwtest spin READYFILE      touch 8 MiB, burn 1 s in a thread that exits, write
  *                              READYFILE, start two busy threads on SIGUSR1
  *   kwtest storm SECONDS       fork/exit (some children threaded) for SECONDS
  */
@@ -166,6 +166,12 @@ static int spin(const char *ready)
 	pthread_t t[2];
 	sigset_t none;
 
+	volatile char *ballast = malloc(8 << 20);
+	long i;
+
+	/* 8 MiB touched, so that rss_kb is worth comparing */
+	for (i = 0; ballast && i < 8 << 20; i += 4096)
+		ballast[i] = 1;
 	signal(SIGUSR1, on_usr1);
 	pthread_create(&t[0], NULL, burn, &one);
 	pthread_join(t[0], NULL);
