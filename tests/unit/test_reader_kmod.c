@@ -3,6 +3,7 @@
  * format, and hostile input that must end in a clear error, never a crash
  * or a leak.
  */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -418,6 +419,95 @@ kmod_nul_in_string__cut_there(void **state)
 	kw_snapshot_free(&snap);
 }
 
+static int
+is_container_id(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return i == 64;
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE	*fp = fopen(path, "r");
+	char	*buf;
+	long	 n;
+
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	n = ftell(fp);
+	rewind(fp);
+	buf = malloc(n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, n, fp), (size_t)n);
+	fclose(fp);
+	*len = n;
+	return buf;
+}
+
+/*
+ * What the modules printed in Debian's kernels under qemu (tests/vm/run
+ * --fixtures): every file parses with nothing skipped, the hostile
+ * process's argv comes back whole, and continfo lists only containers.
+ */
+static void
+kmod_vm_fixtures__every_capture__parsed_whole(void **state)
+{
+	char			 dir[512], path[1024];
+	struct kw_snapshot	 snap;
+	struct kmod_info	 info;
+	struct dirent		*de;
+	DIR			*d;
+	size_t			 i, len, files = 0, hostile = 0;
+	char			*buf;
+
+	(void)state;
+	fixture("kmod", dir, sizeof(dir));
+	d = opendir(dir);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		int cont = strncmp(de->d_name, "continfo-", 9) == 0;
+
+		if (strstr(de->d_name, ".json") == NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		buf = slurp(path, &len);
+		kw_snapshot_init(&snap);
+		if (kmod_parse(buf, len, &snap, &info, err,
+		    sizeof(err)) != 0)
+			fail_msg("%s: %s", path, err);
+		assert_true(snap.nprocs > 0);
+		assert_true(snap.host.mem_total_kb > 0);
+		assert_int_equal(info.no_container_id, 0);
+		for (i = 0; i < snap.nprocs; i++) {
+			const struct kw_proc *p = &snap.procs[i];
+
+			assert_true(p->pid > 0);
+			if (cont || p->container_id[0] != '\0')
+				assert_true(is_container_id(p->container_id));
+			if (strncmp(p->name, "ev\"il\\\n\t\x01z", 9) == 0) {
+				hostile++;
+				assert_non_null(strstr(p->cmdline,
+				    "quote\"d back\\slash new\nline tab\tbed"));
+				assert_non_null(strstr(p->cmdline,
+				    "\", \"container_id\": \"0"));
+				assert_string_equal(p->container_id, "");
+			}
+		}
+		kw_snapshot_free(&snap);
+		free(buf);
+		files++;
+	}
+	closedir(d);
+	assert_true(files >= 2);
+	assert_true(hostile >= 1);
+}
+
 int
 main(void)
 {
@@ -438,6 +528,8 @@ main(void)
 		cmocka_unit_test(kmod_hostile__empty_and_not_object__error),
 		cmocka_unit_test(kmod_read__several_megabytes__buffer_grows),
 		cmocka_unit_test(kmod_nul_in_string__cut_there),
+		cmocka_unit_test(
+		    kmod_vm_fixtures__every_capture__parsed_whole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -117,6 +117,21 @@ timed_cat $SYS /tmp/s2.json read_s2
 cat /proc/$SPIN/status >/tmp/spin2.status
 kill -9 $SPIN
 
+# 6: the project's own reader on the module's file, its stream decoded by
+# kwarden-tap (both shipped with their shared libraries)
+if [ -x /bin/kwarden-reader ]; then
+	/bin/kwarden-reader --source kmod --state-dir /tmp/kw \
+	    --interval 500ms 2>/tmp/reader.log &
+	READER=$!
+	wait_file /tmp/kw/run/reader.ctl 300
+	timeout 120 /bin/kwarden-tap --count 3 /tmp/kw/run/reader.sock \
+	    >/tmp/tap.json 2>>/tmp/reader.log
+	res "tap $?"
+	kill -TERM $READER
+	wait $READER
+	res "reader_exit $?"
+fi
+
 # odd read sizes, partial reads, seeks
 t0=$(uptime_s)
 dd if=$SYS of=/tmp/s_dd.json bs=100 2>/dev/null
@@ -190,7 +205,8 @@ for f in results:results s0:s0.json s1:s1.json s2:s2.json c1:c1.json \
 	spin1pre:spin1pre.status spin1:spin1.status \
 	spin2pre:spin2pre.status spin2:spin2.status s_dd:s_dd.json c_dd:c_dd.json \
 	storm_s_mid:storm_s_mid.json storm_s:storm_s.json \
-	storm_c:storm_c.json dmesg:dmesg.txt; do
+	storm_c:storm_c.json dmesg:dmesg.txt tap:tap.json \
+	reader_log:reader.log; do
 	[ -e "/tmp/${f#*:}" ] || : >"/tmp/${f#*:}"
 	emit "${f%%:*}" "/tmp/${f#*:}"
 done
