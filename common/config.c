@@ -116,8 +116,9 @@ static const struct conf_key schema[] = {
 	    "candidate", CK_BOUNDS, 0, 100 },
 	{ "policy", "window", KW_CONF_DURATION, "5s", NULL, NULL,
 	    "CPU rate averaging window", CK_BOUNDS, 1, 86400 * 1000 },
-	{ "policy", "action", KW_CONF_STR, "dry-run", "dry-run",
-	    "remove|stop|kill", "what to do with a candidate", 0, 0, 0 },
+	{ "policy", "action", KW_CONF_STR, "remove", "remove|stop|kill|dry-run",
+	    NULL, "what to do with a candidate (remove = docker rm -f)", 0, 0,
+	    0 },
 	{ "policy", "protect", KW_CONF_LIST, "grafana, kwarden", NULL, NULL,
 	    "substrings of name or image never acted on", 0, 0, 0 },
 };

@@ -3,24 +3,40 @@
  * rates, containers and policy decisions, and publishes sys, container,
  * proc and deletion records for the recorder. Loop wiring and the control
  * socket live here; the decisions themselves are in rates.c, containers.c
- * and policy.c. This issue acts in dry-run only (no Docker client yet).
+ * and policy.c; the Docker client in docker.c. Real actions (remove, stop,
+ * kill) are calls to Docker whose deletion record is published when the
+ * call ends; dry-run records at once.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "kwarden.h"
 #include "decider.h"
 
-#define ACTION_DONE	"dry-run"
+#define RETRY_MIN_MS	1000		/* after a failed action ... */
+#define RETRY_MAX_MS	60000		/* ... doubling up to this */
+
+enum acted {
+	ACT_NONE,
+	ACT_IN_FLIGHT,			/* the call to Docker is out */
+	ACT_DONE,			/* done, or dry-run: gone */
+};
 
 /* Bookkeeping per container, parallel to the container set. */
 struct cstate {
 	char		container_id[KW_CID_LEN];
-	int		acted;		/* dry-run: gone for the policy */
+	enum acted	acted;
+	char		action[16];	/* what was done, when acted */
+	char		docker_state[16]; /* "": unknown to Docker */
+	uint64_t	retry_mono_ns;	/* after a failure: not before */
+	uint64_t	retry_ms;	/* the next backoff */
+	char		last_error[200];
+	char		hold[256];	/* why not now (cand.hold) */
 	int		logged;		/* last_*: the last skip logged */
 	enum policy_verdict last_verdict;
 	char		last_class[KW_NAME_LEN];
@@ -32,6 +48,7 @@ struct decider {
 	struct kw_sub		*sub;
 	struct kw_pub		*pub;
 	struct kw_ctl		*ctl;
+	struct docker		*docker;
 	struct policy		 policy;
 
 	struct rates		 rates;
@@ -60,7 +77,14 @@ struct decider {
 	uint64_t		 skipped;
 	uint64_t		 reader_gaps;
 	uint64_t		 reloads;
+	uint64_t		 dry_runs;
 	int			 have_snapshot;
+};
+
+/* An action out to Docker: its record is published when it ends. */
+struct pending_action {
+	struct decider		*dz;
+	struct kw_deletion_rec	 rec;
 };
 
 /*
@@ -128,9 +152,9 @@ policy_log(const struct policy *p)
 		    "%s%s (min %u)", i ? ", " : "", p->classes[i].name,
 		    p->classes[i].min_alive);
 	log_info("policy: cpu > %.1f%%, mem > %.1f%%, window %" PRIu64
-	    " ms, action %s (acting as %s), classes: %s",
+	    " ms, action %s, classes: %s",
 	    p->cpu_threshold, p->mem_threshold, p->window_ms, p->action,
-	    ACTION_DONE, p->nclasses ? buf : "none");
+	    p->nclasses ? buf : "none");
 }
 
 /* Grow the per-process arrays to the snapshot. */
@@ -185,8 +209,8 @@ grow_containers(struct decider *dz, size_t n)
 	return 0;
 }
 
-static const struct cstate *
-cstate_find(const struct cstate *cs, size_t n, const char *id)
+static struct cstate *
+cstate_find(struct cstate *cs, size_t n, const char *id)
 {
 	size_t lo = 0, hi = n, mid;
 	int c;
@@ -213,6 +237,7 @@ cstate_rebuild(struct decider *dz)
 {
 	struct cstate *ncs;
 	const struct cstate *old;
+	const char *did;
 	size_t i, j;
 
 	ncs = calloc(dz->set.n ? dz->set.n : 1, sizeof(*ncs));
@@ -225,11 +250,15 @@ cstate_rebuild(struct decider *dz)
 		memcpy(ncs[i].container_id, dz->set.c[i].container_id,
 		    sizeof(ncs[i].container_id));
 	}
-	for (j = 0; j < dz->ncs; j++)
-		if (dz->cs[j].acted && containers_find(&dz->set,
-		    dz->cs[j].container_id) == NULL)
-			log_info("container %.12s is gone (acted on in %s)",
-			    dz->cs[j].container_id, ACTION_DONE);
+	for (j = 0; j < dz->ncs; j++) {
+		if (dz->cs[j].acted == ACT_NONE || containers_find(&dz->set,
+		    dz->cs[j].container_id) != NULL)
+			continue;
+		did = dz->cs[j].action;
+		log_info("container %.12s is gone (%s%s)",
+		    dz->cs[j].container_id, strcmp(did, "dry-run") == 0 ?
+		    "acted on in " : "after ", did);
+	}
 	free(dz->cs);
 	dz->cs = ncs;
 	dz->ncs = dz->set.n;
@@ -366,29 +395,114 @@ publish_containers(struct decider *dz)
 	}
 }
 
+/* The record of a decision taken, result still to come. */
 static void
-publish_deletion(struct decider *dz, const struct policy_decision *d)
+deletion_rec(struct decider *dz, const struct policy_decision *d,
+    struct kw_deletion_rec *r)
 {
 	const struct container *c = &dz->set.c[d->cand];
-	struct kw_deletion_rec r;
+
+	memset(r, 0, sizeof(*r));
+	memcpy(r->container_id, c->container_id, sizeof(r->container_id));
+	snprintf(r->name, sizeof(r->name), "%s", c->name);
+	snprintf(r->image, sizeof(r->image), "%s", c->image);
+	snprintf(r->class_name, sizeof(r->class_name), "%s",
+	    policy_class_name(&dz->policy, d->class_idx));
+	snprintf(r->action, sizeof(r->action), "%s", dz->policy.action);
+	snprintf(r->reason, sizeof(r->reason), "%s", d->reason);
+	r->cpu_pct = c->cpu_pct;
+	r->mem_pct = c->mem_pct;
+}
+
+static void
+publish_deletion(struct decider *dz, const struct kw_deletion_rec *r)
+{
 	msgpack_packer *pk;
 
-	memset(&r, 0, sizeof(r));
-	memcpy(r.container_id, c->container_id, sizeof(r.container_id));
-	snprintf(r.name, sizeof(r.name), "%s", c->name);
-	snprintf(r.image, sizeof(r.image), "%s", c->image);
-	snprintf(r.class_name, sizeof(r.class_name), "%s",
-	    policy_class_name(&dz->policy, d->class_idx));
-	snprintf(r.action, sizeof(r.action), "%s", ACTION_DONE);
-	snprintf(r.reason, sizeof(r.reason), "%s", d->reason);
-	r.cpu_pct = c->cpu_pct;
-	r.mem_pct = c->mem_pct;
-	snprintf(r.result, sizeof(r.result), "ok");
-	if ((pk = kw_pub_begin(dz->pub, KW_MSG_DELETION,
+	if (dz->pub == NULL || (pk = kw_pub_begin(dz->pub, KW_MSG_DELETION,
 	    KW_DELETION_FIELDS)) == NULL)
 		return;
-	kw_deletion_pack(pk, &r);
+	kw_deletion_pack(pk, r);
 	kw_pub_commit(dz->pub);
+}
+
+/* Docker answered (or the call was cancelled at stop). */
+static void
+on_action_done(void *arg, int ok, const char *result)
+{
+	struct pending_action *pa = arg;
+	struct decider *dz = pa->dz;
+	struct kw_deletion_rec *r = &pa->rec;
+	struct cstate *s;
+
+	if (ok == -1) {
+		log_info("container %.12s: %s: %s", r->container_id,
+		    r->action, result);
+		free(pa);
+		return;
+	}
+	snprintf(r->result, sizeof(r->result), "%s", result);
+	s = cstate_find(dz->cs, dz->ncs, r->container_id);
+	if (ok) {
+		log_info("container %.12s%s%s: %s: ok", r->container_id,
+		    r->name[0] ? " " : "", r->name, r->action);
+		if (s != NULL) {
+			s->acted = ACT_DONE;
+			s->retry_ms = 0;
+		}
+	} else {
+		log_warnx("container %.12s%s%s: %s failed: %s",
+		    r->container_id, r->name[0] ? " " : "", r->name,
+		    r->action, result);
+		if (s != NULL) {
+			/* Back in the running; tried again after a while. */
+			s->acted = ACT_NONE;
+			s->retry_ms = s->retry_ms ? s->retry_ms * 2 :
+			    RETRY_MIN_MS;
+			if (s->retry_ms > RETRY_MAX_MS)
+				s->retry_ms = RETRY_MAX_MS;
+			s->retry_mono_ns = kw_mono_ns() + s->retry_ms *
+			    1000000ULL;
+			snprintf(s->last_error, sizeof(s->last_error), "%s",
+			    result);
+		}
+	}
+	publish_deletion(dz, r);
+	free(pa);
+}
+
+/* Take a decision: dry-run records now, the others ask Docker. */
+static void
+act(struct decider *dz, const struct policy_decision *d)
+{
+	struct cstate *s = &dz->cs[d->cand];
+	struct pending_action *pa;
+
+	snprintf(s->action, sizeof(s->action), "%s", dz->policy.action);
+	if (strcmp(dz->policy.action, "dry-run") == 0) {
+		struct kw_deletion_rec r;
+
+		/* From now on it counts as gone for min_alive. */
+		s->acted = ACT_DONE;
+		dz->dry_runs++;
+		deletion_rec(dz, d, &r);
+		snprintf(r.result, sizeof(r.result), "ok");
+		publish_deletion(dz, &r);
+		return;
+	}
+	if ((pa = calloc(1, sizeof(*pa))) == NULL) {
+		log_warnx("container %.12s: out of memory: not acted on",
+		    s->container_id);
+		return;
+	}
+	pa->dz = dz;
+	deletion_rec(dz, d, &pa->rec);
+	if (dz->docker == NULL || docker_act(dz->docker, s->container_id,
+	    dz->policy.action, on_action_done, pa) == -1) {
+		on_action_done(pa, 0, "cannot start the API call");
+		return;
+	}
+	s->acted = ACT_IN_FLIGHT;
 }
 
 /* Log taken decisions always; a skip only when it changes. */
@@ -403,7 +517,7 @@ log_decision(struct decider *dz, const struct policy_decision *d)
 	if (d->verdict == POLICY_TAKEN) {
 		log_info("container %.12s%s%s (class %s): %s: %s",
 		    c->container_id, c->name[0] ? " " : "", c->name, cls,
-		    ACTION_DONE, d->reason);
+		    dz->policy.action, d->reason);
 		/* Its "already being acted on" next round says nothing new. */
 		s->logged = 1;
 		s->last_verdict = POLICY_SKIP_ACTED;
@@ -421,6 +535,57 @@ log_decision(struct decider *dz, const struct policy_decision *d)
 	snprintf(s->last_class, sizeof(s->last_class), "%s", cls);
 }
 
+/*
+ * Why a container cannot be acted on now, or NULL. Dry-run touches
+ * nothing, so it holds nothing back; a real action needs Docker to know
+ * the container (a cgroup named like Docker's is not enough).
+ */
+static const char *
+hold_reason(struct decider *dz, size_t i)
+{
+	struct cstate *s = &dz->cs[i];
+	uint64_t now;
+
+	if (strcmp(dz->policy.action, "dry-run") == 0)
+		return NULL;
+	if (dz->docker == NULL || !docker_connected(dz->docker))
+		return "Docker unreachable";
+	if (s->docker_state[0] == '\0')
+		return "unknown to Docker";
+	if (s->retry_mono_ns != 0 && (now = kw_mono_ns()) <
+	    s->retry_mono_ns) {
+		snprintf(s->hold, sizeof(s->hold), "retry in %.0f s after: "
+		    "%.180s", (double)(s->retry_mono_ns - now) / 1e9 + 0.5,
+		    s->last_error);
+		return s->hold;
+	}
+	return NULL;
+}
+
+/* Names, images, labels and state from Docker's table. */
+static void
+enrich(struct decider *dz)
+{
+	const struct docker_ctr *dc;
+	struct container *c;
+	size_t i;
+
+	for (i = 0; i < dz->set.n; i++) {
+		c = &dz->set.c[i];
+		dz->cs[i].docker_state[0] = '\0';
+		if (dz->docker == NULL || (dc = docker_lookup(dz->docker,
+		    c->container_id)) == NULL)
+			continue;
+		snprintf(c->name, sizeof(c->name), "%s", dc->name);
+		snprintf(c->image, sizeof(c->image), "%s", dc->image);
+		snprintf(c->label_class, sizeof(c->label_class), "%s",
+		    dc->label_class);
+		snprintf(dz->cs[i].docker_state,
+		    sizeof(dz->cs[i].docker_state), "%s",
+		    dc->state[0] ? dc->state : "running");
+	}
+}
+
 static void
 decide(struct decider *dz)
 {
@@ -435,7 +600,8 @@ decide(struct decider *dz)
 		dz->cand[i].label_class = dz->set.c[i].label_class;
 		dz->cand[i].cpu_pct = dz->set.c[i].cpu_pct;
 		dz->cand[i].mem_pct = dz->set.c[i].mem_pct;
-		dz->cand[i].acted = dz->cs[i].acted;
+		dz->cand[i].acted = dz->cs[i].acted != ACT_NONE;
+		dz->cand[i].hold = hold_reason(dz, i);
 		dz->cs[i].seen = 0;
 	}
 	memset(&res, 0, sizeof(res));
@@ -449,11 +615,8 @@ decide(struct decider *dz)
 	for (i = 0; i < res.ndec; i++) {
 		d = &res.dec[i];
 		log_decision(dz, d);
-		if (d->verdict != POLICY_TAKEN)
-			continue;
-		/* Dry-run: from now on it counts as gone for min_alive. */
-		dz->cs[d->cand].acted = 1;
-		publish_deletion(dz, d);
+		if (d->verdict == POLICY_TAKEN)
+			act(dz, d);
 	}
 	for (i = 0; i < dz->set.n; i++)
 		if (!dz->cs[i].seen && dz->cs[i].logged) {
@@ -495,6 +658,7 @@ on_snapshot(struct decider *dz, const struct kw_msg *msg)
 	dz->last_seq = msg->seq;
 	dz->last_ts_ns = dz->snap.ts_ns;
 	dz->last_mono_ns = kw_mono_ns();
+	enrich(dz);
 	decide(dz);
 }
 
@@ -530,7 +694,8 @@ cmd_status(void *arg, const char *args)
 	struct decider *dz = arg;
 	struct kw_sub_stats ss;
 	struct kw_pub_stats ps;
-	json_t *o, *r, *p;
+	struct docker_stats ds;
+	json_t *o, *r, *p, *k;
 
 	if ((o = kw_daemon_status(&dz->d)) == NULL)
 		return NULL;
@@ -574,13 +739,34 @@ cmd_status(void *arg, const char *args)
 
 	json_object_set_new(o, "decisions_taken", json_u64(dz->taken));
 	json_object_set_new(o, "decisions_skipped", json_u64(dz->skipped));
-	json_object_set_new(o, "action", json_string(ACTION_DONE));
+	json_object_set_new(o, "action", json_string(dz->policy.action));
 	json_object_set_new(o, "containers", json_u64(dz->set.n));
 	json_object_set_new(o, "processes", json_u64(dz->snap.nprocs));
 	json_object_set_new(o, "tracked_processes",
 	    json_u64(rates_count(&dz->rates)));
 	json_object_set_new(o, "cpu_pct", json_real(dz->machine_cpu));
 	json_object_set_new(o, "reloads", json_u64(dz->reloads));
+
+	memset(&ds, 0, sizeof(ds));
+	if (dz->docker != NULL)
+		docker_stats(dz->docker, &ds);
+	k = json_object();
+	json_object_set_new(k, "state", json_string(ds.connected ?
+	    "connected" : "unreachable"));
+	json_object_set_new(k, "connected", json_boolean(ds.connected));
+	json_object_set_new(k, "socket", json_string(kw_conf_str(dz->d.conf,
+	    "decider.docker_socket")));
+	json_object_set_new(k, "last_error", json_string(ds.last_error));
+	json_object_set_new(k, "reconnects", json_u64(ds.reconnects));
+	json_object_set_new(k, "containers", json_u64(ds.table_size));
+	json_object_set_new(k, "calls_in_flight", json_u64(ds.in_flight));
+	json_object_set_new(k, "lists", json_u64(ds.lists));
+	json_object_set_new(k, "inspects", json_u64(ds.inspects));
+	json_object_set_new(k, "events", json_u64(ds.events));
+	json_object_set_new(k, "actions_ok", json_u64(ds.actions_ok));
+	json_object_set_new(k, "actions_failed", json_u64(ds.actions_failed));
+	json_object_set_new(o, "docker", k);
+	json_object_set_new(o, "dry_runs", json_u64(dz->dry_runs));
 	return o;
 }
 
@@ -592,6 +778,35 @@ cmd_config(void *arg, const char *args)
 	return kw_conf_json(dz->d.conf);
 }
 
+/* "running" (Docker's word), "remove in flight", "removed", ... */
+static const char *
+container_state(struct decider *dz, const struct cstate *s, char *buf,
+    size_t len)
+{
+	static const struct {
+		const char *action, *done;
+	} done[] = {
+		{ "remove", "removed" },
+		{ "stop", "stopped" },
+		{ "kill", "killed" },
+		{ "dry-run", "acted (dry-run)" },
+	};
+	size_t i;
+
+	if (s->acted == ACT_IN_FLIGHT) {
+		snprintf(buf, len, "%s in flight", s->action);
+		return buf;
+	}
+	if (s->acted == ACT_DONE)
+		for (i = 0; i < sizeof(done) / sizeof(done[0]); i++)
+			if (strcmp(s->action, done[i].action) == 0)
+				return done[i].done;
+	if (s->docker_state[0] != '\0')
+		return s->docker_state;
+	return dz->docker != NULL && docker_connected(dz->docker) ?
+	    "unknown to Docker" : "unknown (Docker unreachable)";
+}
+
 /* Classes are worked out again here: the policy may have been reloaded. */
 static json_t *
 cmd_containers(void *arg, const char *args)
@@ -599,6 +814,7 @@ cmd_containers(void *arg, const char *args)
 	struct decider *dz = arg;
 	const struct container *c;
 	json_t *o, *a, *e;
+	char buf[64];
 	size_t i, k;
 
 	a = json_array();
@@ -618,8 +834,8 @@ cmd_containers(void *arg, const char *args)
 		json_object_set_new(e, "cpu_pct", json_real(c->cpu_pct));
 		json_object_set_new(e, "mem_pct", json_real(c->mem_pct));
 		json_object_set_new(e, "rss_kb", json_u64(c->rss_kb));
-		json_object_set_new(e, "state", json_string(dz->cs[i].acted ?
-		    "acted (dry-run)" : "running"));
+		json_object_set_new(e, "state", json_string(
+		    container_state(dz, &dz->cs[i], buf, sizeof(buf))));
 		json_array_append_new(a, e);
 	}
 	o = json_object();
@@ -655,7 +871,7 @@ cmd_policy(void *arg, const char *args)
 		if (k == POLICY_CLASS_NONE)
 			continue;
 		running[k]++;
-		if (!dz->cs[i].acted)
+		if (dz->cs[i].acted == ACT_NONE)
 			alive[k]++;
 	}
 	o = json_object();
@@ -663,7 +879,7 @@ cmd_policy(void *arg, const char *args)
 	json_object_set_new(o, "mem_threshold", json_real(p->mem_threshold));
 	json_object_set_new(o, "window_ms", json_u64(p->window_ms));
 	json_object_set_new(o, "action", json_string(p->action));
-	json_object_set_new(o, "acting_as", json_string(ACTION_DONE));
+	json_object_set_new(o, "acting_as", json_string(p->action));
 	json_object_set_new(o, "protect", string_array(p->protect,
 	    p->nprotect));
 	a = json_array();
@@ -703,6 +919,7 @@ on_reload(struct kw_daemon *d)
 	struct kw_conf *conf;
 	struct policy p;
 	char err[512];
+	size_t i;
 
 	if ((conf = kw_conf_reload(d->conf, err, sizeof(err))) == NULL) {
 		log_warnx("reload: %s; keeping the old config", err);
@@ -713,8 +930,22 @@ on_reload(struct kw_daemon *d)
 		kw_conf_free(conf);
 		return;
 	}
+	if (strcmp(kw_conf_str(conf, "decider.docker_socket"),
+	    kw_conf_str(d->conf, "decider.docker_socket")) != 0 ||
+	    kw_conf_ms(conf, "decider.docker_timeout") !=
+	    kw_conf_ms(d->conf, "decider.docker_timeout"))
+		log_warnx("reload: decider.docker_socket and docker_timeout "
+		    "take effect on restart");
 	kw_conf_free(d->conf);
 	d->conf = conf;
+	/* From dry-run to a real action: what dry-run "did" is undone. */
+	if (strcmp(p.action, "dry-run") != 0)
+		for (i = 0; i < dz->ncs; i++)
+			if (dz->cs[i].acted == ACT_DONE &&
+			    strcmp(dz->cs[i].action, "dry-run") == 0) {
+				dz->cs[i].acted = ACT_NONE;
+				dz->cs[i].logged = 0;
+			}
 	dz->policy = p;
 	rates_set_window(&dz->rates, p.window_ms * 1000000ULL);
 	dz->reloads++;
@@ -726,6 +957,10 @@ on_stop(struct kw_daemon *d)
 {
 	struct decider *dz = d->arg;
 
+	/* First: cancelled actions are freed without being published. */
+	if (dz->docker != NULL)
+		docker_close(dz->docker);
+	dz->docker = NULL;
 	if (dz->sub != NULL)
 		kw_sub_close(dz->sub);
 	if (dz->pub != NULL)
@@ -783,9 +1018,6 @@ main(int argc, char **argv)
 		exit(2);
 	}
 	policy_log(&dz->policy);
-	if (strcmp(dz->policy.action, ACTION_DONE) != 0)
-		log_warnx("policy.action = %s: no Docker client yet, acting "
-		    "as %s", dz->policy.action, ACTION_DONE);
 	rates_init(&dz->rates, dz->policy.window_ms * 1000000ULL);
 	kw_snapshot_init(&dz->snap);
 	containers_init(&dz->set);
@@ -816,8 +1048,18 @@ main(int argc, char **argv)
 		fatalx("%s: cannot set up the reader connection", path);
 	kw_sub_start(dz->sub);
 
+	if ((rc = (int)curl_global_init(CURL_GLOBAL_ALL)) != 0)
+		fatalx("curl_global_init: %s", curl_easy_strerror(rc));
+	dz->docker = docker_new(&loop, kw_conf_str(dz->d.conf,
+	    "decider.docker_socket"), kw_conf_ms(dz->d.conf,
+	    "decider.docker_timeout"));
+	if (dz->docker == NULL)
+		fatalx("docker: cannot set up the API client");
+	docker_start(dz->docker);
+
 	kw_daemon_ready(&dz->d);
 	rc = kw_daemon_run(&dz->d);
 	decider_free(dz);
+	curl_global_cleanup();
 	return rc;
 }

@@ -131,6 +131,7 @@ struct policy_cand {
 	double		 cpu_pct;
 	double		 mem_pct;
 	int		 acted;		/* already being acted on */
+	const char	*hold;		/* why not now; NULL: free */
 };
 
 enum policy_verdict {
@@ -139,6 +140,7 @@ enum policy_verdict {
 	POLICY_SKIP_PROTECTED,
 	POLICY_SKIP_NO_CLASS,
 	POLICY_SKIP_MIN_ALIVE,
+	POLICY_SKIP_HOLD,		/* cand.hold says why */
 };
 
 struct policy_decision {
@@ -182,5 +184,112 @@ void	policy_decide(const struct policy *p,
 	    struct policy_result *res);
 const char *policy_class_name(const struct policy *p, size_t class_idx);
 const char *policy_verdict_name(enum policy_verdict v);
+
+/* dockerjson.c: Engine API responses and the table they keep current */
+
+struct docker_ctr {
+	char		id[KW_CID_LEN];
+	char		name[128];	/* without Docker's leading '/' */
+	char		image[128];	/* as run: "high_cpu_img" */
+	char		label_class[KW_NAME_LEN];  /* label kwarden.class */
+	char		state[16];	/* running, paused, exited, ... */
+	uint64_t	gen;		/* generation that last saw it */
+};
+
+struct docker_event {
+	char		type[16];	/* "container" */
+	char		action[32];	/* start, die, destroy, ... */
+	struct docker_ctr c;		/* id, and the attributes */
+	int		has_name;
+	int		has_image;
+};
+
+struct docker_table {
+	struct docker_ctr *c;
+	size_t		 n;
+	size_t		 cap;
+	uint64_t	 gen;		/* stamped on entries upserted */
+};
+
+enum docker_apply {
+	DOCKER_APPLY_IGNORED,		/* not about a container we keep */
+	DOCKER_APPLY_ADDED,
+	DOCKER_APPLY_UPDATED,
+	DOCKER_APPLY_REMOVED,
+	DOCKER_APPLY_UNKNOWN,		/* unknown, unnamed: inspect */
+};
+
+/* GET /containers/json: *out is malloc'ed (n entries). -1 with err. */
+int	docker_parse_list(const char *buf, size_t len,
+	    struct docker_ctr **out, size_t *n, char *err, size_t errlen);
+/* GET /containers/{id}/json */
+int	docker_parse_inspect(const char *buf, size_t len,
+	    struct docker_ctr *c, char *err, size_t errlen);
+/* One object of GET /events. */
+int	docker_parse_event(const char *buf, size_t len,
+	    struct docker_event *ev, char *err, size_t errlen);
+/*
+ * The event stream is JSON objects back to back, cut anywhere by the
+ * transport: the length of the first complete object after *start
+ * (leading whitespace), 0 while incomplete, -1 when it is not an object.
+ */
+long	docker_stream_next(const char *buf, size_t len, size_t *start);
+/* Docker's {"message": ...} of an error body, else "HTTP <code>". */
+void	docker_error_text(const char *buf, size_t len, long http_code,
+	    char *out, size_t outlen);
+void	docker_table_init(struct docker_table *t);
+void	docker_table_free(struct docker_table *t);
+struct docker_ctr *docker_table_find(const struct docker_table *t,
+	    const char *id);
+/* Insert or replace, stamped with t->gen; NULL on allocation failure. */
+struct docker_ctr *docker_table_upsert(struct docker_table *t,
+	    const struct docker_ctr *c);
+void	docker_table_remove(struct docker_table *t, const char *id);
+/* Forget entries not seen since generation gen; returns how many. */
+size_t	docker_table_drop_older(struct docker_table *t, uint64_t gen);
+enum docker_apply docker_table_apply_event(struct docker_table *t,
+	    const struct docker_event *ev);
+
+/* docker.c: the Engine API client on the decider's loop */
+
+struct uv_loop_s;
+struct docker;
+
+struct docker_stats {
+	int		connected;	/* listed, and following events */
+	char		last_error[256];
+	uint64_t	reconnects;	/* sessions lost */
+	uint64_t	lists;		/* GET /containers/json done */
+	uint64_t	inspects;
+	uint64_t	events;		/* events received */
+	uint64_t	actions_ok;
+	uint64_t	actions_failed;
+	size_t		table_size;
+	size_t		in_flight;	/* API calls */
+};
+
+/* An action's end: ok 1, failed 0 (result: Docker's error), cancelled -1. */
+typedef void (*docker_action_cb)(void *arg, int ok, const char *result);
+
+struct docker *docker_new(struct uv_loop_s *loop, const char *socket_path,
+	    uint64_t timeout_ms);
+/* Connect (list, then follow events); reconnects on its own. */
+void	docker_start(struct docker *dk);
+int	docker_connected(const struct docker *dk);
+/*
+ * NULL when Docker does not know it (or has not told us yet): while
+ * connected, an unknown id is inspected once per session in the
+ * background, so a container whose events were missed turns up.
+ */
+const struct docker_ctr *docker_lookup(struct docker *dk, const char *id);
+/*
+ * remove, stop or kill a container; cb runs once, later, from the loop
+ * (or with ok -1 from docker_close). -1 when the call cannot be made.
+ */
+int	docker_act(struct docker *dk, const char *id, const char *action,
+	    docker_action_cb cb, void *arg);
+void	docker_stats(const struct docker *dk, struct docker_stats *st);
+/* Cancel every call, close every handle, free once they are closed. */
+void	docker_close(struct docker *dk);
 
 #endif /* DECIDER_H */

@@ -11,7 +11,10 @@
  *   included, minus those already acted on and those taken this round;
  * - a container is over a threshold when strictly above it; excess is the
  *   larger of (cpu - cpu_threshold) and (mem - mem_threshold), ties keep
- *   the input order.
+ *   the input order;
+ * - a held candidate (cand.hold: unknown to Docker, Docker unreachable, a
+ *   retry not due yet) is skipped with that reason and still counts as
+ *   alive for min_alive, so another of its class may be taken instead.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,6 +181,8 @@ policy_verdict_name(enum policy_verdict v)
 		return "no-class";
 	case POLICY_SKIP_MIN_ALIVE:
 		return "min-alive";
+	case POLICY_SKIP_HOLD:
+		return "held";
 	}
 	return "?";
 }
@@ -205,6 +210,18 @@ format_pct(char *buf, size_t len, double v)
 		snprintf(buf, len, "%.1f%%", v);
 }
 
+/* A figure and its threshold, two decimals rather than "20.0% > 20.0%". */
+static void
+format_pair(char *v, char *t, size_t len, double value, double threshold)
+{
+	format_pct(v, len, value);
+	format_pct(t, len, threshold);
+	if (strcmp(v, t) == 0) {
+		snprintf(v, len, "%.2f%%", value);
+		snprintf(t, len, "%.2f%%", threshold);
+	}
+}
+
 /* "cpu 48.3% > 20.0%", the larger excess first, both when both are over. */
 static void
 format_over(const struct policy *p, const struct policy_cand *c, char *buf,
@@ -214,11 +231,9 @@ format_over(const struct policy *p, const struct policy_cand *c, char *buf,
 	int cpu_over = c->cpu_pct > p->cpu_threshold;
 	int mem_over = c->mem_pct > p->mem_threshold;
 
-	format_pct(v, sizeof(v), c->cpu_pct);
-	format_pct(t, sizeof(t), p->cpu_threshold);
+	format_pair(v, t, sizeof(v), c->cpu_pct, p->cpu_threshold);
 	snprintf(cpu, sizeof(cpu), "cpu %s > %s", v, t);
-	format_pct(v, sizeof(v), c->mem_pct);
-	format_pct(t, sizeof(t), p->mem_threshold);
+	format_pair(v, t, sizeof(v), c->mem_pct, p->mem_threshold);
 	snprintf(mem, sizeof(mem), "mem %s > %s", v, t);
 	if (cpu_over && mem_over) {
 		if (c->mem_pct - p->mem_threshold > c->cpu_pct -
@@ -291,6 +306,10 @@ policy_decide(const struct policy *p, const struct policy_cand *cand,
 			d->verdict = POLICY_SKIP_NO_CLASS;
 			snprintf(d->reason, sizeof(d->reason),
 			    "no class (class none is never acted on)");
+		} else if (cand[d->cand].hold != NULL) {
+			d->verdict = POLICY_SKIP_HOLD;
+			snprintf(d->reason, sizeof(d->reason), "%s",
+			    cand[d->cand].hold);
 		} else if (left[k] <= cls->min_alive) {
 			d->verdict = POLICY_SKIP_MIN_ALIVE;
 			snprintf(d->reason, sizeof(d->reason),

@@ -135,7 +135,7 @@ config__defaults__every_key(void **state)
 	assert_true(kw_conf_num(conf, "policy.cpu_threshold") == 20.0);
 	assert_true(kw_conf_num(conf, "policy.mem_threshold") == 20.0);
 	assert_int_equal(kw_conf_ms(conf, "policy.window"), 5000);
-	assert_string_equal(kw_conf_str(conf, "policy.action"), "dry-run");
+	assert_string_equal(kw_conf_str(conf, "policy.action"), "remove");
 	assert_int_equal(kw_conf_list(conf, "policy.protect", items, 4), 2);
 	assert_string_equal(items[0], "grafana");
 	assert_string_equal(items[1], "kwarden");
@@ -189,14 +189,16 @@ config__design_example__parses(void **state)
 }
 
 static void
-config__design_example_remove__not_available_yet(void **state)
+config__design_example_remove__parses(void **state)
 {
-	char	text[1024];
+	struct kw_conf	*conf;
+	char		 text[1024];
 
-	/* The design's example says remove: that needs the Docker client. */
+	/* The design's example says remove, the default. */
 	snprintf(text, sizeof(text), design_example, "remove");
-	load_fails(text, "config: %s:5: policy.action: \"remove\" is not "
-	    "available yet (it comes with the Docker client); use dry-run");
+	conf = load_ok(text);
+	assert_string_equal(kw_conf_str(conf, "policy.action"), "remove");
+	kw_conf_free(conf);
 }
 
 static void
@@ -286,7 +288,8 @@ config__choices__validated(void **state)
 	    "config: %s:2: recorder.log_level: \"loud\" is not one of debug, "
 	    "info, warn, error");
 	load_fails("[policy]\naction = nuke\n",
-	    "config: %s:2: policy.action: \"nuke\" is not one of dry-run");
+	    "config: %s:2: policy.action: \"nuke\" is not one of remove, "
+	    "stop, kill, dry-run");
 }
 
 static void
@@ -847,7 +850,7 @@ main(void)
 		cmocka_unit_test_teardown(config__design_example__parses,
 		    teardown),
 		cmocka_unit_test_teardown(
-		    config__design_example_remove__not_available_yet, teardown),
+		    config__design_example_remove__parses, teardown),
 		cmocka_unit_test_teardown(
 		    config__file__values_comments_and_spacing, teardown),
 		cmocka_unit_test_teardown(

@@ -53,6 +53,7 @@ run_case(const struct policy *p, const struct pcase *pc)
 	const struct policy_decision *d;
 
 	assert_true(pc->nconts <= MAXC);
+	memset(cand, 0, sizeof(cand));
 	for (i = 0; i < pc->nconts; i++) {
 		cand[i].container_id = pc->conts[i].name;
 		cand[i].name = pc->conts[i].name;
@@ -295,6 +296,7 @@ policy__already_acted__not_chosen_twice(void **state)
 	 * Round 1 (min_alive 1) takes high-1 and high-2; in round 2, with
 	 * both flagged as acted on, neither is taken again.
 	 */
+	memset(cand, 0, sizeof(cand));
 	for (i = 0; i < 3; i++) {
 		cand[i].container_id = acted_conts[i].name;
 		cand[i].name = acted_conts[i].name;
@@ -321,6 +323,62 @@ policy__already_acted__not_chosen_twice(void **state)
 	assert_int_equal(dec[1].verdict, POLICY_SKIP_ACTED);
 	assert_int_equal(res.running[0], 3);
 	assert_int_equal(res.alive[0], 1);
+}
+
+/*
+ * A held candidate (unknown to Docker, say) is skipped with the hold's
+ * text and still counts alive, so another of its class is taken.
+ */
+static void
+policy__held__skipped_with_reason_and_counted_alive(void **state)
+{
+	struct policy p;
+	struct policy_cand cand[3];
+	struct policy_decision dec[3];
+	size_t class_of[3];
+	struct policy_result res;
+	static const char *const names[] = { "high-1", "high-2", "high-3" };
+	size_t i;
+
+	policy_defaults(&p);
+	memset(cand, 0, sizeof(cand));
+	for (i = 0; i < 3; i++) {
+		cand[i].container_id = names[i];
+		cand[i].name = names[i];
+		cand[i].image = "";
+		cand[i].label_class = "";
+	}
+	cand[0].cpu_pct = 90.0;
+	cand[0].hold = "unknown to Docker";
+	cand[1].cpu_pct = 50.0;
+	memset(&res, 0, sizeof(res));
+	res.class_of = class_of;
+	res.dec = dec;
+	policy_decide(&p, cand, 3, &res);
+	assert_int_equal(res.ndec, 2);
+	assert_int_equal(dec[0].cand, 0);
+	assert_int_equal(dec[0].verdict, POLICY_SKIP_HOLD);
+	assert_string_equal(dec[0].reason, "unknown to Docker");
+	assert_string_equal(policy_verdict_name(dec[0].verdict), "held");
+	assert_int_equal(dec[1].cand, 1);
+	assert_int_equal(dec[1].verdict, POLICY_TAKEN);
+	assert_int_equal(res.alive[0], 3);
+
+	/* Just over: two decimals, never "20.0% > 20.0%". */
+	cand[0].hold = NULL;
+	cand[0].cpu_pct = 20.04;
+	cand[1].cpu_pct = 0.0;
+	p.cpu_threshold = 20.0;
+	policy_decide(&p, cand, 3, &res);
+	assert_int_equal(res.ndec, 1);
+	assert_string_equal(dec[0].reason, "cpu 20.04% > 20.00%");
+	cand[0].hold = "unknown to Docker";
+	cand[0].cpu_pct = 90.0;
+
+	/* Protected wins over held: the reason a person needs first. */
+	cand[0].name = "grafana-high";
+	policy_decide(&p, cand, 3, &res);
+	assert_int_equal(dec[0].verdict, POLICY_SKIP_PROTECTED);
 }
 
 /* Nothing over a threshold: no decisions at all. */
@@ -509,6 +567,8 @@ main(void)
 		cmocka_unit_test(policy__order__largest_excess_first),
 		cmocka_unit_test(policy__label__overrides_match),
 		cmocka_unit_test(policy__already_acted__not_chosen_twice),
+		cmocka_unit_test(
+		    policy__held__skipped_with_reason_and_counted_alive),
 		cmocka_unit_test(policy__nothing_over_threshold__no_decisions),
 		cmocka_unit_test(
 		    policy__all_classes_at_min__all_skipped_with_reasons),

@@ -1,0 +1,838 @@
+/*
+ * The Docker Engine API client (v1.41 over the unix socket): libcurl's
+ * multi-socket interface driven by the decider's libuv loop, so no call
+ * ever blocks sampling. A session lists the running containers and follows
+ * GET /events to keep the table current; when either fails the session is
+ * dropped and started again after a doubling backoff (one timer). Actions
+ * (remove, stop, kill) are calls of their own that report through a
+ * callback. Parsing is in dockerjson.c.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "kwarden.h"
+#include "decider.h"
+
+#define API		"http://localhost/v1.41"
+#define EVENTS_FILTER	"%7B%22type%22%3A%5B%22container%22%5D%7D"
+#define BACKOFF_MIN_MS	250
+#define BACKOFF_MAX_MS	5000
+#define BODY_MAX	(16u << 20)	/* list, inspect, error bodies */
+#define EVENT_MAX	(1u << 20)	/* one event object */
+#define INSPECT_QUEUE	64
+#define MISSING_MAX	256		/* ids Docker said are unknown */
+
+enum dreq_kind {
+	DREQ_LIST,
+	DREQ_EVENTS,
+	DREQ_INSPECT,
+	DREQ_ACTION,
+};
+
+struct docker;
+
+struct dreq {
+	struct docker	*dk;
+	CURL		*easy;
+	enum dreq_kind	 kind;
+	uint64_t	 session;	/* list, events, inspect */
+	char		*buf;
+	size_t		 len;
+	size_t		 cap;
+	char		 id[KW_CID_LEN];
+	char		 action[16];
+	docker_action_cb cb;
+	void		*arg;
+	char		 fail[256];	/* why on_write gave up */
+	char		 errbuf[CURL_ERROR_SIZE];
+	struct dreq	*prev, *next;
+};
+
+struct dsock {
+	uv_poll_t	 poll;
+	curl_socket_t	 fd;
+	struct docker	*dk;
+	struct dsock	*prev, *next;
+};
+
+enum dk_state {
+	DK_DOWN,		/* waiting for the retry timer */
+	DK_CONNECTING,		/* events requested, list not back yet */
+	DK_CONNECTED,
+};
+
+struct docker {
+	uv_loop_t	*loop;
+	CURLM		*multi;
+	uv_timer_t	 curl_timer;
+	uv_timer_t	 retry_timer;
+	char		*socket_path;
+	uint64_t	 timeout_ms;
+	struct docker_table table;
+	struct dreq	*reqs;
+	size_t		 nreqs;
+	struct dsock	*socks;
+	uint64_t	 session;
+	struct dreq	*events;
+	struct dreq	*list;
+	enum dk_state	 state;
+	int		 reported;	/* this state was logged */
+	uint64_t	 backoff_ms;
+	char		 inspect_q[INSPECT_QUEUE][KW_CID_LEN];
+	size_t		 ninspect_q;
+	char		 (*missing)[KW_CID_LEN];
+	size_t		 nmissing;
+	size_t		 missing_next;
+	int		 closing;
+	int		 open_handles;
+	struct docker_stats st;
+};
+
+static void	session_begin(struct docker *dk);
+static void	on_retry(uv_timer_t *t);
+static void	check_done(struct docker *dk);
+
+static void
+maybe_free(struct docker *dk)
+{
+	if (!dk->closing || dk->open_handles > 0)
+		return;
+	docker_table_free(&dk->table);
+	free(dk->missing);
+	free(dk->socket_path);
+	free(dk);
+}
+
+static void
+on_handle_close(uv_handle_t *h)
+{
+	struct docker *dk = h->data;
+
+	dk->open_handles--;
+	maybe_free(dk);
+}
+
+/* curl <-> libuv */
+
+static void
+on_sock_close(uv_handle_t *h)
+{
+	struct dsock *ds = h->data;
+	struct docker *dk = ds->dk;
+
+	free(ds);
+	dk->open_handles--;
+	maybe_free(dk);
+}
+
+static void
+dsock_close(struct dsock *ds)
+{
+	struct docker *dk = ds->dk;
+
+	if (ds->prev != NULL)
+		ds->prev->next = ds->next;
+	else
+		dk->socks = ds->next;
+	if (ds->next != NULL)
+		ds->next->prev = ds->prev;
+	uv_poll_stop(&ds->poll);
+	uv_close((uv_handle_t *)&ds->poll, on_sock_close);
+}
+
+static void
+on_poll(uv_poll_t *h, int status, int events)
+{
+	struct dsock *ds = h->data;
+	struct docker *dk = ds->dk;
+	int flags = 0, running;
+
+	if (status < 0)
+		flags = CURL_CSELECT_ERR;
+	if (events & UV_READABLE)
+		flags |= CURL_CSELECT_IN;
+	if (events & UV_WRITABLE)
+		flags |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(dk->multi, ds->fd, flags, &running);
+	check_done(dk);
+}
+
+static int
+on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp,
+    void *socketp)
+{
+	struct docker *dk = userp;
+	struct dsock *ds = socketp;
+	int events = 0, rc;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (ds != NULL) {
+			if (!dk->closing)
+				curl_multi_assign(dk->multi, s, NULL);
+			dsock_close(ds);
+		}
+		return 0;
+	}
+	if (dk->closing)
+		return 0;
+	if (ds == NULL) {
+		if ((ds = calloc(1, sizeof(*ds))) == NULL)
+			return -1;
+		if ((rc = uv_poll_init_socket(dk->loop, &ds->poll, s)) != 0) {
+			log_warnx("docker: uv_poll_init_socket: %s",
+			    uv_strerror(rc));
+			free(ds);
+			return -1;
+		}
+		ds->fd = s;
+		ds->dk = dk;
+		ds->poll.data = ds;
+		dk->open_handles++;
+		ds->next = dk->socks;
+		if (dk->socks != NULL)
+			dk->socks->prev = ds;
+		dk->socks = ds;
+		curl_multi_assign(dk->multi, s, ds);
+	}
+	if (what & CURL_POLL_IN)
+		events |= UV_READABLE;
+	if (what & CURL_POLL_OUT)
+		events |= UV_WRITABLE;
+	uv_poll_start(&ds->poll, events, on_poll);
+	return 0;
+}
+
+static void
+on_curl_timeout(uv_timer_t *t)
+{
+	struct docker *dk = t->data;
+	int running;
+
+	curl_multi_socket_action(dk->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(dk);
+}
+
+static int
+on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct docker *dk = userp;
+
+	if (dk->closing)
+		return 0;
+	if (timeout_ms < 0)
+		uv_timer_stop(&dk->curl_timer);
+	else
+		uv_timer_start(&dk->curl_timer, on_curl_timeout,
+		    (uint64_t)timeout_ms, 0);
+	return 0;
+}
+
+/* Requests */
+
+static int
+buf_append(struct dreq *r, const char *p, size_t n, size_t max)
+{
+	size_t cap = r->cap ? r->cap : 4096;
+	char *nb;
+
+	if (r->len + n + 1 > max)
+		return -1;
+	while (cap < r->len + n + 1)
+		cap *= 2;
+	if (cap != r->cap) {
+		if ((nb = realloc(r->buf, cap)) == NULL)
+			return -1;
+		r->buf = nb;
+		r->cap = cap;
+	}
+	memcpy(r->buf + r->len, p, n);
+	r->len += n;
+	r->buf[r->len] = '\0';
+	return 0;
+}
+
+static int
+id_missing(const struct docker *dk, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < dk->nmissing; i++)
+		if (strcmp(dk->missing[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+id_set_missing(struct docker *dk, const char *id)
+{
+	if (id_missing(dk, id))
+		return;
+	if (dk->missing == NULL && (dk->missing = calloc(MISSING_MAX,
+	    sizeof(*dk->missing))) == NULL)
+		return;
+	snprintf(dk->missing[dk->missing_next], KW_CID_LEN, "%s", id);
+	dk->missing_next = (dk->missing_next + 1) % MISSING_MAX;
+	if (dk->nmissing < MISSING_MAX)
+		dk->nmissing++;
+}
+
+static void
+id_clear_missing(struct docker *dk, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < dk->nmissing; i++)
+		if (strcmp(dk->missing[i], id) == 0)
+			dk->missing[i][0] = '\0';
+}
+
+static void
+queue_inspect(struct docker *dk, const char *id)
+{
+	size_t i;
+	struct dreq *r;
+
+	for (i = 0; i < dk->ninspect_q; i++)
+		if (strcmp(dk->inspect_q[i], id) == 0)
+			return;
+	for (r = dk->reqs; r != NULL; r = r->next)
+		if (r->kind == DREQ_INSPECT && strcmp(r->id, id) == 0)
+			return;
+	if (dk->ninspect_q < INSPECT_QUEUE)
+		snprintf(dk->inspect_q[dk->ninspect_q++], KW_CID_LEN, "%s",
+		    id);
+}
+
+/* Apply every complete event in the buffer; -1 on a broken stream. */
+static int
+events_feed(struct dreq *r)
+{
+	struct docker *dk = r->dk;
+	struct docker_event ev;
+	char err[256];
+	size_t start, used = 0;
+	long n;
+
+	for (;;) {
+		n = docker_stream_next(r->buf + used, r->len - used, &start);
+		if (n == 0) {
+			used += start;
+			break;
+		}
+		if (n < 0) {
+			snprintf(r->fail, sizeof(r->fail), "event stream: "
+			    "not a JSON object at byte %zu", used + start);
+			return -1;
+		}
+		dk->st.events++;
+		if (docker_parse_event(r->buf + used + start, (size_t)n, &ev,
+		    err, sizeof(err)) == -1)
+			log_warnx("docker: %s: skipped", err);
+		else {
+			switch (docker_table_apply_event(&dk->table, &ev)) {
+			case DOCKER_APPLY_UNKNOWN:
+				queue_inspect(dk, ev.c.id);
+				break;
+			case DOCKER_APPLY_ADDED:
+				id_clear_missing(dk, ev.c.id);
+				log_debug("docker: %s %.12s %s (%s)",
+				    ev.action, ev.c.id, ev.c.name,
+				    ev.c.image);
+				break;
+			default:
+				log_debug("docker: %s %.12s", ev.action,
+				    ev.c.id);
+				break;
+			}
+		}
+		used += start + (size_t)n;
+	}
+	if (used > 0) {
+		memmove(r->buf, r->buf + used, r->len - used);
+		r->len -= used;
+	}
+	if (r->len > EVENT_MAX) {
+		snprintf(r->fail, sizeof(r->fail), "event stream: an event "
+		    "over %u bytes", EVENT_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static size_t
+on_write(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct dreq *r = arg;
+	size_t n = size * nmemb;
+	long code = 0;
+
+	if (r->kind == DREQ_EVENTS) {
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+		if (code == 200) {
+			if (buf_append(r, p, n, EVENT_MAX * 2) == -1) {
+				snprintf(r->fail, sizeof(r->fail),
+				    "event stream: out of buffer");
+				return 0;
+			}
+			return events_feed(r) == -1 ? 0 : n;
+		}
+	}
+	if (buf_append(r, p, n, BODY_MAX) == -1) {
+		snprintf(r->fail, sizeof(r->fail), "response over %u bytes",
+		    BODY_MAX);
+		return 0;
+	}
+	return n;
+}
+
+static void
+req_free(struct dreq *r)
+{
+	struct docker *dk = r->dk;
+
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		dk->reqs = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	dk->nreqs--;
+	if (dk->events == r)
+		dk->events = NULL;
+	if (dk->list == r)
+		dk->list = NULL;
+	if (r->easy != NULL) {
+		curl_multi_remove_handle(dk->multi, r->easy);
+		curl_easy_cleanup(r->easy);
+	}
+	free(r->buf);
+	free(r);
+}
+
+/* method: NULL for GET, else "POST" or "DELETE". */
+static struct dreq *
+req_new(struct docker *dk, enum dreq_kind kind, const char *method,
+    const char *path)
+{
+	struct dreq *r;
+	char url[512];
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	if ((r->easy = curl_easy_init()) == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->dk = dk;
+	r->kind = kind;
+	r->session = dk->session;
+	snprintf(url, sizeof(url), "%s%s", API, path);
+	curl_easy_setopt(r->easy, CURLOPT_UNIX_SOCKET_PATH, dk->socket_path);
+	curl_easy_setopt(r->easy, CURLOPT_URL, url);
+	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
+	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)dk->timeout_ms);
+	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "kwarden/" KW_VERSION);
+	/* The event stream stays open; everything else has a deadline. */
+	if (kind != DREQ_EVENTS)
+		curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS,
+		    (long)dk->timeout_ms);
+	if (method != NULL && strcmp(method, "POST") == 0) {
+		curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, 0L);
+	} else if (method != NULL)
+		curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
+	if (curl_multi_add_handle(dk->multi, r->easy) != CURLM_OK) {
+		curl_easy_cleanup(r->easy);
+		free(r);
+		return NULL;
+	}
+	r->next = dk->reqs;
+	if (dk->reqs != NULL)
+		dk->reqs->prev = r;
+	dk->reqs = r;
+	dk->nreqs++;
+	return r;
+}
+
+/* Why a call failed, as a person would say it. */
+static void
+req_error(const struct dreq *r, CURLcode res, long code, char *out,
+    size_t len)
+{
+	long os_errno = 0;
+
+	if (res == CURLE_COULDNT_CONNECT)
+		curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_errno);
+	if (r->fail[0] != '\0')
+		snprintf(out, len, "%.200s", r->fail);
+	else if (res == CURLE_OPERATION_TIMEDOUT)
+		snprintf(out, len, "Docker did not answer within %" PRIu64
+		    " ms", r->dk->timeout_ms);
+	else if (res == CURLE_COULDNT_CONNECT && os_errno != 0)
+		snprintf(out, len, "Docker unreachable at %.100s: %s",
+		    r->dk->socket_path, strerror((int)os_errno));
+	else if (res != CURLE_OK)
+		snprintf(out, len, "Docker unreachable at %.100s: %.120s",
+		    r->dk->socket_path, r->errbuf[0] ? r->errbuf :
+		    curl_easy_strerror(res));
+	else
+		docker_error_text(r->buf, r->len, code, out, len);
+}
+
+static void
+start_inspects(struct docker *dk)
+{
+	struct dreq *r;
+	char path[128];
+	size_t i;
+
+	if (dk->state == DK_DOWN || dk->closing) {
+		dk->ninspect_q = 0;
+		return;
+	}
+	for (i = 0; i < dk->ninspect_q; i++) {
+		snprintf(path, sizeof(path), "/containers/%s/json",
+		    dk->inspect_q[i]);
+		if ((r = req_new(dk, DREQ_INSPECT, NULL, path)) != NULL)
+			snprintf(r->id, sizeof(r->id), "%s",
+			    dk->inspect_q[i]);
+	}
+	dk->ninspect_q = 0;
+}
+
+/* The session failed: drop its calls, say so once, retry later. */
+static void
+session_fail(struct docker *dk, const char *why)
+{
+	struct dreq *r, *next;
+
+	snprintf(dk->st.last_error, sizeof(dk->st.last_error), "%s", why);
+	for (r = dk->reqs; r != NULL; r = next) {
+		next = r->next;
+		if (r->kind != DREQ_ACTION)
+			req_free(r);
+	}
+	if (dk->state != DK_DOWN && (dk->state == DK_CONNECTED ||
+	    !dk->reported)) {
+		log_warnx("docker: unreachable: %s; retrying in the "
+		    "background", why);
+		dk->reported = 1;
+	}
+	if (dk->state == DK_CONNECTED)
+		dk->backoff_ms = BACKOFF_MIN_MS;
+	dk->state = DK_DOWN;
+	dk->st.connected = 0;
+	uv_timer_start(&dk->retry_timer, on_retry, dk->backoff_ms, 0);
+	dk->backoff_ms *= 2;
+	if (dk->backoff_ms > BACKOFF_MAX_MS)
+		dk->backoff_ms = BACKOFF_MAX_MS;
+}
+
+static void
+list_done(struct docker *dk, struct dreq *r)
+{
+	struct docker_ctr *c;
+	char err[256];
+	size_t n, i, dropped;
+
+	if (docker_parse_list(r->buf, r->len, &c, &n, err, sizeof(err)) ==
+	    -1) {
+		session_fail(dk, err);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (docker_table_upsert(&dk->table, &c[i]) == NULL)
+			break;
+		id_clear_missing(dk, c[i].id);
+	}
+	free(c);
+	/* Entries neither listed nor in an event since this session began. */
+	dropped = docker_table_drop_older(&dk->table, dk->table.gen);
+	dk->st.lists++;
+	dk->state = DK_CONNECTED;
+	dk->st.connected = 1;
+	dk->backoff_ms = BACKOFF_MIN_MS;
+	log_info("docker: connected to %s: %zu running containers%s",
+	    dk->socket_path, n, dropped ? " (stale ones forgotten)" : "");
+	dk->reported = 1;
+}
+
+static void
+inspect_done(struct docker *dk, struct dreq *r, long code)
+{
+	struct docker_ctr c;
+	char err[256];
+
+	dk->st.inspects++;
+	if (code == 404) {
+		id_set_missing(dk, r->id);
+		return;
+	}
+	if (code != 200 || docker_parse_inspect(r->buf, r->len, &c, err,
+	    sizeof(err)) == -1) {
+		if (code == 200)
+			log_warnx("docker: %s", err);
+		return;
+	}
+	if (docker_table_upsert(&dk->table, &c) != NULL)
+		log_debug("docker: inspected %.12s %s (%s)", c.id, c.name,
+		    c.image);
+}
+
+static void
+action_done(struct docker *dk, struct dreq *r, CURLcode res, long code)
+{
+	char result[256];
+	int ok;
+
+	ok = res == CURLE_OK && r->fail[0] == '\0' &&
+	    ((code >= 200 && code < 300) || code == 304);
+	if (ok) {
+		snprintf(result, sizeof(result), "ok");
+		dk->st.actions_ok++;
+	} else {
+		req_error(r, res, code, result, sizeof(result));
+		dk->st.actions_failed++;
+	}
+	if (r->cb != NULL)
+		r->cb(r->arg, ok, result);
+	r->cb = NULL;
+}
+
+static void
+req_done(struct dreq *r, CURLcode res)
+{
+	struct docker *dk = r->dk;
+	char why[256];
+	long code = 0;
+
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+	switch (r->kind) {
+	case DREQ_ACTION:
+		action_done(dk, r, res, code);
+		req_free(r);
+		return;
+	case DREQ_INSPECT:
+		if (res == CURLE_OK)
+			inspect_done(dk, r, code);
+		req_free(r);
+		return;
+	case DREQ_LIST:
+		if (res == CURLE_OK && code == 200) {
+			list_done(dk, r);
+			req_free(r);
+		} else {
+			req_error(r, res, code, why, sizeof(why));
+			session_fail(dk, why);	/* frees r */
+		}
+		return;
+	case DREQ_EVENTS:
+		if (code == 200 && r->fail[0] == '\0')
+			snprintf(why, sizeof(why), "event stream closed%s"
+			    "%.200s", res == CURLE_OK ? "" : ": ",
+			    res == CURLE_OK ? "" : curl_easy_strerror(res));
+		else
+			req_error(r, res, code, why, sizeof(why));
+		session_fail(dk, why);		/* frees r */
+		return;
+	}
+}
+
+static void
+check_done(struct docker *dk)
+{
+	struct dreq *r;
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(dk->multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		r = NULL;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &r);
+		if (r != NULL)
+			req_done(r, m->data.result);
+	}
+	start_inspects(dk);
+}
+
+static void
+on_retry(uv_timer_t *t)
+{
+	session_begin(t->data);
+}
+
+static void
+session_begin(struct docker *dk)
+{
+	char path[128];
+
+	if (dk->closing)
+		return;
+	if (dk->session > 0)
+		dk->st.reconnects++;
+	dk->session++;
+	dk->table.gen++;
+	dk->nmissing = 0;
+	dk->missing_next = 0;
+	dk->state = DK_CONNECTING;
+	/*
+	 * Events first, from a second back, then the list: a container that
+	 * starts in between is in one or the other (or both: harmless).
+	 */
+	snprintf(path, sizeof(path), "/events?since=%lld&filters=%s",
+	    (long long)time(NULL) - 1, EVENTS_FILTER);
+	dk->events = req_new(dk, DREQ_EVENTS, NULL, path);
+	dk->list = req_new(dk, DREQ_LIST, NULL, "/containers/json");
+	if (dk->events == NULL || dk->list == NULL)
+		session_fail(dk, "cannot start an API call");
+}
+
+/* API */
+
+struct docker *
+docker_new(struct uv_loop_s *loop, const char *socket_path,
+    uint64_t timeout_ms)
+{
+	struct docker *dk;
+
+	if ((dk = calloc(1, sizeof(*dk))) == NULL)
+		return NULL;
+	if ((dk->socket_path = strdup(socket_path)) == NULL ||
+	    (dk->multi = curl_multi_init()) == NULL) {
+		free(dk->socket_path);
+		free(dk);
+		return NULL;
+	}
+	dk->loop = loop;
+	dk->timeout_ms = timeout_ms;
+	dk->backoff_ms = BACKOFF_MIN_MS;
+	docker_table_init(&dk->table);
+	curl_multi_setopt(dk->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	curl_multi_setopt(dk->multi, CURLMOPT_SOCKETDATA, dk);
+	curl_multi_setopt(dk->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	curl_multi_setopt(dk->multi, CURLMOPT_TIMERDATA, dk);
+	uv_timer_init(loop, &dk->curl_timer);
+	uv_timer_init(loop, &dk->retry_timer);
+	dk->curl_timer.data = dk;
+	dk->retry_timer.data = dk;
+	dk->open_handles = 2;
+	return dk;
+}
+
+void
+docker_start(struct docker *dk)
+{
+	session_begin(dk);
+}
+
+int
+docker_connected(const struct docker *dk)
+{
+	return dk->state == DK_CONNECTED;
+}
+
+const struct docker_ctr *
+docker_lookup(struct docker *dk, const char *id)
+{
+	const struct docker_ctr *c = docker_table_find(&dk->table, id);
+
+	/* Seen in cgroups, unknown here: ask once per session. */
+	if (c == NULL && dk->state == DK_CONNECTED && !id_missing(dk, id)) {
+		queue_inspect(dk, id);
+		start_inspects(dk);
+	}
+	return c;
+}
+
+/* Only 64-hex ids go into a URL. */
+static int
+valid_id(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return i == KW_CID_LEN - 1;
+}
+
+int
+docker_act(struct docker *dk, const char *id, const char *action,
+    docker_action_cb cb, void *arg)
+{
+	struct dreq *r;
+	char path[256];
+	const char *method;
+
+	if (dk->closing || !valid_id(id))
+		return -1;
+	if (strcmp(action, "remove") == 0) {
+		method = "DELETE";
+		snprintf(path, sizeof(path), "/containers/%s?force=true", id);
+	} else if (strcmp(action, "stop") == 0) {
+		/* Docker kills it after t s; answer within our timeout. */
+		method = "POST";
+		snprintf(path, sizeof(path), "/containers/%s/stop?t=%" PRIu64,
+		    id, dk->timeout_ms >= 4000 ? dk->timeout_ms / 2000 : 1);
+	} else if (strcmp(action, "kill") == 0) {
+		method = "POST";
+		snprintf(path, sizeof(path), "/containers/%s/kill", id);
+	} else
+		return -1;
+	if ((r = req_new(dk, DREQ_ACTION, method, path)) == NULL)
+		return -1;
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	snprintf(r->action, sizeof(r->action), "%s", action);
+	r->cb = cb;
+	r->arg = arg;
+	return 0;
+}
+
+void
+docker_stats(const struct docker *dk, struct docker_stats *st)
+{
+	*st = dk->st;
+	st->connected = dk->state == DK_CONNECTED;
+	st->table_size = dk->table.n;
+	st->in_flight = dk->nreqs;
+}
+
+void
+docker_close(struct docker *dk)
+{
+	struct dreq *r;
+	struct dsock *ds;
+
+	if (dk == NULL || dk->closing)
+		return;
+	while ((r = dk->reqs) != NULL) {
+		if (r->cb != NULL)
+			r->cb(r->arg, -1, "cancelled: the decider is stopping");
+		r->cb = NULL;
+		req_free(r);
+	}
+	dk->closing = 1;
+	curl_multi_cleanup(dk->multi);
+	dk->multi = NULL;
+	/* Sockets curl kept open for reuse and never told us to forget. */
+	while ((ds = dk->socks) != NULL)
+		dsock_close(ds);
+	uv_timer_stop(&dk->curl_timer);
+	uv_timer_stop(&dk->retry_timer);
+	uv_close((uv_handle_t *)&dk->curl_timer, on_handle_close);
+	uv_close((uv_handle_t *)&dk->retry_timer, on_handle_close);
+}
