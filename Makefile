@@ -99,7 +99,7 @@ run: check-deps
 
 # Install layout (run/install.sh does the work; DESTDIR for packaging).
 PREFIX	?= /usr/local
-install: all
+install: $(BINS)
 	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" run/install.sh install
 uninstall:
 	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" run/install.sh uninstall

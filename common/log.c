@@ -3,6 +3,8 @@
  * strerror(errno), log_warnx does not). Remembers the last warning or
  * error for `status`; safe to call from libuv worker threads.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -30,9 +32,31 @@ static char		 log_last[512];
 static uint64_t		 log_last_ns;
 static uint64_t		 log_errors;
 
+/*
+ * systemd's journal reads our stderr when JOURNAL_STREAM names it: then
+ * lines carry a syslog priority ("<4>") and no timestamp or pid of ours.
+ */
+static int log_journal;
+static const int level_prio[] = { 7, 6, 4, 3 };
+
+static int
+stderr_is_journal(void)
+{
+	const char	*js = getenv("JOURNAL_STREAM");
+	unsigned long	 dev, ino;
+	struct stat	 st;
+
+	if (js == NULL || sscanf(js, "%lu:%lu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long)st.st_dev == dev &&
+	    (unsigned long)st.st_ino == ino;
+}
+
 void
 kw_log_init(const char *progname, enum kw_log_level level)
 {
+	log_journal = stderr_is_journal();
 	if (progname != NULL)
 		snprintf(log_progname, sizeof(log_progname), "%s", progname);
 	if (level >= KW_LOG_DEBUG && level <= KW_LOG_ERROR)
@@ -69,7 +93,11 @@ log_emit(enum kw_log_level level, int errnum, const char *fmt, va_list ap)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	gmtime_r(&ts.tv_sec, &tm);
-	n = snprintf(line, sizeof(line),
+	if (log_journal)
+		n = snprintf(line, sizeof(line), "<%d>%s: ", level_prio[level],
+		    level_names[level]);
+	else
+		n = snprintf(line, sizeof(line),
 	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld] %s: ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L, log_progname,

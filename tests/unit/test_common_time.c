@@ -3,6 +3,7 @@
  * the log line format and last-error bookkeeping of log.c.
  */
 #include <errno.h>
+#include <sys/stat.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -252,6 +253,38 @@ log__below_level__dropped_but_counted(void **state)
 	kw_log_init("decider", KW_LOG_INFO);
 }
 
+static void
+journal_lines(void)
+{
+	struct stat	st;
+	char		js[64];
+
+	assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+	snprintf(js, sizeof(js), "%lu:%lu", (unsigned long)st.st_dev,
+	    (unsigned long)st.st_ino);
+	setenv("JOURNAL_STREAM", js, 1);
+	kw_log_init("recorder", KW_LOG_INFO);
+	log_warnx("disk full");
+	log_info("hello");
+	unsetenv("JOURNAL_STREAM");
+	kw_log_init("recorder", KW_LOG_INFO);
+	log_info("plain again");
+}
+
+static void
+log__stderr_is_the_journal__priority_prefix_no_timestamp(void **state)
+{
+	char	*out;
+
+	(void)state;
+	out = capture_stderr(journal_lines);
+	assert_true(strncmp(out, "<4>warn: disk full\n<6>info: hello\n",
+	    33) == 0);
+	assert_non_null(strstr(out + 33, "Z recorder["));
+	assert_non_null(strstr(out + 33, "] info: plain again\n"));
+	free(out);
+}
+
 int
 main(void)
 {
@@ -262,6 +295,8 @@ main(void)
 		cmocka_unit_test(log__parse_level__names),
 		cmocka_unit_test(log__lines__format_and_last_error),
 		cmocka_unit_test(log__below_level__dropped_but_counted),
+		cmocka_unit_test(
+	    log__stderr_is_the_journal__priority_prefix_no_timestamp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
