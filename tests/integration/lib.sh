@@ -28,6 +28,30 @@ check() {
 	if "$@" >/dev/null; then ok "$name"; else fail "$name"; fi
 }
 
+# fake_container: a sleeping process in a cgroup named like Docker's
+# (cgroupfs driver), made by hand: the reader sees it exactly as a
+# container's process. Sets CID (its 64-hex id), CPROC (its pid) and CG
+# (the cgroup directory, "" when none could be made: not root, no cgroupfs).
+fake_container() {
+	local h
+	CID=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	CG=""
+	for h in pids cpu memory unified; do
+		if [ -d "/sys/fs/cgroup/$h" ] &&
+		    mkdir -p "/sys/fs/cgroup/$h/docker/$CID" 2>/dev/null; then
+			CG="/sys/fs/cgroup/$h/docker/$CID"
+			break
+		fi
+	done
+	sleep 30000 &
+	CPROC=$!
+	PIDS+=("$CPROC")
+	if [ -n "$CG" ] && ! echo "$CPROC" >"$CG/cgroup.procs" 2>/dev/null; then
+		rmdir "$CG"
+		CG=""
+	fi
+}
+
 cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do
@@ -40,6 +64,8 @@ cleanup() {
 		done
 		kill -KILL "$p" 2>/dev/null
 	done
+	# A fake container's cgroup goes once its process is gone.
+	[ -n "${CG:-}" ] && rmdir "$CG" 2>/dev/null
 	if [ "${KW_KEEP:-0}" = 1 ]; then
 		echo "kept $T"
 	else

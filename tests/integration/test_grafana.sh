@@ -27,27 +27,7 @@ py_checks() {
 # A process in a Docker-style cgroup (as in test_pipeline.sh), over a tiny
 # memory threshold: rows in containers and a dry-run row in deletions, so
 # that every panel has data.
-CID=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-CG=""
-for h in pids cpu memory unified; do
-	if [ -d "/sys/fs/cgroup/$h" ] && mkdir -p "/sys/fs/cgroup/$h/docker/$CID" 2>/dev/null; then
-		CG="/sys/fs/cgroup/$h/docker/$CID"
-		break
-	fi
-done
-sleep 30000 &
-CPROC=$!
-PIDS+=("$CPROC")
-if [ -n "$CG" ]; then
-	echo "$CPROC" >"$CG/cgroup.procs" 2>/dev/null || CG=""
-fi
-cg_cleanup() {
-	kill "$CPROC" 2>/dev/null
-	sleep 0.2
-	[ -n "$CG" ] && rmdir "$CG" 2>/dev/null
-	cleanup
-}
-trap cg_cleanup EXIT
+fake_container
 [ -n "$CG" ] || fail "cannot make a cgroup under /sys/fs/cgroup (need root and cgroupfs)"
 
 # dry-run: the "container" is unknown to Docker, and nothing is touched;

@@ -4,38 +4,15 @@
 # as a container, tap output, control sockets, and garbage on every socket.
 . "$(dirname "$0")/lib.sh"
 
-# A process in a cgroup named like Docker's (cgroupfs driver), made by hand:
-# the reader sees it exactly as it sees a container's process.
-CID=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-CG=""
-for h in pids cpu memory unified; do
-	if [ -d "/sys/fs/cgroup/$h" ] && mkdir -p "/sys/fs/cgroup/$h/docker/$CID" 2>/dev/null; then
-		CG="/sys/fs/cgroup/$h/docker/$CID"
-		break
-	fi
-done
+fake_container
 
 bash -c 'exec -a kw-burner bash -c "while :; do :; done"' &
 BURN=$!
 PIDS+=("$BURN")
-sleep 30000 &
-CPROC=$!
-PIDS+=("$CPROC")
-if [ -n "$CG" ]; then
-	echo "$CPROC" >"$CG/cgroup.procs" 2>/dev/null || CG=""
-fi
-cg_cleanup() {
-	kill "$CPROC" "$BURN" 2>/dev/null
-	sleep 0.2
-	[ -n "$CG" ] && rmdir "$CG" 2>/dev/null
-	cleanup
-}
-trap cg_cleanup EXIT
 
-# Low threshold and no minimum: the sleeping "container" is never over it,
-# so exactly the policy's dry-run path is what we see for it (none).
-# Dry-run: the fake container is unknown to Docker, and a real action
-# would skip it (test_docker.sh covers real actions).
+# A memory threshold the sleeping "container" is over, and no minimum for
+# its class: the policy decides on it once. In dry-run, since it is unknown
+# to Docker and a real action would skip it (test_docker.sh covers those).
 check "pipeline starts and every socket appears" \
 	start_pipeline -o class.low.min_alive=0 -o policy.mem_threshold=0.0001 \
 	-o policy.action=dry-run
