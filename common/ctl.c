@@ -13,6 +13,8 @@
 
 #define CTL_LINE_MAX	4096
 #define CTL_CLIENTS_MAX	64
+#define CTL_WRITES_HIGH	64	/* replies queued: stop reading commands */
+#define CTL_WRITES_LOW	8	/* and read again below this */
 
 struct ctl_client {
 	uv_pipe_t		 pipe;
@@ -23,6 +25,7 @@ struct ctl_client {
 	int			 closing;
 	int			 eof;
 	int			 writes;
+	int			 throttled;	/* reading stopped */
 };
 
 struct ctl_wreq {
@@ -46,6 +49,8 @@ struct kw_ctl {
 };
 
 static void	ctl_client_close(struct ctl_client *c);
+static void	on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void	on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 struct kw_ctl *
 kw_ctl_new(uv_loop_t *loop, const char *path, const struct kw_ctl_cmd *table,
@@ -117,8 +122,14 @@ reply_done(uv_write_t *req, int status)
 	free(w->text);
 	free(w);
 	c->writes--;
-	if (status != 0 || (c->eof && c->writes == 0))
+	if (status != 0 || (c->eof && c->writes == 0)) {
 		ctl_client_close(c);
+		return;
+	}
+	if (c->throttled && c->writes <= CTL_WRITES_LOW && !c->closing) {
+		c->throttled = 0;
+		uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+	}
 }
 
 /* Send one JSON object as a line; takes the reference. */
@@ -163,6 +174,12 @@ reply(struct ctl_client *c, json_t *obj)
 		free(text);
 		free(w);
 		ctl_client_close(c);
+		return;
+	}
+	/* A peer that asks and never reads does not grow our queue. */
+	if (c->writes >= CTL_WRITES_HIGH && !c->throttled && !c->eof) {
+		c->throttled = 1;
+		uv_read_stop((uv_stream_t *)&c->pipe);
 	}
 }
 

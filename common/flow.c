@@ -7,8 +7,11 @@
 enum kw_flow_verdict
 kw_flow_sent(struct kw_flow *f, size_t n, size_t backlog)
 {
+	/* What was queued before this write: one message alone never cuts. */
+	size_t before = f->inflight;
+
 	f->inflight += n;
-	if (f->inflight + backlog > f->hard_limit)
+	if (before + backlog > f->hard_limit)
 		return KW_FLOW_CUT;
 	if (f->inflight >= f->high_water)
 		f->paused = 1;

@@ -150,7 +150,7 @@ struct kw_flow {
 	size_t	inflight;	/* bytes handed to the socket, not yet written */
 	size_t	high_water;
 	size_t	low_water;
-	size_t	hard_limit;	/* inflight + backlog past this: cut */
+	size_t	hard_limit;	/* queued before + backlog past this: cut */
 	int	paused;
 };
 
@@ -188,7 +188,8 @@ struct kw_pub_opts {
 	size_t	ring_bytes;		/* replay ring bound */
 	size_t	high_water;		/* stop writing to a client above this */
 	size_t	low_water;		/* resume below this */
-	size_t	max_lag_bytes;		/* cut a client that lags more than this */
+	size_t	max_lag_bytes;		/* cut a client that lags more than this
+					   (default: ring_bytes + high_water) */
 	int	mode;			/* socket file mode, e.g. 0660 */
 };
 

@@ -61,6 +61,7 @@ struct kw_pub {
 	msgpack_sbuffer		 sbuf;
 	msgpack_packer		 pk;
 	int			 building;
+	int			 pack_failed;
 	int			 listening;
 	int			 closing;
 	int			 pending_closes;
@@ -80,6 +81,19 @@ new_epoch(void)
 		e &= INT64_MAX;		/* fits an SQLite INTEGER */
 	}
 	return e;
+}
+
+/* The packer's sink: a failed append spoils the message being built. */
+static int
+pack_write(void *data, const char *buf, size_t len)
+{
+	struct kw_pub *pub = data;
+
+	if (msgpack_sbuffer_write(&pub->sbuf, buf, len) != 0) {
+		pub->pack_failed = 1;
+		return -1;
+	}
+	return 0;
 }
 
 struct kw_pub *
@@ -107,15 +121,21 @@ kw_pub_new(uv_loop_t *loop, const char *path, const char *stream,
 	if (pub->opts.low_water == 0 ||
 	    pub->opts.low_water >= pub->opts.high_water)
 		pub->opts.low_water = pub->opts.high_water / 4;
+	/*
+	 * What a client still needs lives in the ring; falling out of it is
+	 * what cuts a slow client. The hard limit is a safety net above that:
+	 * the whole ring plus what may be in flight.
+	 */
 	if (pub->opts.max_lag_bytes == 0)
-		pub->opts.max_lag_bytes = pub->opts.ring_bytes;
+		pub->opts.max_lag_bytes = pub->opts.ring_bytes +
+		    pub->opts.high_water;
 	if (pub->opts.mode == 0)
 		pub->opts.mode = 0660;
 	pub->epoch = new_epoch();
 	uv_pipe_init(loop, &pub->server, 0);
 	pub->server.data = pub;
 	msgpack_sbuffer_init(&pub->sbuf);
-	msgpack_packer_init(&pub->pk, &pub->sbuf, msgpack_sbuffer_write);
+	msgpack_packer_init(&pub->pk, pub, pack_write);
 	return pub;
 }
 
@@ -124,7 +144,8 @@ static int
 claim_path(const char *path)
 {
 	struct sockaddr_un sun;
-	int fd, rc;
+	struct stat st;
+	int fd, rc, saved;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -135,10 +156,20 @@ claim_path(const char *path)
 		return -1;
 	}
 	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	saved = errno;
 	close(fd);
 	if (rc == 0) {
 		log_warnx("%s: another process is listening there "
 		    "(already running?)", path);
+		return -1;
+	}
+	if (saved == ENOENT)
+		return 0;
+	/* Only a socket nobody answers on is ours to replace. */
+	if (lstat(path, &st) == -1 || !S_ISSOCK(st.st_mode) ||
+	    saved != ECONNREFUSED) {
+		errno = saved;
+		log_warn("%s: exists and is not a stale socket", path);
 		return -1;
 	}
 	if (unlink(path) == -1 && errno != ENOENT) {
@@ -554,6 +585,7 @@ kw_pub_begin(struct kw_pub *pub, enum kw_msg_type type, uint32_t nfields)
 {
 	msgpack_sbuffer_clear(&pub->sbuf);
 	pub->building = 1;
+	pub->pack_failed = 0;
 	msgpack_pack_map(&pub->pk, nfields + 3);
 	kw_pack_kstr(&pub->pk, "t", kw_msg_type_name(type));
 	kw_pack_ku64(&pub->pk, "seq", pub->seq + 1);
@@ -570,6 +602,11 @@ kw_pub_commit(struct kw_pub *pub)
 	if (!pub->building)
 		return 0;
 	pub->building = 0;
+	if (pub->pack_failed) {
+		log_warnx("%s: out of memory while encoding: message dropped",
+		    pub->path);
+		return 0;
+	}
 	m = malloc(sizeof(*m) + pub->sbuf.size);
 	if (m == NULL) {
 		log_warnx("%s: out of memory: message dropped", pub->path);

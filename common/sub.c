@@ -162,18 +162,27 @@ sub_send(struct kw_sub *sub, msgpack_sbuffer *sb)
 {
 	struct sub_wreq *w;
 	uv_buf_t buf;
+	int rc;
 
 	if (sub->conn == NULL || sub->state < SUB_HELLO)
 		return;
+	/*
+	 * A lost sub would leave us waiting for a replay that never comes:
+	 * a request we cannot send ends the connection, to be tried again.
+	 */
 	w = malloc(sizeof(*w) + sb->size);
-	if (w == NULL)
+	if (w == NULL) {
+		sub_disconnect(sub, "out of memory for a request");
 		return;
+	}
 	memcpy(w->data, sb->data, sb->size);
 	w->len = sb->size;
 	buf = uv_buf_init(w->data, w->len);
-	if (uv_write(&w->req, (uv_stream_t *)&sub->conn->pipe, &buf, 1,
-	    write_done) != 0)
+	if ((rc = uv_write(&w->req, (uv_stream_t *)&sub->conn->pipe, &buf, 1,
+	    write_done)) != 0) {
 		free(w);
+		sub_disconnect(sub, uv_strerror(rc));
+	}
 }
 
 static void
@@ -247,9 +256,11 @@ on_hello(struct kw_sub *sub, const msgpack_object *obj)
 		send_sub(sub, epoch, sub->expect);
 	} else if (sub->durable) {
 		if (sub->epoch != 0)
-			log_info("%s: %s restarted (epoch %" PRIu64 " -> %"
-			    PRIu64 "): taking the new stream from seq 1",
-			    sub->path, sub->stream, sub->epoch, epoch);
+			log_warnx("%s: %s restarted (epoch %" PRIu64 " -> %"
+			    PRIu64 "): what it published after seq %" PRIu64
+			    " and did not deliver is lost; taking the new "
+			    "stream from seq 1", sub->path, sub->stream,
+			    sub->epoch, epoch, sub->last_seq);
 		sub->epoch = epoch;
 		sub->last_seq = 0;
 		sub->expect = 1;

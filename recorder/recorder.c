@@ -72,6 +72,8 @@ struct recorder {
 	uint64_t		 job_rows[RDB__NTABLES];
 	uint64_t		 job_ns;
 	int64_t			 job_pruned;
+	uint64_t		 job_retention_ms;	/* for the worker */
+	int			 job_prune_chunk;
 
 	/* counters for status */
 	uint64_t		 messages;
@@ -203,8 +205,8 @@ work_cb(uv_work_t *w)
 		break;
 	case JOB_PRUNE:
 		cutoff = (int64_t)(kw_now_ns() / 1000000000ull) -
-		    (int64_t)(rc->retention_ms / 1000);
-		rc->job_pruned = rdb_prune(rc->db, cutoff, rc->prune_chunk,
+		    (int64_t)(rc->job_retention_ms / 1000);
+		rc->job_pruned = rdb_prune(rc->db, cutoff, rc->job_prune_chunk,
 		    rc->job_rows, rc->job_err, sizeof(rc->job_err));
 		rc->job_rc = rc->job_pruned < 0 ? -1 : 0;
 		break;
@@ -327,6 +329,9 @@ start_job(struct recorder *rc, enum job job)
 	int	r;
 
 	rc->job = job;
+	/* The worker reads its own copies: SIGHUP may change the tunables. */
+	rc->job_retention_ms = rc->retention_ms;
+	rc->job_prune_chunk = rc->prune_chunk;
 	rc->work.data = rc;
 	if ((r = uv_queue_work(rc->d.loop, &rc->work, work_cb,
 	    after_work_cb)) != 0) {

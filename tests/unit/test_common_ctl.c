@@ -213,6 +213,28 @@ ctl__nul_in_line__refused(void **state)
 	stop(&loop, ctl);
 }
 
+static void
+ctl__many_commands_at_once__every_one_answered_in_order(void **state)
+{
+	uv_loop_t loop;
+	int n = 1;
+	struct kw_ctl *ctl = start(&loop, &n);
+	static char in[600 * 7];
+	const char *out, *p;
+	int i, lines = 0;
+
+	(void)state;
+	for (i = 0; i < 600; i++)
+		memcpy(in + i * 7, "echo x\n", 7);
+	calls = 0;
+	out = converse(&loop, in, sizeof(in));
+	for (p = out; (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	assert_int_equal(lines, 600);
+	assert_int_equal(calls, 600);
+	stop(&loop, ctl);
+}
+
 int
 main(void)
 {
@@ -225,6 +247,8 @@ main(void)
 		cmocka_unit_test(ctl__unknown_and_broken__error_objects),
 		cmocka_unit_test(ctl__overlong_line__error_then_closed),
 		cmocka_unit_test(ctl__nul_in_line__refused),
+		cmocka_unit_test(
+		ctl__many_commands_at_once__every_one_answered_in_order),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -383,6 +383,112 @@ pubsub__client_that_never_reads__cut_off_producer_goes_on(void **state)
 	close_all(&loop);
 }
 
+/* Publish count messages of about size bytes each (nprocs = seq * 10). */
+static void
+publish_big(struct kw_pub *pub, size_t count, size_t size)
+{
+	struct kw_pub_stats st;
+	static char pad[1 << 20];
+	size_t i;
+
+	memset(pad, 'p', sizeof(pad));
+	assert_true(size <= sizeof(pad));
+	for (i = 0; i < count; i++) {
+		msgpack_packer *pk = kw_pub_begin(pub, KW_MSG_SYS, 2);
+
+		kw_pub_stats(pub, &st);
+		kw_pack_ku64(pk, "nprocs", (st.seq + 1) * 10);
+		kw_pack_str(pk, "pad");
+		msgpack_pack_str(pk, size);
+		msgpack_pack_str_body(pk, pad, size);
+		kw_pub_commit(pub);
+	}
+}
+
+static void
+pubsub__messages_larger_than_the_ring__still_delivered(void **state)
+{
+	uv_loop_t loop;
+	struct got *g = calloc(1, sizeof(*g));
+	struct kw_sub_cb cb = { on_msg, on_event, g };
+	struct kw_pub *pub;
+	struct kw_sub *sub;
+	struct kw_pub_stats st;
+	struct want w = { g, 10 };
+
+	(void)state;
+	uv_loop_init(&loop);
+	pub = new_pub(&loop, 256 << 10);
+	sub = kw_sub_new(&loop, sockpath, "decider", 0, &cb);
+	kw_sub_start(sub);
+	assert_true(run_until(&loop, is_connected, g, 2000));
+	publish_big(pub, 10, 300 << 10);
+	assert_true(run_until(&loop, has_n, &w, 5000));
+	kw_pub_stats(pub, &st);
+	assert_int_equal(st.clients_cut, 0);
+	assert_int_equal(g->gaps, 0);
+	kw_sub_close(sub);
+	kw_pub_close(pub);
+	close_all(&loop);
+	free(g);
+}
+
+static void
+pubsub__full_ring_replay_after_gap__not_cut(void **state)
+{
+	uv_loop_t loop;
+	struct got *g = calloc(1, sizeof(*g));
+	struct kw_sub_cb cb = { on_msg, on_event, g };
+	struct kw_pub *pub;
+	struct kw_sub *sub;
+	struct kw_pub_stats st;
+	struct want w;
+
+	(void)state;
+	uv_loop_init(&loop);
+	pub = new_pub(&loop, 256 << 10);
+	/* Sizes that leave the ring within a few bytes of its bound. */
+	publish_big(pub, 3000, 200);
+	kw_pub_stats(pub, &st);
+	assert_true(st.oldest_seq > 1);
+	assert_true(st.ring_bytes > (256 << 10) - 300);
+	sub = kw_sub_new(&loop, sockpath, "decider", 1, &cb);
+	kw_sub_start(sub);
+	w.g = g;
+	w.n = st.seq - st.oldest_seq + 1;
+	assert_true(run_until(&loop, has_n, &w, 5000));
+	kw_pub_stats(pub, &st);
+	assert_int_equal(st.clients_cut, 0);
+	assert_int_equal(g->gaps, 1);
+	assert_int_equal(g->connected, 1);
+	kw_sub_close(sub);
+	kw_pub_close(pub);
+	close_all(&loop);
+	free(g);
+}
+
+static void
+pub__regular_file_at_socket_path__refused_and_kept(void **state)
+{
+	uv_loop_t loop;
+	struct kw_pub_opts o = { 0 };
+	struct kw_pub *pub;
+	FILE *fp;
+
+	(void)state;
+	fp = fopen(sockpath, "w");
+	assert_non_null(fp);
+	fputs("precious", fp);
+	fclose(fp);
+	uv_loop_init(&loop);
+	pub = kw_pub_new(&loop, sockpath, "decider", &o);
+	assert_int_equal(kw_pub_start(pub), -1);
+	kw_pub_close(pub);
+	close_all(&loop);
+	assert_int_equal(access(sockpath, F_OK), 0);
+	unlink(sockpath);
+}
+
 static void
 flow__over_high_water__paused_until_under_low(void **state)
 {
@@ -445,6 +551,11 @@ main(void)
 		cmocka_unit_test(
 		    flow__over_high_water__paused_until_under_low),
 		cmocka_unit_test(flow__backlog_past_hard_limit__cut),
+		cmocka_unit_test(
+		    pubsub__messages_larger_than_the_ring__still_delivered),
+		cmocka_unit_test(pubsub__full_ring_replay_after_gap__not_cut),
+		cmocka_unit_test(
+		    pub__regular_file_at_socket_path__refused_and_kept),
 		cmocka_unit_test(pub__second_instance_on_same_path__refused),
 	};
 
