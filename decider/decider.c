@@ -18,30 +18,11 @@
 #include "kwarden.h"
 #include "decider.h"
 
-#define RETRY_MIN_MS	1000		/* after a failed action ... */
-#define RETRY_MAX_MS	60000		/* ... doubling up to this */
-
-enum acted {
-	ACT_NONE,
-	ACT_IN_FLIGHT,			/* the call to Docker is out */
-	ACT_DONE,			/* done, or dry-run: gone */
-};
-
-/* Bookkeeping per container, parallel to the container set. */
-struct cstate {
-	char		container_id[KW_CID_LEN];
-	enum acted	acted;
-	char		action[16];	/* what was done, when acted */
-	char		docker_state[16]; /* "": unknown to Docker */
-	uint64_t	retry_mono_ns;	/* after a failure: not before */
-	uint64_t	retry_ms;	/* the next backoff */
-	char		last_error[200];
-	char		hold[256];	/* why not now (cand.hold) */
-	int		logged;		/* last_*: the last skip logged */
-	enum policy_verdict last_verdict;
-	char		last_class[KW_NAME_LEN];
-	int		seen;		/* decided on in this round */
-};
+/*
+ * An action sent with no answer is settled by what Docker says: gone or
+ * stopped is done; still running this long after is a failure (retried).
+ */
+#define SETTLE_MIN_MS	60000
 
 struct decider {
 	struct kw_daemon	 d;
@@ -60,8 +41,9 @@ struct decider {
 	double			 machine_cpu;
 
 	struct container_set	 set;
-	struct cstate		*cs;		/* [set.n] */
-	size_t			 ncs;
+	struct act_table	 acts;		/* by id, across samples */
+	struct act_entry	**cur;		/* [set.n]: entries in acts */
+	uint64_t		 settle_ns;
 	struct policy_cand	*cand;		/* [set.n] */
 	struct policy_decision	*dec;
 	size_t			*class_of;
@@ -190,6 +172,7 @@ grow_containers(struct decider *dz, size_t n)
 	size_t cap = dz->cont_cap ? dz->cont_cap : 32;
 	struct policy_cand *cand;
 	struct policy_decision *dec;
+	struct act_entry **cur;
 	size_t *cls;
 
 	if (n <= dz->cont_cap)
@@ -205,63 +188,48 @@ grow_containers(struct decider *dz, size_t n)
 	if ((cls = realloc(dz->class_of, cap * sizeof(*cls))) == NULL)
 		return -1;
 	dz->class_of = cls;
+	if ((cur = realloc(dz->cur, cap * sizeof(*cur))) == NULL)
+		return -1;
+	dz->cur = cur;
 	dz->cont_cap = cap;
 	return 0;
 }
 
-static struct cstate *
-cstate_find(struct cstate *cs, size_t n, const char *id)
+static int
+docker_knows(void *arg, const char *id)
 {
-	size_t lo = 0, hi = n, mid;
-	int c;
+	struct decider *dz = arg;
 
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		c = strcmp(cs[mid].container_id, id);
-		if (c == 0)
-			return &cs[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return dz->docker != NULL && docker_peek(dz->docker, id) != NULL;
+}
+
+static void
+act_gone(void *arg, const struct act_entry *e)
+{
+	if (e->state == ACT_NONE)
+		return;
+	log_info("container %.12s is gone (%s%s)", e->container_id,
+	    strcmp(e->action, "dry-run") == 0 ? "acted on in " : "after ",
+	    e->action);
 }
 
 /*
- * New bookkeeping parallel to the new container set: carry over what we
- * knew of containers still there, forget the rest.
+ * The bookkeeping for the new container set: an entry per container
+ * (kept from earlier samples), then entries gone long enough forgotten,
+ * then dz->cur[] pointing at each container's entry.
  */
 static int
-cstate_rebuild(struct decider *dz)
+acts_rebuild(struct decider *dz)
 {
-	struct cstate *ncs;
-	const struct cstate *old;
-	const char *did;
-	size_t i, j;
+	size_t i;
 
-	ncs = calloc(dz->set.n ? dz->set.n : 1, sizeof(*ncs));
-	if (ncs == NULL)
-		return -1;
-	for (i = 0; i < dz->set.n; i++) {
-		old = cstate_find(dz->cs, dz->ncs, dz->set.c[i].container_id);
-		if (old != NULL)
-			ncs[i] = *old;
-		memcpy(ncs[i].container_id, dz->set.c[i].container_id,
-		    sizeof(ncs[i].container_id));
-	}
-	for (j = 0; j < dz->ncs; j++) {
-		if (dz->cs[j].acted == ACT_NONE || containers_find(&dz->set,
-		    dz->cs[j].container_id) != NULL)
-			continue;
-		did = dz->cs[j].action;
-		log_info("container %.12s is gone (%s%s)",
-		    dz->cs[j].container_id, strcmp(did, "dry-run") == 0 ?
-		    "acted on in " : "after ", did);
-	}
-	free(dz->cs);
-	dz->cs = ncs;
-	dz->ncs = dz->set.n;
+	dz->acts.gen++;
+	for (i = 0; i < dz->set.n; i++)
+		if (acts_get(&dz->acts, dz->set.c[i].container_id) == NULL)
+			return -1;
+	acts_sweep(&dz->acts, docker_knows, act_gone, dz);
+	for (i = 0; i < dz->set.n; i++)
+		dz->cur[i] = acts_find(&dz->acts, dz->set.c[i].container_id);
 	return 0;
 }
 
@@ -377,8 +345,10 @@ publish_containers(struct decider *dz)
 		memset(&r, 0, sizeof(r));
 		memcpy(r.container_id, c->container_id,
 		    sizeof(r.container_id));
-		snprintf(r.name, sizeof(r.name), "%s", c->name);
-		snprintf(r.image, sizeof(r.image), "%s", c->image);
+		snprintf(r.name, sizeof(r.name), "%.*s",
+		    (int)sizeof(r.name) - 1, c->name);
+		snprintf(r.image, sizeof(r.image), "%.*s",
+		    (int)sizeof(r.image) - 1, c->image);
 		snprintf(r.class_name, sizeof(r.class_name), "%s",
 		    policy_class_name(&dz->policy, dz->class_of[i]));
 		r.pid = c->pid;
@@ -404,8 +374,10 @@ deletion_rec(struct decider *dz, const struct policy_decision *d,
 
 	memset(r, 0, sizeof(*r));
 	memcpy(r->container_id, c->container_id, sizeof(r->container_id));
-	snprintf(r->name, sizeof(r->name), "%s", c->name);
-	snprintf(r->image, sizeof(r->image), "%s", c->image);
+	snprintf(r->name, sizeof(r->name), "%.*s",
+	    (int)sizeof(r->name) - 1, c->name);
+	snprintf(r->image, sizeof(r->image), "%.*s",
+	    (int)sizeof(r->image) - 1, c->image);
 	snprintf(r->class_name, sizeof(r->class_name), "%s",
 	    policy_class_name(&dz->policy, d->class_idx));
 	snprintf(r->action, sizeof(r->action), "%s", dz->policy.action);
@@ -426,64 +398,125 @@ publish_deletion(struct decider *dz, const struct kw_deletion_rec *r)
 	kw_pub_commit(dz->pub);
 }
 
-/* Docker answered (or the call was cancelled at stop). */
+/*
+ * The call ended: Docker answered, the answer never came (outcome
+ * unknown: the container stays counted as gone until Docker's table
+ * settles it), or the decider is stopping.
+ */
 static void
-on_action_done(void *arg, int ok, const char *result)
+on_action_done(void *arg, enum docker_outcome outcome, const char *result)
 {
 	struct pending_action *pa = arg;
 	struct decider *dz = pa->dz;
 	struct kw_deletion_rec *r = &pa->rec;
-	struct cstate *s;
+	struct act_entry *s;
 
-	if (ok == -1) {
+	s = acts_find(&dz->acts, r->container_id);
+	switch (outcome) {
+	case DOCKER_ACT_CANCELLED:
 		log_info("container %.12s: %s: %s", r->container_id,
 		    r->action, result);
-		free(pa);
-		return;
-	}
-	snprintf(r->result, sizeof(r->result), "%s", result);
-	s = cstate_find(dz->cs, dz->ncs, r->container_id);
-	if (ok) {
+		snprintf(r->result, sizeof(r->result), "unknown: cancelled "
+		    "at shutdown");
+		break;
+	case DOCKER_ACT_OK:
 		log_info("container %.12s%s%s: %s: ok", r->container_id,
 		    r->name[0] ? " " : "", r->name, r->action);
-		if (s != NULL) {
-			s->acted = ACT_DONE;
-			s->retry_ms = 0;
-		}
-	} else {
+		snprintf(r->result, sizeof(r->result), "%s", result);
+		break;
+	case DOCKER_ACT_UNKNOWN:
+		log_warnx("container %.12s%s%s: %s: %s", r->container_id,
+		    r->name[0] ? " " : "", r->name, r->action, result);
+		snprintf(r->result, sizeof(r->result), "%s", result);
+		if (dz->docker != NULL)
+			docker_refresh(dz->docker, r->container_id);
+		break;
+	case DOCKER_ACT_FAILED:
 		log_warnx("container %.12s%s%s: %s failed: %s",
 		    r->container_id, r->name[0] ? " " : "", r->name,
 		    r->action, result);
-		if (s != NULL) {
-			/* Back in the running; tried again after a while. */
-			s->acted = ACT_NONE;
-			s->retry_ms = s->retry_ms ? s->retry_ms * 2 :
-			    RETRY_MIN_MS;
-			if (s->retry_ms > RETRY_MAX_MS)
-				s->retry_ms = RETRY_MAX_MS;
-			s->retry_mono_ns = kw_mono_ns() + s->retry_ms *
-			    1000000ULL;
-			snprintf(s->last_error, sizeof(s->last_error), "%s",
-			    result);
-		}
+		snprintf(r->result, sizeof(r->result), "%s", result);
+		break;
 	}
+	if (s != NULL)
+		acts_on_result(s, outcome, result, kw_mono_ns());
 	publish_deletion(dz, r);
 	free(pa);
+}
+
+/*
+ * Each sample, what Docker's table says of every action whose outcome is
+ * unknown (and of stopped or killed containers started again). A settled
+ * one gets a second deletion row, with the result now known.
+ */
+static void
+settle_acts(struct decider *dz)
+{
+	const struct docker_ctr *dc;
+	struct act_entry *e;
+	struct kw_deletion_rec r;
+	enum act_docker_view view;
+	char result[200];
+	size_t i;
+
+	for (i = 0; i < dz->acts.n; i++) {
+		e = &dz->acts.e[i];
+		if (e->state != ACT_UNKNOWN && e->state != ACT_DONE)
+			continue;
+		dc = NULL;
+		if (dz->docker == NULL || !docker_connected(dz->docker))
+			view = ACT_VIEW_NONE;
+		else if ((dc = docker_peek(dz->docker, e->container_id)) ==
+		    NULL)
+			view = ACT_VIEW_GONE;
+		else if (strcmp(dc->state, "running") == 0 ||
+		    strcmp(dc->state, "paused") == 0 || dc->state[0] == '\0')
+			view = ACT_VIEW_RUNNING;
+		else
+			view = ACT_VIEW_STOPPED;
+		if (e->state == ACT_DONE && view == ACT_VIEW_RUNNING &&
+		    dc != NULL && dc->starts != e->starts_at_act)
+			log_info("container %.12s started again after %s",
+			    e->container_id, e->action);
+		if (acts_settle(e, view, dc != NULL ? dc->starts : 0,
+		    kw_mono_ns(), dz->settle_ns, result, sizeof(result)) !=
+		    1)
+			continue;
+		log_info("container %.12s: %s: %s", e->container_id,
+		    e->action, result);
+		memset(&r, 0, sizeof(r));
+		memcpy(r.container_id, e->container_id,
+		    sizeof(r.container_id));
+		snprintf(r.name, sizeof(r.name), "%.*s",
+		    (int)sizeof(r.name) - 1, e->name);
+		snprintf(r.image, sizeof(r.image), "%.*s",
+		    (int)sizeof(r.image) - 1, e->image);
+		snprintf(r.class_name, sizeof(r.class_name), "%s",
+		    e->last_class);
+		snprintf(r.action, sizeof(r.action), "%s", e->action);
+		snprintf(r.reason, sizeof(r.reason), "settled: the call had "
+		    "no answer");
+		snprintf(r.result, sizeof(r.result), "%s", result);
+		publish_deletion(dz, &r);
+	}
 }
 
 /* Take a decision: dry-run records now, the others ask Docker. */
 static void
 act(struct decider *dz, const struct policy_decision *d)
 {
-	struct cstate *s = &dz->cs[d->cand];
+	struct act_entry *s = dz->cur[d->cand];
+	const struct docker_ctr *dc;
 	struct pending_action *pa;
 
 	snprintf(s->action, sizeof(s->action), "%s", dz->policy.action);
+	snprintf(s->name, sizeof(s->name), "%s", dz->set.c[d->cand].name);
+	snprintf(s->image, sizeof(s->image), "%s", dz->set.c[d->cand].image);
 	if (strcmp(dz->policy.action, "dry-run") == 0) {
 		struct kw_deletion_rec r;
 
 		/* From now on it counts as gone for min_alive. */
-		s->acted = ACT_DONE;
+		s->state = ACT_DONE;
 		dz->dry_runs++;
 		deletion_rec(dz, d, &r);
 		snprintf(r.result, sizeof(r.result), "ok");
@@ -499,10 +532,13 @@ act(struct decider *dz, const struct policy_decision *d)
 	deletion_rec(dz, d, &pa->rec);
 	if (dz->docker == NULL || docker_act(dz->docker, s->container_id,
 	    dz->policy.action, on_action_done, pa) == -1) {
-		on_action_done(pa, 0, "cannot start the API call");
+		on_action_done(pa, DOCKER_ACT_FAILED,
+		    "cannot start the API call");
 		return;
 	}
-	s->acted = ACT_IN_FLIGHT;
+	dc = docker_peek(dz->docker, s->container_id);
+	s->starts_at_act = dc != NULL ? dc->starts : 0;
+	s->state = ACT_IN_FLIGHT;
 }
 
 /* Log taken decisions always; a skip only when it changes. */
@@ -510,7 +546,7 @@ static void
 log_decision(struct decider *dz, const struct policy_decision *d)
 {
 	const struct container *c = &dz->set.c[d->cand];
-	struct cstate *s = &dz->cs[d->cand];
+	struct act_entry *s = dz->cur[d->cand];
 	const char *cls = policy_class_name(&dz->policy, d->class_idx);
 
 	s->seen = 1;
@@ -543,7 +579,7 @@ log_decision(struct decider *dz, const struct policy_decision *d)
 static const char *
 hold_reason(struct decider *dz, size_t i)
 {
-	struct cstate *s = &dz->cs[i];
+	struct act_entry *s = dz->cur[i];
 	uint64_t now;
 
 	if (strcmp(dz->policy.action, "dry-run") == 0)
@@ -562,6 +598,31 @@ hold_reason(struct decider *dz, size_t i)
 	return NULL;
 }
 
+/*
+ * Docker has not named it (not in its table yet, or another engine's):
+ * for a real action it is in class none, counted in no class's alive
+ * and never taken. Dry-run touches nothing and classifies it anyway, so
+ * a host without Docker still shows what would be done.
+ */
+static int
+unnamed(struct decider *dz, size_t i)
+{
+	return strcmp(dz->policy.action, "dry-run") != 0 &&
+	    dz->cur[i]->docker_state[0] == '\0';
+}
+
+/* The class the policy gives container i (what decide() does). */
+static size_t
+class_of(struct decider *dz, size_t i)
+{
+	const struct container *c = &dz->set.c[i];
+
+	if (unnamed(dz, i))
+		return POLICY_CLASS_NONE;
+	return policy_classify(&dz->policy, c->name, c->image,
+	    c->label_class);
+}
+
 /* Names, images, labels and state from Docker's table. */
 static void
 enrich(struct decider *dz)
@@ -572,7 +633,7 @@ enrich(struct decider *dz)
 
 	for (i = 0; i < dz->set.n; i++) {
 		c = &dz->set.c[i];
-		dz->cs[i].docker_state[0] = '\0';
+		dz->cur[i]->docker_state[0] = '\0';
 		if (dz->docker == NULL || (dc = docker_lookup(dz->docker,
 		    c->container_id)) == NULL)
 			continue;
@@ -580,8 +641,8 @@ enrich(struct decider *dz)
 		snprintf(c->image, sizeof(c->image), "%s", dc->image);
 		snprintf(c->label_class, sizeof(c->label_class), "%s",
 		    dc->label_class);
-		snprintf(dz->cs[i].docker_state,
-		    sizeof(dz->cs[i].docker_state), "%s",
+		snprintf(dz->cur[i]->docker_state,
+		    sizeof(dz->cur[i]->docker_state), "%s",
 		    dc->state[0] ? dc->state : "running");
 	}
 }
@@ -600,9 +661,10 @@ decide(struct decider *dz)
 		dz->cand[i].label_class = dz->set.c[i].label_class;
 		dz->cand[i].cpu_pct = dz->set.c[i].cpu_pct;
 		dz->cand[i].mem_pct = dz->set.c[i].mem_pct;
-		dz->cand[i].acted = dz->cs[i].acted != ACT_NONE;
+		dz->cand[i].acted = dz->cur[i]->state != ACT_NONE;
+		dz->cand[i].unknown = unnamed(dz, i);
 		dz->cand[i].hold = hold_reason(dz, i);
-		dz->cs[i].seen = 0;
+		dz->cur[i]->seen = 0;
 	}
 	memset(&res, 0, sizeof(res));
 	res.class_of = dz->class_of;
@@ -619,10 +681,10 @@ decide(struct decider *dz)
 			act(dz, d);
 	}
 	for (i = 0; i < dz->set.n; i++)
-		if (!dz->cs[i].seen && dz->cs[i].logged) {
+		if (!dz->cur[i]->seen && dz->cur[i]->logged) {
 			log_info("container %.12s: back under the thresholds",
 			    dz->set.c[i].container_id);
-			dz->cs[i].logged = 0;
+			dz->cur[i]->logged = 0;
 		}
 	dz->taken += res.taken;
 	dz->skipped += res.skipped;
@@ -646,11 +708,11 @@ on_snapshot(struct decider *dz, const struct kw_msg *msg)
 	    &dz->machine_cpu) == -1 ||
 	    containers_aggregate(&dz->snap, dz->proc_cpu, &dz->set) == -1 ||
 	    grow_containers(dz, dz->set.n ? dz->set.n : 1) == -1 ||
-	    cstate_rebuild(dz) == -1) {
+	    acts_rebuild(dz) == -1) {
+		/* What was acted on stays (dz->acts): only this sample goes. */
 		log_warnx("snapshot seq %" PRIu64 ": out of memory: skipped",
 		    msg->seq);
 		dz->set.n = 0;
-		dz->ncs = 0;
 		return;
 	}
 	dz->samples++;
@@ -659,6 +721,7 @@ on_snapshot(struct decider *dz, const struct kw_msg *msg)
 	dz->last_ts_ns = dz->snap.ts_ns;
 	dz->last_mono_ns = kw_mono_ns();
 	enrich(dz);
+	settle_acts(dz);
 	decide(dz);
 }
 
@@ -765,6 +828,8 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(k, "events", json_u64(ds.events));
 	json_object_set_new(k, "actions_ok", json_u64(ds.actions_ok));
 	json_object_set_new(k, "actions_failed", json_u64(ds.actions_failed));
+	json_object_set_new(k, "actions_unknown",
+	    json_u64(ds.actions_unknown));
 	json_object_set_new(o, "docker", k);
 	json_object_set_new(o, "dry_runs", json_u64(dz->dry_runs));
 	return o;
@@ -780,7 +845,7 @@ cmd_config(void *arg, const char *args)
 
 /* "running" (Docker's word), "remove in flight", "removed", ... */
 static const char *
-container_state(struct decider *dz, const struct cstate *s, char *buf,
+container_state(struct decider *dz, const struct act_entry *s, char *buf,
     size_t len)
 {
 	static const struct {
@@ -793,11 +858,15 @@ container_state(struct decider *dz, const struct cstate *s, char *buf,
 	};
 	size_t i;
 
-	if (s->acted == ACT_IN_FLIGHT) {
+	if (s->state == ACT_IN_FLIGHT) {
 		snprintf(buf, len, "%s in flight", s->action);
 		return buf;
 	}
-	if (s->acted == ACT_DONE)
+	if (s->state == ACT_UNKNOWN) {
+		snprintf(buf, len, "%s outcome unknown", s->action);
+		return buf;
+	}
+	if (s->state == ACT_DONE)
 		for (i = 0; i < sizeof(done) / sizeof(done[0]); i++)
 			if (strcmp(s->action, done[i].action) == 0)
 				return done[i].done;
@@ -820,8 +889,7 @@ cmd_containers(void *arg, const char *args)
 	a = json_array();
 	for (i = 0; i < dz->set.n; i++) {
 		c = &dz->set.c[i];
-		k = policy_classify(&dz->policy, c->name, c->image,
-		    c->label_class);
+		k = class_of(dz, i);
 		e = json_object();
 		json_object_set_new(e, "container_id",
 		    json_string(c->container_id));
@@ -835,7 +903,7 @@ cmd_containers(void *arg, const char *args)
 		json_object_set_new(e, "mem_pct", json_real(c->mem_pct));
 		json_object_set_new(e, "rss_kb", json_u64(c->rss_kb));
 		json_object_set_new(e, "state", json_string(
-		    container_state(dz, &dz->cs[i], buf, sizeof(buf))));
+		    container_state(dz, dz->cur[i], buf, sizeof(buf))));
 		json_array_append_new(a, e);
 	}
 	o = json_object();
@@ -866,12 +934,11 @@ cmd_policy(void *arg, const char *args)
 	memset(running, 0, sizeof(running));
 	memset(alive, 0, sizeof(alive));
 	for (i = 0; i < dz->set.n; i++) {
-		k = policy_classify(p, dz->set.c[i].name, dz->set.c[i].image,
-		    dz->set.c[i].label_class);
+		k = class_of(dz, i);
 		if (k == POLICY_CLASS_NONE)
 			continue;
 		running[k]++;
-		if (dz->cs[i].acted == ACT_NONE)
+		if (dz->cur[i]->state == ACT_NONE)
 			alive[k]++;
 	}
 	o = json_object();
@@ -940,11 +1007,11 @@ on_reload(struct kw_daemon *d)
 	d->conf = conf;
 	/* From dry-run to a real action: what dry-run "did" is undone. */
 	if (strcmp(p.action, "dry-run") != 0)
-		for (i = 0; i < dz->ncs; i++)
-			if (dz->cs[i].acted == ACT_DONE &&
-			    strcmp(dz->cs[i].action, "dry-run") == 0) {
-				dz->cs[i].acted = ACT_NONE;
-				dz->cs[i].logged = 0;
+		for (i = 0; i < dz->acts.n; i++)
+			if (dz->acts.e[i].state == ACT_DONE &&
+			    strcmp(dz->acts.e[i].action, "dry-run") == 0) {
+				dz->acts.e[i].state = ACT_NONE;
+				dz->acts.e[i].logged = 0;
 			}
 	dz->policy = p;
 	rates_set_window(&dz->rates, p.window_ms * 1000000ULL);
@@ -957,7 +1024,10 @@ on_stop(struct kw_daemon *d)
 {
 	struct decider *dz = d->arg;
 
-	/* First: cancelled actions are freed without being published. */
+	/*
+	 * First, while the stream is up: a cancelled action publishes its
+	 * row ("unknown: cancelled at shutdown").
+	 */
 	if (dz->docker != NULL)
 		docker_close(dz->docker);
 	dz->docker = NULL;
@@ -981,7 +1051,8 @@ decider_free(struct decider *dz)
 	free(dz->proc_cpu);
 	free(dz->order);
 	free(dz->picked);
-	free(dz->cs);
+	acts_free(&dz->acts);
+	free(dz->cur);
 	free(dz->cand);
 	free(dz->dec);
 	free(dz->class_of);
@@ -1019,6 +1090,11 @@ main(int argc, char **argv)
 	}
 	policy_log(&dz->policy);
 	rates_init(&dz->rates, dz->policy.window_ms * 1000000ULL);
+	acts_init(&dz->acts);
+	dz->settle_ns = kw_conf_ms(dz->d.conf, "decider.docker_timeout") * 3;
+	if (dz->settle_ns < SETTLE_MIN_MS)
+		dz->settle_ns = SETTLE_MIN_MS;
+	dz->settle_ns *= 1000000ULL;
 	kw_snapshot_init(&dz->snap);
 	containers_init(&dz->set);
 	mode = (int)kw_conf_int(dz->d.conf, "paths.socket_mode");

@@ -62,10 +62,16 @@ size_t	rates_count(const struct rates *r);
 
 /* containers.c */
 
+/*
+ * Names and images as long as Docker's are in practice, so that match and
+ * protect patterns see all of them (records cut them to their own size).
+ */
+#define DOCKER_NAME_LEN	256
+
 struct container {
 	char		container_id[KW_CID_LEN];
-	char		name[128];	/* "" until Docker fills it in */
-	char		image[128];
+	char		name[DOCKER_NAME_LEN];  /* "" until Docker names it */
+	char		image[DOCKER_NAME_LEN];
 	char		label_class[KW_NAME_LEN];  /* kwarden.class */
 	int32_t		pid;		/* main: earliest start_ns */
 	uint64_t	start_ns;	/* of the main pid */
@@ -131,6 +137,7 @@ struct policy_cand {
 	double		 cpu_pct;
 	double		 mem_pct;
 	int		 acted;		/* already being acted on */
+	int		 unknown;	/* not named by Docker: class none */
 	const char	*hold;		/* why not now; NULL: free */
 };
 
@@ -185,15 +192,113 @@ void	policy_decide(const struct policy *p,
 const char *policy_class_name(const struct policy *p, size_t class_idx);
 const char *policy_verdict_name(enum policy_verdict v);
 
+/*
+ * acts.c: what the decider did to each container, kept by id across
+ * snapshots (a container missing from one sample keeps its in-flight call
+ * and its retry backoff). Pure: the clock and Docker's view come in as
+ * arguments.
+ */
+
+/* How an action (docker_act) ended. */
+enum docker_outcome {
+	DOCKER_ACT_CANCELLED = -1,	/* docker_close while out */
+	DOCKER_ACT_FAILED = 0,		/* Docker said no, or never got it */
+	DOCKER_ACT_OK = 1,
+	DOCKER_ACT_UNKNOWN = 2,		/* sent, then no answer: Docker may
+					   still be doing it */
+};
+
+enum act_state {
+	ACT_NONE,			/* running, as far as we know */
+	ACT_IN_FLIGHT,			/* the call to Docker is out */
+	ACT_UNKNOWN,			/* sent, no answer: Docker decides */
+	ACT_DONE,			/* done, or dry-run: gone */
+};
+
+/* An entry is dropped after this many samples without its container. */
+#define ACTS_ABSENT_SAMPLES	3
+
+struct act_entry {
+	char		container_id[KW_CID_LEN];
+	enum act_state	state;
+	char		action[16];	/* what was done, when acted */
+	char		name[DOCKER_NAME_LEN];	/* when acted: later rows */
+	char		image[DOCKER_NAME_LEN];
+	char		docker_state[16]; /* "": unknown to Docker */
+	uint64_t	starts_at_act;	/* docker_ctr.starts when acted */
+	uint64_t	unknown_since_ns; /* ACT_UNKNOWN since (monotonic) */
+	uint64_t	retry_mono_ns;	/* after a failure: not before */
+	uint64_t	retry_ms;	/* the next backoff */
+	char		last_error[200];
+	char		hold[256];	/* why not now (cand.hold) */
+	int		logged;		/* last_*: the last skip logged */
+	enum policy_verdict last_verdict;
+	char		last_class[KW_NAME_LEN];
+	int		seen;		/* decided on in this round */
+	uint64_t	seen_gen;	/* the last sample it was in */
+};
+
+struct act_table {
+	struct act_entry *e;		/* sorted by container_id */
+	size_t		 n;
+	size_t		 cap;
+	uint64_t	 gen;		/* samples */
+};
+
+/* What Docker says now of a container (for acts_settle). */
+enum act_docker_view {
+	ACT_VIEW_NONE,			/* Docker unreachable: no news */
+	ACT_VIEW_GONE,			/* connected, not in its table */
+	ACT_VIEW_RUNNING,		/* running or paused */
+	ACT_VIEW_STOPPED,		/* exited, dead, created */
+};
+
+void	acts_init(struct act_table *t);
+void	acts_free(struct act_table *t);
+struct act_entry *acts_find(const struct act_table *t, const char *id);
+/*
+ * Find or add; marks it present in the current sample (t->gen). Adding
+ * moves entries: pointers into t->e are good until the next acts_get or
+ * acts_sweep. NULL on allocation failure.
+ */
+struct act_entry *acts_get(struct act_table *t, const char *id);
+/*
+ * Forget entries whose call has ended (NONE or DONE) and whose container
+ * was in none of the last ACTS_ABSENT_SAMPLES samples and that Docker no
+ * longer has (known(arg, id) == 0). gone(arg, e), if set, is told of each
+ * before it goes. Returns how many went.
+ */
+size_t	acts_sweep(struct act_table *t,
+	    int (*known)(void *arg, const char *id),
+	    void (*gone)(void *arg, const struct act_entry *e), void *arg);
+/*
+ * The call ended: OK -> DONE; FAILED -> NONE, held for retry_ms (1 s,
+ * doubling to 60 s); UNKNOWN -> ACT_UNKNOWN (still counted gone) until
+ * acts_settle; CANCELLED changes nothing.
+ */
+void	acts_on_result(struct act_entry *e, enum docker_outcome outcome,
+	    const char *result, uint64_t now_ns);
+/*
+ * Settle what Docker's view says: an ACT_UNKNOWN container gone or
+ * stopped -> DONE ("ok: ..."); still running settle_ns after the call
+ * ended -> NONE with a retry ("failed: ..."). 1 and result filled when it
+ * settled (a second deletion row); 0 otherwise. A stop/kill DONE whose
+ * container started again (starts moved on) goes back to NONE (returns 0).
+ */
+int	acts_settle(struct act_entry *e, enum act_docker_view view,
+	    uint64_t starts, uint64_t now_ns, uint64_t settle_ns,
+	    char *result, size_t len);
+
 /* dockerjson.c: Engine API responses and the table they keep current */
 
 struct docker_ctr {
 	char		id[KW_CID_LEN];
-	char		name[128];	/* without Docker's leading '/' */
-	char		image[128];	/* as run: "high_cpu_img" */
+	char		name[DOCKER_NAME_LEN];	/* without the leading '/' */
+	char		image[DOCKER_NAME_LEN];	/* as run: "high_cpu_img" */
 	char		label_class[KW_NAME_LEN];  /* label kwarden.class */
 	char		state[16];	/* running, paused, exited, ... */
 	uint64_t	gen;		/* generation that last saw it */
+	uint64_t	starts;		/* start events seen (kept on upsert) */
 };
 
 struct docker_event {
@@ -264,12 +369,14 @@ struct docker_stats {
 	uint64_t	events;		/* events received */
 	uint64_t	actions_ok;
 	uint64_t	actions_failed;
+	uint64_t	actions_unknown;	/* sent, no answer */
 	size_t		table_size;
 	size_t		in_flight;	/* API calls */
 };
 
-/* An action's end: ok 1, failed 0 (result: Docker's error), cancelled -1. */
-typedef void (*docker_action_cb)(void *arg, int ok, const char *result);
+/* result: "ok", Docker's error, or "unknown: why; waiting for Docker". */
+typedef void (*docker_action_cb)(void *arg, enum docker_outcome outcome,
+	    const char *result);
 
 struct docker *docker_new(struct uv_loop_s *loop, const char *socket_path,
 	    uint64_t timeout_ms);
@@ -284,10 +391,22 @@ int	docker_connected(const struct docker *dk);
 const struct docker_ctr *docker_lookup(struct docker *dk, const char *id);
 /*
  * remove, stop or kill a container; cb runs once, later, from the loop
- * (or with ok -1 from docker_close). -1 when the call cannot be made.
+ * (or DOCKER_ACT_CANCELLED from docker_close). -1 when the call cannot be made.
  */
 int	docker_act(struct docker *dk, const char *id, const char *action,
 	    docker_action_cb cb, void *arg);
+/*
+ * stop's t (whole seconds) and the call's deadline: t is half the
+ * timeout (at least 1 s) and the call gets t + timeout, so Docker's
+ * SIGKILL always comes well before we give up.
+ */
+void	docker_stop_plan(uint64_t timeout_ms, uint64_t *stop_s,
+	    uint64_t *deadline_ms);
+/* The table's entry, NULL if absent; never starts an inspect. */
+const struct docker_ctr *docker_peek(const struct docker *dk,
+	    const char *id);
+/* Inspect id now (while connected): a 404 drops it from the table. */
+void	docker_refresh(struct docker *dk, const char *id);
 void	docker_stats(const struct docker *dk, struct docker_stats *st);
 /* Cancel every call, close every handle, free once they are closed. */
 void	docker_close(struct docker *dk);

@@ -27,6 +27,16 @@
 #define EVENT_MAX	(1u << 20)	/* one event object */
 #define INSPECT_QUEUE	64
 #define MISSING_MAX	256		/* ids Docker said are unknown */
+#define INSPECT_RETRY_MIN_MS	1000	/* after a failed inspect ... */
+#define INSPECT_RETRY_MAX_MS	60000	/* ... doubling up to this */
+#define INSPECT_FAILED_MAX	64
+
+/* An inspect that failed (not 404): not asked again before not_before. */
+struct inspect_failure {
+	char		 id[KW_CID_LEN];
+	uint64_t	 not_before_ms;		/* uv_now() */
+	uint64_t	 backoff_ms;
+};
 
 enum dreq_kind {
 	DREQ_LIST,
@@ -89,6 +99,8 @@ struct docker {
 	char		 (*missing)[KW_CID_LEN];
 	size_t		 nmissing;
 	size_t		 missing_next;
+	struct inspect_failure ifail[INSPECT_FAILED_MAX];
+	size_t		 nifail;
 	int		 closing;
 	int		 open_handles;
 	struct docker_stats st;
@@ -97,6 +109,7 @@ struct docker {
 static void	session_begin(struct docker *dk);
 static void	on_retry(uv_timer_t *t);
 static void	check_done(struct docker *dk);
+static int	valid_id(const char *s);
 
 static void
 maybe_free(struct docker *dk)
@@ -292,6 +305,54 @@ id_clear_missing(struct docker *dk, const char *id)
 			dk->missing[i][0] = '\0';
 }
 
+static struct inspect_failure *
+ifail_find(struct docker *dk, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < dk->nifail; i++)
+		if (strcmp(dk->ifail[i].id, id) == 0)
+			return &dk->ifail[i];
+	return NULL;
+}
+
+static void
+ifail_clear(struct docker *dk, const char *id)
+{
+	struct inspect_failure *f = ifail_find(dk, id);
+
+	if (f != NULL)
+		*f = dk->ifail[--dk->nifail];
+}
+
+/* Another failed inspect of id: wait 1 s, doubling up to 60 s. */
+static void
+ifail_note(struct docker *dk, const char *id)
+{
+	struct inspect_failure *f = ifail_find(dk, id);
+	uint64_t now = uv_now(dk->loop);
+
+	if (f == NULL) {
+		f = dk->nifail < INSPECT_FAILED_MAX ? &dk->ifail[dk->nifail++] :
+		    &dk->ifail[now % INSPECT_FAILED_MAX];
+		memset(f, 0, sizeof(*f));
+		snprintf(f->id, sizeof(f->id), "%s", id);
+	}
+	f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2 :
+	    INSPECT_RETRY_MIN_MS;
+	if (f->backoff_ms > INSPECT_RETRY_MAX_MS)
+		f->backoff_ms = INSPECT_RETRY_MAX_MS;
+	f->not_before_ms = now + f->backoff_ms;
+}
+
+static int
+ifail_waiting(struct docker *dk, const char *id)
+{
+	const struct inspect_failure *f = ifail_find(dk, id);
+
+	return f != NULL && uv_now(dk->loop) < f->not_before_ms;
+}
+
 static void
 queue_inspect(struct docker *dk, const char *id)
 {
@@ -415,10 +476,10 @@ req_free(struct dreq *r)
 	free(r);
 }
 
-/* method: NULL for GET, else "POST" or "DELETE". */
+/* method: NULL for GET, else "POST" or "DELETE"; deadline 0: none. */
 static struct dreq *
 req_new(struct docker *dk, enum dreq_kind kind, const char *method,
-    const char *path)
+    const char *path, uint64_t deadline_ms)
 {
 	struct dreq *r;
 	char url[512];
@@ -444,9 +505,9 @@ req_new(struct docker *dk, enum dreq_kind kind, const char *method,
 	    (long)dk->timeout_ms);
 	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "kwarden/" KW_VERSION);
 	/* The event stream stays open; everything else has a deadline. */
-	if (kind != DREQ_EVENTS)
+	if (deadline_ms > 0)
 		curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS,
-		    (long)dk->timeout_ms);
+		    (long)deadline_ms);
 	if (method != NULL && strcmp(method, "POST") == 0) {
 		curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
 		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, "");
@@ -505,7 +566,8 @@ start_inspects(struct docker *dk)
 	for (i = 0; i < dk->ninspect_q; i++) {
 		snprintf(path, sizeof(path), "/containers/%s/json",
 		    dk->inspect_q[i]);
-		if ((r = req_new(dk, DREQ_INSPECT, NULL, path)) != NULL)
+		if ((r = req_new(dk, DREQ_INSPECT, NULL, path,
+		    dk->timeout_ms)) != NULL)
 			snprintf(r->id, sizeof(r->id), "%s",
 			    dk->inspect_q[i]);
 	}
@@ -540,18 +602,18 @@ session_fail(struct docker *dk, const char *why)
 		dk->backoff_ms = BACKOFF_MAX_MS;
 }
 
-static void
-list_done(struct docker *dk, struct dreq *r)
+/*
+ * The list is in: fill the table. -1 with why when it does not parse; the
+ * caller fails the session (which frees r, as every non-action call).
+ */
+static int
+list_done(struct docker *dk, struct dreq *r, char *why, size_t whylen)
 {
 	struct docker_ctr *c;
-	char err[256];
 	size_t n, i, dropped;
 
-	if (docker_parse_list(r->buf, r->len, &c, &n, err, sizeof(err)) ==
-	    -1) {
-		session_fail(dk, err);
-		return;
-	}
+	if (docker_parse_list(r->buf, r->len, &c, &n, why, whylen) == -1)
+		return -1;
 	for (i = 0; i < n; i++) {
 		if (docker_table_upsert(&dk->table, &c[i]) == NULL)
 			break;
@@ -567,6 +629,7 @@ list_done(struct docker *dk, struct dreq *r)
 	log_info("docker: connected to %s: %zu running containers%s",
 	    dk->socket_path, n, dropped ? " (stale ones forgotten)" : "");
 	dk->reported = 1;
+	return 0;
 }
 
 static void
@@ -577,37 +640,57 @@ inspect_done(struct docker *dk, struct dreq *r, long code)
 
 	dk->st.inspects++;
 	if (code == 404) {
+		/* Gone: what the table still had of it is stale. */
+		ifail_clear(dk, r->id);
 		id_set_missing(dk, r->id);
+		docker_table_remove(&dk->table, r->id);
 		return;
 	}
 	if (code != 200 || docker_parse_inspect(r->buf, r->len, &c, err,
 	    sizeof(err)) == -1) {
 		if (code == 200)
 			log_warnx("docker: %s", err);
+		ifail_note(dk, r->id);
 		return;
 	}
+	ifail_clear(dk, r->id);
 	if (docker_table_upsert(&dk->table, &c) != NULL)
 		log_debug("docker: inspected %.12s %s (%s)", c.id, c.name,
 		    c.image);
 }
 
+/*
+ * Docker's answer decides ok or failed. With no answer, what matters is
+ * whether the request went out: dockerd goes on with a DELETE or a stop
+ * after the client gives up, so a timeout or a cut connection after
+ * sending is "unknown", never "did not happen".
+ */
 static void
 action_done(struct docker *dk, struct dreq *r, CURLcode res, long code)
 {
-	char result[256];
-	int ok;
+	char result[256], why[200];
+	enum docker_outcome outcome;
+	long sent = 0;
 
-	ok = res == CURLE_OK && r->fail[0] == '\0' &&
-	    ((code >= 200 && code < 300) || code == 304);
-	if (ok) {
+	curl_easy_getinfo(r->easy, CURLINFO_REQUEST_SIZE, &sent);
+	if (code != 0 && r->fail[0] == '\0' &&
+	    ((code >= 200 && code < 300) || code == 304)) {
+		outcome = DOCKER_ACT_OK;
 		snprintf(result, sizeof(result), "ok");
 		dk->st.actions_ok++;
+	} else if (code == 0 && res != CURLE_OK && sent > 0) {
+		outcome = DOCKER_ACT_UNKNOWN;
+		req_error(r, res, code, why, sizeof(why));
+		snprintf(result, sizeof(result), "unknown: %s; waiting for "
+		    "Docker", why);
+		dk->st.actions_unknown++;
 	} else {
+		outcome = DOCKER_ACT_FAILED;
 		req_error(r, res, code, result, sizeof(result));
 		dk->st.actions_failed++;
 	}
 	if (r->cb != NULL)
-		r->cb(r->arg, ok, result);
+		r->cb(r->arg, outcome, result);
 	r->cb = NULL;
 }
 
@@ -627,16 +710,19 @@ req_done(struct dreq *r, CURLcode res)
 	case DREQ_INSPECT:
 		if (res == CURLE_OK)
 			inspect_done(dk, r, code);
+		else
+			ifail_note(dk, r->id);
 		req_free(r);
 		return;
 	case DREQ_LIST:
 		if (res == CURLE_OK && code == 200) {
-			list_done(dk, r);
-			req_free(r);
-		} else {
+			if (list_done(dk, r, why, sizeof(why)) == 0) {
+				req_free(r);
+				return;
+			}
+		} else
 			req_error(r, res, code, why, sizeof(why));
-			session_fail(dk, why);	/* frees r */
-		}
+		session_fail(dk, why);		/* frees r */
 		return;
 	case DREQ_EVENTS:
 		if (code == 200 && r->fail[0] == '\0')
@@ -687,6 +773,7 @@ session_begin(struct docker *dk)
 	dk->table.gen++;
 	dk->nmissing = 0;
 	dk->missing_next = 0;
+	dk->nifail = 0;
 	dk->state = DK_CONNECTING;
 	/*
 	 * Events first, from a second back, then the list: a container that
@@ -694,8 +781,9 @@ session_begin(struct docker *dk)
 	 */
 	snprintf(path, sizeof(path), "/events?since=%lld&filters=%s",
 	    (long long)time(NULL) - 1, EVENTS_FILTER);
-	dk->events = req_new(dk, DREQ_EVENTS, NULL, path);
-	dk->list = req_new(dk, DREQ_LIST, NULL, "/containers/json");
+	dk->events = req_new(dk, DREQ_EVENTS, NULL, path, 0);
+	dk->list = req_new(dk, DREQ_LIST, NULL, "/containers/json",
+	    dk->timeout_ms);
 	if (dk->events == NULL || dk->list == NULL)
 		session_fail(dk, "cannot start an API call");
 }
@@ -750,11 +838,34 @@ docker_lookup(struct docker *dk, const char *id)
 	const struct docker_ctr *c = docker_table_find(&dk->table, id);
 
 	/* Seen in cgroups, unknown here: ask once per session. */
-	if (c == NULL && dk->state == DK_CONNECTED && !id_missing(dk, id)) {
+	if (c == NULL && dk->state == DK_CONNECTED && !id_missing(dk, id) &&
+	    !ifail_waiting(dk, id)) {
 		queue_inspect(dk, id);
 		start_inspects(dk);
 	}
 	return c;
+}
+
+const struct docker_ctr *
+docker_peek(const struct docker *dk, const char *id)
+{
+	return docker_table_find(&dk->table, id);
+}
+
+void
+docker_refresh(struct docker *dk, const char *id)
+{
+	if (dk->state != DK_CONNECTED || dk->closing || !valid_id(id))
+		return;
+	queue_inspect(dk, id);
+	start_inspects(dk);
+}
+
+void
+docker_stop_plan(uint64_t timeout_ms, uint64_t *stop_s, uint64_t *deadline_ms)
+{
+	*stop_s = timeout_ms >= 2000 ? timeout_ms / 2000 : 1;
+	*deadline_ms = *stop_s * 1000 + timeout_ms;
 }
 
 /* Only 64-hex ids go into a URL. */
@@ -777,6 +888,7 @@ docker_act(struct docker *dk, const char *id, const char *action,
 	struct dreq *r;
 	char path[256];
 	const char *method;
+	uint64_t stop_s = 0, deadline_ms = dk->timeout_ms;
 
 	if (dk->closing || !valid_id(id))
 		return -1;
@@ -784,16 +896,17 @@ docker_act(struct docker *dk, const char *id, const char *action,
 		method = "DELETE";
 		snprintf(path, sizeof(path), "/containers/%s?force=true", id);
 	} else if (strcmp(action, "stop") == 0) {
-		/* Docker kills it after t s; answer within our timeout. */
+		/* Docker kills it after t s; the call has t + timeout. */
 		method = "POST";
+		docker_stop_plan(dk->timeout_ms, &stop_s, &deadline_ms);
 		snprintf(path, sizeof(path), "/containers/%s/stop?t=%" PRIu64,
-		    id, dk->timeout_ms >= 4000 ? dk->timeout_ms / 2000 : 1);
+		    id, stop_s);
 	} else if (strcmp(action, "kill") == 0) {
 		method = "POST";
 		snprintf(path, sizeof(path), "/containers/%s/kill", id);
 	} else
 		return -1;
-	if ((r = req_new(dk, DREQ_ACTION, method, path)) == NULL)
+	if ((r = req_new(dk, DREQ_ACTION, method, path, deadline_ms)) == NULL)
 		return -1;
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	snprintf(r->action, sizeof(r->action), "%s", action);
@@ -821,7 +934,8 @@ docker_close(struct docker *dk)
 		return;
 	while ((r = dk->reqs) != NULL) {
 		if (r->cb != NULL)
-			r->cb(r->arg, -1, "cancelled: the decider is stopping");
+			r->cb(r->arg, DOCKER_ACT_CANCELLED,
+			    "cancelled: the decider is stopping");
 		r->cb = NULL;
 		req_free(r);
 	}

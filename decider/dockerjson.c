@@ -336,9 +336,12 @@ struct docker_ctr *
 docker_table_upsert(struct docker_table *t, const struct docker_ctr *c)
 {
 	struct docker_ctr *e, *nc;
+	uint64_t starts = c->starts;
 	size_t cap;
 
-	if ((e = docker_table_find(t, c->id)) == NULL) {
+	if ((e = docker_table_find(t, c->id)) != NULL && e->starts > starts)
+		starts = e->starts;
+	if (e == NULL) {
 		if (t->n == t->cap) {
 			cap = t->cap ? t->cap * 2 : 16;
 			if ((nc = realloc(t->c, cap * sizeof(*nc))) == NULL)
@@ -350,6 +353,7 @@ docker_table_upsert(struct docker_table *t, const struct docker_ctr *c)
 	}
 	*e = *c;
 	e->gen = t->gen;
+	e->starts = starts;
 	return e;
 }
 
@@ -442,6 +446,9 @@ docker_table_apply_event(struct docker_table *t,
 		    ev->c.label_class);
 	if (state != NULL)
 		copy_str(e->state, sizeof(e->state), state);
+	/* A start after a stop or kill is the container back again. */
+	if (strcmp(ev->action, "start") == 0)
+		e->starts++;
 	e->gen = t->gen;
 	return DOCKER_APPLY_UPDATED;
 }

@@ -12,9 +12,13 @@
  * - a container is over a threshold when strictly above it; excess is the
  *   larger of (cpu - cpu_threshold) and (mem - mem_threshold), ties keep
  *   the input order;
- * - a held candidate (cand.hold: unknown to Docker, Docker unreachable, a
- *   retry not due yet) is skipped with that reason and still counts as
- *   alive for min_alive, so another of its class may be taken instead.
+ * - a held candidate (cand.hold: Docker unreachable, a retry not due yet)
+ *   is skipped with that reason and still counts as alive for min_alive,
+ *   so another of its class may be taken instead;
+ * - a candidate Docker has not named (cand.unknown) is in class "none":
+ *   it counts in no class's alive (an empty name would put it in the "*"
+ *   class and make min_alive judge the wrong set) and is skipped with its
+ *   hold reason ("unknown to Docker").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,8 +265,8 @@ policy_decide(const struct policy *p, const struct policy_cand *cand,
 	memset(res->alive, 0, sizeof(res->alive));
 
 	for (i = 0; i < n; i++) {
-		k = policy_classify(p, cand[i].name, cand[i].image,
-		    cand[i].label_class);
+		k = cand[i].unknown ? POLICY_CLASS_NONE : policy_classify(p,
+		    cand[i].name, cand[i].image, cand[i].label_class);
 		res->class_of[i] = k;
 		if (k == POLICY_CLASS_NONE)
 			continue;
@@ -302,6 +306,11 @@ policy_decide(const struct policy *p, const struct policy_cand *cand,
 			d->verdict = POLICY_SKIP_PROTECTED;
 			snprintf(d->reason, sizeof(d->reason),
 			    "protected (matches \"%s\")", prot);
+		} else if (cand[d->cand].unknown) {
+			d->verdict = POLICY_SKIP_HOLD;
+			snprintf(d->reason, sizeof(d->reason), "%s",
+			    cand[d->cand].hold != NULL ? cand[d->cand].hold :
+			    "unknown to Docker");
 		} else if (cls == NULL) {
 			d->verdict = POLICY_SKIP_NO_CLASS;
 			snprintf(d->reason, sizeof(d->reason),

@@ -381,6 +381,31 @@ class__from_docker_list__name_image_label(void **state)
 	free(c);
 }
 
+/*
+ * A name longer than the old 127-byte field, ending in a protect pattern:
+ * the table keeps all of it, so protect (and match) still see the end.
+ */
+static void
+protect__long_name__matches_past_127_bytes(void **state)
+{
+	char list[1024], name[201];
+	struct docker_ctr *c;
+	struct policy p;
+	size_t n;
+
+	memset(name, 'x', 193);
+	memcpy(name + 193, "grafana", 8);
+	snprintf(list, sizeof(list), "[{\"Id\":\"" FX_LOW "\",\"Names\":"
+	    "[\"/%s\"],\"Image\":\"img\",\"State\":\"running\"}]", name);
+	assert_int_equal(docker_parse_list(list, strlen(list), &c, &n, err,
+	    sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(c[0].name, name);
+	policy_defaults(&p);
+	assert_non_null(policy_protected_by(&p, c[0].name, c[0].image));
+	free(c);
+}
+
 int
 main(void)
 {
@@ -396,6 +421,7 @@ main(void)
 		cmocka_unit_test(errors__captured__docker_message),
 		cmocka_unit_test(table__generations__stale_entries_dropped),
 		cmocka_unit_test(class__from_docker_list__name_image_label),
+		cmocka_unit_test(protect__long_name__matches_past_127_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -381,6 +381,57 @@ policy__held__skipped_with_reason_and_counted_alive(void **state)
 	assert_int_equal(dec[0].verdict, POLICY_SKIP_PROTECTED);
 }
 
+/*
+ * A container Docker has not named (empty name, cand.unknown) is in class
+ * none: it does not inflate the "*" class's alive count, so min_alive is
+ * judged on the three low ones Docker knows, and it is held itself.
+ */
+static void
+policy__unknown_to_docker__class_none_not_counted_alive(void **state)
+{
+	struct policy p;
+	struct policy_cand cand[4];
+	struct policy_decision dec[4];
+	size_t class_of[4];
+	struct policy_result res;
+	static const char *const names[] = { "low-1", "low-2", "low-3", "" };
+	size_t i;
+
+	policy_defaults(&p);		/* low: "*", min_alive 3 */
+	memset(cand, 0, sizeof(cand));
+	for (i = 0; i < 4; i++) {
+		cand[i].container_id = names[i];
+		cand[i].name = names[i];
+		cand[i].image = "";
+		cand[i].label_class = "";
+	}
+	cand[0].cpu_pct = 90.0;
+	cand[3].cpu_pct = 95.0;
+	cand[3].unknown = 1;
+	cand[3].hold = "unknown to Docker";
+	memset(&res, 0, sizeof(res));
+	res.class_of = class_of;
+	res.dec = dec;
+	policy_decide(&p, cand, 4, &res);
+	assert_string_equal(policy_class_name(&p, class_of[3]), "none");
+	assert_string_equal(policy_class_name(&p, class_of[0]), "low");
+	assert_int_equal(res.alive[1], 3);
+	assert_int_equal(res.running[1], 3);
+	assert_int_equal(res.ndec, 2);
+	assert_int_equal(dec[0].cand, 3);
+	assert_int_equal(dec[0].verdict, POLICY_SKIP_HOLD);
+	assert_string_equal(dec[0].reason, "unknown to Docker");
+	assert_int_equal(dec[1].cand, 0);
+	assert_int_equal(dec[1].verdict, POLICY_SKIP_MIN_ALIVE);
+	assert_int_equal(res.taken, 0);
+
+	/* With no hold given, it still says why. */
+	cand[3].hold = NULL;
+	policy_decide(&p, cand, 4, &res);
+	assert_int_equal(dec[0].verdict, POLICY_SKIP_HOLD);
+	assert_string_equal(dec[0].reason, "unknown to Docker");
+}
+
 /* Nothing over a threshold: no decisions at all. */
 static const struct cont quiet_conts[] = {
 	{ "high-1", "", NULL, 20.0, 20.0, 0, "high" },
@@ -569,6 +620,8 @@ main(void)
 		cmocka_unit_test(policy__already_acted__not_chosen_twice),
 		cmocka_unit_test(
 		    policy__held__skipped_with_reason_and_counted_alive),
+		cmocka_unit_test(
+		    policy__unknown_to_docker__class_none_not_counted_alive),
 		cmocka_unit_test(policy__nothing_over_threshold__no_decisions),
 		cmocka_unit_test(
 		    policy__all_classes_at_min__all_skipped_with_reasons),

@@ -1,0 +1,187 @@
+/*
+ * What the decider did to each container, by id, across snapshots: the
+ * call in flight, an outcome still unknown, the retry backoff. Pure: the
+ * clock and what Docker says come in as arguments.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decider.h"
+
+#define RETRY_MIN_MS	1000		/* after a failed action ... */
+#define RETRY_MAX_MS	60000		/* ... doubling up to this */
+
+void
+acts_init(struct act_table *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+void
+acts_free(struct act_table *t)
+{
+	free(t->e);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Index of id, or where it would go. */
+static size_t
+acts_pos(const struct act_table *t, const char *id, int *found)
+{
+	size_t lo = 0, hi = t->n, mid;
+	int c;
+
+	*found = 0;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(t->e[mid].container_id, id);
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct act_entry *
+acts_find(const struct act_table *t, const char *id)
+{
+	size_t i;
+	int found;
+
+	i = acts_pos(t, id, &found);
+	return found ? &t->e[i] : NULL;
+}
+
+struct act_entry *
+acts_get(struct act_table *t, const char *id)
+{
+	struct act_entry *ne;
+	size_t i, cap;
+	int found;
+
+	i = acts_pos(t, id, &found);
+	if (!found) {
+		if (t->n == t->cap) {
+			cap = t->cap ? t->cap * 2 : 32;
+			if ((ne = realloc(t->e, cap * sizeof(*ne))) == NULL)
+				return NULL;
+			t->e = ne;
+			t->cap = cap;
+		}
+		memmove(&t->e[i + 1], &t->e[i], (t->n - i) * sizeof(*ne));
+		t->n++;
+		memset(&t->e[i], 0, sizeof(t->e[i]));
+		snprintf(t->e[i].container_id, sizeof(t->e[i].container_id),
+		    "%s", id);
+	}
+	t->e[i].seen_gen = t->gen;
+	return &t->e[i];
+}
+
+size_t
+acts_sweep(struct act_table *t, int (*known)(void *arg, const char *id),
+    void (*gone)(void *arg, const struct act_entry *e), void *arg)
+{
+	struct act_entry *e;
+	size_t i, out = 0, dropped = 0;
+
+	for (i = 0; i < t->n; i++) {
+		e = &t->e[i];
+		if ((e->state == ACT_NONE || e->state == ACT_DONE) &&
+		    t->gen - e->seen_gen >= ACTS_ABSENT_SAMPLES &&
+		    (known == NULL || !known(arg, e->container_id))) {
+			if (gone != NULL)
+				gone(arg, e);
+			dropped++;
+			continue;
+		}
+		if (out != i)
+			t->e[out] = *e;
+		out++;
+	}
+	t->n = out;
+	return dropped;
+}
+
+static void
+hold_for_retry(struct act_entry *e, const char *why, uint64_t now_ns)
+{
+	e->state = ACT_NONE;
+	e->retry_ms = e->retry_ms ? e->retry_ms * 2 : RETRY_MIN_MS;
+	if (e->retry_ms > RETRY_MAX_MS)
+		e->retry_ms = RETRY_MAX_MS;
+	e->retry_mono_ns = now_ns + e->retry_ms * 1000000ULL;
+	snprintf(e->last_error, sizeof(e->last_error), "%s", why);
+}
+
+void
+acts_on_result(struct act_entry *e, enum docker_outcome outcome,
+    const char *result, uint64_t now_ns)
+{
+	switch (outcome) {
+	case DOCKER_ACT_OK:
+		e->state = ACT_DONE;
+		e->retry_ms = 0;
+		e->retry_mono_ns = 0;
+		break;
+	case DOCKER_ACT_FAILED:
+		hold_for_retry(e, result, now_ns);
+		break;
+	case DOCKER_ACT_UNKNOWN:
+		e->state = ACT_UNKNOWN;
+		e->unknown_since_ns = now_ns;
+		snprintf(e->last_error, sizeof(e->last_error), "%s", result);
+		break;
+	case DOCKER_ACT_CANCELLED:
+		break;
+	}
+}
+
+int
+acts_settle(struct act_entry *e, enum act_docker_view view,
+    uint64_t starts, uint64_t now_ns, uint64_t settle_ns, char *result,
+    size_t len)
+{
+	char why[200];
+
+	if (e->state == ACT_DONE && view == ACT_VIEW_RUNNING &&
+	    starts != e->starts_at_act && (strcmp(e->action, "stop") == 0 ||
+	    strcmp(e->action, "kill") == 0)) {
+		/* Started again since: running, for the policy too. */
+		e->state = ACT_NONE;
+		e->logged = 0;
+		return 0;
+	}
+	if (e->state != ACT_UNKNOWN)
+		return 0;
+	switch (view) {
+	case ACT_VIEW_NONE:
+		return 0;
+	case ACT_VIEW_GONE:
+		e->state = ACT_DONE;
+		e->retry_ms = 0;
+		snprintf(result, len, "ok: settled: Docker no longer has it");
+		return 1;
+	case ACT_VIEW_STOPPED:
+		e->state = ACT_DONE;
+		e->retry_ms = 0;
+		snprintf(result, len, "ok: settled: it is no longer running");
+		return 1;
+	case ACT_VIEW_RUNNING:
+		if (now_ns - e->unknown_since_ns < settle_ns)
+			return 0;
+		snprintf(why, sizeof(why), "failed: still running %llu s "
+		    "after the call ended with no answer",
+		    (unsigned long long)(settle_ns / 1000000000ULL));
+		hold_for_retry(e, why, now_ns);
+		snprintf(result, len, "%s", why);
+		return 1;
+	}
+	return 0;
+}
