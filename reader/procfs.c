@@ -3,12 +3,14 @@
  * a snapshot. Parsers are pure functions over buffers; the walk reads each
  * file with openat/read into a buffer, relative to the pid's directory.
  *
- * Per process and sample: stat and status are read every time. cmdline and
- * the container id (from cgroup) are cached per (pid, start time, comm) and
- * re-read when any of the three changes (exec changes comm), when the cached
- * cmdline is empty for a user process, and at least every
- * PROCFS_REFRESH_SAMPLES samples (setproctitle changes argv in place; a
- * process can be moved to another cgroup). Kernel threads (PF_KTHREAD) have
+ * Per process and sample only <pid>/stat is read: one open, one read, one
+ * close (the thread count is in it too). The uid (from status, the most
+ * expensive file to format), cmdline and the container id (from cgroup) are
+ * cached per (pid, start time, comm) and re-read when any of the three
+ * changes (exec changes comm), when the cached cmdline is empty for a user
+ * process, and at least every PROCFS_REFRESH_SAMPLES samples (setproctitle
+ * changes argv in place; setuid changes the uid; a process can be moved to
+ * another cgroup). Kernel threads (PF_KTHREAD) have
  * no cmdline, no memory and the root cgroup: neither file is read for them.
  * The same cache serves procfs_fill_container_ids (kmod snapshots in the
  * seed's format), keyed there by (pid, name) as the seed has no start time.
@@ -41,6 +43,7 @@ struct procfs_cache {
 	char			*cmdline;
 	size_t			 cmdline_len;
 	char			 container_id[KW_CID_LEN];
+	uint32_t		 uid;		/* real uid, from status */
 	int			 cgroup_valid;	/* id is known */
 	uint64_t		 seen;		/* sample number */
 	uint64_t		 refresh_at;	/* sample number */
@@ -442,9 +445,19 @@ cache_fill(struct procfs *pf, int pfd, struct procfs_cache *c,
 	c->starttime = st->starttime;
 	memcpy(c->comm, st->comm, sizeof(c->comm));
 	c->container_id[0] = '\0';
+	c->uid = 0;
 	len = 0;
 	buf[0] = '\0';
 	if ((st->flags & PROCFS_PF_KTHREAD) == 0) {
+		struct procfs_status ss;
+
+		if ((n = read_at(pfd, "status", buf, sizeof(buf))) == -1)
+			return -1;
+		if (procfs_parse_status(buf, (size_t)n, &ss) == -1) {
+			errno = n == 0 ? ESRCH : EINVAL;
+			return -1;
+		}
+		c->uid = ss.uid;
 		if ((n = read_at(pfd, "cmdline", buf, sizeof(buf))) == -1)
 			return -1;
 		len = procfs_cmdline_clean(buf, (size_t)n);
@@ -473,28 +486,21 @@ cache_fill(struct procfs *pf, int pfd, struct procfs_cache *c,
  * allocation failure.
  */
 static int
-sample_pid(struct procfs *pf, int pfd, int32_t pid, struct kw_snapshot *snap)
+sample_pid(struct procfs *pf, int rootfd, const char *name, int32_t pid,
+    struct kw_snapshot *snap)
 {
-	char			 buf[PROCFS_SMALL];
+	char			 buf[PROCFS_SMALL], path[32];
 	struct procfs_stat	 st;
-	struct procfs_status	 ss;
 	struct procfs_cache	*c;
 	struct kw_proc		*p;
 	ssize_t			 n;
-	int			 kthread;
+	int			 kthread, pfd, r;
 
-	if ((n = read_at(pfd, "stat", buf, sizeof(buf))) == -1)
+	snprintf(path, sizeof(path), "%s/stat", name);
+	if ((n = read_at(rootfd, path, buf, sizeof(buf))) == -1)
 		goto fail;
 	if (procfs_parse_stat(buf, (size_t)n, &st) == -1) {
 		/* A reaped process can read as empty. */
-		if (n == 0)
-			goto gone;
-		pf->counters.errors++;
-		return 1;
-	}
-	if ((n = read_at(pfd, "status", buf, sizeof(buf))) == -1)
-		goto fail;
-	if (procfs_parse_status(buf, (size_t)n, &ss) == -1) {
 		if (n == 0)
 			goto gone;
 		pf->counters.errors++;
@@ -508,7 +514,12 @@ sample_pid(struct procfs *pf, int pfd, int32_t pid, struct kw_snapshot *snap)
 	    strcmp(c->comm, st.comm) != 0 || pf->gen >= c->refresh_at ||
 	    (c->cmdline_len == 0 && !kthread)) {
 		pf->counters.cache_misses++;
-		if (cache_fill(pf, pfd, c, &st) == -1) {
+		pfd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (pfd == -1)
+			goto fail;
+		r = cache_fill(pf, pfd, c, &st);
+		close(pfd);
+		if (r == -1) {
 			if (errno == ENOMEM)
 				return -1;
 			/* Leave the entry to the sweep unless seen. */
@@ -522,8 +533,9 @@ sample_pid(struct procfs *pf, int pfd, int32_t pid, struct kw_snapshot *snap)
 		return -1;
 	p->pid = pid;
 	p->ppid = st.ppid;
-	p->uid = ss.uid;
-	p->threads = ss.has_threads ? ss.threads : (uint32_t)st.num_threads;
+	p->uid = c->uid;
+	p->threads = st.num_threads > UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)st.num_threads;
 	p->state = st.state;
 	memcpy(p->name, st.comm, sizeof(p->name));
 	if (kw_proc_set_cmdline(p, c->cmdline, c->cmdline_len) == -1) {
@@ -568,7 +580,7 @@ procfs_sample(struct procfs *pf, struct kw_snapshot *snap, char *err,
 	DIR		*dir;
 	ssize_t		 n;
 	long		 v, ncpu;
-	int		 rootfd, pfd, r;
+	int		 rootfd, r;
 
 	kw_snapshot_clear(snap);
 	snprintf(snap->source, sizeof(snap->source), "procfs");
@@ -605,17 +617,7 @@ procfs_sample(struct procfs *pf, struct kw_snapshot *snap, char *err,
 		v = strtol(de->d_name, NULL, 10);
 		if (v <= 0 || v > INT32_MAX)
 			continue;
-		pfd = openat(rootfd, de->d_name,
-		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (pfd == -1) {
-			if (is_gone(errno))
-				pf->counters.vanished++;
-			else
-				pf->counters.errors++;
-			continue;
-		}
-		r = sample_pid(pf, pfd, (int32_t)v, snap);
-		close(pfd);
+		r = sample_pid(pf, rootfd, de->d_name, (int32_t)v, snap);
 		if (r == -1) {
 			snprintf(err, errlen, "procfs: out of memory");
 			closedir(dir);
