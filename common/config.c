@@ -67,7 +67,7 @@ static const struct conf_key schema[] = {
 	    NULL, NULL, "the kernel module's /proc file", CK_NONEMPTY, 0, 0 },
 	{ "reader", "proc_root", KW_CONF_STR, "/proc", NULL, NULL,
 	    "procfs root for the procfs source", CK_NONEMPTY, 0, 0 },
-	{ "reader", "ring_size", KW_CONF_SIZE, "32M", NULL, NULL,
+	{ "reader", "ring_size", KW_CONF_SIZE, "4M", NULL, NULL,
 	    "replay ring of the reader stream", CK_BOUNDS, 4096,
 	    (double)(1ULL << 40) },
 	LOG_LEVEL_KEY("reader"),
