@@ -6,11 +6,17 @@
 #ifndef BENCH_H
 #define BENCH_H
 
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 static inline uint64_t
 bench_ns(clockid_t clk)
@@ -43,6 +49,38 @@ bench_self_cpu(uint64_t *user_ns, uint64_t *sys_ns)
 	getrusage(RUSAGE_SELF, &ru);
 	*user_ns = bench_tv_ns(&ru.ru_utime);
 	*sys_ns = bench_tv_ns(&ru.ru_stime);
+}
+
+/*
+ * Run argv with stdout on /dev/null and wait for it: its user and system
+ * CPU time and the wall time, ns. Returns its exit status, -1 when it
+ * could not be run or did not exit.
+ */
+static inline int
+bench_run(char *const argv[], uint64_t *user_ns, uint64_t *sys_ns,
+    uint64_t *wall_ns)
+{
+	struct rusage	ru;
+	uint64_t	t0;
+	pid_t		pid;
+	int		status, fd;
+
+	t0 = bench_wall_ns();
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		if ((fd = open("/dev/null", O_WRONLY)) != -1)
+			dup2(fd, 1);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	while (wait4(pid, &status, 0, &ru) == -1)
+		if (errno != EINTR)
+			return -1;
+	*wall_ns = bench_wall_ns() - t0;
+	*user_ns = bench_tv_ns(&ru.ru_utime);
+	*sys_ns = bench_tv_ns(&ru.ru_stime);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 static int

@@ -47,31 +47,16 @@ static char *ps_argv[] = { "ps", "-eo", "pid,ppid,comm,args,vsz,rss,stat,time",
 static int
 run_ps(struct sample *s)
 {
-	struct rusage	ru;
-	uint64_t	t0, t1;
-	pid_t		pid;
-	int		status, fd;
+	uint64_t	u, sy, w;
+	int		rc;
 
-	t0 = bench_wall_ns();
-	if ((pid = fork()) == -1)
-		return -1;
-	if (pid == 0) {
-		fd = open("/dev/null", O_WRONLY);
-		dup2(fd, 1);
-		execvp(ps_argv[0], ps_argv);
-		_exit(127);
-	}
-	while (wait4(pid, &status, 0, &ru) == -1)
-		if (errno != EINTR)
-			return -1;
-	t1 = bench_wall_ns();
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "snapbench: ps failed (status %d)\n", status);
+	if ((rc = bench_run(ps_argv, &u, &sy, &w)) != 0) {
+		fprintf(stderr, "snapbench: ps failed (status %d)\n", rc);
 		return -1;
 	}
-	s->wall_us = (t1 - t0) / 1e3;
-	s->sys_us = bench_tv_ns(&ru.ru_stime) / 1e3;
-	s->cpu_us = s->sys_us + bench_tv_ns(&ru.ru_utime) / 1e3;
+	s->wall_us = w / 1e3;
+	s->sys_us = sy / 1e3;
+	s->cpu_us = (u + sy) / 1e3;
 	s->nprocs = 0;
 	return 0;
 }
