@@ -332,6 +332,15 @@ publish_sys(struct decider *dz)
 	kw_pub_commit(dz->pub);
 }
 
+/* A name and an image into a record's fields, cut to fit. */
+static void
+cut_names(char *name, size_t name_len, char *image, size_t image_len,
+    const char *src_name, const char *src_image)
+{
+	snprintf(name, name_len, "%.*s", (int)name_len - 1, src_name);
+	snprintf(image, image_len, "%.*s", (int)image_len - 1, src_image);
+}
+
 static void
 publish_containers(struct decider *dz)
 {
@@ -345,10 +354,8 @@ publish_containers(struct decider *dz)
 		memset(&r, 0, sizeof(r));
 		memcpy(r.container_id, c->container_id,
 		    sizeof(r.container_id));
-		snprintf(r.name, sizeof(r.name), "%.*s",
-		    (int)sizeof(r.name) - 1, c->name);
-		snprintf(r.image, sizeof(r.image), "%.*s",
-		    (int)sizeof(r.image) - 1, c->image);
+		cut_names(r.name, sizeof(r.name), r.image, sizeof(r.image),
+		    c->name, c->image);
 		snprintf(r.class_name, sizeof(r.class_name), "%s",
 		    policy_class_name(&dz->policy, dz->class_of[i]));
 		r.pid = c->pid;
@@ -374,10 +381,8 @@ deletion_rec(struct decider *dz, const struct policy_decision *d,
 
 	memset(r, 0, sizeof(*r));
 	memcpy(r->container_id, c->container_id, sizeof(r->container_id));
-	snprintf(r->name, sizeof(r->name), "%.*s",
-	    (int)sizeof(r->name) - 1, c->name);
-	snprintf(r->image, sizeof(r->image), "%.*s",
-	    (int)sizeof(r->image) - 1, c->image);
+	cut_names(r->name, sizeof(r->name), r->image, sizeof(r->image),
+	    c->name, c->image);
 	snprintf(r->class_name, sizeof(r->class_name), "%s",
 	    policy_class_name(&dz->policy, d->class_idx));
 	snprintf(r->action, sizeof(r->action), "%s", dz->policy.action);
@@ -487,10 +492,8 @@ settle_acts(struct decider *dz)
 		memset(&r, 0, sizeof(r));
 		memcpy(r.container_id, e->container_id,
 		    sizeof(r.container_id));
-		snprintf(r.name, sizeof(r.name), "%.*s",
-		    (int)sizeof(r.name) - 1, e->name);
-		snprintf(r.image, sizeof(r.image), "%.*s",
-		    (int)sizeof(r.image) - 1, e->image);
+		cut_names(r.name, sizeof(r.name), r.image, sizeof(r.image),
+		    e->name, e->image);
 		snprintf(r.class_name, sizeof(r.class_name), "%s",
 		    e->last_class);
 		snprintf(r.action, sizeof(r.action), "%s", e->action);
