@@ -82,6 +82,9 @@ static const struct conf_key schema[] = {
 	{ "decider", "docker_timeout", KW_CONF_DURATION, "10s", NULL, NULL,
 	    "give up on a Docker API call after this long", CK_BOUNDS, 100,
 	    3600 * 1000 },
+	{ "decider", "stop_ack_wait", KW_CONF_DURATION, "3s", NULL, NULL,
+	    "on stop, wait this long for the recorder to ack what was "
+	    "published", CK_BOUNDS, 0, 3600 * 1000 },
 	LOG_LEVEL_KEY("decider"),
 
 	{ "recorder", "batch_rows", KW_CONF_INT, "1000", NULL, NULL,

@@ -151,8 +151,8 @@ acts_settle(struct act_entry *e, enum act_docker_view view,
 	char why[200];
 
 	if (e->state == ACT_DONE && view == ACT_VIEW_RUNNING &&
-	    starts != e->starts_at_act && (strcmp(e->action, "stop") == 0 ||
-	    strcmp(e->action, "kill") == 0)) {
+	    starts != e->starts_at_act && (e->action == ACTION_STOP ||
+	    e->action == ACTION_KILL)) {
 		/* Started again since: running, for the policy too. */
 		e->state = ACT_NONE;
 		e->logged = 0;

@@ -1,7 +1,10 @@
 /*
- * kwarden-decider: per-process CPU rates, aggregation per container and the
- * eviction policy. Everything here is pure (plain structs in, plain structs
- * out, no I/O, no clock, no globals) so it can be tested from tables.
+ * kwarden-decider: per-process CPU rates, aggregation per container, the
+ * eviction policy and the sample step built on them (rates.c, containers.c,
+ * policy.c, acts.c, dockerjson.c, engine.c: pure, plain structs in and out,
+ * no I/O, no clock, no globals, tested from tables); the Docker Engine API
+ * client (docker.c) and the loop wiring and control views (decider.c,
+ * views.c) are the only parts that do I/O.
  */
 #ifndef DECIDER_H
 #define DECIDER_H
@@ -9,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto.h"
+#include "kwarden.h"
 
 /* rates.c */
 
@@ -117,11 +120,19 @@ struct policy_class {
 	uint32_t	min_alive;
 };
 
+/* What is done to a container taken by the policy. */
+enum action {
+	ACTION_REMOVE,			/* DELETE ?force=true: docker rm -f */
+	ACTION_STOP,
+	ACTION_KILL,
+	ACTION_DRY_RUN,			/* nothing: recorded only */
+};
+
 struct policy {
 	double		cpu_threshold;	/* percent of the machine */
 	double		mem_threshold;	/* percent of MemTotal */
 	uint64_t	window_ms;
-	char		action[16];	/* remove/stop/kill/dry-run */
+	enum action	action;
 	char		protect[POLICY_PROTECT_MAX][POLICY_PATTERN_LEN];
 	size_t		nprotect;
 	struct policy_class classes[POLICY_CLASS_MAX];
@@ -190,6 +201,10 @@ void	policy_decide(const struct policy *p,
 	    const struct policy_cand *cand, size_t n,
 	    struct policy_result *res);
 const char *policy_class_name(const struct policy *p, size_t class_idx);
+/* "remove", "stop", "kill", "dry-run" */
+const char *action_name(enum action a);
+/* -1 when s names no action. */
+int	action_parse(const char *s, enum action *a);
 const char *policy_verdict_name(enum policy_verdict v);
 
 /*
@@ -221,7 +236,7 @@ enum act_state {
 struct act_entry {
 	char		container_id[KW_CID_LEN];
 	enum act_state	state;
-	char		action[16];	/* what was done, when acted */
+	enum action	action;		/* what was done, when acted */
 	char		name[DOCKER_NAME_LEN];	/* when acted: later rows */
 	char		image[DOCKER_NAME_LEN];
 	char		docker_state[16]; /* "": unknown to Docker */
@@ -355,6 +370,128 @@ size_t	docker_table_drop_older(struct docker_table *t, uint64_t gen);
 enum docker_apply docker_table_apply_event(struct docker_table *t,
 	    const struct docker_event *ev);
 
+/*
+ * engine.c: one sample of the decider as a pure step. State that lasts
+ * between samples lives in struct engine; each step fills an engine_out
+ * with what to publish, what to ask Docker and what to log.
+ */
+
+/* Docker's view for a step. */
+struct engine_docker {
+	int				 connected;	/* listed, following */
+	const struct docker_table	*table;		/* NULL: no client */
+};
+
+/* One container of the current sample. */
+struct engine_row {
+	struct container	 c;		/* figures, Docker's names */
+	struct act_entry	*act;		/* in the act table */
+	size_t			 class_idx;	/* or POLICY_CLASS_NONE */
+	const struct policy_decision *dec;	/* NULL: under the thresholds */
+};
+
+/* A process ranked for the top-K records. */
+struct proc_rank {
+	size_t		idx;			/* into snap->procs */
+	int32_t		pid;
+	double		cpu_pct;
+	uint64_t	rss_kb;
+	int		picked;
+};
+
+enum engine_log_level {
+	ENGINE_LOG_INFO,
+	ENGINE_LOG_WARN,
+};
+
+struct engine_log {
+	enum engine_log_level level;
+	char		text[512];
+};
+
+/* A call to make to Docker; rec is published with its result when it ends. */
+struct engine_intent {
+	enum action		 action;
+	struct kw_deletion_rec	 rec;
+};
+
+/* What one step produced, in the order to carry it out. */
+struct engine_out {
+	int			 has_sys;
+	struct kw_sys_rec	 sys;
+	struct kw_container_rec	*containers;
+	size_t			 ncontainers, containers_cap;
+	struct kw_proc_rec	*procs;		/* top K by CPU, then memory */
+	size_t			 nprocs, procs_cap;
+	struct kw_deletion_rec	*deletions;	/* settled, dry-run */
+	size_t			 ndeletions, deletions_cap;
+	struct engine_intent	*intents;
+	size_t			 nintents, intents_cap;
+	char			(*lookups)[KW_CID_LEN];	/* unknown to Docker */
+	size_t			 nlookups, lookups_cap;
+	struct engine_log	*logs;
+	size_t			 nlogs, logs_cap;
+	int			 oom;		/* an output was dropped */
+};
+
+struct engine {
+	struct policy		 policy;
+	uint64_t		 settle_ns;	/* unknown outcome: give up */
+	size_t			 top_k;
+	struct rates		 rates;
+	struct act_table	 acts;		/* by id, across samples */
+	struct container_set	 set;		/* scratch: containers.c */
+	struct engine_row	*rows;		/* the current sample */
+	size_t			 nrows, rows_cap;
+	/* The policy's own input and output for the current sample. */
+	struct policy_cand	*cand;
+	size_t			 cand_cap;
+	struct policy_decision	*dec;
+	size_t			 ndec, dec_cap;
+	size_t			*class_of;
+	size_t			 class_cap;
+	uint32_t		 running[POLICY_CLASS_MAX];
+	uint32_t		 alive[POLICY_CLASS_MAX];
+	double			*proc_cpu;	/* rates.c: per snap->procs */
+	size_t			 proc_cap;
+	struct proc_rank	*rank;
+	size_t			 rank_cap;
+	double			 machine_cpu;
+	uint64_t		 nprocs;
+	uint64_t		 samples;
+	uint64_t		 taken;
+	uint64_t		 skipped;
+	uint64_t		 dry_runs;
+};
+
+void	engine_init(struct engine *e, const struct policy *p,
+	    uint64_t settle_ns, size_t top_k);
+void	engine_free(struct engine *e);
+/* A reload: from dry-run to a real action undoes what dry-run "did". */
+void	engine_set_policy(struct engine *e, const struct policy *p);
+/*
+ * One sample. now_ns is the monotonic clock (holds, settling). -1 when
+ * out of memory: out has only a log line, the sample is forgotten, what
+ * was acted on stays.
+ */
+int	engine_step(struct engine *e, const struct kw_snapshot *snap,
+	    const struct engine_docker *dv, uint64_t now_ns,
+	    struct engine_out *out);
+/* An intent's call ended (acts_on_result on its container). */
+void	engine_action_done(struct engine *e, const char *container_id,
+	    enum docker_outcome outcome, const char *result, uint64_t now_ns);
+/* The class of a row under the current policy (after a reload too). */
+size_t	engine_class_of(const struct engine *e, const struct engine_row *r);
+/* A row by exact name, else by id prefix; NULL if none. */
+const struct engine_row *engine_find(const struct engine *e,
+	    const char *name_or_id);
+/* "running" (Docker's word), "remove in flight", "removed", ... */
+const char *engine_row_state(const struct engine_row *r,
+	    int docker_connected, char *buf, size_t len);
+void	engine_out_init(struct engine_out *o);
+void	engine_out_clear(struct engine_out *o);
+void	engine_out_free(struct engine_out *o);
+
 /* docker.c: the Engine API client on the decider's loop */
 
 struct uv_loop_s;
@@ -393,7 +530,7 @@ const struct docker_ctr *docker_lookup(struct docker *dk, const char *id);
  * remove, stop or kill a container; cb runs once, later, from the loop
  * (or DOCKER_ACT_CANCELLED from docker_close). -1 when the call cannot be made.
  */
-int	docker_act(struct docker *dk, const char *id, const char *action,
+int	docker_act(struct docker *dk, const char *id, enum action action,
 	    docker_action_cb cb, void *arg);
 /*
  * stop's t (whole seconds) and the call's deadline: t is half the
@@ -408,7 +545,40 @@ const struct docker_ctr *docker_peek(const struct docker *dk,
 /* Inspect id now (while connected): a 404 drops it from the table. */
 void	docker_refresh(struct docker *dk, const char *id);
 void	docker_stats(const struct docker *dk, struct docker_stats *st);
+/* The table the client keeps current (for engine_docker). */
+const struct docker_table *docker_get_table(const struct docker *dk);
 /* Cancel every call, close every handle, free once they are closed. */
 void	docker_close(struct docker *dk);
+
+/* decider.c, views.c: the daemon (loop wiring, control views) */
+
+struct kw_sub;
+struct kw_pub;
+struct kw_ctl;
+struct kw_ctl_cmd;
+
+struct decider {
+	struct kw_daemon	 d;
+	struct kw_sub		*sub;
+	struct kw_pub		*pub;
+	struct kw_ctl		*ctl;
+	struct docker		*docker;
+	struct engine		 eng;
+	struct engine_out	 out;
+	struct kw_snapshot	 snap;
+	uint64_t		 bad_snapshots;
+	uint64_t		 last_seq;
+	uint64_t		 last_ts_ns;
+	uint64_t		 last_mono_ns;
+	uint64_t		 reader_gaps;
+	uint64_t		 reloads;
+	int			 have_snapshot;
+};
+
+/* -1 with err when the config's policy does not fit or make sense. */
+int	policy_from_conf(const struct kw_conf *conf, struct policy *p,
+	    char *err, size_t errlen);
+/* The control socket's commands (views.c). */
+extern const struct kw_ctl_cmd decider_ctl_cmds[];
 
 #endif /* DECIDER_H */

@@ -56,7 +56,7 @@ struct dreq {
 	size_t		 len;
 	size_t		 cap;
 	char		 id[KW_CID_LEN];
-	char		 action[16];
+	enum action	 action;
 	docker_action_cb cb;
 	void		*arg;
 	char		 fail[256];	/* why on_write gave up */
@@ -882,7 +882,7 @@ valid_id(const char *s)
 }
 
 int
-docker_act(struct docker *dk, const char *id, const char *action,
+docker_act(struct docker *dk, const char *id, enum action action,
     docker_action_cb cb, void *arg)
 {
 	struct dreq *r;
@@ -892,27 +892,38 @@ docker_act(struct docker *dk, const char *id, const char *action,
 
 	if (dk->closing || !valid_id(id))
 		return -1;
-	if (strcmp(action, "remove") == 0) {
+	switch (action) {
+	case ACTION_REMOVE:
 		method = "DELETE";
 		snprintf(path, sizeof(path), "/containers/%s?force=true", id);
-	} else if (strcmp(action, "stop") == 0) {
+		break;
+	case ACTION_STOP:
 		/* Docker kills it after t s; the call has t + timeout. */
 		method = "POST";
 		docker_stop_plan(dk->timeout_ms, &stop_s, &deadline_ms);
 		snprintf(path, sizeof(path), "/containers/%s/stop?t=%" PRIu64,
 		    id, stop_s);
-	} else if (strcmp(action, "kill") == 0) {
+		break;
+	case ACTION_KILL:
 		method = "POST";
 		snprintf(path, sizeof(path), "/containers/%s/kill", id);
-	} else
+		break;
+	default:
 		return -1;
+	}
 	if ((r = req_new(dk, DREQ_ACTION, method, path, deadline_ms)) == NULL)
 		return -1;
 	snprintf(r->id, sizeof(r->id), "%s", id);
-	snprintf(r->action, sizeof(r->action), "%s", action);
+	r->action = action;
 	r->cb = cb;
 	r->arg = arg;
 	return 0;
+}
+
+const struct docker_table *
+docker_get_table(const struct docker *dk)
+{
+	return &dk->table;
 }
 
 void

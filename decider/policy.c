@@ -42,7 +42,7 @@ policy_defaults(struct policy *p)
 	p->cpu_threshold = 20.0;
 	p->mem_threshold = 20.0;
 	p->window_ms = 5000;
-	copy_str(p->action, sizeof(p->action), "remove");
+	p->action = ACTION_REMOVE;
 	copy_str(p->protect[p->nprotect++], POLICY_PATTERN_LEN, "grafana");
 	copy_str(p->protect[p->nprotect++], POLICY_PATTERN_LEN, "kwarden");
 
@@ -79,11 +79,9 @@ policy_check(const struct policy *p, char *err, size_t errlen)
 		snprintf(err, errlen, "policy.window: must be more than 0");
 		return -1;
 	}
-	if (strcmp(p->action, "remove") != 0 && strcmp(p->action, "stop") != 0
-	    && strcmp(p->action, "kill") != 0 &&
-	    strcmp(p->action, "dry-run") != 0) {
-		snprintf(err, errlen, "policy.action: \"%s\" is not one of "
-		    "remove, stop, kill, dry-run", p->action);
+	if (action_name(p->action) == NULL) {
+		snprintf(err, errlen, "policy.action: %d is not an action",
+		    (int)p->action);
 		return -1;
 	}
 	for (i = 0; i < p->nclasses; i++) {
@@ -169,6 +167,34 @@ policy_class_name(const struct policy *p, size_t class_idx)
 	if (class_idx == POLICY_CLASS_NONE || class_idx >= p->nclasses)
 		return "none";
 	return p->classes[class_idx].name;
+}
+
+static const char *const action_names[] = {
+	[ACTION_REMOVE] = "remove",
+	[ACTION_STOP] = "stop",
+	[ACTION_KILL] = "kill",
+	[ACTION_DRY_RUN] = "dry-run",
+};
+
+const char *
+action_name(enum action a)
+{
+	if ((size_t)a >= sizeof(action_names) / sizeof(action_names[0]))
+		return NULL;
+	return action_names[a];
+}
+
+int
+action_parse(const char *s, enum action *a)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(action_names) / sizeof(action_names[0]); i++)
+		if (strcmp(s, action_names[i]) == 0) {
+			*a = (enum action)i;
+			return 0;
+		}
+	return -1;
 }
 
 const char *

@@ -65,7 +65,7 @@ acts__missing_from_a_snapshot__in_flight_kept(void **state)
 	sample(&t, A, B);
 	e = acts_find(&t, A);
 	e->state = ACT_IN_FLIGHT;
-	snprintf(e->action, sizeof(e->action), "remove");
+	e->action = ACTION_REMOVE;
 	for (i = 0; i < 10; i++)
 		sample(&t, B, NULL);
 	assert_non_null(e = acts_find(&t, A));
@@ -143,7 +143,7 @@ acts__unknown_outcome__counted_gone_until_docker_settles(void **state)
 
 	memset(&e, 0, sizeof(e));
 	e.state = ACT_IN_FLIGHT;
-	snprintf(e.action, sizeof(e.action), "remove");
+	e.action = ACTION_REMOVE;
 	acts_on_result(&e, DOCKER_ACT_UNKNOWN, "unknown: Docker did not "
 	    "answer within 10000 ms; waiting for Docker", 100 * SEC);
 	assert_int_equal(e.state, ACT_UNKNOWN);
@@ -186,7 +186,7 @@ acts__stopped_then_started__running_again(void **state)
 	char result[200];
 
 	memset(&e, 0, sizeof(e));
-	snprintf(e.action, sizeof(e.action), "stop");
+	e.action = ACTION_STOP;
 	e.state = ACT_DONE;
 	e.starts_at_act = 2;
 	/* Its die not seen yet: still running, no new start: done. */
@@ -198,7 +198,7 @@ acts__stopped_then_started__running_again(void **state)
 	assert_int_equal(e.state, ACT_NONE);
 
 	/* A removed container does not come back under the same id. */
-	snprintf(e.action, sizeof(e.action), "remove");
+	e.action = ACTION_REMOVE;
 	e.state = ACT_DONE;
 	assert_int_equal(acts_settle(&e, ACT_VIEW_RUNNING, 4, 3, SETTLE,
 	    result, sizeof(result)), 0);

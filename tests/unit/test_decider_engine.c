@@ -1,490 +1,589 @@
 /*
- * docker.c against a fake Docker Engine: a thread answering HTTP/1.1 on a
- * unix socket with canned replies (a list that does not parse, an action
- * that never answers, no engine at all), driven by a real libuv loop and
- * libcurl, as in the decider.
+ * engine.c: the decider's sample step, driven by snapshots, a Docker table
+ * and a clock made up by each test. A table of single-sample cases checks
+ * what one step publishes, asks of Docker and logs; sequences check what
+ * the engine remembers between samples (acting, settling, retrying, a
+ * reload undoing dry-run).
  */
-#include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <cmocka.h>
-#include <curl/curl.h>
-#include <uv.h>
 
 #include "../../decider/decider.h"
 
-#define CID	\
-    "6dba52f593a29062a99fe7c373b1b36c84aa64e0da7d5440b2612bb994d296fd"
-#define HELD_MAX	16
+#define N(a)		(sizeof(a) / sizeof((a)[0]))
+#define SEC		1000000000ULL
+#define MEM_TOTAL_KB	1000000ULL
 
-struct fake {
-	char		 path[108];
-	int		 lfd;
-	pthread_t	 th;
-	const char	*list_body;	/* GET /containers/json */
-	int		 actions_hang;	/* DELETE/stop/kill: never answer */
-	int		 stop;
-	int		 lists;		/* answered */
-	int		 actions;	/* received */
-	int		 inspect_500;	/* inspect: 500, else 404 */
-	int		 inspects;	/* received */
-	int		 held[HELD_MAX];
-	int		 nheld;
-	pthread_mutex_t	 mu;
+/* A container of a test: its id is its letter repeated 64 times. */
+struct tctr {
+	char		 letter;
+	const char	*name;		/* NULL: unknown to Docker */
+	const char	*state;		/* Docker's, "running" if NULL */
+	double		 mem_pct;	/* of MEM_TOTAL_KB, from its RSS */
+	int		 nprocs;	/* 1 if 0 */
+};
+
+struct world {
+	struct engine		 eng;
+	struct engine_out	 out;
+	struct kw_snapshot	 snap;
+	struct docker_table	 table;
+	struct engine_docker	 dv;
+	uint64_t		 now;
+	uint64_t		 cpu_ns;	/* per process, grows per step */
 };
 
 static void
-fake_hold(struct fake *f, int fd)
+cid(char letter, char *out)
 {
-	if (f->nheld < HELD_MAX)
-		f->held[f->nheld++] = fd;
-	else
-		close(fd);
+	memset(out, letter, KW_CID_LEN - 1);
+	out[KW_CID_LEN - 1] = '\0';
 }
 
 static void
-fake_reply(int fd, const char *status, const char *body)
+test_policy(struct policy *p, enum action action, uint32_t low_min)
 {
-	char head[256];
-	ssize_t n;
-
-	snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Type: "
-	    "application/json\r\nContent-Length: %zu\r\nConnection: close\r\n"
-	    "\r\n", status, strlen(body));
-	n = write(fd, head, strlen(head));
-	if (n > 0 && body[0] != '\0')
-		n = write(fd, body, strlen(body));
-	(void)n;
-	close(fd);
+	policy_defaults(p);
+	p->action = action;
+	p->mem_threshold = 20.0;
+	p->cpu_threshold = 90.0;
+	p->classes[1].min_alive = low_min;	/* "low": everything else */
 }
 
-/* One request per connection; the event stream and hung calls stay open. */
 static void
-fake_serve(struct fake *f, int fd)
+world_init(struct world *w, const struct policy *p)
 {
-	char req[4096], method[16], path[1024];
-	size_t len = 0;
-	ssize_t n;
-
-	while (len < sizeof(req) - 1) {
-		if ((n = read(fd, req + len, sizeof(req) - 1 - len)) <= 0)
-			break;
-		len += (size_t)n;
-		req[len] = '\0';
-		if (strstr(req, "\r\n\r\n") != NULL)
-			break;
-	}
-	req[len] = '\0';
-	if (sscanf(req, "%15s %1023s", method, path) != 2) {
-		close(fd);
-		return;
-	}
-	pthread_mutex_lock(&f->mu);
-	if (strncmp(path, "/v1.41/events", 13) == 0) {
-		static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: "
-		    "application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
-
-		n = write(fd, head, sizeof(head) - 1);
-		fake_hold(f, fd);
-	} else if (strcmp(path, "/v1.41/containers/json") == 0) {
-		f->lists++;
-		fake_reply(fd, "200 OK", f->list_body);
-	} else if (strcmp(method, "GET") == 0) {
-		f->inspects++;
-		if (f->inspect_500)
-			fake_reply(fd, "500 Internal Server Error",
-			    "{\"message\":\"busy\"}");
-		else
-			fake_reply(fd, "404 Not Found",
-			    "{\"message\":\"No such container\"}");
-	} else {
-		f->actions++;
-		if (f->actions_hang)
-			fake_hold(f, fd);
-		else
-			fake_reply(fd, "204 No Content", "");
-	}
-	pthread_mutex_unlock(&f->mu);
+	memset(w, 0, sizeof(*w));
+	engine_init(&w->eng, p, 60 * SEC, 3);
+	engine_out_init(&w->out);
+	kw_snapshot_init(&w->snap);
+	docker_table_init(&w->table);
+	w->dv.connected = 1;
+	w->dv.table = &w->table;
+	w->now = 1000 * SEC;
 }
 
-static void *
-fake_main(void *arg)
+static void
+world_free(struct world *w)
 {
-	struct fake *f = arg;
-	struct pollfd p;
-	int fd;
+	engine_free(&w->eng);
+	engine_out_free(&w->out);
+	kw_snapshot_free(&w->snap);
+	docker_table_free(&w->table);
+}
 
-	for (;;) {
-		pthread_mutex_lock(&f->mu);
-		if (f->stop) {
-			pthread_mutex_unlock(&f->mu);
-			break;
+/* Docker's table: exactly these containers (named ones only). */
+static void
+world_docker(struct world *w, const struct tctr *c, size_t n)
+{
+	struct docker_ctr dc;
+	size_t i;
+
+	w->table.gen++;
+	for (i = 0; i < n; i++) {
+		if (c[i].name == NULL)
+			continue;
+		memset(&dc, 0, sizeof(dc));
+		cid(c[i].letter, dc.id);
+		snprintf(dc.name, sizeof(dc.name), "%s", c[i].name);
+		snprintf(dc.image, sizeof(dc.image), "%s_img", c[i].name);
+		snprintf(dc.state, sizeof(dc.state), "%s",
+		    c[i].state ? c[i].state : "running");
+		assert_non_null(docker_table_upsert(&w->table, &dc));
+	}
+	docker_table_drop_older(&w->table, w->table.gen);
+}
+
+/* One step one second after the last, over these containers' processes. */
+static int
+world_step(struct world *w, const struct tctr *c, size_t n)
+{
+	struct kw_proc *p;
+	int32_t pid = 100;
+	size_t i;
+	int k;
+
+	kw_snapshot_clear(&w->snap);
+	w->now += SEC;
+	w->cpu_ns += SEC / 100;
+	w->snap.ts_ns = w->now;
+	w->snap.host.mem_total_kb = MEM_TOTAL_KB;
+	w->snap.host.ncpu = 2;
+	p = kw_snapshot_add(&w->snap);
+	assert_non_null(p);
+	p->pid = 1;
+	snprintf(p->name, sizeof(p->name), "init");
+	p->rss_kb = 1000;
+	p->cpu_ns = w->cpu_ns;
+	for (i = 0; i < n; i++)
+		for (k = 0; k < (c[i].nprocs ? c[i].nprocs : 1); k++) {
+			p = kw_snapshot_add(&w->snap);
+			assert_non_null(p);
+			p->pid = pid++;
+			p->start_ns = (uint64_t)p->pid;
+			snprintf(p->name, sizeof(p->name), "w%c%d",
+			    c[i].letter, k);
+			cid(c[i].letter, p->container_id);
+			p->rss_kb = (uint64_t)(c[i].mem_pct / 100.0 *
+			    (double)MEM_TOTAL_KB) / (uint64_t)(c[i].nprocs ?
+			    c[i].nprocs : 1);
+			p->cpu_ns = w->cpu_ns;
 		}
-		pthread_mutex_unlock(&f->mu);
-		p.fd = f->lfd;
-		p.events = POLLIN;
-		if (poll(&p, 1, 20) <= 0)
-			continue;
-		if ((fd = accept(f->lfd, NULL, NULL)) == -1)
-			continue;
-		fake_serve(f, fd);
-	}
+	return engine_step(&w->eng, &w->snap, &w->dv, w->now, &w->out);
+}
+
+static int
+logged(const struct engine_out *o, const char *has)
+{
+	size_t i;
+
+	for (i = 0; i < o->nlogs; i++)
+		if (strstr(o->logs[i].text, has) != NULL)
+			return 1;
+	return 0;
+}
+
+static const struct engine_row *
+row(const struct world *w, char letter)
+{
+	char id[KW_CID_LEN];
+	size_t i;
+
+	cid(letter, id);
+	for (i = 0; i < w->eng.nrows; i++)
+		if (strcmp(w->eng.rows[i].c.container_id, id) == 0)
+			return &w->eng.rows[i];
 	return NULL;
 }
 
-static struct fake *
-fake_start(const char *list_body, int actions_hang)
-{
-	struct fake *f = calloc(1, sizeof(*f));
-	struct sockaddr_un sa;
+/* One sample from a fresh engine: what it publishes, asks and logs. */
+struct scase {
+	const char	*name;
+	enum action	 action;
+	int		 connected;
+	int		 no_client;	/* no Docker client at all */
+	uint32_t	 low_min;
+	struct tctr	 ctrs[4];
+	size_t		 nctrs;
+	size_t		 want_intents;
+	size_t		 want_deletions;
+	size_t		 want_lookups;
+	const char	*want_log;	/* substring of a log line, or NULL */
+};
 
-	assert_non_null(f);
-	snprintf(f->path, sizeof(f->path), "/tmp/kw-fake-engine-%d.sock",
-	    (int)getpid());
-	unlink(f->path);
-	f->list_body = list_body;
-	f->actions_hang = actions_hang;
-	pthread_mutex_init(&f->mu, NULL);
-	f->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	assert_true(f->lfd != -1);
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->path);
-	assert_int_equal(bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(f->lfd, 16), 0);
-	assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
-	return f;
-}
-
-static int
-fake_count(struct fake *f, const int *what)
-{
-	int n;
-
-	pthread_mutex_lock(&f->mu);
-	n = *what;
-	pthread_mutex_unlock(&f->mu);
-	return n;
-}
+static const struct scase single[] = {
+	{ "remove over memory: one intent", ACTION_REMOVE, 1, 0, 0,
+	    { { 'a', "web", NULL, 50, 0 } }, 1, 1, 0, 0, "(class low): "
+	    "remove: mem 50.0% > 20.0%" },
+	{ "dry-run over memory: recorded at once", ACTION_DRY_RUN, 1, 0, 0,
+	    { { 'a', "web", NULL, 50, 0 } }, 1, 0, 1, 0, "dry-run" },
+	{ "dry-run without Docker: still recorded", ACTION_DRY_RUN, 0, 1, 0,
+	    { { 'a', NULL, NULL, 50, 0 } }, 1, 0, 1, 0, NULL },
+	{ "under the thresholds: nothing", ACTION_REMOVE, 1, 0, 0,
+	    { { 'a', "web", NULL, 10, 0 } }, 1, 0, 0, 0, NULL },
+	{ "Docker unreachable: held", ACTION_REMOVE, 0, 0, 0,
+	    { { 'a', "web", NULL, 50, 0 } }, 1, 0, 0, 0, "Docker unreachable"
+	},
+	{ "no Docker client: held", ACTION_REMOVE, 0, 1, 0,
+	    { { 'a', "web", NULL, 50, 0 } }, 1, 0, 0, 0, "Docker unreachable"
+	},
+	{ "unknown to Docker: looked up, held", ACTION_REMOVE, 1, 0, 0,
+	    { { 'a', NULL, NULL, 50, 0 } }, 1, 0, 0, 1, "unknown to Docker" },
+	{ "protected: skipped", ACTION_REMOVE, 1, 0, 0,
+	    { { 'a', "grafana", NULL, 50, 0 } }, 1, 0, 0, 0,
+	    "protected (matches \"grafana\")" },
+	{ "class at min_alive: held", ACTION_REMOVE, 1, 0, 2,
+	    { { 'a', "web", NULL, 50, 0 }, { 'b', "db", NULL, 5, 0 } }, 2, 0,
+	    0, 0, "class low at min_alive (2 alive, min 2)" },
+	{ "min_alive leaves room for one of two", ACTION_STOP, 1, 0, 1,
+	    { { 'a', "web", NULL, 50, 0 }, { 'b', "db", NULL, 60, 0 } }, 2, 1,
+	    0, 0, "skipped: class low at min_alive (1 alive, min 1)" },
+	{ "memory summed over processes", ACTION_KILL, 1, 0, 0,
+	    { { 'a', "web", NULL, 30, 6 } }, 1, 1, 0, 0, "mem 30.0% > 20.0%" },
+};
 
 static void
-fake_stop(struct fake *f)
+engine__single_sample__table(void **state)
 {
+	const struct scase *c;
+	struct policy p;
+	struct world w;
+	size_t i, j;
+
+	for (i = 0; i < N(single); i++) {
+		c = &single[i];
+		test_policy(&p, c->action, c->low_min);
+		world_init(&w, &p);
+		w.dv.connected = c->connected;
+		if (c->no_client)
+			w.dv.table = NULL;
+		world_docker(&w, c->ctrs, c->nctrs);
+		assert_int_equal(world_step(&w, c->ctrs, c->nctrs), 0);
+		print_message("case: %s\n", c->name);
+		assert_int_equal(w.out.nintents, c->want_intents);
+		assert_int_equal(w.out.ndeletions, c->want_deletions);
+		assert_int_equal(w.out.nlookups, c->want_lookups);
+		assert_int_equal(w.out.ncontainers, c->nctrs);
+		assert_true(w.out.has_sys);
+		assert_int_equal(w.out.sys.nprocs, w.snap.nprocs);
+		if (c->want_log != NULL && !logged(&w.out, c->want_log)) {
+			for (j = 0; j < w.out.nlogs; j++)
+				print_message("log: %s\n", w.out.logs[j].text);
+			fail_msg("no log line has \"%s\"", c->want_log);
+		}
+		for (j = 0; j < w.out.nintents; j++) {
+			assert_int_equal(w.out.intents[j].action, c->action);
+			assert_string_equal(w.out.intents[j].rec.action,
+			    action_name(c->action));
+			assert_string_equal(w.out.intents[j].rec.result, "");
+		}
+		for (j = 0; j < w.out.ndeletions; j++)
+			assert_string_equal(w.out.deletions[j].result, "ok");
+		world_free(&w);
+	}
+}
+
+/* Taken once: while the call is out, and after, it is not taken again. */
+static void
+engine__action_in_flight__not_taken_twice(void **state)
+{
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0 } };
+	char id[KW_CID_LEN];
+	struct policy p;
+	struct world w;
+
+	test_policy(&p, ACTION_REMOVE, 0);
+	world_init(&w, &p);
+	world_docker(&w, c, N(c));
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 1);
+	assert_int_equal(row(&w, 'a')->act->state, ACT_IN_FLIGHT);
+	assert_string_equal(engine_row_state(row(&w, 'a'), 1, (char[64]){0},
+	    64), "remove in flight");
+
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 0);
+	assert_int_equal(w.eng.taken, 1);
+
+	cid('a', id);
+	engine_action_done(&w.eng, id, DOCKER_ACT_OK, "ok", w.now);
+	assert_int_equal(row(&w, 'a')->act->state, ACT_DONE);
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 0);
+	world_free(&w);
+}
+
+/* A failed call is retried after its backoff (1 s, then 2 s), not before. */
+static void
+engine__failed_action__retried_after_backoff(void **state)
+{
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0 } };
+	char id[KW_CID_LEN];
+	struct policy p;
+	struct world w;
+
+	test_policy(&p, ACTION_REMOVE, 0);
+	world_init(&w, &p);
+	world_docker(&w, c, N(c));
+	cid('a', id);
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 1);
+	engine_action_done(&w.eng, id, DOCKER_ACT_FAILED, "conflict",
+	    w.now + SEC / 2);
+
+	/* 1 s after a failure at +0.5 s: not yet. */
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 0);
+	assert_true(logged(&w.out, "retry in 1 s after: conflict"));
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 1);
+	engine_action_done(&w.eng, id, DOCKER_ACT_FAILED, "conflict", w.now);
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 0);
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 1);
+	world_free(&w);
+}
+
+/*
+ * An unknown outcome counts as gone for min_alive and is settled from
+ * Docker's table: gone is "ok", with a second row.
+ */
+static void
+engine__unknown_outcome__settled_when_gone(void **state)
+{
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0 },
+	    { 'b', "db", NULL, 50, 0 } };
+	char id[KW_CID_LEN];
+	struct policy p;
+	struct world w;
+
+	test_policy(&p, ACTION_REMOVE, 1);
+	world_init(&w, &p);
+	world_docker(&w, c, N(c));
+	cid('a', id);
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 1);
+	assert_memory_equal(w.out.intents[0].rec.container_id, id, 64);
+	assert_true(logged(&w.out, "min_alive (1 alive, min 1)"));
+	engine_action_done(&w.eng, id, DOCKER_ACT_UNKNOWN, "unknown: timeout",
+	    w.now);
+
+	/* Still there and unsettled: it counts as gone, b stays held. */
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 0);
+	assert_int_equal(w.out.ndeletions, 0);
+	assert_int_equal(w.eng.alive[1], 1);
+
+	/* Docker no longer has it: settled, one row. */
+	world_docker(&w, &c[1], 1);
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.ndeletions, 1);
+	assert_string_equal(w.out.deletions[0].action, "remove");
+	assert_string_equal(w.out.deletions[0].name, "web");
+	assert_non_null(strstr(w.out.deletions[0].result, "ok: settled"));
+	assert_int_equal(row(&w, 'a')->act->state, ACT_DONE);
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.ndeletions, 0);
+	world_free(&w);
+}
+
+/* Still running settle_ns after an unanswered call: failed, retried. */
+static void
+engine__unknown_outcome__still_running__retried(void **state)
+{
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0 } };
+	char id[KW_CID_LEN];
+	struct policy p;
+	struct world w;
 	int i;
 
-	pthread_mutex_lock(&f->mu);
-	f->stop = 1;
-	pthread_mutex_unlock(&f->mu);
-	pthread_join(f->th, NULL);
-	for (i = 0; i < f->nheld; i++)
-		close(f->held[i]);
-	close(f->lfd);
-	unlink(f->path);
-	pthread_mutex_destroy(&f->mu);
-	free(f);
-}
-
-/* The loop, until cond(arg) or ms have passed. */
-struct until {
-	int		(*cond)(void *);
-	void		*arg;
-	int		 met;
-};
-
-static void
-on_tick(uv_timer_t *t)
-{
-	struct until *u = t->data;
-
-	if (u->cond(u->arg)) {
-		u->met = 1;
-		uv_stop(t->loop);
+	test_policy(&p, ACTION_REMOVE, 0);
+	world_init(&w, &p);
+	w.eng.settle_ns = 3 * SEC;
+	world_docker(&w, c, N(c));
+	cid('a', id);
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	engine_action_done(&w.eng, id, DOCKER_ACT_UNKNOWN, "unknown", w.now);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(world_step(&w, c, N(c)), 0);
+		assert_int_equal(w.out.ndeletions, 0);
 	}
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.ndeletions, 1);
+	assert_non_null(strstr(w.out.deletions[0].result, "failed: still "
+	    "running 3 s"));
+	assert_int_equal(row(&w, 'a')->act->state, ACT_NONE);
+	world_free(&w);
 }
 
+/* A stopped container that starts again is running: acted on again. */
 static void
-on_deadline(uv_timer_t *t)
+engine__stopped_then_started_again__acted_again(void **state)
 {
-	uv_stop(t->loop);
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0 } };
+	char id[KW_CID_LEN];
+	struct docker_ctr *dc;
+	struct policy p;
+	struct world w;
+
+	test_policy(&p, ACTION_STOP, 0);
+	world_init(&w, &p);
+	world_docker(&w, c, N(c));
+	cid('a', id);
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 1);
+	engine_action_done(&w.eng, id, DOCKER_ACT_OK, "ok", w.now);
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 0);
+
+	dc = docker_table_find(&w.table, id);
+	dc->starts++;
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_true(logged(&w.out, "started again after stop"));
+	assert_int_equal(w.out.nintents, 1);
+	world_free(&w);
 }
 
-static int
-run_until(uv_loop_t *loop, int (*cond)(void *), void *arg, uint64_t ms)
-{
-	uv_timer_t tick, deadline;
-	struct until u = { cond, arg, 0 };
-
-	uv_timer_init(loop, &tick);
-	uv_timer_init(loop, &deadline);
-	tick.data = &u;
-	uv_timer_start(&tick, on_tick, 5, 5);
-	uv_timer_start(&deadline, on_deadline, ms, 0);
-	uv_run(loop, UV_RUN_DEFAULT);
-	uv_close((uv_handle_t *)&tick, NULL);
-	uv_close((uv_handle_t *)&deadline, NULL);
-	uv_run(loop, UV_RUN_NOWAIT);
-	return u.met;
-}
-
-/* Close the client, run until its handles are gone, close the loop. */
+/* Reload from dry-run to remove: what dry-run "did" is done for real. */
 static void
-close_all(uv_loop_t *loop, struct docker *dk)
+engine__reload_dry_run_to_remove__acts_for_real(void **state)
 {
-	docker_close(dk);
-	uv_run(loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(loop), 0);
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0 } };
+	struct policy p;
+	struct world w;
+
+	test_policy(&p, ACTION_DRY_RUN, 0);
+	world_init(&w, &p);
+	world_docker(&w, c, N(c));
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.ndeletions, 1);
+	assert_string_equal(w.out.deletions[0].action, "dry-run");
+	assert_int_equal(w.eng.dry_runs, 1);
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.ndeletions, 0);
+
+	/* Dry-run to dry-run keeps it done. */
+	engine_set_policy(&w.eng, &p);
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.ndeletions, 0);
+
+	p.action = ACTION_REMOVE;
+	engine_set_policy(&w.eng, &p);
+	assert_int_equal(row(&w, 'a')->act->state, ACT_NONE);
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 1);
+	assert_int_equal(w.out.intents[0].action, ACTION_REMOVE);
+	world_free(&w);
 }
 
-struct session_watch {
-	struct docker	*dk;
-	struct fake	*f;
-};
-
-static int
-list_failed(void *arg)
-{
-	struct session_watch *w = arg;
-	struct docker_stats st;
-
-	docker_stats(w->dk, &st);
-	return fake_count(w->f, &w->f->lists) >= 1 &&
-	    st.last_error[0] != '\0';
-}
-
-static int
-listed_twice(void *arg)
-{
-	struct session_watch *w = arg;
-
-	return fake_count(w->f, &w->f->lists) >= 2;
-}
-
-/*
- * A list Docker sends but we cannot parse (an entry without an Id) fails
- * the session once: the list call is freed once (ASan/valgrind saw it
- * freed twice), the session is down, and it is tried again later.
- */
+/* Skips are logged when they change, and "back under" once. */
 static void
-docker__list_unparsable__session_fails_once(void **state)
+engine__skip_logged_once__back_under_logged(void **state)
 {
-	struct session_watch w;
-	struct docker_stats st;
-	uv_loop_t loop;
-	struct fake *f = fake_start("[{\"Names\":[\"/x\"]}]", 0);
+	static const struct tctr over[] = { { 'a', "grafana", NULL, 50, 0 } };
+	static const struct tctr under[] = { { 'a', "grafana", NULL, 5, 0 } };
+	struct policy p;
+	struct world w;
 
-	assert_int_equal(uv_loop_init(&loop), 0);
-	w.f = f;
-	w.dk = docker_new(&loop, f->path, 2000);
-	assert_non_null(w.dk);
-	docker_start(w.dk);
-	assert_true(run_until(&loop, list_failed, &w, 5000));
-	docker_stats(w.dk, &st);
-	assert_int_equal(st.connected, 0);
-	assert_int_equal(docker_connected(w.dk), 0);
-	assert_int_equal(st.lists, 0);
-	/* Only the event stream and nothing else: the list is gone. */
-	assert_true(st.in_flight <= 1);
-	/* The retry (250 ms) lists again, and fails again, cleanly. */
-	run_until(&loop, listed_twice, &w, 3000);
-	assert_true(fake_count(f, &f->lists) >= 2);
-	close_all(&loop, w.dk);
-	fake_stop(f);
+	test_policy(&p, ACTION_REMOVE, 0);
+	world_init(&w, &p);
+	world_docker(&w, over, N(over));
+	assert_int_equal(world_step(&w, over, N(over)), 0);
+	assert_true(logged(&w.out, "skipped: protected"));
+	assert_int_equal(world_step(&w, over, N(over)), 0);
+	assert_false(logged(&w.out, "skipped"));
+	assert_int_equal(world_step(&w, under, N(under)), 0);
+	assert_true(logged(&w.out, "back under the thresholds"));
+	assert_int_equal(world_step(&w, under, N(under)), 0);
+	assert_int_equal(w.out.nlogs, 0);
+	world_free(&w);
 }
 
-struct action_watch {
-	int		 calls;
-	enum docker_outcome outcome;
-	char		 result[256];
-};
-
+/* CPU: no figure from one sample, the rate from two. */
 static void
-on_action(void *arg, enum docker_outcome outcome, const char *result)
+engine__cpu_from_two_samples(void **state)
 {
-	struct action_watch *a = arg;
+	static const struct tctr c[] = { { 'a', "web", NULL, 1, 0 } };
+	struct policy p;
+	struct world w;
 
-	a->calls++;
-	a->outcome = outcome;
-	snprintf(a->result, sizeof(a->result), "%s", result);
+	test_policy(&p, ACTION_REMOVE, 0);
+	world_init(&w, &p);
+	world_docker(&w, c, N(c));
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_true(w.out.containers[0].cpu_pct == 0.0);
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	/* 10 ms of CPU per second on 2 CPUs: 0.5 % of the machine. */
+	assert_true(w.out.containers[0].cpu_pct > 0.49 &&
+	    w.out.containers[0].cpu_pct < 0.51);
+	assert_true(w.out.sys.cpu_pct > 0.99 && w.out.sys.cpu_pct < 1.01);
+	world_free(&w);
 }
 
-static int
-action_ended(void *arg)
-{
-	return ((struct action_watch *)arg)->calls > 0;
-}
-
-static int
-connected(void *arg)
-{
-	return docker_connected(arg);
-}
-
-/*
- * A DELETE sent and never answered: dockerd may still be removing it, so
- * the outcome is unknown (not "failed"), and the result says so.
- */
+/* Top K by CPU then by memory, no process twice. */
 static void
-docker__action_timed_out_after_sending__outcome_unknown(void **state)
+engine__top_processes__cpu_then_memory_no_duplicates(void **state)
 {
-	struct action_watch a;
-	struct docker_stats st;
-	struct docker *dk;
-	uv_loop_t loop;
-	struct fake *f = fake_start("[]", 1);
+	static const struct tctr c[] = { { 'a', "web", NULL, 12, 4 },
+	    { 'b', "db", NULL, 2, 2 } };
+	struct policy p;
+	struct world w;
+	size_t i, j;
 
-	memset(&a, 0, sizeof(a));
-	assert_int_equal(uv_loop_init(&loop), 0);
-	dk = docker_new(&loop, f->path, 300);
-	assert_non_null(dk);
-	docker_start(dk);
-	assert_true(run_until(&loop, connected, dk, 3000));
-	assert_int_equal(docker_act(dk, CID, "remove", on_action, &a), 0);
-	assert_true(run_until(&loop, action_ended, &a, 3000));
-	assert_int_equal(a.calls, 1);
-	assert_int_equal(fake_count(f, &f->actions), 1);
-	assert_int_equal(a.outcome, DOCKER_ACT_UNKNOWN);
-	assert_non_null(strstr(a.result, "unknown: "));
-	assert_non_null(strstr(a.result, "waiting for Docker"));
-	docker_stats(dk, &st);
-	assert_int_equal(st.actions_unknown, 1);
-	assert_int_equal(st.actions_failed, 0);
-	close_all(&loop, dk);
-	fake_stop(f);
+	test_policy(&p, ACTION_DRY_RUN, 0);
+	world_init(&w, &p);
+	world_docker(&w, c, N(c));
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	/* 7 processes, k = 3: 3 by CPU (all equal: lowest pids), then up to
+	 * 3 by memory not already sent. */
+	assert_true(w.out.nprocs >= 3 && w.out.nprocs <= 6);
+	for (i = 0; i < w.out.nprocs; i++)
+		for (j = i + 1; j < w.out.nprocs; j++)
+			assert_int_not_equal(w.out.procs[i].pid,
+			    w.out.procs[j].pid);
+	assert_int_equal(w.out.procs[0].pid, 1);
+	/* The memory pass sends web's processes (3 % each). */
+	assert_true(w.out.procs[w.out.nprocs - 1].rss_kb == 30000);
+	world_free(&w);
 }
 
-/* No engine at all: the request never went out, so it did not happen. */
+/* A container that leaves and Docker forgot is forgotten too. */
 static void
-docker__action_not_sent__failed(void **state)
+engine__gone_container__forgotten_after_absence(void **state)
 {
-	struct action_watch a;
-	struct docker *dk;
-	uv_loop_t loop;
-
-	memset(&a, 0, sizeof(a));
-	assert_int_equal(uv_loop_init(&loop), 0);
-	dk = docker_new(&loop, "/tmp/kw-no-such-engine.sock", 300);
-	assert_non_null(dk);
-	assert_int_equal(docker_act(dk, CID, "kill", on_action, &a), 0);
-	assert_true(run_until(&loop, action_ended, &a, 3000));
-	assert_int_equal(a.outcome, DOCKER_ACT_FAILED);
-	assert_non_null(strstr(a.result, "unreachable"));
-	close_all(&loop, dk);
-}
-
-/* A call still out when the client closes is cancelled, once. */
-static void
-docker__closed_with_action_out__cancelled(void **state)
-{
-	struct action_watch a;
-	struct docker *dk;
-	uv_loop_t loop;
-	struct fake *f = fake_start("[]", 1);
-
-	memset(&a, 0, sizeof(a));
-	assert_int_equal(uv_loop_init(&loop), 0);
-	dk = docker_new(&loop, f->path, 5000);
-	docker_start(dk);
-	assert_true(run_until(&loop, connected, dk, 3000));
-	assert_int_equal(docker_act(dk, CID, "stop", on_action, &a), 0);
-	run_until(&loop, action_ended, &a, 200);
-	assert_int_equal(a.calls, 0);
-	docker_close(dk);
-	assert_int_equal(a.calls, 1);
-	assert_int_equal(a.outcome, DOCKER_ACT_CANCELLED);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&loop), 0);
-	fake_stop(f);
-}
-
-static int
-inspected(void *arg)
-{
-	struct docker_stats st;
-
-	docker_stats(arg, &st);
-	return st.inspects >= 1;
-}
-
-/*
- * An inspect that fails other than with 404 (Docker busy) is not asked
- * again on every sample: it waits 1 s, doubling.
- */
-static void
-docker__inspect_fails__backs_off(void **state)
-{
-	struct action_watch never;
-	struct docker *dk;
-	uv_loop_t loop;
-	struct fake *f = fake_start("[]", 0);
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0 } };
+	char id[KW_CID_LEN];
+	struct policy p;
+	struct world w;
 	int i;
 
-	memset(&never, 0, sizeof(never));
-	pthread_mutex_lock(&f->mu);
-	f->inspect_500 = 1;
-	pthread_mutex_unlock(&f->mu);
-	assert_int_equal(uv_loop_init(&loop), 0);
-	dk = docker_new(&loop, f->path, 2000);
-	docker_start(dk);
-	assert_true(run_until(&loop, connected, dk, 3000));
-	assert_null(docker_lookup(dk, CID));
-	assert_true(run_until(&loop, inspected, dk, 3000));
-	for (i = 0; i < 5; i++) {
-		assert_null(docker_lookup(dk, CID));
-		run_until(&loop, action_ended, &never, 40);
+	test_policy(&p, ACTION_REMOVE, 0);
+	world_init(&w, &p);
+	world_docker(&w, c, N(c));
+	cid('a', id);
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	engine_action_done(&w.eng, id, DOCKER_ACT_OK, "ok", w.now);
+	world_docker(&w, NULL, 0);
+	for (i = 0; i < ACTS_ABSENT_SAMPLES; i++) {
+		assert_non_null(acts_find(&w.eng.acts, id));
+		assert_int_equal(world_step(&w, NULL, 0), 0);
 	}
-	assert_int_equal(fake_count(f, &f->inspects), 1);
-	close_all(&loop, dk);
-	fake_stop(f);
+	assert_true(logged(&w.out, "is gone (after remove)"));
+	assert_null(acts_find(&w.eng.acts, id));
+	world_free(&w);
 }
 
-/* stop's t is always below the call's deadline, with room to kill. */
+/* engine_find: exact name first, then an id prefix. */
 static void
-docker__stop_t__below_the_deadline(void **state)
+engine__find__by_name_or_id_prefix(void **state)
 {
-	static const uint64_t timeouts[] = { 1, 500, 999, 1000, 1500, 1999,
-	    2000, 3999, 4000, 10000, 60000 };
-	uint64_t t_s, deadline_ms;
-	size_t i;
+	static const struct tctr c[] = { { 'a', "web", NULL, 1, 0 },
+	    { 'b', "aaaa", NULL, 1, 0 } };
+	struct policy p;
+	struct world w;
 
-	for (i = 0; i < sizeof(timeouts) / sizeof(timeouts[0]); i++) {
-		docker_stop_plan(timeouts[i], &t_s, &deadline_ms);
-		assert_true(t_s >= 1);
-		assert_true(t_s * 1000 < deadline_ms);
-		assert_true(deadline_ms - t_s * 1000 >= timeouts[i]);
-	}
-	docker_stop_plan(10000, &t_s, &deadline_ms);
-	assert_int_equal(t_s, 5);
+	test_policy(&p, ACTION_REMOVE, 0);
+	world_init(&w, &p);
+	world_docker(&w, c, N(c));
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_ptr_equal(engine_find(&w.eng, "web"), row(&w, 'a'));
+	assert_ptr_equal(engine_find(&w.eng, "aaaa"), row(&w, 'b'));
+	assert_ptr_equal(engine_find(&w.eng, "aaa"), row(&w, 'a'));
+	assert_ptr_equal(engine_find(&w.eng, "bbbbbbbbbbbb"), row(&w, 'b'));
+	assert_null(engine_find(&w.eng, "c"));
+	assert_null(engine_find(&w.eng, ""));
+	world_free(&w);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(docker__list_unparsable__session_fails_once),
+		cmocka_unit_test(engine__single_sample__table),
+		cmocka_unit_test(engine__action_in_flight__not_taken_twice),
+		cmocka_unit_test(engine__failed_action__retried_after_backoff),
+		cmocka_unit_test(engine__unknown_outcome__settled_when_gone),
 		cmocka_unit_test(
-		    docker__action_timed_out_after_sending__outcome_unknown),
-		cmocka_unit_test(docker__action_not_sent__failed),
-		cmocka_unit_test(docker__closed_with_action_out__cancelled),
-		cmocka_unit_test(docker__stop_t__below_the_deadline),
-		cmocka_unit_test(docker__inspect_fails__backs_off),
+		    engine__unknown_outcome__still_running__retried),
+		cmocka_unit_test(
+		    engine__stopped_then_started_again__acted_again),
+		cmocka_unit_test(
+		    engine__reload_dry_run_to_remove__acts_for_real),
+		cmocka_unit_test(engine__skip_logged_once__back_under_logged),
+		cmocka_unit_test(engine__cpu_from_two_samples),
+		cmocka_unit_test(
+		    engine__top_processes__cpu_then_memory_no_duplicates),
+		cmocka_unit_test(
+		    engine__gone_container__forgotten_after_absence),
+		cmocka_unit_test(engine__find__by_name_or_id_prefix),
 	};
-	int rc;
 
-	signal(SIGPIPE, SIG_IGN);	/* the fake may write late */
-	curl_global_init(CURL_GLOBAL_ALL);
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	curl_global_cleanup();
-	return rc;
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

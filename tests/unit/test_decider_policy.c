@@ -561,6 +561,26 @@ policy__no_containers__no_decisions(void **state)
 	assert_int_equal(res.alive[0], 0);
 }
 
+/* Every action has a name that parses back to it; others do not parse. */
+static void
+action__names__round_trip(void **state)
+{
+	static const enum action all[] = { ACTION_REMOVE, ACTION_STOP,
+	    ACTION_KILL, ACTION_DRY_RUN };
+	enum action a;
+	size_t i;
+
+	for (i = 0; i < N(all); i++) {
+		assert_non_null(action_name(all[i]));
+		assert_int_equal(action_parse(action_name(all[i]), &a), 0);
+		assert_int_equal(a, all[i]);
+	}
+	assert_int_equal(action_parse("nuke", &a), -1);
+	assert_int_equal(action_parse("", &a), -1);
+	assert_int_equal(action_parse("Remove", &a), -1);
+	assert_null(action_name((enum action)99));
+}
+
 /* policy_check rejects what the policy cannot mean. */
 static void
 policy__check__rejects_bad_policy(void **state)
@@ -577,7 +597,7 @@ policy__check__rejects_bad_policy(void **state)
 		{ -1, 20, 5000, "remove", NULL, "cpu_threshold" },
 		{ 20, 101, 5000, "remove", NULL, "mem_threshold" },
 		{ 20, 20, 0, "remove", NULL, "window" },
-		{ 20, 20, 5000, "nuke", NULL, "\"nuke\"" },
+		{ 20, 20, 5000, "nuke", NULL, "not an action" },
 		{ 20, 20, 5000, "kill", "none", "reserved" },
 		{ 20, 20, 5000, "stop", "HIGH", "defined twice" },
 	};
@@ -591,7 +611,8 @@ policy__check__rejects_bad_policy(void **state)
 		p.cpu_threshold = rows[i].cpu;
 		p.mem_threshold = rows[i].mem;
 		p.window_ms = rows[i].window_ms;
-		snprintf(p.action, sizeof(p.action), "%s", rows[i].action);
+		if (action_parse(rows[i].action, &p.action) == -1)
+			p.action = (enum action)99;
 		if (rows[i].class2 != NULL)
 			add_class(&p, rows[i].class2, "x", NULL, 1);
 		err[0] = '\0';
@@ -631,6 +652,7 @@ main(void)
 		cmocka_unit_test(policy__no_containers__no_decisions),
 		cmocka_unit_test(policy__small_figures__reason_keeps_digits),
 		cmocka_unit_test(policy__check__rejects_bad_policy),
+		cmocka_unit_test(action__names__round_trip),
 	};
 
 	return cmocka_run_group_tests_name("decider_policy", tests, NULL,

@@ -1,0 +1,698 @@
+/*
+ * The decider's sample step as one pure function: a snapshot, Docker's
+ * view and the clock in; the records to publish, the calls to make to
+ * Docker and the log lines out. The engine keeps what must last between
+ * samples (CPU history, what was done to each container); decider.c only
+ * carries its outputs out to the sockets, Docker and the log.
+ *
+ * Decisions written down here:
+ * - a step that runs out of memory publishes nothing and forgets only that
+ *   sample: what was acted on (the act table) stays;
+ * - a container Docker has not named yet is looked up (lookups[]), and is
+ *   held for a real action until Docker names it;
+ * - an action whose outcome was unknown is settled from Docker's table each
+ *   sample, with a second deletion row saying how it ended;
+ * - a skip is logged when it changes (verdict or class), a taken decision
+ *   always; "back under the thresholds" once when a logged one drops out;
+ * - reloading from dry-run to a real action undoes what dry-run "did", so
+ *   the containers it counted as gone count as running again.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decider.h"
+
+static void
+copy_str(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src);
+}
+
+/* A name and an image into a record's fields, cut to fit. */
+static void
+cut_names(char *name, size_t name_len, char *image, size_t image_len,
+    const char *src_name, const char *src_image)
+{
+	snprintf(name, name_len, "%.*s", (int)name_len - 1, src_name);
+	snprintf(image, image_len, "%.*s", (int)image_len - 1, src_image);
+}
+
+/* Grow *arr (of size elements) to hold n; -1 on allocation failure. */
+static int
+grow(void *arr, size_t *cap, size_t n, size_t size, size_t first)
+{
+	size_t ncap = *cap ? *cap : first;
+	void *p;
+
+	if (n <= *cap)
+		return 0;
+	while (ncap < n)
+		ncap *= 2;
+	if ((p = realloc(*(void **)arr, ncap * size)) == NULL)
+		return -1;
+	*(void **)arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+void
+engine_init(struct engine *e, const struct policy *p, uint64_t settle_ns,
+    size_t top_k)
+{
+	memset(e, 0, sizeof(*e));
+	e->policy = *p;
+	e->settle_ns = settle_ns;
+	e->top_k = top_k;
+	rates_init(&e->rates, p->window_ms * 1000000ULL);
+	acts_init(&e->acts);
+	containers_init(&e->set);
+}
+
+void
+engine_free(struct engine *e)
+{
+	rates_free(&e->rates);
+	acts_free(&e->acts);
+	containers_free(&e->set);
+	free(e->rows);
+	free(e->cand);
+	free(e->dec);
+	free(e->class_of);
+	free(e->proc_cpu);
+	free(e->rank);
+	memset(e, 0, sizeof(*e));
+}
+
+void
+engine_set_policy(struct engine *e, const struct policy *p)
+{
+	struct act_entry *a;
+	size_t i;
+
+	/* From dry-run to a real action: what dry-run "did" is undone. */
+	if (p->action != ACTION_DRY_RUN)
+		for (i = 0; i < e->acts.n; i++) {
+			a = &e->acts.e[i];
+			if (a->state == ACT_DONE && a->action ==
+			    ACTION_DRY_RUN) {
+				a->state = ACT_NONE;
+				a->logged = 0;
+			}
+		}
+	e->policy = *p;
+	rates_set_window(&e->rates, p->window_ms * 1000000ULL);
+}
+
+/* Outputs. */
+
+void
+engine_out_init(struct engine_out *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+void
+engine_out_clear(struct engine_out *o)
+{
+	memset(&o->sys, 0, sizeof(o->sys));
+	o->has_sys = 0;
+	o->ncontainers = o->nprocs = o->ndeletions = 0;
+	o->nintents = o->nlookups = o->nlogs = 0;
+	o->oom = 0;
+}
+
+void
+engine_out_free(struct engine_out *o)
+{
+	free(o->containers);
+	free(o->procs);
+	free(o->deletions);
+	free(o->intents);
+	free(o->lookups);
+	free(o->logs);
+	memset(o, 0, sizeof(*o));
+}
+
+/*
+ * The next slot of an output list, zeroed; NULL (and o->oom set) when it
+ * cannot grow: the caller drops that one output.
+ */
+#define OUT_ADD(o, list, n, cap) \
+	((grow(&(o)->list, &(o)->cap, (o)->n + 1, sizeof(*(o)->list), 8) \
+	    == -1) ? ((o)->oom = 1, (void *)NULL) : \
+	    memset(&(o)->list[(o)->n++], 0, sizeof(*(o)->list)))
+
+static void __attribute__((format(printf, 3, 4)))
+out_log(struct engine_out *o, enum engine_log_level level,
+    const char *fmt, ...)
+{
+	struct engine_log *l;
+	va_list ap;
+
+	if ((l = OUT_ADD(o, logs, nlogs, logs_cap)) == NULL)
+		return;
+	l->level = level;
+	va_start(ap, fmt);
+	vsnprintf(l->text, sizeof(l->text), fmt, ap);
+	va_end(ap);
+}
+
+/* Docker's view. */
+
+static const struct docker_ctr *
+view_find(const struct engine_docker *dv, const char *id)
+{
+	if (dv->table == NULL)
+		return NULL;
+	return docker_table_find(dv->table, id);
+}
+
+static enum act_docker_view
+view_of(const struct engine_docker *dv, const struct docker_ctr *dc)
+{
+	if (dv->table == NULL || !dv->connected)
+		return ACT_VIEW_NONE;
+	if (dc == NULL)
+		return ACT_VIEW_GONE;
+	if (strcmp(dc->state, "running") == 0 ||
+	    strcmp(dc->state, "paused") == 0 || dc->state[0] == '\0')
+		return ACT_VIEW_RUNNING;
+	return ACT_VIEW_STOPPED;
+}
+
+struct sweep_arg {
+	const struct engine_docker *dv;
+	struct engine_out	*out;
+};
+
+static int
+sweep_known(void *arg, const char *id)
+{
+	struct sweep_arg *sa = arg;
+
+	return view_find(sa->dv, id) != NULL;
+}
+
+static void
+sweep_gone(void *arg, const struct act_entry *a)
+{
+	struct sweep_arg *sa = arg;
+
+	if (a->state == ACT_NONE)
+		return;
+	out_log(sa->out, ENGINE_LOG_INFO, "container %.12s is gone (%s%s)",
+	    a->container_id, a->action == ACTION_DRY_RUN ? "acted on in " :
+	    "after ", action_name(a->action));
+}
+
+/* Step 1: figures per process and per container, a row per container. */
+static int
+build_rows(struct engine *e, const struct kw_snapshot *snap,
+    const struct engine_docker *dv, struct engine_out *out)
+{
+	struct sweep_arg sa = { dv, out };
+	size_t i, n;
+
+	if (grow(&e->proc_cpu, &e->proc_cap, snap->nprocs ? snap->nprocs : 1,
+	    sizeof(*e->proc_cpu), 256) == -1 ||
+	    grow(&e->rank, &e->rank_cap, snap->nprocs ? snap->nprocs : 1,
+	    sizeof(*e->rank), 256) == -1)
+		return -1;
+	if (rates_update(&e->rates, snap, e->proc_cpu, &e->machine_cpu) == -1)
+		return -1;
+	if (containers_aggregate(snap, e->proc_cpu, &e->set) == -1)
+		return -1;
+	n = e->set.n ? e->set.n : 1;
+	if (grow(&e->rows, &e->rows_cap, n, sizeof(*e->rows), 32) == -1 ||
+	    grow(&e->cand, &e->cand_cap, n, sizeof(*e->cand), 32) == -1 ||
+	    grow(&e->dec, &e->dec_cap, n, sizeof(*e->dec), 32) == -1 ||
+	    grow(&e->class_of, &e->class_cap, n, sizeof(*e->class_of), 32)
+	    == -1)
+		return -1;
+
+	e->acts.gen++;
+	for (i = 0; i < e->set.n; i++)
+		if (acts_get(&e->acts, e->set.c[i].container_id) == NULL)
+			return -1;
+	acts_sweep(&e->acts, sweep_known, sweep_gone, &sa);
+	for (i = 0; i < e->set.n; i++) {
+		memset(&e->rows[i], 0, sizeof(e->rows[i]));
+		e->rows[i].c = e->set.c[i];
+		e->rows[i].act = acts_find(&e->acts,
+		    e->set.c[i].container_id);
+		e->rows[i].class_idx = POLICY_CLASS_NONE;
+	}
+	e->nrows = e->set.n;
+	return 0;
+}
+
+/* Step 2: names, images, labels and state from Docker's table. */
+static void
+enrich(struct engine *e, const struct engine_docker *dv,
+    struct engine_out *out)
+{
+	const struct docker_ctr *dc;
+	struct engine_row *r;
+	char (*id)[KW_CID_LEN];
+	size_t i;
+
+	for (i = 0; i < e->nrows; i++) {
+		r = &e->rows[i];
+		r->act->docker_state[0] = '\0';
+		if (dv->table == NULL)
+			continue;
+		if ((dc = view_find(dv, r->c.container_id)) == NULL) {
+			if (dv->connected && (id = OUT_ADD(out, lookups,
+			    nlookups, lookups_cap)) != NULL)
+				copy_str(*id, sizeof(*id), r->c.container_id);
+			continue;
+		}
+		copy_str(r->c.name, sizeof(r->c.name), dc->name);
+		copy_str(r->c.image, sizeof(r->c.image), dc->image);
+		copy_str(r->c.label_class, sizeof(r->c.label_class),
+		    dc->label_class);
+		copy_str(r->act->docker_state, sizeof(r->act->docker_state),
+		    dc->state[0] ? dc->state : "running");
+	}
+}
+
+static void
+deletion_from_act(const struct act_entry *a, const char *reason,
+    const char *result, struct kw_deletion_rec *rec)
+{
+	memcpy(rec->container_id, a->container_id, sizeof(rec->container_id));
+	cut_names(rec->name, sizeof(rec->name), rec->image,
+	    sizeof(rec->image), a->name, a->image);
+	copy_str(rec->class_name, sizeof(rec->class_name), a->last_class);
+	copy_str(rec->action, sizeof(rec->action), action_name(a->action));
+	copy_str(rec->reason, sizeof(rec->reason), reason);
+	copy_str(rec->result, sizeof(rec->result), result);
+}
+
+/*
+ * Step 3: what Docker's table says of every action whose outcome is
+ * unknown (and of stopped or killed containers started again). A settled
+ * one gets a second deletion row, with the result now known.
+ */
+static void
+settle(struct engine *e, const struct engine_docker *dv, uint64_t now_ns,
+    struct engine_out *out)
+{
+	const struct docker_ctr *dc;
+	struct kw_deletion_rec *rec;
+	enum act_docker_view view;
+	struct act_entry *a;
+	char result[200];
+	size_t i;
+
+	for (i = 0; i < e->acts.n; i++) {
+		a = &e->acts.e[i];
+		if (a->state != ACT_UNKNOWN && a->state != ACT_DONE)
+			continue;
+		dc = dv->connected ? view_find(dv, a->container_id) : NULL;
+		view = view_of(dv, dc);
+		if (a->state == ACT_DONE && view == ACT_VIEW_RUNNING &&
+		    dc != NULL && dc->starts != a->starts_at_act)
+			out_log(out, ENGINE_LOG_INFO, "container %.12s started "
+			    "again after %s", a->container_id,
+			    action_name(a->action));
+		if (acts_settle(a, view, dc != NULL ? dc->starts : 0, now_ns,
+		    e->settle_ns, result, sizeof(result)) != 1)
+			continue;
+		out_log(out, ENGINE_LOG_INFO, "container %.12s: %s: %s",
+		    a->container_id, action_name(a->action), result);
+		if ((rec = OUT_ADD(out, deletions, ndeletions,
+		    deletions_cap)) != NULL)
+			deletion_from_act(a, "settled: the call had no answer",
+			    result, rec);
+	}
+}
+
+/*
+ * Docker has not named it (not in its table yet, or another engine's):
+ * for a real action it is in class none, counted in no class's alive
+ * and never taken. Dry-run touches nothing and classifies it anyway, so
+ * a host without Docker still shows what would be done.
+ */
+static int
+unnamed(const struct engine *e, const struct engine_row *r)
+{
+	return e->policy.action != ACTION_DRY_RUN &&
+	    r->act->docker_state[0] == '\0';
+}
+
+/*
+ * Why a container cannot be acted on now, or NULL. Dry-run touches
+ * nothing, so it holds nothing back; a real action needs Docker to know
+ * the container (a cgroup named like Docker's is not enough).
+ */
+static const char *
+hold_reason(const struct engine *e, const struct engine_docker *dv,
+    struct engine_row *r, uint64_t now_ns)
+{
+	struct act_entry *a = r->act;
+
+	if (e->policy.action == ACTION_DRY_RUN)
+		return NULL;
+	if (dv->table == NULL || !dv->connected)
+		return "Docker unreachable";
+	if (a->docker_state[0] == '\0')
+		return "unknown to Docker";
+	if (a->retry_mono_ns != 0 && now_ns < a->retry_mono_ns) {
+		snprintf(a->hold, sizeof(a->hold), "retry in %.0f s after: "
+		    "%.180s", (double)(a->retry_mono_ns - now_ns) / 1e9 + 0.5,
+		    a->last_error);
+		return a->hold;
+	}
+	return NULL;
+}
+
+size_t
+engine_class_of(const struct engine *e, const struct engine_row *r)
+{
+	if (unnamed(e, r))
+		return POLICY_CLASS_NONE;
+	return policy_classify(&e->policy, r->c.name, r->c.image,
+	    r->c.label_class);
+}
+
+/* Records of the sample: sys, a row per container. */
+static void
+out_figures(struct engine *e, const struct kw_snapshot *snap,
+    struct engine_out *out)
+{
+	struct kw_container_rec *cr;
+	const struct engine_row *r;
+	size_t i;
+
+	out->has_sys = 1;
+	out->sys.mem_total_kb = snap->host.mem_total_kb;
+	out->sys.mem_free_kb = snap->host.mem_free_kb;
+	out->sys.mem_used_kb = snap->host.mem_used_kb;
+	out->sys.mem_available_kb = snap->host.mem_available_kb;
+	out->sys.cpu_pct = e->machine_cpu;
+	out->sys.nprocs = snap->nprocs;
+
+	for (i = 0; i < e->nrows; i++) {
+		r = &e->rows[i];
+		if ((cr = OUT_ADD(out, containers, ncontainers,
+		    containers_cap)) == NULL)
+			return;
+		memcpy(cr->container_id, r->c.container_id,
+		    sizeof(cr->container_id));
+		cut_names(cr->name, sizeof(cr->name), cr->image,
+		    sizeof(cr->image), r->c.name, r->c.image);
+		copy_str(cr->class_name, sizeof(cr->class_name),
+		    policy_class_name(&e->policy, r->class_idx));
+		cr->pid = r->c.pid;
+		cr->nprocs = r->c.nprocs;
+		cr->cpu_pct = r->c.cpu_pct;
+		cr->mem_pct = r->c.mem_pct;
+		cr->rss_kb = r->c.rss_kb;
+	}
+}
+
+static int
+rank_by_cpu(const void *a, const void *b)
+{
+	const struct proc_rank *ra = a, *rb = b;
+
+	if (ra->cpu_pct != rb->cpu_pct)
+		return ra->cpu_pct > rb->cpu_pct ? -1 : 1;
+	return ra->pid < rb->pid ? -1 : ra->pid > rb->pid;
+}
+
+static int
+rank_by_rss(const void *a, const void *b)
+{
+	const struct proc_rank *ra = a, *rb = b;
+
+	if (ra->rss_kb != rb->rss_kb)
+		return ra->rss_kb > rb->rss_kb ? -1 : 1;
+	return ra->pid < rb->pid ? -1 : ra->pid > rb->pid;
+}
+
+static void
+out_proc(const struct kw_snapshot *snap, const struct proc_rank *rk,
+    struct engine_out *out)
+{
+	const struct kw_proc *p = &snap->procs[rk->idx];
+	struct kw_proc_rec *pr;
+
+	if ((pr = OUT_ADD(out, procs, nprocs, procs_cap)) == NULL)
+		return;
+	pr->pid = p->pid;
+	copy_str(pr->name, sizeof(pr->name), p->name);
+	copy_str(pr->cmdline, sizeof(pr->cmdline),
+	    p->cmdline != NULL ? p->cmdline : "");
+	copy_str(pr->container_id, sizeof(pr->container_id),
+	    p->container_id);
+	pr->cpu_pct = rk->cpu_pct;
+	pr->mem_pct = snap->host.mem_total_kb == 0 ? 0.0 :
+	    (double)p->rss_kb * 100.0 / (double)snap->host.mem_total_kb;
+	pr->rss_kb = p->rss_kb;
+}
+
+/* The top K processes by CPU, then the top K by memory not already sent. */
+static void
+out_top(struct engine *e, const struct kw_snapshot *snap,
+    struct engine_out *out)
+{
+	size_t n = snap->nprocs, k = e->top_k, i;
+
+	if (k > n)
+		k = n;
+	if (k == 0)
+		return;
+	for (i = 0; i < n; i++) {
+		e->rank[i].idx = i;
+		e->rank[i].pid = snap->procs[i].pid;
+		e->rank[i].cpu_pct = e->proc_cpu[i];
+		e->rank[i].rss_kb = snap->procs[i].rss_kb;
+		e->rank[i].picked = 0;
+	}
+	qsort(e->rank, n, sizeof(*e->rank), rank_by_cpu);
+	for (i = 0; i < k; i++) {
+		out_proc(snap, &e->rank[i], out);
+		/* The flag moves with its entry when sorted again. */
+		e->rank[i].picked = 1;
+	}
+	qsort(e->rank, n, sizeof(*e->rank), rank_by_rss);
+	for (i = 0; i < k; i++)
+		if (!e->rank[i].picked)
+			out_proc(snap, &e->rank[i], out);
+}
+
+/* Log taken decisions always; a skip only when it changes. */
+static void
+log_decision(struct engine *e, struct engine_row *r,
+    const struct policy_decision *d, struct engine_out *out)
+{
+	struct act_entry *a = r->act;
+	const char *cls = policy_class_name(&e->policy, d->class_idx);
+	const char *sp = r->c.name[0] ? " " : "";
+
+	a->seen = 1;
+	if (d->verdict == POLICY_TAKEN) {
+		out_log(out, ENGINE_LOG_INFO, "container %.12s%s%s (class "
+		    "%s): %s: %s", r->c.container_id, sp, r->c.name, cls,
+		    action_name(e->policy.action), d->reason);
+		/* Its "already being acted on" next round says nothing new. */
+		a->logged = 1;
+		a->last_verdict = POLICY_SKIP_ACTED;
+		copy_str(a->last_class, sizeof(a->last_class), cls);
+		return;
+	}
+	if (a->logged && a->last_verdict == d->verdict &&
+	    strcmp(a->last_class, cls) == 0)
+		return;
+	out_log(out, ENGINE_LOG_INFO, "container %.12s%s%s (class %s): %s: "
+	    "skipped: %s", r->c.container_id, sp, r->c.name, cls, d->over,
+	    d->reason);
+	a->logged = 1;
+	a->last_verdict = d->verdict;
+	copy_str(a->last_class, sizeof(a->last_class), cls);
+}
+
+/* Take a decision: dry-run records now, the others become an intent. */
+static void
+act(struct engine *e, const struct engine_docker *dv, struct engine_row *r,
+    const struct policy_decision *d, struct engine_out *out)
+{
+	struct act_entry *a = r->act;
+	struct kw_deletion_rec *rec;
+	struct engine_intent *in;
+	const struct docker_ctr *dc;
+
+	a->action = e->policy.action;
+	copy_str(a->name, sizeof(a->name), r->c.name);
+	copy_str(a->image, sizeof(a->image), r->c.image);
+	if (e->policy.action == ACTION_DRY_RUN) {
+		/* From now on it counts as gone for min_alive. */
+		a->state = ACT_DONE;
+		e->dry_runs++;
+		if ((rec = OUT_ADD(out, deletions, ndeletions,
+		    deletions_cap)) == NULL)
+			return;
+	} else {
+		if ((in = OUT_ADD(out, intents, nintents, intents_cap)) ==
+		    NULL) {
+			out_log(out, ENGINE_LOG_WARN, "container %.12s: out "
+			    "of memory: not acted on", a->container_id);
+			return;
+		}
+		in->action = e->policy.action;
+		rec = &in->rec;
+		dc = view_find(dv, a->container_id);
+		a->starts_at_act = dc != NULL ? dc->starts : 0;
+		a->state = ACT_IN_FLIGHT;
+	}
+	memcpy(rec->container_id, r->c.container_id,
+	    sizeof(rec->container_id));
+	cut_names(rec->name, sizeof(rec->name), rec->image,
+	    sizeof(rec->image), r->c.name, r->c.image);
+	copy_str(rec->class_name, sizeof(rec->class_name),
+	    policy_class_name(&e->policy, d->class_idx));
+	copy_str(rec->action, sizeof(rec->action),
+	    action_name(e->policy.action));
+	copy_str(rec->reason, sizeof(rec->reason), d->reason);
+	rec->cpu_pct = r->c.cpu_pct;
+	rec->mem_pct = r->c.mem_pct;
+	if (e->policy.action == ACTION_DRY_RUN)
+		copy_str(rec->result, sizeof(rec->result), "ok");
+}
+
+/* Step 4: the policy over the rows, and what it takes. */
+static void
+decide(struct engine *e, const struct kw_snapshot *snap,
+    const struct engine_docker *dv, uint64_t now_ns, struct engine_out *out)
+{
+	struct policy_result res;
+	struct policy_cand *c;
+	struct engine_row *r;
+	size_t i;
+
+	for (i = 0; i < e->nrows; i++) {
+		r = &e->rows[i];
+		c = &e->cand[i];
+		c->container_id = r->c.container_id;
+		c->name = r->c.name;
+		c->image = r->c.image;
+		c->label_class = r->c.label_class;
+		c->cpu_pct = r->c.cpu_pct;
+		c->mem_pct = r->c.mem_pct;
+		c->acted = r->act->state != ACT_NONE;
+		c->unknown = unnamed(e, r);
+		c->hold = hold_reason(e, dv, r, now_ns);
+		r->act->seen = 0;
+	}
+	memset(&res, 0, sizeof(res));
+	res.class_of = e->class_of;
+	res.dec = e->dec;
+	policy_decide(&e->policy, e->cand, e->nrows, &res);
+	e->ndec = res.ndec;
+	memcpy(e->running, res.running, sizeof(e->running));
+	memcpy(e->alive, res.alive, sizeof(e->alive));
+	for (i = 0; i < e->nrows; i++)
+		e->rows[i].class_idx = e->class_of[i];
+	for (i = 0; i < res.ndec; i++)
+		e->rows[res.dec[i].cand].dec = &e->dec[i];
+
+	out_figures(e, snap, out);
+	out_top(e, snap, out);
+	for (i = 0; i < res.ndec; i++) {
+		r = &e->rows[res.dec[i].cand];
+		log_decision(e, r, &res.dec[i], out);
+		if (res.dec[i].verdict == POLICY_TAKEN)
+			act(e, dv, r, &res.dec[i], out);
+	}
+	for (i = 0; i < e->nrows; i++) {
+		r = &e->rows[i];
+		if (!r->act->seen && r->act->logged) {
+			out_log(out, ENGINE_LOG_INFO, "container %.12s: back "
+			    "under the thresholds", r->c.container_id);
+			r->act->logged = 0;
+		}
+	}
+	e->taken += res.taken;
+	e->skipped += res.skipped;
+}
+
+int
+engine_step(struct engine *e, const struct kw_snapshot *snap,
+    const struct engine_docker *dv, uint64_t now_ns, struct engine_out *out)
+{
+	engine_out_clear(out);
+	e->ndec = 0;
+	if (build_rows(e, snap, dv, out) == -1) {
+		e->nrows = 0;
+		e->set.n = 0;
+		out_log(out, ENGINE_LOG_WARN, "out of memory: sample skipped");
+		return -1;
+	}
+	e->samples++;
+	e->nprocs = snap->nprocs;
+	enrich(e, dv, out);
+	settle(e, dv, now_ns, out);
+	decide(e, snap, dv, now_ns, out);
+	return 0;
+}
+
+void
+engine_action_done(struct engine *e, const char *container_id,
+    enum docker_outcome outcome, const char *result, uint64_t now_ns)
+{
+	struct act_entry *a;
+
+	if ((a = acts_find(&e->acts, container_id)) != NULL)
+		acts_on_result(a, outcome, result, now_ns);
+}
+
+const struct engine_row *
+engine_find(const struct engine *e, const char *name_or_id)
+{
+	size_t i, len = strlen(name_or_id);
+
+	if (len == 0)
+		return NULL;
+	for (i = 0; i < e->nrows; i++)
+		if (strcmp(e->rows[i].c.name, name_or_id) == 0)
+			return &e->rows[i];
+	for (i = 0; i < e->nrows; i++)
+		if (strncmp(e->rows[i].c.container_id, name_or_id, len) == 0)
+			return &e->rows[i];
+	return NULL;
+}
+
+const char *
+engine_row_state(const struct engine_row *r, int docker_connected,
+    char *buf, size_t len)
+{
+	static const char *const done[] = {
+		[ACTION_REMOVE] = "removed",
+		[ACTION_STOP] = "stopped",
+		[ACTION_KILL] = "killed",
+		[ACTION_DRY_RUN] = "acted (dry-run)",
+	};
+	const struct act_entry *a = r->act;
+
+	switch (a->state) {
+	case ACT_IN_FLIGHT:
+		snprintf(buf, len, "%s in flight", action_name(a->action));
+		return buf;
+	case ACT_UNKNOWN:
+		snprintf(buf, len, "%s outcome unknown",
+		    action_name(a->action));
+		return buf;
+	case ACT_DONE:
+		return done[a->action];
+	case ACT_NONE:
+		break;
+	}
+	if (a->docker_state[0] != '\0')
+		return a->docker_state;
+	return docker_connected ? "unknown to Docker" :
+	    "unknown (Docker unreachable)";
+}

@@ -1,0 +1,218 @@
+/*
+ * The decider's control socket: status, config, containers and policy,
+ * each a JSON object built from the engine's state and the clients'
+ * counters. Fields are only ever appended.
+ */
+#include <string.h>
+
+#include <jansson.h>
+
+#include "decider.h"
+
+
+static json_t *
+json_u64(uint64_t v)
+{
+	return json_integer((json_int_t)v);
+}
+
+static json_t *
+cmd_status(void *arg, const char *args)
+{
+	struct decider *dz = arg;
+	struct kw_sub_stats ss;
+	struct kw_pub_stats ps;
+	struct docker_stats ds;
+	json_t *o, *r, *p, *k;
+
+	if ((o = kw_daemon_status(&dz->d)) == NULL)
+		return NULL;
+	json_object_set_new(o, "samples", json_u64(dz->eng.samples));
+	json_object_set_new(o, "bad_snapshots", json_u64(dz->bad_snapshots));
+	json_object_set_new(o, "last_snapshot_seq", json_u64(dz->last_seq));
+	json_object_set_new(o, "last_snapshot_ts",
+	    json_u64(dz->last_ts_ns / 1000000000ULL));
+	json_object_set_new(o, "last_snapshot_age_s", dz->have_snapshot ?
+	    json_real((double)(kw_mono_ns() - dz->last_mono_ns) / 1e9) :
+	    json_null());
+
+	memset(&ss, 0, sizeof(ss));
+	if (dz->sub != NULL)
+		kw_sub_stats(dz->sub, &ss);
+	r = json_object();
+	json_object_set_new(r, "connected", json_boolean(ss.connected));
+	json_object_set_new(r, "epoch", json_u64(ss.epoch));
+	json_object_set_new(r, "last_seq", json_u64(ss.last_seq));
+	json_object_set_new(r, "received", json_u64(ss.received));
+	json_object_set_new(r, "gaps", json_u64(ss.gaps));
+	json_object_set_new(r, "reconnects", json_u64(ss.reconnects));
+	json_object_set_new(r, "last_error", json_string(ss.last_error));
+	json_object_set_new(o, "reader", r);
+
+	memset(&ps, 0, sizeof(ps));
+	if (dz->pub != NULL)
+		kw_pub_stats(dz->pub, &ps);
+	p = json_object();
+	json_object_set_new(p, "epoch", json_u64(ps.epoch));
+	json_object_set_new(p, "seq", json_u64(ps.seq));
+	json_object_set_new(p, "oldest_seq", json_u64(ps.oldest_seq));
+	json_object_set_new(p, "ring_bytes", json_u64(ps.ring_bytes));
+	json_object_set_new(p, "ring_msgs", json_u64(ps.ring_msgs));
+	json_object_set_new(p, "clients", json_u64(ps.clients));
+	json_object_set_new(p, "clients_cut", json_u64(ps.clients_cut));
+	json_object_set_new(p, "clients_bad", json_u64(ps.clients_bad));
+	json_object_set_new(p, "acked_seq", json_u64(ps.acked_seq));
+	json_object_set_new(p, "bytes_out", json_u64(ps.bytes_out));
+	json_object_set_new(o, "pub", p);
+
+	json_object_set_new(o, "decisions_taken", json_u64(dz->eng.taken));
+	json_object_set_new(o, "decisions_skipped",
+	    json_u64(dz->eng.skipped));
+	json_object_set_new(o, "action",
+	    json_string(action_name(dz->eng.policy.action)));
+	json_object_set_new(o, "containers", json_u64(dz->eng.nrows));
+	json_object_set_new(o, "processes", json_u64(dz->eng.nprocs));
+	json_object_set_new(o, "tracked_processes",
+	    json_u64(rates_count(&dz->eng.rates)));
+	json_object_set_new(o, "cpu_pct", json_real(dz->eng.machine_cpu));
+	json_object_set_new(o, "reloads", json_u64(dz->reloads));
+
+	memset(&ds, 0, sizeof(ds));
+	if (dz->docker != NULL)
+		docker_stats(dz->docker, &ds);
+	k = json_object();
+	json_object_set_new(k, "state", json_string(ds.connected ?
+	    "connected" : "unreachable"));
+	json_object_set_new(k, "connected", json_boolean(ds.connected));
+	json_object_set_new(k, "socket", json_string(kw_conf_str(dz->d.conf,
+	    "decider.docker_socket")));
+	json_object_set_new(k, "last_error", json_string(ds.last_error));
+	json_object_set_new(k, "reconnects", json_u64(ds.reconnects));
+	json_object_set_new(k, "containers", json_u64(ds.table_size));
+	json_object_set_new(k, "calls_in_flight", json_u64(ds.in_flight));
+	json_object_set_new(k, "lists", json_u64(ds.lists));
+	json_object_set_new(k, "inspects", json_u64(ds.inspects));
+	json_object_set_new(k, "events", json_u64(ds.events));
+	json_object_set_new(k, "actions_ok", json_u64(ds.actions_ok));
+	json_object_set_new(k, "actions_failed", json_u64(ds.actions_failed));
+	json_object_set_new(k, "actions_unknown",
+	    json_u64(ds.actions_unknown));
+	json_object_set_new(o, "docker", k);
+	json_object_set_new(o, "dry_runs", json_u64(dz->eng.dry_runs));
+	return o;
+}
+
+static json_t *
+cmd_config(void *arg, const char *args)
+{
+	struct decider *dz = arg;
+
+	return kw_conf_json(dz->d.conf);
+}
+
+/* Classes are worked out again here: the policy may have been reloaded. */
+static json_t *
+cmd_containers(void *arg, const char *args)
+{
+	struct decider *dz = arg;
+	const struct engine_row *r;
+	const struct container *c;
+	json_t *o, *a, *e;
+	char buf[64];
+	size_t i, k;
+	int connected = dz->docker != NULL && docker_connected(dz->docker);
+
+	a = json_array();
+	for (i = 0; i < dz->eng.nrows; i++) {
+		r = &dz->eng.rows[i];
+		c = &r->c;
+		k = engine_class_of(&dz->eng, r);
+		e = json_object();
+		json_object_set_new(e, "container_id",
+		    json_string(c->container_id));
+		json_object_set_new(e, "name", json_string(c->name));
+		json_object_set_new(e, "image", json_string(c->image));
+		json_object_set_new(e, "class",
+		    json_string(policy_class_name(&dz->eng.policy, k)));
+		json_object_set_new(e, "pid", json_integer(c->pid));
+		json_object_set_new(e, "nprocs", json_integer(c->nprocs));
+		json_object_set_new(e, "cpu_pct", json_real(c->cpu_pct));
+		json_object_set_new(e, "mem_pct", json_real(c->mem_pct));
+		json_object_set_new(e, "rss_kb", json_u64(c->rss_kb));
+		json_object_set_new(e, "state", json_string(
+		    engine_row_state(r, connected, buf, sizeof(buf))));
+		json_array_append_new(a, e);
+	}
+	o = json_object();
+	json_object_set_new(o, "containers", a);
+	return o;
+}
+
+static json_t *
+string_array(const char (*s)[POLICY_PATTERN_LEN], size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_string(s[i]));
+	return a;
+}
+
+static json_t *
+cmd_policy(void *arg, const char *args)
+{
+	struct decider *dz = arg;
+	const struct policy *p = &dz->eng.policy;
+	const struct engine_row *r;
+	uint32_t running[POLICY_CLASS_MAX], alive[POLICY_CLASS_MAX];
+	json_t *o, *a, *e;
+	size_t i, k;
+
+	memset(running, 0, sizeof(running));
+	memset(alive, 0, sizeof(alive));
+	for (i = 0; i < dz->eng.nrows; i++) {
+		r = &dz->eng.rows[i];
+		k = engine_class_of(&dz->eng, r);
+		if (k == POLICY_CLASS_NONE)
+			continue;
+		running[k]++;
+		if (r->act->state == ACT_NONE)
+			alive[k]++;
+	}
+	o = json_object();
+	json_object_set_new(o, "cpu_threshold", json_real(p->cpu_threshold));
+	json_object_set_new(o, "mem_threshold", json_real(p->mem_threshold));
+	json_object_set_new(o, "window_ms", json_u64(p->window_ms));
+	json_object_set_new(o, "action", json_string(action_name(p->action)));
+	json_object_set_new(o, "acting_as",
+	    json_string(action_name(p->action)));
+	json_object_set_new(o, "protect", string_array(p->protect,
+	    p->nprotect));
+	a = json_array();
+	for (i = 0; i < p->nclasses; i++) {
+		e = json_object();
+		json_object_set_new(e, "name",
+		    json_string(p->classes[i].name));
+		json_object_set_new(e, "match", string_array(
+		    p->classes[i].match, p->classes[i].nmatch));
+		json_object_set_new(e, "min_alive",
+		    json_integer(p->classes[i].min_alive));
+		json_object_set_new(e, "alive", json_integer(alive[i]));
+		json_object_set_new(e, "running", json_integer(running[i]));
+		json_array_append_new(a, e);
+	}
+	json_object_set_new(o, "classes", a);
+	return o;
+}
+
+const struct kw_ctl_cmd decider_ctl_cmds[] = {
+	{ "status", "uptime, samples, reader link, stream, decisions",
+	    cmd_status },
+	{ "config", "the effective configuration", cmd_config },
+	{ "containers", "containers with class, CPU %, memory %, state",
+	    cmd_containers },
+	{ "policy", "thresholds, window, action, protect list, classes",
+	    cmd_policy },
+	{ NULL, NULL, NULL },
+};
