@@ -323,9 +323,44 @@ on_reload(struct kw_daemon *d)
 }
 
 static void
+stop_timer_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+/* The stream goes last: once the recorder has what it must keep. */
+static void
+close_stream(struct decider *dz)
+{
+	if (dz->pub != NULL)
+		kw_pub_close(dz->pub);
+	dz->pub = NULL;
+}
+
+static void
+on_stop_tick(uv_timer_t *t)
+{
+	struct decider *dz = t->data;
+	struct kw_pub_stats ps;
+
+	kw_pub_stats(dz->pub, &ps);
+	if (ps.acked_seq >= ps.seq)
+		log_info("stop: the recorder acked seq %" PRIu64, ps.acked_seq);
+	else if (kw_mono_ns() >= dz->stop_deadline_ns)
+		log_warnx("stop: the recorder acked seq %" PRIu64 " of %" PRIu64
+		    " in time; the rest is not recorded", ps.acked_seq, ps.seq);
+	else
+		return;
+	uv_close((uv_handle_t *)t, stop_timer_closed);
+	close_stream(dz);
+}
+
+static void
 on_stop(struct kw_daemon *d)
 {
 	struct decider *dz = d->arg;
+	struct kw_pub_stats ps;
+	uint64_t wait_ms;
 
 	/*
 	 * First, while the stream is up: a cancelled action publishes its
@@ -336,13 +371,33 @@ on_stop(struct kw_daemon *d)
 	dz->docker = NULL;
 	if (dz->sub != NULL)
 		kw_sub_close(dz->sub);
-	if (dz->pub != NULL)
-		kw_pub_close(dz->pub);
 	if (dz->ctl != NULL)
 		kw_ctl_close(dz->ctl);
 	dz->sub = NULL;
-	dz->pub = NULL;
 	dz->ctl = NULL;
+	if (dz->pub == NULL)
+		return;
+
+	/*
+	 * A durable consumer (one that has acked) gets up to stop_ack_wait
+	 * to ack the last seq, so a planned stop loses nothing.
+	 */
+	kw_pub_stats(dz->pub, &ps);
+	wait_ms = kw_conf_ms(d->conf, "decider.stop_ack_wait");
+	if (ps.acked_seq == 0 || ps.acked_seq >= ps.seq || wait_ms == 0) {
+		log_info("stop: published seq %" PRIu64 ", the recorder acked "
+		    "%" PRIu64 "%s", ps.seq, ps.acked_seq, ps.acked_seq == 0 ?
+		    " (no durable consumer)" : "");
+		close_stream(dz);
+		return;
+	}
+	log_info("stop: waiting up to %" PRIu64 " ms for the recorder to ack "
+	    "seq %" PRIu64 " (acked %" PRIu64 ")", wait_ms, ps.seq,
+	    ps.acked_seq);
+	dz->stop_deadline_ns = kw_mono_ns() + wait_ms * 1000000ULL;
+	uv_timer_init(d->loop, &dz->stop_timer);
+	dz->stop_timer.data = dz;
+	uv_timer_start(&dz->stop_timer, on_stop_tick, 20, 20);
 }
 
 static void

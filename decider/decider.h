@@ -566,6 +566,8 @@ struct decider {
 	struct engine		 eng;
 	struct engine_out	 out;
 	struct kw_snapshot	 snap;
+	uv_timer_t		 stop_timer;	/* waiting for the last ack */
+	uint64_t		 stop_deadline_ns;
 	uint64_t		 bad_snapshots;
 	uint64_t		 last_seq;
 	uint64_t		 last_ts_ns;

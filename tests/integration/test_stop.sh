@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# A planned stop of the decider loses nothing: on SIGTERM it waits (up to
+# decider.stop_ack_wait) until the recorder has acked its last seq, so every
+# message of its epoch is in the database. The recorder is held (SIGSTOP)
+# for the last second and a half, so messages are still queued in the
+# decider when it is told to stop; with the wait off they are lost: the
+# check can fail.
+. "$(dirname "$0")/lib.sh"
+
+# stop_decider WAIT: run a pipeline whose recorder commits every 2 s, stop
+# the decider with SIGTERM, then the pipeline; LAST is the seq the decider
+# says it published, STORED the highest of that epoch in the database and
+# DISTINCT how many seqs of that epoch are stored.
+stop_decider() {
+	local pid epoch
+	: >"$T/log"
+	start_pipeline -o reader.interval=100ms -o recorder.batch_delay=2s \
+	    -o recorder.batch_rows=1000000 -o "decider.stop_ack_wait=$1" || return 1
+	sleep 2
+	rec=$(child_pid recorder)
+	kill -STOP "$rec"
+	sleep 1.5
+	pid=$(child_pid decider)
+	kill -TERM "$pid"
+	sleep 0.5
+	kill -CONT "$rec"
+	wait_for 10 grep -q "stop: .*published seq\|stop: the recorder acked" "$T/log"
+	sleep 2.5
+	stop_pipeline
+	# The first decider's epoch (jq would round a u64; SQLite keeps it).
+	epoch=$(sql "SELECT epoch FROM sys_metrics ORDER BY id LIMIT 1")
+	LAST=$(grep -oE "stop: (published seq|the recorder acked seq) [0-9]+( of [0-9]+)?" "$T/log" |
+	    head -n 1 | grep -oE "[0-9]+" | tail -n 1)
+	STORED=$(sql "SELECT max(seq) FROM (SELECT epoch, seq FROM sys_metrics UNION ALL
+	    SELECT epoch, seq FROM containers UNION ALL SELECT epoch, seq FROM processes)
+	    WHERE epoch = $epoch")
+	DISTINCT=$(sql "SELECT count(DISTINCT seq) FROM (SELECT epoch, seq FROM sys_metrics
+	    UNION ALL SELECT epoch, seq FROM process_count UNION ALL SELECT epoch, seq FROM containers
+	    UNION ALL SELECT epoch, seq FROM processes) WHERE epoch = $epoch")
+}
+
+if stop_decider 5s; then
+	grep -q "stop: waiting up to 5000 ms for the recorder" "$T/log" &&
+		ok "the decider waits for the recorder's ack on SIGTERM" ||
+		fail "waiting logged" "$(grep 'stop:' "$T/log")"
+	grep -q "stop: the recorder acked seq" "$T/log" &&
+		ok "the recorder acked the last seq in time" ||
+		fail "acked in time" "$(grep 'stop:' "$T/log")"
+	[ -n "$LAST" ] && [ "$STORED" = "$LAST" ] &&
+		ok "every message up to the last seq is stored ($STORED of $LAST)" ||
+		fail "stored up to the last seq" "stored $STORED, published $LAST"
+	[ -n "$LAST" ] && [ "$DISTINCT" = "$LAST" ] &&
+		ok "no seq missing in the epoch ($DISTINCT)" ||
+		fail "seqs of the epoch" "$DISTINCT distinct of $LAST"
+else
+	fail "pipeline starts"
+fi
+
+rm -f "$T/kwarden.db" "$T/kwarden.db-wal" "$T/kwarden.db-shm"
+if stop_decider 0; then
+	[ -n "$LAST" ] && [ "${STORED:-0}" -lt "$LAST" ] &&
+		ok "without the wait, the unacked batch is lost ($STORED of $LAST): the check can fail" ||
+		fail "without the wait something is lost" "stored ${STORED:-none}, published $LAST"
+else
+	fail "pipeline starts again"
+fi
+
+finish
