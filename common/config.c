@@ -67,6 +67,9 @@ static const struct conf_key schema[] = {
 	    NULL, NULL, "the kernel module's /proc file", CK_NONEMPTY, 0, 0 },
 	{ "reader", "proc_root", KW_CONF_STR, "/proc", NULL, NULL,
 	    "procfs root for the procfs source", CK_NONEMPTY, 0, 0 },
+	{ "reader", "cgroup_root", KW_CONF_STR, "/sys/fs/cgroup", NULL, NULL,
+	    "cgroup mount for each container's own figures (empty: off)", 0,
+	    0, 0 },
 	{ "reader", "ring_size", KW_CONF_SIZE, "4M", NULL, NULL,
 	    "replay ring of the reader stream", CK_BOUNDS, 4096,
 	    (double)(1ULL << 40) },
@@ -117,6 +120,10 @@ static const struct conf_key schema[] = {
 	{ "policy", "mem_threshold", KW_CONF_NUM, "20", NULL, NULL,
 	    "memory percent of MemTotal above which a container is a "
 	    "candidate", CK_BOUNDS, 0, 100 },
+	{ "policy", "mem_basis", KW_CONF_STR, "working_set",
+	    "working_set|rss|anon", NULL, "what a container's memory % counts: "
+	    "working set (usage - inactive_file, as the kubelet), the RSS sum "
+	    "of its processes (the seed), or anonymous memory", 0, 0, 0 },
 	{ "policy", "window", KW_CONF_DURATION, "5s", NULL, NULL,
 	    "CPU rate averaging window", CK_BOUNDS, 1, 86400 * 1000 },
 	{ "policy", "action", KW_CONF_STR, "remove", "remove|stop|kill|dry-run",

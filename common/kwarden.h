@@ -139,6 +139,24 @@ int	kw_cgroup_container_id(const char *path, char out[KW_CONTAINER_ID_LEN + 1]);
 int	kw_cgroup_file_container_id(const char *content,
 	    char out[KW_CONTAINER_ID_LEN + 1], char *path_out, size_t path_len);
 
+/* Longest cgroup path kept; a longer one is not a container's. */
+#define KW_CGROUP_PATH_MAX	4096
+/*
+ * The container's own directory in its hierarchy: path cut after the
+ * component that names the container ("/docker/<id>/x" -> "/docker/<id>").
+ * 1 with out and dir filled, 0 when path names no container (or dir is too
+ * small).
+ */
+int	kw_cgroup_container_dir(const char *path,
+	    char out[KW_CONTAINER_ID_LEN + 1], char *dir, size_t dirsize);
+/*
+ * From /proc/<pid>/cgroup content: the directory of container id in the
+ * unified (0::) line (unified = 1) or in a v1 controller line (0). 1 when
+ * found.
+ */
+int	kw_cgroup_file_dir(const char *content, int unified, const char *id,
+	    char *dir, size_t dirsize);
+
 /* flow.c: per-client backpressure, the only two places its state changes */
 enum kw_flow_verdict {
 	KW_FLOW_GO,		/* keep writing to this client */

@@ -423,6 +423,25 @@ kw_proc_set_cmdline(struct kw_proc *p, const char *s, size_t len)
 	return 0;
 }
 
+struct kw_cgroup_stat *
+kw_snapshot_add_cgroup(struct kw_snapshot *snap)
+{
+	struct kw_cgroup_stat *c;
+
+	if (snap->ncgroups == snap->capcgroups) {
+		size_t ncap = snap->capcgroups ? snap->capcgroups * 2 : 16;
+
+		c = reallocarray(snap->cgroups, ncap, sizeof(*c));
+		if (c == NULL)
+			return NULL;
+		snap->cgroups = c;
+		snap->capcgroups = ncap;
+	}
+	c = &snap->cgroups[snap->ncgroups++];
+	memset(c, 0, sizeof(*c));
+	return c;
+}
+
 void
 kw_snapshot_clear(struct kw_snapshot *snap)
 {
@@ -433,6 +452,7 @@ kw_snapshot_clear(struct kw_snapshot *snap)
 		snap->procs[i].cmdline = NULL;
 	}
 	snap->nprocs = 0;
+	snap->ncgroups = 0;
 	snap->ts_ns = 0;
 	snap->source[0] = '\0';
 	memset(&snap->host, 0, sizeof(snap->host));
@@ -443,6 +463,7 @@ kw_snapshot_free(struct kw_snapshot *snap)
 {
 	kw_snapshot_clear(snap);
 	free(snap->procs);
+	free(snap->cgroups);
 	kw_snapshot_init(snap);
 }
 
@@ -485,6 +506,12 @@ kw_snapshot_pack(msgpack_packer *pk, const struct kw_snapshot *snap)
 	msgpack_pack_array(pk, snap->nprocs);
 	for (i = 0; i < snap->nprocs; i++)
 		proc_pack(pk, &snap->procs[i]);
+	kw_pack_str(pk, "cgroups");
+	msgpack_pack_array(pk, snap->ncgroups);
+	for (i = 0; i < snap->ncgroups; i++) {
+		msgpack_pack_map(pk, KW_CGROUP_STAT_FIELDS);
+		kw_cgroup_stat_pack(pk, &snap->cgroups[i]);
+	}
 }
 
 /* Required unsigned field: -1 with "key: ..." in err. */
@@ -577,6 +604,41 @@ proc_unpack(const msgpack_object *m, struct kw_proc *p, char *err,
 	return 0;
 }
 
+/* Optional: a reader without cgroup figures sends none. */
+static int
+cgroups_unpack(const msgpack_object *map, struct kw_snapshot *snap,
+    char *err, size_t errlen)
+{
+	const msgpack_object *a, *m;
+	struct kw_cgroup_stat *c;
+	char e[128];
+	uint32_t i;
+
+	if ((a = kw_map_get(map, "cgroups")) == NULL)
+		return 0;
+	if (a->type != MSGPACK_OBJECT_ARRAY) {
+		seterr(err, errlen, "not an array", "cgroups");
+		return -1;
+	}
+	for (i = 0; i < a->via.array.size; i++) {
+		m = &a->via.array.ptr[i];
+		if ((c = kw_snapshot_add_cgroup(snap)) == NULL) {
+			seterr(err, errlen, "out of memory", "cgroups");
+			return -1;
+		}
+		if (m->type != MSGPACK_OBJECT_MAP ||
+		    kw_cgroup_stat_unpack(m, c, e, sizeof(e)) == -1) {
+			if (err != NULL && errlen > 0)
+				snprintf(err, errlen, "cgroups[%" PRIu32 "]%s%s",
+				    i, m->type == MSGPACK_OBJECT_MAP ? "." : ": ",
+				    m->type == MSGPACK_OBJECT_MAP ? e :
+				    "not a map");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
     char *err, size_t errlen)
@@ -613,6 +675,8 @@ kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
 		seterr(err, errlen, "missing or not an array", "procs");
 		return -1;
 	}
+	if (cgroups_unpack(map, snap, err, errlen) == -1)
+		return -1;
 	for (i = 0; i < procs->via.array.size; i++) {
 		struct kw_proc *p = kw_snapshot_add(snap);
 		char e[128];
@@ -700,6 +764,25 @@ static const struct field deletion_fields[] = {
 	FS(struct kw_deletion_rec, result),
 };
 
+static const struct field cgroup_stat_fields[] = {
+	FS(struct kw_cgroup_stat, container_id),
+	FN(struct kw_cgroup_stat, flags, F_U32),
+	FN(struct kw_cgroup_stat, cpu_usage_ns, F_U64),
+	FN(struct kw_cgroup_stat, nr_throttled, F_U64),
+	FN(struct kw_cgroup_stat, throttled_ns, F_U64),
+	FN(struct kw_cgroup_stat, mem_usage_bytes, F_U64),
+	FN(struct kw_cgroup_stat, mem_working_set_bytes, F_U64),
+	FN(struct kw_cgroup_stat, mem_anon_bytes, F_U64),
+	FN(struct kw_cgroup_stat, mem_file_bytes, F_U64),
+	FN(struct kw_cgroup_stat, mem_limit_bytes, F_U64),
+	FN(struct kw_cgroup_stat, oom_kills, F_U64),
+	FN(struct kw_cgroup_stat, psi_cpu_some_avg10, F_F64),
+	FN(struct kw_cgroup_stat, psi_mem_some_avg10, F_F64),
+	FN(struct kw_cgroup_stat, psi_mem_full_avg10, F_F64),
+};
+
+_Static_assert(NFIELDS(cgroup_stat_fields) == KW_CGROUP_STAT_FIELDS,
+    "KW_CGROUP_STAT_FIELDS");
 _Static_assert(NFIELDS(sys_fields) == KW_SYS_FIELDS, "KW_SYS_FIELDS");
 _Static_assert(NFIELDS(container_fields) == KW_CONTAINER_FIELDS,
     "KW_CONTAINER_FIELDS");
@@ -797,3 +880,4 @@ RECORD_CODEC(kw_sys, struct kw_sys_rec, sys_fields)
 RECORD_CODEC(kw_container, struct kw_container_rec, container_fields)
 RECORD_CODEC(kw_proc_rec, struct kw_proc_rec, proc_rec_fields)
 RECORD_CODEC(kw_deletion, struct kw_deletion_rec, deletion_fields)
+RECORD_CODEC(kw_cgroup_stat, struct kw_cgroup_stat, cgroup_stat_fields)

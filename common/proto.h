@@ -126,6 +126,33 @@ struct kw_proc {
 	char		container_id[KW_CID_LEN];	/* "" for host */
 };
 
+/* What a container's own cgroup says (kw_cgroup_stat.flags). */
+#define KW_CG_CPU		0x01	/* cpu_usage_ns */
+#define KW_CG_THROTTLE		0x02	/* nr_throttled, throttled_ns */
+#define KW_CG_MEMORY		0x04	/* usage, anon, file, limit */
+#define KW_CG_WORKING_SET	0x08	/* inactive_file known */
+#define KW_CG_OOM		0x10	/* oom_kills */
+#define KW_CG_PSI		0x20	/* pressure */
+
+/* A container's figures from its cgroup, one per container per sample. */
+struct kw_cgroup_stat {
+	char		container_id[KW_CID_LEN];
+	uint32_t	flags;			/* KW_CG_* */
+	uint64_t	cpu_usage_ns;		/* cumulative */
+	uint64_t	nr_throttled;
+	uint64_t	throttled_ns;
+	uint64_t	mem_usage_bytes;
+	uint64_t	mem_working_set_bytes;	/* usage - inactive_file */
+	uint64_t	mem_anon_bytes;
+	uint64_t	mem_file_bytes;
+	uint64_t	mem_limit_bytes;	/* 0: none */
+	uint64_t	oom_kills;
+	double		psi_cpu_some_avg10;	/* percent */
+	double		psi_mem_some_avg10;
+	double		psi_mem_full_avg10;
+};
+#define KW_CGROUP_STAT_FIELDS	14
+
 struct kw_snapshot {
 	char		 source[8];		/* "kmod" or "procfs" */
 	uint64_t	 ts_ns;			/* when it was taken */
@@ -133,16 +160,21 @@ struct kw_snapshot {
 	struct kw_proc	*procs;
 	size_t		 nprocs;
 	size_t		 cap;
+	struct kw_cgroup_stat *cgroups;		/* by container, may be none */
+	size_t		 ncgroups;
+	size_t		 capcgroups;
 };
 
 void	kw_snapshot_init(struct kw_snapshot *snap);
 /* Append a zeroed proc (cmdline ""), NULL on allocation failure. */
 struct kw_proc *kw_snapshot_add(struct kw_snapshot *snap);
 int	kw_proc_set_cmdline(struct kw_proc *p, const char *s, size_t len);
+/* Append a zeroed cgroup figure set, NULL on allocation failure. */
+struct kw_cgroup_stat *kw_snapshot_add_cgroup(struct kw_snapshot *snap);
 void	kw_snapshot_clear(struct kw_snapshot *snap);	/* keep capacity */
 void	kw_snapshot_free(struct kw_snapshot *snap);
 /* Number of body fields kw_snapshot_pack packs (for kw_pub_begin). */
-#define KW_SNAPSHOT_FIELDS	3
+#define KW_SNAPSHOT_FIELDS	4
 void	kw_snapshot_pack(msgpack_packer *pk, const struct kw_snapshot *snap);
 /* snap must be initialised; it is cleared first. -1 with err on bad shape. */
 int	kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
@@ -207,6 +239,10 @@ void	kw_proc_rec_pack(msgpack_packer *pk, const struct kw_proc_rec *r);
 int	kw_proc_rec_unpack(const msgpack_object *map, struct kw_proc_rec *r,
 	    char *err, size_t errlen);
 void	kw_deletion_pack(msgpack_packer *pk, const struct kw_deletion_rec *r);
+void	kw_cgroup_stat_pack(msgpack_packer *pk,
+	    const struct kw_cgroup_stat *r);
+int	kw_cgroup_stat_unpack(const msgpack_object *map,
+	    struct kw_cgroup_stat *r, char *err, size_t errlen);
 int	kw_deletion_unpack(const msgpack_object *map,
 	    struct kw_deletion_rec *r, char *err, size_t errlen);
 

@@ -141,6 +141,29 @@ cmd_containers(void *arg, const char *args)
 		json_object_set_new(e, "rss_kb", json_u64(c->rss_kb));
 		json_object_set_new(e, "state", json_string(
 		    engine_row_state(r, connected, buf, sizeof(buf))));
+		/* From the container's own cgroup (0 without it). */
+		json_object_set_new(e, "figures", json_string(c->cg_flags &
+		    KW_CG_CPU ? "cgroup" : "processes"));
+		json_object_set_new(e, "cpu_pct_procs",
+		    json_real(c->cpu_pct_procs));
+		json_object_set_new(e, "mem_usage_kb",
+		    json_u64(c->mem_usage_kb));
+		json_object_set_new(e, "working_set_kb",
+		    json_u64(c->working_set_kb));
+		json_object_set_new(e, "anon_kb", json_u64(c->anon_kb));
+		json_object_set_new(e, "mem_limit_kb",
+		    json_u64(c->mem_limit_kb));
+		json_object_set_new(e, "nr_throttled",
+		    json_u64(c->nr_throttled));
+		json_object_set_new(e, "throttled_s",
+		    json_real((double)c->throttled_ns / 1e9));
+		json_object_set_new(e, "oom_kills", json_u64(c->oom_kills));
+		json_object_set_new(e, "psi_cpu_some",
+		    json_real(c->psi_cpu_some));
+		json_object_set_new(e, "psi_mem_some",
+		    json_real(c->psi_mem_some));
+		json_object_set_new(e, "psi_mem_full",
+		    json_real(c->psi_mem_full));
 		json_array_append_new(a, e);
 	}
 	o = json_object();
@@ -203,6 +226,8 @@ cmd_policy(void *arg, const char *args)
 		json_array_append_new(a, e);
 	}
 	json_object_set_new(o, "classes", a);
+	json_object_set_new(o, "mem_basis",
+	    json_string(mem_basis_name(p->mem_basis)));
 	return o;
 }
 
