@@ -133,6 +133,11 @@ top_bar(char *text, unsigned char *role, size_t width, double value,
 		fill = inner;
 	else
 		fill = (size_t)lround(value / span * (double)inner);
+	/* Over the threshold shows past the mark; at or under, not. */
+	if (threshold > 0 && value > threshold && fill <= mark)
+		fill = mark + 1;
+	else if (threshold > 0 && !(value > threshold) && fill > mark)
+		fill = mark;
 	for (i = 0; i < inner; i++) {
 		if (i < fill) {
 			text[1 + i] = '#';
