@@ -533,13 +533,18 @@ schedule_draw(struct top *t)
 		uv_timer_start(&t->draw, on_draw, DRAW_DELAY_MS, 0);
 }
 
+/*
+ * SIGWINCH is ours (libuv's handler replaces ncurses'): tell ncurses the
+ * new size. resizeterm queues a KEY_RESIZE, which only redraws: a resize
+ * from the key would queue another, for ever.
+ */
 static void
 resize(struct top *t)
 {
 	struct winsize ws;
 
 	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 &&
-	    ws.ws_col > 0)
+	    ws.ws_col > 0 && is_term_resized(ws.ws_row, ws.ws_col))
 		resizeterm(ws.ws_row, ws.ws_col);
 	clear();
 	draw(t);
@@ -649,8 +654,6 @@ key(struct top *t, int ch)
 		v->explain = NULL;
 		break;
 	case KEY_RESIZE:
-		resize(t);
-		return;
 	case 12:	/* ^L */
 		clear();
 		break;

@@ -832,7 +832,7 @@ top_render(const struct top_model *m, struct top_view *v, uint64_t now_ns,
 	struct frame f;
 	struct top_row *rows;
 	size_t nrows, i, nnone = 0, head, avail, table, bottom, nact, nproc;
-	size_t nexplain = 0, want;
+	size_t nexplain = 0, want, lines;
 	const char *p;
 
 	memset(&f, 0, sizeof(f));
@@ -875,14 +875,16 @@ top_render(const struct top_model *m, struct top_view *v, uint64_t now_ns,
 		avail = (size_t)v->height > head + 3 ? (size_t)v->height -
 		    head - 3 : 1;
 		bottom = v->explain != NULL ? nexplain + 1 : nact + nproc + 2;
-		if (nrows + bottom <= avail)
-			table = nrows;
+		/* An empty table still takes a line, to say so. */
+		lines = nrows ? nrows : 1;
+		if (lines + bottom <= avail)
+			table = lines;
 		else if (avail > bottom + 3)
 			table = avail - bottom;
 		else
 			table = avail > 3 ? 3 : avail;
-		if (table > nrows)
-			table = nrows ? nrows : 1;
+		if (table > lines)
+			table = lines;
 		bottom = avail > table ? avail - table : 0;
 		if (v->explain != NULL) {
 			nexplain = bottom > 1 ? bottom - 1 : 0;
@@ -942,6 +944,11 @@ top_render(const struct top_model *m, struct top_view *v, uint64_t now_ns,
 		while (s->n + 1 < (size_t)v->height && !f.failed)
 			line_new(&f);
 		render_keys(&f, v);
+		/* A screen too small for all: the keys stay on the last line. */
+		if (!f.failed && s->n > (size_t)v->height) {
+			s->lines[v->height - 1] = s->lines[s->n - 1];
+			s->n = (size_t)v->height;
+		}
 	}
 	free(rows);
 	return f.failed ? -1 : 0;

@@ -464,6 +464,30 @@ render__once_and_screen__rows_sections_selection(void **state)
 	assert_int_equal(top_render(&m, &v, 3500000000ULL, &s), 0);
 	assert_true(frame_has(&s, "not supported by this decider"));
 	assert_false(frame_has(&s, "LAST ACTIONS"));
+	/* Every height: exactly that many lines, the keys last. */
+	v.explain = NULL;
+	v.filter[0] = '\0';
+	feed_sys(&m, 10, 1000000000ULL, 10);
+	for (i = 0; i < 40; i++)
+		feed_ctr(&m, 11 + i, ID("e"), "more", "low", 1, 1);
+	top_model_commit(&m);
+	top_model_unreachable(&m, TOP_RECORDER, "recorder.ctl: refused");
+	for (v.height = 4; v.height < 70; v.height++) {
+		assert_int_equal(top_render(&m, &v, 3500000000ULL, &s), 0);
+		if (s.n != (size_t)v.height)
+			fail_msg("height %d: %zu lines", v.height, s.n);
+		assert_non_null(strstr(s.lines[s.n - 1].text, "q quit"));
+	}
+	/* No containers: the line that says so counts too. */
+	feed_sys(&m, 60, 1000000000ULL, 10);
+	top_model_commit(&m);
+	for (v.height = 4; v.height < 70; v.height++) {
+		assert_int_equal(top_render(&m, &v, 3500000000ULL, &s), 0);
+		if (s.n != (size_t)v.height)
+			fail_msg("no containers, height %d: %zu lines",
+			    v.height, s.n);
+		assert_true(frame_has(&s, "no containers") || v.height < 12);
+	}
 	/* Too small a screen still renders, no wider than it. */
 	v.height = 5;
 	v.width = 10;
