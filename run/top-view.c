@@ -531,9 +531,9 @@ render_health(struct frame *f, const struct top_model *m)
 		put(f, l, TOP_ROLE_NORMAL, "up %s", up);
 		if ((b = behind(m, (enum top_daemon)d)) >= 0)
 			put(f, l, b > (d == TOP_RECORDER ? 10000 : 2) ?
-			    TOP_ROLE_WARN : TOP_ROLE_NORMAL, " behind %lld%s",
-			    (long long)b, d == TOP_RECORDER ? " msgs" :
-			    " samples");
+			    TOP_ROLE_WARN : TOP_ROLE_NORMAL, " behind %lld %s%s",
+			    (long long)b, d == TOP_RECORDER ? "msg" : "sample",
+			    b == 1 ? "" : "s");
 		if (d == TOP_READER && h->samples_failed > 0)
 			put(f, l, TOP_ROLE_WARN, " failed %llu",
 			    (unsigned long long)h->samples_failed);
