@@ -66,8 +66,6 @@ struct top {
 	int			 curses;
 	int			 stopping;
 	int			 rc;
-	uint64_t		 bad_msgs;
-	char			 bad_err[256];
 	SCREEN			*scr;
 };
 
@@ -377,9 +375,11 @@ on_msg(void *arg, const struct kw_msg *msg)
 	char err[160];
 
 	if (top_model_msg(&t->model, msg, err, sizeof(err)) == -1) {
-		t->bad_msgs++;
-		snprintf(t->bad_err, sizeof(t->bad_err), "%s seq %" PRIu64
-		    ": %s", kw_msg_type_name(msg->type), msg->seq, err);
+		t->model.bad_records++;
+		snprintf(t->model.bad_record, sizeof(t->model.bad_record),
+		    "%s seq %" PRIu64 ": %s", kw_msg_type_name(msg->type),
+		    msg->seq, err);
+		schedule_draw(t);
 		return;
 	}
 	switch (msg->type) {
@@ -419,6 +419,8 @@ on_event(void *arg, enum kw_sub_event ev, uint64_t from, uint64_t to)
 	struct top *t = arg;
 	struct top_model *m = &t->model;
 
+	if (ev == KW_SUB_GAP && to >= from)
+		m->stream_lost += to - from + 1;
 	if (ev == KW_SUB_CONNECTED) {
 		if (m->stream_epoch != 0 && from != m->stream_epoch)
 			m->stream_restarts++;
@@ -543,7 +545,7 @@ resize(struct top *t)
 {
 	struct winsize ws;
 
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 &&
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != -1 && ws.ws_row > 0 &&
 	    ws.ws_col > 0 && is_term_resized(ws.ws_row, ws.ws_col))
 		resizeterm(ws.ws_row, ws.ws_col);
 	clear();

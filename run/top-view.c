@@ -445,6 +445,10 @@ render_link(struct frame *f, const struct top_model *m)
 		put(f, l, TOP_ROLE_WARN, " (decider restarted %llu time%s)",
 		    (unsigned long long)m->stream_restarts,
 		    m->stream_restarts == 1 ? "" : "s");
+	if (m->stream_lost > 0)
+		put(f, l, TOP_ROLE_WARN, " (%llu message%s lost)",
+		    (unsigned long long)m->stream_lost,
+		    m->stream_lost == 1 ? "" : "s");
 	put(f, l, TOP_ROLE_NORMAL, "  docker ");
 	if (!m->health_known[TOP_DECIDER] || !d->reachable)
 		put(f, l, TOP_ROLE_DIM, "?");
@@ -454,6 +458,17 @@ render_link(struct frame *f, const struct top_model *m)
 		put(f, l, TOP_ROLE_HOT, "%s%s%s", d->docker_state[0] ?
 		    d->docker_state : "?", d->docker_error[0] ? ": " : "",
 		    d->docker_error);
+}
+
+/* Records of the stream that did not have the shape of their type. */
+static void
+render_bad(struct frame *f, const struct top_model *m)
+{
+	if (m->bad_records == 0)
+		return;
+	put(f, line_new(f), TOP_ROLE_HOT, "  %llu record%s refused, the "
+	    "last: %s", (unsigned long long)m->bad_records,
+	    m->bad_records == 1 ? "" : "s", m->bad_record);
 }
 
 static void
@@ -851,6 +866,7 @@ top_render(const struct top_model *m, struct top_view *v, uint64_t now_ns,
 
 	render_host(&f, m, now_ns);
 	render_link(&f, m);
+	render_bad(&f, m);
 	render_policy(&f, m);
 	render_health(&f, m);
 	render_classes(&f, m, nnone);

@@ -113,6 +113,9 @@ struct top_model {
 	char			 stream_note[320];
 	uint64_t		 stream_epoch;
 	uint64_t		 stream_restarts;	/* new epochs seen */
+	uint64_t		 stream_lost;		/* messages, in gaps */
+	uint64_t		 bad_records;		/* refused */
+	char			 bad_record[256];	/* the last, why */
 };
 
 /* top-model.c */

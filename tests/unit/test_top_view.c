@@ -351,6 +351,45 @@ model__bad_replies__refused_with_reason(void **state)
 	top_model_free(&m);
 }
 
+/* A record without its fields is refused, naming one; the rest goes on. */
+static void
+model__malformed_record__refused_and_shown(void **state)
+{
+	struct top_model m;
+	struct top_view v;
+	struct top_screen s;
+	msgpack_packer pk;
+	struct packed p;
+	char err[160];
+
+	top_model_init(&m);
+	feed_sys(&m, 1, 1000, 10);
+	msgpack_sbuffer_init(&p.sb);
+	msgpack_packer_init(&pk, &p.sb, msgpack_sbuffer_write);
+	pack_head(&pk, "container", 1, 2, 0);
+	kw_pack_kstr(&pk, "name", "half");
+	packed_decode(&p);
+	assert_int_equal(top_model_msg(&m, &p.msg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "container_id"));
+	packed_free(&p);
+	feed_ctr(&m, 3, ID("a"), "whole", "low", 1, 1);
+	top_model_commit(&m);
+	assert_int_equal(m.cur.nctrs, 1);
+	m.bad_records = 1;
+	snprintf(m.bad_record, sizeof(m.bad_record), "container seq 2: %s",
+	    err);
+	m.stream_lost = 3;
+	memset(&v, 0, sizeof(v));
+	memset(&s, 0, sizeof(s));
+	v.width = 160;
+	assert_int_equal(top_render(&m, &v, 2000, &s), 0);
+	assert_non_null(strstr(s.lines[1].text, "(3 messages lost)"));
+	assert_non_null(strstr(s.lines[2].text,
+	    "1 record refused, the last: container seq 2: "));
+	top_screen_free(&s);
+	top_model_free(&m);
+}
+
 static void
 model__status__health_and_lag(void **state)
 {
@@ -508,6 +547,7 @@ main(void)
 		cmocka_unit_test(format__sizes_ages_and_hostile_text),
 		cmocka_unit_test(model__samples_and_replies__joined_rows),
 		cmocka_unit_test(model__bad_replies__refused_with_reason),
+		cmocka_unit_test(model__malformed_record__refused_and_shown),
 		cmocka_unit_test(model__status__health_and_lag),
 		cmocka_unit_test(explain__unknown_command__not_supported),
 		cmocka_unit_test(
