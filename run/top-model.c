@@ -19,6 +19,11 @@ static const char *const ctr_known[] = {
 static const char *const ws_keys[] = {
 	"working_set_kb", "ws_kb", "mem_working_set_kb",
 };
+/* Fields of `policy` the header shows in their own places. */
+static const char *const policy_known[] = {
+	"cpu_threshold", "mem_threshold", "window_ms", "action", "acting_as",
+	"protect", "classes",
+};
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -146,6 +151,10 @@ top_model_action(const struct top_model *m, size_t i)
 	return &m->actions[(m->actions_head + TOP_ACTIONS_MAX - 1 - i) %
 	    TOP_ACTIONS_MAX];
 }
+
+static void	collect_extra(const json_t *o, const char *const *known,
+		    size_t nknown, const char *const *also, size_t nalso,
+		    char *buf, size_t len);
 
 /* JSON helpers: absent or of another type reads as zero or "". */
 
@@ -302,6 +311,8 @@ top_model_policy(struct top_model *m, const char *line, char *err,
 		jstr(o, "action", p->action, sizeof(p->action));
 	join_strings(json_object_get(o, "protect"), p->protect,
 	    sizeof(p->protect));
+	collect_extra(o, policy_known, NELEM(policy_known), NULL, 0,
+	    p->extra, sizeof(p->extra));
 	a = json_object_get(o, "classes");
 	json_array_foreach(a, i, e) {
 		if (p->nclasses == TOP_CLASS_MAX)
@@ -337,43 +348,56 @@ value_text(const json_t *v, char *buf, size_t len)
 }
 
 static int
-is_known(const char *key)
+is_known(const char *key, const char *const *known, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < NELEM(ctr_known); i++)
-		if (strcmp(key, ctr_known[i]) == 0)
-			return 1;
-	for (i = 0; i < NELEM(ws_keys); i++)
-		if (strcmp(key, ws_keys[i]) == 0)
+	for (i = 0; i < n; i++)
+		if (strcmp(key, known[i]) == 0)
 			return 1;
 	return 0;
+}
+
+/*
+ * Every field of o in neither known nor also, as "key=value key=value":
+ * what a newer daemon adds shows up without a newer kwarden-top.
+ */
+static void
+collect_extra(const json_t *o, const char *const *known, size_t nknown,
+    const char *const *also, size_t nalso, char *buf, size_t len)
+{
+	const char *key;
+	const json_t *v;
+	char val[160];
+	size_t off = 0;
+	int n;
+
+	buf[0] = '\0';
+	json_object_foreach((json_t *)o, key, v) {
+		if (is_known(key, known, nknown) ||
+		    is_known(key, also, nalso))
+			continue;
+		value_text(v, val, sizeof(val));
+		n = snprintf(buf + off, len - off, "%s%s=%s", off ? " " : "",
+		    key, val);
+		if (n < 0 || (size_t)n >= len - off)
+			break;
+		off += (size_t)n;
+	}
 }
 
 static void
 ctl_ctr_fill(struct top_ctl_ctr *c, const json_t *e)
 {
-	const char *key;
-	const json_t *v;
-	char val[160];
-	size_t i, off = 0;
-	int n;
+	size_t i;
 
 	memset(c, 0, sizeof(*c));
 	jstr(e, "container_id", c->container_id, sizeof(c->container_id));
 	jstr(e, "state", c->state, sizeof(c->state));
 	for (i = 0; i < NELEM(ws_keys) && c->ws_kb == 0; i++)
 		c->ws_kb = juint(e, ws_keys[i]);
-	json_object_foreach((json_t *)e, key, v) {
-		if (is_known(key))
-			continue;
-		value_text(v, val, sizeof(val));
-		n = snprintf(c->extra + off, sizeof(c->extra) - off, "%s%s=%s",
-		    off ? " " : "", key, val);
-		if (n < 0 || (size_t)n >= sizeof(c->extra) - off)
-			break;
-		off += (size_t)n;
-	}
+	collect_extra(e, ctr_known, NELEM(ctr_known), ws_keys,
+	    NELEM(ws_keys), c->extra, sizeof(c->extra));
 }
 
 int

@@ -493,6 +493,8 @@ render_policy(struct frame *f, const struct top_model *m)
 	put(f, l, TOP_ROLE_BOLD, "%s", p->action);
 	if (p->protect[0] != '\0')
 		put(f, l, TOP_ROLE_NORMAL, "  protect %s", p->protect);
+	if (p->extra[0] != '\0')
+		put(f, l, TOP_ROLE_NORMAL, "  %s", p->extra);
 }
 
 static const char *const daemon_names[TOP_DAEMON__COUNT] = {

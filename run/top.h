@@ -59,6 +59,7 @@ struct top_policy {
 	uint64_t	 window_ms;
 	char		 action[32];
 	char		 protect[160];		/* comma-joined */
+	char		 extra[TOP_EXTRA_LEN];	/* fields we do not know */
 	struct top_class classes[TOP_CLASS_MAX];
 	size_t		 nclasses;
 };

@@ -269,7 +269,8 @@ format__sizes_ages_and_hostile_text(void **state)
 
 static const char policy_line[] =
     "{\"cpu_threshold\":20.0,\"mem_threshold\":30.0,\"window_ms\":5000,"
-    "\"action\":\"remove\",\"acting_as\":\"remove\",\"protect\":[\"grafana\","
+    "\"action\":\"remove\",\"acting_as\":\"remove\",\"ladder\":[\"stop\","
+    "\"remove\"],\"protect\":[\"grafana\","
     "\"kwarden\"],\"classes\":[{\"name\":\"high\",\"match\":[\"high\"],"
     "\"min_alive\":2,\"alive\":2,\"running\":3},{\"name\":\"low\","
     "\"match\":[\"*\"],\"min_alive\":3,\"alive\":5,\"running\":5}]}";
@@ -302,6 +303,7 @@ model__samples_and_replies__joined_rows(void **state)
 	    0);
 	assert_true(m.policy.known);
 	assert_string_equal(m.policy.protect, "grafana,kwarden");
+	assert_string_equal(m.policy.extra, "ladder=[\"stop\",\"remove\"]");
 	assert_int_equal(m.policy.nclasses, 2);
 	assert_int_equal(m.policy.classes[0].running, 3);
 	/* A field this build does not know shows up as it is. */
@@ -471,6 +473,7 @@ render__once_and_screen__rows_sections_selection(void **state)
 	assert_int_equal(top_render(&m, &v, 3500000000ULL, &s), 0);
 	assert_true(frame_has(&s, "sample 2.5s ago"));
 	assert_true(frame_has(&s, "cpu > 20.0%  mem > 30.0%"));
+	assert_true(frame_has(&s, "protect grafana,kwarden  ladder=[\"stop\","));
 	assert_true(frame_has(&s, "high 2/3 alive, min 2 (at min)"));
 	hog = frame_has(&s, "hog ");
 	web = frame_has(&s, "web ");
