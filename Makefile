@@ -21,7 +21,8 @@ TESTLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 B	:= build
 DAEMONS	:= reader decider recorder
 BINS	:= reader/kwarden-reader decider/kwarden-decider \
-	   recorder/kwarden-recorder run/kwarden-run run/kwarden-tap
+	   recorder/kwarden-recorder run/kwarden-run run/kwarden-tap \
+	   run/kwarden-top
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
@@ -66,10 +67,15 @@ run/kwarden-run: $(B)/run/kwarden-run.o $(LIBKW)
 	$(CC) $(LDFLAGS) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
 run/kwarden-tap: $(B)/run/kwarden-tap.o $(LIBKW)
 	$(CC) $(LDFLAGS) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+TOP_OBJ := $(B)/run/top-model.o $(B)/run/top-view.o
+run/kwarden-top: $(B)/run/kwarden-top.o $(TOP_OBJ) $(LIBKW)
+	$(CC) $(LDFLAGS) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS) \
+		$(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 
 testlib = $(if $(filter test_reader_%,$(1)),$(B)/libreader.a,)$(if \
 	$(filter test_decider_%,$(1)),$(B)/libdecider.a,)$(if \
-	$(filter test_recorder_%,$(1)),$(B)/librecorder.a,)
+	$(filter test_recorder_%,$(1)),$(B)/librecorder.a,)$(if \
+	$(filter test_top_%,$(1)),$(TOP_OBJ),)
 .SECONDEXPANSION:
 $(B)/tests/%: $(B)/tests/unit/%.o $$(call testlib,$$*) $(LIBKW)
 	@mkdir -p $(dir $@)
