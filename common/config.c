@@ -70,6 +70,10 @@ static const struct conf_key schema[] = {
 	{ "reader", "cgroup_root", KW_CONF_STR, "/sys/fs/cgroup", NULL, NULL,
 	    "cgroup mount for each container's own figures (empty: off)", 0,
 	    0, 0 },
+	{ "reader", "cgroup_detail_every", KW_CONF_INT, "5", NULL, NULL,
+	    "read each container's whole cgroup (memory.stat, limit, OOM "
+	    "kills, PSI) every N samples; CPU and memory usage every sample",
+	    CK_BOUNDS, 1, 1000000 },
 	{ "reader", "ring_size", KW_CONF_SIZE, "4M", NULL, NULL,
 	    "replay ring of the reader stream", CK_BOUNDS, 4096,
 	    (double)(1ULL << 40) },

@@ -374,6 +374,8 @@ int
 cgstat_init(struct cgstat *cg, const char *cgroup_root, const char *proc_root)
 {
 	memset(cg, 0, sizeof(*cg));
+	cg->detail_every = 1;
+	cg->max_fds = 256;
 	snprintf(cg->root, sizeof(cg->root), "%s", cgroup_root);
 	snprintf(cg->proc_root, sizeof(cg->proc_root), "%s", proc_root);
 	if (cgroup_root[0] == '\0') {
@@ -385,9 +387,27 @@ cgstat_init(struct cgstat *cg, const char *cgroup_root, const char *proc_root)
 	return cg->layout == CGSTAT_NONE ? -1 : 0;
 }
 
+static void
+dir_close(struct cgstat *cg, struct cgstat_dir *d)
+{
+	if (d->fd_cpu != -1) {
+		close(d->fd_cpu);
+		cg->open_fds--;
+	}
+	if (d->fd_mem != -1) {
+		close(d->fd_mem);
+		cg->open_fds--;
+	}
+	d->fd_cpu = d->fd_mem = -1;
+}
+
 void
 cgstat_free(struct cgstat *cg)
 {
+	size_t i;
+
+	for (i = 0; i < cg->ndirs; i++)
+		dir_close(cg, &cg->dirs[i]);
 	free(cg->dirs);
 	cg->dirs = NULL;
 	cg->ndirs = cg->capdirs = 0;
@@ -436,6 +456,92 @@ dir_of_pid(struct cgstat *cg, int32_t pid, const char *id, char *dir,
 	    dirlen) ? 0 : -1;
 }
 
+static int
+open_at(const struct cgstat *cg, const char *sub, const char *dir,
+    const char *file)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s%s%s%s/%s", cg->root,
+	    sub[0] ? "/" : "", sub, dir, file) >= (int)sizeof(path))
+		return -1;
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* Keep the usage files of d open, while under the cap. */
+static void
+dir_open(struct cgstat *cg, struct cgstat_dir *d)
+{
+	if (d->fd_cpu != -1 || cg->open_fds + 2 > cg->max_fds)
+		return;
+	if (cg->layout == CGSTAT_V2) {
+		d->fd_cpu = open_at(cg, "", d->dir, "cpu.stat");
+		d->fd_mem = open_at(cg, "", d->dir, "memory.current");
+	} else {
+		d->fd_cpu = cg->cpuacct_sub[0] == '\0' ? -1 : open_at(cg,
+		    cg->cpuacct_sub, d->dir, "cpuacct.usage");
+		d->fd_mem = cg->memory_sub[0] == '\0' ? -1 : open_at(cg,
+		    cg->memory_sub, d->dir, "memory.usage_in_bytes");
+	}
+	cg->open_fds += (d->fd_cpu != -1) + (d->fd_mem != -1);
+	if (d->fd_cpu == -1 || d->fd_mem == -1)
+		dir_close(cg, d);
+}
+
+static ssize_t
+pread_all(int fd, char *buf, size_t size)
+{
+	ssize_t n;
+
+	do
+		n = pread(fd, buf, size - 1, 0);
+	while (n == -1 && errno == EINTR);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/*
+ * Between full reads: the usage files again, the rest from the last full
+ * read (the working set with its inactive_file). -1: read in full.
+ */
+static int
+read_usage(const struct cgstat *cg, const struct cgstat_dir *d,
+    struct kw_cgroup_stat *st)
+{
+	char buf[1024];
+	uint64_t cpu, mem, thr = 0, thr_us = 0;
+	ssize_t n;
+	int is_max, v2 = cg->layout == CGSTAT_V2;
+
+	if (d->fd_cpu == -1 || (n = pread_all(d->fd_cpu, buf, sizeof(buf))) <=
+	    0)
+		return -1;
+	if (v2) {
+		/* cpu.stat: usage and throttling in one read. */
+		if (cgstat_parse_kv(buf, (size_t)n, "usage_usec", &cpu) == -1)
+			return -1;
+		cpu *= 1000;
+		(void)cgstat_parse_kv(buf, (size_t)n, "nr_throttled", &thr);
+		(void)cgstat_parse_kv(buf, (size_t)n, "throttled_usec",
+		    &thr_us);
+	} else if (cgstat_parse_value(buf, (size_t)n, &cpu, &is_max) == -1)
+		return -1;
+	if ((n = pread_all(d->fd_mem, buf, sizeof(buf))) <= 0 ||
+	    cgstat_parse_value(buf, (size_t)n, &mem, &is_max) == -1 || is_max)
+		return -1;
+	*st = d->last;
+	st->cpu_usage_ns = cpu;
+	if (v2 && (st->flags & KW_CG_THROTTLE)) {
+		st->nr_throttled = thr;
+		st->throttled_ns = thr_us * 1000;
+	}
+	st->mem_usage_bytes = mem;
+	st->mem_working_set_bytes = mem > d->inactive_file ?
+	    mem - d->inactive_file : 0;
+	return 0;
+}
+
 int
 cgstat_collect(struct cgstat *cg, struct kw_snapshot *snap)
 {
@@ -449,6 +555,7 @@ cgstat_collect(struct cgstat *cg, struct kw_snapshot *snap)
 	cg->last_error[0] = '\0';
 	if (cg->layout == CGSTAT_NONE)
 		return 0;
+	cg->samples++;
 	for (i = 0; i < cg->ndirs; i++)
 		cg->dirs[i].seen = 0;
 	for (i = 0; i < snap->nprocs; i++) {
@@ -470,6 +577,7 @@ cgstat_collect(struct cgstat *cg, struct kw_snapshot *snap)
 			}
 			d = &cg->dirs[cg->ndirs++];
 			memset(d, 0, sizeof(*d));
+			d->fd_cpu = d->fd_mem = -1;
 			snprintf(d->container_id, sizeof(d->container_id),
 			    "%s", p->container_id);
 		}
@@ -482,24 +590,40 @@ cgstat_collect(struct cgstat *cg, struct kw_snapshot *snap)
 		}
 		if ((st = kw_snapshot_add_cgroup(snap)) == NULL)
 			return -1;
-		snprintf(st->container_id, sizeof(st->container_id), "%s",
-		    p->container_id);
+		cg->reads++;
+		if (d->last.flags != 0 && cg->samples - d->detail_at <
+		    cg->detail_every && read_usage(cg, d, st) == 0)
+			continue;
 		if (cgstat_read(cg, d->dir, st, err, sizeof(err)) == -1) {
 			/* The directory may have been removed: find it anew. */
+			dir_close(cg, d);
 			d->dir[0] = '\0';
+			d->last.flags = 0;
 			snap->ncgroups--;
+			cg->reads--;
 			cg->errors++;
 			cg->last_errors++;
 			snprintf(cg->last_error, sizeof(cg->last_error), "%s",
 			    err);
 			continue;
 		}
-		cg->reads++;
+		snprintf(st->container_id, sizeof(st->container_id), "%s",
+		    p->container_id);
+		cg->full_reads++;
+		d->last = *st;
+		d->detail_at = cg->samples;
+		d->inactive_file = st->mem_usage_bytes -
+		    st->mem_working_set_bytes;
+		if (cg->detail_every > 1)
+			dir_open(cg, d);
 	}
 	/* Forget containers not in this sample. */
-	for (i = 0, j = 0; i < cg->ndirs; i++)
+	for (i = 0, j = 0; i < cg->ndirs; i++) {
 		if (cg->dirs[i].seen)
 			cg->dirs[j++] = cg->dirs[i];
+		else
+			dir_close(cg, &cg->dirs[i]);
+	}
 	cg->ndirs = j;
 	return 0;
 }

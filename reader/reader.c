@@ -398,6 +398,10 @@ cmd_status(void *arg, const char *args)
 	    r->cg.layout == CGSTAT_V2 ? "v2" : "v1"));
 	json_object_set_new(pf, "containers_read",
 	    json_integer((json_int_t)r->cg.reads));
+	json_object_set_new(pf, "full_reads",
+	    json_integer((json_int_t)r->cg.full_reads));
+	json_object_set_new(pf, "files_open",
+	    json_integer((json_int_t)r->cg.open_fds));
 	json_object_set_new(pf, "containers_unreadable",
 	    json_integer((json_int_t)r->cgroup_errors));
 	json_object_set_new(pf, "last_error",
@@ -457,6 +461,8 @@ start_cgstat(struct reader *r)
 		    "no cgroup hierarchy at %s", root);
 		return;
 	}
+	r->cg.detail_every = (uint64_t)kw_conf_int(r->d.conf,
+	    "reader.cgroup_detail_every");
 	r->cg_on = r->cg.layout != CGSTAT_NONE;
 	if (r->cg_on)
 		log_info("cgroup: %s (%s)", root, r->cg.layout == CGSTAT_V2 ?

@@ -133,11 +133,20 @@ enum cgstat_layout {
 	CGSTAT_V2,
 };
 
-/* A container's cgroup directory, found once from one of its processes. */
+/*
+ * A container's cgroup directory, found once from one of its processes.
+ * Its usage files stay open (read again with pread each sample); the rest
+ * is read in full every detail_every samples and kept in last.
+ */
 struct cgstat_dir {
 	char		container_id[KW_CID_LEN];
 	char		dir[KW_CGROUP_PATH_MAX];	/* "/docker/<id>" */
 	int		seen;		/* in the current sample */
+	int		fd_cpu;		/* -1: closed */
+	int		fd_mem;
+	uint64_t	detail_at;	/* cg->samples of the last full read */
+	uint64_t	inactive_file;	/* bytes, from the last full read */
+	struct kw_cgroup_stat last;
 };
 
 struct cgstat {
@@ -149,7 +158,12 @@ struct cgstat {
 	char		 memory_sub[32];
 	struct cgstat_dir *dirs;
 	size_t		 ndirs, capdirs;
+	uint64_t	 detail_every;	/* samples between full reads (>= 1) */
+	size_t		 max_fds;	/* usage files kept open, at most */
+	size_t		 open_fds;
+	uint64_t	 samples;
 	uint64_t	 reads;		/* containers read */
+	uint64_t	 full_reads;	/* of which in full */
 	uint64_t	 errors;	/* containers that could not be */
 	uint64_t	 last_errors;	/* in the last sample */
 	char		 last_error[320];
