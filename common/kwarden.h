@@ -222,6 +222,8 @@ struct kw_pub_stats {
 	uint64_t	clients_refused; /* over limits.stream_clients */
 	uint64_t	replays_refused; /* cut for too many subs */
 	uint64_t	acks_refused;	/* not durable, or past seq */
+	uint64_t	held_bytes;	/* messages in memory: the ring's, and
+					   those still being written */
 };
 
 struct kw_pub_opts {

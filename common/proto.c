@@ -380,12 +380,16 @@ kw_pack_hello(msgpack_packer *pk, const char *stream, uint64_t epoch,
 }
 
 void
-kw_pack_sub(msgpack_packer *pk, uint64_t epoch, uint64_t from)
+kw_pack_sub(msgpack_packer *pk, uint64_t epoch, uint64_t from, int durable)
 {
-	msgpack_pack_map(pk, 3);
+	msgpack_pack_map(pk, durable ? 4 : 3);
 	kw_pack_kstr(pk, "t", "sub");
 	kw_pack_ku64(pk, "epoch", epoch);
 	kw_pack_ku64(pk, "from", from);
+	if (durable) {
+		kw_pack_str(pk, "durable");
+		msgpack_pack_true(pk);
+	}
 }
 
 void

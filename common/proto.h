@@ -107,7 +107,9 @@ void	kw_pack_kf64(msgpack_packer *pk, const char *key, double v);
 /* Small control messages: these pack a whole map. */
 void	kw_pack_hello(msgpack_packer *pk, const char *stream, uint64_t epoch,
 	    uint64_t seq, uint64_t ts_ns);
-void	kw_pack_sub(msgpack_packer *pk, uint64_t epoch, uint64_t from);
+/* durable: the sender is the consumer whose acks count (the recorder). */
+void	kw_pack_sub(msgpack_packer *pk, uint64_t epoch, uint64_t from,
+	    int durable);
 void	kw_pack_gap(msgpack_packer *pk, uint64_t from, uint64_t to,
 	    uint64_t ts_ns);
 void	kw_pack_ack(msgpack_packer *pk, uint64_t seq);

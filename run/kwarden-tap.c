@@ -449,7 +449,7 @@ send_sub(int fd, uint64_t epoch, uint64_t from)
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	kw_pack_sub(&pk, epoch, from);
+	kw_pack_sub(&pk, epoch, from, 0);
 	while (off < sb.size) {
 		n = send(fd, sb.data + off, sb.size - off, MSG_NOSIGNAL);
 		if (n == -1) {

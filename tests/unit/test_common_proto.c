@@ -438,7 +438,7 @@ build_corpus(struct packed *p, size_t *nmsgs)
 	fill_snapshot(&snap);
 	kw_pack_hello(&p->pk, "decider", 123456789, 42, 99);
 	n++;
-	kw_pack_sub(&p->pk, 123456789, 1);
+	kw_pack_sub(&p->pk, 123456789, 1, 1);
 	n++;
 	kw_pack_gap(&p->pk, 3, 9, 77);
 	n++;
