@@ -28,7 +28,6 @@ struct ctl_client {
 	int			 closing;
 	int			 eof;
 	int			 writes;
-	int			 throttled;	/* reading stopped */
 };
 
 struct ctl_wreq {
@@ -158,11 +157,6 @@ reply_done(uv_write_t *req, int status)
 		return;
 	}
 	c->active_ns = kw_mono_ns();
-	if (c->throttled && c->queued <= c->ctl->reply_bytes / 8 &&
-	    !c->closing) {
-		c->throttled = 0;
-		uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
-	}
 }
 
 /* Send one JSON object as a line; takes the reference. */
@@ -226,12 +220,6 @@ reply(struct ctl_client *c, json_t *obj)
 		free(w);
 		ctl_client_close(c);
 		return;
-	}
-	/* Read no more commands until it has read most of these. */
-	if (c->queued >= c->ctl->reply_bytes / 2 && !c->throttled &&
-	    !c->eof) {
-		c->throttled = 1;
-		uv_read_stop((uv_stream_t *)&c->pipe);
 	}
 }
 
