@@ -9,11 +9,13 @@
                         connected, holds SECS, prints "served N refused M"
   flood SOCK N CMD COUNT SECS
                         N control clients sending CMD COUNT times and
-                        never reading; prints how many were cut off
+                        never reading until all are cut off or SECS
+                        pass; prints how many were cut off
   replays SOCK K        K subs from=1, reading all; "closed" or "open"
   ack SOCK SEQ          an ack of SEQ, then close
 """
 import os
+import select
 import socket
 import struct
 import sys
@@ -131,7 +133,16 @@ def main():
                     BrokenPipeError):
                 pass
             socks.append(s)
-        time.sleep(secs)
+        # Wait, without reading, until each is hung up on or secs pass.
+        poller = select.poll()
+        for s in socks:
+            poller.register(s, select.POLLRDHUP | select.POLLHUP)
+        hung = set()
+        end = time.monotonic() + secs
+        while len(hung) < len(socks) and time.monotonic() < end:
+            for fd, ev in poller.poll(100):
+                hung.add(fd)
+                poller.unregister(fd)
         cut = 0
         for s in socks:
             s.setblocking(True)

@@ -6,6 +6,20 @@
 . "$(dirname "$0")/lib.sh"
 
 HOSTILE="python3 $TOP/tests/integration/hostile-clients.py"
+# ASan holds freed memory in quarantine: resident sizes say nothing there.
+SAN=0
+grep -q fsanitize "$TOP/build/flags" 2>/dev/null && SAN=1
+
+# under_kb WHAT DELTA MAX: ok when DELTA < MAX kB (only noted under ASan).
+under_kb() {
+	if [ "$SAN" = 1 ]; then
+		echo "note $1: grew $(($2 / 1024)) MB (ASan build: not checked)"
+	elif [ "$2" -lt "$3" ]; then
+		ok "$1: grew $(($2 / 1024)) MB"
+	else
+		fail "$1" "grew $2 kB, limit $3 kB"
+	fi
+}
 
 # rss_kb PID / vsz_kb PID: from /proc.
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
@@ -105,7 +119,7 @@ else
 fi
 
 rss0=$(rss_kb "$DPID")
-n=$($HOSTILE flood "$T/run/decider.ctl" 20 config 2000 3)
+n=$($HOSTILE flood "$T/run/decider.ctl" 20 config 2000 30)
 rss1=$(rss_kb "$DPID")
 c=$(jget "$(ctl decider status)" .limits.ctl_reply_bytes_cut)
 if [ "$n" = 20 ] && [ "${c:-0}" -ge 20 ]; then
@@ -113,11 +127,8 @@ if [ "$n" = 20 ] && [ "${c:-0}" -ge 20 ]; then
 else
 	fail "flooding control clients cut" "$n of 20, counted ${c:-none}"
 fi
-if [ $((rss1 - rss0)) -lt 65536 ]; then
-	ok "decider RSS $((rss0 / 1024)) -> $((rss1 / 1024)) MB while flooded"
-else
-	fail "decider RSS bounded while flooded" "$rss0 -> $rss1 kB"
-fi
+echo "decider RSS: $((rss0 / 1024)) MB, flooded: $((rss1 / 1024)) MB"
+under_kb "decider RSS while flooded" $((rss1 - rss0)) 65536
 
 stop_pipeline
 [ "$STOP_RC" = 0 ] && ok "pipeline stops cleanly" || fail "pipeline stops" "rc $STOP_RC"
@@ -143,17 +154,12 @@ wait "$HOLD"
 sleep 2
 rss2=$(rss_kb "$RPID")
 echo "reader RSS: $((rss0 / 1024)) MB, with 500 clients replaying a $((ring / 1024)) KiB ring: $((rss1 / 1024)) MB, after they left: $((rss2 / 1024)) MB ($(cat "$T/hold.out"))"
-if [ "$(cat "$T/hold.out")" = "served 500 refused 0" ] &&
-    [ $((rss1 - rss0)) -lt $((500 * 1024 / 4)) ]; then
-	ok "500 replaying clients: reader grew $(((rss1 - rss0) / 1024)) MB (< 0.25 MiB each)"
-else
-	fail "500 replaying clients share the ring" "$rss0 -> $rss1 kB, $(cat "$T/hold.out")"
-fi
-if [ $((rss2 - rss0)) -lt 32768 ]; then
-	ok "memory back after they left ($((rss2 / 1024)) MB)"
-else
-	fail "memory back after they left" "$rss0 -> $rss2 kB"
-fi
+[ "$(cat "$T/hold.out")" = "served 500 refused 0" ] &&
+	ok "500 replaying clients served" ||
+	fail "500 replaying clients served" "$(cat "$T/hold.out")"
+under_kb "reader RSS with 500 replaying clients (< 0.25 MiB each)" \
+	$((rss1 - rss0)) $((500 * 1024 / 4))
+under_kb "reader RSS after they left" $((rss2 - rss0)) 32768
 kill -TERM "$RPID"
 wait "$RPID"
 rc=$?
