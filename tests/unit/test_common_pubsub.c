@@ -747,6 +747,64 @@ pub__many_clients_replaying_never_reading__bytes_shared(void **state)
 	close_all(&loop);
 }
 
+static int
+sub_refused(void *arg)
+{
+	struct kw_sub_stats st;
+
+	kw_sub_stats(arg, &st);
+	return strstr(st.last_error, "declared size") != NULL;
+}
+
+/* A hostile producer: hello, then an array count cut after its type byte. */
+static void
+sub__count_split_after_a_pause__refused(void **state)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	uv_loop_t loop;
+	struct got *g = calloc(1, sizeof(*g));
+	struct kw_sub_cb cb = { on_msg, on_event, g };
+	struct kw_sub *sub;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int lfd, fd = -1, i;
+
+	(void)state;
+	uv_loop_init(&loop);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sockpath);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	fcntl(lfd, F_SETFL, O_NONBLOCK);
+	sub = kw_sub_new(&loop, sockpath, "decider", 0, &cb);
+	kw_sub_start(sub);
+	for (i = 0; i < 2000 && fd == -1; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		fd = accept(lfd, NULL, NULL);
+		usleep(1000);
+	}
+	assert_true(fd != -1);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	kw_pack_hello(&pk, "decider", 7, 0, 1);
+	assert_int_equal(write(fd, sb.data, sb.size), (ssize_t)sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	assert_true(run_until(&loop, is_connected, g, 2000));
+	assert_int_equal(write(fd, "\xdd", 1), 1);
+	for (i = 0; i < 20; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	assert_int_equal(write(fd, "\x7f\xff\xff\xff", 4), 4);
+	assert_true(run_until(&loop, sub_refused, sub, 2000));
+	close(fd);
+	close(lfd);
+	unlink(sockpath);
+	kw_sub_close(sub);
+	close_all(&loop);
+	free(g);
+}
+
 int
 main(void)
 {
@@ -779,6 +837,7 @@ main(void)
 		    pub__replays_over_the_limit__client_cut_and_counted),
 		cmocka_unit_test(
 		    pub__many_clients_replaying_never_reading__bytes_shared),
+		cmocka_unit_test(sub__count_split_after_a_pause__refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
