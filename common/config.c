@@ -54,7 +54,7 @@ static const struct conf_key schema[] = {
 	{ "paths", "database", KW_CONF_STR, "/var/lib/kwarden/kwarden.db",
 	    NULL, NULL, "SQLite database", CK_NONEMPTY, 0, 0 },
 	{ "paths", "socket_mode", KW_CONF_INT, "0660", NULL, NULL,
-	    "file mode of the sockets, octal", CK_OCTAL | CK_BOUNDS, 0, 0777 },
+	    "file mode of the sockets, octal", CK_OCTAL | CK_BOUNDS, 1, 0777 },
 	{ "paths", "socket_group", KW_CONF_STR, "", NULL, NULL,
 	    "group of the sockets (empty: the daemon's own)", 0, 0, 0 },
 
@@ -135,6 +135,25 @@ static const struct conf_key schema[] = {
 	    0 },
 	{ "policy", "protect", KW_CONF_LIST, "grafana, kwarden", NULL, NULL,
 	    "substrings of name or image never acted on", 0, 0, 0 },
+
+	{ "limits", "stream_clients", KW_CONF_INT, "64", NULL, NULL,
+	    "connections at once on a stream socket (reader.sock, "
+	    "decider.sock)", CK_BOUNDS, 1, 100000 },
+	{ "limits", "stream_replays", KW_CONF_INT, "10", NULL, NULL,
+	    "replay requests (sub) per stream client per replay_interval",
+	    CK_BOUNDS, 1, 1000000 },
+	{ "limits", "replay_interval", KW_CONF_DURATION, "60s", NULL, NULL,
+	    "the interval of stream_replays", CK_BOUNDS, 1000,
+	    86400 * 1000 },
+	{ "limits", "ctl_clients", KW_CONF_INT, "64", NULL, NULL,
+	    "connections at once on a control socket (the least recently "
+	    "active makes room for a new one)", CK_BOUNDS, 1, 100000 },
+	{ "limits", "ctl_idle_timeout", KW_CONF_DURATION, "60s", NULL, NULL,
+	    "close a control connection idle this long", CK_BOUNDS, 100,
+	    86400 * 1000 },
+	{ "limits", "ctl_reply_bytes", KW_CONF_SIZE, "1M", NULL, NULL,
+	    "replies queued to one control client that does not read",
+	    CK_BOUNDS, 65536, (double)(1ULL << 32) },
 };
 #define NKEYS	(sizeof(schema) / sizeof(schema[0]))
 
@@ -157,7 +176,7 @@ static const struct {
 };
 
 static const char *const sections[] = {
-	"paths", "reader", "decider", "recorder", "run", "policy",
+	"paths", "reader", "decider", "recorder", "run", "policy", "limits",
 };
 
 struct conf_class {
@@ -587,8 +606,8 @@ check_value(const struct conf_key *k, const char *v, char *msg, size_t len)
 			snprintf(msg, len, QV " is out of range (%.0fms to "
 			    "%.0fms)", v, k->min, k->max);
 		else if (k->flags & CK_OCTAL)
-			snprintf(msg, len, QV " is out of range (0 to %o)",
-			    v, (unsigned)k->max);
+			snprintf(msg, len, QV " is out of range (%o to %o)",
+			    v, (unsigned)k->min, (unsigned)k->max);
 		else
 			snprintf(msg, len, QV " is out of range "
 			    "(%.15g to %.15g)", v, k->min, k->max);

@@ -46,8 +46,16 @@ void
 kw_mpscan_init(struct kw_mpscan *s, size_t max_len, size_t max_count)
 {
 	s->pos = 0;
+	s->need = 0;
 	s->max_len = max_len;
 	s->max_count = max_count;
+}
+
+void
+kw_mpscan_next(struct kw_mpscan *s)
+{
+	s->pos = 0;
+	s->need = 0;
 }
 
 static uint64_t
@@ -63,19 +71,27 @@ be_uint(const unsigned char *p, size_t n)
 /*
  * Headers follow one another: an array's or map's elements come right after
  * its header, a str's bytes right after its header. So a linear walk over
- * headers, skipping payloads, sees every declared size.
+ * headers, skipping payloads, sees every declared size; counting the
+ * objects still owed (one for the message, plus each array's and map's
+ * elements) finds where the message ends. A header cut short by the end
+ * of the bytes is read again, whole, next time.
  */
 int
 kw_mpscan_feed(struct kw_mpscan *s, const char *buf, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)buf;
 
-	while (s->pos < len) {
-		unsigned char b = p[s->pos];
+	if (s->pos == 0 && s->need == 0)
+		s->need = 1;
+	while (s->need > 0) {
+		unsigned char b;
 		size_t hdr = 1, nsize = 0, fixed = 0;
 		int kind = 0;	/* 0 scalar, 1 payload, 2 array, 3 map */
 		uint64_t n = 0;
 
+		if (s->pos >= len)
+			return 0;
+		b = p[s->pos];
 		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 ||
 		    b == 0xc3) {
 			fixed = 0;
@@ -112,16 +128,16 @@ kw_mpscan_feed(struct kw_mpscan *s, const char *buf, size_t len)
 			case 0xde: kind = 3; nsize = 2; break;
 			case 0xdf: kind = 3; nsize = 4; break;
 			default:
-				/* 0xc1, never used: msgpack-c says so. */
-				return 0;
+				return -2;	/* 0xc1: never used */
 			}
 		}
 		if (nsize > 0) {
-			if (s->pos + 1 + nsize > len)
+			if (len - s->pos < 1 + nsize)
 				return 0;	/* header not all here yet */
 			n = be_uint(p + s->pos + 1, nsize);
 			hdr += nsize;
 		}
+		s->need--;
 		switch (kind) {
 		case 0:
 			s->pos += hdr + fixed;
@@ -136,30 +152,43 @@ kw_mpscan_feed(struct kw_mpscan *s, const char *buf, size_t len)
 			if (n > s->max_count || (kind == 3 &&
 			    n * 2 > s->max_count))
 				return -1;
+			s->need += kind == 3 ? n * 2 : n;
 			s->pos += hdr;
 			break;
 		}
+		if (s->pos > s->max_len)
+			return -1;
 	}
-	return 0;
-}
-
-void
-kw_mpscan_consumed(struct kw_mpscan *s, size_t n)
-{
-	s->pos = n > s->pos ? 0 : s->pos - n;
+	/* The last payload may still be on its way. */
+	return s->pos <= len ? 1 : 0;
 }
 
 int
 kw_unpacker_next(msgpack_unpacker *u, struct kw_mpscan *s,
     msgpack_unpacked *res)
 {
-	size_t off = u->off;
+	size_t used, end;
 	int rc;
 
-	if (kw_mpscan_feed(s, u->buffer + u->off, u->used - u->off) == -1)
+	switch (kw_mpscan_feed(s, u->buffer + u->off, u->used - u->off)) {
+	case 0:
+		return MSGPACK_UNPACK_CONTINUE;
+	case -1:
 		return KW_UNPACK_REFUSED;
+	case -2:
+		return MSGPACK_UNPACK_PARSE_ERROR;
+	}
+	/* msgpack-c sees the checked message and not one byte past it. */
+	end = u->off + s->pos;
+	used = u->used;
+	u->used = end;
 	rc = msgpack_unpacker_next(u, res);
-	kw_mpscan_consumed(s, u->off - off);
+	u->used = used;
+	kw_mpscan_next(s);
+	/* Should the two ever disagree on where it ends, it is malformed. */
+	if (rc == MSGPACK_UNPACK_CONTINUE ||
+	    (rc == MSGPACK_UNPACK_SUCCESS && u->off != end))
+		return MSGPACK_UNPACK_PARSE_ERROR;
 	return rc;
 }
 
@@ -254,7 +283,8 @@ kw_get_str(const msgpack_object *map, const char *key, char *buf, size_t len)
 	n = o->via.str.size;
 	if (n > len - 1)
 		n = len - 1;
-	memcpy(buf, o->via.str.ptr, n);
+	if (n > 0)	/* an empty str may point nowhere */
+		memcpy(buf, o->via.str.ptr, n);
 	buf[n] = '\0';
 	/* A NUL inside the string ends it: keys and names never hold one. */
 	return 0;
@@ -350,12 +380,16 @@ kw_pack_hello(msgpack_packer *pk, const char *stream, uint64_t epoch,
 }
 
 void
-kw_pack_sub(msgpack_packer *pk, uint64_t epoch, uint64_t from)
+kw_pack_sub(msgpack_packer *pk, uint64_t epoch, uint64_t from, int durable)
 {
-	msgpack_pack_map(pk, 3);
+	msgpack_pack_map(pk, durable ? 4 : 3);
 	kw_pack_kstr(pk, "t", "sub");
 	kw_pack_ku64(pk, "epoch", epoch);
 	kw_pack_ku64(pk, "from", from);
+	if (durable) {
+		kw_pack_str(pk, "durable");
+		msgpack_pack_true(pk);
+	}
 }
 
 void
@@ -416,7 +450,8 @@ kw_proc_set_cmdline(struct kw_proc *p, const char *s, size_t len)
 	c = malloc(len + 1);
 	if (c == NULL)
 		return -1;
-	memcpy(c, s, len);
+	if (len > 0)
+		memcpy(c, s, len);
 	c[len] = '\0';
 	free(p->cmdline);
 	p->cmdline = c;

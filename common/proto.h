@@ -36,25 +36,35 @@ enum kw_msg_type {
 
 /*
  * msgpack-c reserves memory for an array or map as soon as it reads the
- * declared count, so a few bytes can ask for gigabytes. Before unpacking,
- * a reader feeds the bytes it holds to a scanner that checks every
- * declared length and count against limits; pos is how far it has checked,
- * relative to the first byte not yet unpacked.
+ * declared count, so a few bytes can ask for gigabytes. A reader hands
+ * msgpack-c only whole messages that a scanner has walked first, checking
+ * every declared length and count against limits: msgpack-c then never
+ * sees a header it could act on before the scanner has checked it, however
+ * the bytes were cut into reads. The scanner keeps its place in the
+ * message being received between reads.
  */
 struct kw_mpscan {
-	size_t	pos;
-	size_t	max_len;	/* longest str/bin/ext */
-	size_t	max_count;	/* most elements in one array or map */
+	size_t		pos;		/* bytes of the message walked */
+	uint64_t	need;		/* objects still to come in it */
+	size_t		max_len;	/* longest message, so longest str */
+	size_t		max_count;	/* most elements in one array or map */
 };
 
 void	kw_mpscan_init(struct kw_mpscan *s, size_t max_len, size_t max_count);
-/* Check buf[pos..len); -1 when a declared length or count is over a limit. */
-int	kw_mpscan_feed(struct kw_mpscan *s, const char *buf, size_t len);
-/* n bytes at the start were unpacked and are gone from the buffer. */
-void	kw_mpscan_consumed(struct kw_mpscan *s, size_t n);
 /*
- * msgpack_unpacker_next behind the scanner: the bytes it will read are
- * checked first. Returns MSGPACK_UNPACK_* or KW_UNPACK_REFUSED.
+ * Walk on through buf[0..len), the bytes of the message being received
+ * (and maybe more). 1: a whole message of s->pos bytes is there; 0: more
+ * bytes are needed; -1: a declared length or count, or the message, is
+ * over a limit; -2: not msgpack (0xc1).
+ */
+int	kw_mpscan_feed(struct kw_mpscan *s, const char *buf, size_t len);
+/* The message was handed on: start on the next one. */
+void	kw_mpscan_next(struct kw_mpscan *s);
+/*
+ * msgpack_unpacker_next behind the scanner: msgpack-c is given one whole,
+ * checked message at a time and nothing past it. Returns MSGPACK_UNPACK_*
+ * or KW_UNPACK_REFUSED. msgpack_unpacker_message_size() stays the bytes
+ * buffered of the message being received.
  */
 #define KW_UNPACK_REFUSED	(-100)
 int	kw_unpacker_next(msgpack_unpacker *u, struct kw_mpscan *s,
@@ -97,7 +107,9 @@ void	kw_pack_kf64(msgpack_packer *pk, const char *key, double v);
 /* Small control messages: these pack a whole map. */
 void	kw_pack_hello(msgpack_packer *pk, const char *stream, uint64_t epoch,
 	    uint64_t seq, uint64_t ts_ns);
-void	kw_pack_sub(msgpack_packer *pk, uint64_t epoch, uint64_t from);
+/* durable: the sender is the consumer whose acks count (the recorder). */
+void	kw_pack_sub(msgpack_packer *pk, uint64_t epoch, uint64_t from,
+	    int durable);
 void	kw_pack_gap(msgpack_packer *pk, uint64_t from, uint64_t to,
 	    uint64_t ts_ns);
 void	kw_pack_ack(msgpack_packer *pk, uint64_t seq);
