@@ -58,6 +58,10 @@ $(1)/kwarden-$(1): $(B)/$(1)/$(1).o $(B)/lib$(1).a $(LIBKW)
 endef
 $(foreach d,$(DAEMONS),$(eval $(call daemon_rules,$(d))))
 
+# Every object of the programs (what lint-analyze compiles).
+PROG_OBJ := $(COMMON_OBJ) $(foreach d,$(DAEMONS),$($(d)_OBJ) $(B)/$(d)/$(d).o) \
+	$(B)/run/kwarden-run.o $(B)/run/kwarden-tap.o
+
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -164,6 +168,36 @@ kmods:
 	@test -d "$(KDIR)" || { echo "kmods: no kernel headers at $(KDIR);" \
 		"install linux-headers-$$(uname -r) or pass KDIR=" >&2; exit 2; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmods modules
+
+# Style checks (CI runs them; make -k lint runs all three to the end).
+# Every shell script: *.sh, and any file whose first line runs sh or bash.
+SH_SCRIPTS = $(shell { git ls-files --cached --others --exclude-standard \
+	2>/dev/null || find . -type f ! -path './build/*' ! -path './.git/*'; } | \
+	sed 's|^\./||' | sort -u | while read -r f; do [ -f "$$f" ] || continue; \
+	case $$f in (*.sh) \
+	echo "$$f" ;; (*) head -n 1 "$$f" 2>/dev/null | \
+	grep -qE '^\#!.*[/ ](ba|da)?sh$$' && echo "$$f" ;; esac; done)
+# Files kept formatted by .clang-format (the list grows as files are).
+FORMAT_CHECKED = $(shell sed 's/\#.*//' .clang-format-checked)
+## lint             lint-shell, lint-analyze and lint-format (make -k lint: all three)
+.PHONY: lint lint-shell lint-analyze lint-format format check-deps-lint
+lint: lint-shell lint-analyze lint-format
+check-deps-lint:
+	@run/install-deps lint
+## lint-shell       shellcheck on every shell script (settings in .shellcheckrc)
+lint-shell: check-deps-lint
+	shellcheck $(SH_SCRIPTS)
+## lint-analyze     clang's static analyzer (scan-build) over the programs, in build/scan
+lint-analyze: check-deps-lint
+	rm -rf $(B)/scan
+	scan-build --status-bugs -o $(B)/scan/report \
+		$(MAKE) --no-print-directory B=$(B)/scan SAN= $(PROG_OBJ:$(B)/%=$(B)/scan/%)
+## lint-format      clang-format --dry-run on the files in .clang-format-checked
+lint-format: check-deps-lint
+	clang-format --dry-run --Werror $(FORMAT_CHECKED)
+## format           clang-format -i on the files in .clang-format-checked
+format:
+	clang-format -i $(FORMAT_CHECKED)
 
 ## clean            remove build/, the programs and the modules' build files
 clean:
