@@ -45,7 +45,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 .PHONY: all test unit integration vm run demo kmods bench install uninstall \
-	clean check-deps check-deps-test
+	clean check-deps check-deps-test fuzz fuzz-smoke fuzz-build
 all: $(BINS) $(UNIT_BIN)
 
 # Rebuild everything when the flags change (SAN=1 and back).
@@ -114,6 +114,10 @@ uninstall:
 demo: check-deps
 	$(MAKE) all
 	run/demo.sh $(ARGS)
+
+# libFuzzer targets, built with clang apart from the rest (tests/fuzz/fuzz.mk).
+fuzz fuzz-smoke fuzz-build:
+	$(MAKE) -f tests/fuzz/fuzz.mk $@
 
 # Benchmarks (slow and noisy: not part of make test).
 bench: all

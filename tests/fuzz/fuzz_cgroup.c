@@ -1,0 +1,57 @@
+/*
+ * Fuzz the cgroup parsers: a path (kw_cgroup_container_id) and the
+ * content of /proc/<pid>/cgroup (kw_cgroup_file_container_id). A container
+ * id found is 64 lowercase hex digits and is in the input.
+ */
+#include <string.h>
+
+#include "kwarden.h"
+#include "fuzz.h"
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	kw_log_init("fuzz_cgroup", KW_LOG_ERROR);
+	return 0;
+}
+
+static void
+check_id(int r, const char *id, const char *input)
+{
+	if (r == 0) {
+		FUZZ_CHECK(id[0] == '\0');
+		return;
+	}
+	FUZZ_CHECK(r == 1);
+	FUZZ_CHECK(strspn(id, "0123456789abcdef") == KW_CONTAINER_ID_LEN);
+	FUZZ_CHECK(id[KW_CONTAINER_ID_LEN] == '\0');
+	FUZZ_CHECK(strstr(input, id) != NULL);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char id[KW_CONTAINER_ID_LEN + 1], small[8], big[4096], *s;
+	int r;
+
+	/* Both take C strings: what follows a NUL is not read. */
+	if ((s = malloc(size + 1)) == NULL)
+		return 0;
+	memcpy(s, data, size);
+	s[size] = '\0';
+
+	r = kw_cgroup_container_id(s, id);
+	check_id(r, id, s);
+
+	r = kw_cgroup_file_container_id(s, id, big, sizeof(big));
+	check_id(r, id, s);
+	FUZZ_CHECK(strlen(big) < sizeof(big));
+	FUZZ_CHECK(strstr(s, big) != NULL);
+	r = kw_cgroup_file_container_id(s, id, small, sizeof(small));
+	check_id(r, id, s);
+	FUZZ_CHECK(strlen(small) < sizeof(small));
+	r = kw_cgroup_file_container_id(s, id, NULL, 0);
+	check_id(r, id, s);
+	free(s);
+	return 0;
+}
