@@ -1,7 +1,10 @@
 /*
  * Fuzz the cgroup parsers: a path (kw_cgroup_container_id) and the
  * content of /proc/<pid>/cgroup (kw_cgroup_file_container_id). A container
- * id found is 64 lowercase hex digits and is in the input.
+ * id found is 64 lowercase hex digits, and a whole name or the whole middle
+ * of one in the input (after '/' or '-', before '/', '.', a newline or the
+ * end), never a piece of a longer one. Inputs go up to 10 kB (cgroup.flags):
+ * past any buffer a path might be copied to.
  */
 #include <string.h>
 
@@ -15,6 +18,22 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+static int
+whole_id_in(const char *s, const char *id)
+{
+	const char *p;
+	char before, after;
+
+	for (p = s; (p = strstr(p, id)) != NULL; p++) {
+		before = p == s ? '/' : p[-1];
+		after = p[KW_CONTAINER_ID_LEN];
+		if ((before == '/' || before == '-') && (after == '\0' ||
+		    after == '/' || after == '.' || after == '\n'))
+			return 1;
+	}
+	return 0;
+}
+
 static void
 check_id(int r, const char *id, const char *input)
 {
@@ -25,7 +44,7 @@ check_id(int r, const char *id, const char *input)
 	FUZZ_CHECK(r == 1);
 	FUZZ_CHECK(strspn(id, "0123456789abcdef") == KW_CONTAINER_ID_LEN);
 	FUZZ_CHECK(id[KW_CONTAINER_ID_LEN] == '\0');
-	FUZZ_CHECK(strstr(input, id) != NULL);
+	FUZZ_CHECK(whole_id_in(input, id));
 }
 
 int
