@@ -32,8 +32,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	int fd;
 
 	kw_log_init("fuzz_config", KW_LOG_ERROR);
-	snprintf(path, sizeof(path), "%.40s/kwfuzz-conf.XXXXXX",
-	    tmp != NULL ? tmp : "/tmp");
+	/* tmpfs when there is one: the file is rewritten twice a run. */
+	if (tmp == NULL)
+		tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	snprintf(path, sizeof(path), "%.40s/kwfuzz-conf.XXXXXX", tmp);
 	if ((fd = mkstemp(path)) == -1) {
 		perror(path);
 		abort();
@@ -144,6 +146,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	write_file(buf, len1);
 	if ((conf = kw_conf_load(path, err, sizeof(err))) == NULL) {
 		FUZZ_CHECK(err[0] != '\0');
+		unlink(path);
 		return 0;
 	}
 	if (s2 != NULL)
@@ -160,5 +163,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(err[0] != '\0');
 	}
 	kw_conf_free(conf);
+	/* Nothing left behind by a run that ends in a crash later. */
+	unlink(path);
 	return 0;
 }

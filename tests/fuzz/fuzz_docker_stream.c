@@ -10,8 +10,6 @@
 #include "../../decider/decider.h"
 #include "fuzz.h"
 
-#define MAX_OBJS	4096
-
 struct cut {
 	size_t	off;		/* in the stream */
 	long	len;		/* -1: not an object there, the end */
@@ -24,7 +22,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* docker.c's on_events: returns how many cuts, the last may be an error. */
+/*
+ * docker.c's events_feed, fed piece by piece: returns how many cuts (at
+ * most one per two bytes), the last may be an error.
+ */
 static size_t
 run(const char *data, size_t size, uint8_t max, uint8_t seed,
     struct cut *cuts)
@@ -53,7 +54,7 @@ run(const char *data, size_t size, uint8_t max, uint8_t seed,
 				used += start;
 				break;
 			}
-			FUZZ_CHECK(ncut < MAX_OBJS);
+			FUZZ_CHECK(ncut < size / 2 + 1);
 			cuts[ncut].off = base + used + start;
 			cuts[ncut++].len = n;
 			if (n < 0)
@@ -78,14 +79,20 @@ out:
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct cut a[MAX_OBJS], b[MAX_OBJS];
+	struct cut *a, *b;
 	size_t na, nb;
 
-	if (size < 2 || size > MAX_OBJS)
+	if (size < 2)
 		return 0;
+	a = calloc(size / 2 + 1, sizeof(*a));
+	b = calloc(size / 2 + 1, sizeof(*b));
+	if (a == NULL || b == NULL)
+		abort();
 	na = run((const char *)data + 2, size - 2, data[0], data[1], a);
 	nb = run((const char *)data + 2, size - 2, 0, 0, b);
 	FUZZ_CHECK(na == nb);
 	FUZZ_CHECK(memcmp(a, b, na * sizeof(a[0])) == 0);
+	free(a);
+	free(b);
 	return 0;
 }
