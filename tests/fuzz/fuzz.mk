@@ -24,6 +24,7 @@ F_READER	:= $(patsubst %.c,$(FB)/%.o,$(filter-out reader/reader.c,$(wildcard rea
 F_DECIDER	:= $(patsubst %.c,$(FB)/%.o,$(filter-out decider/decider.c,$(wildcard decider/*.c)))
 
 # What each target links: the archive of its daemon, then libkwarden.
+F_LIBS_cgstat		:= $(FB)/libreader.a
 F_LIBS_kmod		:= $(FB)/libreader.a
 F_LIBS_procfs		:= $(FB)/libreader.a
 F_LIBS_docker_json	:= $(FB)/libdecider.a

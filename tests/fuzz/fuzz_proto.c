@@ -87,6 +87,15 @@ snapshot_roundtrip(void)
 	FUZZ_CHECK(kw_snapshot_unpack(&res.data, &snap2, err,
 	    sizeof(err)) == 0);
 	FUZZ_CHECK(snap2.nprocs == snap.nprocs);
+	FUZZ_CHECK(snap2.ncgroups == snap.ncgroups);
+	for (i = 0; i < snap.ncgroups; i++) {
+		FUZZ_CHECK(strcmp(snap2.cgroups[i].container_id,
+		    snap.cgroups[i].container_id) == 0);
+		FUZZ_CHECK(snap2.cgroups[i].cpu_usage_ns ==
+		    snap.cgroups[i].cpu_usage_ns);
+		FUZZ_CHECK(snap2.cgroups[i].mem_usage_bytes ==
+		    snap.cgroups[i].mem_usage_bytes);
+	}
 	FUZZ_CHECK(strcmp(snap2.source, snap.source) == 0);
 	FUZZ_CHECK(memcmp(&snap2.host, &snap.host, sizeof(snap.host)) == 0);
 	for (i = 0; i < snap.nprocs; i++) {
