@@ -68,7 +68,7 @@ UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 .PHONY: all test unit integration vm run demo kmods bench install uninstall \
-	clean check-deps check-deps-test
+	clean check-deps check-deps-test fuzz fuzz-smoke fuzz-build
 ## Targets:
 ## all              (the default) the five programs; needs no cmocka
 all: $(BINS)
@@ -162,6 +162,11 @@ uninstall:
 demo: check-deps
 	$(MAKE) all
 	run/demo.sh $(ARGS)
+
+# libFuzzer targets, built with clang apart from the rest (tests/fuzz/fuzz.mk).
+## fuzz, fuzz-smoke each fuzz target for FUZZ_SECONDS (default 60), or a few
+fuzz fuzz-smoke fuzz-build:
+	$(MAKE) -f tests/fuzz/fuzz.mk $@
 
 # Benchmarks (slow and noisy: not part of make test).
 ## bench            the benchmarks (tests/bench/run)

@@ -180,7 +180,7 @@ kw_cgroup_file_container_id(const char *content,
     char out[KW_CONTAINER_ID_LEN + 1], char *path_out, size_t path_len)
 {
 	const char	*line, *eol, *c1, *c2, *path;
-	char		 buf[4096], id[KW_CONTAINER_ID_LEN + 1];
+	char		 id[KW_CONTAINER_ID_LEN + 1];
 	size_t		 plen;
 	int		 found = 0, have_path = 0, have_unified = 0;
 
@@ -209,12 +209,13 @@ kw_cgroup_file_container_id(const char *content,
 			copy_path(path_out, path_len, path, plen);
 			have_path = 1;
 		}
-		if (!found) {
-			copy_path(buf, sizeof(buf), path, plen);
-			if (kw_cgroup_container_id(buf, id)) {
-				memcpy(out, id, sizeof(id));
-				found = 1;
-			}
+		/*
+		 * The path as it is, not a copy cut to a buffer: a cut could
+		 * leave 64 hex digits of a longer name. It ends at eol.
+		 */
+		if (!found && kw_cgroup_container_id(path, id)) {
+			memcpy(out, id, sizeof(id));
+			found = 1;
 		}
 		if (found && have_unified)
 			break;

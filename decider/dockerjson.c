@@ -295,10 +295,10 @@ docker_error_text(const char *buf, size_t len, long http_code, char *out,
 	if (msg != NULL && msg[0] != '\0')
 		snprintf(out, outlen, "%s", msg);
 	else if (len > 0 && root == NULL) {
-		/* Plain text: its first line. */
-		n = strcspn(buf, "\r\n");
-		if (n > len)
-			n = len;
+		/* Plain text: its first line (buf need not end in a NUL). */
+		for (n = 0; n < len && buf[n] != '\r' && buf[n] != '\n' &&
+		    buf[n] != '\0'; n++)
+			;
 		snprintf(out, outlen, "HTTP %ld: %.*s", http_code, (int)n,
 		    buf);
 	} else

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -246,6 +247,39 @@ cgroup_file__garbage__none(void **state)
 	    "0::/docker/" ID "\n", out, NULL, 0), 1);
 }
 
+/*
+ * A path longer than any buffer: a component of 70 hex digits whose first
+ * 64 end exactly where a 4096-byte copy of the path would be cut is not a
+ * container id; one of 64 after as long a path still is.
+ */
+static void
+cgroup_file__long_path__not_cut_into_an_id(void **state)
+{
+	char	content[8192], out[KW_CONTAINER_ID_LEN + 1], path[64];
+	size_t	n, i;
+
+	n = (size_t)snprintf(content, sizeof(content), "0::");
+	/* "/ab" x 1341 + "/docker/": the id starts at byte 4031 of the path. */
+	for (i = 0; i < 1341; i++)
+		n += (size_t)snprintf(content + n, sizeof(content) - n, "/ab");
+	n += (size_t)snprintf(content + n, sizeof(content) - n,
+	    "/docker/%s0123456\n", ID);
+	assert_true(n < sizeof(content));
+	assert_int_equal(kw_cgroup_file_container_id(content, out, path,
+	    sizeof(path)), 0);
+	assert_string_equal(out, "");
+
+	n = (size_t)snprintf(content, sizeof(content), "0::");
+	for (i = 0; i < 2000; i++)
+		n += (size_t)snprintf(content + n, sizeof(content) - n, "/ab");
+	n += (size_t)snprintf(content + n, sizeof(content) - n,
+	    "/docker/%s\n", ID);
+	assert_true(n < sizeof(content));
+	assert_int_equal(kw_cgroup_file_container_id(content, out, path,
+	    sizeof(path)), 1);
+	assert_string_equal(out, ID);
+}
+
 int
 main(void)
 {
@@ -268,6 +302,7 @@ main(void)
 		cmocka_unit_test(cgroup_file__hybrid__unified_path_copied),
 		cmocka_unit_test(cgroup_file__host_process__none),
 		cmocka_unit_test(cgroup_file__garbage__none),
+		cmocka_unit_test(cgroup_file__long_path__not_cut_into_an_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,8 @@
  * cut at every byte, error bodies; the table those keep; and the class a
  * container gets from what Docker says about it.
  */
+#include <sys/mman.h>
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -303,6 +306,31 @@ errors__captured__docker_message(void **state)
 	assert_string_equal(out, "HTTP 502: Bad Gateway");
 }
 
+/*
+ * A plain-text body that ends the buffer, with no newline and no NUL after
+ * it: the text is cut at len, not read past. The body sits right before an
+ * unreadable page, so reading one byte too far faults.
+ */
+static void
+errors__text_at_end_of_buffer__not_read_past(void **state)
+{
+	static const char text[] = "Bad Gateway";
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), len = strlen(text);
+	char out[128], *map, *buf;
+
+	map = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(map != MAP_FAILED);
+	assert_int_equal(mprotect(map + page, page, PROT_NONE), 0);
+	buf = map + page - len;
+	memcpy(buf, text, len);
+	docker_error_text(buf, len, 502, out, sizeof(out));
+	assert_string_equal(out, "HTTP 502: Bad Gateway");
+	docker_error_text(buf, 3, 502, out, sizeof(out));
+	assert_string_equal(out, "HTTP 502: Bad");
+	munmap(map, 2 * page);
+}
+
 static void
 table__generations__stale_entries_dropped(void **state)
 {
@@ -419,6 +447,7 @@ main(void)
 		cmocka_unit_test(events__rename_and_pause__updated),
 		cmocka_unit_test(stream__garbage_and_strings__handled),
 		cmocka_unit_test(errors__captured__docker_message),
+		cmocka_unit_test(errors__text_at_end_of_buffer__not_read_past),
 		cmocka_unit_test(table__generations__stale_entries_dropped),
 		cmocka_unit_test(class__from_docker_list__name_image_label),
 		cmocka_unit_test(protect__long_name__matches_past_127_bytes),

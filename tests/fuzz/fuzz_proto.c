@@ -1,0 +1,241 @@
+/*
+ * Fuzz the msgpack stream decoder as a daemon runs it: bytes arrive in
+ * pieces (chunking from the input), kw_unpacker_next checks sizes before
+ * msgpack-c unpacks, then the envelope and every message body are decoded.
+ */
+#include <string.h>
+
+#include "kwarden.h"
+#include "fuzz.h"
+
+/* Small limits, so a size the scanner let through is cheap to see. */
+#define SCAN_MAX_LEN	4096
+#define SCAN_MAX_COUNT	256
+#define MSG_MAX		(1u << 20)
+
+static struct kw_snapshot snap, snap2;
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	kw_log_init("fuzz_proto", KW_LOG_ERROR);
+	kw_snapshot_init(&snap);
+	kw_snapshot_init(&snap2);
+	return 0;
+}
+
+/* The scanner's promise: nothing unpacked declares more than its limits. */
+static void
+check_sizes(const msgpack_object *o)
+{
+	uint32_t i;
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_STR:
+		FUZZ_CHECK(o->via.str.size <= SCAN_MAX_LEN);
+		break;
+	case MSGPACK_OBJECT_BIN:
+		FUZZ_CHECK(o->via.bin.size <= SCAN_MAX_LEN);
+		break;
+	case MSGPACK_OBJECT_EXT:
+		FUZZ_CHECK(o->via.ext.size <= SCAN_MAX_LEN);
+		break;
+	case MSGPACK_OBJECT_ARRAY:
+		FUZZ_CHECK(o->via.array.size <= SCAN_MAX_COUNT);
+		for (i = 0; i < o->via.array.size; i++)
+			check_sizes(&o->via.array.ptr[i]);
+		break;
+	case MSGPACK_OBJECT_MAP:
+		FUZZ_CHECK((uint64_t)o->via.map.size * 2 <= SCAN_MAX_COUNT);
+		for (i = 0; i < o->via.map.size; i++) {
+			check_sizes(&o->via.map.ptr[i].key);
+			check_sizes(&o->via.map.ptr[i].val);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* Unpack the first object of sb into *res; the zone lives in res. */
+static void
+reparse(const msgpack_sbuffer *sb, msgpack_unpacked *res)
+{
+	size_t off = 0;
+
+	FUZZ_CHECK(msgpack_unpack_next(res, sb->data, sb->size, &off) ==
+	    MSGPACK_UNPACK_SUCCESS);
+	FUZZ_CHECK(off == sb->size);
+}
+
+/* What kw_snapshot_unpack accepted packs and unpacks to the same. */
+static void
+snapshot_roundtrip(void)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked res;
+	char err[128];
+	size_t i;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, KW_SNAPSHOT_FIELDS);
+	kw_snapshot_pack(&pk, &snap);
+	msgpack_unpacked_init(&res);
+	reparse(&sb, &res);
+	FUZZ_CHECK(kw_snapshot_unpack(&res.data, &snap2, err,
+	    sizeof(err)) == 0);
+	FUZZ_CHECK(snap2.nprocs == snap.nprocs);
+	FUZZ_CHECK(snap2.ncgroups == snap.ncgroups);
+	for (i = 0; i < snap.ncgroups; i++) {
+		FUZZ_CHECK(strcmp(snap2.cgroups[i].container_id,
+		    snap.cgroups[i].container_id) == 0);
+		FUZZ_CHECK(snap2.cgroups[i].cpu_usage_ns ==
+		    snap.cgroups[i].cpu_usage_ns);
+		FUZZ_CHECK(snap2.cgroups[i].mem_usage_bytes ==
+		    snap.cgroups[i].mem_usage_bytes);
+	}
+	FUZZ_CHECK(strcmp(snap2.source, snap.source) == 0);
+	FUZZ_CHECK(memcmp(&snap2.host, &snap.host, sizeof(snap.host)) == 0);
+	for (i = 0; i < snap.nprocs; i++) {
+		const struct kw_proc *a = &snap.procs[i], *b = &snap2.procs[i];
+
+		FUZZ_CHECK(a->pid == b->pid && a->ppid == b->ppid);
+		FUZZ_CHECK(a->cpu_ns == b->cpu_ns && a->rss_kb == b->rss_kb);
+		FUZZ_CHECK(a->state == b->state);
+		FUZZ_CHECK(strcmp(a->name, b->name) == 0);
+		FUZZ_CHECK(strcmp(a->cmdline, b->cmdline) == 0);
+		FUZZ_CHECK(strcmp(a->container_id, b->container_id) == 0);
+	}
+	msgpack_unpacked_destroy(&res);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+/*
+ * A decider record: unpack, then pack and unpack twice. The first round
+ * drops what follows a NUL inside a string; from then on it is stable.
+ */
+#define RECORD_ROUNDTRIP(name, type, nfields, obj) do {			\
+	type r1, r2, r3;						\
+	msgpack_sbuffer sb;						\
+	msgpack_packer pk;						\
+	msgpack_unpacked res;						\
+	char rerr[128];							\
+									\
+	if (name##_unpack(obj, &r1, rerr, sizeof(rerr)) == -1)		\
+		break;							\
+	msgpack_sbuffer_init(&sb);					\
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);		\
+	msgpack_unpacked_init(&res);					\
+	msgpack_pack_map(&pk, nfields);					\
+	name##_pack(&pk, &r1);						\
+	reparse(&sb, &res);						\
+	FUZZ_CHECK(name##_unpack(&res.data, &r2, rerr, sizeof(rerr)) == 0); \
+	msgpack_sbuffer_clear(&sb);					\
+	msgpack_pack_map(&pk, nfields);					\
+	name##_pack(&pk, &r2);						\
+	reparse(&sb, &res);						\
+	FUZZ_CHECK(name##_unpack(&res.data, &r3, rerr, sizeof(rerr)) == 0); \
+	FUZZ_CHECK(memcmp(&r2, &r3, sizeof(r2)) == 0);			\
+	msgpack_unpacked_destroy(&res);					\
+	msgpack_sbuffer_destroy(&sb);					\
+} while (0)
+
+static void
+on_message(const msgpack_object *obj)
+{
+	struct kw_msg msg;
+	char err[128], s[64];
+	uint64_t u;
+	int64_t i;
+	double d;
+
+	if (kw_msg_decode(obj, &msg, err, sizeof(err)) == -1)
+		return;
+	FUZZ_CHECK(msg.obj == obj);
+	(void)kw_msg_type_name(msg.type);
+	switch (msg.type) {
+	case KW_MSG_HELLO:
+		(void)kw_get_str(obj, "stream", s, sizeof(s));
+		(void)kw_get_u64(obj, "epoch", &u);
+		(void)kw_get_u64(obj, "v", &u);
+		break;
+	case KW_MSG_SUB:
+	case KW_MSG_GAP:
+		(void)kw_get_u64(obj, "epoch", &u);
+		(void)kw_get_u64(obj, "from", &u);
+		(void)kw_get_u64(obj, "to", &u);
+		break;
+	case KW_MSG_ACK:
+		(void)kw_get_u64(obj, "seq", &u);
+		break;
+	case KW_MSG_SNAPSHOT:
+		if (kw_snapshot_unpack(obj, &snap, err, sizeof(err)) == 0)
+			snapshot_roundtrip();
+		break;
+	case KW_MSG_SYS:
+		RECORD_ROUNDTRIP(kw_sys, struct kw_sys_rec, KW_SYS_FIELDS,
+		    obj);
+		break;
+	case KW_MSG_CONTAINER:
+		RECORD_ROUNDTRIP(kw_container, struct kw_container_rec,
+		    KW_CONTAINER_FIELDS, obj);
+		break;
+	case KW_MSG_PROC:
+		RECORD_ROUNDTRIP(kw_proc_rec, struct kw_proc_rec,
+		    KW_PROC_FIELDS, obj);
+		break;
+	case KW_MSG_DELETION:
+		RECORD_ROUNDTRIP(kw_deletion, struct kw_deletion_rec,
+		    KW_DELETION_FIELDS, obj);
+		break;
+	default:
+		(void)kw_get_i64(obj, "seq", &i);
+		(void)kw_get_f64(obj, "ts", &d);
+		break;
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_chunks ch;
+	struct kw_mpscan scan;
+	msgpack_unpacker u;
+	msgpack_unpacked res;
+	size_t pos, n;
+	int rc = MSGPACK_UNPACK_CONTINUE;
+
+	if (size < 2)
+		return 0;
+	fuzz_chunks_init(&ch, data[0], data[1]);
+	pos = 2;
+	if (!msgpack_unpacker_init(&u, 1024))
+		return 0;
+	kw_mpscan_init(&scan, SCAN_MAX_LEN, SCAN_MAX_COUNT);
+	msgpack_unpacked_init(&res);
+	while (pos < size) {
+		n = fuzz_chunks_next(&ch, size - pos);
+		if (!msgpack_unpacker_reserve_buffer(&u, n))
+			break;
+		memcpy(msgpack_unpacker_buffer(&u), data + pos, n);
+		msgpack_unpacker_buffer_consumed(&u, n);
+		pos += n;
+		/* The read callback of pub.c and sub.c, as it stands. */
+		while ((rc = kw_unpacker_next(&u, &scan, &res)) ==
+		    MSGPACK_UNPACK_SUCCESS) {
+			check_sizes(&res.data);
+			on_message(&res.data);
+		}
+		if (rc != MSGPACK_UNPACK_CONTINUE)
+			break;		/* the daemon disconnects */
+		if (msgpack_unpacker_message_size(&u) > MSG_MAX)
+			break;
+	}
+	msgpack_unpacked_destroy(&res);
+	msgpack_unpacker_destroy(&u);
+	kw_snapshot_clear(&snap);
+	kw_snapshot_clear(&snap2);
+	return 0;
+}
