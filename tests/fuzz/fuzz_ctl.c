@@ -136,13 +136,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #define GONE	(ctl->nclients == 0)
 	pos = 2;
 	while (pos < size && !GONE && !c->eof) {
-		/* A throttled client is not read until its replies drain. */
-		while (!GONE && c->throttled) {
-			drain(sv[1]);
-			uv_run(&loop, UV_RUN_NOWAIT);
-		}
-		if (GONE)
-			break;
 		on_alloc((uv_handle_t *)&c->pipe, 65536, &buf);
 		n = fuzz_chunks_next(&ch, size - pos);
 		if (n > buf.len)
