@@ -49,8 +49,10 @@ res "kernel $(uname -r)"
 # kwbuggy.ko.  Lockdep and PROVE_RCU switch themselves off after a report
 # (and KASAN's taints the kernel, which does too), so their bugs go first.
 if [ "${MODE:-}" = control ]; then
-	for b in rcuderef rculist rcusleep lockdep list refcount uaf; do
-		insmod /kwbuggy.ko bug=$b
+	# a bug that oopses leaves the module half-loaded and the next
+	# insmod waiting for it: hence the timeout
+	for b in rcuderef rculist rcusleep lockdep refcount uaf list; do
+		timeout 60 insmod /kwbuggy.ko bug=$b
 		res "bug_$b $?"
 	done
 	dmesg >/tmp/dmesg.txt
@@ -96,7 +98,7 @@ mkdir -p "$V2/churn/docker-$ID_CHURN.scope"
 echo $CHURN >"$V2/churn/docker-$ID_CHURN.scope/cgroup.procs"
 wait_file /tmp/churn.ready 1800
 res "churn_threads $(cat /tmp/churn.ready)"
-res "cpumono $(/bin/kwtest cpumono $CONT $CHURN "$CHURN_S")"
+res "cpumono $(/bin/kwtest cpumono $CONT $CHURN "$CHURN_S" 40)"
 kill -9 $CHURN
 wait $CHURN 2>/dev/null
 

@@ -15,8 +15,10 @@
  *                              N idle threads, LOADED threads that burn
  *                              50 ms each and exit one per 50 ms, and
  *                              short-lived threads in between, forever
- *   kwtest cpumono FILE PID S  read FILE for S seconds; print how often the
- *                              cpu_ns of PID went backwards (a torn sum)
+ *   kwtest cpumono FILE PID S [N]
+ *                              read FILE for S seconds (and on until PID
+ *                              was seen N times, up to 10 S); print how
+ *                              often its cpu_ns went backwards (torn sum)
  * Stress (debug kernel), each for S seconds, printing what it did:
  *   kwtest randread FILE S     random-size reads, lseeks and preads
  *   kwtest cgchurn DIR S       create, fill, rename, empty, remove cgroups
@@ -398,17 +400,19 @@ static long long record_field(const char *buf, long pid, const char *key)
 	return atoll(f + strlen(key));
 }
 
-static int cpumono(const char *path, long pid, long seconds)
+static int cpumono(const char *path, long pid, long seconds, long min_found)
 {
 	static char buf[8 << 20];
-	time_t end = time(NULL) + seconds;
+	time_t start = time(NULL), end = start + seconds;
 	long long v, prev = -1, dip, maxdip = 0;
 	long reads = 0, found = 0, backwards = 0;
 	ssize_t n;
 	size_t len;
 	int fd;
 
-	while (time(NULL) < end) {
+	/* on a slow machine, go on until min_found reads, up to 10 times */
+	while (time(NULL) < end ||
+	       (found < min_found && time(NULL) < start + 10 * seconds)) {
 		fd = open(path, O_RDONLY);
 		if (fd == -1) {
 			perror(path);
@@ -758,7 +762,8 @@ int main(int argc, char **argv)
 	if (argc >= 5 && !strcmp(argv[1], "churn"))
 		return churn(atol(argv[2]), atol(argv[3]), argv[4]);
 	if (argc >= 5 && !strcmp(argv[1], "cpumono"))
-		return cpumono(argv[2], atol(argv[3]), atol(argv[4]));
+		return cpumono(argv[2], atol(argv[3]), atol(argv[4]),
+			       argc >= 6 ? atol(argv[5]) : 0);
 	if (argc >= 2 && !strcmp(argv[1], "true"))
 		return 0;
 	if (argc >= 2 && !strcmp(argv[1], "math"))
