@@ -136,6 +136,12 @@ integration: all
 vm:
 	tests/run-all vm
 
+# Debug kernel (KASAN, lockdep, PROVE_RCU...) run of the kernel modules:
+# slow (the kernel is built once, cached outside the tree), not in `test`.
+.PHONY: test-kdebug
+test-kdebug: reader/kwarden-reader run/kwarden-tap
+	tests/vm/kdebug/run
+
 # Install missing dependencies when we can (root), else say which.
 ## check-deps       install (as root) or name what the build needs; check-deps-test: the tests too
 check-deps:

@@ -14,6 +14,7 @@
 #include <linux/kernfs.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
+#include <linux/math64.h>
 #include <linux/module.h>
 #include <linux/pid.h>
 #include <linux/pid_namespace.h>
@@ -29,13 +30,22 @@
 #include <linux/string.h>
 #include <linux/uidgid.h>
 
+#include "kwmath.h"
+
 #define PROC_NAME_SYS	"sysinfo_so1_202041390"
 #define PROC_NAME_CONT	"continfo_so1_202041390"
 
 /* Bytes of the argv area read per process; longer command lines are cut. */
 #define KW_CMDLINE_MAX		4096
-/* Longest cgroup path reported; longer paths are cut. */
+/*
+ * Longest cgroup path reported; a longer one keeps its innermost components
+ * behind "...".  The container id never depends on it: it is taken from the
+ * components one by one, at most KW_CGROUP_DEPTH_MAX of them from the leaf.
+ */
 #define KW_CGROUP_PATH_MAX	1024
+#define KW_CGROUP_DEPTH_MAX	128
+/* "/" + a component (at most NAME_MAX bytes, as mkdir allows) + NUL */
+#define KW_CGROUP_NAME_MAX	(NAME_MAX + 2)
 #define KW_CONTAINER_ID_LEN	64
 
 /*
@@ -59,20 +69,27 @@ struct kw_source {
  * struct kw_iter - per-open iterator state (seq_file private data)
  * @src: the file's source description
  * @task: task of the current record, reference held, or NULL
- * @total_kb: MemTotal read for the header, used for mem_pct
+ * @total_kb: MemTotal in kB read for the header, used for mem_pct
  * @emitted_any: a process record was committed to the output since the
  *	header, so the next one needs a leading comma.  Set only when show()
  *	did not overflow: seq_file discards and repeats an overflowing show().
  * @cmdline: scratch buffer for the argv area
- * @cgpath: scratch buffers for cgroup paths (default hierarchy, v1)
+ * @cgpath: scratch buffers for cgroup paths (default hierarchy, first v1
+ *	path that is not the root, the v1 path being looked at)
+ * @cgname: one cgroup path component, "/name"
+ * @child_hex: the component below the current one when it is 64 hex digits
+ * @outer_hex: the outermost 64-hex component seen so far
  */
 struct kw_iter {
 	const struct kw_source *src;
 	struct task_struct *task;
-	unsigned long total_kb;
+	u64 total_kb;
 	bool emitted_any;
 	char cmdline[KW_CMDLINE_MAX];
-	char cgpath[2][KW_CGROUP_PATH_MAX];
+	char cgpath[3][KW_CGROUP_PATH_MAX];
+	char cgname[KW_CGROUP_NAME_MAX];
+	char child_hex[KW_CONTAINER_ID_LEN + 1];
+	char outer_hex[KW_CONTAINER_ID_LEN + 1];
 };
 
 /**
@@ -172,108 +189,158 @@ static bool kw_is_hex(const char *s, size_t n)
 	return true;
 }
 
-/**
- * kw_container_id() - find a container id in a cgroup path
- * @path: NUL-terminated cgroup path, e.g. "/system.slice/docker-<id>.scope"
- * @id: receives the 64-hex id and a NUL
- *
- * Recognises "/docker/<id>" (cgroupfs driver), "docker-<id>.scope" (systemd
- * driver), "cri-containerd-<id>.scope", "crio-<id>.scope",
- * "libpod-<id>.scope" and a bare "<id>" component below a "kubepods*"
- * component.  The first (outermost) match wins.
- *
- * Return: true if an id was found.
+/*
+ * The id in a "docker-<id>.scope" style component of @n bytes, or NULL.
  */
-static bool kw_container_id(const char *path, char *id)
+static const char *kw_scope_id(const char *comp, size_t n)
 {
 	static const char * const scopes[] = {
 		"docker-", "cri-containerd-", "crio-", "libpod-",
 	};
-	const char *p = path, *comp, *prev = "";
-	size_t n, prevlen = 0, plen, i;
-	bool kube = false;
+	size_t plen, i;
 
-	for (;;) {
-		while (*p == '/')
-			p++;
-		comp = p;
-		while (*p && *p != '/')
-			p++;
-		n = p - comp;
-		if (!n)
-			return false;
-		if (n >= 8 && !strncmp(comp, "kubepods", 8))
-			kube = true;
-		if (n == KW_CONTAINER_ID_LEN && kw_is_hex(comp, n) &&
-		    (kube || (prevlen == 6 && !strncmp(prev, "docker", 6)))) {
-			memcpy(id, comp, n);
-			id[n] = '\0';
-			return true;
-		}
-		for (i = 0; i < ARRAY_SIZE(scopes); i++) {
-			plen = strlen(scopes[i]);
-			if (n != plen + KW_CONTAINER_ID_LEN + 6 ||
-			    strncmp(comp, scopes[i], plen) ||
-			    !kw_is_hex(comp + plen, KW_CONTAINER_ID_LEN) ||
-			    strncmp(comp + plen + KW_CONTAINER_ID_LEN,
-				    ".scope", 6))
-				continue;
-			memcpy(id, comp + plen, KW_CONTAINER_ID_LEN);
-			id[KW_CONTAINER_ID_LEN] = '\0';
-			return true;
-		}
-		prev = comp;
-		prevlen = n;
-	}
-}
-
-/*
- * Path of @css's cgroup into @buf; the css reference taken under RCU by the
- * caller is dropped here.  kernfs_path() is called without rcu_read_lock.
- */
-static void kw_css_path(struct cgroup_subsys_state *css, char *buf,
-			size_t size)
-{
-	int ret;
-
-	buf[0] = '\0';
-	if (!css)
-		return;
-	ret = cgroup_path(css->cgroup, buf, size);
-	if (ret < 0)
-		strscpy(buf, "", size);
-	css_put(css);
-}
-
-/*
- * A v1 controller's css of @task, with a reference, or NULL when none of
- * the controllers tried is mounted on a v1 hierarchy.  Called under RCU.
- */
-static struct cgroup_subsys_state *kw_v1_css(struct task_struct *task,
-					     struct cgroup *dfl)
-{
-	static const int ids[] = {
-#if IS_ENABLED(CONFIG_MEMCG)
-		memory_cgrp_id,
-#endif
-#if IS_ENABLED(CONFIG_CGROUP_SCHED)
-		cpu_cgrp_id,
-#endif
-#if IS_ENABLED(CONFIG_CGROUP_PIDS)
-		pids_cgrp_id,
-#endif
-	};
-	struct cgroup_subsys_state *css;
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(ids); i++) {
-		css = task_css(task, ids[i]);
-		if (!css || css->cgroup->root == dfl->root)
-			continue;
-		if (css_tryget(css))
-			return css;
+	for (i = 0; i < ARRAY_SIZE(scopes); i++) {
+		plen = strlen(scopes[i]);
+		if (n == plen + KW_CONTAINER_ID_LEN + 6 &&
+		    !strncmp(comp, scopes[i], plen) &&
+		    kw_is_hex(comp + plen, KW_CONTAINER_ID_LEN) &&
+		    !strncmp(comp + plen + KW_CONTAINER_ID_LEN, ".scope", 6))
+			return comp + plen;
 	}
 	return NULL;
+}
+
+/*
+ * Keep @hex as the container id when it sits @up components above the leaf
+ * and no match further out was found yet: the outermost match wins.
+ */
+static void kw_id_candidate(char *id, int *best_up, const char *hex, int up)
+{
+	if (up <= *best_up)
+		return;
+	memcpy(id, hex, KW_CONTAINER_ID_LEN);
+	id[KW_CONTAINER_ID_LEN] = '\0';
+	*best_up = up;
+}
+
+/**
+ * kw_cgroup_walk() - path and container id of a cgroup, from the leaf up
+ * @it: iterator, whose cgname, child_hex and outer_hex are used
+ * @cgrp: cgroup, reference held by the caller
+ * @buf: KW_CGROUP_PATH_MAX bytes for the path
+ * @id: receives the 64-hex id and a NUL, or "" when there is none
+ *
+ * Components are read one at a time, leaf first, with
+ * kernfs_path_from_node() relative to the parent (which takes the kernfs
+ * rename lock: a concurrent rename gives the old or the new name, never a
+ * freed one).  Parents cannot go away: every css holds a reference on its
+ * parent.  Recognised (the outermost match wins, for nested containers):
+ * "docker-<id>.scope", "cri-containerd-<id>.scope", "crio-<id>.scope",
+ * "libpod-<id>.scope", "<id>" right below "docker", and "<id>" anywhere
+ * below a "kubepods*" component.  Only the innermost KW_CGROUP_DEPTH_MAX
+ * components are looked at.
+ *
+ * The path is built right to left in @buf; when it does not fit, its outer
+ * components are replaced by "...", so the innermost ones are kept.  May
+ * sleep; no lock may be held.
+ *
+ * Return: the path, inside @buf.
+ */
+static const char *kw_cgroup_walk(struct kw_iter *it, struct cgroup *cgrp,
+				  char *buf, char *id)
+{
+	struct cgroup *parent;
+	size_t pos = KW_CGROUP_PATH_MAX - 1, n;
+	const char *comp, *hex;
+	bool cut = false;
+	int up, best_up = -1, outer_up = -1;
+
+	buf[pos] = '\0';
+	id[0] = '\0';
+	it->child_hex[0] = '\0';
+	for (up = 0; up < KW_CGROUP_DEPTH_MAX; up++) {
+		parent = cgroup_parent(cgrp);
+		if (!parent)
+			break;
+		if (kernfs_path_from_node(cgrp->kn, parent->kn, it->cgname,
+					  sizeof(it->cgname)) < 2 ||
+		    it->cgname[0] != '/') {
+			cut = true;
+			break;
+		}
+		n = strlen(it->cgname);
+		if (!cut && n + 3 <= pos) {
+			pos -= n;
+			memcpy(buf + pos, it->cgname, n);
+		} else {
+			cut = true;
+		}
+		comp = it->cgname + 1;
+		n--;
+		hex = kw_scope_id(comp, n);
+		if (hex)
+			kw_id_candidate(id, &best_up, hex, up);
+		if (n == 6 && !strncmp(comp, "docker", 6) && it->child_hex[0])
+			kw_id_candidate(id, &best_up, it->child_hex, up - 1);
+		if (n >= 8 && !strncmp(comp, "kubepods", 8) && outer_up >= 0)
+			kw_id_candidate(id, &best_up, it->outer_hex, outer_up);
+		if (n == KW_CONTAINER_ID_LEN && kw_is_hex(comp, n)) {
+			memcpy(it->child_hex, comp, n + 1);
+			memcpy(it->outer_hex, comp, n + 1);
+			outer_up = up;
+		} else {
+			it->child_hex[0] = '\0';
+		}
+		cgrp = parent;
+	}
+	if (cgroup_parent(cgrp))
+		cut = true;
+	if (cut) {
+		pos -= 3;
+		memcpy(buf + pos, "...", 3);
+	} else if (!buf[pos]) {
+		buf[--pos] = '/';
+	}
+	return buf + pos;
+}
+
+/*
+ * Path and id of @css's cgroup (see kw_cgroup_walk()); the css reference
+ * taken under RCU by the caller is dropped here.
+ */
+static const char *kw_css_path(struct kw_iter *it,
+			       struct cgroup_subsys_state *css, char *buf,
+			       char *id)
+{
+	const char *path = kw_cgroup_walk(it, css->cgroup, buf, id);
+
+	css_put(css);
+	return path;
+}
+
+/*
+ * The css of @task in every v1 hierarchy, one per hierarchy, with a
+ * reference, into @out (CGROUP_SUBSYS_COUNT entries).  Called under RCU.
+ *
+ * Return: how many.
+ */
+static int kw_v1_csses(struct task_struct *task, struct cgroup *dfl,
+		       struct cgroup_subsys_state **out)
+{
+	struct cgroup_subsys_state *css;
+	int i, j, n = 0;
+
+	for (i = 0; i < CGROUP_SUBSYS_COUNT; i++) {
+		css = task_css(task, i);
+		if (!css || css->cgroup->root == dfl->root)
+			continue;
+		for (j = 0; j < n; j++)
+			if (out[j]->cgroup->root == css->cgroup->root)
+				break;
+		if (j == n && css_tryget(css))
+			out[n++] = css;
+	}
+	return n;
 }
 
 /**
@@ -282,39 +349,51 @@ static struct cgroup_subsys_state *kw_v1_css(struct task_struct *task,
  * @task: task, reference held by the caller
  * @id: receives the container id, or "" if none
  *
- * The cgroup2 (default hierarchy) path is tried first, then the path in
- * the v1 hierarchy of the memory, cpu or pids controller.  References to
- * both cgroups are taken under RCU and the paths are built after
+ * The cgroup2 (default hierarchy) path is tried first, then the task's
+ * cgroup in every v1 hierarchy that has a controller, in controller order:
+ * Docker puts a task in every controller, hand-made and kubelet setups not
+ * always.  References are taken under RCU and the paths are read after
  * rcu_read_unlock().
  *
  * Return: the path reported in "cgroup": the one that held the id, else
- * the cgroup2 path unless it is the root, else the v1 path.
+ * the cgroup2 path unless it is the root, else the first v1 path that is
+ * not the root, else the cgroup2 path.
  */
 static const char *kw_task_cgroup(struct kw_iter *it, struct task_struct *task,
 				  char *id)
 {
-	struct cgroup_subsys_state *dfl_css = NULL, *v1_css = NULL;
+	struct cgroup_subsys_state *v1[CGROUP_SUBSYS_COUNT];
+	struct cgroup_subsys_state *dfl_css = NULL;
+	const char *dfl_path = "/", *v1_path = NULL, *path;
 	struct cgroup *dfl;
+	int i, n = 0;
 
 	rcu_read_lock();
 	dfl = task_dfl_cgroup(task);
 	if (dfl) {
 		if (css_tryget(&dfl->self))
 			dfl_css = &dfl->self;
-		v1_css = kw_v1_css(task, dfl);
+		n = kw_v1_csses(task, dfl, v1);
 	}
 	rcu_read_unlock();
 
-	kw_css_path(dfl_css, it->cgpath[0], KW_CGROUP_PATH_MAX);
-	kw_css_path(v1_css, it->cgpath[1], KW_CGROUP_PATH_MAX);
 	id[0] = '\0';
-	if (kw_container_id(it->cgpath[0], id))
-		return it->cgpath[0];
-	if (kw_container_id(it->cgpath[1], id))
-		return it->cgpath[1];
-	if (it->cgpath[1][0] && !strcmp(it->cgpath[0], "/"))
-		return it->cgpath[1];
-	return it->cgpath[0];
+	if (dfl_css)
+		dfl_path = kw_css_path(it, dfl_css, it->cgpath[0], id);
+	for (i = 0; i < n; i++) {
+		if (id[0]) {
+			css_put(v1[i]);
+			continue;
+		}
+		path = kw_css_path(it, v1[i], it->cgpath[v1_path ? 2 : 1], id);
+		if (id[0])
+			dfl_path = path;
+		else if (!v1_path && strcmp(path, "/"))
+			v1_path = path;
+	}
+	if (id[0] || !v1_path || strcmp(dfl_path, "/"))
+		return dfl_path;
+	return v1_path;
 }
 
 /**
@@ -357,23 +436,29 @@ static size_t kw_read_cmdline(struct task_struct *task, struct mm_struct *mm,
 
 /*
  * CPU time of the whole thread group in ns: time of exited threads kept
- * in signal_struct plus every live thread's, read under the stats seqlock
- * as thread_group_cputime() does (which modules cannot call).
+ * in signal_struct plus every live thread's, exactly as
+ * thread_group_cputime() (which modules cannot call) reads it: one
+ * lockless pass under the stats seqlock, and if a thread exited meanwhile,
+ * a second pass holding the lock, so the sum is never torn.
  */
 static u64 kw_group_cpu_ns(struct task_struct *task)
 {
 	struct signal_struct *sig = task->signal;
 	struct task_struct *t;
-	unsigned int seq, tries = 0;
+	unsigned long flags;
+	int seq, nextseq = 0;
 	u64 sum;
 
 	rcu_read_lock();
 	do {
-		seq = read_seqbegin(&sig->stats_lock);
+		seq = nextseq;
+		flags = read_seqbegin_or_lock_irqsave(&sig->stats_lock, &seq);
 		sum = sig->sum_sched_runtime;
 		for_each_thread(task, t)
 			sum += READ_ONCE(t->se.sum_exec_runtime);
-	} while (read_seqretry(&sig->stats_lock, seq) && ++tries < 4);
+		nextseq = 1;
+	} while (need_seqretry(&sig->stats_lock, seq));
+	done_seqretry_irqrestore(&sig->stats_lock, seq, flags);
 	rcu_read_unlock();
 	return sum;
 }
@@ -471,17 +556,17 @@ static void kw_seq_stop(struct seq_file *m, void *v)
 static void kw_show_header(struct seq_file *m, struct kw_iter *it)
 {
 	struct sysinfo si;
-	unsigned long total, free, avail;
+	u64 total, free, avail;
 
 	si_meminfo(&si);
-	total = si.totalram * si.mem_unit / 1024;
-	free = si.freeram * si.mem_unit / 1024;
-	avail = si_mem_available() << (PAGE_SHIFT - 10);
+	total = kw_units_kb(si.totalram, si.mem_unit);
+	free = kw_units_kb(si.freeram, si.mem_unit);
+	avail = kw_units_kb(si_mem_available(), PAGE_SIZE);
 	seq_printf(m,
-		   "{\"mem_total_kb\": %lu, \"mem_free_kb\": %lu, \"mem_used_kb\": %lu,\n",
+		   "{\"mem_total_kb\": %llu, \"mem_free_kb\": %llu, \"mem_used_kb\": %llu,\n",
 		   total, free, total - free);
 	seq_printf(m,
-		   " \"mem_available_kb\": %lu, \"ncpu\": %u, \"ts_ns\": %llu,\n \"%s\": [\n",
+		   " \"mem_available_kb\": %llu, \"ncpu\": %u, \"ts_ns\": %llu,\n \"%s\": [\n",
 		   avail, num_online_cpus(), ktime_get_real_ns(),
 		   it->src->list_key);
 	it->total_kb = total;
@@ -493,7 +578,9 @@ static int kw_show_task(struct seq_file *m, struct kw_iter *it,
 {
 	char id[KW_CONTAINER_ID_LEN + 1];
 	char comm[TASK_COMM_LEN];
-	unsigned long vsz_kb = 0, rss_kb = 0, pct;
+	unsigned long vsz_kb = 0, rss_kb = 0;
+	u64 pct_whole;
+	u32 pct_hundredths;
 	const char *cgroup;
 	struct mm_struct *mm;
 	size_t cmdlen = 0;
@@ -517,7 +604,7 @@ static int kw_show_task(struct seq_file *m, struct kw_iter *it,
 	rcu_read_unlock();
 	get_task_comm(comm, task);
 	cpu_ns = kw_group_cpu_ns(task);
-	pct = it->total_kb ? rss_kb * 10000 / it->total_kb : 0;
+	kw_mem_pct(rss_kb, it->total_kb, &pct_whole, &pct_hundredths);
 
 	if (it->emitted_any)
 		seq_puts(m, ",\n");
@@ -527,8 +614,8 @@ static int kw_show_task(struct seq_file *m, struct kw_iter *it,
 	seq_puts(m, ", \"cmdline\": ");
 	kw_json_string(m, it->cmdline, cmdlen);
 	seq_printf(m,
-		   ", \"vsz_kb\": %lu, \"rss_kb\": %lu, \"mem_pct\": \"%lu.%02lu\", \"proc_jiffies\": %llu, \"cpu_ns\": %llu",
-		   vsz_kb, rss_kb, pct / 100, pct % 100,
+		   ", \"vsz_kb\": %lu, \"rss_kb\": %lu, \"mem_pct\": \"%llu.%02u\", \"proc_jiffies\": %llu, \"cpu_ns\": %llu",
+		   vsz_kb, rss_kb, pct_whole, pct_hundredths,
 		   div_u64(cpu_ns, NSEC_PER_SEC / USER_HZ), cpu_ns);
 	seq_printf(m,
 		   ", \"state\": \"%c\", \"uid\": %u, \"threads\": %d, \"start_ns\": %llu, \"container_id\": \"%s\", \"cgroup\": ",

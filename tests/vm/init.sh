@@ -8,6 +8,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
+# shellcheck source=/dev/null
 . /kw.conf
 
 OUT=/dev/ttyS1
@@ -43,18 +44,43 @@ timed_cat() {	# src dst key
 }
 
 res "kernel $(uname -r)"
+
+# The positive control of the debug kernel: one deliberate bug per load of
+# kwbuggy.ko.  Lockdep and PROVE_RCU switch themselves off after a report
+# (and KASAN's taints the kernel, which does too), so their bugs go first.
+if [ "${MODE:-}" = control ]; then
+	# a bug that oopses leaves the module half-loaded and the next
+	# insmod waiting for it: hence the timeout
+	for b in rcuderef rculist rcusleep lockdep refcount uaf list; do
+		timeout 60 insmod /kwbuggy.ko bug=$b
+		res "bug_$b $?"
+	done
+	dmesg >/tmp/dmesg.txt
+	emit results /tmp/results
+	emit dmesg /tmp/dmesg.txt
+	echo "==KW-DONE==" >$OUT
+	sync
+	poweroff -f
+fi
 echo 200000 >/proc/sys/kernel/threads-max
 
-# cgroup v1 (cpu,cpuacct) and cgroup2 side by side, as on a hybrid host
+# cgroup v1 hierarchies (cpu,cpuacct; memory where the kernel still has
+# it in v1; pids) and cgroup2 side by side, as on a hybrid host
 mkdir -p /sys/fs/cgroup
 mount -t tmpfs cgroup /sys/fs/cgroup
-mkdir /sys/fs/cgroup/cpu /sys/fs/cgroup/unified
-mount -t cgroup -o cpu,cpuacct cgroup /sys/fs/cgroup/cpu
-res "mount_v1 $?"
-mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified
-res "mount_v2 $?"
 V1=/sys/fs/cgroup/cpu
+V1MEM=/sys/fs/cgroup/memory
+V1PIDS=/sys/fs/cgroup/pids
 V2=/sys/fs/cgroup/unified
+mkdir $V1 $V1MEM $V1PIDS $V2
+mount -t cgroup -o cpu,cpuacct cgroup $V1
+res "mount_v1 $?"
+mount -t cgroup -o memory cgroup $V1MEM 2>/dev/null
+res "mount_v1mem $?"
+mount -t cgroup -o pids cgroup $V1PIDS
+res "mount_v1pids $?"
+mount -t cgroup2 cgroup2 $V2
+res "mount_v2 $?"
 
 insmod /sysinfo.ko
 res "insmod_sysinfo $?"
@@ -62,6 +88,19 @@ insmod /continfo.ko
 res "insmod_continfo $?"
 res "mode_sysinfo $(stat -c %a $SYS)"
 res "mode_continfo $(stat -c %a $CONT)"
+
+# 7: a thread group whose threads keep exiting, its cpu_ns read in a loop:
+# a torn sum (signal struct before an exit, thread list after) goes back.
+# In a container cgroup, so that continfo (short) lists it.
+/bin/kwtest churn "$CHURN_THREADS" "$CHURN_LOADED" /tmp/churn.ready &
+CHURN=$!
+mkdir -p "$V2/churn/docker-$ID_CHURN.scope"
+echo $CHURN >"$V2/churn/docker-$ID_CHURN.scope/cgroup.procs"
+wait_file /tmp/churn.ready 1800
+res "churn_threads $(cat /tmp/churn.ready)"
+res "cpumono $(/bin/kwtest cpumono $CONT $CHURN "$CHURN_S" 40)"
+kill -9 $CHURN
+wait $CHURN 2>/dev/null
 
 # 4: spinner.  A first thread burns 1 s and exits; two more start on USR1.
 /bin/kwtest spin /tmp/spin.ready &
@@ -87,24 +126,37 @@ contain() {	# cgroup dir, expected id or -, comm, args...
 	shift 2
 	mkdir -p "$d"
 	/bin/kwtest plainhold "$@" &
+	LAST=$!
 	rc=0
-	echo $! >"$d/cgroup.procs" || rc=1
-	res "container $! $id $rc $d"
+	echo $LAST >"$d/cgroup.procs" || rc=1
+	res "container $LAST $id $rc $d"
 }
-echo "+memory +pids" >$V2/cgroup.subtree_control
-mkdir -p $V2/system.slice
-echo "+memory +pids" >$V2/system.slice/cgroup.subtree_control
-contain $V1/docker/$ID_V1 $ID_V1 ctr-v1 sleep
-contain $V2/system.slice/docker-$ID_V2.scope $ID_V2 ctr-v2 sleep
-contain $V2/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/cri-containerd-$ID_CRI.scope $ID_CRI ctr-cri sleep
-contain $V2/kubepods.slice/crio-$ID_CRIO.scope $ID_CRIO ctr-crio sleep
-contain $V2/machine.slice/libpod-$ID_PODMAN.scope $ID_PODMAN ctr-podman sleep
-contain $V2/kubepods/burstable/pod5678/$ID_KUBE $ID_KUBE ctr-kube sleep
-contain $V2/system.slice/docker.service - dockerd dockerd -H fd:// --containerd=/run/containerd/containerd.sock
-contain $V2/system.slice/containerd.service - containerd-shim containerd-shim-runc-v2 -namespace moby -id $ID_V2 -address /run/containerd/containerd.sock
-contain $V2/machine.slice/libpod-conmon-$ID_PODMAN.scope - conmon conmon --cid $ID_PODMAN
-contain $V1/docker - docker docker run busybox /docker/$ID_V1
-contain $V2 - runc runc init docker-$ID_V2.scope
+also() {	# cgroup dir: the last container's process goes there too
+	mkdir -p "$1" && echo $LAST >"$1/cgroup.procs"
+}
+# as Docker does on v1: the same /docker/<id> in every hierarchy
+contain "$V1/docker/$ID_V1" "$ID_V1" ctr-v1 sleep
+grep -q " $V1MEM cgroup " /proc/mounts && also "$V1MEM/docker/$ID_V1"
+also "$V1PIDS/docker/$ID_V1"
+# in one v1 hierarchy only, at / in the others (hand-made, kubelet)
+contain "$V1/docker/$ID_V1CPU" "$ID_V1CPU" ctr-v1cpu sleep
+contain "$V1PIDS/docker/$ID_V1PIDS" "$ID_V1PIDS" ctr-v1pids sleep
+# a path longer than the module's path buffer, the id at its end
+deep=$V2/deep
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+	deep=$deep/kwdeep$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+done
+contain "$deep/docker-$ID_DEEP.scope" "$ID_DEEP" ctr-deep sleep
+contain "$V2/system.slice/docker-$ID_V2.scope" "$ID_V2" ctr-v2 sleep
+contain "$V2/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234.slice/cri-containerd-$ID_CRI.scope" "$ID_CRI" ctr-cri sleep
+contain "$V2/kubepods.slice/crio-$ID_CRIO.scope" "$ID_CRIO" ctr-crio sleep
+contain "$V2/machine.slice/libpod-$ID_PODMAN.scope" "$ID_PODMAN" ctr-podman sleep
+contain "$V2/kubepods/burstable/pod5678/$ID_KUBE" "$ID_KUBE" ctr-kube sleep
+contain "$V2/system.slice/docker.service" - dockerd dockerd -H fd:// --containerd=/run/containerd/containerd.sock
+contain "$V2/system.slice/containerd.service" - containerd-shim containerd-shim-runc-v2 -namespace moby -id "$ID_V2" -address /run/containerd/containerd.sock
+contain "$V2/machine.slice/libpod-conmon-$ID_PODMAN.scope" - conmon conmon --cid "$ID_PODMAN"
+contain "$V1/docker" - docker docker run busybox "/docker/$ID_V1"
+contain "$V2" - runc runc init "docker-$ID_V2.scope"
 usleep 500000
 
 cat /proc/$SPIN/status >/tmp/spin1pre.status
@@ -163,8 +215,38 @@ res "storm_forks $(cat /tmp/storm.count)"
 res "storm_reads $reads"
 sleep 1
 
+# stress (debug kernel): everything at once while both files are read
+if [ "${STRESS_S:-0}" -gt 0 ]; then
+	mkdir -p $V2/stress $V1/stress
+	spids=
+	bg() {	# name, command...
+		n=$1
+		shift
+		"$@" >"/tmp/st_$n" 2>&1 &
+		spids="$spids $!"
+	}
+	bg randread_sys /bin/kwtest randread $SYS "$STRESS_S"
+	bg randread_cont /bin/kwtest randread $CONT "$STRESS_S"
+	bg cg_v2 /bin/kwtest cgchurn $V2/stress "$STRESS_S"
+	bg cg_v1 /bin/kwtest cgchurn $V1/stress "$STRESS_S"
+	bg threxec /bin/kwtest threxec "$STRESS_S"
+	bg argv /bin/kwtest argvstorm "$STRESS_S"
+	bg mmargv /bin/kwtest mmargv "$STRESS_S"
+	bg forks /bin/kwtest storm "$STRESS_S"
+	bg cat /bin/kwtest cpumono $SYS 1 "$STRESS_S"
+	# shellcheck disable=SC2086
+	wait $spids
+	for n in randread_sys randread_cont cg_v2 cg_v1 threxec argv mmargv forks cat; do
+		res "stress_$n $(tr '\n' ' ' </tmp/st_$n)"
+	done
+fi
+
 # leak: with references leaked, the parked tasks would never be freed
-slab_tasks() { awk '$1 == "task_struct" { print $2 }' /proc/slabinfo; }
+# (shrinking the cache first flushes KASAN's quarantine of freed objects)
+slab_tasks() {
+	echo 1 >/sys/kernel/slab/task_struct/shrink 2>/dev/null
+	awk '$1 == "task_struct" { print $2 }' /proc/slabinfo
+}
 cat $SYS >/dev/null
 cat $CONT >/dev/null
 before=$(slab_tasks)
@@ -176,11 +258,14 @@ res "task_structs $before $(slab_tasks)"
 # unload while a reader holds the file open half-read: rmmod must not wait
 # for it nor leak, and the reader's next read must fail cleanly
 (
-	exec 3<$SYS
+	exec 3<$SYS 4<$CONT
 	dd bs=1000 count=1 <&3 >/dev/null 2>&1
+	dd bs=10 count=1 <&4 >/dev/null 2>&1
 	sleep 2
 	cat <&3 >/dev/null 2>&1
 	res "read_after_rmmod $?"
+	cat <&4 >/dev/null 2>&1
+	res "read_after_rmmod_c $?"
 ) &
 OPENFD=$!
 sleep 1

@@ -11,18 +11,57 @@
  *   kwtest spin READYFILE      touch 8 MiB, burn 1 s in a thread that exits, write
  *                              READYFILE, start two busy threads on SIGUSR1
  *   kwtest storm SECONDS       fork/exit (some children threaded) for SECONDS
+ *   kwtest churn N LOADED READYFILE
+ *                              N idle threads, LOADED threads that burn
+ *                              50 ms each and exit one per 50 ms, and
+ *                              short-lived threads in between, forever
+ *   kwtest cpumono FILE PID S [N]
+ *                              read FILE for S seconds (and on until PID
+ *                              was seen N times, up to 10 S); print how
+ *                              often its cpu_ns went backwards (torn sum)
+ * Stress (debug kernel), each for S seconds, printing what it did:
+ *   kwtest randread FILE S     random-size reads, lseeks and preads
+ *   kwtest cgchurn DIR S       create, fill, rename, empty, remove cgroups
+ *   kwtest threxec S           exec from a thread that is not the leader
+ *   kwtest argvstorm S         short-lived processes with a 3000-byte
+ *                              hostile argv
+ *   kwtest mmargv S            argv area moved (PR_SET_MM) onto memory
+ *                              that is then unmapped, again and again
+ *   kwtest math                check kmods/kwmath.h (runs on the host)
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* What <linux/math64.h> gives kmods/kwmath.h in the kernel. */
+typedef uint32_t u32;
+typedef uint64_t u64;
+
+static u64 div64_u64(u64 a, u64 b)
+{
+	return a / b;
+}
+
+static u64 div_u64_rem(u64 a, u32 b, u32 *rem)
+{
+	*rem = a % b;
+	return a / b;
+}
+
+#include "../../kmods/kwmath.h"
 
 #define CMDLINE_MAX 4096	/* KW_CMDLINE_MAX in kmods/common.h */
 #define BIG_ARG_LEN 10240
@@ -267,6 +306,433 @@ static int storm(long seconds)
 	return 0;
 }
 
+static void *idle_thread(void *arg)
+{
+	for (;;)
+		pause();
+	return arg;
+}
+
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static sem_t loaded_go;
+static volatile long loaded_ready;
+
+/* Burns 50 ms of CPU, then waits for its turn to exit with it. */
+static void *loaded(void *arg)
+{
+	double end = thread_cpu_s() + 0.050;
+
+	while (thread_cpu_s() < end)
+		;
+	__sync_fetch_and_add(&loaded_ready, 1);
+	while (sem_wait(&loaded_go) == -1)
+		;
+	return arg;
+}
+
+/*
+ * N idle threads make a long for_each_thread() walk; behind them, LOADED
+ * threads that burned 50 ms each exit one every 50 ms, while short-lived
+ * threads keep exiting in between (every exit bumps the stats seqlock).  A
+ * reader that stops retrying may sum the signal struct before a loaded
+ * thread's exit and the thread list after it: 50 ms go missing, more than
+ * the group burns between two reads, so cpu_ns goes back.
+ */
+static int churn(long n, long nloaded, const char *ready)
+{
+	struct timespec now, next;
+	pthread_attr_t attr;
+	pthread_t t;
+	long i, made = 0, released = 0;
+
+	sem_init(&loaded_go, 0, 0);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 << 10);
+	for (i = 0; i < n; i++)
+		if (pthread_create(&t, &attr, idle_thread, NULL) == 0)
+			made++;
+	for (i = 0; i < nloaded; i++)
+		if (pthread_create(&t, &attr, loaded, NULL) == 0)
+			made++;
+	while (loaded_ready < made - n)
+		usleep(10000);
+	touch(ready, made);
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (released < made - n && (now.tv_sec > next.tv_sec ||
+		    (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec))) {
+			sem_post(&loaded_go);
+			released++;
+			next.tv_nsec += 50000000;
+			if (next.tv_nsec >= 1000000000) {
+				next.tv_nsec -= 1000000000;
+				next.tv_sec++;
+			}
+		}
+		if (pthread_create(&t, &attr, quick, NULL) == 0)
+			pthread_join(t, NULL);
+	}
+	return 0;
+}
+
+/* The number after "key": in the record of @pid in @buf, or -1. */
+static long long record_field(const char *buf, long pid, const char *key)
+{
+	char pat[64];
+	const char *rec, *end, *f;
+
+	snprintf(pat, sizeof(pat), "{\"pid\": %ld,", pid);
+	rec = strstr(buf, pat);
+	if (!rec)
+		return -1;
+	end = strchr(rec, '}');
+	f = strstr(rec, key);
+	if (!f || (end && f > end))
+		return -1;
+	return atoll(f + strlen(key));
+}
+
+static int cpumono(const char *path, long pid, long seconds, long min_found)
+{
+	static char buf[8 << 20];
+	time_t start = time(NULL), end = start + seconds;
+	long long v, prev = -1, dip, maxdip = 0;
+	long reads = 0, found = 0, backwards = 0;
+	ssize_t n;
+	size_t len;
+	int fd;
+
+	/* on a slow machine, go on until min_found reads, up to 10 times */
+	while (time(NULL) < end ||
+	       (found < min_found && time(NULL) < start + 10 * seconds)) {
+		fd = open(path, O_RDONLY);
+		if (fd == -1) {
+			perror(path);
+			return 1;
+		}
+		len = 0;
+		while (len < sizeof(buf) - 1 &&
+		       (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+			len += n;
+		close(fd);
+		buf[len] = '\0';
+		reads++;
+		v = record_field(buf, pid, "\"cpu_ns\": ");
+		if (v < 0)
+			continue;
+		found++;
+		if (prev >= 0 && v < prev) {
+			backwards++;
+			dip = prev - v;
+			if (dip > maxdip)
+				maxdip = dip;
+		}
+		prev = v;
+	}
+	printf("%ld %ld %ld %lld\n", reads, found, backwards, maxdip);
+	return 0;
+}
+
+static unsigned int rnd_state = 1;
+
+static unsigned int rnd(void)
+{
+	rnd_state = rnd_state * 1103515245 + 12345;
+	return rnd_state >> 8;
+}
+
+static int randread(const char *path, long seconds)
+{
+	static char buf[70000];
+	time_t end = time(NULL) + seconds;
+	long opens = 0, reads = 0, seeks = 0, errors = 0;
+	int fd = -1;
+
+	rnd_state = getpid();
+	while (time(NULL) < end) {
+		unsigned int op = rnd() % 16;
+		ssize_t n;
+
+		if (fd == -1 || op == 0) {
+			if (fd != -1)
+				close(fd);
+			fd = open(path, O_RDONLY);
+			if (fd == -1) {
+				errors++;
+				usleep(1000);
+				continue;
+			}
+			opens++;
+		}
+		if (op == 1 || op == 2) {
+			off_t off = op == 1 ? (off_t)(rnd() % 600000) :
+				    (off_t)(rnd() % 4096);
+
+			if (lseek(fd, off, op == 1 ? SEEK_SET : SEEK_CUR) == -1)
+				errors++;
+			seeks++;
+		} else if (op == 3) {
+			n = pread(fd, buf, 1 + rnd() % sizeof(buf),
+				  rnd() % 600000);
+			if (n == -1)
+				errors++;
+			reads++;
+		} else {
+			n = read(fd, buf, 1 + rnd() % (op < 8 ? 64 : sizeof(buf)));
+			if (n == -1)
+				errors++;
+			else if (n == 0 && lseek(fd, 0, SEEK_SET) == -1)
+				errors++;
+			reads++;
+		}
+	}
+	printf("opens %ld reads %ld seeks %ld errors %ld\n", opens, reads,
+	       seeks, errors);
+	return 0;
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd == -1)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+/* Docker-style cgroup names, a process moved in and out, renames. */
+static int cgchurn(const char *dir, long seconds)
+{
+	time_t end = time(NULL) + seconds;
+	char a[512], b[512], procs[600], pidstr[32], root[600];
+	long made = 0, renamed = 0, moved = 0, removed = 0;
+	unsigned int i;
+	pid_t child;
+
+	child = fork();
+	if (child == 0) {
+		prctl(PR_SET_NAME, "cgchurn-child");
+		for (;;)
+			pause();
+	}
+	snprintf(pidstr, sizeof(pidstr), "%d", (int)child);
+	snprintf(root, sizeof(root), "%s/cgroup.procs", dir);
+	for (i = 0; time(NULL) < end; i++) {
+		snprintf(a, sizeof(a), "%s/docker-%064x.scope", dir, i);
+		snprintf(b, sizeof(b), "%s/docker-%064x.scope", dir, i + 1000000);
+		if (mkdir(a, 0755) == -1)
+			continue;
+		made++;
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", a);
+		if (write_str(procs, pidstr) == 0)
+			moved++;
+		if (rename(a, b) == 0) {
+			renamed++;
+			snprintf(procs, sizeof(procs), "%s/cgroup.procs", b);
+		}
+		usleep(rnd() % 2000);
+		write_str(root, pidstr);
+		if (rmdir(b) == 0 || rmdir(a) == 0)
+			removed++;
+	}
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	printf("made %ld renamed %ld moved %ld removed %ld\n", made, renamed,
+	       moved, removed);
+	return 0;
+}
+
+static void *exec_from_thread(void *arg)
+{
+	char *argv[] = { "/bin/kwtest", "true", NULL };
+
+	execv(argv[0], argv);
+	_exit(127);
+	return arg;
+}
+
+static void *sleeper(void *arg)
+{
+	usleep(200000);
+	return arg;
+}
+
+/* The exec'ing thread takes over the leader's pid (de_thread()). */
+static int threxec(long seconds)
+{
+	time_t end = time(NULL) + seconds;
+	long runs = 0, ok = 0;
+	int status;
+
+	while (time(NULL) < end) {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			pthread_t t1, t2;
+
+			pthread_create(&t1, NULL, sleeper, NULL);
+			pthread_create(&t2, NULL, exec_from_thread, NULL);
+			pause();
+			_exit(1);
+		}
+		if (pid == -1)
+			continue;
+		runs++;
+		if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 0)
+			ok++;
+	}
+	printf("runs %ld exec_ok %ld\n", runs, ok);
+	return 0;
+}
+
+static int argvstorm(long seconds)
+{
+	static char args[8][400];
+	char *argv[12];
+	time_t end = time(NULL) + seconds;
+	long runs = 0;
+	int i, j, status;
+
+	rnd_state = getpid();
+	while (time(NULL) < end) {
+		pid_t pid;
+
+		argv[0] = "/bin/kwtest";
+		argv[1] = "true";
+		for (i = 0; i < 8; i++) {
+			for (j = 0; j < 399; j++)
+				args[i][j] = 1 + rnd() % 255;
+			args[i][399] = '\0';
+			argv[2 + i] = args[i];
+		}
+		argv[10] = NULL;
+		pid = fork();
+		if (pid == 0) {
+			execv(argv[0], argv);
+			_exit(127);
+		}
+		if (pid > 0 && waitpid(pid, &status, 0) == pid)
+			runs++;
+	}
+	printf("runs %ld\n", runs);
+	return 0;
+}
+
+/* Needs CAP_SYS_RESOURCE; "prctl_ok 0" means the kernel said no. */
+static int mmargv(long seconds)
+{
+	time_t end = time(NULL) + seconds;
+	long rounds = 0, prctl_ok = 0;
+	long page = sysconf(_SC_PAGESIZE);
+
+	while (time(NULL) < end) {
+		char *p = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		unsigned long lo, hi;
+
+		if (p == MAP_FAILED)
+			break;
+		memset(p, 'M', 4 * page);
+		lo = (unsigned long)p + 100;
+		hi = (unsigned long)p + 3 * page + 50;
+		/* the order that keeps arg_start <= arg_end at each step */
+		if (prctl(PR_SET_MM, PR_SET_MM_ARG_END, hi, 0, 0) == 0 &&
+		    prctl(PR_SET_MM, PR_SET_MM_ARG_START, lo, 0, 0) == 0)
+			prctl_ok++;
+		else if (prctl(PR_SET_MM, PR_SET_MM_ARG_START, lo, 0, 0) == 0 &&
+			 prctl(PR_SET_MM, PR_SET_MM_ARG_END, hi, 0, 0) == 0)
+			prctl_ok++;
+		usleep(rnd() % 3000);
+		if (rounds % 2)
+			munmap(p + page, page);	/* a hole in the middle */
+		else
+			munmap(p, 4 * page);	/* all of it */
+		usleep(rnd() % 3000);
+		if (rounds % 2)
+			munmap(p, 4 * page);
+		rounds++;
+	}
+	printf("rounds %ld prctl_ok %ld\n", rounds, prctl_ok);
+	return 0;
+}
+
+/*
+ * The kernel's mem_pct and kB arithmetic on values a 32-bit unsigned long
+ * product gets wrong.  Operands are passed as uint32_t, as a 32-bit
+ * kernel's unsigned long would be; each case also says what the old
+ * expression (rss_kb * 10000 / total_kb in unsigned long) gave there.
+ */
+static int math(void)
+{
+	static const struct {
+		uint32_t rss_kb, total_kb;
+		uint64_t whole;
+		uint32_t hundredths;
+	} pct[] = {
+		{ 0, 0, 0, 0 },
+		{ 1, 3, 33, 33 },
+		{ 1024, 2014152, 0, 5 },
+		{ 429497, 1000000, 42, 94 },		/* 4294970000 > 2^32 */
+		{ 3000000, 4000000, 75, 0 },
+		{ 2014152, 2014152, 100, 0 },
+		{ 4000000000u, 4294967295u, 93, 13 },
+	};
+	static const struct {
+		uint32_t count, unit;
+		uint64_t kb;
+	} units[] = {
+		{ 262144, 4096, 1048576 },		/* 1 GiB */
+		{ 1048576, 4096, 4194304 },		/* 4 GiB: 2^32 bytes */
+		{ 16777216, 4096, 67108864 },		/* 64 GiB, PAE */
+	};
+	unsigned int i, bad = 0, wraps = 0;
+	uint64_t whole, kb;
+	uint32_t hundredths, old;
+
+	for (i = 0; i < sizeof(pct) / sizeof(pct[0]); i++) {
+		kw_mem_pct(pct[i].rss_kb, pct[i].total_kb, &whole, &hundredths);
+		old = pct[i].total_kb ?
+		      (uint32_t)(pct[i].rss_kb * 10000u) / pct[i].total_kb : 0;
+		if (old != whole * 100 + hundredths)
+			wraps++;
+		if (whole != pct[i].whole || hundredths != pct[i].hundredths) {
+			printf("kw_mem_pct(%u, %u) = %llu.%02u, want %llu.%02u\n",
+			       pct[i].rss_kb, pct[i].total_kb,
+			       (unsigned long long)whole, hundredths,
+			       (unsigned long long)pct[i].whole,
+			       pct[i].hundredths);
+			bad++;
+		}
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		kb = kw_units_kb(units[i].count, units[i].unit);
+		if ((uint32_t)(units[i].count * units[i].unit) >> 10 != kb)
+			wraps++;
+		if (kb != units[i].kb) {
+			printf("kw_units_kb(%u, %u) = %llu, want %llu\n",
+			       units[i].count, units[i].unit,
+			       (unsigned long long)kb,
+			       (unsigned long long)units[i].kb);
+			bad++;
+		}
+	}
+	printf("%u cases, %u wrong, %u of them wrong in 32-bit arithmetic\n",
+	       i + (unsigned int)(sizeof(pct) / sizeof(pct[0])), bad, wraps);
+	return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "hold")) {
@@ -293,6 +759,25 @@ int main(int argc, char **argv)
 		return spin(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "storm"))
 		return storm(atol(argv[2]));
-	fprintf(stderr, "usage: kwtest hostile|expect|hold|plainhold|park|spin|storm ...\n");
+	if (argc >= 5 && !strcmp(argv[1], "churn"))
+		return churn(atol(argv[2]), atol(argv[3]), argv[4]);
+	if (argc >= 5 && !strcmp(argv[1], "cpumono"))
+		return cpumono(argv[2], atol(argv[3]), atol(argv[4]),
+			       argc >= 6 ? atol(argv[5]) : 0);
+	if (argc >= 2 && !strcmp(argv[1], "true"))
+		return 0;
+	if (argc >= 2 && !strcmp(argv[1], "math"))
+		return math();
+	if (argc >= 4 && !strcmp(argv[1], "randread"))
+		return randread(argv[2], atol(argv[3]));
+	if (argc >= 4 && !strcmp(argv[1], "cgchurn"))
+		return cgchurn(argv[2], atol(argv[3]));
+	if (argc >= 3 && !strcmp(argv[1], "threxec"))
+		return threxec(atol(argv[2]));
+	if (argc >= 3 && !strcmp(argv[1], "argvstorm"))
+		return argvstorm(atol(argv[2]));
+	if (argc >= 3 && !strcmp(argv[1], "mmargv"))
+		return mmargv(atol(argv[2]));
+	fprintf(stderr, "usage: kwtest hostile|expect|hold|plainhold|park|spin|storm|churn|cpumono|randread|cgchurn|threxec|argvstorm|mmargv ...\n");
 	return 2;
 }
