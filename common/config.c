@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -37,7 +36,6 @@ struct conf_key {
 	enum kw_conf_type	 type;
 	const char		*def;
 	const char		*choices;	/* "a|b|c" or NULL */
-	const char		*later;		/* choices not available yet */
 	const char		*help;
 	int			 flags;
 	double			 min, max;	/* ms for durations */
@@ -45,93 +43,93 @@ struct conf_key {
 
 #define LOG_LEVEL_KEY(sec) \
 	{ sec, "log_level", KW_CONF_STR, "info", "debug|info|warn|error", \
-	    NULL, "log level", 0, 0, 0 }
+	    "log level", 0, 0, 0 }
 
 static const struct conf_key schema[] = {
-	{ "paths", "run_dir", KW_CONF_STR, "/run/kwarden", NULL, NULL,
+	{ "paths", "run_dir", KW_CONF_STR, "/run/kwarden", NULL,
 	    "directory of the sockets (reader.sock, decider.ctl, ...)",
 	    CK_NONEMPTY, 0, 0 },
 	{ "paths", "database", KW_CONF_STR, "/var/lib/kwarden/kwarden.db",
-	    NULL, NULL, "SQLite database", CK_NONEMPTY, 0, 0 },
-	{ "paths", "socket_mode", KW_CONF_INT, "0660", NULL, NULL,
+	    NULL, "SQLite database", CK_NONEMPTY, 0, 0 },
+	{ "paths", "socket_mode", KW_CONF_INT, "0660", NULL,
 	    "file mode of the sockets, octal", CK_OCTAL | CK_BOUNDS, 0, 0777 },
-	{ "paths", "socket_group", KW_CONF_STR, "", NULL, NULL,
+	{ "paths", "socket_group", KW_CONF_STR, "", NULL,
 	    "group of the sockets (empty: the daemon's own)", 0, 0, 0 },
 
-	{ "reader", "interval", KW_CONF_DURATION, "1s", NULL, NULL,
+	{ "reader", "interval", KW_CONF_DURATION, "1s", NULL,
 	    "sampling interval", CK_BOUNDS, 10, 3600 * 1000 },
-	{ "reader", "source", KW_CONF_STR, "auto", "auto|kmod|procfs", NULL,
+	{ "reader", "source", KW_CONF_STR, "auto", "auto|kmod|procfs",
 	    "where to read processes from (auto: kmod file if present)", 0,
 	    0, 0 },
 	{ "reader", "kmod_path", KW_CONF_STR, "/proc/sysinfo_so1_202041390",
-	    NULL, NULL, "the kernel module's /proc file", CK_NONEMPTY, 0, 0 },
-	{ "reader", "proc_root", KW_CONF_STR, "/proc", NULL, NULL,
+	    NULL, "the kernel module's /proc file", CK_NONEMPTY, 0, 0 },
+	{ "reader", "proc_root", KW_CONF_STR, "/proc", NULL,
 	    "procfs root for the procfs source", CK_NONEMPTY, 0, 0 },
-	{ "reader", "ring_size", KW_CONF_SIZE, "4M", NULL, NULL,
+	{ "reader", "ring_size", KW_CONF_SIZE, "4M", NULL,
 	    "replay ring of the reader stream", CK_BOUNDS, 4096,
 	    (double)(1ULL << 40) },
 	LOG_LEVEL_KEY("reader"),
 
-	{ "decider", "top_k", KW_CONF_INT, "10", NULL, NULL,
+	{ "decider", "top_k", KW_CONF_INT, "10", NULL,
 	    "processes published by CPU and by memory", CK_BOUNDS, 0, 10000 },
-	{ "decider", "ring_size", KW_CONF_SIZE, "32M", NULL, NULL,
+	{ "decider", "ring_size", KW_CONF_SIZE, "32M", NULL,
 	    "replay ring of the decider stream", CK_BOUNDS, 4096,
 	    (double)(1ULL << 40) },
 	{ "decider", "docker_socket", KW_CONF_STR, "/var/run/docker.sock",
-	    NULL, NULL, "Docker Engine API socket", CK_NONEMPTY, 0, 0 },
-	{ "decider", "docker_timeout", KW_CONF_DURATION, "10s", NULL, NULL,
+	    NULL, "Docker Engine API socket", CK_NONEMPTY, 0, 0 },
+	{ "decider", "docker_timeout", KW_CONF_DURATION, "10s", NULL,
 	    "give up on a Docker API call after this long", CK_BOUNDS, 100,
 	    3600 * 1000 },
-	{ "decider", "stop_ack_wait", KW_CONF_DURATION, "3s", NULL, NULL,
+	{ "decider", "stop_ack_wait", KW_CONF_DURATION, "3s", NULL,
 	    "on stop, wait this long for the recorder to ack what was "
 	    "published", CK_BOUNDS, 0, 3600 * 1000 },
 	LOG_LEVEL_KEY("decider"),
 
-	{ "recorder", "batch_rows", KW_CONF_INT, "1000", NULL, NULL,
+	{ "recorder", "batch_rows", KW_CONF_INT, "1000", NULL,
 	    "commit after this many rows", CK_BOUNDS, 1, 1000000 },
-	{ "recorder", "batch_delay", KW_CONF_DURATION, "500ms", NULL, NULL,
+	{ "recorder", "batch_delay", KW_CONF_DURATION, "500ms", NULL,
 	    "or after this long", CK_BOUNDS, 1, 3600 * 1000 },
-	{ "recorder", "retention", KW_CONF_DURATION, "7d", NULL, NULL,
+	{ "recorder", "retention", KW_CONF_DURATION, "7d", NULL,
 	    "delete rows older than this", CK_BOUNDS, 1000, 1e15 },
-	{ "recorder", "prune_interval", KW_CONF_DURATION, "60s", NULL, NULL,
+	{ "recorder", "prune_interval", KW_CONF_DURATION, "60s", NULL,
 	    "how often to prune old rows", CK_BOUNDS, 1, 1e15 },
-	{ "recorder", "prune_chunk", KW_CONF_INT, "500", NULL, NULL,
+	{ "recorder", "prune_chunk", KW_CONF_INT, "500", NULL,
 	    "rows deleted per prune statement", CK_BOUNDS, 1, 1000000 },
-	{ "recorder", "max_pending_rows", KW_CONF_INT, "200000", NULL, NULL,
+	{ "recorder", "max_pending_rows", KW_CONF_INT, "200000", NULL,
 	    "stop reading the stream above this many unwritten rows",
 	    CK_BOUNDS, 1, 1e12 },
 	LOG_LEVEL_KEY("recorder"),
 
-	{ "run", "restart_delay", KW_CONF_DURATION, "500ms", NULL, NULL,
+	{ "run", "restart_delay", KW_CONF_DURATION, "500ms", NULL,
 	    "first delay before restarting a crashed daemon", 0, 0, 0 },
-	{ "run", "restart_delay_max", KW_CONF_DURATION, "30s", NULL, NULL,
+	{ "run", "restart_delay_max", KW_CONF_DURATION, "30s", NULL,
 	    "restart delay cap (it doubles each crash)", 0, 0, 0 },
-	{ "run", "stop_timeout", KW_CONF_DURATION, "5s", NULL, NULL,
+	{ "run", "stop_timeout", KW_CONF_DURATION, "5s", NULL,
 	    "SIGKILL a daemon still running this long after SIGTERM", 0, 0,
 	    0 },
 	LOG_LEVEL_KEY("run"),
 
-	{ "policy", "cpu_threshold", KW_CONF_NUM, "20", NULL, NULL,
+	{ "policy", "cpu_threshold", KW_CONF_NUM, "20", NULL,
 	    "CPU percent of the machine above which a container is a "
 	    "candidate", CK_BOUNDS, 0, 100 },
-	{ "policy", "mem_threshold", KW_CONF_NUM, "20", NULL, NULL,
+	{ "policy", "mem_threshold", KW_CONF_NUM, "20", NULL,
 	    "memory percent of MemTotal above which a container is a "
 	    "candidate", CK_BOUNDS, 0, 100 },
-	{ "policy", "window", KW_CONF_DURATION, "5s", NULL, NULL,
+	{ "policy", "window", KW_CONF_DURATION, "5s", NULL,
 	    "CPU rate averaging window", CK_BOUNDS, 1, 86400 * 1000 },
 	{ "policy", "action", KW_CONF_STR, "remove", "remove|stop|kill|dry-run",
-	    NULL, "what to do with a candidate (remove = docker rm -f)", 0, 0,
+	    "what to do with a candidate (remove = docker rm -f)", 0, 0,
 	    0 },
-	{ "policy", "protect", KW_CONF_LIST, "grafana, kwarden", NULL, NULL,
+	{ "policy", "protect", KW_CONF_LIST, "grafana, kwarden", NULL,
 	    "substrings of name or image never acted on", 0, 0, 0 },
 };
 #define NKEYS	(sizeof(schema) / sizeof(schema[0]))
 
 /* The keys of every [class.NAME] section. */
 static const struct conf_key class_schema[] = {
-	{ "class", "match", KW_CONF_LIST, "", NULL, NULL,
+	{ "class", "match", KW_CONF_LIST, "", NULL,
 	    "substrings of name or image (* = everything)", 0, 0, 0 },
-	{ "class", "min_alive", KW_CONF_INT, "0", NULL, NULL,
+	{ "class", "min_alive", KW_CONF_INT, "0", NULL,
 	    "never act when it would leave fewer running", CK_BOUNDS, 0,
 	    1000000 },
 };
@@ -362,26 +360,6 @@ conf_section(struct kw_conf *conf, const char *section, const char *origin,
 }
 
 static int
-parse_bool(const char *v, int *b)
-{
-	static const char *const yes[] = { "yes", "true", "1", "on" };
-	static const char *const no[] = { "no", "false", "0", "off" };
-	size_t	i;
-
-	for (i = 0; i < 4; i++) {
-		if (strcasecmp(v, yes[i]) == 0) {
-			*b = 1;
-			return 0;
-		}
-		if (strcasecmp(v, no[i]) == 0) {
-			*b = 0;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-static int
 parse_uint(const char *v, int base, uint64_t *out)
 {
 	const char	*p;
@@ -464,7 +442,7 @@ check_value(const struct conf_key *k, const char *v, char *msg, size_t len)
 	const char	*p, *item, *comma;
 	uint64_t	 u = 0;
 	double		 d = 0;
-	int		 b, have_num = 0;
+	int		 have_num = 0;
 
 	if (strlen(v) > CONF_VALUE_MAX) {
 		snprintf(msg, len, "value longer than %d characters",
@@ -493,12 +471,6 @@ check_value(const struct conf_key *k, const char *v, char *msg, size_t len)
 	case KW_CONF_STR:
 		if ((k->flags & CK_NONEMPTY) && v[0] == '\0') {
 			snprintf(msg, len, "may not be empty");
-			return -1;
-		}
-		if (k->later != NULL && in_choices(k->later, v)) {
-			snprintf(msg, len, QV " is not available yet (it "
-			    "comes with the Docker client); use %s", v,
-			    choices_text(k->choices, cbuf, sizeof(cbuf)));
 			return -1;
 		}
 		if (k->choices != NULL && !in_choices(k->choices, v)) {
@@ -542,13 +514,6 @@ check_value(const struct conf_key *k, const char *v, char *msg, size_t len)
 		d = (double)u;
 		have_num = 1;
 		break;
-	case KW_CONF_BOOL:
-		if (parse_bool(v, &b) == -1) {
-			snprintf(msg, len, QV " is not yes/no, true/false, "
-			    "on/off or 1/0", v);
-			return -1;
-		}
-		return 0;
 	case KW_CONF_LIST:
 		for (item = v; item != NULL; item = comma ? comma + 1 : NULL) {
 			size_t	ilen;
@@ -1097,15 +1062,6 @@ kw_conf_size(const struct kw_conf *conf, const char *name)
 	return bytes;
 }
 
-int
-kw_conf_bool(const struct kw_conf *conf, const char *name)
-{
-	int	b = 0;
-
-	parse_bool(conf_typed(conf, name, KW_CONF_BOOL, NULL), &b);
-	return b;
-}
-
 size_t
 kw_conf_list(const struct kw_conf *conf, const char *name, char items[][64],
     size_t max)
@@ -1242,8 +1198,6 @@ metavar(const struct conf_key *k)
 		return "DURATION";
 	case KW_CONF_SIZE:
 		return "SIZE";
-	case KW_CONF_BOOL:
-		return "yes|no";
 	case KW_CONF_LIST:
 		return "LIST";
 	case KW_CONF_STR:

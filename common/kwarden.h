@@ -59,7 +59,6 @@ enum kw_conf_type {
 	KW_CONF_NUM,		/* double */
 	KW_CONF_DURATION,	/* kw_parse_duration_ms */
 	KW_CONF_SIZE,		/* kw_parse_size */
-	KW_CONF_BOOL,		/* yes/no/true/false/1/0/on/off */
 	KW_CONF_LIST,		/* comma separated strings */
 };
 
@@ -99,7 +98,6 @@ uint64_t kw_conf_int(const struct kw_conf *conf, const char *name);
 double	kw_conf_num(const struct kw_conf *conf, const char *name);
 uint64_t kw_conf_ms(const struct kw_conf *conf, const char *name);
 uint64_t kw_conf_size(const struct kw_conf *conf, const char *name);
-int	kw_conf_bool(const struct kw_conf *conf, const char *name);
 /* Comma list split and trimmed; returns count, fills at most max. */
 size_t	kw_conf_list(const struct kw_conf *conf, const char *name,
 	    char items[][64], size_t max);
