@@ -52,16 +52,11 @@ int	kw_parse_duration_ms(const char *s, uint64_t *ms);
 /* "64k", "16M", "1G", bare number = bytes. -1 on error. */
 int	kw_parse_size(const char *s, uint64_t *bytes);
 
-/* config.c */
-enum kw_conf_type {
-	KW_CONF_STR,
-	KW_CONF_INT,		/* non-negative integer */
-	KW_CONF_NUM,		/* double */
-	KW_CONF_DURATION,	/* kw_parse_duration_ms */
-	KW_CONF_SIZE,		/* kw_parse_size */
-	KW_CONF_LIST,		/* comma separated strings */
-};
-
+/*
+ * config_*.c: the key schema (config_schema.c), the values and overrides
+ * (config_store.c), the INI file (config_file.c), the views
+ * (config_view.c) and the command line (config_cli.c).
+ */
 struct kw_conf;
 
 /*
