@@ -1,8 +1,9 @@
 /*
- * The command line every kwarden program shares: -c, -o, --state-dir,
- * --print-config, --help, --version and a --KEY flag for each key of the
- * program's own section.
+ * The command line every kwarden program shares, on getopt_long: -c, -o,
+ * --state-dir, --print-config, --help, --version and a --KEY flag for each
+ * key of the program's own section, generated from the key table.
  */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,35 @@
 #include <unistd.h>
 
 #include "config_int.h"
+
+/* Values getopt_long returns for options without a short form. */
+enum {
+	OPT_STATE_DIR = 256,
+	OPT_PRINT_CONFIG,
+	OPT_KEY,		/* OPT_KEY + the key's index in conf_keys */
+};
+
+static const struct option fixed_opts[] = {
+	{ "config",	  required_argument,	NULL, 'c' },
+	{ "state-dir",	  required_argument,	NULL, OPT_STATE_DIR },
+	{ "print-config", no_argument,		NULL, OPT_PRINT_CONFIG },
+	{ "help",	  no_argument,		NULL, 'h' },
+	{ "version",	  no_argument,		NULL, 'V' },
+};
+#define NFIXED	(sizeof(fixed_opts) / sizeof(fixed_opts[0]))
+
+/* A key's flag name: "batch_rows" -> "batch-rows". */
+static char *
+flag_name(const char *key)
+{
+	char	*name, *p;
+
+	name = conf_xstrdup(key);
+	for (p = name; *p != '\0'; p++)
+		if (*p == '_')
+			*p = '-';
+	return name;
+}
 
 static const char *
 metavar(const struct conf_key *k)
@@ -34,8 +64,8 @@ metavar(const struct conf_key *k)
 static void
 usage(FILE *fp, const char *section, const char *usage_extra)
 {
-	char	opt[128];
-	size_t	i, j;
+	char	opt[128], *name;
+	size_t	i;
 
 	fprintf(fp,
 	    "usage: kwarden-%s [options]\n"
@@ -55,11 +85,10 @@ usage(FILE *fp, const char *section, const char *usage_extra)
 	for (i = 0; i < conf_nkeys; i++) {
 		if (strcmp(conf_keys[i].section, section) != 0)
 			continue;
-		snprintf(opt, sizeof(opt), "--%s %s", conf_keys[i].key,
+		name = flag_name(conf_keys[i].key);
+		snprintf(opt, sizeof(opt), "--%s %s", name,
 		    metavar(&conf_keys[i]));
-		for (j = 2; opt[j] != ' ' && opt[j] != '\0'; j++)
-			if (opt[j] == '_')
-				opt[j] = '-';
+		free(name);
 		if (strlen(opt) <= 24)
 			fprintf(fp, "  %-24s %s (default %s)\n", opt,
 			    conf_keys[i].help, conf_keys[i].def);
@@ -72,8 +101,12 @@ usage(FILE *fp, const char *section, const char *usage_extra)
 		    usage_extra[strlen(usage_extra) - 1] == '\n' ? "" : "\n");
 }
 
-static void __attribute__((noreturn, format(printf, 2, 3)))
-cli_fail(const char *section, const char *fmt, ...)
+/*
+ * Bad usage: say so on stderr, the way back to --help after it; -1 for
+ * the caller to pass up and kw_conf_cli to exit 2 on.
+ */
+static int __attribute__((format(printf, 2, 3)))
+cli_error(const char *section, const char *fmt, ...)
 {
 	va_list	ap;
 
@@ -82,26 +115,90 @@ cli_fail(const char *section, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\ntry 'kwarden-%s --help'\n", section);
-	exit(2);
+	return -1;
 }
 
-/* "--key-name" -> the schema key of `section`, or NULL. */
-static const struct conf_key *
-own_key(const char *section, const char *opt, size_t len)
+/*
+ * The long options of a program: the fixed ones, then each key of its
+ * section as --key-name and, as the INI file spells it, --key_name.
+ * *names gets what to free.
+ */
+static struct option *
+long_options(const char *section, char ***names)
 {
-	char	key[64];
-	size_t	i, idx;
+	struct option	*opts;
+	size_t		 i, n = NFIXED, nnames = 0;
 
-	if (len >= sizeof(key))
-		return NULL;
-	for (i = 0; i < len; i++)
-		key[i] = opt[i] == '-' ? '_' : opt[i];
-	key[len] = '\0';
-	if (strchr(key, '.') != NULL)
-		return NULL;
-	return conf_find_key(section, key, &idx);
+	opts = conf_xcalloc(NFIXED + 2 * conf_nkeys + 1, sizeof(*opts));
+	*names = conf_xcalloc(conf_nkeys + 1, sizeof(**names));
+	memcpy(opts, fixed_opts, sizeof(fixed_opts));
+	for (i = 0; i < conf_nkeys; i++) {
+		if (strcmp(conf_keys[i].section, section) != 0)
+			continue;
+		(*names)[nnames] = flag_name(conf_keys[i].key);
+		opts[n].name = (*names)[nnames++];
+		opts[n].has_arg = required_argument;
+		opts[n++].val = OPT_KEY + (int)i;
+		if (strchr(conf_keys[i].key, '_') == NULL)
+			continue;
+		opts[n].name = conf_keys[i].key;
+		opts[n].has_arg = required_argument;
+		opts[n++].val = OPT_KEY + (int)i;
+	}
+	return opts;
 }
 
+static const struct option *
+find_option(const struct option *opts, const char *name, size_t len)
+{
+	for (; opts->name != NULL; opts++)
+		if (strlen(opts->name) == len &&
+		    strncmp(opts->name, name, len) == 0)
+			return opts;
+	return NULL;
+}
+
+/*
+ * Check what getopt_long made of the word argv[at]: -1 after saying what
+ * is wrong with it, naming the option as typed. Stricter than getopt_long: no
+ * abbreviated long options (a key added later must not change what an old
+ * command line means), and -h and -V only on their own.
+ */
+static int
+check_word(const char *section, const struct option *opts, char **argv,
+    int at, int ch)
+{
+	const struct option	*o;
+	const char		*word = argv[at], *name, *eq;
+	size_t			 len;
+
+	if (strncmp(word, "--", 2) != 0) {
+		if (ch == ':')
+			return cli_error(section, "option -%c needs a value",
+			    optopt);
+		if (ch == '?' || ((ch == 'h' || ch == 'V') && word[2] != '\0'))
+			return cli_error(section, "unknown option \"%s\"",
+			    word);
+		return 0;
+	}
+	name = word + 2;
+	eq = strchr(name, '=');
+	len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+	if ((o = find_option(opts, name, len)) == NULL)
+		return cli_error(section, "unknown option \"--%.*s\"",
+		    (int)len, name);
+	if (ch == '?' && eq != NULL && o->has_arg == no_argument)
+		return cli_error(section, "option --%.*s takes no value",
+		    (int)len, name);
+	if (ch == ':')
+		return cli_error(section, "option --%s needs a value", name);
+	if (ch == '?')
+		return cli_error(section, "unknown option \"--%.*s\"",
+		    (int)len, name);
+	return 0;
+}
+
+/* An override, in command line order; -c is not one. */
 struct cli_op {
 	enum conf_op_kind	 kind;
 	char			*section;	/* OP_SET */
@@ -110,175 +207,184 @@ struct cli_op {
 	char			 origin[160];
 };
 
-struct kw_conf *
-kw_conf_cli(int argc, char **argv, const char *section,
-    const char *usage_extra)
+/* The parsed command line. */
+struct cli {
+	const char	*section;
+	const char	*usage_extra;
+	struct option	*opts;
+	char		**names;	/* of opts, to free */
+	struct cli_op	*ops;
+	size_t		 nops;
+	const char	*file;		/* -c */
+	int		 print;		/* --print-config */
+};
+
+/* -o SECTION.KEY=VALUE; the key is after the last dot. */
+static int
+parse_o(struct cli *cli, const char *arg)
 {
-	struct kw_conf		*conf;
-	struct cli_op		*ops;
-	const struct conf_key	*k;
-	const char		*file = NULL, *arg, *val, *eq, *dot;
-	char			 err[1536];
-	size_t			 nops = 0, i, len;
-	int			 a, print = 0;
+	struct cli_op	*op = &cli->ops[cli->nops];
+	const char	*eq, *dot;
 
-	if (!conf_known_section(section) || strcmp(section, "paths") == 0 ||
-	    strcmp(section, "policy") == 0) {
-		fprintf(stderr, "kw_conf_cli: bad section \"%s\"\n", section);
+	if ((eq = strchr(arg, '=')) == NULL ||
+	    (dot = memrchr(arg, '.', (size_t)(eq - arg))) == NULL ||
+	    dot == arg || dot + 1 == eq)
+		return cli_error(cli->section, "config: -o %s: expected "
+		    "SECTION.KEY=VALUE", arg);
+	op->kind = OP_SET;
+	if ((op->section = strndup(arg, (size_t)(dot - arg))) == NULL ||
+	    (op->key = strndup(dot + 1, (size_t)(eq - dot - 1))) == NULL)
 		abort();
-	}
-	ops = conf_xcalloc((size_t)argc + 1, sizeof(*ops));
+	op->value = eq + 1;
+	snprintf(op->origin, sizeof(op->origin), "-o %.*s", (int)(eq - arg),
+	    arg);
+	cli->nops++;
+	return 0;
+}
 
-	for (a = 1; a < argc; a++) {
-		arg = argv[a];
-		val = NULL;
-		if (strcmp(arg, "--") == 0) {
-			if (a + 1 < argc)
-				cli_fail(section, "unexpected argument \"%s\"",
-				    argv[a + 1]);
+/*
+ * Read the options in order, up to the first word that is not one ("+").
+ * 0 to go on, 1 after --help or --version, -1 after a usage error.
+ */
+static int
+cli_parse(struct cli *cli, int argc, char **argv)
+{
+	struct cli_op	*op;
+	int		 ch, at;
+
+	cli->ops = conf_xcalloc((size_t)argc + 1, sizeof(*cli->ops));
+	cli->opts = long_options(cli->section, &cli->names);
+	opterr = 0;
+	optind = 1;
+	for (;;) {
+		at = optind;
+		if ((ch = getopt_long(argc, argv, "+:c:o:hV", cli->opts,
+		    NULL)) == -1)
+			break;
+		if (check_word(cli->section, cli->opts, argv, at, ch) == -1)
+			return -1;
+		op = &cli->ops[cli->nops];
+		switch (ch) {
+		case 'h':
+			usage(stdout, cli->section, cli->usage_extra);
+			return 1;
+		case 'V':
+			printf("kwarden-%s %s\n", cli->section, KW_VERSION);
+			return 1;
+		case OPT_PRINT_CONFIG:
+			cli->print = 1;
+			break;
+		case 'c':
+			cli->file = optarg;
+			break;
+		case 'o':
+			if (parse_o(cli, optarg) == -1)
+				return -1;
+			break;
+		case OPT_STATE_DIR:
+			op->kind = OP_STATE_DIR;
+			op->value = optarg;
+			snprintf(op->origin, sizeof(op->origin), "--state-dir");
+			cli->nops++;
+			break;
+		default:
+			/* A key of the section, the origin as typed. */
+			op->kind = OP_SET;
+			op->section = conf_xstrdup(cli->section);
+			op->key = conf_xstrdup(conf_keys[ch - OPT_KEY].key);
+			op->value = optarg;
+			snprintf(op->origin, sizeof(op->origin), "%.*s",
+			    (int)strcspn(argv[at], "="), argv[at]);
+			cli->nops++;
 			break;
 		}
-		if (arg[0] != '-' || arg[1] == '\0')
-			cli_fail(section, "unexpected argument \"%s\"", arg);
-
-		/* Short options, with the value attached or next. */
-		if (arg[1] != '-') {
-			switch (arg[1]) {
-			case 'h':
-			case 'V':
-				if (arg[2] != '\0')
-					cli_fail(section, "unknown option "
-					    "\"%s\"", arg);
-				if (arg[1] == 'h')
-					usage(stdout, section, usage_extra);
-				else
-					printf("kwarden-%s %s\n", section,
-					    KW_VERSION);
-				exit(0);
-			case 'c':
-			case 'o':
-				if (arg[2] != '\0')
-					val = arg + 2;
-				else if (a + 1 < argc)
-					val = argv[++a];
-				else
-					cli_fail(section, "option -%c needs a "
-					    "value", arg[1]);
-				break;
-			default:
-				cli_fail(section, "unknown option \"%s\"", arg);
-			}
-			if (arg[1] == 'c') {
-				file = val;
-				continue;
-			}
-			goto set_o;
-		}
-
-		/* Long options: --name, --name=value, --name value. */
-		arg += 2;
-		eq = strchr(arg, '=');
-		len = eq ? (size_t)(eq - arg) : strlen(arg);
-		if (eq != NULL)
-			val = eq + 1;
-#define IS(s)	(len == strlen(s) && strncmp(arg, s, len) == 0)
-		if (IS("help") || IS("version") || IS("print-config")) {
-			if (val != NULL)
-				cli_fail(section, "option --%.*s takes no "
-				    "value", (int)len, arg);
-			if (IS("help")) {
-				usage(stdout, section, usage_extra);
-				exit(0);
-			}
-			if (IS("version")) {
-				printf("kwarden-%s %s\n", section, KW_VERSION);
-				exit(0);
-			}
-			print = 1;
-			continue;
-		}
-		k = NULL;
-		if (!IS("config") && !IS("state-dir") &&
-		    (k = own_key(section, arg, len)) == NULL)
-			cli_fail(section, "unknown option \"--%.*s\"",
-			    (int)len, arg);
-		if (val == NULL) {
-			if (a + 1 >= argc)
-				cli_fail(section, "option --%s needs a value",
-				    arg);
-			val = argv[++a];
-		}
-		if (IS("config")) {
-			file = val;
-			continue;
-		}
-		if (IS("state-dir")) {
-			ops[nops].kind = OP_STATE_DIR;
-			ops[nops].value = val;
-			snprintf(ops[nops].origin, sizeof(ops[nops].origin),
-			    "--state-dir");
-			nops++;
-			continue;
-		}
-		ops[nops].kind = OP_SET;
-		ops[nops].section = conf_xstrdup(section);
-		ops[nops].key = conf_xstrdup(k->key);
-		ops[nops].value = val;
-		snprintf(ops[nops].origin, sizeof(ops[nops].origin), "--%.*s",
-		    (int)len, arg);
-		nops++;
-		continue;
-#undef IS
-set_o:
-		/* -o SECTION.KEY=VALUE; the key is after the last dot. */
-		if ((eq = strchr(val, '=')) == NULL ||
-		    (dot = memrchr(val, '.', (size_t)(eq - val))) == NULL ||
-		    dot == val || dot + 1 == eq) {
-			cli_fail(section, "config: -o %s: expected "
-			    "SECTION.KEY=VALUE", val);
-		}
-		ops[nops].kind = OP_SET;
-		ops[nops].section = strndup(val, (size_t)(dot - val));
-		ops[nops].key = strndup(dot + 1, (size_t)(eq - dot - 1));
-		if (ops[nops].section == NULL || ops[nops].key == NULL)
-			abort();
-		ops[nops].value = eq + 1;
-		snprintf(ops[nops].origin, sizeof(ops[nops].origin), "-o %.*s",
-		    (int)(eq - val), val);
-		nops++;
 	}
+	if (optind < argc)
+		return cli_error(cli->section, "unexpected argument \"%s\"",
+		    argv[optind]);
+	return 0;
+}
 
-	/* Defaults, the file, then the overrides in command line order. */
+/* Defaults, the file, then the overrides in command line order. */
+static struct kw_conf *
+cli_apply(const struct cli *cli)
+{
+	struct kw_conf		*conf;
+	const struct cli_op	*op;
+	char			 err[1536];
+	size_t			 i;
+	int			 r;
+
 	err[0] = '\0';
-	if (file != NULL)
-		conf = kw_conf_load(file, err, sizeof(err));
+	if (cli->file != NULL)
+		conf = kw_conf_load(cli->file, err, sizeof(err));
 	else if (access(CONF_DEFAULT_FILE, F_OK) == 0) {
 		if ((conf = kw_conf_load(CONF_DEFAULT_FILE, err,
 		    sizeof(err))) != NULL)
 			conf->file_explicit = 0;
 	} else
 		conf = kw_conf_load(NULL, err, sizeof(err));
-	if (conf == NULL)
-		cli_fail(section, "%s", err);
-
-	for (i = 0; i < nops; i++) {
-		int	r;
-
-		if (ops[i].kind == OP_STATE_DIR)
-			r = kw_conf_apply_state_dir(conf, ops[i].value, err,
+	if (conf == NULL) {
+		cli_error(cli->section, "%s", err);
+		return NULL;
+	}
+	for (i = 0; i < cli->nops; i++) {
+		op = &cli->ops[i];
+		if (op->kind == OP_STATE_DIR)
+			r = kw_conf_apply_state_dir(conf, op->value, err,
 			    sizeof(err));
 		else
-			r = kw_conf_set(conf, ops[i].section, ops[i].key,
-			    ops[i].value, ops[i].origin, err, sizeof(err));
-		if (r == -1)
-			cli_fail(section, "%s", err);
+			r = kw_conf_set(conf, op->section, op->key, op->value,
+			    op->origin, err, sizeof(err));
+		if (r == -1) {
+			cli_error(cli->section, "%s", err);
+			kw_conf_free(conf);
+			return NULL;
+		}
 	}
-	for (i = 0; i < nops; i++) {
-		free(ops[i].section);
-		free(ops[i].key);
-	}
-	free(ops);
+	return conf;
+}
 
+static void
+cli_free(struct cli *cli)
+{
+	size_t	i;
+
+	for (i = 0; i < cli->nops; i++) {
+		free(cli->ops[i].section);
+		free(cli->ops[i].key);
+	}
+	free(cli->ops);
+	for (i = 0; cli->names != NULL && cli->names[i] != NULL; i++)
+		free(cli->names[i]);
+	free(cli->names);
+	free(cli->opts);
+}
+
+struct kw_conf *
+kw_conf_cli(int argc, char **argv, const char *section,
+    const char *usage_extra)
+{
+	struct kw_conf	*conf = NULL;
+	struct cli	 cli;
+	int		 r, print;
+
+	if (!conf_known_section(section) || strcmp(section, "paths") == 0 ||
+	    strcmp(section, "policy") == 0) {
+		fprintf(stderr, "kw_conf_cli: bad section \"%s\"\n", section);
+		abort();
+	}
+	memset(&cli, 0, sizeof(cli));
+	cli.section = section;
+	cli.usage_extra = usage_extra;
+	if ((r = cli_parse(&cli, argc, argv)) == 0)
+		conf = cli_apply(&cli);
+	print = cli.print;
+	cli_free(&cli);
+	if (r != 0)
+		exit(r == 1 ? 0 : 2);
+	if (conf == NULL)
+		exit(2);
 	if (print) {
 		kw_conf_print(conf, stdout);
 		kw_conf_free(conf);

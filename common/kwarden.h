@@ -60,19 +60,21 @@ int	kw_parse_size(const char *s, uint64_t *bytes);
 struct kw_conf;
 
 /*
- * The command line every kwarden program shares:
+ * The command line every kwarden program shares (getopt_long):
  *   -c FILE, -o SECTION.KEY=VALUE, --state-dir DIR, --print-config,
  *   -h/--help, -V/--version, and --KEY VALUE / --KEY=VALUE for every key
- *   of the program's own section (dashes stand for underscores).
+ *   of the program's own section (--batch-rows or --batch_rows).
+ * Long options are never abbreviated; a word that is not an option (or
+ * anything after --) is an error.
  * Loads the config file (explicit -c, else /etc/kwarden/kwarden.conf if it
  * exists, else built-in defaults), then applies overrides in order.
- * Returns 0 to go on, or exits: 0 after --help/--version/--print-config,
+ * Returns the config, or exits: 0 after --help/--version/--print-config,
  * 2 on bad usage or config, with file, line and key in the message.
  * `section` is "reader", "decider", "recorder" or "run".
  */
 struct kw_conf *kw_conf_cli(int argc, char **argv, const char *section,
 	    const char *usage_extra);
-/* Same parsing without exiting: for tests. errbuf gets the message. */
+/* The file (NULL: defaults only) without exiting; errbuf gets the error. */
 struct kw_conf *kw_conf_load(const char *file, char *errbuf, size_t errlen);
 /*
  * Set one key as an override: it is remembered, so kw_conf_argv and
