@@ -18,6 +18,12 @@
 	{ sec, "log_level", KW_CONF_STR, "info", "debug|info|warn|error", \
 	    "log level", 0, 0, 0 }
 
+/*
+ * One row per key: section, key, type, default, choices, help, flags,
+ * min, max. The help text and default show in --help of the section's
+ * program, and the key becomes its --key-name flag; a new section also
+ * goes in sections[] below.
+ */
 static const struct conf_key schema[] = {
 	{ "paths", "run_dir", KW_CONF_STR, "/run/kwarden", NULL,
 	    "directory of the sockets (reader.sock, decider.ctl, ...)",
@@ -98,13 +104,15 @@ static const struct conf_key schema[] = {
 };
 
 /* The keys of every [class.NAME] section. */
-static const struct conf_key class_schema[CONF_NCLASSKEYS] = {
+static const struct conf_key class_schema[] = {
 	{ "class", "match", KW_CONF_LIST, "", NULL,
 	    "substrings of name or image (* = everything)", 0, 0, 0 },
 	{ "class", "min_alive", KW_CONF_INT, "0", NULL,
 	    "never act when it would leave fewer running", CK_BOUNDS, 0,
 	    1000000 },
 };
+_Static_assert(sizeof(class_schema) / sizeof(class_schema[0]) ==
+    CONF_NCLASSKEYS, "CONF_NCLASSKEYS counts the rows of class_schema");
 
 static const struct conf_class_default class_defaults[] = {
 	{ "high", { "high, cpu, mem", "2" } },
