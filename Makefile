@@ -1,27 +1,46 @@
-# kwarden: make | make test | make run | make demo | make kmods | make install
+# kwarden: make | make check | make test | make run | make demo | make kmods | make install
 #
+# make help        the targets and variables below, one line each
 # make SAN=1 ...   build with AddressSanitizer + UBSan (rebuilds everything)
 # make kmods KDIR=/lib/modules/<ver>/build
 
+## Variables (make VAR=value):
+## CFLAGS=...       your compiler flags (default -g $(OPT)); the project's own come first
+## OPT=-O2          optimisation inside the default CFLAGS (-O1 under SAN=1)
+## SAN=1            AddressSanitizer + UBSan build (rebuilds everything)
+## WERROR=1         warnings are errors (CI sets it)
+## ARGS=...         flags passed on by run, demo and bench
+## DESTDIR= PREFIX=/usr/local   install layout
+## KDIR=...         kernel build tree for kmods
+.DEFAULT_GOAL := all
 PKGS	:= libuv msgpack sqlite3 libcurl inih jansson libsystemd
 CC	?= cc
+ifeq ($(SAN),1)
+OPT	?= -O1
+endif
 OPT	?= -O2
-CFLAGS_BASE := -std=gnu11 -g $(OPT) -Wall -Wextra -Werror -Wshadow \
+CFLAGS	?= -g $(OPT)
+# The project's own flags, kept apart from CFLAGS so `make CFLAGS=-O0`
+# cannot drop them; CFLAGS comes last and may add to or override them.
+KW_CFLAGS := -std=gnu11 -Wall -Wextra -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
 	-D_GNU_SOURCE -Icommon $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+ifeq ($(WERROR),1)
+KW_CFLAGS += -Werror
+endif
 ifeq ($(SAN),1)
-CFLAGS_BASE += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+KW_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
 LDFLAGS_SAN := -fsanitize=address,undefined
 endif
-CFLAGS	+= $(CFLAGS_BASE)
 LDLIBS	:= -Wl,--as-needed $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 TESTLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 B	:= build
 DAEMONS	:= reader decider recorder
 BINS	:= reader/kwarden-reader decider/kwarden-decider \
-	   recorder/kwarden-recorder run/kwarden-run run/kwarden-tap
+	   recorder/kwarden-recorder run/kwarden-run run/kwarden-tap \
+	   run/kwarden-top
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
@@ -40,23 +59,39 @@ $(1)/kwarden-$(1): $(B)/$(1)/$(1).o $(B)/lib$(1).a $(LIBKW)
 endef
 $(foreach d,$(DAEMONS),$(eval $(call daemon_rules,$(d))))
 
+# Every object of the programs (what lint-analyze compiles).
+PROG_OBJ := $(COMMON_OBJ) $(foreach d,$(DAEMONS),$($(d)_OBJ) $(B)/$(d)/$(d).o) \
+	$(B)/run/kwarden-run.o $(B)/run/kwarden-tap.o
+
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 .PHONY: all test unit integration vm run demo kmods bench install uninstall \
 	clean check-deps check-deps-test
-all: $(BINS) $(UNIT_BIN)
+## Targets:
+## all              (the default) the five programs; needs no cmocka
+all: $(BINS)
 
-# Rebuild everything when the flags change (SAN=1 and back).
-$(B)/flags: FORCE
-	@mkdir -p $(B)
-	@echo '$(CC) $(CFLAGS) $(LDFLAGS_SAN)' | cmp -s - $@ || \
-		echo '$(CC) $(CFLAGS) $(LDFLAGS_SAN)' > $@
-FORCE:
+## unit-tests       build the unit tests (build/tests/test_*; needs cmocka)
+.PHONY: unit-tests check have-cmocka
+unit-tests: $(UNIT_BIN)
 
-$(B)/%.o: %.c $(wildcard common/*.h) $(wildcard */*.h) $(B)/flags
+# Rebuild everything when the flags change (SAN=1 and back): $(B)/flags
+# holds the last ones and is rewritten, while the Makefile is read, only
+# when they differ, so `make -n` tells what a change of flags rebuilds.
+FLAGS_NOW := $(strip $(CC) $(KW_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(LDFLAGS_SAN))
+ifneq ($(FLAGS_NOW),$(strip $(shell cat $(B)/flags 2>/dev/null)))
+$(shell mkdir -p $(B) && echo '$(FLAGS_NOW)' >$(B)/flags)
+endif
+$(B)/flags: ;
+
+# Each object depends on the headers it includes, as the compiler lists
+# them in the .d file beside it (-MMD; -MP keeps a deleted header harmless).
+$(B)/%.o: %.c $(B)/flags
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(KW_CFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+-include $(wildcard $(B)/*/*.d $(B)/*/*/*.d)
 
 $(LIBKW): $(COMMON_OBJ)
 	@rm -f $@
@@ -66,60 +101,117 @@ run/kwarden-run: $(B)/run/kwarden-run.o $(LIBKW)
 	$(CC) $(LDFLAGS) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
 run/kwarden-tap: $(B)/run/kwarden-tap.o $(LIBKW)
 	$(CC) $(LDFLAGS) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+TOP_OBJ := $(B)/run/top-model.o $(B)/run/top-view.o
+run/kwarden-top: $(B)/run/kwarden-top.o $(TOP_OBJ) $(LIBKW)
+	$(CC) $(LDFLAGS) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS) \
+		$(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
+
+$(UNIT_OBJ): | have-cmocka
+have-cmocka:
+	@pkg-config --exists cmocka || { echo "unit tests need cmocka:" \
+		"run/install-deps test (libcmocka-dev)" >&2; exit 2; }
 
 testlib = $(if $(filter test_reader_%,$(1)),$(B)/libreader.a,)$(if \
 	$(filter test_decider_%,$(1)),$(B)/libdecider.a,)$(if \
-	$(filter test_recorder_%,$(1)),$(B)/librecorder.a,)
+	$(filter test_recorder_%,$(1)),$(B)/librecorder.a,)$(if \
+	$(filter test_top_%,$(1)),$(TOP_OBJ),)
 .SECONDEXPANSION:
 $(B)/tests/%: $(B)/tests/unit/%.o $$(call testlib,$$*) $(LIBKW)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(LDFLAGS_SAN) -o $@ $^ $(TESTLIBS) $(LDLIBS)
 
+## test             install what is missing, then every suite (unit, integration, vm)
 test: check-deps-test
-	$(MAKE) all
+	$(MAKE) all unit-tests
 	tests/run-all
 
-unit: all
+## unit, check      build and run the unit tests (under valgrind unless SAN=1)
+unit: all unit-tests
 	tests/run-all unit
+check: unit
+## integration      the integration suite (tests/integration/test_*.sh)
 integration: all
 	tests/run-all integration
+## vm               the kernel modules' tests under qemu (tests/vm/run)
 vm:
 	tests/run-all vm
 
 # Install missing dependencies when we can (root), else say which.
+## check-deps       install (as root) or name what the build needs; check-deps-test: the tests too
 check-deps:
 	@run/install-deps build
 check-deps-test:
 	@run/install-deps test docker vm
 	@tests/vm/install-kernels
 
+## run              the pipeline in the foreground, state under ./var
 run: check-deps
 	$(MAKE) all
 	run/kwarden-run --state-dir ./var $(ARGS)
 
 # Install layout (run/install.sh does the work; DESTDIR for packaging).
 PREFIX	?= /usr/local
+## install, uninstall   the programs, config and units under DESTDIR/PREFIX
 install: $(BINS)
 	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" run/install.sh install
 uninstall:
 	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" run/install.sh uninstall
 
 # Containers being evicted, live: docker, workload images, the mix, the pipeline.
+## demo             containers being evicted, live (starts docker if needed)
 demo: check-deps
 	$(MAKE) all
 	run/demo.sh $(ARGS)
 
 # Benchmarks (slow and noisy: not part of make test).
+## bench            the benchmarks (tests/bench/run)
 bench: all
 	tests/bench/run $(ARGS)
 
 KDIR	?= /lib/modules/$(shell uname -r)/build
+## kmods            the kernel modules against KDIR
 kmods:
 	@test -d "$(KDIR)" || { echo "kmods: no kernel headers at $(KDIR);" \
 		"install linux-headers-$$(uname -r) or pass KDIR=" >&2; exit 2; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmods modules
 
+# Style checks (CI runs them; make -k lint runs all three to the end).
+# Every shell script: *.sh, and any file whose first line runs sh or bash.
+SH_SCRIPTS = $(shell { git ls-files --cached --others --exclude-standard \
+	2>/dev/null || find . -type f ! -path './build/*' ! -path './.git/*'; } | \
+	sed 's|^\./||' | sort -u | while read -r f; do [ -f "$$f" ] || continue; \
+	case $$f in (*.sh) \
+	echo "$$f" ;; (*) head -n 1 "$$f" 2>/dev/null | \
+	grep -qE '^\#!.*[/ ](ba|da)?sh$$' && echo "$$f" ;; esac; done)
+# Files kept formatted by .clang-format (the list grows as files are).
+FORMAT_CHECKED = $(shell sed 's/\#.*//' .clang-format-checked)
+## lint             lint-shell, lint-analyze and lint-format (make -k lint: all three)
+.PHONY: lint lint-shell lint-analyze lint-format format check-deps-lint
+lint: lint-shell lint-analyze lint-format
+check-deps-lint:
+	@run/install-deps lint
+## lint-shell       shellcheck on every shell script (settings in .shellcheckrc)
+lint-shell: check-deps-lint
+	shellcheck $(SH_SCRIPTS)
+## lint-analyze     clang's static analyzer (scan-build) over the programs, in build/scan
+lint-analyze: check-deps-lint
+	rm -rf $(B)/scan
+	scan-build --status-bugs -o $(B)/scan/report \
+		$(MAKE) --no-print-directory B=$(B)/scan SAN= $(PROG_OBJ:$(B)/%=$(B)/scan/%)
+## lint-format      clang-format --dry-run on the files in .clang-format-checked
+lint-format: check-deps-lint
+	clang-format --dry-run --Werror $(FORMAT_CHECKED)
+## format           clang-format -i on the files in .clang-format-checked
+format:
+	clang-format -i $(FORMAT_CHECKED)
+
+## clean            remove build/, the programs and the modules' build files
 clean:
 	rm -rf $(B) $(BINS)
 	rm -f kmods/*.o kmods/*.ko kmods/*.mod kmods/*.mod.c kmods/.*.cmd \
 		kmods/Module.symvers kmods/modules.order
+
+## help             this list
+.PHONY: help
+help:
+	@sed -n 's/^## \{0,1\}//p' $(firstword $(MAKEFILE_LIST))

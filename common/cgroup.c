@@ -62,14 +62,20 @@ component_id(const char *c, size_t len, int under_runtime)
 	return NULL;
 }
 
-int
-kw_cgroup_container_id(const char *path, char out[KW_CONTAINER_ID_LEN + 1])
+/*
+ * The component of path that names a container: its id in out, and the
+ * length of the path up to the end of that component in *dirlen.
+ */
+static int
+container_component(const char *path, char out[KW_CONTAINER_ID_LEN + 1],
+    size_t *dirlen)
 {
 	const char	*p, *c, *id;
 	size_t		 len;
 	int		 under_runtime = 0;
 
 	out[0] = '\0';
+	*dirlen = 0;
 	if (path == NULL)
 		return 0;
 	for (p = path; *p != '\0'; ) {
@@ -84,6 +90,7 @@ kw_cgroup_container_id(const char *path, char out[KW_CONTAINER_ID_LEN + 1])
 		if ((id = component_id(c, len, under_runtime)) != NULL) {
 			memcpy(out, id, KW_CONTAINER_ID_LEN);
 			out[KW_CONTAINER_ID_LEN] = '\0';
+			*dirlen = (size_t)(p - path);
 			return 1;
 		}
 		if ((len == 6 && memcmp(c, "docker", 6) == 0) ||
@@ -92,6 +99,68 @@ kw_cgroup_container_id(const char *path, char out[KW_CONTAINER_ID_LEN + 1])
 		if (*p == '\n')
 			break;
 	}
+	return 0;
+}
+
+int
+kw_cgroup_container_id(const char *path, char out[KW_CONTAINER_ID_LEN + 1])
+{
+	size_t dirlen;
+
+	return container_component(path, out, &dirlen);
+}
+
+int
+kw_cgroup_container_dir(const char *path, char out[KW_CONTAINER_ID_LEN + 1],
+    char *dir, size_t dirsize)
+{
+	size_t dirlen;
+
+	if (dirsize > 0)
+		dir[0] = '\0';
+	if (!container_component(path, out, &dirlen))
+		return 0;
+	if (dirlen >= dirsize) {
+		out[0] = '\0';
+		return 0;
+	}
+	memcpy(dir, path, dirlen);
+	dir[dirlen] = '\0';
+	return 1;
+}
+
+int
+kw_cgroup_file_dir(const char *content, int unified, const char *id,
+    char *dir, size_t dirsize)
+{
+	const char	*line, *eol, *c1, *c2;
+	char		 buf[KW_CGROUP_PATH_MAX], found[KW_CONTAINER_ID_LEN + 1];
+	size_t		 plen;
+	int		 is_unified;
+
+	for (line = content; *line != '\0'; line = *eol ? eol + 1 : eol) {
+		if ((eol = strchr(line, '\n')) == NULL)
+			eol = line + strlen(line);
+		c1 = memchr(line, ':', (size_t)(eol - line));
+		if (c1 == NULL)
+			continue;
+		c2 = memchr(c1 + 1, ':', (size_t)(eol - c1 - 1));
+		if (c2 == NULL)
+			continue;
+		is_unified = c1 - line == 1 && line[0] == '0' && c2 == c1 + 1;
+		if (is_unified != unified)
+			continue;
+		plen = (size_t)(eol - c2 - 1);
+		if (plen >= sizeof(buf))
+			continue;
+		memcpy(buf, c2 + 1, plen);
+		buf[plen] = '\0';
+		if (kw_cgroup_container_dir(buf, found, dir, dirsize) &&
+		    strcmp(found, id) == 0)
+			return 1;
+	}
+	if (dirsize > 0)
+		dir[0] = '\0';
 	return 0;
 }
 

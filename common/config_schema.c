@@ -31,7 +31,7 @@ static const struct conf_key schema[] = {
 	{ "paths", "database", KW_CONF_STR, "/var/lib/kwarden/kwarden.db",
 	    NULL, "SQLite database", CK_NONEMPTY, 0, 0 },
 	{ "paths", "socket_mode", KW_CONF_INT, "0660", NULL,
-	    "file mode of the sockets, octal", CK_OCTAL | CK_BOUNDS, 0, 0777 },
+	    "file mode of the sockets, octal", CK_OCTAL | CK_BOUNDS, 1, 0777 },
 	{ "paths", "socket_group", KW_CONF_STR, "", NULL,
 	    "group of the sockets (empty: the daemon's own)", 0, 0, 0 },
 
@@ -44,6 +44,13 @@ static const struct conf_key schema[] = {
 	    NULL, "the kernel module's /proc file", CK_NONEMPTY, 0, 0 },
 	{ "reader", "proc_root", KW_CONF_STR, "/proc", NULL,
 	    "procfs root for the procfs source", CK_NONEMPTY, 0, 0 },
+	{ "reader", "cgroup_root", KW_CONF_STR, "/sys/fs/cgroup", NULL,
+	    "cgroup mount for each container's own figures (empty: off)", 0,
+	    0, 0 },
+	{ "reader", "cgroup_detail_every", KW_CONF_INT, "5", NULL,
+	    "read each container's whole cgroup (memory.stat, limit, OOM "
+	    "kills, PSI) every N samples; CPU and memory usage every sample",
+	    CK_BOUNDS, 1, 1000000 },
 	{ "reader", "ring_size", KW_CONF_SIZE, "4M", NULL,
 	    "replay ring of the reader stream", CK_BOUNDS, 4096,
 	    (double)(1ULL << 40) },
@@ -94,6 +101,10 @@ static const struct conf_key schema[] = {
 	{ "policy", "mem_threshold", KW_CONF_NUM, "20", NULL,
 	    "memory percent of MemTotal above which a container is a "
 	    "candidate", CK_BOUNDS, 0, 100 },
+	{ "policy", "mem_basis", KW_CONF_STR, "working_set",
+	    "working_set|rss|anon", "what a container's memory % counts: "
+	    "working set (usage - inactive_file, as the kubelet), the RSS sum "
+	    "of its processes (the seed), or anonymous memory", 0, 0, 0 },
 	{ "policy", "window", KW_CONF_DURATION, "5s", NULL,
 	    "CPU rate averaging window", CK_BOUNDS, 1, 86400 * 1000 },
 	{ "policy", "action", KW_CONF_STR, "remove", "remove|stop|kill|dry-run",
@@ -101,6 +112,25 @@ static const struct conf_key schema[] = {
 	    0 },
 	{ "policy", "protect", KW_CONF_LIST, "grafana, kwarden", NULL,
 	    "substrings of name or image never acted on", 0, 0, 0 },
+
+	{ "limits", "stream_clients", KW_CONF_INT, "64", NULL,
+	    "connections at once on a stream socket (reader.sock, "
+	    "decider.sock)", CK_BOUNDS, 1, 100000 },
+	{ "limits", "stream_replays", KW_CONF_INT, "10", NULL,
+	    "replay requests (sub) per stream client per replay_interval",
+	    CK_BOUNDS, 1, 1000000 },
+	{ "limits", "replay_interval", KW_CONF_DURATION, "60s", NULL,
+	    "the interval of stream_replays", CK_BOUNDS, 1000,
+	    86400 * 1000 },
+	{ "limits", "ctl_clients", KW_CONF_INT, "64", NULL,
+	    "connections at once on a control socket (the least recently "
+	    "active makes room for a new one)", CK_BOUNDS, 1, 100000 },
+	{ "limits", "ctl_idle_timeout", KW_CONF_DURATION, "60s", NULL,
+	    "close a control connection idle this long", CK_BOUNDS, 100,
+	    86400 * 1000 },
+	{ "limits", "ctl_reply_bytes", KW_CONF_SIZE, "1M", NULL,
+	    "replies queued to one control client that does not read",
+	    CK_BOUNDS, 65536, (double)(1ULL << 32) },
 };
 
 /* The keys of every [class.NAME] section. */
@@ -120,7 +150,7 @@ static const struct conf_class_default class_defaults[] = {
 };
 
 static const char *const sections[] = {
-	"paths", "reader", "decider", "recorder", "run", "policy",
+	"paths", "reader", "decider", "recorder", "run", "policy", "limits",
 };
 
 const struct conf_key *const conf_keys = schema;
@@ -382,8 +412,8 @@ conf_check_value(const struct conf_key *k, const char *v, char *msg,
 			snprintf(msg, len, QV " is out of range (%.0fms to "
 			    "%.0fms)", v, k->min, k->max);
 		else if (k->flags & CK_OCTAL)
-			snprintf(msg, len, QV " is out of range (0 to %o)",
-			    v, (unsigned)k->max);
+			snprintf(msg, len, QV " is out of range (%o to %o)",
+			    v, (unsigned)k->min, (unsigned)k->max);
 		else
 			snprintf(msg, len, QV " is out of range "
 			    "(%.15g to %.15g)", v, k->min, k->max);

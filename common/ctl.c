@@ -2,7 +2,10 @@
  * Control sockets: one text command per line in, one JSON object per line
  * out, from a table of commands with their help text. Works with
  * `echo status | socat - UNIX-CONNECT:/run/kwarden/decider.ctl`.
+ * Idle connections are closed, a full socket makes room for a new
+ * connection, and a client that does not read its replies is cut off.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,9 +15,7 @@
 #include "kwarden.h"
 
 #define CTL_LINE_MAX	4096
-#define CTL_CLIENTS_MAX	64
-#define CTL_WRITES_HIGH	64	/* replies queued: stop reading commands */
-#define CTL_WRITES_LOW	8	/* and read again below this */
+#define CTL_SWEEP_MS	1000	/* look for idle clients this often at most */
 
 struct ctl_client {
 	uv_pipe_t		 pipe;
@@ -22,15 +23,17 @@ struct ctl_client {
 	struct ctl_client	*next, *prev;
 	char			 line[CTL_LINE_MAX];
 	size_t			 len;
+	uint64_t		 active_ns;	/* last command or write done */
+	size_t			 queued;	/* reply bytes not yet written */
 	int			 closing;
 	int			 eof;
 	int			 writes;
-	int			 throttled;	/* reading stopped */
 };
 
 struct ctl_wreq {
 	uv_write_t		 req;
 	struct ctl_client	*client;
+	size_t			 len;
 	char			*text;
 };
 
@@ -42,7 +45,12 @@ struct kw_ctl {
 	void			*arg;
 	int			 mode;
 	struct ctl_client	*clients;
-	int			 nclients;
+	size_t			 nclients;
+	size_t			 max_clients;
+	uint64_t		 idle_ms;
+	size_t			 reply_bytes;
+	uv_timer_t		 sweep;
+	struct kw_ctl_stats	 st;
 	int			 listening;
 	int			 closing;
 	int			 pending_closes;
@@ -71,9 +79,30 @@ kw_ctl_new(uv_loop_t *loop, const char *path, const struct kw_ctl_cmd *table,
 	ctl->table = table;
 	ctl->arg = arg;
 	ctl->mode = mode ? mode : 0660;
+	kw_ctl_set_limits(ctl, 0, 0, 0);
 	uv_pipe_init(loop, &ctl->server, 0);
 	ctl->server.data = ctl;
+	uv_timer_init(loop, &ctl->sweep);
+	ctl->sweep.data = ctl;
 	return ctl;
+}
+
+void
+kw_ctl_set_limits(struct kw_ctl *ctl, size_t max_clients, uint64_t idle_ms,
+    size_t reply_bytes)
+{
+	const struct kw_limits *l = kw_limits_get();
+
+	ctl->max_clients = max_clients ? max_clients : l->ctl_clients;
+	ctl->idle_ms = idle_ms ? idle_ms : l->ctl_idle_ms;
+	ctl->reply_bytes = reply_bytes ? reply_bytes : l->ctl_reply_bytes;
+}
+
+void
+kw_ctl_stats(const struct kw_ctl *ctl, struct kw_ctl_stats *st)
+{
+	*st = ctl->st;
+	st->clients = ctl->nclients;
 }
 
 static void
@@ -119,6 +148,7 @@ reply_done(uv_write_t *req, int status)
 	struct ctl_wreq *w = (struct ctl_wreq *)req;
 	struct ctl_client *c = w->client;
 
+	c->queued -= w->len;
 	free(w->text);
 	free(w);
 	c->writes--;
@@ -126,10 +156,7 @@ reply_done(uv_write_t *req, int status)
 		ctl_client_close(c);
 		return;
 	}
-	if (c->throttled && c->writes <= CTL_WRITES_LOW && !c->closing) {
-		c->throttled = 0;
-		uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
-	}
+	c->active_ns = kw_mono_ns();
 }
 
 /* Send one JSON object as a line; takes the reference. */
@@ -164,22 +191,35 @@ reply(struct ctl_client *c, json_t *obj)
 	}
 	text[n++] = '\n';
 	text[n] = '\0';
-	w->client = c;
-	w->text = text;
-	buf = uv_buf_init(text, n);
-	c->writes++;
-	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1,
-	    reply_done) != 0) {
-		c->writes--;
+	/*
+	 * A peer that asks and never reads does not grow our queue: past
+	 * the limit it is cut off. One reply alone always goes.
+	 */
+	if (c->queued > 0 && c->queued + n > c->ctl->reply_bytes) {
+		c->ctl->st.cut++;
+		kw_limit_hit(KW_HIT_CTL_REPLY_BYTES, "%s: a client left more "
+		    "than %zu bytes of replies unread: disconnected "
+		    "(limits.ctl_reply_bytes)", c->ctl->path,
+		    c->ctl->reply_bytes);
 		free(text);
 		free(w);
 		ctl_client_close(c);
 		return;
 	}
-	/* A peer that asks and never reads does not grow our queue. */
-	if (c->writes >= CTL_WRITES_HIGH && !c->throttled && !c->eof) {
-		c->throttled = 1;
-		uv_read_stop((uv_stream_t *)&c->pipe);
+	w->client = c;
+	w->text = text;
+	w->len = n;
+	buf = uv_buf_init(text, n);
+	c->writes++;
+	c->queued += n;
+	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1,
+	    reply_done) != 0) {
+		c->writes--;
+		c->queued -= n;
+		free(text);
+		free(w);
+		ctl_client_close(c);
+		return;
 	}
 }
 
@@ -234,6 +274,7 @@ run_line(struct ctl_client *c, char *line)
 		line++;
 	if (*line == '\0')
 		return;
+	c->active_ns = kw_mono_ns();
 	args = line + strcspn(line, " \t");
 	if (*args != '\0')
 		*args++ = '\0';
@@ -311,11 +352,24 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
+/* The client that did nothing for the longest, but not except. */
+static struct ctl_client *
+least_active(struct kw_ctl *ctl, const struct ctl_client *except)
+{
+	struct ctl_client *c, *best = NULL;
+
+	for (c = ctl->clients; c != NULL; c = c->next)
+		if (c != except && !c->closing &&
+		    (best == NULL || c->active_ns < best->active_ns))
+			best = c;
+	return best;
+}
+
 static void
 on_connection(uv_stream_t *server, int status)
 {
 	struct kw_ctl *ctl = server->data;
-	struct ctl_client *c;
+	struct ctl_client *c, *old;
 
 	if (status != 0)
 		return;
@@ -323,6 +377,7 @@ on_connection(uv_stream_t *server, int status)
 	if (c == NULL)
 		return;
 	c->ctl = ctl;
+	c->active_ns = kw_mono_ns();
 	uv_pipe_init(ctl->loop, &c->pipe, 0);
 	c->pipe.data = c;
 	c->next = ctl->clients;
@@ -334,21 +389,57 @@ on_connection(uv_stream_t *server, int status)
 		ctl_client_close(c);
 		return;
 	}
-	if (ctl->nclients > CTL_CLIENTS_MAX) {
-		log_warnx("%s: too many control connections", ctl->path);
-		ctl_client_close(c);
-		return;
+	/*
+	 * Full: the newcomer may be the operator asking for status, so it
+	 * is the one that did nothing for the longest that goes.
+	 */
+	if (ctl->nclients > ctl->max_clients &&
+	    (old = least_active(ctl, c)) != NULL) {
+		ctl->st.evicted++;
+		kw_limit_hit(KW_HIT_CTL_CLIENTS, "%s: %zu connections: closed "
+		    "the least recently active to make room "
+		    "(limits.ctl_clients)", ctl->path, ctl->max_clients);
+		ctl_client_close(old);
 	}
 	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+static void
+on_sweep(uv_timer_t *t)
+{
+	struct kw_ctl *ctl = t->data;
+	struct ctl_client *c, *next;
+	uint64_t now = kw_mono_ns(), idle = ctl->idle_ms * 1000000ull;
+
+	for (c = ctl->clients; c != NULL; c = next) {
+		next = c->next;
+		if (c->closing || now - c->active_ns < idle)
+			continue;
+		ctl->st.idle_closed++;
+		kw_limit_hit(KW_HIT_CTL_IDLE, "%s: closed a connection idle "
+		    "for %" PRIu64 " ms (limits.ctl_idle_timeout)", ctl->path,
+		    ctl->idle_ms);
+		ctl_client_close(c);
+	}
 }
 
 int
 kw_ctl_start(struct kw_ctl *ctl)
 {
+	uint64_t every;
+
 	if (kw_listen_unix(&ctl->server, ctl->path, ctl->mode,
 	    on_connection) == -1)
 		return -1;
 	ctl->listening = 1;
+	every = ctl->idle_ms / 4;
+	if (every > CTL_SWEEP_MS)
+		every = CTL_SWEEP_MS;
+	if (every == 0)
+		every = 1;
+	uv_timer_start(&ctl->sweep, on_sweep, every, every);
+	/* Waiting for idle clients is no reason to keep the loop alive. */
+	uv_unref((uv_handle_t *)&ctl->sweep);
 	return 0;
 }
 
@@ -371,6 +462,7 @@ kw_ctl_close(struct kw_ctl *ctl)
 		ctl_client_close(ctl->clients);
 	if (ctl->listening && unlink(ctl->path) == -1)
 		log_warn("%s: unlink", ctl->path);
-	ctl->pending_closes++;
+	ctl->pending_closes += 2;
 	uv_close((uv_handle_t *)&ctl->server, server_closed);
+	uv_close((uv_handle_t *)&ctl->sweep, server_closed);
 }

@@ -22,7 +22,19 @@ static uv_timer_t watchdog;
 static int watchdog_on;
 static uint64_t stop_requested_ns;
 
-/* mkdir -p for the run directory. */
+/* One directory: made with exactly mode whatever the umask; kept if there. */
+static int
+mkdir_mode(const char *path, int mode)
+{
+	if (mkdir(path, mode) == -1)
+		return errno == EEXIST ? 0 : -1;
+	return chmod(path, mode);
+}
+
+/*
+ * mkdir -p for the run and state directories. What it makes gets mode
+ * exactly; what exists is left as it is.
+ */
 int
 kw_mkdir_p(const char *path, int mode)
 {
@@ -36,13 +48,11 @@ kw_mkdir_p(const char *path, int mode)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		if (mkdir_mode(buf, mode) == -1)
 			return -1;
 		*p = '/';
 	}
-	if (mkdir(buf, mode) == -1 && errno != EEXIST)
-		return -1;
-	return 0;
+	return mkdir_mode(buf, mode);
 }
 
 static void
@@ -137,6 +147,7 @@ kw_daemon_init(struct kw_daemon *d, uv_loop_t *loop, int argc, char **argv,
 	char key[64];
 	enum kw_log_level level = KW_LOG_INFO;
 	const char *run_dir, *group;
+	struct kw_limits limits;
 
 	memset(d, 0, sizeof(*d));
 	d->loop = loop;
@@ -158,8 +169,11 @@ kw_daemon_init(struct kw_daemon *d, uv_loop_t *loop, int argc, char **argv,
 		}
 		kw_listen_set_group(gr->gr_gid);
 	}
+	kw_limits_from_conf(d->conf, &limits);
+	kw_limits_set(&limits);
 	run_dir = kw_conf_str(d->conf, "paths.run_dir");
-	if (kw_mkdir_p(run_dir, 0755) == -1)
+	/* The sockets' group may pass; others have no business there. */
+	if (kw_mkdir_p(run_dir, 0750) == -1)
 		fatal("%s: cannot create the run directory", run_dir);
 	uv_signal_init(loop, &d->sigint);
 	uv_signal_init(loop, &d->sigterm);
@@ -218,9 +232,10 @@ kw_daemon_close(struct kw_daemon *d)
 json_t *
 kw_daemon_status(const struct kw_daemon *d)
 {
-	json_t *o = json_object();
+	json_t *o = json_object(), *lim;
 	uint64_t ts = 0;
 	const char *last = kw_log_last_error(&ts);
+	int i;
 
 	json_object_set_new(o, "daemon", json_string(d->name));
 	json_object_set_new(o, "version", json_string(KW_VERSION));
@@ -232,6 +247,11 @@ kw_daemon_status(const struct kw_daemon *d)
 	json_object_set_new(o, "last_error", json_string(last ? last : ""));
 	json_object_set_new(o, "last_error_ts",
 	    json_integer((json_int_t)(ts / 1000000000ull)));
+	lim = json_object();
+	for (i = 0; i < KW_HIT__COUNT; i++)
+		json_object_set_new(lim, kw_limit_name(i),
+		    json_integer((json_int_t)kw_limit_count(i)));
+	json_object_set_new(o, "limits", lim);
 	return o;
 }
 

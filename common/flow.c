@@ -1,8 +1,108 @@
 /*
  * Backpressure for one client of a producer: pause over the high
- * watermark, resume under the low one, cut off past the hard limit.
+ * watermark, resume under the low one, cut off past the hard limit. And
+ * the limits every socket enforces, their counters and their log lines.
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "kwarden.h"
+
+#define LIMIT_LOG_EVERY_NS	(60ull * 1000000000ull)
+
+static struct kw_limits limits = {
+	.stream_clients = 64,
+	.stream_replays = 10,
+	.replay_interval_ms = 60000,
+	.ctl_clients = 64,
+	.ctl_idle_ms = 60000,
+	.ctl_reply_bytes = 1u << 20,
+};
+
+static const char *const hit_names[KW_HIT__COUNT] = {
+	[KW_HIT_STREAM_CLIENTS] = "stream_clients_refused",
+	[KW_HIT_STREAM_REPLAYS] = "stream_replays_refused",
+	[KW_HIT_ACKS] = "acks_refused",
+	[KW_HIT_CTL_CLIENTS] = "ctl_clients_evicted",
+	[KW_HIT_CTL_IDLE] = "ctl_idle_closed",
+	[KW_HIT_CTL_REPLY_BYTES] = "ctl_reply_bytes_cut",
+};
+
+static struct {
+	uint64_t	count;
+	uint64_t	logged_ns;	/* mono time of the last line, 0: never */
+	uint64_t	unlogged;	/* hits since that line */
+} hits[KW_HIT__COUNT];
+
+void
+kw_limits_set(const struct kw_limits *l)
+{
+	limits = *l;
+}
+
+const struct kw_limits *
+kw_limits_get(void)
+{
+	return &limits;
+}
+
+void
+kw_limits_from_conf(const struct kw_conf *conf, struct kw_limits *l)
+{
+	l->stream_clients = kw_conf_int(conf, "limits.stream_clients");
+	l->stream_replays = kw_conf_int(conf, "limits.stream_replays");
+	l->replay_interval_ms = kw_conf_ms(conf, "limits.replay_interval");
+	l->ctl_clients = kw_conf_int(conf, "limits.ctl_clients");
+	l->ctl_idle_ms = kw_conf_ms(conf, "limits.ctl_idle_timeout");
+	l->ctl_reply_bytes = kw_conf_size(conf, "limits.ctl_reply_bytes");
+}
+
+void
+kw_limit_hit(enum kw_limit_hit which, const char *fmt, ...)
+{
+	uint64_t now = kw_mono_ns();
+	char msg[256];
+	va_list ap;
+
+	if ((unsigned)which >= KW_HIT__COUNT)
+		return;
+	hits[which].count++;
+	if (hits[which].logged_ns != 0 &&
+	    now - hits[which].logged_ns < LIMIT_LOG_EVERY_NS) {
+		hits[which].unlogged++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (hits[which].unlogged > 0)
+		log_warnx("%s (%s: %llu more in the last minute, %llu in "
+		    "all)", msg, hit_names[which],
+		    (unsigned long long)hits[which].unlogged,
+		    (unsigned long long)hits[which].count);
+	else
+		log_warnx("%s (%s: %llu in all; logged at most once a "
+		    "minute)", msg, hit_names[which],
+		    (unsigned long long)hits[which].count);
+	hits[which].logged_ns = now ? now : 1;
+	hits[which].unlogged = 0;
+}
+
+uint64_t
+kw_limit_count(enum kw_limit_hit which)
+{
+	if ((unsigned)which >= KW_HIT__COUNT)
+		return 0;
+	return hits[which].count;
+}
+
+const char *
+kw_limit_name(enum kw_limit_hit which)
+{
+	if ((unsigned)which >= KW_HIT__COUNT)
+		return "?";
+	return hit_names[which];
+}
 
 enum kw_flow_verdict
 kw_flow_sent(struct kw_flow *f, size_t n, size_t backlog)

@@ -134,6 +134,24 @@ int	kw_cgroup_container_id(const char *path, char out[KW_CONTAINER_ID_LEN + 1]);
 int	kw_cgroup_file_container_id(const char *content,
 	    char out[KW_CONTAINER_ID_LEN + 1], char *path_out, size_t path_len);
 
+/* Longest cgroup path kept; a longer one is not a container's. */
+#define KW_CGROUP_PATH_MAX	4096
+/*
+ * The container's own directory in its hierarchy: path cut after the
+ * component that names the container ("/docker/<id>/x" -> "/docker/<id>").
+ * 1 with out and dir filled, 0 when path names no container (or dir is too
+ * small).
+ */
+int	kw_cgroup_container_dir(const char *path,
+	    char out[KW_CONTAINER_ID_LEN + 1], char *dir, size_t dirsize);
+/*
+ * From /proc/<pid>/cgroup content: the directory of container id in the
+ * unified (0::) line (unified = 1) or in a v1 controller line (0). 1 when
+ * found.
+ */
+int	kw_cgroup_file_dir(const char *content, int unified, const char *id,
+	    char *dir, size_t dirsize);
+
 /* flow.c: per-client backpressure, the only two places its state changes */
 enum kw_flow_verdict {
 	KW_FLOW_GO,		/* keep writing to this client */
@@ -153,6 +171,43 @@ struct kw_flow {
 enum kw_flow_verdict kw_flow_sent(struct kw_flow *f, size_t n, size_t backlog);
 /* n bytes written; returns 1 when a paused client may be written to again. */
 int	kw_flow_written(struct kw_flow *f, size_t n);
+
+/*
+ * flow.c: the limits a client can push against ([limits] in the config),
+ * how often each was hit (shown by every daemon's `status`), and their
+ * log lines: at most one a minute for each limit, saying how many more
+ * were hit meanwhile, so a flood neither fills the log nor keeps
+ * last_error to itself.
+ */
+struct kw_limits {
+	size_t		stream_clients;		/* per stream socket */
+	uint64_t	stream_replays;		/* subs per client per interval */
+	uint64_t	replay_interval_ms;
+	size_t		ctl_clients;		/* per control socket */
+	uint64_t	ctl_idle_ms;		/* close an idle control client */
+	size_t		ctl_reply_bytes;	/* replies queued to one client */
+};
+
+enum kw_limit_hit {
+	KW_HIT_STREAM_CLIENTS,	/* stream connection refused: too many */
+	KW_HIT_STREAM_REPLAYS,	/* stream client cut: too many subs */
+	KW_HIT_ACKS,		/* ack ignored: not durable or not published */
+	KW_HIT_CTL_CLIENTS,	/* control connection made room for another */
+	KW_HIT_CTL_IDLE,	/* control connection closed: idle */
+	KW_HIT_CTL_REPLY_BYTES,	/* control client cut: replies not read */
+	KW_HIT__COUNT,
+};
+
+/* The limits pub.c and ctl.c start from: the defaults until set. */
+void	kw_limits_set(const struct kw_limits *l);
+const struct kw_limits *kw_limits_get(void);
+/* [limits] of a loaded config. */
+void	kw_limits_from_conf(const struct kw_conf *conf, struct kw_limits *l);
+/* Count one hit; log fmt (where and what) unless logged this minute. */
+void	kw_limit_hit(enum kw_limit_hit which, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+uint64_t kw_limit_count(enum kw_limit_hit which);
+const char *kw_limit_name(enum kw_limit_hit which);
 
 /* pub.c: a producer's stream socket */
 struct kw_pub;
@@ -175,8 +230,13 @@ struct kw_pub_stats {
 	uint64_t	clients;
 	uint64_t	clients_cut;	/* disconnected for lagging */
 	uint64_t	clients_bad;	/* disconnected for bad input */
-	uint64_t	acked_seq;	/* highest ack from any client */
+	uint64_t	acked_seq;	/* highest ack of the durable consumer */
 	uint64_t	bytes_out;
+	uint64_t	clients_refused; /* over limits.stream_clients */
+	uint64_t	replays_refused; /* cut for too many subs */
+	uint64_t	acks_refused;	/* not durable, or past seq */
+	uint64_t	held_bytes;	/* messages in memory: the ring's, and
+					   those still being written */
 };
 
 struct kw_pub_opts {
@@ -186,6 +246,10 @@ struct kw_pub_opts {
 	size_t	max_lag_bytes;		/* cut a client that lags more than this
 					   (default: ring_bytes + high_water) */
 	int	mode;			/* socket file mode, e.g. 0660 */
+	/* 0: from kw_limits_get() */
+	size_t	max_clients;
+	uint64_t replays;		/* subs per client per replay_ms */
+	uint64_t replay_ms;
 };
 
 struct kw_pub *kw_pub_new(uv_loop_t *loop, const char *path,
@@ -262,6 +326,16 @@ struct kw_ctl_cmd {
 /* table ends with a {NULL} entry; help is added by ctl.c itself. */
 struct kw_ctl *kw_ctl_new(uv_loop_t *loop, const char *path,
 	    const struct kw_ctl_cmd *table, void *arg, int mode);
+/* Override kw_limits_get() for this socket (before kw_ctl_start). */
+void	kw_ctl_set_limits(struct kw_ctl *ctl, size_t max_clients,
+	    uint64_t idle_ms, size_t reply_bytes);
+struct kw_ctl_stats {
+	uint64_t	clients;
+	uint64_t	evicted;	/* made room for a newer connection */
+	uint64_t	idle_closed;
+	uint64_t	cut;		/* replies over the byte limit */
+};
+void	kw_ctl_stats(const struct kw_ctl *ctl, struct kw_ctl_stats *st);
 int	kw_ctl_start(struct kw_ctl *ctl);
 void	kw_ctl_close(struct kw_ctl *ctl);
 

@@ -46,8 +46,16 @@ void
 kw_mpscan_init(struct kw_mpscan *s, size_t max_len, size_t max_count)
 {
 	s->pos = 0;
+	s->need = 0;
 	s->max_len = max_len;
 	s->max_count = max_count;
+}
+
+void
+kw_mpscan_next(struct kw_mpscan *s)
+{
+	s->pos = 0;
+	s->need = 0;
 }
 
 static uint64_t
@@ -63,19 +71,27 @@ be_uint(const unsigned char *p, size_t n)
 /*
  * Headers follow one another: an array's or map's elements come right after
  * its header, a str's bytes right after its header. So a linear walk over
- * headers, skipping payloads, sees every declared size.
+ * headers, skipping payloads, sees every declared size; counting the
+ * objects still owed (one for the message, plus each array's and map's
+ * elements) finds where the message ends. A header cut short by the end
+ * of the bytes is read again, whole, next time.
  */
 int
 kw_mpscan_feed(struct kw_mpscan *s, const char *buf, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)buf;
 
-	while (s->pos < len) {
-		unsigned char b = p[s->pos];
+	if (s->pos == 0 && s->need == 0)
+		s->need = 1;
+	while (s->need > 0) {
+		unsigned char b;
 		size_t hdr = 1, nsize = 0, fixed = 0;
 		int kind = 0;	/* 0 scalar, 1 payload, 2 array, 3 map */
 		uint64_t n = 0;
 
+		if (s->pos >= len)
+			return 0;
+		b = p[s->pos];
 		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 ||
 		    b == 0xc3) {
 			fixed = 0;
@@ -112,16 +128,16 @@ kw_mpscan_feed(struct kw_mpscan *s, const char *buf, size_t len)
 			case 0xde: kind = 3; nsize = 2; break;
 			case 0xdf: kind = 3; nsize = 4; break;
 			default:
-				/* 0xc1, never used: msgpack-c says so. */
-				return 0;
+				return -2;	/* 0xc1: never used */
 			}
 		}
 		if (nsize > 0) {
-			if (s->pos + 1 + nsize > len)
+			if (len - s->pos < 1 + nsize)
 				return 0;	/* header not all here yet */
 			n = be_uint(p + s->pos + 1, nsize);
 			hdr += nsize;
 		}
+		s->need--;
 		switch (kind) {
 		case 0:
 			s->pos += hdr + fixed;
@@ -136,30 +152,43 @@ kw_mpscan_feed(struct kw_mpscan *s, const char *buf, size_t len)
 			if (n > s->max_count || (kind == 3 &&
 			    n * 2 > s->max_count))
 				return -1;
+			s->need += kind == 3 ? n * 2 : n;
 			s->pos += hdr;
 			break;
 		}
+		if (s->pos > s->max_len)
+			return -1;
 	}
-	return 0;
-}
-
-void
-kw_mpscan_consumed(struct kw_mpscan *s, size_t n)
-{
-	s->pos = n > s->pos ? 0 : s->pos - n;
+	/* The last payload may still be on its way. */
+	return s->pos <= len ? 1 : 0;
 }
 
 int
 kw_unpacker_next(msgpack_unpacker *u, struct kw_mpscan *s,
     msgpack_unpacked *res)
 {
-	size_t off = u->off;
+	size_t used, end;
 	int rc;
 
-	if (kw_mpscan_feed(s, u->buffer + u->off, u->used - u->off) == -1)
+	switch (kw_mpscan_feed(s, u->buffer + u->off, u->used - u->off)) {
+	case 0:
+		return MSGPACK_UNPACK_CONTINUE;
+	case -1:
 		return KW_UNPACK_REFUSED;
+	case -2:
+		return MSGPACK_UNPACK_PARSE_ERROR;
+	}
+	/* msgpack-c sees the checked message and not one byte past it. */
+	end = u->off + s->pos;
+	used = u->used;
+	u->used = end;
 	rc = msgpack_unpacker_next(u, res);
-	kw_mpscan_consumed(s, u->off - off);
+	u->used = used;
+	kw_mpscan_next(s);
+	/* Should the two ever disagree on where it ends, it is malformed. */
+	if (rc == MSGPACK_UNPACK_CONTINUE ||
+	    (rc == MSGPACK_UNPACK_SUCCESS && u->off != end))
+		return MSGPACK_UNPACK_PARSE_ERROR;
 	return rc;
 }
 
@@ -254,7 +283,8 @@ kw_get_str(const msgpack_object *map, const char *key, char *buf, size_t len)
 	n = o->via.str.size;
 	if (n > len - 1)
 		n = len - 1;
-	memcpy(buf, o->via.str.ptr, n);
+	if (n > 0)	/* an empty str may point nowhere */
+		memcpy(buf, o->via.str.ptr, n);
 	buf[n] = '\0';
 	/* A NUL inside the string ends it: keys and names never hold one. */
 	return 0;
@@ -350,12 +380,16 @@ kw_pack_hello(msgpack_packer *pk, const char *stream, uint64_t epoch,
 }
 
 void
-kw_pack_sub(msgpack_packer *pk, uint64_t epoch, uint64_t from)
+kw_pack_sub(msgpack_packer *pk, uint64_t epoch, uint64_t from, int durable)
 {
-	msgpack_pack_map(pk, 3);
+	msgpack_pack_map(pk, durable ? 4 : 3);
 	kw_pack_kstr(pk, "t", "sub");
 	kw_pack_ku64(pk, "epoch", epoch);
 	kw_pack_ku64(pk, "from", from);
+	if (durable) {
+		kw_pack_str(pk, "durable");
+		msgpack_pack_true(pk);
+	}
 }
 
 void
@@ -416,11 +450,31 @@ kw_proc_set_cmdline(struct kw_proc *p, const char *s, size_t len)
 	c = malloc(len + 1);
 	if (c == NULL)
 		return -1;
-	memcpy(c, s, len);
+	if (len > 0)
+		memcpy(c, s, len);
 	c[len] = '\0';
 	free(p->cmdline);
 	p->cmdline = c;
 	return 0;
+}
+
+struct kw_cgroup_stat *
+kw_snapshot_add_cgroup(struct kw_snapshot *snap)
+{
+	struct kw_cgroup_stat *c;
+
+	if (snap->ncgroups == snap->capcgroups) {
+		size_t ncap = snap->capcgroups ? snap->capcgroups * 2 : 16;
+
+		c = reallocarray(snap->cgroups, ncap, sizeof(*c));
+		if (c == NULL)
+			return NULL;
+		snap->cgroups = c;
+		snap->capcgroups = ncap;
+	}
+	c = &snap->cgroups[snap->ncgroups++];
+	memset(c, 0, sizeof(*c));
+	return c;
 }
 
 void
@@ -433,6 +487,7 @@ kw_snapshot_clear(struct kw_snapshot *snap)
 		snap->procs[i].cmdline = NULL;
 	}
 	snap->nprocs = 0;
+	snap->ncgroups = 0;
 	snap->ts_ns = 0;
 	snap->source[0] = '\0';
 	memset(&snap->host, 0, sizeof(snap->host));
@@ -443,6 +498,7 @@ kw_snapshot_free(struct kw_snapshot *snap)
 {
 	kw_snapshot_clear(snap);
 	free(snap->procs);
+	free(snap->cgroups);
 	kw_snapshot_init(snap);
 }
 
@@ -485,6 +541,12 @@ kw_snapshot_pack(msgpack_packer *pk, const struct kw_snapshot *snap)
 	msgpack_pack_array(pk, snap->nprocs);
 	for (i = 0; i < snap->nprocs; i++)
 		proc_pack(pk, &snap->procs[i]);
+	kw_pack_str(pk, "cgroups");
+	msgpack_pack_array(pk, snap->ncgroups);
+	for (i = 0; i < snap->ncgroups; i++) {
+		msgpack_pack_map(pk, KW_CGROUP_STAT_FIELDS);
+		kw_cgroup_stat_pack(pk, &snap->cgroups[i]);
+	}
 }
 
 /* Required unsigned field: -1 with "key: ..." in err. */
@@ -577,6 +639,41 @@ proc_unpack(const msgpack_object *m, struct kw_proc *p, char *err,
 	return 0;
 }
 
+/* Optional: a reader without cgroup figures sends none. */
+static int
+cgroups_unpack(const msgpack_object *map, struct kw_snapshot *snap,
+    char *err, size_t errlen)
+{
+	const msgpack_object *a, *m;
+	struct kw_cgroup_stat *c;
+	char e[128];
+	uint32_t i;
+
+	if ((a = kw_map_get(map, "cgroups")) == NULL)
+		return 0;
+	if (a->type != MSGPACK_OBJECT_ARRAY) {
+		seterr(err, errlen, "not an array", "cgroups");
+		return -1;
+	}
+	for (i = 0; i < a->via.array.size; i++) {
+		m = &a->via.array.ptr[i];
+		if ((c = kw_snapshot_add_cgroup(snap)) == NULL) {
+			seterr(err, errlen, "out of memory", "cgroups");
+			return -1;
+		}
+		if (m->type != MSGPACK_OBJECT_MAP ||
+		    kw_cgroup_stat_unpack(m, c, e, sizeof(e)) == -1) {
+			if (err != NULL && errlen > 0)
+				snprintf(err, errlen, "cgroups[%" PRIu32 "]%s%s",
+				    i, m->type == MSGPACK_OBJECT_MAP ? "." : ": ",
+				    m->type == MSGPACK_OBJECT_MAP ? e :
+				    "not a map");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
     char *err, size_t errlen)
@@ -613,6 +710,8 @@ kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
 		seterr(err, errlen, "missing or not an array", "procs");
 		return -1;
 	}
+	if (cgroups_unpack(map, snap, err, errlen) == -1)
+		return -1;
 	for (i = 0; i < procs->via.array.size; i++) {
 		struct kw_proc *p = kw_snapshot_add(snap);
 		char e[128];
@@ -700,6 +799,25 @@ static const struct field deletion_fields[] = {
 	FS(struct kw_deletion_rec, result),
 };
 
+static const struct field cgroup_stat_fields[] = {
+	FS(struct kw_cgroup_stat, container_id),
+	FN(struct kw_cgroup_stat, flags, F_U32),
+	FN(struct kw_cgroup_stat, cpu_usage_ns, F_U64),
+	FN(struct kw_cgroup_stat, nr_throttled, F_U64),
+	FN(struct kw_cgroup_stat, throttled_ns, F_U64),
+	FN(struct kw_cgroup_stat, mem_usage_bytes, F_U64),
+	FN(struct kw_cgroup_stat, mem_working_set_bytes, F_U64),
+	FN(struct kw_cgroup_stat, mem_anon_bytes, F_U64),
+	FN(struct kw_cgroup_stat, mem_file_bytes, F_U64),
+	FN(struct kw_cgroup_stat, mem_limit_bytes, F_U64),
+	FN(struct kw_cgroup_stat, oom_kills, F_U64),
+	FN(struct kw_cgroup_stat, psi_cpu_some_avg10, F_F64),
+	FN(struct kw_cgroup_stat, psi_mem_some_avg10, F_F64),
+	FN(struct kw_cgroup_stat, psi_mem_full_avg10, F_F64),
+};
+
+_Static_assert(NFIELDS(cgroup_stat_fields) == KW_CGROUP_STAT_FIELDS,
+    "KW_CGROUP_STAT_FIELDS");
 _Static_assert(NFIELDS(sys_fields) == KW_SYS_FIELDS, "KW_SYS_FIELDS");
 _Static_assert(NFIELDS(container_fields) == KW_CONTAINER_FIELDS,
     "KW_CONTAINER_FIELDS");
@@ -797,3 +915,4 @@ RECORD_CODEC(kw_sys, struct kw_sys_rec, sys_fields)
 RECORD_CODEC(kw_container, struct kw_container_rec, container_fields)
 RECORD_CODEC(kw_proc_rec, struct kw_proc_rec, proc_rec_fields)
 RECORD_CODEC(kw_deletion, struct kw_deletion_rec, deletion_fields)
+RECORD_CODEC(kw_cgroup_stat, struct kw_cgroup_stat, cgroup_stat_fields)

@@ -36,25 +36,35 @@ enum kw_msg_type {
 
 /*
  * msgpack-c reserves memory for an array or map as soon as it reads the
- * declared count, so a few bytes can ask for gigabytes. Before unpacking,
- * a reader feeds the bytes it holds to a scanner that checks every
- * declared length and count against limits; pos is how far it has checked,
- * relative to the first byte not yet unpacked.
+ * declared count, so a few bytes can ask for gigabytes. A reader hands
+ * msgpack-c only whole messages that a scanner has walked first, checking
+ * every declared length and count against limits: msgpack-c then never
+ * sees a header it could act on before the scanner has checked it, however
+ * the bytes were cut into reads. The scanner keeps its place in the
+ * message being received between reads.
  */
 struct kw_mpscan {
-	size_t	pos;
-	size_t	max_len;	/* longest str/bin/ext */
-	size_t	max_count;	/* most elements in one array or map */
+	size_t		pos;		/* bytes of the message walked */
+	uint64_t	need;		/* objects still to come in it */
+	size_t		max_len;	/* longest message, so longest str */
+	size_t		max_count;	/* most elements in one array or map */
 };
 
 void	kw_mpscan_init(struct kw_mpscan *s, size_t max_len, size_t max_count);
-/* Check buf[pos..len); -1 when a declared length or count is over a limit. */
-int	kw_mpscan_feed(struct kw_mpscan *s, const char *buf, size_t len);
-/* n bytes at the start were unpacked and are gone from the buffer. */
-void	kw_mpscan_consumed(struct kw_mpscan *s, size_t n);
 /*
- * msgpack_unpacker_next behind the scanner: the bytes it will read are
- * checked first. Returns MSGPACK_UNPACK_* or KW_UNPACK_REFUSED.
+ * Walk on through buf[0..len), the bytes of the message being received
+ * (and maybe more). 1: a whole message of s->pos bytes is there; 0: more
+ * bytes are needed; -1: a declared length or count, or the message, is
+ * over a limit; -2: not msgpack (0xc1).
+ */
+int	kw_mpscan_feed(struct kw_mpscan *s, const char *buf, size_t len);
+/* The message was handed on: start on the next one. */
+void	kw_mpscan_next(struct kw_mpscan *s);
+/*
+ * msgpack_unpacker_next behind the scanner: msgpack-c is given one whole,
+ * checked message at a time and nothing past it. Returns MSGPACK_UNPACK_*
+ * or KW_UNPACK_REFUSED. msgpack_unpacker_message_size() stays the bytes
+ * buffered of the message being received.
  */
 #define KW_UNPACK_REFUSED	(-100)
 int	kw_unpacker_next(msgpack_unpacker *u, struct kw_mpscan *s,
@@ -97,7 +107,9 @@ void	kw_pack_kf64(msgpack_packer *pk, const char *key, double v);
 /* Small control messages: these pack a whole map. */
 void	kw_pack_hello(msgpack_packer *pk, const char *stream, uint64_t epoch,
 	    uint64_t seq, uint64_t ts_ns);
-void	kw_pack_sub(msgpack_packer *pk, uint64_t epoch, uint64_t from);
+/* durable: the sender is the consumer whose acks count (the recorder). */
+void	kw_pack_sub(msgpack_packer *pk, uint64_t epoch, uint64_t from,
+	    int durable);
 void	kw_pack_gap(msgpack_packer *pk, uint64_t from, uint64_t to,
 	    uint64_t ts_ns);
 void	kw_pack_ack(msgpack_packer *pk, uint64_t seq);
@@ -126,6 +138,33 @@ struct kw_proc {
 	char		container_id[KW_CID_LEN];	/* "" for host */
 };
 
+/* What a container's own cgroup says (kw_cgroup_stat.flags). */
+#define KW_CG_CPU		0x01	/* cpu_usage_ns */
+#define KW_CG_THROTTLE		0x02	/* nr_throttled, throttled_ns */
+#define KW_CG_MEMORY		0x04	/* usage, anon, file, limit */
+#define KW_CG_WORKING_SET	0x08	/* inactive_file known */
+#define KW_CG_OOM		0x10	/* oom_kills */
+#define KW_CG_PSI		0x20	/* pressure */
+
+/* A container's figures from its cgroup, one per container per sample. */
+struct kw_cgroup_stat {
+	char		container_id[KW_CID_LEN];
+	uint32_t	flags;			/* KW_CG_* */
+	uint64_t	cpu_usage_ns;		/* cumulative */
+	uint64_t	nr_throttled;
+	uint64_t	throttled_ns;
+	uint64_t	mem_usage_bytes;
+	uint64_t	mem_working_set_bytes;	/* usage - inactive_file */
+	uint64_t	mem_anon_bytes;
+	uint64_t	mem_file_bytes;
+	uint64_t	mem_limit_bytes;	/* 0: none */
+	uint64_t	oom_kills;
+	double		psi_cpu_some_avg10;	/* percent */
+	double		psi_mem_some_avg10;
+	double		psi_mem_full_avg10;
+};
+#define KW_CGROUP_STAT_FIELDS	14
+
 struct kw_snapshot {
 	char		 source[8];		/* "kmod" or "procfs" */
 	uint64_t	 ts_ns;			/* when it was taken */
@@ -133,16 +172,21 @@ struct kw_snapshot {
 	struct kw_proc	*procs;
 	size_t		 nprocs;
 	size_t		 cap;
+	struct kw_cgroup_stat *cgroups;		/* by container, may be none */
+	size_t		 ncgroups;
+	size_t		 capcgroups;
 };
 
 void	kw_snapshot_init(struct kw_snapshot *snap);
 /* Append a zeroed proc (cmdline ""), NULL on allocation failure. */
 struct kw_proc *kw_snapshot_add(struct kw_snapshot *snap);
 int	kw_proc_set_cmdline(struct kw_proc *p, const char *s, size_t len);
+/* Append a zeroed cgroup figure set, NULL on allocation failure. */
+struct kw_cgroup_stat *kw_snapshot_add_cgroup(struct kw_snapshot *snap);
 void	kw_snapshot_clear(struct kw_snapshot *snap);	/* keep capacity */
 void	kw_snapshot_free(struct kw_snapshot *snap);
 /* Number of body fields kw_snapshot_pack packs (for kw_pub_begin). */
-#define KW_SNAPSHOT_FIELDS	3
+#define KW_SNAPSHOT_FIELDS	4
 void	kw_snapshot_pack(msgpack_packer *pk, const struct kw_snapshot *snap);
 /* snap must be initialised; it is cleared first. -1 with err on bad shape. */
 int	kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
@@ -207,6 +251,10 @@ void	kw_proc_rec_pack(msgpack_packer *pk, const struct kw_proc_rec *r);
 int	kw_proc_rec_unpack(const msgpack_object *map, struct kw_proc_rec *r,
 	    char *err, size_t errlen);
 void	kw_deletion_pack(msgpack_packer *pk, const struct kw_deletion_rec *r);
+void	kw_cgroup_stat_pack(msgpack_packer *pk,
+	    const struct kw_cgroup_stat *r);
+int	kw_cgroup_stat_unpack(const msgpack_object *map,
+	    struct kw_cgroup_stat *r, char *err, size_t errlen);
 int	kw_deletion_unpack(const msgpack_object *map,
 	    struct kw_deletion_rec *r, char *err, size_t errlen);
 

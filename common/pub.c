@@ -17,11 +17,19 @@
 #include "kwarden.h"
 
 #define CLIENT_MSG_MAX	4096	/* sub and ack are a few bytes */
+#define WRITE_BATCH	64	/* ring messages handed over in one write */
 
+/*
+ * A message is stored once: the ring holds a reference, and so does each
+ * write that hands it to a client until the write is done. However many
+ * clients lag, its bytes are not copied.
+ */
 struct ring_msg {
 	uint64_t	seq;
 	uint64_t	end_off;	/* bytes published up to and with it */
 	size_t		len;
+	unsigned	refs;
+	uint64_t	*held;		/* the bytes of messages alive */
 	char		data[];
 };
 
@@ -33,6 +41,9 @@ struct pub_client {
 	struct kw_flow		 flow;
 	msgpack_unpacker	 unp;
 	struct kw_mpscan	 scan;
+	uid_t			 uid;		/* of the peer, -1: unknown */
+	uint64_t		 replay_start_ns; /* this interval's first sub */
+	uint64_t		 replays;	/* subs in this interval */
 	int			 closing;
 };
 
@@ -40,7 +51,8 @@ struct wreq {
 	uv_write_t		 req;
 	struct pub_client	*client;
 	size_t			 len;
-	char			 data[];
+	unsigned		 nmsgs;
+	struct ring_msg		*msgs[];
 };
 
 struct kw_pub {
@@ -57,6 +69,7 @@ struct kw_pub {
 	size_t			 ring_cap, ring_head, ring_count;
 	size_t			 ring_bytes;
 	struct pub_client	*clients;
+	struct pub_client	*durable;	/* whose acks count */
 	struct kw_pub_stats	 st;
 	msgpack_sbuffer		 sbuf;
 	msgpack_packer		 pk;
@@ -131,6 +144,12 @@ kw_pub_new(uv_loop_t *loop, const char *path, const char *stream,
 		    pub->opts.high_water;
 	if (pub->opts.mode == 0)
 		pub->opts.mode = 0660;
+	if (pub->opts.max_clients == 0)
+		pub->opts.max_clients = kw_limits_get()->stream_clients;
+	if (pub->opts.replays == 0)
+		pub->opts.replays = kw_limits_get()->stream_replays;
+	if (pub->opts.replay_ms == 0)
+		pub->opts.replay_ms = kw_limits_get()->replay_interval_ms;
 	pub->epoch = new_epoch();
 	uv_pipe_init(loop, &pub->server, 0);
 	pub->server.data = pub;
@@ -232,13 +251,38 @@ ring_get(const struct kw_pub *pub, uint64_t seq)
 	return ring_at(pub, seq - oldest);
 }
 
+static struct ring_msg *
+msg_new(struct kw_pub *pub, const char *data, size_t len)
+{
+	struct ring_msg *m;
+
+	if ((m = malloc(sizeof(*m) + len)) == NULL)
+		return NULL;
+	memset(m, 0, sizeof(*m));
+	m->len = len;
+	m->refs = 1;
+	m->held = &pub->st.held_bytes;
+	*m->held += len;
+	memcpy(m->data, data, len);
+	return m;
+}
+
+static void
+msg_unref(struct ring_msg *m)
+{
+	if (--m->refs == 0) {
+		*m->held -= m->len;
+		free(m);
+	}
+}
+
 static void
 ring_drop_oldest(struct kw_pub *pub)
 {
 	struct ring_msg *m = ring_at(pub, 0);
 
 	pub->ring_bytes -= m->len;
-	free(m);
+	msg_unref(m);
 	pub->ring_head = (pub->ring_head + 1) % pub->ring_cap;
 	pub->ring_count--;
 }
@@ -286,9 +330,12 @@ write_done(uv_write_t *req, int status)
 {
 	struct wreq *w = (struct wreq *)req;
 	struct pub_client *c = w->client;
+	unsigned i;
 	int resume;
 
 	resume = kw_flow_written(&c->flow, w->len);
+	for (i = 0; i < w->nmsgs; i++)
+		msg_unref(w->msgs[i]);
 	free(w);
 	if (status != 0 && status != UV_ECANCELED) {
 		client_close(c, uv_strerror(status));
@@ -298,26 +345,40 @@ write_done(uv_write_t *req, int status)
 		client_pump(c);
 }
 
-/* Queue len bytes to c; backlog is what waits behind them. -1: cut off. */
+/*
+ * Hand c the messages msgs[0..n) in one write, each by reference; backlog
+ * is what waits behind them. -1: c is cut off.
+ */
 static int
-client_write(struct pub_client *c, const char *data, size_t len,
+client_write(struct pub_client *c, struct ring_msg **msgs, unsigned n,
     size_t backlog)
 {
+	uv_buf_t bufs[WRITE_BATCH];
 	struct wreq *w;
-	uv_buf_t buf;
+	size_t len = 0;
+	unsigned i;
 	int rc;
 
-	w = malloc(sizeof(*w) + len);
+	if (n == 0 || n > WRITE_BATCH)
+		return 0;
+	w = malloc(sizeof(*w) + n * sizeof(w->msgs[0]));
 	if (w == NULL) {
 		client_close(c, "out of memory");
 		return -1;
 	}
-	memcpy(w->data, data, len);
+	for (i = 0; i < n; i++) {
+		w->msgs[i] = msgs[i];
+		msgs[i]->refs++;
+		bufs[i] = uv_buf_init(msgs[i]->data, msgs[i]->len);
+		len += msgs[i]->len;
+	}
 	w->client = c;
 	w->len = len;
-	buf = uv_buf_init(w->data, len);
-	if ((rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1,
+	w->nmsgs = n;
+	if ((rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, bufs, n,
 	    write_done)) != 0) {
+		for (i = 0; i < n; i++)
+			msg_unref(w->msgs[i]);
 		free(w);
 		client_close(c, uv_strerror(rc));
 		return -1;
@@ -336,18 +397,30 @@ static void
 client_pump(struct pub_client *c)
 {
 	struct kw_pub *pub = c->pub;
-	struct ring_msg *m;
+	struct ring_msg *batch[WRITE_BATCH], *m;
+	unsigned n;
+	size_t bytes;
 
 	while (!c->closing && !c->flow.paused && c->next_seq <= pub->seq) {
-		m = ring_get(pub, c->next_seq);
-		if (m == NULL) {
-			pub->st.clients_cut++;
-			client_close(c, "fell out of the replay ring: "
-			    "disconnected");
-			return;
+		/* As many as fit under the high watermark, at least one. */
+		n = 0;
+		bytes = 0;
+		while (n < WRITE_BATCH && c->next_seq <= pub->seq &&
+		    (n == 0 || c->flow.inflight + bytes < pub->opts.high_water)) {
+			m = ring_get(pub, c->next_seq);
+			if (m == NULL) {
+				if (n > 0)
+					break;	/* send these first */
+				pub->st.clients_cut++;
+				client_close(c, "fell out of the replay ring: "
+				    "disconnected");
+				return;
+			}
+			batch[n++] = m;
+			bytes += m->len;
+			c->next_seq++;
 		}
-		c->next_seq++;
-		if (client_write(c, m->data, m->len,
+		if (client_write(c, batch, n,
 		    backlog_from(pub, c->next_seq)) == -1)
 			return;
 	}
@@ -377,6 +450,8 @@ client_close(struct pub_client *c, const char *why)
 	if (c->closing)
 		return;
 	c->closing = 1;
+	if (pub->durable == c)
+		pub->durable = NULL;
 	if (why != NULL)
 		log_info("%s: client %s", pub->path, why);
 	if (c->prev)
@@ -396,11 +471,17 @@ send_small(struct pub_client *c, void (*fill)(msgpack_packer *, void *),
 {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
+	struct ring_msg *m;
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	fill(&pk, arg);
-	client_write(c, sb.data, sb.size, 0);
+	if ((m = msg_new(c->pub, sb.data, sb.size)) == NULL)
+		client_close(c, "out of memory");
+	else {
+		(void)client_write(c, &m, 1, 0);
+		msg_unref(m);
+	}
 	msgpack_sbuffer_destroy(&sb);
 }
 
@@ -432,10 +513,42 @@ client_sub(struct pub_client *c, const msgpack_object *obj)
 	uint64_t epoch = 0, from = 0, oldest;
 	struct gap_arg g;
 
+	const msgpack_object *durable;
+	uint64_t now = kw_mono_ns();
+
 	if (kw_get_u64(obj, "from", &from) == -1) {
 		client_close(c, "sent a sub without from: disconnected");
 		pub->st.clients_bad++;
 		return;
+	}
+	/* Each sub may replay the whole ring: so many per interval. */
+	if (c->replays == 0 ||
+	    now - c->replay_start_ns >= pub->opts.replay_ms * 1000000ull) {
+		c->replay_start_ns = now;
+		c->replays = 0;
+	}
+	if (++c->replays > pub->opts.replays) {
+		pub->st.replays_refused++;
+		kw_limit_hit(KW_HIT_STREAM_REPLAYS, "%s: a client asked for "
+		    "more than %" PRIu64 " replays in %" PRIu64 " ms: "
+		    "disconnected (limits.stream_replays)", pub->path,
+		    pub->opts.replays, pub->opts.replay_ms);
+		client_close(c, NULL);
+		return;
+	}
+	durable = kw_map_get(obj, "durable");
+	if (durable != NULL && durable->type == MSGPACK_OBJECT_BOOLEAN &&
+	    durable->via.boolean) {
+		/*
+		 * The durable consumer (the recorder) runs as we do; acks
+		 * from anyone else with access to the socket do not count.
+		 */
+		if (c->uid == geteuid() || c->uid == 0)
+			pub->durable = c;
+		else
+			log_info("%s: durable sub from uid %lu, not ours: "
+			    "its acks will not count", pub->path,
+			    (unsigned long)c->uid);
 	}
 	(void)kw_get_u64(obj, "epoch", &epoch);
 	if (epoch != pub->epoch || from == 0)
@@ -455,6 +568,31 @@ client_sub(struct pub_client *c, const msgpack_object *obj)
 	}
 	c->next_seq = from;
 	client_pump(c);
+}
+
+/*
+ * {"t":"ack","seq":N}: counts only from the durable consumer, and only for
+ * a seq we published. An ack of an older epoch (sent just after a
+ * reconnect) may be past our seq: ignored, not an offence.
+ */
+static void
+client_ack(struct pub_client *c, const msgpack_object *obj)
+{
+	struct kw_pub *pub = c->pub;
+	uint64_t seq;
+
+	if (kw_get_u64(obj, "seq", &seq) == -1)
+		return;
+	if (c != pub->durable || seq > pub->seq) {
+		pub->st.acks_refused++;
+		kw_limit_hit(KW_HIT_ACKS, "%s: ack of seq %" PRIu64 " ignored: "
+		    "%s", pub->path, seq, c != pub->durable ?
+		    "not from the durable consumer" :
+		    "past the last seq published");
+		return;
+	}
+	if (seq > pub->st.acked_seq)
+		pub->st.acked_seq = seq;
 }
 
 static void
@@ -516,16 +654,24 @@ client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		}
 		if (msg.type == KW_MSG_SUB)
 			client_sub(c, &res.data);
-		else if (msg.type == KW_MSG_ACK) {
-			uint64_t seq;
-
-			if (kw_get_u64(&res.data, "seq", &seq) == 0 &&
-			    seq > pub->st.acked_seq)
-				pub->st.acked_seq = seq;
-		}
+		else if (msg.type == KW_MSG_ACK)
+			client_ack(c, &res.data);
 		/* other types: skipped */
 	}
 	msgpack_unpacked_destroy(&res);
+}
+
+static uid_t
+peer_uid(uv_pipe_t *pipe)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)pipe, &fd) != 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+		return (uid_t)-1;
+	return cred.uid;
 }
 
 static void
@@ -561,6 +707,15 @@ on_connection(uv_stream_t *server, int status)
 		client_close(c, uv_strerror(rc));
 		return;
 	}
+	if (pub->st.clients > pub->opts.max_clients) {
+		pub->st.clients_refused++;
+		kw_limit_hit(KW_HIT_STREAM_CLIENTS, "%s: connection refused: "
+		    "%zu clients already (limits.stream_clients)", pub->path,
+		    pub->opts.max_clients);
+		client_close(c, NULL);
+		return;
+	}
+	c->uid = peer_uid(&c->pipe);
 	c->next_seq = pub->seq + 1;
 	send_small(c, fill_hello, pub);
 	if (!c->closing)
@@ -607,7 +762,7 @@ kw_pub_commit(struct kw_pub *pub)
 		    pub->path);
 		return 0;
 	}
-	m = malloc(sizeof(*m) + pub->sbuf.size);
+	m = msg_new(pub, pub->sbuf.data, pub->sbuf.size);
 	if (m == NULL) {
 		log_warnx("%s: out of memory: message dropped", pub->path);
 		return 0;
@@ -615,15 +770,13 @@ kw_pub_commit(struct kw_pub *pub)
 	pub->seq++;
 	pub->total_off += pub->sbuf.size;
 	m->seq = pub->seq;
-	m->len = pub->sbuf.size;
 	m->end_off = pub->total_off;
-	memcpy(m->data, pub->sbuf.data, m->len);
 	if (ring_push(pub, m) == -1) {
 		/* The ring cannot grow: forget everything older. */
 		while (pub->ring_count > 0)
 			ring_drop_oldest(pub);
 		if (ring_push(pub, m) == -1) {
-			free(m);
+			msg_unref(m);
 			log_warnx("%s: out of memory: message dropped",
 			    pub->path);
 			return pub->seq;

@@ -193,7 +193,7 @@ send_sub(struct kw_sub *sub, uint64_t epoch, uint64_t from)
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	kw_pack_sub(&pk, epoch, from);
+	kw_pack_sub(&pk, epoch, from, sub->durable);
 	sub_send(sub, &sb);
 	msgpack_sbuffer_destroy(&sb);
 }

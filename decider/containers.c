@@ -3,6 +3,7 @@
  * over every process of a container. Pure: snapshot and rates in, a sorted
  * table out. Host processes (container_id "") are not a container.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +93,7 @@ containers_aggregate(const struct kw_snapshot *snap,
 		c = &set->c[i];
 		if (c->cpu_pct > 100.0)
 			c->cpu_pct = 100.0;
+		c->cpu_pct_procs = c->cpu_pct;
 		if (snap->host.mem_total_kb > 0)
 			c->mem_pct = (double)c->rss_kb * 100.0 /
 			    (double)snap->host.mem_total_kb;
@@ -118,4 +120,120 @@ containers_find(const struct container_set *set, const char *container_id)
 			hi = mid;
 	}
 	return NULL;
+}
+
+static const char *const basis_names[] = {
+	[MEM_BASIS_WORKING_SET] = "working_set",
+	[MEM_BASIS_RSS] = "rss",
+	[MEM_BASIS_ANON] = "anon",
+};
+
+const char *
+mem_basis_name(enum mem_basis b)
+{
+	if ((size_t)b >= sizeof(basis_names) / sizeof(basis_names[0]))
+		return NULL;
+	return basis_names[b];
+}
+
+int
+mem_basis_parse(const char *s, enum mem_basis *b)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(basis_names) / sizeof(basis_names[0]); i++)
+		if (strcmp(s, basis_names[i]) == 0) {
+			*b = (enum mem_basis)i;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+cgroup_cmp(const void *a, const void *b)
+{
+	const struct kw_cgroup_stat *ca = *(const struct kw_cgroup_stat *const *)a;
+	const struct kw_cgroup_stat *cb = *(const struct kw_cgroup_stat *const *)b;
+
+	return strcmp(ca->container_id, cb->container_id);
+}
+
+static double
+pct_of(uint64_t kb, uint64_t total_kb)
+{
+	double v;
+
+	if (total_kb == 0)
+		return 0.0;
+	v = (double)kb * 100.0 / (double)total_kb;
+	return v > 100.0 ? 100.0 : v;
+}
+
+int
+containers_apply_cgroups(struct container_set *set,
+    const struct kw_snapshot *snap, struct cgroup_rates *cr,
+    enum mem_basis basis, uint64_t window_ns)
+{
+	const struct kw_cgroup_stat **by_id = NULL, *st;
+	uint64_t total = snap->host.mem_total_kb;
+	struct container *c;
+	size_t i, j = 0;
+	double cpu;
+	int cmp;
+
+	if (snap->ncgroups > 0) {
+		if ((by_id = calloc(snap->ncgroups, sizeof(*by_id))) == NULL)
+			return -1;
+		for (i = 0; i < snap->ncgroups; i++)
+			by_id[i] = &snap->cgroups[i];
+		qsort(by_id, snap->ncgroups, sizeof(*by_id), cgroup_cmp);
+	}
+	/* Both sorted by id: walk them together. */
+	for (i = 0; i < set->n; i++) {
+		c = &set->c[i];
+		st = NULL;
+		while (j < snap->ncgroups && (cmp = strcmp(
+		    by_id[j]->container_id, c->container_id)) <= 0) {
+			if (cmp == 0) {
+				st = by_id[j];
+				break;
+			}
+			j++;
+		}
+		if (st != NULL && (st->flags & KW_CG_CPU)) {
+			if (cgroup_rates_step(cr, c->container_id, snap->ts_ns,
+			    st->cpu_usage_ns, snap->host.ncpu, window_ns,
+			    &cpu) == -1) {
+				free(by_id);
+				return -1;
+			}
+			c->cpu_pct = cpu;
+		}
+		if (st == NULL) {
+			c->cg_flags = 0;
+			c->mem_pct = pct_of(c->rss_kb, total);
+			continue;
+		}
+		c->cg_flags = st->flags;
+		c->mem_usage_kb = st->mem_usage_bytes / 1024;
+		c->working_set_kb = st->mem_working_set_bytes / 1024;
+		c->anon_kb = st->mem_anon_bytes / 1024;
+		c->file_kb = st->mem_file_bytes / 1024;
+		c->mem_limit_kb = st->mem_limit_bytes / 1024;
+		c->nr_throttled = st->nr_throttled;
+		c->throttled_ns = st->throttled_ns;
+		c->oom_kills = st->oom_kills;
+		c->psi_cpu_some = st->psi_cpu_some_avg10;
+		c->psi_mem_some = st->psi_mem_some_avg10;
+		c->psi_mem_full = st->psi_mem_full_avg10;
+		if (!(st->flags & KW_CG_MEMORY) || basis == MEM_BASIS_RSS)
+			c->mem_pct = pct_of(c->rss_kb, total);
+		else if (basis == MEM_BASIS_ANON)
+			c->mem_pct = pct_of(c->anon_kb, total);
+		else
+			c->mem_pct = pct_of(c->working_set_kb, total);
+	}
+	free(by_id);
+	cgroup_rates_sweep(cr);
+	return 0;
 }

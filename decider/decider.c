@@ -43,6 +43,13 @@ policy_from_conf(const struct kw_conf *conf, struct policy *p, char *err,
 	p->cpu_threshold = kw_conf_num(conf, "policy.cpu_threshold");
 	p->mem_threshold = kw_conf_num(conf, "policy.mem_threshold");
 	p->window_ms = kw_conf_ms(conf, "policy.window");
+	if (mem_basis_parse(kw_conf_str(conf, "policy.mem_basis"),
+	    &p->mem_basis) == -1) {
+		snprintf(err, errlen, "policy.mem_basis: \"%s\" is not one of "
+		    "working_set, rss, anon",
+		    kw_conf_str(conf, "policy.mem_basis"));
+		return -1;
+	}
 	if (action_parse(kw_conf_str(conf, "policy.action"), &p->action) ==
 	    -1) {
 		snprintf(err, errlen, "policy.action: \"%s\" is not one of "
@@ -96,10 +103,10 @@ policy_log(const struct policy *p)
 		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
 		    "%s%s (min %u)", i ? ", " : "", p->classes[i].name,
 		    p->classes[i].min_alive);
-	log_info("policy: cpu > %.1f%%, mem > %.1f%%, window %" PRIu64
+	log_info("policy: cpu > %.1f%%, mem (%s) > %.1f%%, window %" PRIu64
 	    " ms, action %s, classes: %s",
-	    p->cpu_threshold, p->mem_threshold, p->window_ms,
-	    action_name(p->action),
+	    p->cpu_threshold, mem_basis_name(p->mem_basis), p->mem_threshold,
+	    p->window_ms, action_name(p->action),
 	    p->nclasses ? buf : "none");
 }
 

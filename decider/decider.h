@@ -63,6 +63,29 @@ double	rates_entry_step(struct rate_entry *e, uint64_t ts_ns,
 	    uint64_t cpu_ns, uint32_t ncpu, uint64_t window_ns);
 size_t	rates_count(const struct rates *r);
 
+/* A container's CPU from its cgroup's cumulative usage. */
+struct cgroup_rate {
+	char		container_id[KW_CID_LEN];
+	uint64_t	gen;		/* last step that saw it */
+	struct rate_entry e;
+};
+
+struct cgroup_rates {
+	struct cgroup_rate *r;		/* sorted by container_id */
+	size_t		 n;
+	size_t		 cap;
+	uint64_t	 gen;
+};
+
+void	cgroup_rates_init(struct cgroup_rates *cr);
+void	cgroup_rates_free(struct cgroup_rates *cr);
+/* *cpu_pct (share of the machine) for one sample of id; -1 on ENOMEM. */
+int	cgroup_rates_step(struct cgroup_rates *cr, const char *id,
+	    uint64_t ts_ns, uint64_t cpu_ns, uint32_t ncpu, uint64_t window_ns,
+	    double *cpu_pct);
+/* Forget ids not stepped since the last sweep; returns how many. */
+size_t	cgroup_rates_sweep(struct cgroup_rates *cr);
+
 /* containers.c */
 
 /*
@@ -79,9 +102,29 @@ struct container {
 	int32_t		pid;		/* main: earliest start_ns */
 	uint64_t	start_ns;	/* of the main pid */
 	uint32_t	nprocs;
-	double		cpu_pct;
-	double		mem_pct;
-	uint64_t	rss_kb;
+	double		cpu_pct;	/* judged: the cgroup's, else the sum */
+	double		mem_pct;	/* judged: by policy.mem_basis */
+	uint64_t	rss_kb;		/* sum over its processes */
+	double		cpu_pct_procs;	/* sum over its processes */
+	uint32_t	cg_flags;	/* KW_CG_*: 0 without cgroup figures */
+	uint64_t	mem_usage_kb;	/* the cgroup's, as charged */
+	uint64_t	working_set_kb;	/* usage - inactive_file */
+	uint64_t	anon_kb;
+	uint64_t	file_kb;
+	uint64_t	mem_limit_kb;	/* 0: none */
+	uint64_t	nr_throttled;
+	uint64_t	throttled_ns;
+	uint64_t	oom_kills;
+	double		psi_cpu_some;	/* avg10, percent */
+	double		psi_mem_some;
+	double		psi_mem_full;
+};
+
+/* What a container's memory % is a share of MemTotal of. */
+enum mem_basis {
+	MEM_BASIS_WORKING_SET,		/* usage - inactive_file (kubelet) */
+	MEM_BASIS_RSS,			/* sum of its processes' RSS (seed) */
+	MEM_BASIS_ANON,			/* anonymous memory of the cgroup */
 };
 
 struct container_set {
@@ -102,6 +145,17 @@ int	containers_aggregate(const struct kw_snapshot *snap,
 /* Binary search by id; NULL if absent. */
 const struct container *containers_find(const struct container_set *set,
 	    const char *container_id);
+/*
+ * Each container's own cgroup figures from snap->cgroups: CPU % from the
+ * cgroup's usage over window_ns (cr keeps the history), memory % by basis.
+ * A container without them keeps its processes' sums (RSS for memory).
+ * -1 on allocation failure.
+ */
+int	containers_apply_cgroups(struct container_set *set,
+	    const struct kw_snapshot *snap, struct cgroup_rates *cr,
+	    enum mem_basis basis, uint64_t window_ns);
+const char *mem_basis_name(enum mem_basis b);
+int	mem_basis_parse(const char *s, enum mem_basis *b);
 
 /* policy.c */
 
@@ -132,6 +186,7 @@ struct policy {
 	double		cpu_threshold;	/* percent of the machine */
 	double		mem_threshold;	/* percent of MemTotal */
 	uint64_t	window_ms;
+	enum mem_basis	mem_basis;
 	enum action	action;
 	char		protect[POLICY_PROTECT_MAX][POLICY_PATTERN_LEN];
 	size_t		nprotect;
@@ -439,6 +494,7 @@ struct engine {
 	uint64_t		 settle_ns;	/* unknown outcome: give up */
 	size_t			 top_k;
 	struct rates		 rates;
+	struct cgroup_rates	 cgrates;
 	struct act_table	 acts;		/* by id, across samples */
 	struct container_set	 set;		/* scratch: containers.c */
 	struct engine_row	*rows;		/* the current sample */

@@ -66,6 +66,7 @@ engine_init(struct engine *e, const struct policy *p, uint64_t settle_ns,
 	e->settle_ns = settle_ns;
 	e->top_k = top_k;
 	rates_init(&e->rates, p->window_ms * 1000000ULL);
+	cgroup_rates_init(&e->cgrates);
 	acts_init(&e->acts);
 	containers_init(&e->set);
 }
@@ -74,6 +75,7 @@ void
 engine_free(struct engine *e)
 {
 	rates_free(&e->rates);
+	cgroup_rates_free(&e->cgrates);
 	acts_free(&e->acts);
 	containers_free(&e->set);
 	free(e->rows);
@@ -222,7 +224,9 @@ build_rows(struct engine *e, const struct kw_snapshot *snap,
 		return -1;
 	if (rates_update(&e->rates, snap, e->proc_cpu, &e->machine_cpu) == -1)
 		return -1;
-	if (containers_aggregate(snap, e->proc_cpu, &e->set) == -1)
+	if (containers_aggregate(snap, e->proc_cpu, &e->set) == -1 ||
+	    containers_apply_cgroups(&e->set, snap, &e->cgrates,
+	    e->policy.mem_basis, e->policy.window_ms * 1000000ULL) == -1)
 		return -1;
 	n = e->set.n ? e->set.n : 1;
 	if (grow(&e->rows, &e->rows_cap, n, sizeof(*e->rows), 32) == -1 ||

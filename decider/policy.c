@@ -43,6 +43,7 @@ policy_defaults(struct policy *p)
 	p->mem_threshold = 20.0;
 	p->window_ms = 5000;
 	p->action = ACTION_REMOVE;
+	p->mem_basis = MEM_BASIS_WORKING_SET;
 	copy_str(p->protect[p->nprotect++], POLICY_PATTERN_LEN, "grafana");
 	copy_str(p->protect[p->nprotect++], POLICY_PATTERN_LEN, "kwarden");
 

@@ -2,6 +2,7 @@
  * Per-process CPU % over a sliding window, keyed by (pid, start_ns).
  * Pure: the caller passes every snapshot in; no clock, no I/O, no globals.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -214,4 +215,87 @@ rates_update(struct rates *r, const struct kw_snapshot *snap,
 	if (machine_cpu_pct != NULL)
 		*machine_cpu_pct = clamp_pct(sum);
 	return 0;
+}
+
+/*
+ * Per-container CPU % from the cgroup's cumulative usage, with the same
+ * window and reset rules as a process; keyed by container id.
+ */
+
+void
+cgroup_rates_init(struct cgroup_rates *cr)
+{
+	memset(cr, 0, sizeof(*cr));
+}
+
+void
+cgroup_rates_free(struct cgroup_rates *cr)
+{
+	free(cr->r);
+	memset(cr, 0, sizeof(*cr));
+}
+
+static size_t
+cgroup_rates_pos(const struct cgroup_rates *cr, const char *id, int *found)
+{
+	size_t lo = 0, hi = cr->n, mid;
+	int c;
+
+	*found = 0;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = strcmp(cr->r[mid].container_id, id)) == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int
+cgroup_rates_step(struct cgroup_rates *cr, const char *id, uint64_t ts_ns,
+    uint64_t cpu_ns, uint32_t ncpu, uint64_t window_ns, double *cpu_pct)
+{
+	struct cgroup_rate *nr;
+	size_t i, cap;
+	int found;
+
+	i = cgroup_rates_pos(cr, id, &found);
+	if (!found) {
+		if (cr->n == cr->cap) {
+			cap = cr->cap ? cr->cap * 2 : 16;
+			if ((nr = reallocarray(cr->r, cap, sizeof(*nr))) ==
+			    NULL)
+				return -1;
+			cr->r = nr;
+			cr->cap = cap;
+		}
+		memmove(&cr->r[i + 1], &cr->r[i], (cr->n - i) * sizeof(*nr));
+		cr->n++;
+		memset(&cr->r[i], 0, sizeof(cr->r[i]));
+		snprintf(cr->r[i].container_id, sizeof(cr->r[i].container_id),
+		    "%s", id);
+	}
+	cr->r[i].gen = cr->gen;
+	*cpu_pct = rates_entry_step(&cr->r[i].e, ts_ns, cpu_ns, ncpu,
+	    window_ns);
+	return 0;
+}
+
+size_t
+cgroup_rates_sweep(struct cgroup_rates *cr)
+{
+	size_t i, j, dropped;
+
+	for (i = 0, j = 0; i < cr->n; i++)
+		if (cr->r[i].gen == cr->gen)
+			cr->r[j++] = cr->r[i];
+	dropped = cr->n - j;
+	cr->n = j;
+	cr->gen++;
+	return dropped;
 }

@@ -141,6 +141,29 @@ cmd_containers(void *arg, const char *args)
 		json_object_set_new(e, "rss_kb", json_u64(c->rss_kb));
 		json_object_set_new(e, "state", json_string(
 		    engine_row_state(r, connected, buf, sizeof(buf))));
+		/* From the container's own cgroup (0 without it). */
+		json_object_set_new(e, "figures", json_string(c->cg_flags &
+		    KW_CG_CPU ? "cgroup" : "processes"));
+		json_object_set_new(e, "cpu_pct_procs",
+		    json_real(c->cpu_pct_procs));
+		json_object_set_new(e, "mem_usage_kb",
+		    json_u64(c->mem_usage_kb));
+		json_object_set_new(e, "working_set_kb",
+		    json_u64(c->working_set_kb));
+		json_object_set_new(e, "anon_kb", json_u64(c->anon_kb));
+		json_object_set_new(e, "mem_limit_kb",
+		    json_u64(c->mem_limit_kb));
+		json_object_set_new(e, "nr_throttled",
+		    json_u64(c->nr_throttled));
+		json_object_set_new(e, "throttled_s",
+		    json_real((double)c->throttled_ns / 1e9));
+		json_object_set_new(e, "oom_kills", json_u64(c->oom_kills));
+		json_object_set_new(e, "psi_cpu_some",
+		    json_real(c->psi_cpu_some));
+		json_object_set_new(e, "psi_mem_some",
+		    json_real(c->psi_mem_some));
+		json_object_set_new(e, "psi_mem_full",
+		    json_real(c->psi_mem_full));
 		json_array_append_new(a, e);
 	}
 	o = json_object();
@@ -203,6 +226,83 @@ cmd_policy(void *arg, const char *args)
 		json_array_append_new(a, e);
 	}
 	json_object_set_new(o, "classes", a);
+	json_object_set_new(o, "mem_basis",
+	    json_string(mem_basis_name(p->mem_basis)));
+	return o;
+}
+
+/* One object: why a container is or is not being acted on right now. */
+static json_t *
+cmd_explain(void *arg, const char *args)
+{
+	struct decider *dz = arg;
+	const struct policy *p = &dz->eng.policy;
+	const struct engine_row *r;
+	const struct policy_class *cls;
+	const char *prot, *verdict, *reason;
+	char buf[64];
+	json_t *o;
+	size_t k;
+	int connected = dz->docker != NULL && docker_connected(dz->docker);
+
+	while (*args == ' ')
+		args++;
+	o = json_object();
+	if (*args == '\0') {
+		json_object_set_new(o, "error",
+		    json_string("usage: explain NAME|ID"));
+		return o;
+	}
+	if ((r = engine_find(&dz->eng, args)) == NULL) {
+		json_object_set_new(o, "error", json_string("no such container "
+		    "in the last sample"));
+		json_object_set_new(o, "container", json_string(args));
+		return o;
+	}
+	k = engine_class_of(&dz->eng, r);
+	cls = k == POLICY_CLASS_NONE ? NULL : &p->classes[k];
+	prot = policy_protected_by(p, r->c.name, r->c.image);
+	if (r->dec != NULL) {
+		verdict = policy_verdict_name(r->dec->verdict);
+		reason = r->dec->reason;
+	} else {
+		verdict = "under-thresholds";
+		reason = "under the thresholds";
+	}
+	json_object_set_new(o, "container_id",
+	    json_string(r->c.container_id));
+	json_object_set_new(o, "name", json_string(r->c.name));
+	json_object_set_new(o, "image", json_string(r->c.image));
+	json_object_set_new(o, "verdict", json_string(verdict));
+	json_object_set_new(o, "reason", json_string(reason));
+	json_object_set_new(o, "over", json_boolean(r->dec != NULL));
+	json_object_set_new(o, "over_by", r->dec != NULL ?
+	    json_string(r->dec->over) : json_null());
+	json_object_set_new(o, "cpu_pct", json_real(r->c.cpu_pct));
+	json_object_set_new(o, "cpu_threshold", json_real(p->cpu_threshold));
+	json_object_set_new(o, "mem_pct", json_real(r->c.mem_pct));
+	json_object_set_new(o, "mem_threshold", json_real(p->mem_threshold));
+	json_object_set_new(o, "mem_basis",
+	    json_string(mem_basis_name(p->mem_basis)));
+	json_object_set_new(o, "figures", json_string(r->c.cg_flags &
+	    KW_CG_CPU ? "cgroup" : "processes"));
+	json_object_set_new(o, "class",
+	    json_string(policy_class_name(p, k)));
+	json_object_set_new(o, "class_min_alive", cls != NULL ?
+	    json_integer(cls->min_alive) : json_null());
+	json_object_set_new(o, "class_alive", cls != NULL ?
+	    json_integer(dz->eng.alive[k]) : json_null());
+	json_object_set_new(o, "class_running", cls != NULL ?
+	    json_integer(dz->eng.running[k]) : json_null());
+	json_object_set_new(o, "protected_by", prot != NULL ?
+	    json_string(prot) : json_null());
+	json_object_set_new(o, "action", json_string(action_name(p->action)));
+	json_object_set_new(o, "state", json_string(engine_row_state(r,
+	    connected, buf, sizeof(buf))));
+	json_object_set_new(o, "docker", json_string(connected ?
+	    "connected" : "unreachable"));
+	json_object_set_new(o, "last_error",
+	    json_string(r->act->last_error));
 	return o;
 }
 
@@ -214,5 +314,7 @@ const struct kw_ctl_cmd decider_ctl_cmds[] = {
 	    cmd_containers },
 	{ "policy", "thresholds, window, action, protect list, classes",
 	    cmd_policy },
+	{ "explain", "explain NAME|ID: why a container is or is not acted on",
+	    cmd_explain },
 	{ NULL, NULL, NULL },
 };

@@ -461,7 +461,7 @@ cache_fill(struct procfs *pf, int pfd, struct procfs_cache *c,
 		if ((n = read_at(pfd, "cmdline", buf, sizeof(buf))) == -1)
 			return -1;
 		len = procfs_cmdline_clean(buf, (size_t)n);
-		if ((n = read_at(pfd, "cgroup", cg, sizeof(cg))) == -1)
+		if (read_at(pfd, "cgroup", cg, sizeof(cg)) == -1)
 			return -1;
 		if (kw_cgroup_file_container_id(cg, c->container_id, path,
 		    sizeof(path)) != 1)

@@ -42,6 +42,9 @@ struct sample {
 	int			 procfs_rc;
 	int			 procfs_tried;
 	int			 filled_ids;	/* ids from procfs */
+	int			 cg_rc;		/* cgstat_collect */
+	uint64_t		 cg_errors;	/* containers unreadable */
+	char			 cg_err[320];
 	char			 kmod_err[512];
 	char			 procfs_err[512];
 	uint64_t		 took_ns;
@@ -55,6 +58,8 @@ struct reader {
 	uv_timer_t		 timer;
 	int			 timer_init;
 	struct procfs		*pf;
+	struct cgstat		 cg;		/* the worker's, like pf */
+	int			 cg_on;
 	struct sample		 work;
 	int			 in_flight;
 	int			 closed;
@@ -76,6 +81,8 @@ struct reader {
 	char			 last_read_error[512];
 	char			 logged_kmod_err[512];
 	char			 logged_procfs_err[512];
+	char			 logged_cgroup_err[320];
+	uint64_t		 cgroup_errors;	/* containers unreadable */
 	struct procfs_counters	 counters;
 };
 
@@ -129,6 +136,16 @@ sample_work(uv_work_t *req)
 	}
 	if (w->ok && w->snap.ts_ns == 0)
 		w->snap.ts_ns = kw_now_ns();
+	/* Each container's own figures; its processes' sum stays the rest. */
+	w->cg_rc = 0;
+	w->cg_errors = 0;
+	w->cg_err[0] = '\0';
+	if (w->ok && r->cg_on) {
+		if ((w->cg_rc = cgstat_collect(&r->cg, &w->snap)) == -1)
+			w->snap.ncgroups = 0;
+		w->cg_errors = r->cg.last_errors;
+		snprintf(w->cg_err, sizeof(w->cg_err), "%s", r->cg.last_error);
+	}
 	w->took_ns = kw_mono_ns() - t0;
 }
 
@@ -204,6 +221,15 @@ sample_done(uv_work_t *req, int status)
 		    r->in_use[0] != '\0' ? ", was " : "", r->in_use);
 		snprintf(r->in_use, sizeof(r->in_use), "%s", used);
 	}
+	if (w->cg_rc == -1)
+		note_error(r, r->logged_cgroup_err, sizeof(r->logged_cgroup_err),
+		    "cgroup", "out of memory: figures from processes", 1);
+	else if (w->cg_errors > 0) {
+		r->cgroup_errors += w->cg_errors;
+		note_error(r, r->logged_cgroup_err, sizeof(r->logged_cgroup_err),
+		    "cgroup", w->cg_err, 0);
+	} else if (w->ok && r->cg_on)
+		note_ok(r, r->logged_cgroup_err, "cgroup");
 	r->last_sample_ns = w->took_ns;
 	if (!w->ok) {
 		r->failed++;
@@ -366,6 +392,21 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(pf, "cache_misses",
 	    json_integer((json_int_t)r->counters.cache_misses));
 	json_object_set_new(o, "procfs", pf);
+	pf = json_object();
+	json_object_set_new(pf, "root", json_string(r->cg.root));
+	json_object_set_new(pf, "layout", json_string(!r->cg_on ? "off" :
+	    r->cg.layout == CGSTAT_V2 ? "v2" : "v1"));
+	json_object_set_new(pf, "containers_read",
+	    json_integer((json_int_t)r->cg.reads));
+	json_object_set_new(pf, "full_reads",
+	    json_integer((json_int_t)r->cg.full_reads));
+	json_object_set_new(pf, "files_open",
+	    json_integer((json_int_t)r->cg.open_fds));
+	json_object_set_new(pf, "containers_unreadable",
+	    json_integer((json_int_t)r->cgroup_errors));
+	json_object_set_new(pf, "last_error",
+	    json_string(r->logged_cgroup_err));
+	json_object_set_new(o, "cgroup", pf);
 	if (r->pub != NULL) {
 		kw_pub_stats(r->pub, &ps);
 		pub = json_object();
@@ -406,6 +447,30 @@ static const struct kw_ctl_cmd commands[] = {
 	{ NULL, NULL, NULL },
 };
 
+/* The cgroup figures, when there is a hierarchy to read them from. */
+static void
+start_cgstat(struct reader *r)
+{
+	const char *root = kw_conf_str(r->d.conf, "reader.cgroup_root");
+
+	if (cgstat_init(&r->cg, root, kw_conf_str(r->d.conf,
+	    "reader.proc_root")) == -1) {
+		log_warnx("cgroup: no cgroup hierarchy at %s: container "
+		    "figures come from their processes", root);
+		snprintf(r->logged_cgroup_err, sizeof(r->logged_cgroup_err),
+		    "no cgroup hierarchy at %s", root);
+		return;
+	}
+	r->cg.detail_every = (uint64_t)kw_conf_int(r->d.conf,
+	    "reader.cgroup_detail_every");
+	r->cg_on = r->cg.layout != CGSTAT_NONE;
+	if (r->cg_on)
+		log_info("cgroup: %s (%s)", root, r->cg.layout == CGSTAT_V2 ?
+		    "v2" : "v1");
+	else
+		log_info("cgroup: off (reader.cgroup_root is empty)");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -428,6 +493,7 @@ main(int argc, char **argv)
 	    NULL)
 		fatal("procfs");
 	mode = (int)kw_conf_int(r.d.conf, "paths.socket_mode");
+	start_cgstat(&r);
 
 	memset(&opts, 0, sizeof(opts));
 	opts.ring_bytes = kw_conf_size(r.d.conf, "reader.ring_size");
@@ -453,6 +519,7 @@ main(int argc, char **argv)
 	kw_daemon_ready(&r.d);
 	ex = kw_daemon_run(&r.d);
 	procfs_free(r.pf);
+	cgstat_free(&r.cg);
 	kw_snapshot_free(&r.work.snap);
 	return ex;
 
@@ -463,6 +530,7 @@ fail:
 	on_stop(&r.d);
 	(void)kw_daemon_run(&r.d);
 	procfs_free(r.pf);
+	cgstat_free(&r.cg);
 	kw_snapshot_free(&r.work.snap);
 	return 1;
 }

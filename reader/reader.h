@@ -125,4 +125,85 @@ int	source_kmod_read(const char *path, struct kw_snapshot *snap,
 /* ns per unit of the seed's proc_jiffies (it is ns: see kmod.c) */
 #define KMOD_SEED_JIFFY_NS	1
 
+/* cgstat.c: each container's figures from its own cgroup */
+
+enum cgstat_layout {
+	CGSTAT_NONE,			/* no cgroup fs (or turned off) */
+	CGSTAT_V1,
+	CGSTAT_V2,
+};
+
+/*
+ * A container's cgroup directory, found once from one of its processes.
+ * Its usage files stay open (read again with pread each sample); the rest
+ * is read in full every detail_every samples and kept in last.
+ */
+struct cgstat_dir {
+	char		container_id[KW_CID_LEN];
+	char		dir[KW_CGROUP_PATH_MAX];	/* "/docker/<id>" */
+	int		seen;		/* in the current sample */
+	int		fd_cpu;		/* -1: closed */
+	int		fd_mem;
+	uint64_t	detail_at;	/* cg->samples of the last full read */
+	uint64_t	inactive_file;	/* bytes, from the last full read */
+	struct kw_cgroup_stat last;
+};
+
+struct cgstat {
+	char		 root[256];	/* /sys/fs/cgroup, or a fixture */
+	char		 proc_root[256];
+	enum cgstat_layout layout;
+	char		 cpu_sub[32];	/* v1 hierarchies: "cpu", ... */
+	char		 cpuacct_sub[32];
+	char		 memory_sub[32];
+	struct cgstat_dir *dirs;
+	size_t		 ndirs, capdirs;
+	uint64_t	 detail_every;	/* samples between full reads (>= 1) */
+	size_t		 max_fds;	/* usage files kept open, at most */
+	size_t		 open_fds;
+	uint64_t	 samples;
+	uint64_t	 reads;		/* containers read */
+	uint64_t	 full_reads;	/* of which in full */
+	uint64_t	 errors;	/* containers that could not be */
+	uint64_t	 last_errors;	/* in the last sample */
+	char		 last_error[320];
+};
+
+/*
+ * Parsers (buf need not be NUL-terminated): a single value ("123", or
+ * "max": *is_max), a "key value" line of a flat-keyed file, the avg10
+ * figures of a PSI file ("some ..." required, "full ..." optional).
+ */
+int	cgstat_parse_value(const char *buf, size_t len, uint64_t *v,
+	    int *is_max);
+int	cgstat_parse_kv(const char *buf, size_t len, const char *key,
+	    uint64_t *v);
+int	cgstat_parse_psi(const char *buf, size_t len, double *some_avg10,
+	    double *full_avg10, int *has_full);
+/*
+ * usage and memory.stat (v2 names, or v1's total_*) into st's memory
+ * figures; -1 when memory.stat has no inactive_file (working set = usage).
+ */
+int	cgstat_memory_from_stat(const char *stat, size_t len, int v2,
+	    uint64_t usage, struct kw_cgroup_stat *st);
+/* v2 when root has cgroup.controllers, else v1 with its hierarchies. */
+enum cgstat_layout cgstat_layout(const char *root, char *cpu_sub,
+	    char *cpuacct_sub, char *memory_sub, size_t sublen);
+/*
+ * cgroup_root "" turns the reads off. -1 when cgroup_root holds no
+ * hierarchy this can read (the source then stays off).
+ */
+int	cgstat_init(struct cgstat *cg, const char *cgroup_root,
+	    const char *proc_root);
+void	cgstat_free(struct cgstat *cg);
+/* One container's directory (relative to each hierarchy). -1 with err. */
+int	cgstat_read(const struct cgstat *cg, const char *dir,
+	    struct kw_cgroup_stat *st, char *err, size_t errlen);
+/*
+ * A kw_cgroup_stat in snap for every container with a process in it. A
+ * container whose files cannot be read is left out and counted (its
+ * figures then come from its processes). -1 on allocation failure.
+ */
+int	cgstat_collect(struct cgstat *cg, struct kw_snapshot *snap);
+
 #endif /* READER_H */

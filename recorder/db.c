@@ -3,11 +3,16 @@
  * user_version), one transaction per batch with the stream's resume
  * point, retention in small chunks. Synchronous; one thread at a time.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -328,6 +333,34 @@ prepare(struct rdb *db, const char *sql, sqlite3_stmt **st, char *err,
 	return 0;
 }
 
+/*
+ * Make a new database file 0640 whatever the umask: SQLite gives its -wal
+ * and -shm files the mode of the database, so they follow. The history of
+ * every command line is for kwarden's group, not every user. An existing
+ * file keeps its mode.
+ */
+static int
+create_file(const char *path, char *err, size_t errlen)
+{
+	int	fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0640)) == -1) {
+		if (errno == EEXIST)
+			return 0;
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fchmod(fd, 0640) == -1) {
+		seterr(err, errlen, "%s: chmod 0640: %s", path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 struct rdb *
 rdb_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
 {
@@ -339,6 +372,10 @@ rdb_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
 		seterr(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
+	if (strcmp(path, ":memory:") != 0 && path[0] != '\0' &&
+	    strncmp(path, "file:", 5) != 0 &&
+	    create_file(path, err, errlen) == -1)
+		goto fail;
 	rc = sqlite3_open_v2(path, &db->conn,
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {

@@ -130,11 +130,11 @@ read_tunables(struct recorder *rc)
 		rc->prune_chunk = 1;
 }
 
-/* Create the directory the database lives in. */
+/* Create the directory the database lives in: 0750, as the run directory. */
 static int
 mkdir_parent(const char *path)
 {
-	char	 buf[4096], *p, *slash;
+	char	 buf[4096], *slash;
 
 	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
 		errno = ENAMETOOLONG;
@@ -143,17 +143,7 @@ mkdir_parent(const char *path)
 	if ((slash = strrchr(buf, '/')) == NULL || slash == buf)
 		return 0;
 	*slash = '\0';
-	for (p = buf + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-		return -1;
-	return 0;
+	return kw_mkdir_p(buf, 0750);
 }
 
 static void

@@ -8,7 +8,7 @@
 #
 #   run/demo.sh [kwarden-run flags...]    e.g. -o policy.action=dry-run
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 TOP=$(pwd)
 STATE=${KW_DEMO_STATE:-$TOP/var}
 say() { echo "demo: $*" >&2; }
@@ -23,9 +23,7 @@ if ! command -v docker >/dev/null || ! command -v dockerd >/dev/null; then
 		apt-get install -y -qq --no-install-recommends docker.io ||
 		{ say "cannot install docker.io"; exit 2; }
 fi
-for t in sqlite3; do
-	command -v $t >/dev/null || say "$t is missing: deletion rows will not be printed"
-done
+command -v sqlite3 >/dev/null || say "sqlite3 is missing: deletion rows will not be printed"
 
 STARTED_DOCKERD=
 if ! docker info >/dev/null 2>&1; then

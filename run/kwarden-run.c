@@ -132,32 +132,18 @@ find_binaries(struct supervisor *sv)
 	}
 }
 
-/* mkdir -p; exits 1 with a message when a part cannot be made. */
+/*
+ * mkdir -p, 0750 whatever the umask for what it makes; exits 1 with a
+ * message when a part cannot be made.
+ */
 static void
 make_dir(const char *path, const char *what)
 {
-	char	buf[PATH_MAX], *p;
-	int	end;
-
 	if (path == NULL || *path == '\0')
 		return;
-	if (strlen(path) >= sizeof(buf)) {
-		log_warnx("%s %s: path too long", what, path);
+	if (kw_mkdir_p(path, 0750) == -1) {
+		log_warn("%s: mkdir %s", what, path);
 		exit(1);
-	}
-	strcpy(buf, path);
-	for (p = buf + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		end = *p == '\0';
-		*p = '\0';
-		if (mkdir(buf, 0755) == -1 && errno != EEXIST) {
-			log_warn("%s: mkdir %s", what, buf);
-			exit(1);
-		}
-		if (end)
-			break;
-		*p = '/';
 	}
 }
 

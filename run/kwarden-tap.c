@@ -449,7 +449,7 @@ send_sub(int fd, uint64_t epoch, uint64_t from)
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	kw_pack_sub(&pk, epoch, from);
+	kw_pack_sub(&pk, epoch, from, 0);
 	while (off < sb.size) {
 		n = send(fd, sb.data + off, sb.size - off, MSG_NOSIGNAL);
 		if (n == -1) {
@@ -588,9 +588,9 @@ main(int argc, char **argv)
 				goto done;
 		}
 		if (ret == KW_UNPACK_REFUSED)
-			die(1, "%s: message %" PRIu64 " declares a string or "
-			    "array larger than a message may be", src,
-			    nmsg + 1);
+			die(1, "%s: message %" PRIu64 " declares a string, "
+			    "array or total size larger than a message may "
+			    "be", src, nmsg + 1);
 		if (ret == MSGPACK_UNPACK_PARSE_ERROR)
 			die(1, "%s: malformed msgpack in message %" PRIu64,
 			    src, nmsg + 1);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the workload images offline: high_cpu_img (CPU hog), high_mem_img
-# (memory hog), low_img (idle). Each is FROM scratch with one static C
+# (memory hog), low_img (idle), high_fork_img (CPU through short-lived
+# children), prefork_img (children sharing their parent's pages). Each is FROM scratch with one static C
 # binary. Idempotent: an image whose kwarden.workload.src label matches
 # the source's checksum is kept, so a second run takes well under a second.
 #   run/workload/build.sh [--force]
@@ -42,5 +43,7 @@ DOCKERFILE
 build high_cpu_img hog_cpu.c
 build high_mem_img hog_mem.c
 build low_img idle.c
+build high_fork_img hog_fork.c
+build prefork_img prefork.c
 # Images replaced by a rebuild are left dangling: drop ours.
 docker image prune -f --filter label=kwarden.workload.src >/dev/null 2>&1 || true

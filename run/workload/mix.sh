@@ -27,8 +27,7 @@ fi
 ids() { docker ps -aq --filter "label=$LABEL" "$@"; }
 
 if [ "${1:-}" = --stop ]; then
-	c=$(ids)
-	[ -n "$c" ] && docker rm -f $c >/dev/null
+	ids | xargs -r docker rm -f >/dev/null
 	exit 0
 fi
 
@@ -53,10 +52,10 @@ start() {	# start KIND: low | high_cpu | high_mem
 }
 
 top_up() {
-	local dead low high all kinds=(low high_cpu high_mem)
+	local low high all kinds=(low high_cpu high_mem)
 	# Stopped or killed ones are replaced, not left lying around.
-	dead=$(ids --filter status=exited --filter status=created --filter status=dead)
-	[ -n "$dead" ] && docker rm -f $dead >/dev/null
+	ids --filter status=exited --filter status=created --filter status=dead |
+		xargs -r docker rm -f >/dev/null
 	low=$(docker ps --filter "label=$LABEL" --filter ancestor=low_img -q | wc -l)
 	high=$(docker ps --filter "label=$LABEL" --format '{{.Image}}' | grep -c '^high_')
 	all=$(ids --filter status=running | wc -l)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/bench/docker.sh - benchmark 4, sourced by tests/bench/run: the
 # cost of knowing which container a process belongs to, per sample, with
 # 10 running containers: kwarden's decider (container table fed by Docker
@@ -37,9 +38,9 @@ docker_image() {	# name source
 }
 
 bench_docker() {
-	local reps secs d run i n ok pid idle
-	reps=${REPS:-$([ $QUICK = 1 ] && echo 3 || echo 9)}
-	secs=$([ $QUICK = 1 ] && echo 5 || echo 10)
+	local reps secs d run i n ok pid
+	reps=${REPS:-$([ "$QUICK" = 1 ] && echo 3 || echo 9)}
+	secs=$([ "$QUICK" = 1 ] && echo 5 || echo 10)
 	echo
 	echo "4. Docker mapping cost per sample, 10 running containers; hog start to removal"
 	if ! command -v docker >/dev/null; then
@@ -58,6 +59,7 @@ bench_docker() {
 			return
 		fi
 	fi
+	# shellcheck disable=SC2034 # read by the exit trap in tests/bench/run
 	DOCKER_CLEAN=1
 	if ! docker_image kwb-idle "$ROOT/run/workload/idle.c" ||
 	   ! docker_image kwb-hog "$ROOT/run/workload/hog_cpu.c"; then
@@ -171,7 +173,8 @@ bench_docker() {
 	ev=$!
 	bg_add "$ev"
 	sleep 1
-	local hreps=$([ $QUICK = 1 ] && echo 2 || echo 5)
+	local hreps
+	hreps=$([ "$QUICK" = 1 ] && echo 2 || echo 5)
 	for r in $(seq "$hreps"); do
 		# the Docker call alone: DELETE ?force=true of an idle container
 		docker run -d --network none --name "kwb-probe-$r" kwb-idle >/dev/null

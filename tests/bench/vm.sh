@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/bench/vm.sh - benchmark 5, sourced by tests/bench/run: the kernel
 # module's /proc/sysinfo_so1_202041390 against busybox ps, inside the qemu
 # VM of tests/vm (same kernel discovery, module build, busybox initramfs,
@@ -20,9 +21,9 @@ vm_pick_kernel() {
 
 bench_kmod() {
 	local reps sizes k V a tmo t0 qemu
-	reps=${REPS:-$([ $QUICK = 1 ] && echo 3 || echo 7)}
-	sizes=$([ $QUICK = 1 ] && echo "2000" || echo "2000 10000")
-	tmo=${KW_BENCH_VM_TIMEOUT:-$([ $QUICK = 1 ] && echo 300 || echo 900)}
+	reps=${REPS:-$([ "$QUICK" = 1 ] && echo 3 || echo 7)}
+	sizes=$([ "$QUICK" = 1 ] && echo "2000" || echo "2000 10000")
+	tmo=${KW_BENCH_VM_TIMEOUT:-$([ "$QUICK" = 1 ] && echo 300 || echo 900)}
 	echo
 	echo "5. Module cost in qemu (TCG, 2 vCPUs, 2 GiB): read /proc/sysinfo_so1_202041390 to the end"
 	echo "   (128 KiB reads) vs busybox ps -o pid,comm,vsz,rss,stat,args; medians of $reps, alternating"
@@ -121,7 +122,7 @@ bench_kmod() {
 	printf '%6s | %9s | %-22s | %-22s | %8s %8s\n' procs "file KiB" "module cpu/wall ms" \
 		"busybox ps cpu/wall ms" "cpu x" "wall x"
 	hr
-	local size fb fn fc fw cc cw last_ratio= last_n=
+	local size fb fn fc fw cc cw last_ratio='' last_n=''
 	for size in $sizes; do
 		read -r _ _ _ fb fn fc fw <<<"$(awk -v s="$size" '$1 == "result" && $2 == s && $3 == "file"' "$V/data")"
 		read -r _ _ _ _ _ cc cw <<<"$(awk -v s="$size" '$1 == "result" && $2 == s && $3 == "cmd"' "$V/data")"

@@ -4,6 +4,7 @@
 # keep the policy's hands off anything that is not ours.
 # Every container a run makes is named kwt-<run>-...: two runs at once
 # (or the demo) never count or remove each other's.
+# shellcheck shell=bash disable=SC2034 # variables for the scripts that source this file
 KWT=kwt-$(head -c 2 /dev/urandom | od -An -tx1 | tr -d ' \n')-
 
 # The classes only know this run's containers: anything else on this
@@ -54,9 +55,7 @@ need_docker() {
 
 # kwt_rm: remove every container of this run.
 kwt_rm() {
-	local ids
-	ids=$(docker ps -aq --filter "name=^$KWT" 2>/dev/null)
-	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+	docker ps -aq --filter "name=^$KWT" 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1
 	return 0
 }
 

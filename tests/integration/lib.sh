@@ -1,6 +1,7 @@
 # Shared by the integration tests: a temp state dir, the real binaries,
 # helpers to wait, talk to control sockets and query the database, and the
 # closing "N passed, N failed" line. Source it; call `finish` at the end.
+# shellcheck shell=bash disable=SC2034 # variables for the scripts that source this file
 set -u
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -76,9 +77,9 @@ trap cleanup EXIT
 
 # wait_for SECONDS CMD...: poll until CMD succeeds; 1 on timeout.
 wait_for() {
-	local secs=$1 i
+	local secs=$1
 	shift
-	for i in $(seq $((secs * 10))); do
+	for _ in $(seq $((secs * 10))); do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done

@@ -46,11 +46,14 @@ for kdir in /lib/modules/*/; do
 	if dk build -k "$k" >"$T/build-$k.log" 2>&1; then
 		ok "dkms build -k $k"
 	else
-		fail "dkms build -k $k" "$(tail -n 20 "$T/build-$k.log"; cat "$DT/kwarden/$VERSION/build/make.log" 2>/dev/null | tail -n 30)"
+		fail "dkms build -k $k" "$(tail -n 20 "$T/build-$k.log"; tail -n 30 "$DT/kwarden/$VERSION/build/make.log" 2>/dev/null)"
 		continue
 	fi
 	for m in $built_names; do
-		ko=$(ls "$DT/kwarden/$VERSION/$k/"*/module/"$m".ko* 2>/dev/null | head -n 1)
+		ko=""
+		for f in "$DT/kwarden/$VERSION/$k/"*/module/"$m".ko*; do
+			[ -e "$f" ] && { ko=$f; break; }
+		done
 		vm=$( [ -n "$ko" ] && modinfo -F vermagic "$ko" 2>/dev/null | awk '{print $1}')
 		[ "$vm" = "$k" ] && ok "$m.ko for $k (vermagic $vm)" || fail "$m.ko for $k" "'$ko' vermagic '$vm'"
 	done

@@ -19,15 +19,15 @@ deletions() {
 }
 
 ## 1 and 3: 3 idle low, 4 CPU-hog high, a CPU-hog grafana.
-for i in 1 2 3; do run_c ${KWT}low_$i low_img; done
-for i in 1 2 3 4; do run_c ${KWT}high_cpu_$i high_cpu_img; done
-run_c ${KWT}grafana ${KWT}grafana
+for i in 1 2 3; do run_c "${KWT}low_$i" low_img; done
+for i in 1 2 3 4; do run_c "${KWT}high_cpu_$i" high_cpu_img; done
+run_c "${KWT}grafana" "${KWT}grafana"
 [ "$(running .)" = 8 ] && ok "8 containers running" || fail "8 containers running"
 
 # Dry-run first: the same decisions, recorded, nothing touched.
 use_state dry
 check "dry-run pipeline starts" start_pipeline "${DOCKER_FLAGS[@]}" \
-	-o policy.cpu_threshold=$CPU_THRESHOLD -o policy.action=dry-run
+	-o "policy.cpu_threshold=$CPU_THRESHOLD" -o policy.action=dry-run
 two_rows() { [ "$(sql "SELECT count(*) FROM deletions")" -ge 2 ]; }
 if wait_for 15 two_rows; then
 	sleep 3	# would a third come?
@@ -47,7 +47,7 @@ stop_pipeline
 
 # For real: within 15 s exactly 2 high left, the rest untouched.
 use_state remove
-start_pipeline "${DOCKER_FLAGS[@]}" -o policy.cpu_threshold=$CPU_THRESHOLD || fail "remove pipeline starts"
+start_pipeline "${DOCKER_FLAGS[@]}" -o "policy.cpu_threshold=$CPU_THRESHOLD" || fail "remove pipeline starts"
 t0=$(date +%s)
 two_high() { [ "$(running '^high_cpu_')" = 2 ]; }
 if wait_for 15 two_high; then
@@ -66,7 +66,7 @@ n=$(echo "$rows" | grep -c .)
 bad=$(echo "$rows" | grep -vcE "^${KWT}high_cpu_[1-4]"'\|high_cpu_img\|high\|remove\|ok\|cpu [0-9.]+% > '"$CPU_THRESHOLD"'\.0%$')
 [ "$bad" = 0 ] && ok "rows: name, image, class, remove, ok, 'cpu N% > $CPU_THRESHOLD.0%'" || fail "deletion rows" "$rows"
 gone=$(sql "SELECT name FROM deletions" | sort)
-still=$(docker ps --filter name=^${KWT}high_cpu_ --format '{{.Names}}' | sort)
+still=$(docker ps --filter "name=^${KWT}high_cpu_" --format '{{.Names}}' | sort)
 [ -z "$(comm -12 <(echo "$gone") <(echo "$still"))" ] && ok "the rows name the removed ones" || fail "rows name running containers" "$gone / $still"
 grep -q "protected (matches \"grafana\")" "$T/log" && ok "log says grafana is protected" || fail "grafana skip logged"
 s=$(ctl decider status)
@@ -84,8 +84,8 @@ kwt_rm
 ## 2: memory over the threshold removed, under it kept.
 total_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
 thr=$(awk -v t="$total_kb" 'BEGIN { printf "%.4f", 200 * 1024 * 100 / t }')	# 200 MiB
-run_c ${KWT}mem_big high_mem_img 400
-run_c ${KWT}mem_small high_mem_img 40
+run_c "${KWT}mem_big" high_mem_img 400
+run_c "${KWT}mem_small" high_mem_img 40
 use_state mem
 start_pipeline "${DOCKER_FLAGS[@]}" -o class.high.min_alive=0 \
 	-o policy.cpu_threshold=90 -o "policy.mem_threshold=$thr" || fail "mem pipeline starts"
@@ -111,7 +111,7 @@ cat >"$T/kw.conf" <<CONF
 cpu_threshold = $CPU_THRESHOLD
 action = dry-run
 CONF
-for i in 1 2 3; do run_c ${KWT}high_cpu_h$i high_cpu_img; done
+for i in 1 2 3; do run_c "${KWT}high_cpu_h$i" high_cpu_img; done
 start_pipeline -c "$T/kw.conf" "${DOCKER_FLAGS[@]}" || fail "hup pipeline starts"
 dry_row() { [ "$(sql "SELECT count(*) FROM deletions WHERE action = 'dry-run'")" = 1 ]; }
 wait_for 15 dry_row && ok "dry-run decision before the reload" || fail "dry-run row before reload"
@@ -135,7 +135,7 @@ wait_for 15 connected || fail "decider connected to Docker"
 lists0=$(dstatus .docker.lists)
 ev0=$(dstatus .docker.events)
 s0=$(dstatus .samples)
-run_c ${KWT}low_ev low_img
+run_c "${KWT}low_ev" low_img
 listed() {
 	ctl decider containers | jq -e '.containers[] | select(.name == "'"$KWT"'low_ev" and .image == "low_img" and .class == "low")'
 }
@@ -150,38 +150,39 @@ row() { [ "$(sql "SELECT count(*) FROM containers WHERE name = '${KWT}low_ev' AN
 wait_for 5 row && ok "and in the containers table with name and image" || fail "containers row for kwt-low_ev"
 [ "$(dstatus .docker.lists)" = "$lists0" ] && [ "$(dstatus .docker.events)" -gt "$ev0" ] &&
 	ok "learnt from events (no new list)" || fail "events, not polling" "$(dstatus -c .docker)"
-docker rename ${KWT}low_ev ${KWT}low_ev2
+docker rename "${KWT}low_ev" "${KWT}low_ev2"
 renamed() { ctl decider containers | jq -e '.containers[] | select(.name == "'"$KWT"'low_ev2")'; }
 wait_for 5 renamed && ok "rename followed" || fail "rename followed"
 n0=$(dstatus .docker.containers)
-docker rm -f ${KWT}low_ev2 >/dev/null
+docker rm -f "${KWT}low_ev2" >/dev/null
 gone() { ! ctl decider containers | jq -e '.containers[] | select(.name | startswith("'"$KWT"'low_ev"))'; }
 wait_for 5 gone && ok "removed by hand: gone from 'containers'" || fail "removed container leaves 'containers'"
 [ "$(dstatus .docker.containers)" -lt "$n0" ] && ok "and from the Docker table" || fail "Docker table shrinks"
 stop_pipeline
 
 ## The workload generator keeps the seed's mix: 3 low, 2 high, 10 in all.
-MIX=(env KW_MIX_PREFIX=${KWT}mix- KW_MIX_LABEL=kwarden.mix=$KWT KW_MEM_MB=16 "$TOP/run/workload/mix.sh")
+MIX=(env "KW_MIX_PREFIX=${KWT}mix-" "KW_MIX_LABEL=kwarden.mix=$KWT" KW_MEM_MB=16 "$TOP/run/workload/mix.sh")
 mixed() {
 	local low high all
-	all=$(docker ps --filter label=kwarden.mix=$KWT -q | wc -l)
-	low=$(docker ps --filter label=kwarden.mix=$KWT --filter name=^${KWT}mix-low_ -q | wc -l)
-	high=$(docker ps --filter label=kwarden.mix=$KWT --filter name=^${KWT}mix-high_ -q | wc -l)
+	all=$(docker ps --filter "label=kwarden.mix=$KWT" -q | wc -l)
+	low=$(docker ps --filter "label=kwarden.mix=$KWT" --filter "name=^${KWT}mix-low_" -q | wc -l)
+	high=$(docker ps --filter "label=kwarden.mix=$KWT" --filter "name=^${KWT}mix-high_" -q | wc -l)
 	[ "$all" = 10 ] && [ "$low" -ge 3 ] && [ "$high" -ge 2 ] && [ $((low + high)) = 10 ]
 }
 "${MIX[@]}" --once >"$BASE/mix.log" 2>&1
 mixed && ok "mix.sh: 10 containers, at least 3 low and 2 high" || fail "mix.sh mix" "$(cat "$BASE/mix.log")"
-docker rm -f $(docker ps --filter label=kwarden.mix=$KWT --filter name=^${KWT}mix-low_ -q) >/dev/null
+docker ps --filter "label=kwarden.mix=$KWT" --filter "name=^${KWT}mix-low_" -q |
+	xargs -r docker rm -f >/dev/null
 "${MIX[@]}" --once >>"$BASE/mix.log" 2>&1
 mixed && ok "mix.sh: removed ones replaced" || fail "mix.sh refill" "$(tail -5 "$BASE/mix.log")"
 "${MIX[@]}" --stop
-[ "$(docker ps -aq --filter label=kwarden.mix=$KWT | wc -l)" = 0 ] && ok "mix.sh --stop removes them" || fail "mix.sh --stop"
+[ "$(docker ps -aq --filter "label=kwarden.mix=$KWT" | wc -l)" = 0 ] && ok "mix.sh --stop removes them" || fail "mix.sh --stop"
 kwt_rm
 
 ## kill: the container is killed, not removed.
 use_state kill
-for i in 1 2 3; do run_c ${KWT}high_cpu_k$i high_cpu_img; done
-start_pipeline "${DOCKER_FLAGS[@]}" -o policy.cpu_threshold=$CPU_THRESHOLD \
+for i in 1 2 3; do run_c "${KWT}high_cpu_k$i" high_cpu_img; done
+start_pipeline "${DOCKER_FLAGS[@]}" -o "policy.cpu_threshold=$CPU_THRESHOLD" \
 	-o policy.action=kill || fail "kill pipeline starts"
 killed_row() { [ "$(sql "SELECT count(*) FROM deletions WHERE action = 'kill' AND result = 'ok'")" = 1 ]; }
 wait_for 15 killed_row && ok "kill: one row, result ok" || fail "kill row" "$(deletions)"
@@ -201,8 +202,8 @@ if grep -q fsanitize "$TOP/build/flags" 2>/dev/null || ! command -v valgrind >/d
 	CHECK=()
 else
 	CHECK=(valgrind -q --leak-check=full
-		--show-leak-kinds=definite,indirect,possible
-		--errors-for-leak-kinds=definite,indirect,possible
+		"--show-leak-kinds=definite,indirect,possible"
+		"--errors-for-leak-kinds=definite,indirect,possible"
 		--error-exitcode=99 --log-file="$T/vg.log")
 fi
 touch "$T/vg.log"
@@ -210,7 +211,7 @@ for i in 1 2 3; do
 	docker run -d --network none -e KW_IGNORE_TERM=1 --name "${KWT}high_cpu_s$i" \
 		high_cpu_img >/dev/null
 done
-ARGS=(--state-dir "$T" "${DOCKER_FLAGS[@]}" -o policy.cpu_threshold=$CPU_THRESHOLD
+ARGS=(--state-dir "$T" "${DOCKER_FLAGS[@]}" -o "policy.cpu_threshold=$CPU_THRESHOLD"
 	-o policy.action=stop -o decider.docker_timeout=10s)
 "$READER" "${ARGS[@]}" 2>"$T/reader.err" &
 PIDS+=($!)
@@ -242,8 +243,8 @@ if grep -q fsanitize "$TOP/build/flags" 2>/dev/null; then
 	CHECKED="ASan clean"
 elif command -v valgrind >/dev/null; then
 	CHECK=(valgrind -q --leak-check=full
-		--show-leak-kinds=definite,indirect,possible
-		--errors-for-leak-kinds=definite,indirect,possible
+		"--show-leak-kinds=definite,indirect,possible"
+		"--errors-for-leak-kinds=definite,indirect,possible"
 		--error-exitcode=99 --log-file="$T/vg.log")
 	CHECKED="valgrind clean"
 else

@@ -58,7 +58,7 @@ restart_cleanup() {
 }
 trap restart_cleanup EXIT
 
-start_pipeline "${DOCKER_FLAGS[@]}" -o policy.cpu_threshold=$CPU_THRESHOLD || fail "pipeline starts"
+start_pipeline "${DOCKER_FLAGS[@]}" -o "policy.cpu_threshold=$CPU_THRESHOLD" || fail "pipeline starts"
 connected() { [ "$(dstatus .docker.connected)" = true ]; }
 wait_for 15 connected && ok "decider connected to Docker" || fail "decider connected"
 dec_pid=$(child_pid decider)
@@ -85,7 +85,7 @@ wait_for 15 connected && ok "decider reconnected" || fail "decider reconnected" 
 kwt_rm	# stopped with dockerd
 
 # It acts again: 3 hogs, min_alive 2, one goes.
-for i in 1 2 3; do run_c ${KWT}high_cpu_r$i high_cpu_img; done
+for i in 1 2 3; do run_c "${KWT}high_cpu_r$i" high_cpu_img; done
 one_gone() { [ "$(running '^high_cpu_r')" = 2 ]; }
 if wait_for 15 one_gone; then ok "acts again after the reconnect"; else fail "acts after reconnect" "$(grep decider "$T/log" | tail -5)"; fi
 row() { [ "$(sql "SELECT count(*) FROM deletions WHERE name LIKE '${KWT}high_cpu_r%' AND action = 'remove' AND result = 'ok'")" = 1 ]; }

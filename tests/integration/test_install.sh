@@ -17,7 +17,7 @@ mkdir -p "$D"
 
 # --- round trip, default PREFIX (/usr/local)
 check "make install DESTDIR=\$tmp" mk install DESTDIR="$D"
-DESTDIR= PREFIX=/usr/local "$TOP/run/install.sh" list | sort >"$T/manifest"
+DESTDIR='' PREFIX=/usr/local "$TOP/run/install.sh" list | sort >"$T/manifest"
 tree "$D" >"$T/tree"
 if diff "$T/manifest" "$T/tree" >"$T/diff"; then
 	ok "installs exactly what install.sh list names ($(wc -l <"$T/manifest") files)"
@@ -85,7 +85,7 @@ rm -rf "${D:?}"/*
 
 # --- PREFIX=/usr
 check "make install DESTDIR=\$tmp PREFIX=/usr" mk install DESTDIR="$D" PREFIX=/usr
-DESTDIR= PREFIX=/usr "$TOP/run/install.sh" list | sort >"$T/manifest-usr"
+DESTDIR='' PREFIX=/usr "$TOP/run/install.sh" list | sort >"$T/manifest-usr"
 tree "$D" | diff - "$T/manifest-usr" >"$T/diff" && ok "PREFIX=/usr: exactly the listed files" ||
 	fail "PREFIX=/usr files" "$(cat "$T/diff")"
 for f in usr/bin/kwarden-reader usr/lib/systemd/system/kwarden.target usr/lib/sysusers.d/kwarden.conf \

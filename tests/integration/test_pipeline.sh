@@ -93,7 +93,7 @@ for s in "$T"/run/*.sock "$T"/run/*.ctl; do
 done
 sleep 1.5
 pids_after="$(child_pid reader) $(child_pid decider) $(child_pid recorder)"
-if [ "$pids_before" = "$pids_after" ] && [ "$(echo $pids_after | wc -w)" = 3 ]; then
+if [ "$pids_before" = "$pids_after" ] && [ "$(echo "$pids_after" | wc -w)" = 3 ]; then
 	ok "random bytes and half messages on every socket: every daemon alive"
 else
 	fail "daemons survive garbage" "before '$pids_before' after '$pids_after'"

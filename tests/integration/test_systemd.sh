@@ -7,7 +7,7 @@
 # No running systemd needed.
 . "$(dirname "$0")/lib.sh"
 
-UNITS="kwarden.target kwarden-reader.service kwarden-decider.service kwarden-recorder.service"
+UNITS=(kwarden.target kwarden-reader.service kwarden-decider.service kwarden-recorder.service)
 R=$T/root
 
 if ! command -v systemd-analyze >/dev/null; then
@@ -41,10 +41,10 @@ verify() {
 
 check "make install DESTDIR=root" install_root "$R" /usr/local
 UD=$R/usr/local/lib/systemd/system
-for u in $UNITS; do
+for u in "${UNITS[@]}"; do
 	check "systemd-analyze verify --root: $u" verify "$R" "$u"
 done
-check "systemd-analyze verify: the four together" verify "$R" $UNITS
+check "systemd-analyze verify: the four together" verify "$R" "${UNITS[@]}"
 
 # verify is meaningful here: it sees a missing binary and an unknown key.
 mv "$R/usr/local/bin/kwarden-decider" "$T/decider.bin"
@@ -165,7 +165,7 @@ done
 # PREFIX=/usr: units under /usr/lib/systemd/system run /usr/bin binaries.
 R2=$T/root-usr
 check "make install DESTDIR=root PREFIX=/usr" install_root "$R2" /usr
-check "verify --root with PREFIX=/usr" verify "$R2" $UNITS
+check "verify --root with PREFIX=/usr" verify "$R2" "${UNITS[@]}"
 grep -qx 'ExecStart=/usr/bin/kwarden-reader' "$R2/usr/lib/systemd/system/kwarden-reader.service" &&
 	ok "PREFIX=/usr: ExecStart=/usr/bin/kwarden-reader" || fail "PREFIX=/usr ExecStart"
 grep -q '^Documentation=file:/usr/share/doc/kwarden/operations.md' "$R2/usr/lib/systemd/system/kwarden.target" &&

@@ -15,8 +15,8 @@ if ! command -v valgrind >/dev/null; then
 	exit
 fi
 
-VG=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible
-	--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99
+VG=(valgrind -q --leak-check=full "--show-leak-kinds=definite,indirect,possible"
+	"--errors-for-leak-kinds=definite,indirect,possible" --error-exitcode=99
 	--track-fds=no)
 ARGS=(--state-dir "$T" -o reader.interval=300ms -o recorder.batch_delay=200ms)
 
@@ -44,7 +44,8 @@ n=$(sql "SELECT count(*) FROM sys_metrics")
 
 # Stop the consumers first, then the producers: each exits on its own.
 for pair in "recorder $CP" "decider $DP" "reader $RP"; do
-	set -- $pair
+	read -r -a words <<<"$pair"
+	set -- "${words[@]}"
 	kill -TERM "$2"
 	wait "$2"
 	rc=$?

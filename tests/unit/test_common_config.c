@@ -252,6 +252,22 @@ config__bad_number__error_names_file_line_key(void **state)
 }
 
 static void
+config__socket_mode_zero_and_bad_limits__refused(void **state)
+{
+	(void)state;
+	/* 0 is no access at all, not "the default". */
+	load_fails("[paths]\nsocket_mode = 0\n",
+	    "config: %s:2: paths.socket_mode: \"0\" is out of range "
+	    "(1 to 777)");
+	load_fails("[limits]\nstream_clients = 0\n",
+	    "config: %s:2: limits.stream_clients: \"0\" is out of range "
+	    "(1 to 100000)");
+	load_fails("[limits]\nctl_reply_bytes = 1k\n",
+	    "config: %s:2: limits.ctl_reply_bytes: \"1k\" is out of range "
+	    "(65536 to 4294967296)");
+}
+
+static void
 config__bad_values__each_type_explained(void **state)
 {
 	load_fails("[reader]\ninterval = soon\n",
@@ -608,7 +624,9 @@ config__json__sections_with_string_values(void **state)
 	    json_object_get(j, "policy"), "cpu_threshold")), "20");
 	assert_string_equal(json_string_value(json_object_get(
 	    json_object_get(j, "class.low"), "min_alive")), "3");
-	assert_int_equal(json_object_size(j), 8);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_object_get(j, "limits"), "stream_clients")), "64");
+	assert_int_equal(json_object_size(j), 9);
 	json_decref(j);
 	kw_conf_free(conf);
 }
@@ -916,6 +934,8 @@ main(void)
 		    config__file__values_comments_and_spacing, teardown),
 		cmocka_unit_test_teardown(
 		    config__bad_number__error_names_file_line_key, teardown),
+		cmocka_unit_test_teardown(
+		    config__socket_mode_zero_and_bad_limits__refused, teardown),
 		cmocka_unit_test_teardown(
 		    config__bad_values__each_type_explained, teardown),
 		cmocka_unit_test_teardown(config__choices__validated, teardown),

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -367,16 +368,18 @@ mpscan__real_message_in_pieces__accepted_to_the_end(void **state)
 	(void)state;
 	fill_snapshot(&snap);
 	packed_init(&p);
-	envelope(&p.pk, "snapshot", KW_SNAPSHOT_FIELDS);
+	envelope(&p.pk, "snapshot", KW_SNAPSHOT_FIELDS + 3);
 	kw_snapshot_pack(&p.pk, &snap);
-	msgpack_pack_double(&p.pk, 1.5);
-	msgpack_pack_int64(&p.pk, -5000000000ll);
+	kw_pack_kf64(&p.pk, "f", 1.5);
+	kw_pack_ki64(&p.pk, "i", -5000000000ll);
+	kw_pack_str(&p.pk, "b");
 	msgpack_pack_bin(&p.pk, 3);
 	msgpack_pack_bin_body(&p.pk, "\xc1\xc1\xc1", 3);	/* payload, not headers */
 	/* Fed one more byte at a time, as a socket may deliver it. */
 	kw_mpscan_init(&s, 1 << 20, 1 << 16);
-	for (i = 1; i <= p.sb.size; i++)
+	for (i = 1; i < p.sb.size; i++)
 		assert_int_equal(kw_mpscan_feed(&s, p.sb.data, i), 0);
+	assert_int_equal(kw_mpscan_feed(&s, p.sb.data, p.sb.size), 1);
 	assert_int_equal(s.pos, p.sb.size);
 	/* A small limit refuses the same bytes: the cmdline is too long. */
 	kw_mpscan_init(&s, 8, 1 << 16);
@@ -418,6 +421,246 @@ unpacker_next__consumed_bytes__scanner_follows(void **state)
 	packed_free(&p);
 }
 
+/*
+ * A corpus of messages in every encoding a stream may carry, with payloads
+ * that look like huge headers when read out of step.
+ */
+static void
+build_corpus(struct packed *p, size_t *nmsgs)
+{
+	static const char evil[] = "\xdd\x7f\xff\xff\xff\xdf\xff\xff\xff\xff"
+	    "\xdb\x7f\xff\xff\xff";
+	struct kw_snapshot snap;
+	char big[300];
+	size_t n = 0;
+
+	memset(big, 0xdd, sizeof(big));
+	fill_snapshot(&snap);
+	kw_pack_hello(&p->pk, "decider", 123456789, 42, 99);
+	n++;
+	kw_pack_sub(&p->pk, 123456789, 1, 1);
+	n++;
+	kw_pack_gap(&p->pk, 3, 9, 77);
+	n++;
+	kw_pack_ack(&p->pk, UINT64_MAX);
+	n++;
+	envelope(&p->pk, "snapshot", KW_SNAPSHOT_FIELDS);
+	kw_snapshot_pack(&p->pk, &snap);
+	n++;
+	/* str8, str16, bin8, bin16, ext8, fixexts, floats, every int. */
+	msgpack_pack_map(&p->pk, 13);
+	kw_pack_kstr(&p->pk, "t", "sys");
+	kw_pack_str(&p->pk, "s8");
+	msgpack_pack_str(&p->pk, 40);
+	msgpack_pack_str_body(&p->pk, big, 40);
+	kw_pack_str(&p->pk, "s16");
+	msgpack_pack_str(&p->pk, sizeof(big));
+	msgpack_pack_str_body(&p->pk, big, sizeof(big));
+	kw_pack_str(&p->pk, "b8");
+	msgpack_pack_bin(&p->pk, sizeof(evil) - 1);
+	msgpack_pack_bin_body(&p->pk, evil, sizeof(evil) - 1);
+	kw_pack_str(&p->pk, "b16");
+	msgpack_pack_bin(&p->pk, sizeof(big));
+	msgpack_pack_bin_body(&p->pk, big, sizeof(big));
+	kw_pack_str(&p->pk, "e8");
+	msgpack_pack_ext(&p->pk, sizeof(evil) - 1, 5);
+	msgpack_pack_ext_body(&p->pk, evil, sizeof(evil) - 1);
+	kw_pack_str(&p->pk, "fx");
+	msgpack_pack_array(&p->pk, 5);
+	msgpack_pack_ext(&p->pk, 1, 1);
+	msgpack_pack_ext_body(&p->pk, evil, 1);
+	msgpack_pack_ext(&p->pk, 2, 1);
+	msgpack_pack_ext_body(&p->pk, evil, 2);
+	msgpack_pack_ext(&p->pk, 4, 1);
+	msgpack_pack_ext_body(&p->pk, evil, 4);
+	msgpack_pack_ext(&p->pk, 8, 1);
+	msgpack_pack_ext_body(&p->pk, evil, 8);
+	msgpack_pack_ext(&p->pk, 16, 1);
+	msgpack_pack_ext_body(&p->pk, big, 16);
+	kw_pack_str(&p->pk, "f");
+	msgpack_pack_array(&p->pk, 2);
+	msgpack_pack_float(&p->pk, 1.5f);
+	msgpack_pack_double(&p->pk, -2.25);
+	kw_pack_str(&p->pk, "i");
+	msgpack_pack_array(&p->pk, 9);
+	msgpack_pack_int64(&p->pk, -1);
+	msgpack_pack_int64(&p->pk, -100);
+	msgpack_pack_int64(&p->pk, -1000);
+	msgpack_pack_int64(&p->pk, -100000);
+	msgpack_pack_int64(&p->pk, -5000000000ll);
+	msgpack_pack_uint64(&p->pk, 200);
+	msgpack_pack_uint64(&p->pk, 60000);
+	msgpack_pack_uint64(&p->pk, 4000000000u);
+	msgpack_pack_uint64(&p->pk, UINT64_MAX);
+	kw_pack_str(&p->pk, "z");
+	msgpack_pack_array(&p->pk, 6);
+	msgpack_pack_nil(&p->pk);
+	msgpack_pack_true(&p->pk);
+	msgpack_pack_false(&p->pk);
+	msgpack_pack_str(&p->pk, 0);
+	msgpack_pack_array(&p->pk, 0);
+	msgpack_pack_map(&p->pk, 0);
+	kw_pack_str(&p->pk, "a16");
+	msgpack_pack_array(&p->pk, 20);
+	for (int i = 0; i < 20; i++) {
+		msgpack_pack_map(&p->pk, 1);
+		kw_pack_ku64(&p->pk, "k", (uint64_t)i << (i * 3 % 60));
+	}
+	kw_pack_str(&p->pk, "m16");
+	msgpack_pack_map(&p->pk, 17);
+	for (int i = 0; i < 17; i++) {
+		msgpack_pack_uint64(&p->pk, (uint64_t)i);
+		msgpack_pack_str(&p->pk, 0);
+	}
+	kw_pack_str(&p->pk, "last");
+	msgpack_pack_str(&p->pk, 0);
+	n++;
+	kw_pack_ack(&p->pk, 0);
+	n++;
+	kw_snapshot_free(&snap);
+	*nmsgs = n;
+}
+
+/* Feed buf in pieces cut at the offsets in cuts; re-pack what comes out. */
+static void
+unpack_in_pieces(const char *buf, size_t len, const size_t *cuts,
+    size_t ncuts, msgpack_sbuffer *out, size_t *nmsgs)
+{
+	msgpack_unpacker u;
+	msgpack_unpacked res;
+	msgpack_packer pk;
+	struct kw_mpscan s;
+	size_t i, from = 0, to;
+	int rc;
+
+	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+	assert_true(msgpack_unpacker_init(&u, 64));
+	msgpack_unpacked_init(&res);
+	kw_mpscan_init(&s, 1 << 20, 1 << 16);
+	*nmsgs = 0;
+	for (i = 0; i <= ncuts; i++, from = to) {
+		to = i < ncuts ? cuts[i] : len;
+		assert_true(msgpack_unpacker_reserve_buffer(&u, to - from + 1));
+		memcpy(msgpack_unpacker_buffer(&u), buf + from, to - from);
+		msgpack_unpacker_buffer_consumed(&u, to - from);
+		while ((rc = kw_unpacker_next(&u, &s, &res)) ==
+		    MSGPACK_UNPACK_SUCCESS) {
+			msgpack_pack_object(&pk, res.data);
+			(*nmsgs)++;
+		}
+		if (rc != MSGPACK_UNPACK_CONTINUE)
+			fail_msg("cut at %zu: kw_unpacker_next = %d", from, rc);
+	}
+	msgpack_unpacked_destroy(&res);
+	msgpack_unpacker_destroy(&u);
+}
+
+static void
+unpacker_next__corpus_cut_anywhere__same_messages(void **state)
+{
+	struct packed p;
+	msgpack_sbuffer out;
+	size_t nmsgs, got, k, cuts[2];
+
+	(void)state;
+	packed_init(&p);
+	build_corpus(&p, &nmsgs);
+	/* One cut at every offset, then two cuts a byte and 3 bytes apart. */
+	for (k = 0; k <= p.sb.size; k++) {
+		msgpack_sbuffer_init(&out);
+		cuts[0] = k;
+		unpack_in_pieces(p.sb.data, p.sb.size, cuts, 1, &out, &got);
+		assert_int_equal(got, nmsgs);
+		assert_int_equal(out.size, p.sb.size);
+		assert_memory_equal(out.data, p.sb.data, p.sb.size);
+		msgpack_sbuffer_destroy(&out);
+	}
+	for (k = 0; k + 3 <= p.sb.size; k++) {
+		size_t d;
+
+		for (d = 1; d <= 3; d += 2) {
+			msgpack_sbuffer_init(&out);
+			cuts[0] = k;
+			cuts[1] = k + d;
+			unpack_in_pieces(p.sb.data, p.sb.size, cuts, 2, &out,
+			    &got);
+			assert_int_equal(got, nmsgs);
+			assert_memory_equal(out.data, p.sb.data, p.sb.size);
+			msgpack_sbuffer_destroy(&out);
+		}
+	}
+	packed_free(&p);
+}
+
+/* The bytes a, then b, to a fresh unpacker: what kw_unpacker_next says. */
+static int
+unpack_two_reads(const char *a, size_t alen, const char *b, size_t blen)
+{
+	msgpack_unpacker u;
+	msgpack_unpacked res;
+	struct kw_mpscan s;
+	int rc;
+
+	assert_true(msgpack_unpacker_init(&u, 64));
+	msgpack_unpacked_init(&res);
+	kw_mpscan_init(&s, KW_MSG_MAX, KW_MSG_COUNT_MAX);
+	assert_true(msgpack_unpacker_reserve_buffer(&u, alen + blen));
+	memcpy(msgpack_unpacker_buffer(&u), a, alen);
+	msgpack_unpacker_buffer_consumed(&u, alen);
+	rc = kw_unpacker_next(&u, &s, &res);
+	assert_int_equal(rc, MSGPACK_UNPACK_CONTINUE);
+	memcpy(msgpack_unpacker_buffer(&u), b, blen);
+	msgpack_unpacker_buffer_consumed(&u, blen);
+	rc = kw_unpacker_next(&u, &s, &res);
+	msgpack_unpacked_destroy(&res);
+	msgpack_unpacker_destroy(&u);
+	return rc;
+}
+
+static void
+unpacker_next__count_after_a_pause__refused(void **state)
+{
+	(void)state;
+	/* array32 of 2^31-1: type byte, a pause, then the count. */
+	assert_int_equal(unpack_two_reads("\xdd", 1, "\x7f\xff\xff\xff", 4),
+	    KW_UNPACK_REFUSED);
+	/* The same inside a map, the count cut in its middle. */
+	assert_int_equal(unpack_two_reads("\x81\xa1t\xdd\x7f\xff", 6,
+	    "\xff\xff", 2), KW_UNPACK_REFUSED);
+	/* map32 and str32 the same way. */
+	assert_int_equal(unpack_two_reads("\x91\xdf", 2,
+	    "\x7f\xff\xff\xff", 4), KW_UNPACK_REFUSED);
+	assert_int_equal(unpack_two_reads("\xdb", 1, "\x7f\xff\xff\xff", 4),
+	    KW_UNPACK_REFUSED);
+}
+
+static void
+get_str__empty_string_without_bytes__empty(void **state)
+{
+	msgpack_object_kv kv;
+	msgpack_object map;
+	struct kw_proc p;
+	char buf[8] = "xxxxxxx";
+
+	(void)state;
+	memset(&kv, 0, sizeof(kv));
+	kv.key.type = MSGPACK_OBJECT_STR;
+	kv.key.via.str.ptr = "name";
+	kv.key.via.str.size = 4;
+	kv.val.type = MSGPACK_OBJECT_STR;
+	kv.val.via.str.ptr = NULL;	/* an empty str may point nowhere */
+	kv.val.via.str.size = 0;
+	map.type = MSGPACK_OBJECT_MAP;
+	map.via.map.size = 1;
+	map.via.map.ptr = &kv;
+	assert_int_equal(kw_get_str(&map, "name", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(kw_proc_set_cmdline(&p, NULL, 0), 0);
+	assert_string_equal(p.cmdline, "");
+	free(p.cmdline);
+}
+
 int
 main(void)
 {
@@ -437,6 +680,10 @@ main(void)
 		    mpscan__real_message_in_pieces__accepted_to_the_end),
 		cmocka_unit_test(
 		    unpacker_next__consumed_bytes__scanner_follows),
+		cmocka_unit_test(
+		    unpacker_next__corpus_cut_anywhere__same_messages),
+		cmocka_unit_test(unpacker_next__count_after_a_pause__refused),
+		cmocka_unit_test(get_str__empty_string_without_bytes__empty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

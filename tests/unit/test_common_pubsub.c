@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -533,6 +535,276 @@ pub__second_instance_on_same_path__refused(void **state)
 	assert_int_equal(access(sockpath, F_OK), -1);	/* removed on close */
 }
 
+/* Run the loop until fd reads EOF (the producer closed it). */
+static int
+closed_by_peer(uv_loop_t *loop, int fd, int ms)
+{
+	uint64_t end = kw_mono_ns() + (uint64_t)ms * 1000000;
+	char buf[65536];
+	ssize_t n;
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	while (kw_mono_ns() < end) {
+		uv_run(loop, UV_RUN_NOWAIT);
+		n = read(fd, buf, sizeof(buf));
+		if (n == 0 || (n == -1 && errno == ECONNRESET))
+			return 1;
+		if (n == -1)
+			usleep(1000);
+	}
+	return 0;
+}
+
+static void
+pub__more_clients_than_the_limit__refused_and_counted(void **state)
+{
+	uv_loop_t loop;
+	struct kw_pub_opts o = { 0 };
+	struct kw_pub *pub;
+	struct kw_pub_stats st;
+	uint64_t hits = kw_limit_count(KW_HIT_STREAM_CLIENTS);
+	int fd[3], i;
+
+	(void)state;
+	uv_loop_init(&loop);
+	o.max_clients = 2;
+	pub = kw_pub_new(&loop, sockpath, "decider", &o);
+	assert_int_equal(kw_pub_start(pub), 0);
+	for (i = 0; i < 3; i++) {
+		fd[i] = raw_client(NULL, 0);
+		uv_run(&loop, UV_RUN_NOWAIT);
+	}
+	assert_true(closed_by_peer(&loop, fd[2], 2000));
+	kw_pub_stats(pub, &st);
+	assert_int_equal(st.clients, 2);
+	assert_int_equal(st.clients_refused, 1);
+	assert_int_equal(kw_limit_count(KW_HIT_STREAM_CLIENTS), hits + 1);
+	/* A place freed is a place for the next one. */
+	close(fd[0]);
+	close(fd[2]);
+	assert_false(closed_by_peer(&loop, fd[1], 50));
+	fd[0] = raw_client(NULL, 0);
+	assert_false(closed_by_peer(&loop, fd[0], 100));
+	kw_pub_stats(pub, &st);
+	assert_int_equal(st.clients, 2);
+	assert_int_equal(st.clients_refused, 1);
+	close(fd[0]);
+	close(fd[1]);
+	kw_pub_close(pub);
+	close_all(&loop);
+}
+
+static int
+acked_3(void *arg)
+{
+	struct kw_pub_stats st;
+
+	kw_pub_stats(arg, &st);
+	return st.acked_seq == 3;
+}
+
+static int
+acks_refused_2(void *arg)
+{
+	struct kw_pub_stats st;
+
+	kw_pub_stats(arg, &st);
+	return st.acks_refused >= 2;
+}
+
+static void
+pub__ack_not_durable_or_past_seq__ignored_and_counted(void **state)
+{
+	uv_loop_t loop;
+	struct got *g = calloc(1, sizeof(*g));
+	struct kw_sub_cb cb = { on_msg, on_event, g };
+	struct kw_pub *pub;
+	struct kw_sub *sub;
+	struct kw_pub_stats st;
+	struct want w = { g, 5 };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int fd;
+
+	(void)state;
+	uv_loop_init(&loop);
+	pub = new_pub(&loop, 1 << 20);
+	publish(pub, 5);
+	/* Anyone on the socket: the highest ack there is. */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	kw_pack_ack(&pk, UINT64_MAX);
+	fd = raw_client(sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	sub = kw_sub_new(&loop, sockpath, "decider", 1, &cb);
+	kw_sub_start(sub);
+	assert_true(run_until(&loop, has_n, &w, 2000));
+	kw_sub_ack(sub, 3);
+	assert_true(run_until(&loop, acked_3, pub, 2000));
+	kw_sub_ack(sub, 99);	/* never published */
+	assert_true(run_until(&loop, acks_refused_2, pub, 2000));
+	kw_pub_stats(pub, &st);
+	assert_int_equal(st.acked_seq, 3);
+	assert_int_equal(st.acks_refused, 2);
+	close(fd);
+	kw_sub_close(sub);
+	kw_pub_close(pub);
+	close_all(&loop);
+	free(g);
+}
+
+static void
+pub__replays_over_the_limit__client_cut_and_counted(void **state)
+{
+	uv_loop_t loop;
+	struct kw_pub_opts o = { 0 };
+	struct kw_pub *pub;
+	struct kw_pub_stats st;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int fd, i;
+
+	(void)state;
+	uv_loop_init(&loop);
+	o.ring_bytes = 1 << 20;
+	o.replays = 3;
+	o.replay_ms = 60000;
+	pub = kw_pub_new(&loop, sockpath, "decider", &o);
+	assert_int_equal(kw_pub_start(pub), 0);
+	publish_big(pub, 8, 100 << 10);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	for (i = 0; i < 4; i++)
+		kw_pack_sub(&pk, 0, 1, 0);
+	fd = raw_client(sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	assert_true(closed_by_peer(&loop, fd, 3000));
+	kw_pub_stats(pub, &st);
+	assert_int_equal(st.replays_refused, 1);
+	assert_int_equal(st.clients, 0);
+	/* Three in the interval are fine. */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	for (i = 0; i < 3; i++)
+		kw_pack_sub(&pk, 0, 1, 0);
+	close(fd);
+	fd = raw_client(sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	assert_false(closed_by_peer(&loop, fd, 300));
+	kw_pub_stats(pub, &st);
+	assert_int_equal(st.replays_refused, 1);
+	close(fd);
+	kw_pub_close(pub);
+	close_all(&loop);
+}
+
+static void
+pub__many_clients_replaying_never_reading__bytes_shared(void **state)
+{
+	uv_loop_t loop;
+	struct kw_pub_opts o = { 0 };
+	struct kw_pub *pub;
+	struct kw_pub_stats st;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int fd[40], i, sz = 4096;
+
+	(void)state;
+	uv_loop_init(&loop);
+	o.ring_bytes = 2 << 20;
+	o.high_water = 1 << 20;
+	pub = kw_pub_new(&loop, sockpath, "reader", &o);
+	assert_int_equal(kw_pub_start(pub), 0);
+	publish_big(pub, 20, 100 << 10);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	kw_pack_sub(&pk, 0, 1, 0);
+	for (i = 0; i < 40; i++) {
+		fd[i] = raw_client(sb.data, sb.size);
+		setsockopt(fd[i], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		uv_run(&loop, UV_RUN_NOWAIT);
+	}
+	msgpack_sbuffer_destroy(&sb);
+	for (i = 0; i < 50; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	kw_pub_stats(pub, &st);
+	assert_int_equal(st.clients, 40);
+	assert_true(st.bytes_out > 20ull * (1 << 20));	/* 40 x 1 MiB handed */
+	/* What they wait for is the ring's bytes, not 40 copies. */
+	assert_true(st.held_bytes <= st.ring_bytes + (64 << 10));
+	for (i = 0; i < 40; i++)
+		close(fd[i]);
+	for (i = 0; i < 50 && st.clients > 0; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+		kw_pub_stats(pub, &st);
+	}
+	assert_int_equal(st.clients, 0);
+	assert_true(st.held_bytes <= st.ring_bytes + 1024);
+	kw_pub_close(pub);
+	close_all(&loop);
+}
+
+static int
+sub_refused(void *arg)
+{
+	struct kw_sub_stats st;
+
+	kw_sub_stats(arg, &st);
+	return strstr(st.last_error, "declared size") != NULL;
+}
+
+/* A hostile producer: hello, then an array count cut after its type byte. */
+static void
+sub__count_split_after_a_pause__refused(void **state)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	uv_loop_t loop;
+	struct got *g = calloc(1, sizeof(*g));
+	struct kw_sub_cb cb = { on_msg, on_event, g };
+	struct kw_sub *sub;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int lfd, fd = -1, i;
+
+	(void)state;
+	uv_loop_init(&loop);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sockpath);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	fcntl(lfd, F_SETFL, O_NONBLOCK);
+	sub = kw_sub_new(&loop, sockpath, "decider", 0, &cb);
+	kw_sub_start(sub);
+	for (i = 0; i < 2000 && fd == -1; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		fd = accept(lfd, NULL, NULL);
+		usleep(1000);
+	}
+	assert_true(fd != -1);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	kw_pack_hello(&pk, "decider", 7, 0, 1);
+	assert_int_equal(write(fd, sb.data, sb.size), (ssize_t)sb.size);
+	msgpack_sbuffer_destroy(&sb);
+	assert_true(run_until(&loop, is_connected, g, 2000));
+	assert_int_equal(write(fd, "\xdd", 1), 1);
+	for (i = 0; i < 20; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+	assert_int_equal(write(fd, "\x7f\xff\xff\xff", 4), 4);
+	assert_true(run_until(&loop, sub_refused, sub, 2000));
+	close(fd);
+	close(lfd);
+	unlink(sockpath);
+	kw_sub_close(sub);
+	close_all(&loop);
+	free(g);
+}
+
 int
 main(void)
 {
@@ -557,6 +829,15 @@ main(void)
 		cmocka_unit_test(
 		    pub__regular_file_at_socket_path__refused_and_kept),
 		cmocka_unit_test(pub__second_instance_on_same_path__refused),
+		cmocka_unit_test(
+		    pub__more_clients_than_the_limit__refused_and_counted),
+		cmocka_unit_test(
+		    pub__ack_not_durable_or_past_seq__ignored_and_counted),
+		cmocka_unit_test(
+		    pub__replays_over_the_limit__client_cut_and_counted),
+		cmocka_unit_test(
+		    pub__many_clients_replaying_never_reading__bytes_shared),
+		cmocka_unit_test(sub__count_split_after_a_pause__refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

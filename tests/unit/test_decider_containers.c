@@ -238,6 +238,168 @@ containers__many__grow_then_empty(void **state)
 	containers_free(&set);
 }
 
+/*
+ * The cgroup's figures over the processes' sums. One container (A) does
+ * its work in children that live less than a sample: its processes show
+ * no CPU, its cgroup 1 s per s. Another (B) pre-forks 8 processes sharing
+ * 300 MiB copy-on-write: RSS sums to 2.4 GiB, the cgroup charges 300 MiB.
+ * C has no cgroup figures: its sums stand.
+ */
+struct cgcase {
+	const char	*name;
+	enum mem_basis	 basis;
+	double		 a_cpu_lo, a_cpu_hi;	/* step 2 */
+	double		 b_mem;			/* percent of 24 GiB */
+	double		 c_mem;
+};
+
+#define MIB	1024ULL
+#define TOTAL	(24ULL * 1024 * MIB)	/* kB */
+
+static void
+cg_snapshot(struct kw_snapshot *snap, struct kw_proc *procs,
+    struct kw_cgroup_stat *cg, uint64_t ts_ns, uint64_t a_usage_ns)
+{
+	size_t i, n = 0;
+
+	memset(procs, 0, 11 * sizeof(*procs));
+	memset(cg, 0, 2 * sizeof(*cg));
+	procs[n].pid = 10;
+	snprintf(procs[n].container_id, KW_CID_LEN, "%s", CID_A);
+	procs[n++].rss_kb = 1024;
+	for (i = 0; i < 8; i++) {
+		procs[n].pid = 20 + (int32_t)i;
+		snprintf(procs[n].container_id, KW_CID_LEN, "%s", CID_B);
+		procs[n++].rss_kb = 300 * MIB;
+	}
+	procs[n].pid = 40;
+	snprintf(procs[n].container_id, KW_CID_LEN, "%s", CID_C);
+	procs[n++].rss_kb = 240 * MIB;
+
+	snprintf(cg[0].container_id, KW_CID_LEN, "%s", CID_B);
+	cg[0].flags = KW_CG_CPU | KW_CG_MEMORY | KW_CG_WORKING_SET;
+	cg[0].mem_usage_bytes = 330 * MIB * 1024;
+	cg[0].mem_working_set_bytes = 300 * MIB * 1024;
+	cg[0].mem_anon_bytes = 290 * MIB * 1024;
+	cg[0].cpu_usage_ns = 5;
+	snprintf(cg[1].container_id, KW_CID_LEN, "%s", CID_A);
+	cg[1].flags = KW_CG_CPU | KW_CG_MEMORY | KW_CG_WORKING_SET;
+	cg[1].cpu_usage_ns = a_usage_ns;
+	cg[1].mem_usage_bytes = 2 * MIB * 1024;
+	cg[1].mem_working_set_bytes = 2 * MIB * 1024;
+
+	memset(snap, 0, sizeof(*snap));
+	snap->ts_ns = ts_ns;
+	snap->host.mem_total_kb = TOTAL;
+	snap->host.ncpu = 2;
+	snap->procs = procs;
+	snap->nprocs = n;
+	snap->cgroups = cg;		/* not sorted by id: the code sorts */
+	snap->ncgroups = 2;
+}
+
+static void
+containers__cgroup_figures__over_process_sums(void **state)
+{
+	static const struct cgcase cases[] = {
+		{ "working set", MEM_BASIS_WORKING_SET, 49.9, 50.1,
+		    300.0 * 100 / (24 * 1024), 240.0 * 100 / (24 * 1024) },
+		{ "rss: the seed's sum", MEM_BASIS_RSS, 49.9, 50.1,
+		    2400.0 * 100 / (24 * 1024), 240.0 * 100 / (24 * 1024) },
+		{ "anon", MEM_BASIS_ANON, 49.9, 50.1,
+		    290.0 * 100 / (24 * 1024), 240.0 * 100 / (24 * 1024) },
+	};
+	struct kw_proc procs[11];
+	struct kw_cgroup_stat cg[2];
+	double pct[11];
+	struct kw_snapshot snap;
+	struct container_set set;
+	struct cgroup_rates cr;
+	const struct container *a, *b, *c;
+	size_t i;
+
+	memset(pct, 0, sizeof(pct));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("case: %s\n", cases[i].name);
+		containers_init(&set);
+		cgroup_rates_init(&cr);
+		cg_snapshot(&snap, procs, cg, 1000000000ULL, 7000000000ULL);
+		assert_int_equal(containers_aggregate(&snap, pct, &set), 0);
+		assert_int_equal(containers_apply_cgroups(&set, &snap, &cr,
+		    cases[i].basis, 5000000000ULL), 0);
+		/* First sample: no rate yet, no spike. */
+		a = containers_find(&set, CID_A);
+		assert_true(a->cpu_pct == 0.0);
+		cg_snapshot(&snap, procs, cg, 2000000000ULL, 8000000000ULL);
+		assert_int_equal(containers_aggregate(&snap, pct, &set), 0);
+		assert_int_equal(containers_apply_cgroups(&set, &snap, &cr,
+		    cases[i].basis, 5000000000ULL), 0);
+		a = containers_find(&set, CID_A);
+		b = containers_find(&set, CID_B);
+		c = containers_find(&set, CID_C);
+		assert_true(a->cpu_pct > cases[i].a_cpu_lo &&
+		    a->cpu_pct < cases[i].a_cpu_hi);
+		assert_true(a->cpu_pct_procs == 0.0);
+		assert_true(b->mem_pct > cases[i].b_mem - 0.01 &&
+		    b->mem_pct < cases[i].b_mem + 0.01);
+		assert_true(b->rss_kb == 2400 * MIB);
+		assert_true(b->working_set_kb == 300 * MIB);
+		assert_true(c->mem_pct > cases[i].c_mem - 0.01 &&
+		    c->mem_pct < cases[i].c_mem + 0.01);
+		assert_int_equal(c->cg_flags, 0);
+		assert_int_equal(cr.n, 2);
+		containers_free(&set);
+		cgroup_rates_free(&cr);
+	}
+}
+
+/* A usage counter going backwards (container restarted) restarts its rate. */
+static void
+containers__cgroup_counter_backwards__no_spike(void **state)
+{
+	struct kw_proc procs[11];
+	struct kw_cgroup_stat cg[2];
+	double pct[11];
+	struct kw_snapshot snap;
+	struct container_set set;
+	struct cgroup_rates cr;
+
+	memset(pct, 0, sizeof(pct));
+	containers_init(&set);
+	cgroup_rates_init(&cr);
+	cg_snapshot(&snap, procs, cg, 1000000000ULL, 9000000000ULL);
+	assert_int_equal(containers_aggregate(&snap, pct, &set), 0);
+	assert_int_equal(containers_apply_cgroups(&set, &snap, &cr,
+	    MEM_BASIS_WORKING_SET, 5000000000ULL), 0);
+	cg_snapshot(&snap, procs, cg, 2000000000ULL, 100);
+	assert_int_equal(containers_aggregate(&snap, pct, &set), 0);
+	assert_int_equal(containers_apply_cgroups(&set, &snap, &cr,
+	    MEM_BASIS_WORKING_SET, 5000000000ULL), 0);
+	assert_true(containers_find(&set, CID_A)->cpu_pct == 0.0);
+	/* Without its figures the container's history goes. */
+	snap.ncgroups = 0;
+	assert_int_equal(containers_aggregate(&snap, pct, &set), 0);
+	assert_int_equal(containers_apply_cgroups(&set, &snap, &cr,
+	    MEM_BASIS_WORKING_SET, 5000000000ULL), 0);
+	assert_int_equal(cr.n, 0);
+	containers_free(&set);
+	cgroup_rates_free(&cr);
+}
+
+static void
+mem_basis__names__round_trip(void **state)
+{
+	enum mem_basis b;
+
+	assert_int_equal(mem_basis_parse("working_set", &b), 0);
+	assert_int_equal(b, MEM_BASIS_WORKING_SET);
+	assert_int_equal(mem_basis_parse("rss", &b), 0);
+	assert_string_equal(mem_basis_name(b), "rss");
+	assert_int_equal(mem_basis_parse("anon", &b), 0);
+	assert_int_equal(mem_basis_parse("pss", &b), -1);
+	assert_null(mem_basis_name((enum mem_basis)9));
+}
+
 int
 main(void)
 {
@@ -248,6 +410,11 @@ main(void)
 		cmocka_unit_test(containers__order__sorted_by_id),
 		cmocka_unit_test(containers__no_mem_total__zero_pct),
 		cmocka_unit_test(containers__many__grow_then_empty),
+		cmocka_unit_test(
+		    containers__cgroup_figures__over_process_sums),
+		cmocka_unit_test(
+		    containers__cgroup_counter_backwards__no_spike),
+		cmocka_unit_test(mem_basis__names__round_trip),
 	};
 
 	return cmocka_run_group_tests_name("decider_containers", tests, NULL,
