@@ -52,33 +52,29 @@ int	kw_parse_duration_ms(const char *s, uint64_t *ms);
 /* "64k", "16M", "1G", bare number = bytes. -1 on error. */
 int	kw_parse_size(const char *s, uint64_t *bytes);
 
-/* config.c */
-enum kw_conf_type {
-	KW_CONF_STR,
-	KW_CONF_INT,		/* non-negative integer */
-	KW_CONF_NUM,		/* double */
-	KW_CONF_DURATION,	/* kw_parse_duration_ms */
-	KW_CONF_SIZE,		/* kw_parse_size */
-	KW_CONF_BOOL,		/* yes/no/true/false/1/0/on/off */
-	KW_CONF_LIST,		/* comma separated strings */
-};
-
+/*
+ * config_*.c: the key schema (config_schema.c), the values and overrides
+ * (config_store.c), the INI file (config_file.c), the views
+ * (config_view.c) and the command line (config_cli.c).
+ */
 struct kw_conf;
 
 /*
- * The command line every kwarden program shares:
+ * The command line every kwarden program shares (getopt_long):
  *   -c FILE, -o SECTION.KEY=VALUE, --state-dir DIR, --print-config,
  *   -h/--help, -V/--version, and --KEY VALUE / --KEY=VALUE for every key
- *   of the program's own section (dashes stand for underscores).
+ *   of the program's own section (--batch-rows or --batch_rows).
+ * Long options are never abbreviated; a word that is not an option (or
+ * anything after --) is an error.
  * Loads the config file (explicit -c, else /etc/kwarden/kwarden.conf if it
  * exists, else built-in defaults), then applies overrides in order.
- * Returns 0 to go on, or exits: 0 after --help/--version/--print-config,
+ * Returns the config, or exits: 0 after --help/--version/--print-config,
  * 2 on bad usage or config, with file, line and key in the message.
  * `section` is "reader", "decider", "recorder" or "run".
  */
 struct kw_conf *kw_conf_cli(int argc, char **argv, const char *section,
 	    const char *usage_extra);
-/* Same parsing without exiting: for tests. errbuf gets the message. */
+/* The file (NULL: defaults only) without exiting; errbuf gets the error. */
 struct kw_conf *kw_conf_load(const char *file, char *errbuf, size_t errlen);
 /*
  * Set one key as an override: it is remembered, so kw_conf_argv and
@@ -99,7 +95,6 @@ uint64_t kw_conf_int(const struct kw_conf *conf, const char *name);
 double	kw_conf_num(const struct kw_conf *conf, const char *name);
 uint64_t kw_conf_ms(const struct kw_conf *conf, const char *name);
 uint64_t kw_conf_size(const struct kw_conf *conf, const char *name);
-int	kw_conf_bool(const struct kw_conf *conf, const char *name);
 /* Comma list split and trimmed; returns count, fills at most max. */
 size_t	kw_conf_list(const struct kw_conf *conf, const char *name,
 	    char items[][64], size_t max);

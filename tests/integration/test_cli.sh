@@ -32,6 +32,21 @@ CASES=(
 	"run|--help|0|out|--state-dir"
 	"reader|--state-dir $T/g -o paths.socket_group=no-such-group|2|err|paths.socket_group"
 	"run|-o policy.cpu_threshold=x|2|err|policy.cpu_threshold"
+	# getopt_long's edges: --KEY=VALUE, a glued -o, unknown and
+	# abbreviated options, -- ending the options.
+	"reader|--interval=2s --print-config|0|out|interval = 2s"
+	"recorder|--retention=1d --print-config|0|out|retention = 1d"
+	"decider|-opolicy.cpu_threshold=10 --print-config|0|out|cpu_threshold = 10"
+	"decider|-c$T/good.conf --print-config|0|out|[class.mid]"
+	"reader|-x|2|err|unknown option \"-x\""
+	"decider|--bogus=1|2|err|unknown option \"--bogus\""
+	"reader|--inter 2s|2|err|unknown option \"--inter\""
+	"run|--help=yes|2|err|option --help takes no value"
+	"reader|--print-config --|0|out|[reader]"
+	"reader|-- --print-config|2|err|unexpected argument \"--print-config\""
+	"recorder|stray --help|2|err|unexpected argument \"stray\""
+	"run|--help|0|out|--print-config"
+	"recorder|-h|0|out|-o SECTION.KEY=VALUE"
 )
 
 for c in "${CASES[@]}"; do

@@ -1,5 +1,5 @@
 /*
- * config.c: defaults, the INI file, overrides, classes, the views of the
+ * config_*.c: defaults, the INI file, overrides, classes, the views of the
  * result (print, JSON, argv), reload, and the shared command line (run in
  * a forked child, since kw_conf_cli exits).
  */
@@ -793,6 +793,67 @@ cli__table__exit_codes_and_messages(void **state)
 		{ "recorder", { "--batch-rows", "0" }, 2, NULL,
 		    "config: --batch-rows: \"0\" is out of range "
 		    "(1 to 1000000)" },
+
+		/* --KEY=VALUE and --KEY VALUE are the same override. */
+		{ "reader", { "--interval=2s", "--source", "kmod" }, 100,
+		    "argv: -o reader.interval=2s -o reader.source=kmod\n",
+		    "" },
+		{ "reader", { "--interval", "2s", "--source=kmod" }, 100,
+		    "argv: -o reader.interval=2s -o reader.source=kmod\n",
+		    "" },
+		/* The value is the next word, even one that looks like a flag. */
+		{ "reader", { "--interval", "--print-config" }, 2, NULL,
+		    "config: --interval: \"--print-config\" is not a "
+		    "duration" },
+		/* The INI spelling of a key works as a flag too. */
+		{ "recorder", { "--batch_rows", "5" }, 100,
+		    "argv: -o recorder.batch_rows=5\n", "" },
+		{ "recorder", { "--batch_rows=0" }, 2, NULL,
+		    "config: --batch_rows: \"0\" is out of range" },
+		/* -o with its value glued on, or joined by nothing else. */
+		{ "reader", { "-opolicy.nope=1" }, 2, NULL,
+		    "config: -o policy.nope: unknown key\n" },
+		{ "reader", { "-o=x" }, 2, NULL,
+		    "config: -o =x: expected SECTION.KEY=VALUE" },
+		{ "reader", { "-c/nonexistent/k.conf" }, 2, NULL,
+		    "config: /nonexistent/k.conf: No such file or directory" },
+		{ "reader", { "-c" }, 2, NULL, "option -c needs a value" },
+		{ "reader", { "--state-dir" }, 2, NULL,
+		    "option --state-dir needs a value" },
+		/* Unknown options are named as typed. */
+		{ "reader", { "--bogus=1" }, 2, NULL,
+		    "kwarden-reader: unknown option \"--bogus\"\n" },
+		{ "reader", { "-xyz" }, 2, NULL, "unknown option \"-xyz\"" },
+		{ "reader", { "---x" }, 2, NULL, "unknown option \"---x\"" },
+		{ "reader", { "--help=yes" }, 2, NULL,
+		    "option --help takes no value" },
+		/* No abbreviations: a new key must not change old commands. */
+		{ "reader", { "--inter", "2s" }, 2, NULL,
+		    "unknown option \"--inter\"" },
+		{ "reader", { "--print" }, 2, NULL,
+		    "unknown option \"--print\"" },
+		{ "reader", { "--print=yes" }, 2, NULL,
+		    "unknown option \"--print\"" },
+		{ "reader", { "--conf", "/x" }, 2, NULL,
+		    "unknown option \"--conf\"" },
+		/* -h and -V alone, not run together. */
+		{ "reader", { "-hV" }, 2, NULL, "unknown option \"-hV\"" },
+		{ "reader", { "-Vx" }, 2, NULL, "unknown option \"-Vx\"" },
+		/* Options are read in order up to the first argument. */
+		{ "reader", { "stray", "--help" }, 2, NULL,
+		    "unexpected argument \"stray\"" },
+		{ "reader", { "--help", "stray" }, 0, "usage: kwarden-reader",
+		    "" },
+		{ "reader", { "-o", "policy=1", "--help" }, 2, NULL,
+		    "expected SECTION.KEY=VALUE" },
+		{ "reader", { "-" }, 2, NULL, "unexpected argument \"-\"" },
+		/* -- ends the options; nothing may follow it. */
+		{ "reader", { "--interval", "2s", "--" }, 100,
+		    "argv: -o reader.interval=2s\n", "" },
+		{ "reader", { "--", "--help" }, 2, NULL,
+		    "unexpected argument \"--help\"" },
+		{ "reader", { "--print-config", "--", "x" }, 2, NULL,
+		    "unexpected argument \"x\"" },
 	};
 	struct cli_result	*res;
 	size_t			 i;

@@ -1,0 +1,423 @@
+/*
+ * The config schema: every key with its type, default, bounds and help,
+ * and the checks a value passes before it is stored. Pure: no I/O, no
+ * globals but these constant tables.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_int.h"
+
+#define QV			"\"%.200s\""	/* a value in a message */
+
+#define LOG_LEVEL_KEY(sec) \
+	{ sec, "log_level", KW_CONF_STR, "info", "debug|info|warn|error", \
+	    "log level", 0, 0, 0 }
+
+/*
+ * One row per key: section, key, type, default, choices, help, flags,
+ * min, max. The help text and default show in --help of the section's
+ * program, and the key becomes its --key-name flag; a new section also
+ * goes in sections[] below.
+ */
+static const struct conf_key schema[] = {
+	{ "paths", "run_dir", KW_CONF_STR, "/run/kwarden", NULL,
+	    "directory of the sockets (reader.sock, decider.ctl, ...)",
+	    CK_NONEMPTY, 0, 0 },
+	{ "paths", "database", KW_CONF_STR, "/var/lib/kwarden/kwarden.db",
+	    NULL, "SQLite database", CK_NONEMPTY, 0, 0 },
+	{ "paths", "socket_mode", KW_CONF_INT, "0660", NULL,
+	    "file mode of the sockets, octal", CK_OCTAL | CK_BOUNDS, 1, 0777 },
+	{ "paths", "socket_group", KW_CONF_STR, "", NULL,
+	    "group of the sockets (empty: the daemon's own)", 0, 0, 0 },
+
+	{ "reader", "interval", KW_CONF_DURATION, "1s", NULL,
+	    "sampling interval", CK_BOUNDS, 10, 3600 * 1000 },
+	{ "reader", "source", KW_CONF_STR, "auto", "auto|kmod|procfs",
+	    "where to read processes from (auto: kmod file if present)", 0,
+	    0, 0 },
+	{ "reader", "kmod_path", KW_CONF_STR, "/proc/sysinfo_so1_202041390",
+	    NULL, "the kernel module's /proc file", CK_NONEMPTY, 0, 0 },
+	{ "reader", "proc_root", KW_CONF_STR, "/proc", NULL,
+	    "procfs root for the procfs source", CK_NONEMPTY, 0, 0 },
+	{ "reader", "cgroup_root", KW_CONF_STR, "/sys/fs/cgroup", NULL,
+	    "cgroup mount for each container's own figures (empty: off)", 0,
+	    0, 0 },
+	{ "reader", "cgroup_detail_every", KW_CONF_INT, "5", NULL,
+	    "read each container's whole cgroup (memory.stat, limit, OOM "
+	    "kills, PSI) every N samples; CPU and memory usage every sample",
+	    CK_BOUNDS, 1, 1000000 },
+	{ "reader", "ring_size", KW_CONF_SIZE, "4M", NULL,
+	    "replay ring of the reader stream", CK_BOUNDS, 4096,
+	    (double)(1ULL << 40) },
+	LOG_LEVEL_KEY("reader"),
+
+	{ "decider", "top_k", KW_CONF_INT, "10", NULL,
+	    "processes published by CPU and by memory", CK_BOUNDS, 0, 10000 },
+	{ "decider", "ring_size", KW_CONF_SIZE, "32M", NULL,
+	    "replay ring of the decider stream", CK_BOUNDS, 4096,
+	    (double)(1ULL << 40) },
+	{ "decider", "docker_socket", KW_CONF_STR, "/var/run/docker.sock",
+	    NULL, "Docker Engine API socket", CK_NONEMPTY, 0, 0 },
+	{ "decider", "docker_timeout", KW_CONF_DURATION, "10s", NULL,
+	    "give up on a Docker API call after this long", CK_BOUNDS, 100,
+	    3600 * 1000 },
+	{ "decider", "stop_ack_wait", KW_CONF_DURATION, "3s", NULL,
+	    "on stop, wait this long for the recorder to ack what was "
+	    "published", CK_BOUNDS, 0, 3600 * 1000 },
+	LOG_LEVEL_KEY("decider"),
+
+	{ "recorder", "batch_rows", KW_CONF_INT, "1000", NULL,
+	    "commit after this many rows", CK_BOUNDS, 1, 1000000 },
+	{ "recorder", "batch_delay", KW_CONF_DURATION, "500ms", NULL,
+	    "or after this long", CK_BOUNDS, 1, 3600 * 1000 },
+	{ "recorder", "retention", KW_CONF_DURATION, "7d", NULL,
+	    "delete rows older than this", CK_BOUNDS, 1000, 1e15 },
+	{ "recorder", "prune_interval", KW_CONF_DURATION, "60s", NULL,
+	    "how often to prune old rows", CK_BOUNDS, 1, 1e15 },
+	{ "recorder", "prune_chunk", KW_CONF_INT, "500", NULL,
+	    "rows deleted per prune statement", CK_BOUNDS, 1, 1000000 },
+	{ "recorder", "max_pending_rows", KW_CONF_INT, "200000", NULL,
+	    "stop reading the stream above this many unwritten rows",
+	    CK_BOUNDS, 1, 1e12 },
+	LOG_LEVEL_KEY("recorder"),
+
+	{ "run", "restart_delay", KW_CONF_DURATION, "500ms", NULL,
+	    "first delay before restarting a crashed daemon", 0, 0, 0 },
+	{ "run", "restart_delay_max", KW_CONF_DURATION, "30s", NULL,
+	    "restart delay cap (it doubles each crash)", 0, 0, 0 },
+	{ "run", "stop_timeout", KW_CONF_DURATION, "5s", NULL,
+	    "SIGKILL a daemon still running this long after SIGTERM", 0, 0,
+	    0 },
+	LOG_LEVEL_KEY("run"),
+
+	{ "policy", "cpu_threshold", KW_CONF_NUM, "20", NULL,
+	    "CPU percent of the machine above which a container is a "
+	    "candidate", CK_BOUNDS, 0, 100 },
+	{ "policy", "mem_threshold", KW_CONF_NUM, "20", NULL,
+	    "memory percent of MemTotal above which a container is a "
+	    "candidate", CK_BOUNDS, 0, 100 },
+	{ "policy", "mem_basis", KW_CONF_STR, "working_set",
+	    "working_set|rss|anon", "what a container's memory % counts: "
+	    "working set (usage - inactive_file, as the kubelet), the RSS sum "
+	    "of its processes (the seed), or anonymous memory", 0, 0, 0 },
+	{ "policy", "window", KW_CONF_DURATION, "5s", NULL,
+	    "CPU rate averaging window", CK_BOUNDS, 1, 86400 * 1000 },
+	{ "policy", "action", KW_CONF_STR, "remove", "remove|stop|kill|dry-run",
+	    "what to do with a candidate (remove = docker rm -f)", 0, 0,
+	    0 },
+	{ "policy", "protect", KW_CONF_LIST, "grafana, kwarden", NULL,
+	    "substrings of name or image never acted on", 0, 0, 0 },
+
+	{ "limits", "stream_clients", KW_CONF_INT, "64", NULL,
+	    "connections at once on a stream socket (reader.sock, "
+	    "decider.sock)", CK_BOUNDS, 1, 100000 },
+	{ "limits", "stream_replays", KW_CONF_INT, "10", NULL,
+	    "replay requests (sub) per stream client per replay_interval",
+	    CK_BOUNDS, 1, 1000000 },
+	{ "limits", "replay_interval", KW_CONF_DURATION, "60s", NULL,
+	    "the interval of stream_replays", CK_BOUNDS, 1000,
+	    86400 * 1000 },
+	{ "limits", "ctl_clients", KW_CONF_INT, "64", NULL,
+	    "connections at once on a control socket (the least recently "
+	    "active makes room for a new one)", CK_BOUNDS, 1, 100000 },
+	{ "limits", "ctl_idle_timeout", KW_CONF_DURATION, "60s", NULL,
+	    "close a control connection idle this long", CK_BOUNDS, 100,
+	    86400 * 1000 },
+	{ "limits", "ctl_reply_bytes", KW_CONF_SIZE, "1M", NULL,
+	    "replies queued to one control client that does not read",
+	    CK_BOUNDS, 65536, (double)(1ULL << 32) },
+};
+
+/* The keys of every [class.NAME] section. */
+static const struct conf_key class_schema[] = {
+	{ "class", "match", KW_CONF_LIST, "", NULL,
+	    "substrings of name or image (* = everything)", 0, 0, 0 },
+	{ "class", "min_alive", KW_CONF_INT, "0", NULL,
+	    "never act when it would leave fewer running", CK_BOUNDS, 0,
+	    1000000 },
+};
+_Static_assert(sizeof(class_schema) / sizeof(class_schema[0]) ==
+    CONF_NCLASSKEYS, "CONF_NCLASSKEYS counts the rows of class_schema");
+
+static const struct conf_class_default class_defaults[] = {
+	{ "high", { "high, cpu, mem", "2" } },
+	{ "low", { "*", "3" } },
+};
+
+static const char *const sections[] = {
+	"paths", "reader", "decider", "recorder", "run", "policy", "limits",
+};
+
+const struct conf_key *const conf_keys = schema;
+const size_t conf_nkeys = sizeof(schema) / sizeof(schema[0]);
+const struct conf_key *const conf_class_keys = class_schema;
+const struct conf_class_default *const conf_class_defaults = class_defaults;
+const size_t conf_nclass_defaults = sizeof(class_defaults) /
+    sizeof(class_defaults[0]);
+const char *const *const conf_sections = sections;
+const size_t conf_nsections = sizeof(sections) / sizeof(sections[0]);
+
+const struct conf_key *
+conf_find_key(const char *section, const char *key, size_t *idx)
+{
+	size_t	i;
+
+	for (i = 0; i < conf_nkeys; i++) {
+		if (strcmp(schema[i].section, section) == 0 &&
+		    strcmp(schema[i].key, key) == 0) {
+			*idx = i;
+			return &schema[i];
+		}
+	}
+	return NULL;
+}
+
+const struct conf_key *
+conf_find_class_key(const char *key, size_t *idx)
+{
+	size_t	i;
+
+	for (i = 0; i < CONF_NCLASSKEYS; i++) {
+		if (strcmp(class_schema[i].key, key) == 0) {
+			*idx = i;
+			return &class_schema[i];
+		}
+	}
+	return NULL;
+}
+
+int
+conf_known_section(const char *section)
+{
+	size_t	i;
+
+	for (i = 0; i < conf_nsections; i++)
+		if (strcmp(sections[i], section) == 0)
+			return 1;
+	return 0;
+}
+
+const char *
+conf_class_part(const char *section)
+{
+	const char	*name, *p;
+
+	if (strncmp(section, "class.", 6) != 0)
+		return NULL;
+	name = section + 6;
+	if (*name == '\0' || strlen(name) > CONF_CLASS_NAME_MAX)
+		return NULL;
+	for (p = name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '_' || *p == '-'))
+			return NULL;
+	return name;
+}
+
+int
+conf_parse_uint(const char *v, int base, uint64_t *out)
+{
+	const char	*p;
+	char		*end;
+	unsigned long long n;
+
+	if (*v == '\0')
+		return -1;
+	for (p = v; *p != '\0'; p++)
+		if (!isdigit((unsigned char)*p) || (base == 8 && *p > '7'))
+			return -1;
+	errno = 0;
+	n = strtoull(v, &end, base);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = n;
+	return 0;
+}
+
+int
+conf_parse_num(const char *v, double *out)
+{
+	const char	*p;
+	char		*end;
+	double		 d;
+
+	/* Plain decimal only: no hex, inf, nan or locale surprises. */
+	if (*v == '\0')
+		return -1;
+	for (p = v; *p != '\0'; p++)
+		if (!isdigit((unsigned char)*p) && *p != '.' && *p != '-' &&
+		    *p != '+' && *p != 'e' && *p != 'E')
+			return -1;
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno != 0 || *end != '\0' || end == v || !isfinite(d))
+		return -1;
+	*out = d;
+	return 0;
+}
+
+const char *
+conf_list_next(const char **p, size_t *len)
+{
+	const char	*item = *p, *comma;
+	size_t		 n;
+
+	comma = strchr(item, ',');
+	n = comma != NULL ? (size_t)(comma - item) : strlen(item);
+	*p = comma != NULL ? comma + 1 : NULL;
+	while (n > 0 && isspace((unsigned char)*item)) {
+		item++;
+		n--;
+	}
+	while (n > 0 && isspace((unsigned char)item[n - 1]))
+		n--;
+	*len = n;
+	return item;
+}
+
+static int
+in_choices(const char *choices, const char *v)
+{
+	const char	*p = choices, *bar;
+	size_t		 len;
+
+	while (p != NULL && *p != '\0') {
+		bar = strchr(p, '|');
+		len = bar != NULL ? (size_t)(bar - p) : strlen(p);
+		if (strlen(v) == len && strncmp(p, v, len) == 0)
+			return 1;
+		p = bar != NULL ? bar + 1 : NULL;
+	}
+	return 0;
+}
+
+/* "a|b|c" -> "a, b, c" */
+static const char *
+choices_text(const char *choices, char *buf, size_t len)
+{
+	size_t	i, j;
+
+	for (i = j = 0; choices[i] != '\0' && j + 3 < len; i++) {
+		if (choices[i] == '|') {
+			buf[j++] = ',';
+			buf[j++] = ' ';
+		} else
+			buf[j++] = choices[i];
+	}
+	buf[j] = '\0';
+	return buf;
+}
+
+int
+conf_check_value(const struct conf_key *k, const char *v, char *msg,
+    size_t len)
+{
+	char		 cbuf[128];
+	const char	*p, *item;
+	uint64_t	 u = 0;
+	size_t		 ilen;
+	double		 d = 0;
+	int		 have_num = 0;
+
+	if (strlen(v) > CONF_VALUE_MAX) {
+		snprintf(msg, len, "value longer than %d characters",
+		    CONF_VALUE_MAX);
+		return -1;
+	}
+	for (p = v; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(msg, len, "control character in value");
+			return -1;
+		}
+		/* What a file would read as a comment cannot round trip. */
+		if (*p == ';' && (p == v || isspace((unsigned char)p[-1]))) {
+			snprintf(msg, len, QV ": a ';' at the start or after "
+			    "a space starts a comment", v);
+			return -1;
+		}
+	}
+	if (v[0] != '\0' && (isspace((unsigned char)v[0]) ||
+	    isspace((unsigned char)v[strlen(v) - 1]))) {
+		snprintf(msg, len, QV ": leading or trailing space", v);
+		return -1;
+	}
+
+	switch (k->type) {
+	case KW_CONF_STR:
+		if ((k->flags & CK_NONEMPTY) && v[0] == '\0') {
+			snprintf(msg, len, "may not be empty");
+			return -1;
+		}
+		if (k->choices != NULL && !in_choices(k->choices, v)) {
+			snprintf(msg, len, QV " is not one of %s", v,
+			    choices_text(k->choices, cbuf, sizeof(cbuf)));
+			return -1;
+		}
+		return 0;
+	case KW_CONF_INT:
+		if (conf_parse_uint(v, (k->flags & CK_OCTAL) ? 8 : 10,
+		    &u) == -1) {
+			snprintf(msg, len, (k->flags & CK_OCTAL) ?
+			    QV " is not an octal number" :
+			    QV " is not a non-negative integer", v);
+			return -1;
+		}
+		d = (double)u;
+		have_num = 1;
+		break;
+	case KW_CONF_NUM:
+		if (conf_parse_num(v, &d) == -1) {
+			snprintf(msg, len, QV " is not a number", v);
+			return -1;
+		}
+		have_num = 1;
+		break;
+	case KW_CONF_DURATION:
+		if (kw_parse_duration_ms(v, &u) == -1) {
+			snprintf(msg, len, QV " is not a duration "
+			    "(e.g. 500ms, 1s, 2.5s, 5m, 1h, 7d)", v);
+			return -1;
+		}
+		d = (double)u;
+		have_num = 1;
+		break;
+	case KW_CONF_SIZE:
+		if (kw_parse_size(v, &u) == -1) {
+			snprintf(msg, len, QV " is not a size "
+			    "(e.g. 4096, 64k, 16M, 1G)", v);
+			return -1;
+		}
+		d = (double)u;
+		have_num = 1;
+		break;
+	case KW_CONF_LIST:
+		for (p = v; p != NULL;) {
+			item = conf_list_next(&p, &ilen);
+			if (ilen > CONF_LIST_ITEM_MAX) {
+				snprintf(msg, len, "list item \"%.*s\" longer "
+				    "than %d characters", (int)ilen, item,
+				    CONF_LIST_ITEM_MAX);
+				return -1;
+			}
+		}
+		return 0;
+	}
+	if (have_num && (k->flags & CK_BOUNDS) && (d < k->min || d > k->max)) {
+		if (k->type == KW_CONF_DURATION)
+			snprintf(msg, len, QV " is out of range (%.0fms to "
+			    "%.0fms)", v, k->min, k->max);
+		else if (k->flags & CK_OCTAL)
+			snprintf(msg, len, QV " is out of range (%o to %o)",
+			    v, (unsigned)k->min, (unsigned)k->max);
+		else
+			snprintf(msg, len, QV " is out of range "
+			    "(%.15g to %.15g)", v, k->min, k->max);
+		return -1;
+	}
+	return 0;
+}
