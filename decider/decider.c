@@ -435,6 +435,7 @@ main(int argc, char **argv)
 	if ((rc = uv_loop_init(&loop)) != 0) {
 		fprintf(stderr, "kwarden-decider: uv_loop_init: %s\n",
 		    uv_strerror(rc));
+		free(dz);
 		return 1;
 	}
 	kw_daemon_init(&dz->d, &loop, argc, argv, "decider", NULL);

@@ -453,9 +453,8 @@ on_write(char *p, size_t size, size_t nmemb, void *arg)
 }
 
 static void
-req_free(struct dreq *r)
+req_free(struct docker *dk, struct dreq *r)
 {
-	struct docker *dk = r->dk;
 
 	if (r->prev != NULL)
 		r->prev->next = r->next;
@@ -584,7 +583,7 @@ session_fail(struct docker *dk, const char *why)
 	for (r = dk->reqs; r != NULL; r = next) {
 		next = r->next;
 		if (r->kind != DREQ_ACTION)
-			req_free(r);
+			req_free(dk, r);
 	}
 	if (dk->state != DK_DOWN && (dk->state == DK_CONNECTED ||
 	    !dk->reported)) {
@@ -705,19 +704,19 @@ req_done(struct dreq *r, CURLcode res)
 	switch (r->kind) {
 	case DREQ_ACTION:
 		action_done(dk, r, res, code);
-		req_free(r);
+		req_free(dk, r);
 		return;
 	case DREQ_INSPECT:
 		if (res == CURLE_OK)
 			inspect_done(dk, r, code);
 		else
 			ifail_note(dk, r->id);
-		req_free(r);
+		req_free(dk, r);
 		return;
 	case DREQ_LIST:
 		if (res == CURLE_OK && code == 200) {
 			if (list_done(dk, r, why, sizeof(why)) == 0) {
-				req_free(r);
+				req_free(dk, r);
 				return;
 			}
 		} else
@@ -948,7 +947,7 @@ docker_close(struct docker *dk)
 			r->cb(r->arg, DOCKER_ACT_CANCELLED,
 			    "cancelled: the decider is stopping");
 		r->cb = NULL;
-		req_free(r);
+		req_free(dk, r);
 	}
 	dk->closing = 1;
 	curl_multi_cleanup(dk->multi);

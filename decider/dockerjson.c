@@ -105,7 +105,7 @@ docker_parse_list(const char *buf, size_t len, struct docker_ctr **out,
 {
 	json_t *root;
 	struct docker_ctr *c = NULL;
-	size_t i, k = 0;
+	size_t i, k = 0, size;
 
 	*out = NULL;
 	*n = 0;
@@ -116,13 +116,13 @@ docker_parse_list(const char *buf, size_t len, struct docker_ctr **out,
 		json_decref(root);
 		return -1;
 	}
-	if (json_array_size(root) > 0 && (c = calloc(json_array_size(root),
-	    sizeof(*c))) == NULL) {
+	size = json_array_size(root);
+	if (size > 0 && (c = calloc(size, sizeof(*c))) == NULL) {
 		snprintf(err, errlen, "container list: out of memory");
 		json_decref(root);
 		return -1;
 	}
-	for (i = 0; i < json_array_size(root); i++)
+	for (i = 0; i < size; i++)
 		if (list_entry(json_array_get(root, i), &c[k], err,
 		    errlen) == 0)
 			k++;

@@ -94,6 +94,8 @@ index_rebuild(struct rates *r, size_t want)
 		r->index = idx;
 		r->index_cap = cap;
 	}
+	if (r->index == NULL)
+		return -1;
 	memset(r->index, 0xff, r->index_cap * sizeof(*r->index));
 	for (i = 0; i < r->nent; i++)
 		r->index[index_slot(r, r->ent[i].pid, r->ent[i].start_ns)] =

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by tests/bench/run: item 6, what the cgroup reads add to a sample.
 # N containers made by hand as cgroups named like Docker's (cgroupfs
 # driver: /docker/<id> in each v1 hierarchy, or in the v2 tree), one
@@ -6,8 +7,8 @@
 
 CG_DIRS=()
 cg_fake() {	# n: make n fake containers
-	local n=$1 i id h d pid
-	for i in $(seq "$n"); do
+	local n=$1 id h d pid
+	for _ in $(seq "$n"); do
 		id=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 		sleep 100000 &
 		pid=$!
@@ -27,12 +28,12 @@ cg_fake() {	# n: make n fake containers
 	done
 }
 cg_unfake() {
-	local d
+	local d p
 	unpark
 	for d in "${CG_DIRS[@]}"; do
-		for p in $(cat "$d/cgroup.procs" 2>/dev/null); do
+		while read -r p; do
 			kill "$p" 2>/dev/null
-		done
+		done <"$d/cgroup.procs"
 	done
 	sleep 0.5
 	for d in "${CG_DIRS[@]}"; do
@@ -42,8 +43,8 @@ cg_unfake() {
 }
 
 bench_cgroup() {
-	local reps n out np nc pc pw cc cw added worst=0
-	reps=${REPS:-$([ $QUICK = 1 ] && echo 5 || echo 21)}
+	local reps n out np nc pc cc added worst=0
+	reps=${REPS:-$([ "$QUICK" = 1 ] && echo 5 || echo 21)}
 	echo
 	echo "6. Cgroup reads: a warm procfs sample alone vs the same plus each"
 	echo "   container's cgroup counters (one directory per container), ~1,000 procs,"
@@ -56,8 +57,8 @@ bench_cgroup() {
 		park_to 1000
 		out=$("$B/cgbench" -r "$reps")
 		cg_unfake
-		read -r _ np nc pc pw <<<"$(grep '^procfs ' <<<"$out")"
-		read -r _ _ _ cc cw <<<"$(grep '^procfs+cgroup ' <<<"$out")"
+		read -r _ np nc pc _ <<<"$(grep '^procfs ' <<<"$out")"
+		read -r _ _ _ cc _ <<<"$(grep '^procfs+cgroup ' <<<"$out")"
 		added=$(awk -v a="$cc" -v b="$pc" 'BEGIN { printf "%.1f", (a - b) * 100 / b }')
 		printf '%10s | %6s | %14s | %14s | %s %%\n' "$nc" "$np" "$pc" "$cc" "$added"
 		[ "$n" = 100 ] && worst=$added

@@ -56,9 +56,9 @@ fi
 kwt_rm
 
 ## Three known containers: a CPU hog of class high, two idle of class low.
-run_c ${KWT}high_cpu_z high_cpu_img
-run_c ${KWT}low_a low_img
-run_c ${KWT}low_b low_img
+run_c "${KWT}high_cpu_z" high_cpu_img
+run_c "${KWT}low_a" low_img
+run_c "${KWT}low_b" low_img
 [ "$(running .)" = 3 ] && ok "3 containers running" || fail "3 containers running"
 
 ## The live view starts before the pipeline: it waits and says so. A tall
@@ -136,7 +136,7 @@ else
 	fail "screen: the table" "$(screen)"
 fi
 # A hog that starts now is decided on while we watch (dry-run: once).
-run_c ${KWT}high_cpu_y high_cpu_img
+run_c "${KWT}high_cpu_y" high_cpu_img
 wait_for 15 shows "^ *[0-9.]*[smh]* ${KWT}high_cpu_y  *high  *dry-run ok  *cpu [0-9.]*% > ${CPU_THRESHOLD}.0%" &&
 	ok "screen: a new hog's dry-run decision under last actions" ||
 	fail "screen: last actions" "$(screen)"
