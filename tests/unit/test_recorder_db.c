@@ -275,22 +275,23 @@ mk_container(uint64_t epoch, uint64_t seq, int64_t ts, const char *cid,
 static struct rec *
 mk_proc(uint64_t epoch, uint64_t seq, int64_t ts, const char *cmdline)
 {
-	struct rec_proc	*p;
-	size_t		 len = strlen(cmdline);
+	struct kw_proc_rec	*p = calloc(1, sizeof(*p));
+	struct rec		*r;
 
-	p = calloc(1, sizeof(*p) + len + 1);
 	assert_non_null(p);
-	p->h.kind = REC_PROC;
-	p->h.epoch = epoch;
-	p->h.seq = seq;
-	p->h.ts = ts;
 	p->pid = 77;
 	snprintf(p->name, sizeof(p->name), "foo) Z ");
-	memcpy(p->cmdline, cmdline, len + 1);
+	snprintf(p->cmdline, sizeof(p->cmdline), "%s", cmdline);
 	p->cpu_pct = 3.25;
 	p->mem_pct = 0.5;
 	p->rss_kb = 2048;
-	return &p->h;
+	r = rec_proc_new(p);
+	free(p);
+	assert_non_null(r);
+	r->epoch = epoch;
+	r->seq = seq;
+	r->ts = ts;
+	return r;
 }
 
 static struct rec *
@@ -953,6 +954,7 @@ batch__decode__each_type_and_bad_shape_skipped(void **state)
 				     .cpu_pct = 21.0, .rss_kb = 99 };
 	struct kw_deletion_rec	 d = { .cpu_pct = 30.0 };
 	struct kw_proc_rec	*p;
+	const struct kw_proc_rec *pr;
 	struct rec		*r;
 	char			 err[256];
 
@@ -986,9 +988,10 @@ batch__decode__each_type_and_bad_shape_skipped(void **state)
 	r = roundtrip("proc", KW_PROC_FIELDS, pack_proc, p, 3, err,
 	    sizeof(err));
 	assert_int_equal(r->kind, REC_PROC);
-	assert_int_equal(((struct rec_proc *)r)->pid, 5);
-	assert_string_equal(((struct rec_proc *)r)->name, "foo) Z ");
-	assert_string_equal(((struct rec_proc *)r)->cmdline, p->cmdline);
+	pr = rec_body(r);
+	assert_int_equal(pr->pid, 5);
+	assert_string_equal(pr->name, "foo) Z ");
+	assert_string_equal(pr->cmdline, p->cmdline);
 	free(r);
 	free(p);
 
