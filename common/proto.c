@@ -502,50 +502,63 @@ kw_snapshot_free(struct kw_snapshot *snap)
 	kw_snapshot_init(snap);
 }
 
-#define PROC_FIELDS	12
+/*
+ * The codec: every body is a table of fields (common/schema.c) walked by
+ * one encoder and one decoder, so that they cannot disagree.
+ */
 
-static void
-proc_pack(msgpack_packer *pk, const struct kw_proc *p)
+const char *
+kw_field_sql_type(const struct kw_field *f)
 {
-	char state[2] = { p->state, '\0' };
-
-	msgpack_pack_map(pk, PROC_FIELDS);
-	kw_pack_ki64(pk, "pid", p->pid);
-	kw_pack_ki64(pk, "ppid", p->ppid);
-	kw_pack_kstr(pk, "name", p->name);
-	kw_pack_kstr(pk, "cmdline", p->cmdline ? p->cmdline : "");
-	kw_pack_kstr(pk, "state", state);
-	kw_pack_ku64(pk, "vsz_kb", p->vsz_kb);
-	kw_pack_ku64(pk, "rss_kb", p->rss_kb);
-	kw_pack_ku64(pk, "cpu_ns", p->cpu_ns);
-	kw_pack_ku64(pk, "start_ns", p->start_ns);
-	kw_pack_ku64(pk, "uid", p->uid);
-	kw_pack_ku64(pk, "threads", p->threads);
-	kw_pack_kstr(pk, "container_id", p->container_id);
+	switch (f->type) {
+	case KW_F_STR:
+	case KW_F_HSTR:
+	case KW_F_CHAR:
+		return "TEXT";
+	case KW_F_F64:
+		return "REAL";
+	default:
+		return "INTEGER";
+	}
 }
 
 void
-kw_snapshot_pack(msgpack_packer *pk, const struct kw_snapshot *snap)
+kw_fields_pack(msgpack_packer *pk, const struct kw_schema *s, const void *rec)
 {
+	const struct kw_field *f = s->fields;
+	const char *base = rec, *hs;
+	char c[2];
 	size_t i;
 
-	kw_pack_kstr(pk, "source", snap->source);
-	kw_pack_str(pk, "host");
-	msgpack_pack_map(pk, 5);
-	kw_pack_ku64(pk, "mem_total_kb", snap->host.mem_total_kb);
-	kw_pack_ku64(pk, "mem_free_kb", snap->host.mem_free_kb);
-	kw_pack_ku64(pk, "mem_used_kb", snap->host.mem_used_kb);
-	kw_pack_ku64(pk, "mem_available_kb", snap->host.mem_available_kb);
-	kw_pack_ku64(pk, "ncpu", snap->host.ncpu);
-	kw_pack_str(pk, "procs");
-	msgpack_pack_array(pk, snap->nprocs);
-	for (i = 0; i < snap->nprocs; i++)
-		proc_pack(pk, &snap->procs[i]);
-	kw_pack_str(pk, "cgroups");
-	msgpack_pack_array(pk, snap->ncgroups);
-	for (i = 0; i < snap->ncgroups; i++) {
-		msgpack_pack_map(pk, KW_CGROUP_STAT_FIELDS);
-		kw_cgroup_stat_pack(pk, &snap->cgroups[i]);
+	for (i = 0; i < s->nfields; i++, f++) {
+		const void *v = base + f->off;
+
+		switch (f->type) {
+		case KW_F_STR:
+			kw_pack_kstr(pk, f->key, v);
+			break;
+		case KW_F_HSTR:
+			hs = *(char *const *)v;
+			kw_pack_kstr(pk, f->key, hs != NULL ? hs : "");
+			break;
+		case KW_F_CHAR:
+			c[0] = *(const char *)v;
+			c[1] = '\0';
+			kw_pack_kstr(pk, f->key, c);
+			break;
+		case KW_F_U64:
+			kw_pack_ku64(pk, f->key, *(const uint64_t *)v);
+			break;
+		case KW_F_U32:
+			kw_pack_ku64(pk, f->key, *(const uint32_t *)v);
+			break;
+		case KW_F_I32:
+			kw_pack_ki64(pk, f->key, *(const int32_t *)v);
+			break;
+		case KW_F_F64:
+			kw_pack_kf64(pk, f->key, *(const double *)v);
+			break;
+		}
 	}
 }
 
@@ -598,45 +611,88 @@ need_str(const msgpack_object *map, const char *key, char *buf, size_t len,
 }
 
 static int
-proc_unpack(const msgpack_object *m, struct kw_proc *p, char *err,
-    size_t errlen)
+unpack_field(const msgpack_object *map, const struct kw_field *f, void *v,
+    void *rec, char *err, size_t errlen)
 {
 	const msgpack_object *o;
-	uint64_t v;
-	char state[2];
+	uint64_t u;
+	char c[2];
 
-	if (m->type != MSGPACK_OBJECT_MAP) {
-		seterr(err, errlen, "not a map", "procs[]");
-		return -1;
-	}
-	if (need_i32(m, "pid", &p->pid, err, errlen) == -1 ||
-	    need_i32(m, "ppid", &p->ppid, err, errlen) == -1 ||
-	    need_str(m, "name", p->name, sizeof(p->name), err, errlen) == -1 ||
-	    need_str(m, "state", state, sizeof(state), err, errlen) == -1 ||
-	    need_u64(m, "vsz_kb", &p->vsz_kb, err, errlen) == -1 ||
-	    need_u64(m, "rss_kb", &p->rss_kb, err, errlen) == -1 ||
-	    need_u64(m, "cpu_ns", &p->cpu_ns, err, errlen) == -1 ||
-	    need_u64(m, "start_ns", &p->start_ns, err, errlen) == -1 ||
-	    need_str(m, "container_id", p->container_id,
-	    sizeof(p->container_id), err, errlen) == -1)
-		return -1;
-	p->state = state[0] ? state[0] : '?';
-	if (kw_get_u64(m, "uid", &v) == 0)
-		p->uid = (uint32_t)v;
-	if (kw_get_u64(m, "threads", &v) == 0)
-		p->threads = (uint32_t)v;
-	o = kw_map_get(m, "cmdline");
-	if (o != NULL && o->type == MSGPACK_OBJECT_STR) {
-		if (kw_proc_set_cmdline(p, o->via.str.ptr,
-		    strnlen(o->via.str.ptr, o->via.str.size)) == -1) {
-			seterr(err, errlen, "out of memory", "cmdline");
+	switch (f->type) {
+	case KW_F_STR:
+		return need_str(map, f->key, v, f->size, err, errlen);
+	case KW_F_HSTR:
+		o = kw_map_get(map, f->key);
+		if (o == NULL || o->type != MSGPACK_OBJECT_STR) {
+			seterr(err, errlen, "missing or not a string", f->key);
 			return -1;
 		}
-	} else if (o != NULL) {
-		seterr(err, errlen, "not a string", "cmdline");
-		return -1;
+		if (f->set(rec, o->via.str.ptr,
+		    strnlen(o->via.str.ptr, o->via.str.size)) == -1) {
+			seterr(err, errlen, "out of memory", f->key);
+			return -1;
+		}
+		return 0;
+	case KW_F_CHAR:
+		if (need_str(map, f->key, c, sizeof(c), err, errlen) == -1)
+			return -1;
+		*(char *)v = c[0] != '\0' ? c[0] : '?';
+		return 0;
+	case KW_F_U64:
+		return need_u64(map, f->key, v, err, errlen);
+	case KW_F_U32:
+		if (need_u64(map, f->key, &u, err, errlen) == -1)
+			return -1;
+		*(uint32_t *)v = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
+		return 0;
+	case KW_F_I32:
+		return need_i32(map, f->key, v, err, errlen);
+	case KW_F_F64:
+		return need_f64(map, f->key, v, err, errlen);
+	}
+	seterr(err, errlen, "unknown field type", f->key);
+	return -1;
+}
+
+int
+kw_fields_unpack(const msgpack_object *map, const struct kw_schema *s,
+    void *rec, char *err, size_t errlen)
+{
+	const struct kw_field *f = s->fields;
+	char *base = rec;
+	size_t i;
+
+	for (i = 0; i < s->nfields; i++, f++) {
+		if (f->optional && kw_map_get(map, f->key) == NULL)
+			continue;
+		if (unpack_field(map, f, base + f->off, rec, err,
+		    errlen) == -1)
+			return -1;
 	}
 	return 0;
+}
+
+void
+kw_snapshot_pack(msgpack_packer *pk, const struct kw_snapshot *snap)
+{
+	size_t i;
+
+	kw_pack_kstr(pk, "source", snap->source);
+	kw_pack_str(pk, "host");
+	msgpack_pack_map(pk, kw_host_schema.nfields);
+	kw_fields_pack(pk, &kw_host_schema, &snap->host);
+	kw_pack_str(pk, "procs");
+	msgpack_pack_array(pk, snap->nprocs);
+	for (i = 0; i < snap->nprocs; i++) {
+		msgpack_pack_map(pk, kw_proc_schema.nfields);
+		kw_fields_pack(pk, &kw_proc_schema, &snap->procs[i]);
+	}
+	kw_pack_str(pk, "cgroups");
+	msgpack_pack_array(pk, snap->ncgroups);
+	for (i = 0; i < snap->ncgroups; i++) {
+		msgpack_pack_map(pk, KW_CGROUP_STAT_FIELDS);
+		kw_cgroup_stat_pack(pk, &snap->cgroups[i]);
+	}
 }
 
 /* Optional: a reader without cgroup figures sends none. */
@@ -678,9 +734,10 @@ int
 kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
     char *err, size_t errlen)
 {
-	const msgpack_object *host, *procs;
-	uint64_t ncpu, ts;
+	const msgpack_object *host, *procs, *m;
+	uint64_t ts;
 	uint32_t i;
+	char e[128];
 
 	kw_snapshot_clear(snap);
 	if (need_str(map, "source", snap->source, sizeof(snap->source), err,
@@ -693,18 +750,12 @@ kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
 		seterr(err, errlen, "missing or not a map", "host");
 		return -1;
 	}
-	if (need_u64(host, "mem_total_kb", &snap->host.mem_total_kb, err,
-	    errlen) == -1 ||
-	    need_u64(host, "mem_free_kb", &snap->host.mem_free_kb, err,
-	    errlen) == -1 ||
-	    need_u64(host, "mem_used_kb", &snap->host.mem_used_kb, err,
-	    errlen) == -1 ||
-	    need_u64(host, "ncpu", &ncpu, err, errlen) == -1)
+	if (kw_fields_unpack(host, &kw_host_schema, &snap->host, e,
+	    sizeof(e)) == -1) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "host.%s", e);
 		return -1;
-	if (kw_get_u64(host, "mem_available_kb",
-	    &snap->host.mem_available_kb) == -1)
-		snap->host.mem_available_kb = 0;
-	snap->host.ncpu = ncpu > UINT32_MAX ? UINT32_MAX : (uint32_t)ncpu;
+	}
 	procs = kw_map_get(map, "procs");
 	if (procs == NULL || procs->type != MSGPACK_OBJECT_ARRAY) {
 		seterr(err, errlen, "missing or not an array", "procs");
@@ -714,205 +765,42 @@ kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
 		return -1;
 	for (i = 0; i < procs->via.array.size; i++) {
 		struct kw_proc *p = kw_snapshot_add(snap);
-		char e[128];
 
 		if (p == NULL) {
 			seterr(err, errlen, "out of memory", "procs");
 			return -1;
 		}
-		if (proc_unpack(&procs->via.array.ptr[i], p, e,
-		    sizeof(e)) == -1) {
-			if (err != NULL && errlen > 0)
-				snprintf(err, errlen, "procs[%" PRIu32 "].%s",
-				    i, e);
-			return -1;
-		}
+		m = &procs->via.array.ptr[i];
+		if (m->type != MSGPACK_OBJECT_MAP)
+			snprintf(e, sizeof(e), "not a map");
+		else if (kw_fields_unpack(m, &kw_proc_schema, p, e,
+		    sizeof(e)) == 0)
+			continue;
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "procs[%" PRIu32 "]%s%s", i,
+			    m->type == MSGPACK_OBJECT_MAP ? "." : ": ", e);
+		return -1;
 	}
 	return 0;
 }
 
-/*
- * decider records: each is a table of fields, so that its encoder and its
- * decoder cannot disagree.
- */
-
-enum field_type {
-	F_STR,		/* char array of size */
-	F_U64,
-	F_U32,
-	F_I32,
-	F_F64,
-};
-
-struct field {
-	const char	*key;
-	enum field_type	 type;
-	size_t		 off;
-	size_t		 size;		/* F_STR: the array's size */
-};
-
-#define FS(t, m)	{ #m, F_STR, offsetof(t, m), sizeof(((t *)0)->m) }
-#define FN(t, m, ty)	{ #m, ty, offsetof(t, m), 0 }
-#define FK(t, k, m, ty)	{ k, ty, offsetof(t, m), sizeof(((t *)0)->m) }
-#define NFIELDS(a)	(sizeof(a) / sizeof((a)[0]))
-
-static const struct field sys_fields[] = {
-	FN(struct kw_sys_rec, mem_total_kb, F_U64),
-	FN(struct kw_sys_rec, mem_free_kb, F_U64),
-	FN(struct kw_sys_rec, mem_used_kb, F_U64),
-	FN(struct kw_sys_rec, mem_available_kb, F_U64),
-	FN(struct kw_sys_rec, cpu_pct, F_F64),
-	FN(struct kw_sys_rec, nprocs, F_U64),
-};
-
-static const struct field container_fields[] = {
-	FS(struct kw_container_rec, container_id),
-	FS(struct kw_container_rec, name),
-	FS(struct kw_container_rec, image),
-	FK(struct kw_container_rec, "class", class_name, F_STR),
-	FN(struct kw_container_rec, pid, F_I32),
-	FN(struct kw_container_rec, nprocs, F_U32),
-	FN(struct kw_container_rec, cpu_pct, F_F64),
-	FN(struct kw_container_rec, mem_pct, F_F64),
-	FN(struct kw_container_rec, rss_kb, F_U64),
-};
-
-static const struct field proc_rec_fields[] = {
-	FN(struct kw_proc_rec, pid, F_I32),
-	FS(struct kw_proc_rec, name),
-	FS(struct kw_proc_rec, cmdline),
-	FS(struct kw_proc_rec, container_id),
-	FN(struct kw_proc_rec, cpu_pct, F_F64),
-	FN(struct kw_proc_rec, mem_pct, F_F64),
-	FN(struct kw_proc_rec, rss_kb, F_U64),
-};
-
-static const struct field deletion_fields[] = {
-	FS(struct kw_deletion_rec, container_id),
-	FS(struct kw_deletion_rec, name),
-	FS(struct kw_deletion_rec, image),
-	FK(struct kw_deletion_rec, "class", class_name, F_STR),
-	FS(struct kw_deletion_rec, action),
-	FS(struct kw_deletion_rec, reason),
-	FN(struct kw_deletion_rec, cpu_pct, F_F64),
-	FN(struct kw_deletion_rec, mem_pct, F_F64),
-	FS(struct kw_deletion_rec, result),
-};
-
-static const struct field cgroup_stat_fields[] = {
-	FS(struct kw_cgroup_stat, container_id),
-	FN(struct kw_cgroup_stat, flags, F_U32),
-	FN(struct kw_cgroup_stat, cpu_usage_ns, F_U64),
-	FN(struct kw_cgroup_stat, nr_throttled, F_U64),
-	FN(struct kw_cgroup_stat, throttled_ns, F_U64),
-	FN(struct kw_cgroup_stat, mem_usage_bytes, F_U64),
-	FN(struct kw_cgroup_stat, mem_working_set_bytes, F_U64),
-	FN(struct kw_cgroup_stat, mem_anon_bytes, F_U64),
-	FN(struct kw_cgroup_stat, mem_file_bytes, F_U64),
-	FN(struct kw_cgroup_stat, mem_limit_bytes, F_U64),
-	FN(struct kw_cgroup_stat, oom_kills, F_U64),
-	FN(struct kw_cgroup_stat, psi_cpu_some_avg10, F_F64),
-	FN(struct kw_cgroup_stat, psi_mem_some_avg10, F_F64),
-	FN(struct kw_cgroup_stat, psi_mem_full_avg10, F_F64),
-};
-
-_Static_assert(NFIELDS(cgroup_stat_fields) == KW_CGROUP_STAT_FIELDS,
-    "KW_CGROUP_STAT_FIELDS");
-_Static_assert(NFIELDS(sys_fields) == KW_SYS_FIELDS, "KW_SYS_FIELDS");
-_Static_assert(NFIELDS(container_fields) == KW_CONTAINER_FIELDS,
-    "KW_CONTAINER_FIELDS");
-_Static_assert(NFIELDS(proc_rec_fields) == KW_PROC_FIELDS, "KW_PROC_FIELDS");
-_Static_assert(NFIELDS(deletion_fields) == KW_DELETION_FIELDS,
-    "KW_DELETION_FIELDS");
-
-static void
-pack_fields(msgpack_packer *pk, const struct field *f, size_t n,
-    const void *rec)
-{
-	const char *base = rec;
-	size_t i;
-
-	for (i = 0; i < n; i++, f++) {
-		const void *v = base + f->off;
-
-		switch (f->type) {
-		case F_STR:
-			kw_pack_kstr(pk, f->key, v);
-			break;
-		case F_U64:
-			kw_pack_ku64(pk, f->key, *(const uint64_t *)v);
-			break;
-		case F_U32:
-			kw_pack_ku64(pk, f->key, *(const uint32_t *)v);
-			break;
-		case F_I32:
-			kw_pack_ki64(pk, f->key, *(const int32_t *)v);
-			break;
-		case F_F64:
-			kw_pack_kf64(pk, f->key, *(const double *)v);
-			break;
-		}
-	}
-}
-
-static int
-unpack_fields(const msgpack_object *map, const struct field *f, size_t n,
-    void *rec, size_t recsize, char *err, size_t errlen)
-{
-	char *base = rec;
-	uint64_t u;
-	size_t i;
-
-	memset(rec, 0, recsize);
-	for (i = 0; i < n; i++, f++) {
-		void *v = base + f->off;
-
-		switch (f->type) {
-		case F_STR:
-			if (need_str(map, f->key, v, f->size, err,
-			    errlen) == -1)
-				return -1;
-			break;
-		case F_U64:
-			if (need_u64(map, f->key, v, err, errlen) == -1)
-				return -1;
-			break;
-		case F_U32:
-			if (need_u64(map, f->key, &u, err, errlen) == -1)
-				return -1;
-			*(uint32_t *)v = u > UINT32_MAX ? UINT32_MAX :
-			    (uint32_t)u;
-			break;
-		case F_I32:
-			if (need_i32(map, f->key, v, err, errlen) == -1)
-				return -1;
-			break;
-		case F_F64:
-			if (need_f64(map, f->key, v, err, errlen) == -1)
-				return -1;
-			break;
-		}
-	}
-	return 0;
-}
-
-#define RECORD_CODEC(name, type, fields)				\
+#define RECORD_CODEC(name, type, schema)				\
 void									\
 name##_pack(msgpack_packer *pk, const type *r)				\
 {									\
-	pack_fields(pk, fields, NFIELDS(fields), r);			\
+	kw_fields_pack(pk, &schema, r);					\
 }									\
 									\
 int									\
 name##_unpack(const msgpack_object *map, type *r, char *err,		\
     size_t errlen)							\
 {									\
-	return unpack_fields(map, fields, NFIELDS(fields), r,		\
-	    sizeof(*r), err, errlen);					\
+	memset(r, 0, sizeof(*r));					\
+	return kw_fields_unpack(map, &schema, r, err, errlen);		\
 }
 
-RECORD_CODEC(kw_sys, struct kw_sys_rec, sys_fields)
-RECORD_CODEC(kw_container, struct kw_container_rec, container_fields)
-RECORD_CODEC(kw_proc_rec, struct kw_proc_rec, proc_rec_fields)
-RECORD_CODEC(kw_deletion, struct kw_deletion_rec, deletion_fields)
-RECORD_CODEC(kw_cgroup_stat, struct kw_cgroup_stat, cgroup_stat_fields)
+RECORD_CODEC(kw_sys, struct kw_sys_rec, kw_sys_schema)
+RECORD_CODEC(kw_container, struct kw_container_rec, kw_container_schema)
+RECORD_CODEC(kw_proc_rec, struct kw_proc_rec, kw_proc_rec_schema)
+RECORD_CODEC(kw_deletion, struct kw_deletion_rec, kw_deletion_schema)
+RECORD_CODEC(kw_cgroup_stat, struct kw_cgroup_stat, kw_cgroup_stat_schema)

@@ -163,7 +163,6 @@ struct kw_cgroup_stat {
 	double		psi_mem_some_avg10;
 	double		psi_mem_full_avg10;
 };
-#define KW_CGROUP_STAT_FIELDS	14
 
 struct kw_snapshot {
 	char		 source[8];		/* "kmod" or "procfs" */
@@ -185,7 +184,8 @@ int	kw_proc_set_cmdline(struct kw_proc *p, const char *s, size_t len);
 struct kw_cgroup_stat *kw_snapshot_add_cgroup(struct kw_snapshot *snap);
 void	kw_snapshot_clear(struct kw_snapshot *snap);	/* keep capacity */
 void	kw_snapshot_free(struct kw_snapshot *snap);
-/* Number of body fields kw_snapshot_pack packs (for kw_pub_begin). */
+/* Body fields kw_snapshot_pack packs (for kw_pub_begin): source, host,
+ * procs, cgroups. */
 #define KW_SNAPSHOT_FIELDS	4
 void	kw_snapshot_pack(msgpack_packer *pk, const struct kw_snapshot *snap);
 /* snap must be initialised; it is cleared first. -1 with err on bad shape. */
@@ -214,14 +214,15 @@ struct kw_container_rec {
 	uint64_t	rss_kb;
 };
 
+/* cmdline stays the last member: the recorder keeps only its used part. */
 struct kw_proc_rec {
 	int32_t		pid;
 	char		name[KW_NAME_LEN];
-	char		cmdline[KW_CMDLINE_MAX];
 	char		container_id[KW_CID_LEN];
 	double		cpu_pct;
 	double		mem_pct;
 	uint64_t	rss_kb;
+	char		cmdline[KW_CMDLINE_MAX];
 };
 
 struct kw_deletion_rec {
@@ -236,10 +237,81 @@ struct kw_deletion_rec {
 	char		result[256];		/* "ok" or the error text */
 };
 
-#define KW_SYS_FIELDS		6
-#define KW_CONTAINER_FIELDS	9
-#define KW_PROC_FIELDS		7
-#define KW_DELETION_FIELDS	9
+/*
+ * Every message body is a table of fields (common/schema.c): a row gives
+ * the wire key (also the JSON key), the C type and place of the member in
+ * the record struct, and the SQL column the recorder stores it in. The
+ * encoder, the decoder, the recorder's tables and INSERTs and the status
+ * JSON all walk the table, so a new field is one row (and its member).
+ */
+enum kw_field_type {
+	KW_F_STR,	/* char array: a string, cut to fit on decode */
+	KW_F_HSTR,	/* char * on the heap, never NULL; set by field->set */
+	KW_F_CHAR,	/* char: a one-character string; "" decodes as '?' */
+	KW_F_U64,
+	KW_F_U32,	/* an unsigned integer, capped at UINT32_MAX on decode */
+	KW_F_I32,
+	KW_F_F64,
+};
+
+struct kw_field {
+	const char		*key;
+	enum kw_field_type	 type;
+	size_t			 off;		/* of the member in the record */
+	size_t			 size;		/* of the member */
+	int			 optional;	/* absent: the member is left as is */
+	const char		*table;		/* SQL table, NULL: not stored */
+	const char		*column;	/* SQL column in it */
+	/* KW_F_HSTR: replace the string with len bytes of s; -1 on ENOMEM. */
+	int			(*set)(void *rec, const char *s, size_t len);
+};
+
+struct kw_schema {
+	const char		*name;		/* the message type's name */
+	const struct kw_field	*fields;
+	size_t			 nfields;
+	size_t			 size;		/* of the record struct */
+};
+
+/* Most fields one schema may have (checked where each is defined). */
+#define KW_FIELDS_MAX		32
+
+extern const struct kw_schema kw_host_schema;		/* snapshot.host */
+extern const struct kw_schema kw_proc_schema;		/* snapshot.procs[] */
+extern const struct kw_schema kw_cgroup_stat_schema;	/* snapshot.cgroups[] */
+extern const struct kw_schema kw_sys_schema;
+extern const struct kw_schema kw_container_schema;
+extern const struct kw_schema kw_proc_rec_schema;
+extern const struct kw_schema kw_deletion_schema;
+
+/* The decider's records, for kw_pub_begin and kw_record_to_json. */
+#define KW_N_RECORDS		4
+extern const struct kw_schema *const kw_records[KW_N_RECORDS];
+
+/* Body fields each record packs (for kw_pub_begin). */
+#define KW_SYS_FIELDS		(kw_sys_schema.nfields)
+#define KW_CONTAINER_FIELDS	(kw_container_schema.nfields)
+#define KW_PROC_FIELDS		(kw_proc_rec_schema.nfields)
+#define KW_DELETION_FIELDS	(kw_deletion_schema.nfields)
+#define KW_CGROUP_STAT_FIELDS	(kw_cgroup_stat_schema.nfields)
+
+/* SQL type of a field's column: "TEXT", "INTEGER" or "REAL". */
+const char *kw_field_sql_type(const struct kw_field *f);
+/* Pack every field of rec as key, value (the map header is the caller's). */
+void	kw_fields_pack(msgpack_packer *pk, const struct kw_schema *s,
+	    const void *rec);
+/*
+ * Decode every field of s from map into rec, which is not cleared first
+ * (a missing optional field keeps its value). -1 with "key: ..." in err.
+ */
+int	kw_fields_unpack(const msgpack_object *map, const struct kw_schema *s,
+	    void *rec, char *err, size_t errlen);
+/*
+ * rec as a JSON object, one key per field in table order; a value JSON
+ * cannot hold (a string that is not UTF-8, a NaN) is null. NULL on ENOMEM.
+ */
+struct json_t;
+struct json_t *kw_record_to_json(const struct kw_schema *s, const void *rec);
 
 void	kw_sys_pack(msgpack_packer *pk, const struct kw_sys_rec *r);
 int	kw_sys_unpack(const msgpack_object *map, struct kw_sys_rec *r,

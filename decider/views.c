@@ -3,6 +3,7 @@
  * each a JSON object built from the engine's state and the clients'
  * counters. Fields are only ever appended.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -110,62 +111,68 @@ cmd_config(void *arg, const char *args)
 	return kw_conf_json(dz->d.conf);
 }
 
-/* Classes are worked out again here: the policy may have been reloaded. */
+/*
+ * A container as the record the decider publishes for it (the keys of the
+ * container schema, in its order), then its state and the figures from
+ * its own cgroup. The class is worked out again here: the policy may have
+ * been reloaded.
+ */
+static json_t *
+container_json(struct decider *dz, const struct engine_row *r, int connected)
+{
+	const struct container *c = &r->c;
+	struct kw_container_rec rec;
+	json_t *e;
+	char buf[64];
+
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.container_id, sizeof(rec.container_id), "%s",
+	    c->container_id);
+	snprintf(rec.name, sizeof(rec.name), "%.*s", (int)sizeof(rec.name) - 1,
+	    c->name);
+	snprintf(rec.image, sizeof(rec.image), "%.*s",
+	    (int)sizeof(rec.image) - 1, c->image);
+	snprintf(rec.class_name, sizeof(rec.class_name), "%s",
+	    policy_class_name(&dz->eng.policy, engine_class_of(&dz->eng, r)));
+	rec.pid = c->pid;
+	rec.nprocs = c->nprocs;
+	rec.cpu_pct = c->cpu_pct;
+	rec.mem_pct = c->mem_pct;
+	rec.rss_kb = c->rss_kb;
+	if ((e = kw_record_to_json(&kw_container_schema, &rec)) == NULL)
+		return NULL;
+	json_object_set_new(e, "state", json_string(
+	    engine_row_state(r, connected, buf, sizeof(buf))));
+	/* From the container's own cgroup (0 without it). */
+	json_object_set_new(e, "figures", json_string(c->cg_flags &
+	    KW_CG_CPU ? "cgroup" : "processes"));
+	json_object_set_new(e, "cpu_pct_procs", json_real(c->cpu_pct_procs));
+	json_object_set_new(e, "mem_usage_kb", json_u64(c->mem_usage_kb));
+	json_object_set_new(e, "working_set_kb", json_u64(c->working_set_kb));
+	json_object_set_new(e, "anon_kb", json_u64(c->anon_kb));
+	json_object_set_new(e, "mem_limit_kb", json_u64(c->mem_limit_kb));
+	json_object_set_new(e, "nr_throttled", json_u64(c->nr_throttled));
+	json_object_set_new(e, "throttled_s",
+	    json_real((double)c->throttled_ns / 1e9));
+	json_object_set_new(e, "oom_kills", json_u64(c->oom_kills));
+	json_object_set_new(e, "psi_cpu_some", json_real(c->psi_cpu_some));
+	json_object_set_new(e, "psi_mem_some", json_real(c->psi_mem_some));
+	json_object_set_new(e, "psi_mem_full", json_real(c->psi_mem_full));
+	return e;
+}
+
 static json_t *
 cmd_containers(void *arg, const char *args)
 {
 	struct decider *dz = arg;
-	const struct engine_row *r;
-	const struct container *c;
-	json_t *o, *a, *e;
-	char buf[64];
-	size_t i, k;
+	json_t *o, *a;
+	size_t i;
 	int connected = dz->docker != NULL && docker_connected(dz->docker);
 
 	a = json_array();
-	for (i = 0; i < dz->eng.nrows; i++) {
-		r = &dz->eng.rows[i];
-		c = &r->c;
-		k = engine_class_of(&dz->eng, r);
-		e = json_object();
-		json_object_set_new(e, "container_id",
-		    json_string(c->container_id));
-		json_object_set_new(e, "name", json_string(c->name));
-		json_object_set_new(e, "image", json_string(c->image));
-		json_object_set_new(e, "class",
-		    json_string(policy_class_name(&dz->eng.policy, k)));
-		json_object_set_new(e, "pid", json_integer(c->pid));
-		json_object_set_new(e, "nprocs", json_integer(c->nprocs));
-		json_object_set_new(e, "cpu_pct", json_real(c->cpu_pct));
-		json_object_set_new(e, "mem_pct", json_real(c->mem_pct));
-		json_object_set_new(e, "rss_kb", json_u64(c->rss_kb));
-		json_object_set_new(e, "state", json_string(
-		    engine_row_state(r, connected, buf, sizeof(buf))));
-		/* From the container's own cgroup (0 without it). */
-		json_object_set_new(e, "figures", json_string(c->cg_flags &
-		    KW_CG_CPU ? "cgroup" : "processes"));
-		json_object_set_new(e, "cpu_pct_procs",
-		    json_real(c->cpu_pct_procs));
-		json_object_set_new(e, "mem_usage_kb",
-		    json_u64(c->mem_usage_kb));
-		json_object_set_new(e, "working_set_kb",
-		    json_u64(c->working_set_kb));
-		json_object_set_new(e, "anon_kb", json_u64(c->anon_kb));
-		json_object_set_new(e, "mem_limit_kb",
-		    json_u64(c->mem_limit_kb));
-		json_object_set_new(e, "nr_throttled",
-		    json_u64(c->nr_throttled));
-		json_object_set_new(e, "throttled_s",
-		    json_real((double)c->throttled_ns / 1e9));
-		json_object_set_new(e, "oom_kills", json_u64(c->oom_kills));
-		json_object_set_new(e, "psi_cpu_some",
-		    json_real(c->psi_cpu_some));
-		json_object_set_new(e, "psi_mem_some",
-		    json_real(c->psi_mem_some));
-		json_object_set_new(e, "psi_mem_full",
-		    json_real(c->psi_mem_full));
-		json_array_append_new(a, e);
-	}
+	for (i = 0; i < dz->eng.nrows; i++)
+		json_array_append_new(a, container_json(dz, &dz->eng.rows[i],
+		    connected));
 	o = json_object();
 	json_object_set_new(o, "containers", a);
 	return o;

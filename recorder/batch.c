@@ -3,6 +3,7 @@
  * (one allocation each, sized to its kind) in a FIFO that the main loop
  * fills and hands, a prefix at a time, to the database writer.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,13 +91,31 @@ rec_new(size_t size, enum rec_kind kind, const struct kw_msg *msg,
 	return r;
 }
 
+/* The schema's offsets read the body in place: it must be aligned. */
+_Static_assert(offsetof(struct rec_proc, body) %
+    _Alignof(struct kw_proc_rec) == 0, "rec_proc.body misaligned");
+
+struct rec *
+rec_proc_new(const struct kw_proc_rec *r)
+{
+	struct rec_proc	*p;
+	size_t		 len, n;
+
+	len = strnlen(r->cmdline, sizeof(r->cmdline) - 1);
+	n = offsetof(struct kw_proc_rec, cmdline) + len;
+	if ((p = calloc(1, sizeof(*p) + n + 1)) == NULL)
+		return NULL;
+	p->h.kind = REC_PROC;
+	memcpy(p->body, r, n);		/* the NUL is calloc's */
+	return &p->h;
+}
+
 static struct rec *
 decode_proc(const struct kw_msg *msg, uint64_t epoch, char *err,
     size_t errlen)
 {
 	struct kw_proc_rec	*pr;
-	struct rec_proc		*p = NULL;
-	size_t			 len;
+	struct rec		*r;
 
 	/* kw_proc_rec holds a 4 KiB cmdline: keep it off the stack. */
 	if ((pr = calloc(1, sizeof(*pr))) == NULL)
@@ -105,24 +124,13 @@ decode_proc(const struct kw_msg *msg, uint64_t epoch, char *err,
 		free(pr);
 		return rec_new(sizeof(struct rec), REC_SKIP, msg, epoch);
 	}
-	len = strnlen(pr->cmdline, sizeof(pr->cmdline) - 1);
-	p = (struct rec_proc *)rec_new(sizeof(*p) + len + 1, REC_PROC, msg,
-	    epoch);
-	if (p != NULL) {
-		p->pid = pr->pid;
-		memcpy(p->name, pr->name, sizeof(p->name));
-		p->name[sizeof(p->name) - 1] = '\0';
-		memcpy(p->container_id, pr->container_id,
-		    sizeof(p->container_id));
-		p->container_id[sizeof(p->container_id) - 1] = '\0';
-		p->cpu_pct = pr->cpu_pct;
-		p->mem_pct = pr->mem_pct;
-		p->rss_kb = pr->rss_kb;
-		memcpy(p->cmdline, pr->cmdline, len);
-		p->cmdline[len] = '\0';
+	if ((r = rec_proc_new(pr)) != NULL) {
+		r->epoch = epoch;
+		r->seq = msg->seq;
+		r->ts = (int64_t)(msg->ts_ns / 1000000000ull);
 	}
 	free(pr);
-	return p != NULL ? &p->h : NULL;
+	return r;
 }
 
 struct rec *
@@ -173,4 +181,38 @@ rec_decode(const struct kw_msg *msg, uint64_t epoch, char *err,
 			    kw_msg_type_name(msg->type));
 	}
 	return h;
+}
+
+const struct kw_schema *
+rec_schema(enum rec_kind kind)
+{
+	switch (kind) {
+	case REC_SYS:
+		return &kw_sys_schema;
+	case REC_CONTAINER:
+		return &kw_container_schema;
+	case REC_PROC:
+		return &kw_proc_rec_schema;
+	case REC_DELETION:
+		return &kw_deletion_schema;
+	default:
+		return NULL;
+	}
+}
+
+const void *
+rec_body(const struct rec *r)
+{
+	switch (r->kind) {
+	case REC_SYS:
+		return &((const struct rec_sys *)r)->r;
+	case REC_CONTAINER:
+		return &((const struct rec_container *)r)->r;
+	case REC_PROC:
+		return ((const struct rec_proc *)r)->body;
+	case REC_DELETION:
+		return &((const struct rec_deletion *)r)->r;
+	default:
+		return NULL;
+	}
 }

@@ -1,7 +1,7 @@
 /*
- * The recorder's SQLite database: schema and migrations (PRAGMA
- * user_version), one transaction per batch with the stream's resume
- * point, retention in small chunks. Synchronous; one thread at a time.
+ * The recorder's SQLite database: tables, columns and INSERTs made from
+ * the records' field tables, one transaction per batch with the stream's
+ * resume point, retention in small chunks. Synchronous; one at a time.
  */
 #include <sys/stat.h>
 
@@ -19,120 +19,35 @@
 #include "recorder.h"
 
 /*
- * Migrations, in order. A step belongs to the schema version it brings
- * the database to; all steps of one version run in one transaction with
- * the user_version bump. A step with table and column set adds that
- * column and is skipped when the column already exists, so a database
- * created by the seed (user_version 0, seed columns only) and a fresh
- * one end up identical. Later versions append steps; never edit old ones.
+ * The data tables, each holding the columns of one record's fields (the
+ * rows of its schema naming the table, in schema order) and after them
+ * the envelope columns, where the row came from. Nothing else about their
+ * columns is written down here: see common/schema.c.
  */
-struct migration {
-	int		 version;
-	const char	*table;		/* ADD COLUMN steps: skip if present */
-	const char	*column;
-	const char	*sql;
+static const struct table {
+	const char		*name;
+	enum rec_kind		 kind;
+} tables[RDB__NTABLES] = {
+	[RDB_SYS_METRICS] = { "sys_metrics", REC_SYS },
+	[RDB_PROCESS_COUNT] = { "process_count", REC_SYS },
+	[RDB_CONTAINERS] = { "containers", REC_CONTAINER },
+	[RDB_PROCESSES] = { "processes", REC_PROC },
+	[RDB_DELETIONS] = { "deletions", REC_DELETION },
 };
 
-#define ADD_COLUMN(v, t, c, decl) \
-	{ v, t, c, "ALTER TABLE " t " ADD COLUMN " c " " decl }
+static const char *const envelope_columns[] = { "ts", "epoch", "seq" };
+#define NENVELOPE	(sizeof(envelope_columns) / sizeof(envelope_columns[0]))
 
-static const struct migration migrations[] = {
-	/* 1: the seed's four tables, exactly as the seed creates them. */
-	{ 1, NULL, NULL,
-	    "CREATE TABLE IF NOT EXISTS containers ("
-	    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	    " container_id TEXT, pid INTEGER, image TEXT,"
-	    " cpu_pct REAL, mem_pct REAL, ts INTEGER)" },
-	{ 1, NULL, NULL,
-	    "CREATE TABLE IF NOT EXISTS deletions ("
-	    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	    " container_id TEXT, reason TEXT, ts INTEGER)" },
-	{ 1, NULL, NULL,
-	    "CREATE TABLE IF NOT EXISTS sys_metrics ("
-	    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	    " mem_total_kb INTEGER, mem_free_kb INTEGER,"
-	    " mem_used_kb INTEGER, ts INTEGER)" },
-	{ 1, NULL, NULL,
-	    "CREATE TABLE IF NOT EXISTS process_count ("
-	    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	    " total INTEGER, ts INTEGER)" },
-	/* 1: kwarden's columns on the seed tables. */
-	ADD_COLUMN(1, "containers", "name", "TEXT"),
-	ADD_COLUMN(1, "containers", "class", "TEXT"),
-	ADD_COLUMN(1, "containers", "rss_kb", "INTEGER"),
-	ADD_COLUMN(1, "containers", "nprocs", "INTEGER"),
-	ADD_COLUMN(1, "containers", "epoch", "INTEGER"),
-	ADD_COLUMN(1, "containers", "seq", "INTEGER"),
-	ADD_COLUMN(1, "deletions", "name", "TEXT"),
-	ADD_COLUMN(1, "deletions", "image", "TEXT"),
-	ADD_COLUMN(1, "deletions", "class", "TEXT"),
-	ADD_COLUMN(1, "deletions", "action", "TEXT"),
-	ADD_COLUMN(1, "deletions", "result", "TEXT"),
-	ADD_COLUMN(1, "deletions", "cpu_pct", "REAL"),
-	ADD_COLUMN(1, "deletions", "mem_pct", "REAL"),
-	ADD_COLUMN(1, "deletions", "epoch", "INTEGER"),
-	ADD_COLUMN(1, "deletions", "seq", "INTEGER"),
-	ADD_COLUMN(1, "sys_metrics", "mem_available_kb", "INTEGER"),
-	ADD_COLUMN(1, "sys_metrics", "cpu_pct", "REAL"),
-	ADD_COLUMN(1, "sys_metrics", "epoch", "INTEGER"),
-	ADD_COLUMN(1, "sys_metrics", "seq", "INTEGER"),
-	ADD_COLUMN(1, "process_count", "epoch", "INTEGER"),
-	ADD_COLUMN(1, "process_count", "seq", "INTEGER"),
-	/* 1: kwarden's own tables. */
-	{ 1, NULL, NULL,
-	    "CREATE TABLE IF NOT EXISTS processes ("
-	    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	    " pid INTEGER, name TEXT, cmdline TEXT, container_id TEXT,"
-	    " cpu_pct REAL, mem_pct REAL, rss_kb INTEGER, ts INTEGER,"
-	    " epoch INTEGER, seq INTEGER)" },
-	{ 1, NULL, NULL,
-	    "CREATE TABLE IF NOT EXISTS stream_state ("
-	    " stream TEXT PRIMARY KEY, epoch INTEGER, seq INTEGER)" },
-	/* 1: time ranges for Grafana and retention. */
-	{ 1, NULL, NULL,
-	    "CREATE INDEX IF NOT EXISTS containers_ts ON containers(ts)" },
-	{ 1, NULL, NULL,
-	    "CREATE INDEX IF NOT EXISTS deletions_ts ON deletions(ts)" },
-	{ 1, NULL, NULL,
-	    "CREATE INDEX IF NOT EXISTS sys_metrics_ts ON sys_metrics(ts)" },
-	{ 1, NULL, NULL,
-	    "CREATE INDEX IF NOT EXISTS process_count_ts"
-	    " ON process_count(ts)" },
-	{ 1, NULL, NULL,
-	    "CREATE INDEX IF NOT EXISTS processes_ts ON processes(ts)" },
+/*
+ * Besides the data tables (and the index on ts of each, for Grafana's
+ * ranges and for retention, made with them in migrate): the resume point.
+ */
+static const char *const other_sql[] = {
+	"CREATE TABLE IF NOT EXISTS stream_state ("
+	    " stream TEXT PRIMARY KEY, epoch INTEGER, seq INTEGER)",
 };
 
-#define NMIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
-
-static const char *const table_names[RDB__NTABLES] = {
-	[RDB_SYS_METRICS] = "sys_metrics",
-	[RDB_PROCESS_COUNT] = "process_count",
-	[RDB_CONTAINERS] = "containers",
-	[RDB_PROCESSES] = "processes",
-	[RDB_DELETIONS] = "deletions",
-};
-
-static const char *const insert_sql[RDB__NTABLES] = {
-	[RDB_SYS_METRICS] =
-	    "INSERT INTO sys_metrics (mem_total_kb, mem_free_kb,"
-	    " mem_used_kb, ts, mem_available_kb, cpu_pct, epoch, seq)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-	[RDB_PROCESS_COUNT] =
-	    "INSERT INTO process_count (total, ts, epoch, seq)"
-	    " VALUES (?1, ?2, ?3, ?4)",
-	[RDB_CONTAINERS] =
-	    "INSERT INTO containers (container_id, pid, image, cpu_pct,"
-	    " mem_pct, ts, name, class, rss_kb, nprocs, epoch, seq)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-	[RDB_PROCESSES] =
-	    "INSERT INTO processes (pid, name, cmdline, container_id,"
-	    " cpu_pct, mem_pct, rss_kb, ts, epoch, seq)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-	[RDB_DELETIONS] =
-	    "INSERT INTO deletions (container_id, reason, ts, name, image,"
-	    " class, action, result, cpu_pct, mem_pct, epoch, seq)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-};
+#define NOTHER_SQL	(sizeof(other_sql) / sizeof(other_sql[0]))
 
 enum {
 	ST_BEGIN,
@@ -156,6 +71,8 @@ static const char *const misc_sql[ST__COUNT] = {
 struct rdb {
 	sqlite3		*conn;
 	sqlite3_stmt	*ins[RDB__NTABLES];
+	const struct kw_field *cols[RDB__NTABLES][KW_FIELDS_MAX];
+	size_t		 ncols[RDB__NTABLES];
 	sqlite3_stmt	*prune[RDB__NTABLES];
 	sqlite3_stmt	*st[ST__COUNT];
 };
@@ -187,7 +104,83 @@ rdb_table_name(enum rdb_table t)
 {
 	if (t >= RDB__NTABLES)
 		return "?";
-	return table_names[t];
+	return tables[t].name;
+}
+
+/* The fields of t's record stored in t, in schema order: their number. */
+static size_t
+table_fields(enum rdb_table t, const struct kw_field *out[KW_FIELDS_MAX])
+{
+	const struct kw_schema	*s = rec_schema(tables[t].kind);
+	size_t			 i, n = 0;
+
+	for (i = 0; i < s->nfields && n < KW_FIELDS_MAX; i++)
+		if (s->fields[i].table != NULL &&
+		    strcmp(s->fields[i].table, tables[t].name) == 0)
+			out[n++] = &s->fields[i];
+	return n;
+}
+
+/* The sqlite3_str's text, or NULL (and nothing left) on ENOMEM. */
+static char *
+str_finish(sqlite3_str *q)
+{
+	char	*sql;
+
+	if (sqlite3_str_errcode(q) != SQLITE_OK) {
+		sqlite3_free(sqlite3_str_finish(q));
+		return NULL;
+	}
+	sql = sqlite3_str_finish(q);
+	return sql;
+}
+
+char *
+rdb_create_sql(enum rdb_table t)
+{
+	const struct kw_field	*f[KW_FIELDS_MAX];
+	sqlite3_str		*q;
+	size_t			 i, n;
+
+	if (t >= RDB__NTABLES)
+		return NULL;
+	n = table_fields(t, f);
+	q = sqlite3_str_new(NULL);
+	sqlite3_str_appendf(q, "CREATE TABLE IF NOT EXISTS \"%w\" ("
+	    "id INTEGER PRIMARY KEY AUTOINCREMENT", tables[t].name);
+	for (i = 0; i < n; i++)
+		sqlite3_str_appendf(q, ", \"%w\" %s", f[i]->column,
+		    kw_field_sql_type(f[i]));
+	for (i = 0; i < NENVELOPE; i++)
+		sqlite3_str_appendf(q, ", \"%w\" INTEGER",
+		    envelope_columns[i]);
+	sqlite3_str_appendall(q, ")");
+	return str_finish(q);
+}
+
+char *
+rdb_insert_sql(enum rdb_table t)
+{
+	const struct kw_field	*f[KW_FIELDS_MAX];
+	sqlite3_str		*q;
+	size_t			 i, n;
+
+	if (t >= RDB__NTABLES)
+		return NULL;
+	n = table_fields(t, f);
+	q = sqlite3_str_new(NULL);
+	sqlite3_str_appendf(q, "INSERT INTO \"%w\" (", tables[t].name);
+	for (i = 0; i < n; i++)
+		sqlite3_str_appendf(q, "\"%w\", ", f[i]->column);
+	for (i = 0; i < NENVELOPE; i++)
+		sqlite3_str_appendf(q, "\"%w\"%s", envelope_columns[i],
+		    i + 1 < NENVELOPE ? ", " : "");
+	sqlite3_str_appendall(q, ") VALUES (");
+	for (i = 0; i < n + NENVELOPE; i++)
+		sqlite3_str_appendf(q, "?%d%s", (int)i + 1,
+		    i + 1 < n + NENVELOPE ? ", " : "");
+	sqlite3_str_appendall(q, ")");
+	return str_finish(q);
 }
 
 static int
@@ -247,12 +240,63 @@ has_column(struct rdb *db, const char *table, const char *column)
 	return found;
 }
 
+/* Add column c of SQL type type to table t unless it is there already. */
+static int
+add_column(struct rdb *db, const char *t, const char *c, const char *type,
+    char *err, size_t errlen)
+{
+	char	*sql;
+	int	 have, rc;
+
+	if ((have = has_column(db, t, c)) == -1) {
+		dberr(db, err, errlen, t);
+		return -1;
+	}
+	if (have)
+		return 0;
+	if ((sql = sqlite3_mprintf("ALTER TABLE \"%w\" ADD COLUMN \"%w\" %s",
+	    t, c, type)) == NULL) {
+		seterr(err, errlen, "%s.%s: out of memory", t, c);
+		return -1;
+	}
+	rc = exec(db, sql, err, errlen);
+	sqlite3_free(sql);
+	return rc;
+}
+
+/* Run sql (sqlite3_malloc'd, NULL after ENOMEM) and free it. */
+static int
+exec_free(struct rdb *db, char *sql, const char *what, char *err,
+    size_t errlen)
+{
+	int	rc;
+
+	if (sql == NULL) {
+		seterr(err, errlen, "%s: out of memory", what);
+		return -1;
+	}
+	rc = exec(db, sql, err, errlen);
+	sqlite3_free(sql);
+	return rc;
+}
+
+/*
+ * Bring the database to the schema the field tables describe, in one
+ * transaction: create a missing table, add a missing column (a database
+ * from an older recorder, or the seed's, keeps every row, with NULL in
+ * the new columns), create the indexes. Columns are never dropped,
+ * renamed or retyped here; a change of that kind needs a new
+ * RDB_SCHEMA_VERSION and its own step. A database with a newer version
+ * than ours is refused.
+ */
 static int
 migrate(struct rdb *db, char *err, size_t errlen)
 {
-	char	 buf[64];
-	size_t	 i;
-	int	 from, v, have;
+	const struct kw_field	*f[KW_FIELDS_MAX];
+	const char		*t;
+	char			 buf[64];
+	size_t			 i, k, n;
+	int			 from;
 
 	from = rdb_user_version(db);
 	if (from < 0) {
@@ -264,31 +308,33 @@ migrate(struct rdb *db, char *err, size_t errlen)
 		    "recorder's (%d)", from, RDB_SCHEMA_VERSION);
 		return -1;
 	}
-	for (v = from + 1; v <= RDB_SCHEMA_VERSION; v++) {
-		if (exec(db, "BEGIN IMMEDIATE", err, errlen) == -1)
-			return -1;
-		for (i = 0; i < NMIGRATIONS; i++) {
-			const struct migration *m = &migrations[i];
-
-			if (m->version != v)
-				continue;
-			if (m->table != NULL) {
-				have = has_column(db, m->table, m->column);
-				if (have == -1) {
-					dberr(db, err, errlen, m->table);
-					goto fail;
-				}
-				if (have)
-					continue;
-			}
-			if (exec(db, m->sql, err, errlen) == -1)
+	if (exec(db, "BEGIN IMMEDIATE", err, errlen) == -1)
+		return -1;
+	for (i = 0; i < RDB__NTABLES; i++) {
+		t = tables[i].name;
+		if (exec_free(db, rdb_create_sql(i), t, err, errlen) == -1)
+			goto fail;
+		n = table_fields(i, f);
+		for (k = 0; k < n; k++)
+			if (add_column(db, t, f[k]->column,
+			    kw_field_sql_type(f[k]), err, errlen) == -1)
 				goto fail;
-		}
-		snprintf(buf, sizeof(buf), "PRAGMA user_version = %d", v);
-		if (exec(db, buf, err, errlen) == -1 ||
-		    exec(db, "COMMIT", err, errlen) == -1)
+		for (k = 0; k < NENVELOPE; k++)
+			if (add_column(db, t, envelope_columns[k], "INTEGER",
+			    err, errlen) == -1)
+				goto fail;
+		if (exec_free(db, sqlite3_mprintf("CREATE INDEX IF NOT EXISTS"
+		    " \"%w_ts\" ON \"%w\"(ts)", t, t), t, err, errlen) == -1)
 			goto fail;
 	}
+	for (i = 0; i < NOTHER_SQL; i++)
+		if (exec(db, other_sql[i], err, errlen) == -1)
+			goto fail;
+	snprintf(buf, sizeof(buf), "PRAGMA user_version = %d",
+	    RDB_SCHEMA_VERSION);
+	if (exec(db, buf, err, errlen) == -1 ||
+	    exec(db, "COMMIT", err, errlen) == -1)
+		goto fail;
 	return 0;
  fail:
 	sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
@@ -331,6 +377,23 @@ prepare(struct rdb *db, const char *sql, sqlite3_stmt **st, char *err,
 		return -1;
 	}
 	return 0;
+}
+
+/* The INSERT of table t and the fields it binds. */
+static int
+prepare_insert(struct rdb *db, enum rdb_table t, char *err, size_t errlen)
+{
+	char	*sql;
+	int	 rc;
+
+	db->ncols[t] = table_fields(t, db->cols[t]);
+	if ((sql = rdb_insert_sql(t)) == NULL) {
+		seterr(err, errlen, "%s: out of memory", tables[t].name);
+		return -1;
+	}
+	rc = prepare(db, sql, &db->ins[t], err, errlen);
+	sqlite3_free(sql);
+	return rc;
 }
 
 /*
@@ -392,11 +455,11 @@ rdb_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
 	if (migrate(db, err, errlen) == -1)
 		goto fail;
 	for (i = 0; i < RDB__NTABLES; i++) {
-		if (prepare(db, insert_sql[i], &db->ins[i], err, errlen) == -1)
+		if (prepare_insert(db, i, err, errlen) == -1)
 			goto fail;
 		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id IN"
 		    " (SELECT id FROM %s WHERE ts < ?1 LIMIT ?2)",
-		    table_names[i], table_names[i]);
+		    tables[i].name, tables[i].name);
 		if (prepare(db, sql, &db->prune[i], err, errlen) == -1)
 			goto fail;
 	}
@@ -454,101 +517,76 @@ bind_str(sqlite3_stmt *st, int i, const char *s)
 	sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
+/* Bind the fields of body stored in t, then the envelope columns. */
+static void
+bind_row(struct rdb *db, enum rdb_table t, const void *body,
+    const struct rec *r)
+{
+	sqlite3_stmt		*st = db->ins[t];
+	const struct kw_field	*f;
+	const char		*v;
+	char			 c[2];
+	size_t			 i;
+	int			 n = 1;
+
+	for (i = 0; i < db->ncols[t]; i++, n++) {
+		f = db->cols[t][i];
+		v = (const char *)body + f->off;
+		switch (f->type) {
+		case KW_F_STR:
+			bind_str(st, n, v);
+			break;
+		case KW_F_HSTR:
+			bind_str(st, n, *(char *const *)v);
+			break;
+		case KW_F_CHAR:
+			c[0] = *v;
+			c[1] = '\0';
+			sqlite3_bind_text(st, n, c, -1, SQLITE_TRANSIENT);
+			break;
+		case KW_F_U64:
+			bind_u64(st, n, *(const uint64_t *)v);
+			break;
+		case KW_F_U32:
+			sqlite3_bind_int64(st, n, *(const uint32_t *)v);
+			break;
+		case KW_F_I32:
+			sqlite3_bind_int(st, n, *(const int32_t *)v);
+			break;
+		case KW_F_F64:
+			sqlite3_bind_double(st, n, *(const double *)v);
+			break;
+		}
+	}
+	sqlite3_bind_int64(st, n++, r->ts);
+	bind_u64(st, n++, r->epoch);
+	bind_u64(st, n, r->seq);
+}
+
+/* A row in every table of the record's kind (sys: two). */
 static int
 insert(struct rdb *db, const struct rec *r, uint64_t rows[RDB__NTABLES],
     char *err, size_t errlen)
 {
-	sqlite3_stmt			*st;
-	const struct kw_sys_rec		*s;
-	const struct kw_container_rec	*c;
-	const struct kw_deletion_rec	*d;
-	const struct rec_proc		*p;
+	const void	*body;
+	int		 t;
 
-	switch (r->kind) {
-	case REC_SKIP:
+	if (r->kind == REC_SKIP)
 		return 0;
-	case REC_SYS:
-		s = &((const struct rec_sys *)r)->r;
-		st = db->ins[RDB_SYS_METRICS];
-		bind_u64(st, 1, s->mem_total_kb);
-		bind_u64(st, 2, s->mem_free_kb);
-		bind_u64(st, 3, s->mem_used_kb);
-		sqlite3_bind_int64(st, 4, r->ts);
-		bind_u64(st, 5, s->mem_available_kb);
-		sqlite3_bind_double(st, 6, s->cpu_pct);
-		bind_u64(st, 7, r->epoch);
-		bind_u64(st, 8, r->seq);
-		if (run(db, st, err, errlen) == -1)
-			return -1;
-		rows[RDB_SYS_METRICS]++;
-		st = db->ins[RDB_PROCESS_COUNT];
-		bind_u64(st, 1, s->nprocs);
-		sqlite3_bind_int64(st, 2, r->ts);
-		bind_u64(st, 3, r->epoch);
-		bind_u64(st, 4, r->seq);
-		if (run(db, st, err, errlen) == -1)
-			return -1;
-		rows[RDB_PROCESS_COUNT]++;
-		return 0;
-	case REC_CONTAINER:
-		c = &((const struct rec_container *)r)->r;
-		st = db->ins[RDB_CONTAINERS];
-		bind_str(st, 1, c->container_id);
-		sqlite3_bind_int(st, 2, c->pid);
-		bind_str(st, 3, c->image);
-		sqlite3_bind_double(st, 4, c->cpu_pct);
-		sqlite3_bind_double(st, 5, c->mem_pct);
-		sqlite3_bind_int64(st, 6, r->ts);
-		bind_str(st, 7, c->name);
-		bind_str(st, 8, c->class_name);
-		bind_u64(st, 9, c->rss_kb);
-		sqlite3_bind_int64(st, 10, c->nprocs);
-		bind_u64(st, 11, r->epoch);
-		bind_u64(st, 12, r->seq);
-		if (run(db, st, err, errlen) == -1)
-			return -1;
-		rows[RDB_CONTAINERS]++;
-		return 0;
-	case REC_PROC:
-		p = (const struct rec_proc *)r;
-		st = db->ins[RDB_PROCESSES];
-		sqlite3_bind_int(st, 1, p->pid);
-		bind_str(st, 2, p->name);
-		bind_str(st, 3, p->cmdline);
-		bind_str(st, 4, p->container_id);
-		sqlite3_bind_double(st, 5, p->cpu_pct);
-		sqlite3_bind_double(st, 6, p->mem_pct);
-		bind_u64(st, 7, p->rss_kb);
-		sqlite3_bind_int64(st, 8, r->ts);
-		bind_u64(st, 9, r->epoch);
-		bind_u64(st, 10, r->seq);
-		if (run(db, st, err, errlen) == -1)
-			return -1;
-		rows[RDB_PROCESSES]++;
-		return 0;
-	case REC_DELETION:
-		d = &((const struct rec_deletion *)r)->r;
-		st = db->ins[RDB_DELETIONS];
-		bind_str(st, 1, d->container_id);
-		bind_str(st, 2, d->reason);
-		sqlite3_bind_int64(st, 3, r->ts);
-		bind_str(st, 4, d->name);
-		bind_str(st, 5, d->image);
-		bind_str(st, 6, d->class_name);
-		bind_str(st, 7, d->action);
-		bind_str(st, 8, d->result);
-		sqlite3_bind_double(st, 9, d->cpu_pct);
-		sqlite3_bind_double(st, 10, d->mem_pct);
-		bind_u64(st, 11, r->epoch);
-		bind_u64(st, 12, r->seq);
-		if (run(db, st, err, errlen) == -1)
-			return -1;
-		rows[RDB_DELETIONS]++;
-		return 0;
+	if ((body = rec_body(r)) == NULL) {
+		seterr(err, errlen, "record seq %llu: unknown kind %d",
+		    (unsigned long long)r->seq, (int)r->kind);
+		return -1;
 	}
-	seterr(err, errlen, "record seq %llu: unknown kind %d",
-	    (unsigned long long)r->seq, (int)r->kind);
-	return -1;
+	for (t = 0; t < RDB__NTABLES; t++) {
+		if (tables[t].kind != r->kind)
+			continue;
+		bind_row(db, t, body, r);
+		if (run(db, db->ins[t], err, errlen) == -1)
+			return -1;
+		rows[t]++;
+	}
+	return 0;
 }
 
 int

@@ -47,15 +47,15 @@ struct rec_deletion {
 	struct kw_deletion_rec	r;
 };
 
+/*
+ * A proc record keeps the bytes of its kw_proc_rec only up to the end of
+ * the cmdline string (cmdline is the struct's last member): a queue of
+ * 100k rows must not cost 4 KiB per row. Read it through rec_body and the
+ * schema's offsets; rec_proc_new makes one.
+ */
 struct rec_proc {
 	struct rec	h;
-	int32_t		pid;
-	char		name[KW_NAME_LEN];
-	char		container_id[KW_CID_LEN];
-	double		cpu_pct;
-	double		mem_pct;
-	uint64_t	rss_kb;
-	char		cmdline[];	/* NUL-terminated, exact size */
+	unsigned char	body[];
 };
 
 /* A FIFO of records; nrows counts the table rows they become. */
@@ -84,6 +84,11 @@ size_t	rec_rows(const struct rec *r);
  */
 struct rec *rec_decode(const struct kw_msg *msg, uint64_t epoch,
 	    char *err, size_t errlen);
+/* A REC_PROC record holding r (epoch, seq, ts zero); NULL on ENOMEM. */
+struct rec *rec_proc_new(const struct kw_proc_rec *r);
+/* The decoded record (a kw_*_rec) and its schema; NULL for REC_SKIP. */
+const void *rec_body(const struct rec *r);
+const struct kw_schema *rec_schema(enum rec_kind kind);
 
 /* db.c */
 enum rdb_table {
@@ -102,8 +107,17 @@ struct rdb;
 /* Table names in enum rdb_table order. */
 const char *rdb_table_name(enum rdb_table t);
 /*
- * Open (create) the database: WAL, synchronous=NORMAL, busy_timeout,
- * migrate to RDB_SCHEMA_VERSION, prepare statements. NULL with err set.
+ * The SQL the recorder runs for a data table, built from its record's
+ * schema: the columns of every field stored there, then ts, epoch, seq.
+ * sqlite3_malloc'd (sqlite3_free it); NULL when out of memory.
+ */
+char	*rdb_create_sql(enum rdb_table t);
+char	*rdb_insert_sql(enum rdb_table t);
+/*
+ * Open (create) the database: WAL, synchronous=NORMAL, busy_timeout;
+ * create the tables that are missing and add the columns that are missing
+ * (rows are kept), set user_version to RDB_SCHEMA_VERSION, prepare the
+ * statements. NULL with err set.
  */
 struct rdb *rdb_open(const char *path, int busy_timeout_ms, char *err,
 	    size_t errlen);

@@ -275,22 +275,23 @@ mk_container(uint64_t epoch, uint64_t seq, int64_t ts, const char *cid,
 static struct rec *
 mk_proc(uint64_t epoch, uint64_t seq, int64_t ts, const char *cmdline)
 {
-	struct rec_proc	*p;
-	size_t		 len = strlen(cmdline);
+	struct kw_proc_rec	*p = calloc(1, sizeof(*p));
+	struct rec		*r;
 
-	p = calloc(1, sizeof(*p) + len + 1);
 	assert_non_null(p);
-	p->h.kind = REC_PROC;
-	p->h.epoch = epoch;
-	p->h.seq = seq;
-	p->h.ts = ts;
 	p->pid = 77;
 	snprintf(p->name, sizeof(p->name), "foo) Z ");
-	memcpy(p->cmdline, cmdline, len + 1);
+	snprintf(p->cmdline, sizeof(p->cmdline), "%s", cmdline);
 	p->cpu_pct = 3.25;
 	p->mem_pct = 0.5;
 	p->rss_kb = 2048;
-	return &p->h;
+	r = rec_proc_new(p);
+	free(p);
+	assert_non_null(r);
+	r->epoch = epoch;
+	r->seq = seq;
+	r->ts = ts;
+	return r;
 }
 
 static struct rec *
@@ -401,6 +402,116 @@ db__seed_schema_v0__migrated_with_columns_added(void **state)
 	assert_int_equal(raw_int(c, "SELECT count(*) FROM containers"
 	    " WHERE container_id = 'old' AND name IS NULL AND seq IS NULL"),
 	    1);
+	assert_int_equal(sqlite3_close(c), SQLITE_OK);
+	assert_integrity(f->path);
+}
+
+/*
+ * What the recorder before the field tables left in a database (schema
+ * version 1): the seed's tables with kwarden's columns added after ts,
+ * processes and stream_state, an index on ts of each data table.
+ */
+static const char *const recorder_v1_schema =
+    "CREATE TABLE containers (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  container_id TEXT, pid INTEGER, image TEXT, cpu_pct REAL,"
+    "  mem_pct REAL, ts INTEGER, name TEXT, class TEXT, rss_kb INTEGER,"
+    "  nprocs INTEGER, epoch INTEGER, seq INTEGER);"
+    "CREATE TABLE deletions (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  container_id TEXT, reason TEXT, ts INTEGER, name TEXT, image TEXT,"
+    "  class TEXT, action TEXT, result TEXT, cpu_pct REAL, mem_pct REAL,"
+    "  epoch INTEGER, seq INTEGER);"
+    "CREATE TABLE sys_metrics (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  mem_total_kb INTEGER, mem_free_kb INTEGER, mem_used_kb INTEGER,"
+    "  ts INTEGER, mem_available_kb INTEGER, cpu_pct REAL, epoch INTEGER,"
+    "  seq INTEGER);"
+    "CREATE TABLE process_count (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  total INTEGER, ts INTEGER, epoch INTEGER, seq INTEGER);"
+    "CREATE TABLE processes (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  pid INTEGER, name TEXT, cmdline TEXT, container_id TEXT,"
+    "  cpu_pct REAL, mem_pct REAL, rss_kb INTEGER, ts INTEGER,"
+    "  epoch INTEGER, seq INTEGER);"
+    "CREATE TABLE stream_state (stream TEXT PRIMARY KEY, epoch INTEGER,"
+    "  seq INTEGER);"
+    "CREATE INDEX containers_ts ON containers(ts);"
+    "CREATE INDEX deletions_ts ON deletions(ts);"
+    "CREATE INDEX sys_metrics_ts ON sys_metrics(ts);"
+    "CREATE INDEX process_count_ts ON process_count(ts);"
+    "CREATE INDEX processes_ts ON processes(ts);"
+    "PRAGMA user_version = 1;";
+
+static void
+db__previous_recorder_v1__rows_kept_and_writes_go_on(void **state)
+{
+	struct fixture	*f = *state;
+	struct rdb	*db;
+	struct rec_queue q;
+	uint64_t	 epoch = 0, seq = 0;
+	char		 err[256] = "";
+	sqlite3		*c;
+
+	c = raw_open(f->path);
+	raw_exec(c, recorder_v1_schema);
+	raw_exec(c, "PRAGMA journal_mode = WAL");
+	raw_exec(c, "INSERT INTO sys_metrics (mem_total_kb, mem_free_kb,"
+	    " mem_used_kb, ts, mem_available_kb, cpu_pct, epoch, seq)"
+	    " VALUES (100, 40, 60, 50, 45, 1.5, 3, 1)");
+	raw_exec(c, "INSERT INTO process_count (total, ts, epoch, seq)"
+	    " VALUES (99, 50, 3, 1)");
+	raw_exec(c, "INSERT INTO containers (container_id, pid, image,"
+	    " cpu_pct, mem_pct, ts, name, class, rss_kb, nprocs, epoch, seq)"
+	    " VALUES ('old', 1, 'img', 1.0, 2.0, 50, 'n', 'low', 7, 2, 3, 2)");
+	raw_exec(c, "INSERT INTO processes (pid, name, cmdline, container_id,"
+	    " cpu_pct, mem_pct, rss_kb, ts, epoch, seq)"
+	    " VALUES (8, 'p', 'p -x', '', 0.5, 0.25, 9, 50, 3, 3)");
+	raw_exec(c, "INSERT INTO deletions (container_id, reason, ts, name,"
+	    " image, class, action, result, cpu_pct, mem_pct, epoch, seq)"
+	    " VALUES ('old', 'cpu', 50, 'n', 'img', 'low', 'remove', 'ok',"
+	    " 30.0, 1.0, 3, 4)");
+	raw_exec(c, "INSERT INTO stream_state VALUES ('decider', 3, 4)");
+	/* A field added since: its column is not there yet. */
+	raw_exec(c, "ALTER TABLE processes DROP COLUMN rss_kb");
+	assert_int_equal(sqlite3_close(c), SQLITE_OK);
+
+	db = open_db(f->path, 1000);
+	assert_int_equal(rdb_user_version(db), RDB_SCHEMA_VERSION);
+	assert_int_equal(rdb_load_state(db, "decider", &epoch, &seq, err,
+	    sizeof(err)), 1);
+	assert_int_equal(epoch, 3);
+	assert_int_equal(seq, 4);
+	fill_batch(&q, 60);
+	if (rdb_write_batch(db, q.head, "decider", EPOCH, 5, NULL, err,
+	    sizeof(err)) == -1)
+		fail_msg("write_batch: %s", err);
+	rq_free(&q);
+	assert_int_equal(rdb_close(db), 0);
+	assert_schema_v1(f->path);
+
+	c = raw_open(f->path);
+	/* Every old row, every value kept; the added column NULL there. */
+	assert_int_equal(raw_int(c, "SELECT count(*) FROM sys_metrics WHERE"
+	    " mem_total_kb = 100 AND mem_free_kb = 40 AND mem_used_kb = 60"
+	    " AND ts = 50 AND mem_available_kb = 45 AND cpu_pct = 1.5 AND"
+	    " epoch = 3 AND seq = 1"), 1);
+	assert_int_equal(raw_int(c, "SELECT total FROM process_count"
+	    " WHERE epoch = 3 AND seq = 1"), 99);
+	assert_int_equal(raw_int(c, "SELECT count(*) FROM containers WHERE"
+	    " container_id = 'old' AND pid = 1 AND image = 'img' AND"
+	    " name = 'n' AND class = 'low' AND rss_kb = 7 AND nprocs = 2 AND"
+	    " epoch = 3 AND seq = 2"), 1);
+	assert_int_equal(raw_int(c, "SELECT count(*) FROM processes WHERE"
+	    " pid = 8 AND cmdline = 'p -x' AND rss_kb IS NULL AND seq = 3"),
+	    1);
+	assert_int_equal(raw_int(c, "SELECT count(*) FROM deletions WHERE"
+	    " reason = 'cpu' AND action = 'remove' AND result = 'ok' AND"
+	    " seq = 4"), 1);
+	/* And the new batch, in the added column too. */
+	assert_int_equal(raw_int(c, "SELECT rss_kb FROM processes WHERE"
+	    " seq = 3 AND epoch = %lld", (long long)EPOCH), 2048);
+	assert_int_equal(count(c, "sys_metrics"), 2);
+	assert_int_equal(count(c, "process_count"), 2);
+	assert_int_equal(count(c, "containers"), 2);
+	assert_int_equal(count(c, "processes"), 2);
+	assert_int_equal(count(c, "deletions"), 2);
 	assert_int_equal(sqlite3_close(c), SQLITE_OK);
 	assert_integrity(f->path);
 }
@@ -953,6 +1064,7 @@ batch__decode__each_type_and_bad_shape_skipped(void **state)
 				     .cpu_pct = 21.0, .rss_kb = 99 };
 	struct kw_deletion_rec	 d = { .cpu_pct = 30.0 };
 	struct kw_proc_rec	*p;
+	const struct kw_proc_rec *pr;
 	struct rec		*r;
 	char			 err[256];
 
@@ -986,9 +1098,10 @@ batch__decode__each_type_and_bad_shape_skipped(void **state)
 	r = roundtrip("proc", KW_PROC_FIELDS, pack_proc, p, 3, err,
 	    sizeof(err));
 	assert_int_equal(r->kind, REC_PROC);
-	assert_int_equal(((struct rec_proc *)r)->pid, 5);
-	assert_string_equal(((struct rec_proc *)r)->name, "foo) Z ");
-	assert_string_equal(((struct rec_proc *)r)->cmdline, p->cmdline);
+	pr = rec_body(r);
+	assert_int_equal(pr->pid, 5);
+	assert_string_equal(pr->name, "foo) Z ");
+	assert_string_equal(pr->cmdline, p->cmdline);
 	free(r);
 	free(p);
 
@@ -1021,6 +1134,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    db__seed_schema_v0__migrated_with_columns_added,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    db__previous_recorder_v1__rows_kept_and_writes_go_on,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(db__newer_schema__refused,
 		    setup, teardown),
