@@ -212,6 +212,19 @@ struct kw_container_rec {
 	double		cpu_pct;
 	double		mem_pct;
 	uint64_t	rss_kb;
+	/* From the container's own cgroup (0 without it). */
+	char		figures[12];		/* "cgroup" or "processes" */
+	double		cpu_pct_procs;		/* sum over its processes */
+	uint64_t	mem_usage_kb;
+	uint64_t	working_set_kb;		/* usage - inactive_file */
+	uint64_t	anon_kb;
+	uint64_t	mem_limit_kb;		/* 0: none */
+	uint64_t	nr_throttled;
+	uint64_t	throttled_ns;
+	uint64_t	oom_kills;
+	double		psi_cpu_some;		/* avg10, percent */
+	double		psi_mem_some;
+	double		psi_mem_full;
 };
 
 /* cmdline stays the last member: the recorder keeps only its used part. */

@@ -127,6 +127,8 @@ SCHEMA(kw_sys_schema, "sys", struct kw_sys_rec, sys_fields);
 
 #define CONTAINER(k, m, ty, col)					\
 	FIELD(struct kw_container_rec, k, m, ty, 0, "containers", col, NULL)
+#define CONTAINER_OPT(k, m, ty, col)					\
+	FIELD(struct kw_container_rec, k, m, ty, 1, "containers", col, NULL)
 
 static const struct kw_field container_fields[] = {
 	CONTAINER("container_id",	container_id,	STR, "container_id"),
@@ -138,6 +140,19 @@ static const struct kw_field container_fields[] = {
 	CONTAINER("cpu_pct",		cpu_pct,	F64, "cpu_pct"),
 	CONTAINER("mem_pct",		mem_pct,	F64, "mem_pct"),
 	CONTAINER("rss_kb",		rss_kb,		U64, "rss_kb"),
+	/* The cgroup's figures: optional, so an older decider still decodes. */
+	CONTAINER_OPT("figures",	figures,	STR, "figures"),
+	CONTAINER_OPT("cpu_pct_procs",	cpu_pct_procs,	F64, "cpu_pct_procs"),
+	CONTAINER_OPT("mem_usage_kb",	mem_usage_kb,	U64, "mem_usage_kb"),
+	CONTAINER_OPT("working_set_kb",	working_set_kb,	U64, "working_set_kb"),
+	CONTAINER_OPT("anon_kb",	anon_kb,	U64, "anon_kb"),
+	CONTAINER_OPT("mem_limit_kb",	mem_limit_kb,	U64, "mem_limit_kb"),
+	CONTAINER_OPT("nr_throttled",	nr_throttled,	U64, "nr_throttled"),
+	CONTAINER_OPT("throttled_ns",	throttled_ns,	U64, "throttled_ns"),
+	CONTAINER_OPT("oom_kills",	oom_kills,	U64, "oom_kills"),
+	CONTAINER_OPT("psi_cpu_some",	psi_cpu_some,	F64, "psi_cpu_some"),
+	CONTAINER_OPT("psi_mem_some",	psi_mem_some,	F64, "psi_mem_some"),
+	CONTAINER_OPT("psi_mem_full",	psi_mem_full,	F64, "psi_mem_full"),
 };
 SCHEMA(kw_container_schema, "container", struct kw_container_rec,
     container_fields);

@@ -536,6 +536,10 @@ int	engine_step(struct engine *e, const struct kw_snapshot *snap,
 /* An intent's call ended (acts_on_result on its container). */
 void	engine_action_done(struct engine *e, const char *container_id,
 	    enum docker_outcome outcome, const char *result, uint64_t now_ns);
+/* The container record of a row, in class class_idx. */
+void	engine_container_rec(const struct engine *e,
+	    const struct engine_row *r, size_t class_idx,
+	    struct kw_container_rec *cr);
 /* The class of a row under the current policy (after a reload too). */
 size_t	engine_class_of(const struct engine *e, const struct engine_row *r);
 /* A row by exact name, else by id prefix; NULL if none. */

@@ -382,6 +382,36 @@ engine_class_of(const struct engine *e, const struct engine_row *r)
 	    r->c.label_class);
 }
 
+void
+engine_container_rec(const struct engine *e, const struct engine_row *r,
+    size_t class_idx, struct kw_container_rec *cr)
+{
+	memset(cr, 0, sizeof(*cr));
+	memcpy(cr->container_id, r->c.container_id, sizeof(cr->container_id));
+	cut_names(cr->name, sizeof(cr->name), cr->image, sizeof(cr->image),
+	    r->c.name, r->c.image);
+	copy_str(cr->class_name, sizeof(cr->class_name),
+	    policy_class_name(&e->policy, class_idx));
+	cr->pid = r->c.pid;
+	cr->nprocs = r->c.nprocs;
+	cr->cpu_pct = r->c.cpu_pct;
+	cr->mem_pct = r->c.mem_pct;
+	cr->rss_kb = r->c.rss_kb;
+	copy_str(cr->figures, sizeof(cr->figures), r->c.cg_flags & KW_CG_CPU ?
+	    "cgroup" : "processes");
+	cr->cpu_pct_procs = r->c.cpu_pct_procs;
+	cr->mem_usage_kb = r->c.mem_usage_kb;
+	cr->working_set_kb = r->c.working_set_kb;
+	cr->anon_kb = r->c.anon_kb;
+	cr->mem_limit_kb = r->c.mem_limit_kb;
+	cr->nr_throttled = r->c.nr_throttled;
+	cr->throttled_ns = r->c.throttled_ns;
+	cr->oom_kills = r->c.oom_kills;
+	cr->psi_cpu_some = r->c.psi_cpu_some;
+	cr->psi_mem_some = r->c.psi_mem_some;
+	cr->psi_mem_full = r->c.psi_mem_full;
+}
+
 /* Records of the sample: sys, a row per container. */
 static void
 out_figures(struct engine *e, const struct kw_snapshot *snap,
@@ -404,17 +434,7 @@ out_figures(struct engine *e, const struct kw_snapshot *snap,
 		if ((cr = OUT_ADD(out, containers, ncontainers,
 		    containers_cap)) == NULL)
 			return;
-		memcpy(cr->container_id, r->c.container_id,
-		    sizeof(cr->container_id));
-		cut_names(cr->name, sizeof(cr->name), cr->image,
-		    sizeof(cr->image), r->c.name, r->c.image);
-		copy_str(cr->class_name, sizeof(cr->class_name),
-		    policy_class_name(&e->policy, r->class_idx));
-		cr->pid = r->c.pid;
-		cr->nprocs = r->c.nprocs;
-		cr->cpu_pct = r->c.cpu_pct;
-		cr->mem_pct = r->c.mem_pct;
-		cr->rss_kb = r->c.rss_kb;
+		engine_container_rec(e, r, r->class_idx, cr);
 	}
 }
 

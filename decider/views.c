@@ -113,51 +113,21 @@ cmd_config(void *arg, const char *args)
 
 /*
  * A container as the record the decider publishes for it (the keys of the
- * container schema, in its order), then its state and the figures from
- * its own cgroup. The class is worked out again here: the policy may have
- * been reloaded.
+ * container schema, in its order), then its state. The class is worked
+ * out again here: the policy may have been reloaded.
  */
 static json_t *
 container_json(struct decider *dz, const struct engine_row *r, int connected)
 {
-	const struct container *c = &r->c;
 	struct kw_container_rec rec;
 	json_t *e;
 	char buf[64];
 
-	memset(&rec, 0, sizeof(rec));
-	snprintf(rec.container_id, sizeof(rec.container_id), "%s",
-	    c->container_id);
-	snprintf(rec.name, sizeof(rec.name), "%.*s", (int)sizeof(rec.name) - 1,
-	    c->name);
-	snprintf(rec.image, sizeof(rec.image), "%.*s",
-	    (int)sizeof(rec.image) - 1, c->image);
-	snprintf(rec.class_name, sizeof(rec.class_name), "%s",
-	    policy_class_name(&dz->eng.policy, engine_class_of(&dz->eng, r)));
-	rec.pid = c->pid;
-	rec.nprocs = c->nprocs;
-	rec.cpu_pct = c->cpu_pct;
-	rec.mem_pct = c->mem_pct;
-	rec.rss_kb = c->rss_kb;
+	engine_container_rec(&dz->eng, r, engine_class_of(&dz->eng, r), &rec);
 	if ((e = kw_record_to_json(&kw_container_schema, &rec)) == NULL)
 		return NULL;
 	json_object_set_new(e, "state", json_string(
 	    engine_row_state(r, connected, buf, sizeof(buf))));
-	/* From the container's own cgroup (0 without it). */
-	json_object_set_new(e, "figures", json_string(c->cg_flags &
-	    KW_CG_CPU ? "cgroup" : "processes"));
-	json_object_set_new(e, "cpu_pct_procs", json_real(c->cpu_pct_procs));
-	json_object_set_new(e, "mem_usage_kb", json_u64(c->mem_usage_kb));
-	json_object_set_new(e, "working_set_kb", json_u64(c->working_set_kb));
-	json_object_set_new(e, "anon_kb", json_u64(c->anon_kb));
-	json_object_set_new(e, "mem_limit_kb", json_u64(c->mem_limit_kb));
-	json_object_set_new(e, "nr_throttled", json_u64(c->nr_throttled));
-	json_object_set_new(e, "throttled_s",
-	    json_real((double)c->throttled_ns / 1e9));
-	json_object_set_new(e, "oom_kills", json_u64(c->oom_kills));
-	json_object_set_new(e, "psi_cpu_some", json_real(c->psi_cpu_some));
-	json_object_set_new(e, "psi_mem_some", json_real(c->psi_mem_some));
-	json_object_set_new(e, "psi_mem_full", json_real(c->psi_mem_full));
 	return e;
 }
 

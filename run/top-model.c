@@ -14,6 +14,10 @@
 static const char *const ctr_known[] = {
 	"container_id", "name", "image", "class", "pid", "nprocs", "cpu_pct",
 	"mem_pct", "rss_kb", "state",
+	/* The cgroup's own figures: columns for them are still to come. */
+	"figures", "cpu_pct_procs", "mem_usage_kb", "anon_kb", "mem_limit_kb",
+	"nr_throttled", "throttled_ns", "oom_kills", "psi_cpu_some",
+	"psi_mem_some", "psi_mem_full",
 };
 /* Names a working set may come under, the first present wins. */
 static const char *const ws_keys[] = {

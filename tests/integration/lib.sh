@@ -30,27 +30,36 @@ check() {
 }
 
 # fake_container: a sleeping process in a cgroup named like Docker's
-# (cgroupfs driver), made by hand: the reader sees it exactly as a
-# container's process. Sets CID (its 64-hex id), CPROC (its pid) and CG
-# (the cgroup directory, "" when none could be made: not root, no cgroupfs).
+# (cgroupfs driver), made by hand in every hierarchy as Docker does: the
+# reader sees it exactly as a container's process, cgroup figures
+# included. Sets CID (its 64-hex id), CPROC (its pid) and CG (its first
+# cgroup directory, "" when none could be made: not root, no cgroupfs).
+CG_ALL=()
 fake_container() {
-	local h
+	local h d
 	CID=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	CG=""
-	for h in pids cpu memory unified; do
-		if [ -d "/sys/fs/cgroup/$h" ] &&
-		    mkdir -p "/sys/fs/cgroup/$h/docker/$CID" 2>/dev/null; then
-			CG="/sys/fs/cgroup/$h/docker/$CID"
-			break
-		fi
-	done
 	sleep 30000 &
 	CPROC=$!
 	PIDS+=("$CPROC")
-	if [ -n "$CG" ] && ! echo "$CPROC" >"$CG/cgroup.procs" 2>/dev/null; then
-		rmdir "$CG"
-		CG=""
+	if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+		mkdir -p /sys/fs/cgroup/docker 2>/dev/null &&
+			echo "+cpu +memory" >/sys/fs/cgroup/docker/cgroup.subtree_control 2>/dev/null
+		set -- /sys/fs/cgroup/docker/"$CID"
+	else
+		set --
+		for h in pids cpu cpuacct memory; do
+			[ -d "/sys/fs/cgroup/$h" ] && set -- "$@" "/sys/fs/cgroup/$h/docker/$CID"
+		done
 	fi
+	for d in "$@"; do
+		if mkdir -p "$d" 2>/dev/null && echo "$CPROC" >"$d/cgroup.procs" 2>/dev/null; then
+			CG_ALL+=("$d")
+			[ -z "$CG" ] && CG=$d
+		else
+			rmdir "$d" 2>/dev/null
+		fi
+	done
 }
 
 cleanup() {
@@ -65,8 +74,10 @@ cleanup() {
 		done
 		kill -KILL "$p" 2>/dev/null
 	done
-	# A fake container's cgroup goes once its process is gone.
-	[ -n "${CG:-}" ] && rmdir "$CG" 2>/dev/null
+	# A fake container's cgroups go once its process is gone.
+	for p in "${CG_ALL[@]}"; do
+		rmdir "$p" 2>/dev/null
+	done
 	if [ "${KW_KEEP:-0}" = 1 ]; then
 		echo "kept $T"
 	else
