@@ -937,12 +937,14 @@ docker_stats(const struct docker *dk, struct docker_stats *st)
 void
 docker_close(struct docker *dk)
 {
-	struct dreq *r;
+	struct dreq *r, *next;
 	struct dsock *ds;
 
 	if (dk == NULL || dk->closing)
 		return;
-	while ((r = dk->reqs) != NULL) {
+	/* A cancelled action's callback makes no call of its own. */
+	for (r = dk->reqs; r != NULL; r = next) {
+		next = r->next;
 		if (r->cb != NULL)
 			r->cb(r->arg, DOCKER_ACT_CANCELLED,
 			    "cancelled: the decider is stopping");

@@ -34,7 +34,7 @@ if wait_for 15 two_rows; then
 	rows=$(deletions)
 	n=$(echo "$rows" | grep -c .)
 	[ "$n" = 2 ] && ok "dry-run: 2 decisions recorded" || fail "dry-run: 2 decisions" "$rows"
-	bad=$(echo "$rows" | grep -vcE "^${KWT}high_cpu_[1-4]"'\|high_cpu_img\|high\|dry-run\|ok\|cpu [0-9.]+% > '"$CPU_THRESHOLD"'\.0%$')
+	bad=$(echo "$rows" | grep -vcE "^${KWT}high_cpu_[1-4]"'\|high_cpu_img\|high\|dry-run\|ok\|cpu [0-9.]+% > '"$CPU_THRESHOLD"'\.00?%$')
 	[ "$bad" = 0 ] && ok "dry-run rows: name, image, class high, dry-run, ok, reason" || fail "dry-run rows" "$rows"
 else
 	fail "dry-run: 2 decisions within 15 s" "$(deletions; grep decider "$T/log" | tail -5)"
@@ -63,7 +63,7 @@ sleep 2	# nothing more may go
 rows=$(deletions)
 n=$(echo "$rows" | grep -c .)
 [ "$n" = 2 ] && ok "2 deletion rows" || fail "2 deletion rows" "$rows"
-bad=$(echo "$rows" | grep -vcE "^${KWT}high_cpu_[1-4]"'\|high_cpu_img\|high\|remove\|ok\|cpu [0-9.]+% > '"$CPU_THRESHOLD"'\.0%$')
+bad=$(echo "$rows" | grep -vcE "^${KWT}high_cpu_[1-4]"'\|high_cpu_img\|high\|remove\|ok\|cpu [0-9.]+% > '"$CPU_THRESHOLD"'\.00?%$')
 [ "$bad" = 0 ] && ok "rows: name, image, class, remove, ok, 'cpu N% > $CPU_THRESHOLD.0%'" || fail "deletion rows" "$rows"
 gone=$(sql "SELECT name FROM deletions" | sort)
 still=$(docker ps --filter "name=^${KWT}high_cpu_" --format '{{.Names}}' | sort)
