@@ -21,7 +21,7 @@ PIDS+=($!)
 wait_for 5 test -S "$T/engine.sock" || fail "fake engine listens"
 
 check "pipeline starts" start_pipeline -o reader.interval=500ms \
-	-o policy.window=1s -o policy.mem_threshold=0.0001 \
+	-o policy.window=1s -o policy.mem_threshold=0.0001 -o policy.mem_basis=rss \
 	-o policy.cpu_threshold=100 -o policy.action=remove \
 	-o "class.high.match=kwf-nothing" -o class.high.min_alive=0 \
 	-o "class.low.match=kwf" -o class.low.min_alive=0 \

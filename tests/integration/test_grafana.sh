@@ -33,7 +33,7 @@ fake_container
 # dry-run: the "container" is unknown to Docker, and nothing is touched;
 # the host's Docker is left out altogether (its containers come and go).
 check "pipeline starts" start_pipeline -o class.low.min_alive=0 \
-	-o policy.mem_threshold=0.0001 -o policy.action=dry-run \
+	-o policy.mem_threshold=0.0001 -o policy.mem_basis=rss -o policy.action=dry-run \
 	-o "decider.docker_socket=$T/no-docker.sock"
 has_deletion() { [ "$(sql 'SELECT count(*) FROM deletions')" -ge 1 ]; }
 wait_for 15 has_deletion && ok "a dry-run deletion recorded" ||
