@@ -50,6 +50,10 @@ wait_for 20 gone high_fork && t_fork=$(since "$t0")
 [ -n "${t_cpu:-}" ] && ok "plain hog removed after ${t_cpu} s" || fail "plain hog removed"
 [ -n "${t_fork:-}" ] && ok "short-lived-children hog removed after ${t_fork} s" ||
 	fail "short-lived-children hog removed" "$(ctl decider containers | jq -c '.containers[] | {name, cpu_pct, cpu_pct_procs, figures}')"
+# Its row is published when Docker's call ends, which may be after the
+# container has left `docker ps`.
+fork_row() { sql "SELECT reason FROM deletions WHERE name = '${KWT}high_fork' LIMIT 1" | grep -q .; }
+wait_for 15 fork_row
 row=$(sql "SELECT reason FROM deletions WHERE name = '${KWT}high_fork' LIMIT 1")
 echo "$row" | grep -qE "^cpu [0-9.]+% > " && ok "its deletion row says why: $row" || fail "deletion row" "$row"
 stop_pipeline
