@@ -3,8 +3,7 @@
 # decider.stop_ack_wait) until the recorder has acked its last seq, so every
 # message of its epoch is in the database. The recorder is held (SIGSTOP)
 # for the last second and a half, so messages are still queued in the
-# decider when it is told to stop; with the wait off they are lost: the
-# check can fail.
+# decider when it is told to stop; with the wait off they may be lost.
 . "$(dirname "$0")/lib.sh"
 
 # stop_decider WAIT: run a pipeline whose recorder commits every 2 s, stop
@@ -56,11 +55,12 @@ else
 	fail "pipeline starts"
 fi
 
+# The same without the wait, for comparison: whether anything is lost then
+# depends on what was still queued when the stream closed (646 of 856 stored
+# in one run, all of 584 in another), so it is reported, not checked.
 rm -f "$T/kwarden.db" "$T/kwarden.db-wal" "$T/kwarden.db-shm"
 if stop_decider 0; then
-	[ -n "$LAST" ] && [ "${STORED:-0}" -lt "$LAST" ] &&
-		ok "without the wait, the unacked batch is lost ($STORED of $LAST): the check can fail" ||
-		fail "without the wait something is lost" "stored ${STORED:-none}, published $LAST"
+	echo "# without the wait: $STORED of $LAST stored"
 else
 	fail "pipeline starts again"
 fi
