@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # debian-source.sh - sourced by tests/vm scripts: the archive this machine
 # already uses, read from its own apt sources, so that no package host is
 # ever written into the repository.
