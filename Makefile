@@ -67,8 +67,8 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all test unit integration vm run demo kmods bench install uninstall \
-	clean check-deps check-deps-test fuzz fuzz-smoke fuzz-build
+.PHONY: all test unit integration vm systemd test-vm-all run demo kmods bench \
+	install uninstall clean check-deps check-deps-test fuzz fuzz-smoke fuzz-build
 ## Targets:
 ## all              (the default) the five programs; needs no cmocka
 all: $(BINS)
@@ -135,6 +135,13 @@ integration: all
 ## vm               the kernel modules' tests under qemu (tests/vm/run)
 vm:
 	tests/run-all vm
+## systemd          kwarden under systemd in a qemu VM, newest 6.1 (tests/vm/systemd/run)
+systemd: all
+	tests/run-all systemd
+## test-vm-all      the module tests and the systemd VM on every installed kernel
+test-vm-all: check-deps-test
+	$(MAKE) all
+	KW_SYSD_ALL=1 tests/run-all vm systemd
 
 # Debug kernel (KASAN, lockdep, PROVE_RCU...) run of the kernel modules:
 # slow (the kernel is built once, cached outside the tree), not in `test`.

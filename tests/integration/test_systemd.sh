@@ -98,7 +98,7 @@ done
 # Ordering: reader, then decider, then recorder; each pulls its producer in.
 need kwarden-decider.service After=kwarden-reader.service Wants=kwarden-reader.service \
 	After=docker.service
-need kwarden-recorder.service After=kwarden-decider.service Wants=kwarden-decider.service
+need kwarden-recorder.service Before=kwarden-decider.service Wants=kwarden-decider.service
 need kwarden-reader.service After=systemd-modules-load.service
 
 # Privileges: only the decider reaches Docker; the recorder has no
