@@ -283,6 +283,8 @@ struct kw_sub_stats {
 	uint64_t	received;
 	uint64_t	gaps;		/* messages lost, summed */
 	uint64_t	reconnects;
+	uint64_t	restarts_clean;	/* producer restarts after its end */
+	uint64_t	restarts_lossy;	/* ... without one: a loss is possible */
 	int		connected;
 	char		last_error[160];
 };
@@ -302,8 +304,12 @@ struct kw_sub_cb {
 
 struct kw_sub *kw_sub_new(uv_loop_t *loop, const char *path,
 	    const char *stream, int durable, const struct kw_sub_cb *cb);
-/* The resume point: the last (epoch, seq) already handled. */
-void	kw_sub_resume_from(struct kw_sub *sub, uint64_t epoch, uint64_t seq);
+/*
+ * The resume point: the last (epoch, seq) already handled; ended when that
+ * was the producer's end message (its restart then loses nothing).
+ */
+void	kw_sub_resume_from(struct kw_sub *sub, uint64_t epoch, uint64_t seq,
+	    int ended);
 void	kw_sub_start(struct kw_sub *sub);
 /* Send {"t":"ack","seq":N} to the producer. */
 void	kw_sub_ack(struct kw_sub *sub, uint64_t seq);

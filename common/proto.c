@@ -20,6 +20,7 @@ static const char *const msg_names[KW_MSG__COUNT] = {
 	[KW_MSG_CONTAINER] = "container",
 	[KW_MSG_PROC] = "proc",
 	[KW_MSG_DELETION] = "deletion",
+	[KW_MSG_END] = "end",
 };
 
 const char *

@@ -31,6 +31,7 @@ enum kw_msg_type {
 	KW_MSG_CONTAINER,	/* decider */
 	KW_MSG_PROC,		/* decider */
 	KW_MSG_DELETION,	/* decider */
+	KW_MSG_END,		/* decider: the last of its epoch */
 	KW_MSG__COUNT,
 };
 

@@ -52,6 +52,9 @@ struct kw_sub {
 	int			 paused;
 	int			 closing;
 	int			 failing;	/* last attempt failed (logged) */
+	int			 warned_first;	/* never connected: warned */
+	uint64_t		 born_ns;	/* kw_sub_new, monotonic */
+	uint64_t		 ended_epoch;	/* its end handled: a clean stop */
 	struct kw_sub_stats	 st;
 };
 
@@ -80,15 +83,18 @@ kw_sub_new(uv_loop_t *loop, const char *path, const char *stream, int durable,
 	sub->durable = durable;
 	sub->cb = *cb;
 	sub->backoff_ms = BACKOFF_MIN_MS;
+	sub->born_ns = kw_mono_ns();
 	uv_timer_init(loop, &sub->timer);
 	sub->timer.data = sub;
 	return sub;
 }
 
 void
-kw_sub_resume_from(struct kw_sub *sub, uint64_t epoch, uint64_t seq)
+kw_sub_resume_from(struct kw_sub *sub, uint64_t epoch, uint64_t seq,
+    int ended)
 {
 	sub->epoch = epoch;
+	sub->ended_epoch = ended ? epoch : 0;
 	sub->last_seq = seq;
 	sub->st.epoch = epoch;
 	sub->st.last_seq = seq;
@@ -255,12 +261,21 @@ on_hello(struct kw_sub *sub, const msgpack_object *obj)
 		sub->awaiting = 1;
 		send_sub(sub, epoch, sub->expect);
 	} else if (sub->durable) {
-		if (sub->epoch != 0)
+		if (sub->epoch != 0 && sub->ended_epoch == sub->epoch) {
+			sub->st.restarts_clean++;
+			log_info("%s: %s restarted (epoch %" PRIu64 " -> %"
+			    PRIu64 ") after a clean stop at seq %" PRIu64
+			    ", all of it handled; taking the new stream from "
+			    "seq 1", sub->path, sub->stream, sub->epoch, epoch,
+			    sub->last_seq);
+		} else if (sub->epoch != 0) {
+			sub->st.restarts_lossy++;
 			log_warnx("%s: %s restarted (epoch %" PRIu64 " -> %"
 			    PRIu64 "): what it published after seq %" PRIu64
 			    " and did not deliver is lost; taking the new "
 			    "stream from seq 1", sub->path, sub->stream,
 			    sub->epoch, epoch, sub->last_seq);
+		}
 		sub->epoch = epoch;
 		sub->last_seq = 0;
 		sub->expect = 1;
@@ -342,6 +357,9 @@ on_message(struct kw_sub *sub, const msgpack_object *obj)
 	sub->st.received++;
 	if (sub->cb.on_msg)
 		sub->cb.on_msg(sub->cb.arg, &msg);
+	/* The producer's last word: its restart will lose nothing. */
+	if (msg.type == KW_MSG_END)
+		sub->ended_epoch = sub->epoch;
 }
 
 /* Hand on every complete message buffered, unless paused or closed. */
@@ -403,6 +421,32 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	sub_drain(sub);
 }
 
+/*
+ * Until the first connection, a producer that is not up yet is the normal
+ * start-up order (the recorder starts before the decider, so it stops
+ * after it): that is a warning only after SUB_FIRST_GRACE_NS.
+ */
+#define SUB_FIRST_GRACE_NS	(30ULL * 1000000000ULL)
+
+static void
+connect_failed(struct kw_sub *sub, int status)
+{
+	if (sub->st.reconnects == 0 && !sub->warned_first) {
+		if (kw_mono_ns() - sub->born_ns >= SUB_FIRST_GRACE_NS) {
+			log_warnx("%s: cannot connect to %s for %llu s: %s; "
+			    "retrying", sub->path, sub->stream,
+			    SUB_FIRST_GRACE_NS / 1000000000ULL,
+			    uv_strerror(status));
+			sub->warned_first = 1;
+		} else if (!sub->failing)
+			log_info("%s: %s is not up yet (%s); retrying",
+			    sub->path, sub->stream, uv_strerror(status));
+	} else if (!sub->failing)
+		log_warnx("%s: cannot connect to %s: %s; retrying",
+		    sub->path, sub->stream, uv_strerror(status));
+	sub->failing = 1;
+}
+
 static void
 on_connect(uv_connect_t *req, int status)
 {
@@ -412,11 +456,7 @@ on_connect(uv_connect_t *req, int status)
 	if (c->closing)
 		return;		/* kw_sub_close came first */
 	if (status != 0) {
-		if (!sub->failing) {
-			log_warnx("%s: cannot connect to %s: %s; retrying",
-			    sub->path, sub->stream, uv_strerror(status));
-			sub->failing = 1;
-		}
+		connect_failed(sub, status);
 		set_error(sub, "cannot connect: %s", uv_strerror(status));
 		sub_disconnect(sub, uv_strerror(status));
 		return;

@@ -125,6 +125,13 @@ publish(struct decider *dz, enum kw_msg_type type, size_t fields,
 }
 
 static void
+pack_nothing(msgpack_packer *pk, const void *r)
+{
+	(void)pk;
+	(void)r;
+}
+
+static void
 pack_sys(msgpack_packer *pk, const void *r)
 {
 	kw_sys_pack(pk, r);
@@ -384,6 +391,8 @@ on_stop(struct kw_daemon *d)
 	dz->ctl = NULL;
 	if (dz->pub == NULL)
 		return;
+	/* The epoch's last message: the recorder knows nothing follows. */
+	publish(dz, KW_MSG_END, 0, pack_nothing, NULL);
 
 	/*
 	 * A durable consumer (one that has acked) gets up to stop_ack_wait

@@ -24,6 +24,7 @@ rec_rows(const struct rec *r)
 {
 	switch (r->kind) {
 	case REC_SKIP:
+	case REC_END:
 		return 0;
 	case REC_SYS:
 		return 2;
@@ -168,6 +169,8 @@ rec_decode(const struct kw_msg *msg, uint64_t epoch, char *err,
 		break;
 	case KW_MSG_PROC:
 		return decode_proc(msg, epoch, err, errlen);
+	case KW_MSG_END:
+		return rec_new(sizeof(struct rec), REC_END, msg, epoch);
 	default:
 		snprintf(err, errlen, "unexpected message type \"%s\"",
 		    kw_msg_type_name(msg->type));

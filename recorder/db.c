@@ -571,7 +571,7 @@ insert(struct rdb *db, const struct rec *r, uint64_t rows[RDB__NTABLES],
 	const void	*body;
 	int		 t;
 
-	if (r->kind == REC_SKIP)
+	if (r->kind == REC_SKIP || r->kind == REC_END)
 		return 0;
 	if ((body = rec_body(r)) == NULL) {
 		seterr(err, errlen, "record seq %llu: unknown kind %d",
@@ -595,20 +595,32 @@ rdb_write_batch(struct rdb *db, const struct rec *head, const char *stream,
     char *err, size_t errlen)
 {
 	uint64_t	 n[RDB__NTABLES] = { 0 };
-	const struct rec *r;
+	const struct rec *r, *last = NULL;
 	sqlite3_stmt	*st;
+	char		 name[64];
 
 	if (run(db, db->st[ST_BEGIN], err, errlen) == -1)
 		return -1;
-	for (r = head; r != NULL; r = r->next)
+	for (r = head; r != NULL; r = r->next) {
 		if (insert(db, r, n, err, errlen) == -1)
 			goto fail;
+		last = r;
+	}
 	st = db->st[ST_STATE_SET];
 	bind_str(st, 1, stream);
 	bind_u64(st, 2, epoch);
 	bind_u64(st, 3, last_seq);
 	if (run(db, st, err, errlen) == -1)
 		goto fail;
+	/* The producer's end is the resume point: its restart loses nothing. */
+	if (last != NULL && last->kind == REC_END && last->seq == last_seq) {
+		snprintf(name, sizeof(name), "%s.end", stream);
+		bind_str(st, 1, name);
+		bind_u64(st, 2, epoch);
+		bind_u64(st, 3, last_seq);
+		if (run(db, st, err, errlen) == -1)
+			goto fail;
+	}
 	if (run(db, db->st[ST_COMMIT], err, errlen) == -1)
 		goto fail;
 	if (rows != NULL)
@@ -642,6 +654,18 @@ rdb_load_state(struct rdb *db, const char *stream, uint64_t *epoch,
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return found;
+}
+
+int
+rdb_state_ended(struct rdb *db, const char *stream, uint64_t epoch,
+    uint64_t seq)
+{
+	uint64_t e, s;
+	char	 name[64];
+
+	snprintf(name, sizeof(name), "%s.end", stream);
+	return rdb_load_state(db, name, &e, &s, NULL, 0) == 1 && e == epoch &&
+	    s == seq;
 }
 
 int64_t

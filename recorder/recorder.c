@@ -657,7 +657,8 @@ main(int argc, char **argv)
 	if ((rc.sub = kw_sub_new(loop, sock, STREAM, 1, &cb)) == NULL)
 		fatalx("%s: cannot subscribe", sock);
 	if (found)
-		kw_sub_resume_from(rc.sub, epoch, seq);
+		kw_sub_resume_from(rc.sub, epoch, seq,
+		    rdb_state_ended(rc.db, STREAM, epoch, seq));
 	kw_sub_start(rc.sub);
 
 	kw_daemon_ready(&rc.d);

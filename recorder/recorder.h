@@ -17,6 +17,7 @@ enum rec_kind {
 	REC_CONTAINER,		/* containers */
 	REC_PROC,		/* processes */
 	REC_DELETION,		/* deletions */
+	REC_END,		/* the decider's last message: no row */
 };
 
 /*
@@ -133,6 +134,12 @@ int	rdb_write_batch(struct rdb *db, const struct rec *head,
 /* 1 and (epoch, seq) when the stream has a resume point, 0 if not, -1. */
 int	rdb_load_state(struct rdb *db, const char *stream, uint64_t *epoch,
 	    uint64_t *seq, char *err, size_t errlen);
+/*
+ * 1 when the resume point (epoch, seq) is the producer's end message (a
+ * batch ending with REC_END stored it as "STREAM.end"), else 0.
+ */
+int	rdb_state_ended(struct rdb *db, const char *stream, uint64_t epoch,
+	    uint64_t seq);
 /*
  * Delete rows with ts < cutoff_ts, at most chunk rows per table. Returns
  * the rows deleted (pruned[] per table, may be NULL), -1 on error.

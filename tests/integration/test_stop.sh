@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # A planned stop of the decider loses nothing: on SIGTERM it waits (up to
 # decider.stop_ack_wait) until the recorder has acked its last seq, so every
-# message of its epoch is in the database. The recorder is held (SIGSTOP)
+# message of its epoch is in the database; the last is the decider's end
+# message (it gives no row), which the recorder keeps as its resume point so
+# the decider's next epoch is known to follow a clean stop. The recorder is held (SIGSTOP)
 # for the last second and a half, so messages are still queued in the
 # decider when it is told to stop; with the wait off they may be lost.
 . "$(dirname "$0")/lib.sh"
 
 # stop_decider WAIT: run a pipeline whose recorder commits every 2 s, stop
 # the decider with SIGTERM, then the pipeline; LAST is the seq the decider
-# says it published, STORED the highest of that epoch in the database and
-# DISTINCT how many seqs of that epoch are stored.
+# says it published (its end message), STORED the highest of that epoch in
+# the data tables, DISTINCT how many seqs of that epoch are stored there and
+# ENDED the seq of the end message kept in stream_state.
 stop_decider() {
 	local pid epoch
 	: >"$T/log"
@@ -36,6 +39,7 @@ stop_decider() {
 	DISTINCT=$(sql "SELECT count(DISTINCT seq) FROM (SELECT epoch, seq FROM sys_metrics
 	    UNION ALL SELECT epoch, seq FROM process_count UNION ALL SELECT epoch, seq FROM containers
 	    UNION ALL SELECT epoch, seq FROM processes) WHERE epoch = $epoch")
+	ENDED=$(sql "SELECT seq FROM stream_state WHERE stream = 'decider.end' AND epoch = $epoch")
 }
 
 if stop_decider 5s; then
@@ -45,12 +49,21 @@ if stop_decider 5s; then
 	grep -q "stop: the recorder acked seq" "$T/log" &&
 		ok "the recorder acked the last seq in time" ||
 		fail "acked in time" "$(grep 'stop:' "$T/log")"
-	[ -n "$LAST" ] && [ "$STORED" = "$LAST" ] &&
-		ok "every message up to the last seq is stored ($STORED of $LAST)" ||
-		fail "stored up to the last seq" "stored $STORED, published $LAST"
-	[ -n "$LAST" ] && [ "$DISTINCT" = "$LAST" ] &&
+	[ -n "$LAST" ] && [ "$STORED" = "$((LAST - 1))" ] &&
+		ok "every message before the end ($LAST) is stored ($STORED)" ||
+		fail "stored up to the end" "stored $STORED, published $LAST"
+	[ -n "$LAST" ] && [ "$DISTINCT" = "$((LAST - 1))" ] &&
 		ok "no seq missing in the epoch ($DISTINCT)" ||
 		fail "seqs of the epoch" "$DISTINCT distinct of $LAST"
+	[ -n "$LAST" ] && [ "$ENDED" = "$LAST" ] &&
+		ok "the recorder keeps the end message as its resume point (seq $ENDED)" ||
+		fail "end message in stream_state" "stream_state has '$ENDED', published $LAST"
+	grep -q "decider restarted (epoch .*) after a clean stop" "$T/log" &&
+		ok "the recorder takes the restarted decider's stream as following a clean stop" ||
+		fail "clean restart seen" "$(grep 'restarted' "$T/log")"
+	! grep -q "did not deliver is lost" "$T/log" &&
+		ok "no loss is reported for the decider's restart" ||
+		fail "no loss reported" "$(grep 'did not deliver' "$T/log")"
 else
 	fail "pipeline starts"
 fi

@@ -26,6 +26,7 @@ struct got {
 	int		gaps;
 	int		connected;
 	uint64_t	epoch;
+	size_t		ends;		/* end messages handled */
 };
 
 static char sockpath[108];
@@ -57,6 +58,10 @@ on_msg(void *arg, const struct kw_msg *msg)
 	struct got *g = arg;
 	uint64_t v;
 
+	if (msg->type == KW_MSG_END) {
+		g->ends++;
+		return;
+	}
 	assert_int_equal(msg->type, KW_MSG_SYS);
 	assert_int_equal(kw_get_u64(msg->obj, "nprocs", &v), 0);
 	assert_int_equal(v, msg->seq * 10);	/* body matches its seq */
@@ -197,7 +202,7 @@ pubsub__resume_point__replays_the_rest_exactly_once(void **state)
 	publish(pub, 10);
 	kw_pub_stats(pub, &st);
 	sub = kw_sub_new(&loop, sockpath, "decider", 1, &cb);
-	kw_sub_resume_from(sub, st.epoch, 3);
+	kw_sub_resume_from(sub, st.epoch, 3, 0);
 	kw_sub_start(sub);
 	assert_true(run_until(&loop, is_connected, g, 2000));
 	publish(pub, 10);	/* live ones race the replay */
@@ -231,7 +236,7 @@ pubsub__resume_out_of_ring__gap_then_oldest(void **state)
 	kw_pub_stats(pub, &st);
 	assert_true(st.oldest_seq > 2);
 	sub = kw_sub_new(&loop, sockpath, "decider", 1, &cb);
-	kw_sub_resume_from(sub, st.epoch, 1);
+	kw_sub_resume_from(sub, st.epoch, 1, 0);
 	kw_sub_start(sub);
 	w.g = g;
 	w.n = 200 - st.oldest_seq + 1;
@@ -247,8 +252,14 @@ pubsub__resume_out_of_ring__gap_then_oldest(void **state)
 	free(g);
 }
 
+static int
+has_end(void *arg)
+{
+	return ((struct got *)arg)->ends > 0;
+}
+
 static void
-pubsub__producer_restart__durable_client_takes_new_epoch_from_1(void **state)
+producer_restart(int with_end)
 {
 	uv_loop_t loop;
 	struct got *g = calloc(1, sizeof(*g));
@@ -256,10 +267,10 @@ pubsub__producer_restart__durable_client_takes_new_epoch_from_1(void **state)
 	struct kw_pub *pub;
 	struct kw_sub *sub;
 	struct kw_pub_stats st1, st2;
+	struct kw_sub_stats sst;
 	struct want w = { g, 5 };
 	size_t i;
 
-	(void)state;
 	uv_loop_init(&loop);
 	pub = new_pub(&loop, 1 << 20);
 	sub = kw_sub_new(&loop, sockpath, "decider", 1, &cb);
@@ -267,6 +278,11 @@ pubsub__producer_restart__durable_client_takes_new_epoch_from_1(void **state)
 	assert_true(run_until(&loop, is_connected, g, 2000));
 	publish(pub, 5);
 	assert_true(run_until(&loop, has_n, &w, 2000));
+	if (with_end) {
+		kw_pub_begin(pub, KW_MSG_END, 0);
+		kw_pub_commit(pub);
+		assert_true(run_until(&loop, has_end, g, 2000));
+	}
 	kw_pub_stats(pub, &st1);
 	kw_pub_close(pub);
 	uv_run(&loop, UV_RUN_NOWAIT);
@@ -280,10 +296,28 @@ pubsub__producer_restart__durable_client_takes_new_epoch_from_1(void **state)
 	for (i = 0; i < 3; i++)
 		assert_int_equal(g->seqs[5 + i], 1 + i);
 	assert_int_equal(g->epoch, st2.epoch);
+	/* Only an end message handled makes the restart a clean one. */
+	kw_sub_stats(sub, &sst);
+	assert_int_equal(sst.restarts_clean, with_end ? 1 : 0);
+	assert_int_equal(sst.restarts_lossy, with_end ? 0 : 1);
 	kw_sub_close(sub);
 	kw_pub_close(pub);
 	close_all(&loop);
 	free(g);
+}
+
+static void
+pubsub__producer_restart__durable_client_takes_new_epoch_from_1(void **state)
+{
+	(void)state;
+	producer_restart(0);
+}
+
+static void
+pubsub__producer_restart_after_end__counted_clean(void **state)
+{
+	(void)state;
+	producer_restart(1);
 }
 
 /* A raw client: connect, optionally write bytes, return the fd. */
@@ -816,6 +850,8 @@ main(void)
 		cmocka_unit_test(pubsub__resume_out_of_ring__gap_then_oldest),
 		cmocka_unit_test(
 	    pubsub__producer_restart__durable_client_takes_new_epoch_from_1),
+		cmocka_unit_test(
+		    pubsub__producer_restart_after_end__counted_clean),
 		cmocka_unit_test(
 	    pubsub__garbage_from_client__that_client_cut_others_served),
 		cmocka_unit_test(

@@ -530,6 +530,46 @@ db__newer_schema__refused(void **state)
 	assert_non_null(strstr(err, "newer"));
 }
 
+/*
+ * A batch ending with the decider's end message marks the resume point as
+ * a clean end; the next batch (the new epoch) is not one.
+ */
+static void
+db__batch_ending_with_end__state_ended_until_the_next(void **state)
+{
+	struct fixture	*f = *state;
+	struct rdb	*db = open_db(f->path, 1000);
+	struct rec_queue q;
+	struct rec	*end;
+	char		 err[256] = "";
+
+	fill_batch(&q, 1764200000);
+	if (rdb_write_batch(db, q.head, "decider", EPOCH, 5, NULL, err,
+	    sizeof(err)) == -1)
+		fail_msg("write_batch: %s", err);
+	rq_free(&q);
+	assert_false(rdb_state_ended(db, "decider", EPOCH, 5));
+
+	rq_init(&q);
+	end = mk_skip(EPOCH, 6);
+	end->kind = REC_END;
+	rq_push(&q, end);
+	if (rdb_write_batch(db, q.head, "decider", EPOCH, 6, NULL, err,
+	    sizeof(err)) == -1)
+		fail_msg("write_batch: %s", err);
+	rq_free(&q);
+	assert_true(rdb_state_ended(db, "decider", EPOCH, 6));
+	assert_false(rdb_state_ended(db, "decider", EPOCH, 5));
+
+	fill_batch(&q, 1764200001);	/* seq 1..5 of a "new" epoch */
+	if (rdb_write_batch(db, q.head, "decider", EPOCH + 1, 5, NULL, err,
+	    sizeof(err)) == -1)
+		fail_msg("write_batch: %s", err);
+	rq_free(&q);
+	assert_false(rdb_state_ended(db, "decider", EPOCH + 1, 5));
+	assert_int_equal(rdb_close(db), 0);
+}
+
 static void
 db__write_batch__rows_and_state_committed(void **state)
 {
@@ -1142,6 +1182,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    db__write_batch__rows_and_state_committed,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    db__batch_ending_with_end__state_ended_until_the_next,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    db__write_batch_locked__nothing_written_then_retry_succeeds,
