@@ -255,11 +255,14 @@ struct kw_pub_stats {
 	uint64_t	acks_refused;	/* not durable, or past seq */
 	uint64_t	held_bytes;	/* messages in memory: the ring's, and
 					   those still being written */
+	uint64_t	queued_bytes;	/* handed to clients, not yet read */
+	uint64_t	queued_cut;	/* over limits.stream_queued_bytes */
 };
 
 struct kw_pub_opts {
 	size_t	ring_bytes;		/* replay ring bound */
-	size_t	high_water;		/* stop writing to a client above this */
+	size_t	high_water;		/* stop writing to a client above this
+					   (0: limits.stream_client_bytes) */
 	size_t	low_water;		/* resume below this */
 	size_t	max_lag_bytes;		/* cut a client that lags more than this
 					   (default: ring_bytes + high_water) */
@@ -268,6 +271,8 @@ struct kw_pub_opts {
 	size_t	max_clients;
 	uint64_t replays;		/* subs per client per replay_ms */
 	uint64_t replay_ms;
+	size_t	queued_bytes;		/* all clients at once; over it the
+					   one with the most queued is cut */
 };
 
 struct kw_pub *kw_pub_new(uv_loop_t *loop, const char *path,
