@@ -57,8 +57,12 @@ fake_cleanup() {
 		kill -KILL "$BUSY" 2>/dev/null
 		wait "$BUSY" 2>/dev/null
 	fi
+	# A cgroup goes once its last task is gone: give the kernel a moment.
 	for d in "${FAKE_DIRS[@]}"; do
-		rmdir "$d" 2>/dev/null
+		for _ in $(seq 20); do
+			rmdir "$d" 2>/dev/null || [ ! -d "$d" ] && break
+			sleep 0.1
+		done
 	done
 	docker_cleanup
 }
