@@ -12,6 +12,11 @@
  * monitor, a host process that watches the container: not a container.
  * dockerd, containerd and shims (docker.service, containerd.service) are
  * host processes too.
+ *
+ * A name proves nothing: anyone allowed to make a cgroup can call it
+ * docker-<id>.scope. What these functions give is a claim, the id and the
+ * directory that names it (kw_cgroup_file_claim); the decider accepts it
+ * only for the container's real directory (decider/containers.c).
  */
 #include <string.h>
 
@@ -221,4 +226,52 @@ kw_cgroup_file_container_id(const char *content,
 			break;
 	}
 	return found;
+}
+
+int
+kw_cgroup_file_claim(const char *content, char id[KW_CONTAINER_ID_LEN + 1],
+    char *dir, size_t dirsize)
+{
+	const char	*line, *eol, *c1, *c2, *first = NULL;
+	char		 buf[KW_CGROUP_PATH_MAX];
+	size_t		 plen, firstlen = 0;
+
+	id[0] = '\0';
+	if (dirsize > 0)
+		dir[0] = '\0';
+	if (content == NULL)
+		return 0;
+	for (line = content; *line != '\0'; line = *eol ? eol + 1 : eol) {
+		if ((eol = strchr(line, '\n')) == NULL)
+			eol = line + strlen(line);
+		c1 = memchr(line, ':', (size_t)(eol - line));
+		if (c1 == NULL)
+			continue;
+		c2 = memchr(c1 + 1, ':', (size_t)(eol - c1 - 1));
+		if (c2 == NULL)
+			continue;
+		plen = (size_t)(eol - c2 - 1);
+		if (plen >= sizeof(buf))
+			continue;
+		memcpy(buf, c2 + 1, plen);
+		buf[plen] = '\0';
+		if (!kw_cgroup_container_id(buf, id))
+			continue;
+		if (c1 - line == 1 && line[0] == '0' && c2 == c1 + 1) {
+			/* The unified line wins over every v1 one. */
+			first = c2 + 1;
+			firstlen = plen;
+			break;
+		}
+		if (first == NULL) {
+			first = c2 + 1;
+			firstlen = plen;
+		}
+	}
+	id[0] = '\0';
+	if (first == NULL)
+		return 0;
+	memcpy(buf, first, firstlen);
+	buf[firstlen] = '\0';
+	return kw_cgroup_container_dir(buf, id, dir, dirsize);
 }

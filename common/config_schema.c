@@ -66,6 +66,11 @@ static const struct conf_key schema[] = {
 	{ "decider", "docker_timeout", KW_CONF_DURATION, "10s", NULL,
 	    "give up on a Docker API call after this long", CK_BOUNDS, 100,
 	    3600 * 1000 },
+	{ "decider", "cgroup_parents", KW_CONF_LIST, "/docker, /system.slice",
+	    NULL, "where a container's cgroup may sit when its real one is "
+	    "not known yet (Docker unreachable, not inspected, or not "
+	    "Docker's): cgroupfs and systemd drivers' defaults; add a "
+	    "--cgroup-parent", 0, 0, 0 },
 	{ "decider", "stop_ack_wait", KW_CONF_DURATION, "3s", NULL,
 	    "on stop, wait this long for the recorder to ack what was "
 	    "published", CK_BOUNDS, 0, 3600 * 1000 },
@@ -131,6 +136,26 @@ static const struct conf_key schema[] = {
 	{ "limits", "ctl_reply_bytes", KW_CONF_SIZE, "1M", NULL,
 	    "replies queued to one control client that does not read",
 	    CK_BOUNDS, 65536, (double)(1ULL << 32) },
+	{ "limits", "stream_client_bytes", KW_CONF_SIZE, "4M", NULL,
+	    "bytes queued to one stream client (handed to its socket, not "
+	    "yet read) before writing to it stops; one that stays there "
+	    "falls out of the replay ring and is cut", CK_BOUNDS, 65536,
+	    (double)(1ULL << 32) },
+	{ "limits", "stream_queued_bytes", KW_CONF_SIZE, "64M", NULL,
+	    "bytes queued to all the clients of one stream socket; over it "
+	    "the client with the most queued is cut", CK_BOUNDS, 65536,
+	    (double)(1ULL << 40) },
+	{ "limits", "docker_lookups", KW_CONF_INT, "32", NULL,
+	    "ids Docker does not know that the decider asks it about "
+	    "(inspect) per docker_lookup_interval; the rest wait",
+	    CK_BOUNDS, 1, 1000000 },
+	{ "limits", "docker_lookup_interval", KW_CONF_DURATION, "60s",
+	    NULL, "the interval of docker_lookups", CK_BOUNDS, 1000,
+	    86400 * 1000 },
+	{ "limits", "cgroup_dirs", KW_CONF_INT, "4", NULL,
+	    "cgroup directories the reader reads figures from per container "
+	    "id and sample (more than one: look-alike directories naming "
+	    "the same id)", CK_BOUNDS, 1, 1000 },
 };
 
 /* The keys of every [class.NAME] section. */

@@ -17,6 +17,11 @@ static struct kw_limits limits = {
 	.ctl_clients = 64,
 	.ctl_idle_ms = 60000,
 	.ctl_reply_bytes = 1u << 20,
+	.stream_client_bytes = 4u << 20,
+	.stream_queued_bytes = 64u << 20,
+	.docker_lookups = 32,
+	.docker_lookup_interval_ms = 60000,
+	.cgroup_dirs = 4,
 };
 
 static const char *const hit_names[KW_HIT__COUNT] = {
@@ -26,6 +31,10 @@ static const char *const hit_names[KW_HIT__COUNT] = {
 	[KW_HIT_CTL_CLIENTS] = "ctl_clients_evicted",
 	[KW_HIT_CTL_IDLE] = "ctl_idle_closed",
 	[KW_HIT_CTL_REPLY_BYTES] = "ctl_reply_bytes_cut",
+	[KW_HIT_STREAM_CLIENT_BYTES] = "stream_client_bytes_cut",
+	[KW_HIT_STREAM_QUEUED_BYTES] = "stream_queued_bytes_cut",
+	[KW_HIT_DOCKER_LOOKUPS] = "docker_lookups_deferred",
+	[KW_HIT_CGROUP_DIRS] = "cgroup_dirs_refused",
 };
 
 static struct {
@@ -55,6 +64,14 @@ kw_limits_from_conf(const struct kw_conf *conf, struct kw_limits *l)
 	l->ctl_clients = kw_conf_int(conf, "limits.ctl_clients");
 	l->ctl_idle_ms = kw_conf_ms(conf, "limits.ctl_idle_timeout");
 	l->ctl_reply_bytes = kw_conf_size(conf, "limits.ctl_reply_bytes");
+	l->stream_client_bytes = kw_conf_size(conf,
+	    "limits.stream_client_bytes");
+	l->stream_queued_bytes = kw_conf_size(conf,
+	    "limits.stream_queued_bytes");
+	l->docker_lookups = kw_conf_int(conf, "limits.docker_lookups");
+	l->docker_lookup_interval_ms = kw_conf_ms(conf,
+	    "limits.docker_lookup_interval");
+	l->cgroup_dirs = kw_conf_int(conf, "limits.cgroup_dirs");
 }
 
 void

@@ -151,6 +151,15 @@ int	kw_cgroup_container_dir(const char *path,
  */
 int	kw_cgroup_file_dir(const char *content, int unified, const char *id,
 	    char *dir, size_t dirsize);
+/*
+ * What /proc/<pid>/cgroup content claims: the container id and its
+ * directory (kw_cgroup_container_dir), both from the unified (0::) line
+ * when it names a container, else from the first line that does. A claim
+ * is a name, not a proof: see decider/containers.c. 1 when there is one
+ * (and its directory fits in dirsize), else 0 with id and dir "".
+ */
+int	kw_cgroup_file_claim(const char *content,
+	    char id[KW_CONTAINER_ID_LEN + 1], char *dir, size_t dirsize);
 
 /* flow.c: per-client backpressure, the only two places its state changes */
 enum kw_flow_verdict {
@@ -186,6 +195,11 @@ struct kw_limits {
 	size_t		ctl_clients;		/* per control socket */
 	uint64_t	ctl_idle_ms;		/* close an idle control client */
 	size_t		ctl_reply_bytes;	/* replies queued to one client */
+	size_t		stream_client_bytes;	/* queued to one stream client */
+	size_t		stream_queued_bytes;	/* to all of a socket's clients */
+	uint64_t	docker_lookups;		/* unknown ids per interval */
+	uint64_t	docker_lookup_interval_ms;
+	size_t		cgroup_dirs;		/* read per container id */
 };
 
 enum kw_limit_hit {
@@ -195,6 +209,10 @@ enum kw_limit_hit {
 	KW_HIT_CTL_CLIENTS,	/* control connection made room for another */
 	KW_HIT_CTL_IDLE,	/* control connection closed: idle */
 	KW_HIT_CTL_REPLY_BYTES,	/* control client cut: replies not read */
+	KW_HIT_STREAM_CLIENT_BYTES, /* stream client cut: too far behind */
+	KW_HIT_STREAM_QUEUED_BYTES, /* stream client cut: socket's total */
+	KW_HIT_DOCKER_LOOKUPS,	/* unknown id not inspected this interval */
+	KW_HIT_CGROUP_DIRS,	/* a container's extra directory not read */
 	KW_HIT__COUNT,
 };
 
@@ -237,11 +255,14 @@ struct kw_pub_stats {
 	uint64_t	acks_refused;	/* not durable, or past seq */
 	uint64_t	held_bytes;	/* messages in memory: the ring's, and
 					   those still being written */
+	uint64_t	queued_bytes;	/* handed to clients, not yet read */
+	uint64_t	queued_cut;	/* over limits.stream_queued_bytes */
 };
 
 struct kw_pub_opts {
 	size_t	ring_bytes;		/* replay ring bound */
-	size_t	high_water;		/* stop writing to a client above this */
+	size_t	high_water;		/* stop writing to a client above this
+					   (0: limits.stream_client_bytes) */
 	size_t	low_water;		/* resume below this */
 	size_t	max_lag_bytes;		/* cut a client that lags more than this
 					   (default: ring_bytes + high_water) */
@@ -250,6 +271,8 @@ struct kw_pub_opts {
 	size_t	max_clients;
 	uint64_t replays;		/* subs per client per replay_ms */
 	uint64_t replay_ms;
+	size_t	queued_bytes;		/* all clients at once; over it the
+					   one with the most queued is cut */
 };
 
 struct kw_pub *kw_pub_new(uv_loop_t *loop, const char *path,

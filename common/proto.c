@@ -459,6 +459,24 @@ kw_proc_set_cmdline(struct kw_proc *p, const char *s, size_t len)
 	return 0;
 }
 
+int
+kw_proc_set_cgroup(struct kw_proc *p, const char *s, size_t len)
+{
+	char *c = NULL;
+
+	if (len > KW_CGDIR_MAX - 1)
+		len = KW_CGDIR_MAX - 1;
+	if (len > 0) {
+		if ((c = malloc(len + 1)) == NULL)
+			return -1;
+		memcpy(c, s, len);
+		c[len] = '\0';
+	}
+	free(p->cgroup);
+	p->cgroup = c;
+	return 0;
+}
+
 struct kw_cgroup_stat *
 kw_snapshot_add_cgroup(struct kw_snapshot *snap)
 {
@@ -486,6 +504,8 @@ kw_snapshot_clear(struct kw_snapshot *snap)
 	for (i = 0; i < snap->nprocs; i++) {
 		free(snap->procs[i].cmdline);
 		snap->procs[i].cmdline = NULL;
+		free(snap->procs[i].cgroup);
+		snap->procs[i].cgroup = NULL;
 	}
 	snap->nprocs = 0;
 	snap->ncgroups = 0;
@@ -523,6 +543,25 @@ kw_field_sql_type(const struct kw_field *f)
 	}
 }
 
+/* An optional heap string that is NULL is left out. */
+static int
+field_absent(const struct kw_field *f, const void *rec)
+{
+	return f->type == KW_F_HSTR && f->optional &&
+	    *(char *const *)((const char *)rec + f->off) == NULL;
+}
+
+uint32_t
+kw_fields_count(const struct kw_schema *s, const void *rec)
+{
+	uint32_t n = 0;
+	size_t i;
+
+	for (i = 0; i < s->nfields; i++)
+		n += !field_absent(&s->fields[i], rec);
+	return n;
+}
+
 void
 kw_fields_pack(msgpack_packer *pk, const struct kw_schema *s, const void *rec)
 {
@@ -534,6 +573,8 @@ kw_fields_pack(msgpack_packer *pk, const struct kw_schema *s, const void *rec)
 	for (i = 0; i < s->nfields; i++, f++) {
 		const void *v = base + f->off;
 
+		if (field_absent(f, rec))
+			continue;
 		switch (f->type) {
 		case KW_F_STR:
 			kw_pack_kstr(pk, f->key, v);
@@ -685,7 +726,8 @@ kw_snapshot_pack(msgpack_packer *pk, const struct kw_snapshot *snap)
 	kw_pack_str(pk, "procs");
 	msgpack_pack_array(pk, snap->nprocs);
 	for (i = 0; i < snap->nprocs; i++) {
-		msgpack_pack_map(pk, kw_proc_schema.nfields);
+		msgpack_pack_map(pk, kw_fields_count(&kw_proc_schema,
+		    &snap->procs[i]));
 		kw_fields_pack(pk, &kw_proc_schema, &snap->procs[i]);
 	}
 	kw_pack_str(pk, "cgroups");

@@ -19,6 +19,8 @@
 #define KW_NAME_LEN		64
 #define KW_CMDLINE_MAX		4096
 #define KW_CID_LEN		65	/* 64 hex + NUL */
+/* A container's cgroup directory, longest kept ("/docker/<id>"). */
+#define KW_CGDIR_MAX		4096
 
 enum kw_msg_type {
 	KW_MSG_UNKNOWN = 0,
@@ -137,6 +139,13 @@ struct kw_proc {
 	uint64_t	cpu_ns;			/* user+system, whole group */
 	uint64_t	start_ns;		/* since boot */
 	char		container_id[KW_CID_LEN];	/* "" for host */
+	/*
+	 * The directory of the container its cgroup claims ("/docker/<id>",
+	 * the path cut after the component naming it); heap, NULL for a
+	 * host process. The decider checks it against the container's real
+	 * one: a look-alike directory is a host process.
+	 */
+	char		*cgroup;
 };
 
 /* What a container's own cgroup says (kw_cgroup_stat.flags). */
@@ -150,6 +159,7 @@ struct kw_proc {
 /* A container's figures from its cgroup, one per container per sample. */
 struct kw_cgroup_stat {
 	char		container_id[KW_CID_LEN];
+	char		cgroup[KW_CGDIR_MAX];	/* the directory read */
 	uint32_t	flags;			/* KW_CG_* */
 	uint64_t	cpu_usage_ns;		/* cumulative */
 	uint64_t	nr_throttled;
@@ -181,6 +191,8 @@ void	kw_snapshot_init(struct kw_snapshot *snap);
 /* Append a zeroed proc (cmdline ""), NULL on allocation failure. */
 struct kw_proc *kw_snapshot_add(struct kw_snapshot *snap);
 int	kw_proc_set_cmdline(struct kw_proc *p, const char *s, size_t len);
+/* p->cgroup: len bytes of s, NULL when len is 0 (a host process). */
+int	kw_proc_set_cgroup(struct kw_proc *p, const char *s, size_t len);
 /* Append a zeroed cgroup figure set, NULL on allocation failure. */
 struct kw_cgroup_stat *kw_snapshot_add_cgroup(struct kw_snapshot *snap);
 void	kw_snapshot_clear(struct kw_snapshot *snap);	/* keep capacity */
@@ -260,7 +272,8 @@ struct kw_deletion_rec {
  */
 enum kw_field_type {
 	KW_F_STR,	/* char array: a string, cut to fit on decode */
-	KW_F_HSTR,	/* char * on the heap, never NULL; set by field->set */
+	KW_F_HSTR,	/* char * on the heap, set by field->set; never NULL
+			   unless optional, and then left out when packed */
 	KW_F_CHAR,	/* char: a one-character string; "" decodes as '?' */
 	KW_F_U64,
 	KW_F_U32,	/* an unsigned integer, capped at UINT32_MAX on decode */
@@ -311,9 +324,13 @@ extern const struct kw_schema *const kw_records[KW_N_RECORDS];
 
 /* SQL type of a field's column: "TEXT", "INTEGER" or "REAL". */
 const char *kw_field_sql_type(const struct kw_field *f);
-/* Pack every field of rec as key, value (the map header is the caller's). */
+/*
+ * Pack every field of rec as key, value (the map header is the caller's:
+ * kw_fields_count fields), leaving out an optional KW_F_HSTR that is NULL.
+ */
 void	kw_fields_pack(msgpack_packer *pk, const struct kw_schema *s,
 	    const void *rec);
+uint32_t kw_fields_count(const struct kw_schema *s, const void *rec);
 /*
  * Decode every field of s from map into rec, which is not cleared first
  * (a missing optional field keeps its value). -1 with "key: ..." in err.

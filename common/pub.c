@@ -70,6 +70,7 @@ struct kw_pub {
 	size_t			 ring_bytes;
 	struct pub_client	*clients;
 	struct pub_client	*durable;	/* whose acks count */
+	size_t			 queued;	/* inflight, all clients */
 	struct kw_pub_stats	 st;
 	msgpack_sbuffer		 sbuf;
 	msgpack_packer		 pk;
@@ -82,6 +83,8 @@ struct kw_pub {
 
 static void	client_pump(struct pub_client *c);
 static void	client_close(struct pub_client *c, const char *why);
+static void	cut_lagging(struct pub_client *c, const char *why);
+static struct pub_client *over_total(struct kw_pub *pub);
 
 static uint64_t
 new_epoch(void)
@@ -130,7 +133,11 @@ kw_pub_new(uv_loop_t *loop, const char *path, const char *stream,
 	if (pub->opts.ring_bytes == 0)
 		pub->opts.ring_bytes = 32u << 20;
 	if (pub->opts.high_water == 0)
+		pub->opts.high_water = kw_limits_get()->stream_client_bytes;
+	if (pub->opts.high_water == 0)
 		pub->opts.high_water = 4u << 20;
+	if (pub->opts.queued_bytes == 0)
+		pub->opts.queued_bytes = kw_limits_get()->stream_queued_bytes;
 	if (pub->opts.low_water == 0 ||
 	    pub->opts.low_water >= pub->opts.high_water)
 		pub->opts.low_water = pub->opts.high_water / 4;
@@ -334,6 +341,7 @@ write_done(uv_write_t *req, int status)
 	int resume;
 
 	resume = kw_flow_written(&c->flow, w->len);
+	c->pub->queued = w->len > c->pub->queued ? 0 : c->pub->queued - w->len;
 	for (i = 0; i < w->nmsgs; i++)
 		msg_unref(w->msgs[i]);
 	free(w);
@@ -343,6 +351,46 @@ write_done(uv_write_t *req, int status)
 	}
 	if (resume && !c->closing)
 		client_pump(c);
+}
+
+/* A client that does not read what it is sent. */
+static void
+cut_lagging(struct pub_client *c, const char *why)
+{
+	struct kw_pub *pub = c->pub;
+
+	pub->st.clients_cut++;
+	kw_limit_hit(KW_HIT_STREAM_CLIENT_BYTES, "%s: a client %s (%zu bytes "
+	    "queued to it, limits.stream_client_bytes %zu): disconnected",
+	    pub->path, why, c->flow.inflight, pub->opts.high_water);
+	client_close(c, NULL);
+}
+
+/*
+ * Over limits.stream_queued_bytes for all the clients at once: the one
+ * with the most queued goes (its queued writes are cancelled, freeing
+ * what only they held). Returns the client cut, or NULL.
+ */
+static struct pub_client *
+over_total(struct kw_pub *pub)
+{
+	struct pub_client *c, *worst = NULL;
+
+	if (pub->queued <= pub->opts.queued_bytes)
+		return NULL;
+	for (c = pub->clients; c != NULL; c = c->next)
+		if (!c->closing && (worst == NULL ||
+		    c->flow.inflight > worst->flow.inflight))
+			worst = c;
+	if (worst == NULL)
+		return NULL;
+	pub->st.queued_cut++;
+	kw_limit_hit(KW_HIT_STREAM_QUEUED_BYTES, "%s: %zu bytes queued to its "
+	    "clients (limits.stream_queued_bytes %zu): the client with the "
+	    "most, %zu, disconnected", pub->path, pub->queued,
+	    pub->opts.queued_bytes, worst->flow.inflight);
+	client_close(worst, NULL);
+	return worst;
 }
 
 /*
@@ -384,12 +432,12 @@ client_write(struct pub_client *c, struct ring_msg **msgs, unsigned n,
 		return -1;
 	}
 	c->pub->st.bytes_out += len;
+	c->pub->queued += len;
 	if (kw_flow_sent(&c->flow, len, backlog) == KW_FLOW_CUT) {
-		c->pub->st.clients_cut++;
-		client_close(c, "too far behind: disconnected");
+		cut_lagging(c, "too far behind");
 		return -1;
 	}
-	return 0;
+	return over_total(c->pub) == c ? -1 : 0;
 }
 
 /* Hand the client ring messages until it is paused or caught up. */
@@ -411,9 +459,7 @@ client_pump(struct pub_client *c)
 			if (m == NULL) {
 				if (n > 0)
 					break;	/* send these first */
-				pub->st.clients_cut++;
-				client_close(c, "fell out of the replay ring: "
-				    "disconnected");
+				cut_lagging(c, "fell out of the replay ring");
 				return;
 			}
 			batch[n++] = m;
@@ -784,14 +830,13 @@ kw_pub_commit(struct kw_pub *pub)
 	}
 	for (c = pub->clients; c != NULL; c = next) {
 		next = c->next;
+		if (c->closing)
+			continue;	/* cut meanwhile by over_total */
 		if (c->flow.paused) {
 			/* Not written to: only see whether it is too far. */
 			if (kw_flow_sent(&c->flow, 0,
-			    backlog_from(pub, c->next_seq)) == KW_FLOW_CUT) {
-				pub->st.clients_cut++;
-				client_close(c, "too far behind: "
-				    "disconnected");
-			}
+			    backlog_from(pub, c->next_seq)) == KW_FLOW_CUT)
+				cut_lagging(c, "too far behind");
 			continue;
 		}
 		client_pump(c);
@@ -803,6 +848,7 @@ void
 kw_pub_stats(const struct kw_pub *pub, struct kw_pub_stats *st)
 {
 	*st = pub->st;
+	st->queued_bytes = pub->queued;
 	st->epoch = pub->epoch;
 	st->seq = pub->seq;
 	st->oldest_seq = pub->ring_count ? ring_at(pub, 0)->seq : 0;

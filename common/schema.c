@@ -59,6 +59,12 @@ proc_cmdline_set(void *p, const char *s, size_t len)
 	return kw_proc_set_cmdline(p, s, len);
 }
 
+static int
+proc_cgroup_set(void *p, const char *s, size_t len)
+{
+	return kw_proc_set_cgroup(p, s, len);
+}
+
 #define PROC(k, m, ty, opt)						\
 	FIELD(struct kw_proc, k, m, ty, opt, NULL, NULL, NULL)
 
@@ -76,6 +82,8 @@ static const struct kw_field proc_fields[] = {
 	PROC("uid",		uid,		U32,	1),
 	PROC("threads",		threads,	U32,	1),
 	PROC("container_id",	container_id,	STR,	0),
+	FIELD(struct kw_proc, "cgroup", cgroup, HSTR, 1, NULL, NULL,
+	    proc_cgroup_set),
 };
 SCHEMA(kw_proc_schema, "proc", struct kw_proc, proc_fields);
 
@@ -97,6 +105,8 @@ static const struct kw_field cgroup_stat_fields[] = {
 	CGROUP("psi_cpu_some_avg10",	psi_cpu_some_avg10,	F64),
 	CGROUP("psi_mem_some_avg10",	psi_mem_some_avg10,	F64),
 	CGROUP("psi_mem_full_avg10",	psi_mem_full_avg10,	F64),
+	FIELD(struct kw_cgroup_stat, "cgroup", cgroup, STR, 1, NULL, NULL,
+	    NULL),
 };
 SCHEMA(kw_cgroup_stat_schema, "cgroup", struct kw_cgroup_stat,
     cgroup_stat_fields);

@@ -1,7 +1,9 @@
 /*
- * Aggregation per container: CPU %, RSS, process count and main pid summed
- * over every process of a container. Pure: snapshot and rates in, a sorted
- * table out. Host processes (container_id "") are not a container.
+ * Attribution and aggregation per container: which processes belong to a
+ * container (their cgroup is its real one, not one named like it), then
+ * CPU %, RSS, process count and main pid summed over them. Pure: snapshot,
+ * Docker's table and rates in, a sorted table out. Host processes
+ * (container_id "") are not a container.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,5 +237,246 @@ containers_apply_cgroups(struct container_set *set,
 	}
 	free(by_id);
 	cgroup_rates_sweep(cr);
+	return 0;
+}
+
+/* Attribution. */
+
+void
+attr_result_free(struct attr_result *res)
+{
+	free(res->refresh);
+	memset(res, 0, sizeof(*res));
+}
+
+int
+attr_parent_trusted(const char *dir, const char (*parents)[64],
+    size_t nparents)
+{
+	const char *slash;
+	size_t i, plen, len;
+
+	if (dir == NULL || dir[0] != '/' || (slash = strrchr(dir, '/')) ==
+	    NULL || slash[1] == '\0')
+		return 0;
+	len = (size_t)(slash - dir);		/* "" for the root */
+	for (i = 0; i < nparents; i++) {
+		plen = strlen(parents[i]);
+		while (plen > 0 && parents[i][plen - 1] == '/')
+			plen--;
+		if (plen == len && memcmp(parents[i], dir, len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* A container's real directory, as its first process shows it. */
+struct real_dir {
+	const char	*id;
+	const char	*dir;
+};
+
+struct pid_idx {
+	int32_t		pid;
+	size_t		idx;
+};
+
+static int
+pid_idx_cmp(const void *a, const void *b)
+{
+	const struct pid_idx *pa = a, *pb = b;
+
+	return pa->pid < pb->pid ? -1 : pa->pid > pb->pid;
+}
+
+static int
+real_dir_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct real_dir *)a)->id,
+	    ((const struct real_dir *)b)->id);
+}
+
+static const char *
+real_dir_of(const struct real_dir *reals, size_t n, const char *id)
+{
+	struct real_dir key = { id, NULL }, *r;
+
+	if (n == 0)
+		return NULL;
+	r = bsearch(&key, reals, n, sizeof(*reals), real_dir_cmp);
+	return r != NULL ? r->dir : NULL;
+}
+
+static int
+add_refresh(struct attr_result *res, const char *id)
+{
+	if (res->nrefresh == res->refresh_cap) {
+		size_t cap = res->refresh_cap ? res->refresh_cap * 2 : 16;
+		char (*nr)[KW_CID_LEN];
+
+		if ((nr = reallocarray(res->refresh, cap, sizeof(*nr))) ==
+		    NULL)
+			return -1;
+		res->refresh = nr;
+		res->refresh_cap = cap;
+	}
+	snprintf(res->refresh[res->nrefresh++], KW_CID_LEN, "%s", id);
+	return 0;
+}
+
+/* Docker runs it: it has a first process to ask about. */
+static int
+ctr_running(const struct docker_ctr *dc)
+{
+	return dc->state[0] == '\0' || strcmp(dc->state, "running") == 0 ||
+	    strcmp(dc->state, "paused") == 0;
+}
+
+/*
+ * The real directory of every container Docker knows the first process
+ * of, when that process is in snap: reals[] sorted by id, *nreals. Ids
+ * running without a known first process go to res->refresh.
+ */
+static int
+find_reals(const struct kw_snapshot *snap, const struct docker_table *t,
+    struct real_dir **reals, size_t *nreals, struct attr_result *res)
+{
+	struct pid_idx *byp = NULL, key, *hit;
+	const struct docker_ctr *dc;
+	const struct kw_proc *p;
+	size_t i, n = 0;
+
+	*reals = NULL;
+	*nreals = 0;
+	if (t == NULL || t->n == 0)
+		return 0;
+	if ((*reals = calloc(t->n, sizeof(**reals))) == NULL)
+		return -1;
+	for (i = 0; i < snap->nprocs; i++)
+		n += snap->procs[i].container_id[0] != '\0';
+	if (n > 0 && (byp = calloc(n, sizeof(*byp))) == NULL) {
+		free(*reals);
+		*reals = NULL;
+		return -1;
+	}
+	for (i = 0, n = 0; i < snap->nprocs; i++)
+		if (snap->procs[i].container_id[0] != '\0') {
+			byp[n].pid = snap->procs[i].pid;
+			byp[n++].idx = i;
+		}
+	if (n > 0)
+		qsort(byp, n, sizeof(*byp), pid_idx_cmp);
+	for (i = 0; i < t->n; i++) {
+		dc = &t->c[i];
+		if (dc->pid <= 0) {
+			if (ctr_running(dc) && add_refresh(res, dc->id) == -1)
+				goto oom;
+			continue;
+		}
+		key.pid = dc->pid;
+		hit = n > 0 ? bsearch(&key, byp, n, sizeof(*byp),
+		    pid_idx_cmp) : NULL;
+		if (hit == NULL)
+			continue;
+		p = &snap->procs[hit->idx];
+		/* Its first process claims another container: not known. */
+		if (p->cgroup == NULL || strcmp(p->container_id, dc->id) != 0)
+			continue;
+		(*reals)[*nreals].id = dc->id;
+		(*reals)[(*nreals)++].dir = p->cgroup;
+	}
+	free(byp);
+	if (*nreals > 1)
+		qsort(*reals, *nreals, sizeof(**reals), real_dir_cmp);
+	return 0;
+oom:
+	free(byp);
+	free(*reals);
+	*reals = NULL;
+	*nreals = 0;
+	return -1;
+}
+
+int
+containers_attribute(struct kw_snapshot *snap,
+    const struct docker_table *table, const char (*parents)[64],
+    size_t nparents, struct attr_result *res)
+{
+	struct real_dir *reals;
+	struct kw_proc *p;
+	struct kw_cgroup_stat *st;
+	const char *real;
+	unsigned char *refuse = NULL;
+	size_t nreals, i, j, k;
+	int ok;
+
+	res->claims = res->by_pid = res->by_parent = res->refused = 0;
+	res->cgroups_dropped = 0;
+	res->refused_pid = 0;
+	res->refused_id[0] = res->refused_dir[0] = res->real_dir[0] = '\0';
+	res->nrefresh = 0;
+	if (find_reals(snap, table, &reals, &nreals, res) == -1)
+		return -1;
+	if (snap->nprocs > 0 && (refuse = calloc(snap->nprocs, 1)) == NULL) {
+		free(reals);
+		return -1;
+	}
+	/* Decide every claim first: the real directories point into snap. */
+	for (i = 0; i < snap->nprocs; i++) {
+		p = &snap->procs[i];
+		if (p->container_id[0] == '\0')
+			continue;
+		res->claims++;
+		real = real_dir_of(reals, nreals, p->container_id);
+		if (real != NULL) {
+			ok = p->cgroup != NULL && strcmp(p->cgroup, real) == 0;
+			res->by_pid += ok;
+		} else {
+			ok = attr_parent_trusted(p->cgroup, parents, nparents);
+			res->by_parent += ok;
+		}
+		if (ok)
+			continue;
+		refuse[i] = 1;
+		if (res->refused++ == 0) {
+			res->refused_pid = p->pid;
+			snprintf(res->refused_id, sizeof(res->refused_id), "%s",
+			    p->container_id);
+			snprintf(res->refused_dir, sizeof(res->refused_dir),
+			    "%s", p->cgroup != NULL ? p->cgroup : "");
+			snprintf(res->real_dir, sizeof(res->real_dir), "%s",
+			    real != NULL ? real : "");
+		}
+	}
+	/* Figures of one directory per container: the real one. */
+	for (i = 0, j = 0; i < snap->ncgroups; i++) {
+		st = &snap->cgroups[i];
+		real = real_dir_of(reals, nreals, st->container_id);
+		ok = real != NULL ? strcmp(st->cgroup, real) == 0 :
+		    attr_parent_trusted(st->cgroup, parents, nparents);
+		/* Two trusted look-alikes (root made them): the first. */
+		for (k = 0; ok && k < j; k++)
+			if (strcmp(snap->cgroups[k].container_id,
+			    st->container_id) == 0)
+				ok = 0;
+		if (!ok) {
+			res->cgroups_dropped++;
+			continue;
+		}
+		if (j != i)
+			snap->cgroups[j] = *st;
+		j++;
+	}
+	snap->ncgroups = j;
+	free(reals);
+	for (i = 0; i < snap->nprocs; i++) {
+		if (!refuse[i])
+			continue;
+		p = &snap->procs[i];
+		p->container_id[0] = '\0';
+		free(p->cgroup);
+		p->cgroup = NULL;
+	}
+	free(refuse);
 	return 0;
 }

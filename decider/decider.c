@@ -256,6 +256,62 @@ carry_out(struct decider *dz, const struct engine_out *out)
 		start_action(dz, &out->intents[i]);
 }
 
+#define ATTR_LOG_EVERY_NS	(60ull * 1000000000ull)
+
+/*
+ * Processes count for a container only from its real cgroup: the rest
+ * become host processes here, before the engine sees them. Logged at
+ * most once a minute; the first process of a container Docker has not
+ * told is asked for.
+ */
+static void
+attribute(struct decider *dz, const struct docker_table *table)
+{
+	struct attr_result *a = &dz->attr;
+	uint64_t now = kw_mono_ns();
+	size_t i;
+
+	if (containers_attribute(&dz->snap, table,
+	    (const char (*)[64])dz->parents, dz->nparents, a) == -1) {
+		/* Nothing trusted: every claim is a host process. */
+		log_warnx("attribution: out of memory: container processes "
+		    "counted as host processes in this sample");
+		for (i = 0; i < dz->snap.nprocs; i++)
+			dz->snap.procs[i].container_id[0] = '\0';
+		dz->snap.ncgroups = 0;
+		return;
+	}
+	dz->attr_refused += a->refused;
+	dz->attr_dropped += a->cgroups_dropped;
+	for (i = 0; i < a->nrefresh && dz->docker != NULL; i++)
+		docker_refresh(dz->docker, a->refresh[i]);
+	if (a->refused == 0)
+		return;
+	if (dz->attr_logged_ns != 0 && now - dz->attr_logged_ns <
+	    ATTR_LOG_EVERY_NS) {
+		dz->attr_unlogged += a->refused;
+		return;
+	}
+	log_warnx("attribution: %" PRIu64 " processes claim a container from "
+	    "a cgroup that is not its own and count as host processes "
+	    "(%" PRIu64 " more since the last line), e.g. pid %d claims "
+	    "%.12s from %s; %s%s", a->refused, dz->attr_unlogged,
+	    (int)a->refused_pid, a->refused_id, a->refused_dir[0] ?
+	    a->refused_dir : "no directory", a->real_dir[0] ?
+	    "its cgroup is " : "its cgroup is not known yet and that is "
+	    "not in decider.cgroup_parents", a->real_dir);
+	dz->attr_logged_ns = now;
+	dz->attr_unlogged = 0;
+}
+
+/* decider.cgroup_parents */
+static void
+parents_from_conf(struct decider *dz, const struct kw_conf *conf)
+{
+	dz->nparents = kw_conf_list(conf, "decider.cgroup_parents",
+	    dz->parents, ATTR_PARENTS_MAX);
+}
+
 static void
 on_snapshot(struct decider *dz, const struct kw_msg *msg)
 {
@@ -272,6 +328,7 @@ on_snapshot(struct decider *dz, const struct kw_msg *msg)
 		dz->snap.ts_ns = msg->ts_ns;
 	dv.connected = dz->docker != NULL && docker_connected(dz->docker);
 	dv.table = dz->docker != NULL ? docker_get_table(dz->docker) : NULL;
+	attribute(dz, dv.table);
 	if (engine_step(&dz->eng, &dz->snap, &dv, kw_mono_ns(), &dz->out) ==
 	    -1) {
 		log_warnx("snapshot seq %" PRIu64 ": out of memory: skipped",
@@ -332,6 +389,7 @@ on_reload(struct kw_daemon *d)
 	d->conf = conf;
 	engine_set_policy(&dz->eng, &p);
 	dz->eng.top_k = (size_t)kw_conf_int(conf, "decider.top_k");
+	parents_from_conf(dz, conf);
 	dz->reloads++;
 	policy_log(&dz->eng.policy);
 }
@@ -421,6 +479,7 @@ decider_free(struct decider *dz)
 {
 	engine_free(&dz->eng);
 	engine_out_free(&dz->out);
+	attr_result_free(&dz->attr);
 	kw_snapshot_free(&dz->snap);
 	free(dz);
 }
@@ -464,6 +523,7 @@ main(int argc, char **argv)
 	    (size_t)kw_conf_int(dz->d.conf, "decider.top_k"));
 	engine_out_init(&dz->out);
 	kw_snapshot_init(&dz->snap);
+	parents_from_conf(dz, dz->d.conf);
 	mode = (int)kw_conf_int(dz->d.conf, "paths.socket_mode");
 
 	memset(&opts, 0, sizeof(opts));

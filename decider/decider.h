@@ -157,6 +157,55 @@ int	containers_apply_cgroups(struct container_set *set,
 const char *mem_basis_name(enum mem_basis b);
 int	mem_basis_parse(const char *s, enum mem_basis *b);
 
+/*
+ * Attribution: which container a process belongs to. A cgroup name is a
+ * claim (kw_proc.container_id and .cgroup, from the reader); the claim
+ * holds when the process's container directory is the container's real
+ * one: the directory of its first process (State.Pid from Docker's
+ * inspect) as the same snapshot shows it. Until that is known (Docker
+ * unreachable, not inspected yet, not Docker's), the directory must sit
+ * directly in one of the trusted parents (decider.cgroup_parents), which
+ * only root can write to. A process whose claim does not hold is a host
+ * process; a cgroup figure set read from a directory that is not the
+ * real one is dropped.
+ */
+#define ATTR_DIR_SHOWN	160
+
+struct docker_table;
+
+struct attr_result {
+	uint64_t	claims;		/* container processes looked at */
+	uint64_t	by_pid;		/* held: the real directory known */
+	uint64_t	by_parent;	/* held: under a trusted parent */
+	uint64_t	refused;	/* now host processes */
+	uint64_t	cgroups_dropped;
+	/* The first refused, for the log line. */
+	int32_t		refused_pid;
+	char		refused_id[KW_CID_LEN];
+	char		refused_dir[ATTR_DIR_SHOWN];
+	char		real_dir[ATTR_DIR_SHOWN];	/* "": not known */
+	/* Ids Docker lists whose first process it has not told: inspect. */
+	char		(*refresh)[KW_CID_LEN];
+	size_t		 nrefresh, refresh_cap;
+};
+
+#define ATTR_PARENTS_MAX	16
+
+/*
+ * Check every claim of snap against the real directories (table: Docker's
+ * view, NULL without one) and the trusted parents; clear the refused ones
+ * (container_id "", cgroup NULL) and drop cgroup figures of other
+ * directories. Fills res (its refresh list is reused). -1 on ENOMEM, snap
+ * then unchanged.
+ */
+int	containers_attribute(struct kw_snapshot *snap,
+	    const struct docker_table *table, const char (*parents)[64],
+	    size_t nparents, struct attr_result *res);
+void	attr_result_free(struct attr_result *res);
+/* dir sits directly in one of parents ("/docker" for "/docker/<id>"). */
+int	attr_parent_trusted(const char *dir, const char (*parents)[64],
+	    size_t nparents);
+
 /* policy.c */
 
 #define POLICY_CLASS_MAX	16
@@ -367,6 +416,9 @@ struct docker_ctr {
 	char		image[DOCKER_NAME_LEN];	/* as run: "high_cpu_img" */
 	char		label_class[KW_NAME_LEN];  /* label kwarden.class */
 	char		state[16];	/* running, paused, exited, ... */
+	int32_t		pid;		/* State.Pid (inspect): its first
+					   process; 0 until inspected, and
+					   again after a start or a die */
 	uint64_t	gen;		/* generation that last saw it */
 	uint64_t	starts;		/* start events seen (kept on upsert) */
 };
@@ -567,6 +619,7 @@ struct docker_stats {
 	uint64_t	actions_ok;
 	uint64_t	actions_failed;
 	uint64_t	actions_unknown;	/* sent, no answer */
+	uint64_t	lookups_deferred;	/* limits.docker_lookups */
 	size_t		table_size;
 	size_t		in_flight;	/* API calls */
 };
@@ -635,6 +688,14 @@ struct decider {
 	uint64_t		 reader_gaps;
 	uint64_t		 reloads;
 	int			 have_snapshot;
+	/* Attribution (containers_attribute): the last sample, totals. */
+	struct attr_result	 attr;
+	char			 parents[ATTR_PARENTS_MAX][64];
+	size_t			 nparents;
+	uint64_t		 attr_refused;	/* processes, all samples */
+	uint64_t		 attr_dropped;	/* cgroup figure sets */
+	uint64_t		 attr_logged_ns;	/* monotonic, 0: never */
+	uint64_t		 attr_unlogged;
 };
 
 /* -1 with err when the config's policy does not fit or make sense. */

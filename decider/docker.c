@@ -103,6 +103,8 @@ struct docker {
 	size_t		 nifail;
 	int		 closing;
 	int		 open_handles;
+	uint64_t	 lookup_start_ms;	/* limits.docker_lookups window */
+	uint64_t	 lookups_in_window;
 	struct docker_stats st;
 };
 
@@ -831,6 +833,50 @@ docker_connected(const struct docker *dk)
 	return dk->state == DK_CONNECTED;
 }
 
+/* An inspect of id is queued or out. */
+static int
+inspect_pending(const struct docker *dk, const char *id)
+{
+	const struct dreq *r;
+	size_t i;
+
+	for (i = 0; i < dk->ninspect_q; i++)
+		if (strcmp(dk->inspect_q[i], id) == 0)
+			return 1;
+	for (r = dk->reqs; r != NULL; r = r->next)
+		if (r->kind == DREQ_INSPECT && strcmp(r->id, id) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Anyone who can make a cgroup can make up ids: at most
+ * limits.docker_lookups inspects of ids Docker does not know per
+ * interval; the rest wait for the next one (counted, logged).
+ */
+static int
+lookup_allowed(struct docker *dk)
+{
+	const struct kw_limits *l = kw_limits_get();
+	uint64_t now = uv_now(dk->loop);
+
+	if (dk->lookups_in_window == 0 ||
+	    now - dk->lookup_start_ms >= l->docker_lookup_interval_ms) {
+		dk->lookup_start_ms = now;
+		dk->lookups_in_window = 0;
+	}
+	if (dk->lookups_in_window >= l->docker_lookups) {
+		dk->st.lookups_deferred++;
+		kw_limit_hit(KW_HIT_DOCKER_LOOKUPS, "docker: more than %"
+		    PRIu64 " unknown container ids in %" PRIu64 " ms: not "
+		    "inspected now (limits.docker_lookups)", l->docker_lookups,
+		    l->docker_lookup_interval_ms);
+		return 0;
+	}
+	dk->lookups_in_window++;
+	return 1;
+}
+
 const struct docker_ctr *
 docker_lookup(struct docker *dk, const char *id)
 {
@@ -838,7 +884,8 @@ docker_lookup(struct docker *dk, const char *id)
 
 	/* Seen in cgroups, unknown here: ask once per session. */
 	if (c == NULL && dk->state == DK_CONNECTED && !id_missing(dk, id) &&
-	    !ifail_waiting(dk, id)) {
+	    !ifail_waiting(dk, id) && !inspect_pending(dk, id) &&
+	    lookup_allowed(dk)) {
 		queue_inspect(dk, id);
 		start_inspects(dk);
 	}

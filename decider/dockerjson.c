@@ -141,7 +141,7 @@ int
 docker_parse_inspect(const char *buf, size_t len, struct docker_ctr *c,
     char *err, size_t errlen)
 {
-	json_t *root, *config, *state;
+	json_t *root, *config, *state, *pid;
 	const char *id;
 
 	memset(c, 0, sizeof(*c));
@@ -164,9 +164,15 @@ docker_parse_inspect(const char *buf, size_t len, struct docker_ctr *c,
 	if (json_is_object(config))
 		set_label_class(c, json_object_get(config, "Labels"));
 	state = json_object_get(root, "State");
-	if (json_is_object(state))
+	if (json_is_object(state)) {
 		copy_str(c->state, sizeof(c->state), get_str(state,
 		    "Status"));
+		/* The container's first process: its cgroup is the real one. */
+		pid = json_object_get(state, "Pid");
+		if (json_is_integer(pid) && json_integer_value(pid) > 0 &&
+		    json_integer_value(pid) <= INT32_MAX)
+			c->pid = (int32_t)json_integer_value(pid);
+	}
 	json_decref(root);
 	return 0;
 }
@@ -446,6 +452,11 @@ docker_table_apply_event(struct docker_table *t,
 		    ev->c.label_class);
 	if (state != NULL)
 		copy_str(e->state, sizeof(e->state), state);
+	/* A new first process, or none: inspect again to know it. */
+	if (strcmp(ev->action, "start") == 0 ||
+	    strcmp(ev->action, "restart") == 0 ||
+	    strcmp(ev->action, "die") == 0)
+		e->pid = 0;
 	/* A start after a stop or kill is the container back again. */
 	if (strcmp(ev->action, "start") == 0)
 		e->starts++;

@@ -98,8 +98,19 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(k, "actions_failed", json_u64(ds.actions_failed));
 	json_object_set_new(k, "actions_unknown",
 	    json_u64(ds.actions_unknown));
+	json_object_set_new(k, "lookups_deferred",
+	    json_u64(ds.lookups_deferred));
 	json_object_set_new(o, "docker", k);
 	json_object_set_new(o, "dry_runs", json_u64(dz->eng.dry_runs));
+	k = json_object();
+	json_object_set_new(k, "claims", json_u64(dz->attr.claims));
+	json_object_set_new(k, "by_first_process", json_u64(dz->attr.by_pid));
+	json_object_set_new(k, "by_parent", json_u64(dz->attr.by_parent));
+	json_object_set_new(k, "refused", json_u64(dz->attr.refused));
+	json_object_set_new(k, "refused_total", json_u64(dz->attr_refused));
+	json_object_set_new(k, "cgroups_dropped_total",
+	    json_u64(dz->attr_dropped));
+	json_object_set_new(o, "attribution", k);
 	return o;
 }
 

@@ -376,6 +376,7 @@ cgstat_init(struct cgstat *cg, const char *cgroup_root, const char *proc_root)
 	memset(cg, 0, sizeof(*cg));
 	cg->detail_every = 1;
 	cg->max_fds = 256;
+	cg->dirs_per_id = 4;
 	snprintf(cg->root, sizeof(cg->root), "%s", cgroup_root);
 	snprintf(cg->proc_root, sizeof(cg->proc_root), "%s", proc_root);
 	if (cgroup_root[0] == '\0') {
@@ -430,15 +431,19 @@ cgstat_read(const struct cgstat *cg, const char *dir,
 	return -1;
 }
 
-/* The cached directory of a container, or NULL. */
+/* The cached directory of a container's claim, or NULL. */
 static struct cgstat_dir *
-dir_find(struct cgstat *cg, const char *id)
+dir_find(struct cgstat *cg, const char *id, const char *claim, size_t *nid)
 {
 	size_t i;
 
+	*nid = 0;
 	for (i = 0; i < cg->ndirs; i++)
-		if (strcmp(cg->dirs[i].container_id, id) == 0)
-			return &cg->dirs[i];
+		if (strcmp(cg->dirs[i].container_id, id) == 0) {
+			if (strcmp(cg->dirs[i].claim, claim) == 0)
+				return &cg->dirs[i];
+			(*nid)++;
+		}
 	return NULL;
 }
 
@@ -548,10 +553,12 @@ cgstat_collect(struct cgstat *cg, struct kw_snapshot *snap)
 	struct kw_cgroup_stat *st;
 	struct cgstat_dir *d, *nd;
 	const struct kw_proc *p;
+	const char *claim;
 	char err[256];
-	size_t i, j;
+	size_t i, j, nid;
 
 	cg->last_errors = 0;
+	cg->last_refused = 0;
 	cg->last_error[0] = '\0';
 	if (cg->layout == CGSTAT_NONE)
 		return 0;
@@ -562,9 +569,14 @@ cgstat_collect(struct cgstat *cg, struct kw_snapshot *snap)
 		p = &snap->procs[i];
 		if (p->container_id[0] == '\0')
 			continue;
-		if ((d = dir_find(cg, p->container_id)) != NULL) {
+		claim = p->cgroup != NULL ? p->cgroup : "";
+		if ((d = dir_find(cg, p->container_id, claim, &nid)) != NULL) {
 			if (d->seen)
 				continue;
+		} else if (nid >= cg->dirs_per_id) {
+			cg->dirs_refused++;
+			cg->last_refused++;
+			continue;
 		} else {
 			if (cg->ndirs == cg->capdirs) {
 				size_t cap = cg->capdirs ? cg->capdirs * 2 : 16;
@@ -580,6 +592,7 @@ cgstat_collect(struct cgstat *cg, struct kw_snapshot *snap)
 			d->fd_cpu = d->fd_mem = -1;
 			snprintf(d->container_id, sizeof(d->container_id),
 			    "%s", p->container_id);
+			snprintf(d->claim, sizeof(d->claim), "%s", claim);
 		}
 		d->seen = 1;
 		if (d->dir[0] == '\0' && dir_of_pid(cg, p->pid,
@@ -592,8 +605,11 @@ cgstat_collect(struct cgstat *cg, struct kw_snapshot *snap)
 			return -1;
 		cg->reads++;
 		if (d->last.flags != 0 && cg->samples - d->detail_at <
-		    cg->detail_every && read_usage(cg, d, st) == 0)
+		    cg->detail_every && read_usage(cg, d, st) == 0) {
+			snprintf(st->cgroup, sizeof(st->cgroup), "%s",
+			    d->claim);
 			continue;
+		}
 		if (cgstat_read(cg, d->dir, st, err, sizeof(err)) == -1) {
 			/* The directory may have been removed: find it anew. */
 			dir_close(cg, d);
@@ -609,6 +625,7 @@ cgstat_collect(struct cgstat *cg, struct kw_snapshot *snap)
 		}
 		snprintf(st->container_id, sizeof(st->container_id), "%s",
 		    p->container_id);
+		snprintf(st->cgroup, sizeof(st->cgroup), "%s", d->claim);
 		cg->full_reads++;
 		d->last = *st;
 		d->detail_at = cg->samples;

@@ -185,7 +185,8 @@ parse_proc(const json_t *e, const char *where, struct kw_proc *p,
     int *no_cid, char *err, size_t errlen)
 {
 	const char	*s;
-	char		 cgpath[PATH_MAX];
+	char		 cgpath[PATH_MAX], dir[KW_CGDIR_MAX];
+	char		 id[KW_CID_LEN];
 	size_t		 len;
 	uint64_t	 v;
 	int		 r;
@@ -266,21 +267,36 @@ parse_proc(const json_t *e, const char *where, struct kw_proc *p,
 		}
 		memcpy(p->container_id, s, len);
 		p->container_id[len] = '\0';
-	} else if (r == 0) {
-		/* No container_id: take it from the cgroup path if given. */
-		if ((r = get_str(e, where, "cgroup", &s, &len, err, errlen)) ==
-		    -1)
-			return -1;
-		if (r == 0)
-			*no_cid = 1;
-		if (r && len < sizeof(cgpath)) {
-			memcpy(cgpath, s, len);
-			cgpath[len] = '\0';
-			if (kw_cgroup_container_id(cgpath, p->container_id) !=
-			    1)
-				p->container_id[0] = '\0';
-		}
 	}
+	/*
+	 * The path the id was taken from: the claim the decider checks
+	 * against the container's real directory. Without it (the seed's
+	 * modules) the reader reads /proc/<pid>/cgroup itself. A path the
+	 * module cut ("...") cannot be checked: a host process.
+	 */
+	if ((r = get_str(e, where, "cgroup", &s, &len, err, errlen)) == -1)
+		return -1;
+	if (r == 0) {
+		*no_cid = 1;
+		return 0;
+	}
+	id[0] = '\0';
+	if (len < sizeof(cgpath) && memchr(s, '\0', len) == NULL &&
+	    (len < 3 || memcmp(s, "...", 3) != 0)) {
+		memcpy(cgpath, s, len);
+		cgpath[len] = '\0';
+		if (kw_cgroup_container_dir(cgpath, id, dir, sizeof(dir)) != 1)
+			id[0] = '\0';
+	}
+	if (id[0] != '\0' && (p->container_id[0] == '\0' ||
+	    strcmp(id, p->container_id) == 0)) {
+		memcpy(p->container_id, id, sizeof(p->container_id));
+		if (kw_proc_set_cgroup(p, dir, strlen(dir)) == -1) {
+			seterr(err, errlen, "%scgroup: out of memory", where);
+			return -1;
+		}
+	} else
+		p->container_id[0] = '\0';
 	return 0;
 }
 
@@ -403,6 +419,8 @@ kmod_parse(const char *buf, size_t len, struct kw_snapshot *snap,
 				/* Drop the entry; its cmdline goes with it. */
 				free(p->cmdline);
 				p->cmdline = NULL;
+				free(p->cgroup);
+				p->cgroup = NULL;
 				snap->nprocs--;
 				skipped++;
 			} else if (no_cid && info != NULL)

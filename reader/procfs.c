@@ -43,6 +43,7 @@ struct procfs_cache {
 	char			*cmdline;
 	size_t			 cmdline_len;
 	char			 container_id[KW_CID_LEN];
+	char			*cgroup;	/* the claimed directory, or NULL */
 	uint32_t		 uid;		/* real uid, from status */
 	int			 cgroup_valid;	/* id is known */
 	uint64_t		 seen;		/* sample number */
@@ -363,6 +364,7 @@ static void
 cache_free(struct procfs_cache *c)
 {
 	free(c->cmdline);
+	free(c->cgroup);
 	free(c);
 }
 
@@ -432,12 +434,34 @@ is_gone(int err)
 	return err == ENOENT || err == ESRCH;
 }
 
+/*
+ * The container id and directory /proc/<pid>/cgroup claims, into c. -1
+ * (errno ENOMEM) on allocation failure.
+ */
+static int
+cache_set_claim(struct procfs_cache *c, const char *content)
+{
+	char dir[KW_CGDIR_MAX];
+
+	free(c->cgroup);
+	c->cgroup = NULL;
+	if (kw_cgroup_file_claim(content, c->container_id, dir,
+	    sizeof(dir)) != 1)
+		return 0;
+	if ((c->cgroup = strdup(dir)) == NULL) {
+		c->container_id[0] = '\0';
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
 /* Re-read cmdline and cgroup of one process into its cache entry. */
 static int
 cache_fill(struct procfs *pf, int pfd, struct procfs_cache *c,
     const struct procfs_stat *st)
 {
-	char	 buf[KW_CMDLINE_MAX + 1], cg[PROCFS_CGROUP_MAX], path[256];
+	char	 buf[KW_CMDLINE_MAX + 1], cg[PROCFS_CGROUP_MAX];
 	char	*s;
 	ssize_t	 n;
 	size_t	 len;
@@ -445,6 +469,8 @@ cache_fill(struct procfs *pf, int pfd, struct procfs_cache *c,
 	c->starttime = st->starttime;
 	memcpy(c->comm, st->comm, sizeof(c->comm));
 	c->container_id[0] = '\0';
+	free(c->cgroup);
+	c->cgroup = NULL;
 	c->uid = 0;
 	len = 0;
 	buf[0] = '\0';
@@ -463,9 +489,8 @@ cache_fill(struct procfs *pf, int pfd, struct procfs_cache *c,
 		len = procfs_cmdline_clean(buf, (size_t)n);
 		if (read_at(pfd, "cgroup", cg, sizeof(cg)) == -1)
 			return -1;
-		if (kw_cgroup_file_container_id(cg, c->container_id, path,
-		    sizeof(path)) != 1)
-			c->container_id[0] = '\0';
+		if (cache_set_claim(c, cg) == -1)
+			return -1;
 	}
 	if ((s = malloc(len + 1)) == NULL) {
 		errno = ENOMEM;
@@ -549,6 +574,9 @@ sample_pid(struct procfs *pf, int rootfd, const char *name, int32_t pid,
 	p->cpu_ns = procfs_ticks_to_ns(st.utime + st.stime, pf->hz);
 	p->start_ns = procfs_ticks_to_ns(st.starttime, pf->hz);
 	memcpy(p->container_id, c->container_id, sizeof(p->container_id));
+	if (c->cgroup != NULL && kw_proc_set_cgroup(p, c->cgroup,
+	    strlen(c->cgroup)) == -1)
+		return -1;
 	return 0;
 
 fail:
@@ -635,10 +663,20 @@ procfs_sample(struct procfs *pf, struct kw_snapshot *snap, char *err,
 	return 0;
 }
 
+/* The cached claim into p; -1 on allocation failure. */
+static int
+fill_from_cache(struct kw_proc *p, const struct procfs_cache *c)
+{
+	memcpy(p->container_id, c->container_id, sizeof(p->container_id));
+	if (c->cgroup == NULL)
+		return kw_proc_set_cgroup(p, "", 0);
+	return kw_proc_set_cgroup(p, c->cgroup, strlen(c->cgroup));
+}
+
 int
 procfs_fill_container_ids(struct procfs *pf, struct kw_snapshot *snap)
 {
-	char			 cg[PROCFS_CGROUP_MAX], name[32], path[256];
+	char			 cg[PROCFS_CGROUP_MAX], name[32];
 	struct procfs_cache	*c;
 	struct kw_proc		*p;
 	size_t			 i;
@@ -650,7 +688,8 @@ procfs_fill_container_ids(struct procfs *pf, struct kw_snapshot *snap)
 	pf->gen++;
 	for (i = 0; i < snap->nprocs; i++) {
 		p = &snap->procs[i];
-		if (p->container_id[0] != '\0')
+		/* The module said where it is: nothing to read. */
+		if (p->cgroup != NULL)
 			continue;
 		if ((c = cache_get(pf, p->pid)) == NULL) {
 			close(rootfd);
@@ -660,8 +699,10 @@ procfs_fill_container_ids(struct procfs *pf, struct kw_snapshot *snap)
 		if (c->cgroup_valid && strcmp(c->comm, p->name) == 0 &&
 		    pf->gen < c->refresh_at) {
 			pf->counters.cache_hits++;
-			memcpy(p->container_id, c->container_id,
-			    sizeof(p->container_id));
+			if (fill_from_cache(p, c) == -1) {
+				close(rootfd);
+				return -1;
+			}
 			continue;
 		}
 		pf->counters.cache_misses++;
@@ -671,7 +712,11 @@ procfs_fill_container_ids(struct procfs *pf, struct kw_snapshot *snap)
 		c->starttime = 0;
 		snprintf(c->comm, sizeof(c->comm), "%s", p->name);
 		c->container_id[0] = '\0';
+		free(c->cgroup);
+		c->cgroup = NULL;
 		c->cgroup_valid = 0;
+		/* Where it is now, not what the module said it was. */
+		p->container_id[0] = '\0';
 		snprintf(name, sizeof(name), "%d/cgroup", (int)p->pid);
 		if (read_at(rootfd, name, cg, sizeof(cg)) == -1) {
 			if (is_gone(errno))
@@ -680,14 +725,17 @@ procfs_fill_container_ids(struct procfs *pf, struct kw_snapshot *snap)
 				pf->counters.errors++;
 			continue;
 		}
-		if (kw_cgroup_file_container_id(cg, c->container_id, path,
-		    sizeof(path)) != 1)
-			c->container_id[0] = '\0';
+		if (cache_set_claim(c, cg) == -1) {
+			close(rootfd);
+			return -1;
+		}
 		c->cgroup_valid = 1;
 		c->refresh_at = pf->gen + PROCFS_REFRESH_SAMPLES +
 		    (uint64_t)c->pid % PROCFS_REFRESH_SAMPLES;
-		memcpy(p->container_id, c->container_id,
-		    sizeof(p->container_id));
+		if (fill_from_cache(p, c) == -1) {
+			close(rootfd);
+			return -1;
+		}
 	}
 	close(rootfd);
 	cache_sweep(pf);

@@ -44,6 +44,7 @@ struct sample {
 	int			 filled_ids;	/* ids from procfs */
 	int			 cg_rc;		/* cgstat_collect */
 	uint64_t		 cg_errors;	/* containers unreadable */
+	uint64_t		 cg_refused;	/* limits.cgroup_dirs */
 	char			 cg_err[320];
 	char			 kmod_err[512];
 	char			 procfs_err[512];
@@ -139,11 +140,13 @@ sample_work(uv_work_t *req)
 	/* Each container's own figures; its processes' sum stays the rest. */
 	w->cg_rc = 0;
 	w->cg_errors = 0;
+	w->cg_refused = 0;
 	w->cg_err[0] = '\0';
 	if (w->ok && r->cg_on) {
 		if ((w->cg_rc = cgstat_collect(&r->cg, &w->snap)) == -1)
 			w->snap.ncgroups = 0;
 		w->cg_errors = r->cg.last_errors;
+		w->cg_refused = r->cg.last_refused;
 		snprintf(w->cg_err, sizeof(w->cg_err), "%s", r->cg.last_error);
 	}
 	w->took_ns = kw_mono_ns() - t0;
@@ -230,6 +233,11 @@ sample_done(uv_work_t *req, int status)
 		    "cgroup", w->cg_err, 0);
 	} else if (w->ok && r->cg_on)
 		note_ok(r, r->logged_cgroup_err, "cgroup");
+	if (w->cg_refused > 0)
+		kw_limit_hit(KW_HIT_CGROUP_DIRS, "cgroup: %" PRIu64 " processes "
+		    "in more directories naming one container id than "
+		    "limits.cgroup_dirs (%zu): not read", w->cg_refused,
+		    r->cg.dirs_per_id);
 	r->last_sample_ns = w->took_ns;
 	if (!w->ok) {
 		r->failed++;
@@ -404,6 +412,8 @@ cmd_status(void *arg, const char *args)
 	    json_integer((json_int_t)r->cg.open_fds));
 	json_object_set_new(pf, "containers_unreadable",
 	    json_integer((json_int_t)r->cgroup_errors));
+	json_object_set_new(pf, "dirs_refused",
+	    json_integer((json_int_t)r->cg.dirs_refused));
 	json_object_set_new(pf, "last_error",
 	    json_string(r->logged_cgroup_err));
 	json_object_set_new(o, "cgroup", pf);
@@ -463,6 +473,7 @@ start_cgstat(struct reader *r)
 	}
 	r->cg.detail_every = (uint64_t)kw_conf_int(r->d.conf,
 	    "reader.cgroup_detail_every");
+	r->cg.dirs_per_id = kw_limits_get()->cgroup_dirs;
 	r->cg_on = r->cg.layout != CGSTAT_NONE;
 	if (r->cg_on)
 		log_info("cgroup: %s (%s)", root, r->cg.layout == CGSTAT_V2 ?

@@ -87,9 +87,10 @@ int	procfs_sample(struct procfs *pf, struct kw_snapshot *snap, char *err,
 void	procfs_get_counters(const struct procfs *pf,
 	    struct procfs_counters *c);
 /*
- * For a kmod snapshot without container ids (the seed's modules): fill
- * container_id of every process that has none from <root>/<pid>/cgroup,
- * cached per (pid, name). A process gone meanwhile stays "". -1 on ENOMEM.
+ * For a kmod snapshot without cgroup paths (the seed's modules): fill
+ * container_id and cgroup (the claim, kw_cgroup_file_claim) of every
+ * process that has no cgroup from <root>/<pid>/cgroup, cached per (pid,
+ * name). A process gone meanwhile is a host process. -1 on ENOMEM.
  */
 int	procfs_fill_container_ids(struct procfs *pf,
 	    struct kw_snapshot *snap);
@@ -105,7 +106,7 @@ int	procfs_fill_container_ids(struct procfs *pf,
 int	snapshot_parse_json(const char *buf, size_t len,
 	    struct kw_snapshot *snap, char *err, size_t errlen);
 struct kmod_info {
-	/* Entries with neither container_id nor cgroup (the seed's format). */
+	/* Entries without a cgroup path (the seed's format). */
 	size_t	no_container_id;
 };
 
@@ -140,6 +141,7 @@ enum cgstat_layout {
  */
 struct cgstat_dir {
 	char		container_id[KW_CID_LEN];
+	char		claim[KW_CGDIR_MAX];	/* its processes' kw_proc.cgroup */
 	char		dir[KW_CGROUP_PATH_MAX];	/* "/docker/<id>" */
 	int		seen;		/* in the current sample */
 	int		fd_cpu;		/* -1: closed */
@@ -166,6 +168,9 @@ struct cgstat {
 	uint64_t	 full_reads;	/* of which in full */
 	uint64_t	 errors;	/* containers that could not be */
 	uint64_t	 last_errors;	/* in the last sample */
+	size_t		 dirs_per_id;	/* directories read per container id */
+	uint64_t	 dirs_refused;	/* processes in a directory past it */
+	uint64_t	 last_refused;	/* in the last sample */
 	char		 last_error[320];
 };
 
@@ -200,9 +205,12 @@ void	cgstat_free(struct cgstat *cg);
 int	cgstat_read(const struct cgstat *cg, const char *dir,
 	    struct kw_cgroup_stat *st, char *err, size_t errlen);
 /*
- * A kw_cgroup_stat in snap for every container with a process in it. A
- * container whose files cannot be read is left out and counted (its
- * figures then come from its processes). -1 on allocation failure.
+ * A kw_cgroup_stat in snap for every directory a container's processes
+ * claim (kw_proc.cgroup), at most dirs_per_id per container id: a
+ * look-alike directory naming a real container's id is read as its own,
+ * never instead of the real one, and the decider keeps the real one's.
+ * A directory whose files cannot be read is left out and counted (the
+ * figures then come from the processes). -1 on allocation failure.
  */
 int	cgstat_collect(struct cgstat *cg, struct kw_snapshot *snap);
 

@@ -1,7 +1,7 @@
 /*
  * Fuzz the cgroup parsers: a path (kw_cgroup_container_id and _dir) and
- * the content of /proc/<pid>/cgroup (kw_cgroup_file_container_id and
- * _dir). A container id found is 64 lowercase hex digits, a whole name or
+ * the content of /proc/<pid>/cgroup (kw_cgroup_file_container_id, _dir
+ * and _claim). A container id found is 64 lowercase hex digits, a whole name or
  * the whole middle of one in the input (after '/' or '-', before '/', '.',
  * a newline or the end), never a piece of a longer one; a directory found
  * names the same container. Inputs go up to 10 kB (cgroup.flags): past any
@@ -93,6 +93,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    id2) == 1 && strcmp(id, id2) == 0);
 			}
 	}
+	/* The claim: an id and a directory in the input that names it. */
+	r = kw_cgroup_file_claim(s, id, dir, sizeof(dir));
+	check_id(r, id, s);
+	if (r == 1) {
+		FUZZ_CHECK(strstr(s, dir) != NULL);
+		FUZZ_CHECK(kw_cgroup_container_id(dir, id2) == 1 &&
+		    strcmp(id, id2) == 0);
+	} else
+		FUZZ_CHECK(dir[0] == '\0');
+	r = kw_cgroup_file_claim(s, id, small, sizeof(small));
+	FUZZ_CHECK(r == 0 && id[0] == '\0' && small[0] == '\0');
 	free(s);
 	return 0;
 }

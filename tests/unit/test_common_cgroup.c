@@ -280,6 +280,49 @@ cgroup_file__long_path__not_cut_into_an_id(void **state)
 	assert_string_equal(out, ID);
 }
 
+/* The claim: id and directory from one line, the unified one first. */
+static void
+cgroup_claim__lines__one_line_gives_both(void **state)
+{
+	static const struct {
+		const char	*content;
+		const char	*id;		/* NULL: no claim */
+		const char	*dir;
+	} cases[] = {
+		{ "0::/system.slice/docker-" ID ".scope/init.scope\n", ID,
+		    "/system.slice/docker-" ID ".scope" },
+		{ "12:pids:/\n11:cpuset:/docker/" ID "/sub\n"
+		    "10:memory:/docker/" ID "\n0::/\n", ID, "/docker/" ID },
+		/* A look-alike in one v1 hierarchy: the first line naming. */
+		{ "12:pids:/user.slice\n"
+		    "4:cpu,cpuacct:/fake.slice/docker-" ID ".scope\n"
+		    "3:memory:/user.slice\n0::/user.slice\n", ID,
+		    "/fake.slice/docker-" ID ".scope" },
+		/* The unified line wins, even when a v1 line names another. */
+		{ "5:memory:/docker/" ID2 "\n0::/docker/" ID "\n", ID,
+		    "/docker/" ID },
+		{ "0::/user.slice/user-1000.slice/session-2.scope\n", NULL,
+		    "" },
+		{ "", NULL, "" },
+	};
+	char id[KW_CONTAINER_ID_LEN + 1], dir[KW_CGROUP_PATH_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(id, 'x', sizeof(id));
+		assert_int_equal(kw_cgroup_file_claim(cases[i].content, id, dir,
+		    sizeof(dir)), cases[i].id != NULL);
+		assert_string_equal(id, cases[i].id ? cases[i].id : "");
+		assert_string_equal(dir, cases[i].dir);
+	}
+	/* A directory that does not fit: no claim. */
+	assert_int_equal(kw_cgroup_file_claim("0::/docker/" ID "\n", id, dir,
+	    10), 0);
+	assert_string_equal(id, "");
+	assert_int_equal(kw_cgroup_file_claim(NULL, id, dir, sizeof(dir)), 0);
+}
+
 int
 main(void)
 {
@@ -303,6 +346,7 @@ main(void)
 		cmocka_unit_test(cgroup_file__host_process__none),
 		cmocka_unit_test(cgroup_file__garbage__none),
 		cmocka_unit_test(cgroup_file__long_path__not_cut_into_an_id),
+		cmocka_unit_test(cgroup_claim__lines__one_line_gives_both),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

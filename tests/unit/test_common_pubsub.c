@@ -389,6 +389,7 @@ pubsub__client_that_never_reads__cut_off_producer_goes_on(void **state)
 	struct kw_pub_stats st;
 	char big[16384];
 	int fd, i, sz = 4096;
+	uint64_t hits = kw_limit_count(KW_HIT_STREAM_CLIENT_BYTES);
 
 	(void)state;
 	uv_loop_init(&loop);
@@ -414,6 +415,7 @@ pubsub__client_that_never_reads__cut_off_producer_goes_on(void **state)
 	assert_int_equal(st.clients_cut, 1);
 	assert_int_equal(st.clients, 0);
 	assert_true(st.seq >= 64);	/* 1 MiB of lag took that many */
+	assert_int_equal(kw_limit_count(KW_HIT_STREAM_CLIENT_BYTES), hits + 1);
 	close(fd);
 	kw_pub_close(pub);
 	close_all(&loop);
@@ -839,6 +841,76 @@ sub__count_split_after_a_pause__refused(void **state)
 	free(g);
 }
 
+/*
+ * Clients that never read, each under its own high watermark, together
+ * over limits.stream_queued_bytes: the one with the most queued is cut
+ * (counted), the rest and a reading client go on, and what is queued
+ * stays under the total.
+ */
+static void
+pub__queued_bytes_over_the_total__biggest_client_cut(void **state)
+{
+	uv_loop_t loop;
+	struct kw_pub_opts o = { 0 };
+	struct kw_pub *pub;
+	struct kw_pub_stats st;
+	uint64_t hits = kw_limit_count(KW_HIT_STREAM_QUEUED_BYTES);
+	char big[16384], sink[65536];
+	int fd[8], reader, i, k, sz = 4096;
+	ssize_t n;
+	uint64_t got = 0;
+
+	(void)state;
+	uv_loop_init(&loop);
+	o.ring_bytes = 16 << 20;
+	o.high_water = 256 << 10;
+	o.queued_bytes = 1 << 20;	/* four clients' high watermarks */
+	pub = kw_pub_new(&loop, sockpath, "reader", &o);
+	assert_int_equal(kw_pub_start(pub), 0);
+	for (i = 0; i < 8; i++) {
+		fd[i] = raw_client(NULL, 0);
+		setsockopt(fd[i], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		uv_run(&loop, UV_RUN_NOWAIT);
+	}
+	reader = raw_client(NULL, 0);
+	fcntl(reader, F_SETFL, O_NONBLOCK);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	memset(big, 'x', sizeof(big));
+	for (i = 0; i < 100; i++) {
+		msgpack_packer *pk = kw_pub_begin(pub, KW_MSG_SYS, 1);
+
+		kw_pack_str(pk, "pad");
+		msgpack_pack_str(pk, sizeof(big));
+		msgpack_pack_str_body(pk, big, sizeof(big));
+		kw_pub_commit(pub);
+		for (k = 0; k < 5; k++) {
+			uv_run(&loop, UV_RUN_NOWAIT);
+			while ((n = read(reader, sink, sizeof(sink))) > 0)
+				got += (uint64_t)n;
+		}
+		kw_pub_stats(pub, &st);
+		assert_true(st.queued_bytes <= o.queued_bytes + sizeof(big) +
+		    64);
+	}
+	/* The reader drains what is left: it was never cut. */
+	for (k = 0; k < 1000 && got < 100 * sizeof(big); k++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		while ((n = read(reader, sink, sizeof(sink))) > 0)
+			got += (uint64_t)n;
+		usleep(1000);
+	}
+	assert_true(got >= 100 * sizeof(big));
+	assert_true(st.queued_cut >= 4);
+	assert_true(st.clients >= 2);	/* the reader, and who fits */
+	assert_true(kw_limit_count(KW_HIT_STREAM_QUEUED_BYTES) >=
+	    hits + st.queued_cut);
+	for (i = 0; i < 8; i++)
+		close(fd[i]);
+	close(reader);
+	kw_pub_close(pub);
+	close_all(&loop);
+}
+
 int
 main(void)
 {
@@ -867,6 +939,8 @@ main(void)
 		cmocka_unit_test(pub__second_instance_on_same_path__refused),
 		cmocka_unit_test(
 		    pub__more_clients_than_the_limit__refused_and_counted),
+		cmocka_unit_test(
+		    pub__queued_bytes_over_the_total__biggest_client_cut),
 		cmocka_unit_test(
 		    pub__ack_not_durable_or_past_seq__ignored_and_counted),
 		cmocka_unit_test(

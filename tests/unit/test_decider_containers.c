@@ -400,6 +400,210 @@ mem_basis__names__round_trip(void **state)
 	assert_null(mem_basis_name((enum mem_basis)9));
 }
 
+/*
+ * Attribution: a claim (container_id, cgroup) holds only for the
+ * container's real directory, that of its first process (Docker's
+ * State.Pid), or, while that is not known, under a trusted parent.
+ */
+#define DIR_A		"/docker/" CID_A
+#define SCOPE_A		"/system.slice/docker-" CID_A ".scope"
+#define FAKE_USER_A	"/user.slice/user-1000.slice/user@1000.service/" \
+	"docker-" CID_A ".scope"
+#define FAKE_SLICE_A	"/fake.slice/docker-" CID_A ".scope"
+
+struct claim {
+	int32_t		 pid;
+	const char	*cid;		/* NULL: host */
+	const char	*dir;
+	int		 held;		/* still a container process after */
+};
+
+struct attr_case {
+	const char	*name;
+	int32_t		 docker_pid_a;	/* -1: no table; 0: pid not known */
+	const char	*state_a;
+	struct claim	 claims[6];
+	/* cgroup figure sets: directory of A, and whether kept */
+	const char	*cg_dirs[3];
+	int		 cg_kept[3];
+	uint64_t	 refused;
+	int		 refresh_a;	/* A asked for */
+};
+
+static const char *const trusted[] = { "/docker", "/system.slice/" };
+
+static void
+run_attr(const struct attr_case *t)
+{
+	char parents[ATTR_PARENTS_MAX][64];
+	struct kw_snapshot snap;
+	struct docker_table table;
+	struct docker_ctr dc;
+	struct attr_result res;
+	struct kw_cgroup_stat *st;
+	struct kw_proc *p;
+	size_t i, k, nclaims = 0, ncg = 0;
+
+	memset(parents, 0, sizeof(parents));
+	for (i = 0; i < 2; i++)
+		snprintf(parents[i], sizeof(parents[i]), "%s", trusted[i]);
+	kw_snapshot_init(&snap);
+	docker_table_init(&table);
+	memset(&res, 0, sizeof(res));
+	if (t->docker_pid_a >= 0) {
+		memset(&dc, 0, sizeof(dc));
+		snprintf(dc.id, sizeof(dc.id), "%s", CID_A);
+		snprintf(dc.state, sizeof(dc.state), "%s", t->state_a ?
+		    t->state_a : "running");
+		dc.pid = t->docker_pid_a;
+		assert_non_null(docker_table_upsert(&table, &dc));
+	}
+	for (i = 0; i < 6 && t->claims[i].pid != 0; i++, nclaims++) {
+		assert_non_null(p = kw_snapshot_add(&snap));
+		p->pid = t->claims[i].pid;
+		if (t->claims[i].cid != NULL)
+			snprintf(p->container_id, sizeof(p->container_id),
+			    "%s", t->claims[i].cid);
+		if (t->claims[i].dir != NULL)
+			assert_int_equal(kw_proc_set_cgroup(p,
+			    t->claims[i].dir, strlen(t->claims[i].dir)), 0);
+	}
+	for (i = 0; i < 3 && t->cg_dirs[i] != NULL; i++, ncg++) {
+		assert_non_null(st = kw_snapshot_add_cgroup(&snap));
+		snprintf(st->container_id, sizeof(st->container_id), "%s",
+		    CID_A);
+		snprintf(st->cgroup, sizeof(st->cgroup), "%s", t->cg_dirs[i]);
+		st->cpu_usage_ns = i;
+	}
+	assert_int_equal(containers_attribute(&snap, t->docker_pid_a >= 0 ?
+	    &table : NULL, (const char (*)[64])parents, 2, &res), 0);
+	for (i = 0; i < nclaims; i++) {
+		p = &snap.procs[i];
+		if (t->claims[i].held) {
+			if (strcmp(p->container_id, t->claims[i].cid) != 0)
+				fail_msg("%s: pid %d: refused", t->name,
+				    (int)p->pid);
+		} else if (p->container_id[0] != '\0' || p->cgroup != NULL)
+			fail_msg("%s: pid %d: held", t->name, (int)p->pid);
+	}
+	for (i = 0, k = 0; i < ncg; i++) {
+		if (!t->cg_kept[i])
+			continue;
+		if (k >= snap.ncgroups || snap.cgroups[k].cpu_usage_ns != i)
+			fail_msg("%s: figures of %s dropped", t->name,
+			    t->cg_dirs[i]);
+		k++;
+	}
+	if (k != snap.ncgroups)
+		fail_msg("%s: %zu figure sets kept, want %zu", t->name,
+		    snap.ncgroups, k);
+	if (res.refused != t->refused)
+		fail_msg("%s: refused %llu, want %llu", t->name,
+		    (unsigned long long)res.refused,
+		    (unsigned long long)t->refused);
+	assert_int_equal(res.nrefresh == 1 && strcmp(res.refresh[0], CID_A)
+	    == 0, t->refresh_a);
+	attr_result_free(&res);
+	docker_table_free(&table);
+	kw_snapshot_free(&snap);
+}
+
+static void
+attribute__claims__held_only_in_the_real_cgroup(void **state)
+{
+	static const struct attr_case cases[] = {
+		{ "first process known: look-alikes are host processes", 100,
+		    NULL, {
+			{ 100, CID_A, DIR_A, 1 },
+			{ 101, CID_A, DIR_A, 1 },
+			{ 200, CID_A, FAKE_SLICE_A, 0 },
+			{ 201, CID_A, FAKE_USER_A, 0 },
+			{ 300, NULL, NULL, 0 },
+		    }, { FAKE_SLICE_A, DIR_A, NULL }, { 0, 1, 0 }, 2, 0 },
+		{ "below the real directory is in it", 100, NULL, {
+			{ 100, CID_A, DIR_A, 1 },
+			{ 101, CID_A, DIR_A, 1 },
+		    }, { DIR_A, NULL }, { 1, 0 }, 0, 0 },
+		{ "a real cgroup anywhere (rootless) is its own", 100, NULL, {
+			{ 100, CID_A, FAKE_USER_A, 1 },
+			{ 101, CID_A, FAKE_USER_A, 1 },
+			{ 102, CID_A, DIR_A, 0 },
+		    }, { DIR_A, FAKE_USER_A, NULL }, { 0, 1, 0 }, 1, 0 },
+		{ "a trusted look-alike is not the real one either", 100,
+		    NULL, {
+			{ 100, CID_A, DIR_A, 1 },
+			{ 101, CID_A, SCOPE_A, 0 },
+		    }, { SCOPE_A, DIR_A, NULL }, { 0, 1, 0 }, 1, 0 },
+		{ "first process not inspected yet: trusted parents", 0,
+		    NULL, {
+			{ 100, CID_A, DIR_A, 1 },
+			{ 101, CID_A, SCOPE_A, 1 },
+			{ 200, CID_A, FAKE_SLICE_A, 0 },
+			{ 201, CID_A, FAKE_USER_A, 0 },
+		    }, { FAKE_USER_A, DIR_A, SCOPE_A }, { 0, 1, 0 }, 2, 1 },
+		{ "no Docker: trusted parents, nothing asked", -1, NULL, {
+			{ 200, CID_A, FAKE_SLICE_A, 0 },
+			{ 100, CID_A, DIR_A, 1 },
+		    }, { FAKE_SLICE_A, DIR_A, NULL }, { 0, 1, 0 }, 1, 0 },
+		{ "first process gone from the snapshot: trusted parents",
+		    4242, NULL, {
+			{ 100, CID_A, DIR_A, 1 },
+			{ 200, CID_A, FAKE_SLICE_A, 0 },
+		    }, { DIR_A, NULL }, { 1, 0 }, 1, 0 },
+		{ "first process claims another id: not trusted as real",
+		    200, NULL, {
+			{ 100, CID_A, DIR_A, 1 },
+			{ 200, CID_B, "/docker/" CID_B, 1 },
+			{ 201, CID_A, FAKE_SLICE_A, 0 },
+		    }, { DIR_A, NULL }, { 1, 0 }, 1, 0 },
+		{ "a claim without a directory is refused", 100, NULL, {
+			{ 100, CID_A, DIR_A, 1 },
+			{ 101, CID_A, NULL, 0 },
+		    }, { NULL }, { 0 }, 1, 0 },
+		{ "a directory at the root is not trusted", 0, NULL, {
+			{ 100, CID_A, "/docker-" CID_A ".scope", 0 },
+		    }, { NULL }, { 0 }, 1, 1 },
+		{ "a stopped container is not asked about", 0, "exited", {
+			{ 100, CID_A, DIR_A, 1 },
+		    }, { NULL }, { 0 }, 0, 0 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run_attr(&cases[i]);
+}
+
+static void
+attribute__parent__only_a_direct_child(void **state)
+{
+	static const struct {
+		const char	*dir;
+		int		 trusted;
+	} cases[] = {
+		{ DIR_A, 1 },
+		{ SCOPE_A, 1 },
+		{ "/docker/x/" CID_A, 0 },
+		{ "/system.slice/foo.service/docker-" CID_A ".scope", 0 },
+		{ "/dockerx/" CID_A, 0 },
+		{ FAKE_USER_A, 0 },
+		{ "/docker/", 0 },
+		{ "docker/" CID_A, 0 },
+		{ "", 0 },
+	};
+	char parents[ATTR_PARENTS_MAX][64] = { "/docker", "/system.slice/" };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (attr_parent_trusted(cases[i].dir,
+		    (const char (*)[64])parents, 2) != cases[i].trusted)
+			fail_msg("%s: want %d", cases[i].dir,
+			    cases[i].trusted);
+	assert_int_equal(attr_parent_trusted(NULL,
+	    (const char (*)[64])parents, 2), 0);
+}
+
 int
 main(void)
 {
@@ -415,6 +619,9 @@ main(void)
 		cmocka_unit_test(
 		    containers__cgroup_counter_backwards__no_spike),
 		cmocka_unit_test(mem_basis__names__round_trip),
+		cmocka_unit_test(
+		    attribute__claims__held_only_in_the_real_cgroup),
+		cmocka_unit_test(attribute__parent__only_a_direct_child),
 	};
 
 	return cmocka_run_group_tests_name("decider_containers", tests, NULL,
