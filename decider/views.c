@@ -100,6 +100,7 @@ cmd_status(void *arg, const char *args)
 	    json_u64(ds.actions_unknown));
 	json_object_set_new(o, "docker", k);
 	json_object_set_new(o, "dry_runs", json_u64(dz->eng.dry_runs));
+	json_object_set_new(o, "metrics", metrics_status_json(dz->metrics));
 	return o;
 }
 
