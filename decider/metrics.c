@@ -787,6 +787,34 @@ start_server(struct metrics *m, uint64_t timeout_ms, char *err,
 	return 0;
 }
 
+/*
+ * The series a scrape will show, at 0 from the start: a counter that
+ * appears at 1 has no increase to show for its first event (rate(),
+ * increase() and changes() need two samples).
+ */
+static void
+counts_zero(struct metrics *m, const struct policy *p)
+{
+	static const char *const results[] = { "ok", "failed", "unknown" };
+	static const enum policy_verdict skips[] = { POLICY_SKIP_ACTED,
+	    POLICY_SKIP_PROTECTED, POLICY_SKIP_NO_CLASS, POLICY_SKIP_MIN_ALIVE,
+	    POLICY_SKIP_HOLD };
+	const char *label[3];
+	size_t i, k;
+
+	for (i = 0; i < p->nclasses; i++)
+		for (k = 0; k < sizeof(results) / sizeof(results[0]); k++) {
+			label[0] = action_name(p->action);
+			label[1] = p->classes[i].name;
+			label[2] = results[k];
+			(void)metrics_counts_add(&m->actions, label, 3, 0);
+		}
+	for (k = 0; k < sizeof(skips) / sizeof(skips[0]); k++) {
+		label[0] = policy_verdict_name(skips[k]);
+		(void)metrics_counts_add(&m->skips, label, 1, 0);
+	}
+}
+
 struct metrics *
 metrics_new(uv_loop_t *loop, struct decider *dz, char *err, size_t errlen)
 {
@@ -801,6 +829,7 @@ metrics_new(uv_loop_t *loop, struct decider *dz, char *err, size_t errlen)
 	m->loop = loop;
 	m->dz = dz;
 	m->start_mono_ns = kw_mono_ns();
+	counts_zero(m, &dz->eng.policy);
 	m->max_connections = (size_t)kw_conf_int(conf,
 	    "metrics.max_connections");
 	snprintf(m->listen, sizeof(m->listen), "%s",
