@@ -61,6 +61,12 @@ manifest() {
 			printf '%s\t%s\n' "$SHAREDIR/grafana/${f#"$TOP"/run/grafana/}" "$f"
 		fi
 	done
+	# Prometheus: the alert rules and their tests.
+	for f in "$TOP"/run/prometheus/*.yml; do
+		if [ -f "$f" ]; then
+			printf '%s\t%s\n' "$SHAREDIR/prometheus/${f##*/}" "$f"
+		fi
+	done
 	for f in $DOCS; do
 		printf '%s\t%s\n' "$DOCDIR/${f##*/}" "$TOP/$f"
 	done
@@ -182,7 +188,7 @@ do_uninstall() {
 	for d in "$SHAREDIR/grafana/provisioning/datasources" \
 	    "$SHAREDIR/grafana/provisioning/dashboards" \
 	    "$SHAREDIR/grafana/provisioning" "$SHAREDIR/grafana/dashboards" \
-	    "$SHAREDIR/grafana/dashboards-fleet" \
+	    "$SHAREDIR/grafana/dashboards-fleet" "$SHAREDIR/prometheus" \
 	    "$SHAREDIR/grafana" "$SHAREDIR" "$DOCDIR" "$SRCDIR" "$CONFDIR"; do
 		rmdir "$DESTDIR$d" 2>/dev/null || true
 	done
