@@ -54,10 +54,9 @@ sed -n 's/^# TYPE \([a-z_]*\) .*/\1/p' "$T/metrics.txt" | sort -u >"$T/names"
 unknown=""
 for f in "$RULES" "$FLEET"; do
 	[ -f "$f" ] || { fail "$f exists"; continue; }
-	for n in $(grep -o 'kwarden_[a-z_]*' "$f" | sort -u); do
-		# a counter's family is its name; histograms have none
+	while read -r n; do
 		grep -qx "$n" "$T/names" || unknown="$unknown $(basename "$f"):$n"
-	done
+	done < <(grep -o 'kwarden_[a-z_]*' "$f" | sort -u)
 done
 [ -z "$unknown" ] && ok "every kwarden_ metric in the rules and the fleet dashboard is exposed" ||
 	fail "metrics named but not exposed" "$unknown"
