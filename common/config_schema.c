@@ -118,6 +118,16 @@ static const struct conf_key schema[] = {
 	{ "policy", "protect", KW_CONF_LIST, "grafana, kwarden", NULL,
 	    "substrings of name or image never acted on", 0, 0, 0 },
 
+	{ "metrics", "listen", KW_CONF_STR, "127.0.0.1:9877", NULL,
+	    "address of the decider's Prometheus /metrics, HOST:PORT or "
+	    "[V6]:PORT (empty: off)", 0, 0, 0 },
+	{ "metrics", "max_connections", KW_CONF_INT, "16", NULL,
+	    "HTTP connections at once on metrics.listen (more are refused)",
+	    CK_BOUNDS, 1, 10000 },
+	{ "metrics", "timeout", KW_CONF_DURATION, "10s", NULL,
+	    "close an HTTP connection idle this long", CK_BOUNDS, 1000,
+	    3600 * 1000 },
+
 	{ "limits", "stream_clients", KW_CONF_INT, "64", NULL,
 	    "connections at once on a stream socket (reader.sock, "
 	    "decider.sock)", CK_BOUNDS, 1, 100000 },
@@ -176,6 +186,7 @@ static const struct conf_class_default class_defaults[] = {
 
 static const char *const sections[] = {
 	"paths", "reader", "decider", "recorder", "run", "policy", "limits",
+	"metrics",
 };
 
 const struct conf_key *const conf_keys = schema;

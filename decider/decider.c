@@ -158,6 +158,7 @@ pack_deletion(msgpack_packer *pk, const void *r)
 static void
 publish_deletion(struct decider *dz, const struct kw_deletion_rec *r)
 {
+	metrics_count_action(dz->metrics, r);
 	publish(dz, KW_MSG_DELETION, KW_DELETION_FIELDS, pack_deletion, r);
 }
 
@@ -339,6 +340,7 @@ on_snapshot(struct decider *dz, const struct kw_msg *msg)
 	dz->last_seq = msg->seq;
 	dz->last_ts_ns = dz->snap.ts_ns;
 	dz->last_mono_ns = kw_mono_ns();
+	metrics_count_skips(dz->metrics, &dz->eng);
 	carry_out(dz, &dz->out);
 }
 
@@ -385,6 +387,9 @@ on_reload(struct kw_daemon *d)
 	    kw_conf_ms(d->conf, "decider.docker_timeout"))
 		log_warnx("reload: decider.docker_socket and docker_timeout "
 		    "take effect on restart");
+	if (strcmp(kw_conf_str(conf, "metrics.listen"),
+	    kw_conf_str(d->conf, "metrics.listen")) != 0)
+		log_warnx("reload: metrics.listen takes effect on restart");
 	kw_conf_free(d->conf);
 	d->conf = conf;
 	engine_set_policy(&dz->eng, &p);
@@ -445,8 +450,10 @@ on_stop(struct kw_daemon *d)
 		kw_sub_close(dz->sub);
 	if (dz->ctl != NULL)
 		kw_ctl_close(dz->ctl);
+	metrics_close(dz->metrics);
 	dz->sub = NULL;
 	dz->ctl = NULL;
+	dz->metrics = NULL;
 	if (dz->pub == NULL)
 		return;
 	/* The epoch's last message: the recorder knows nothing follows. */
@@ -559,6 +566,11 @@ main(int argc, char **argv)
 	if (dz->docker == NULL)
 		fatalx("docker: cannot set up the API client");
 	docker_start(dz->docker);
+
+	if ((dz->metrics = metrics_new(&loop, dz, err, sizeof(err))) == NULL) {
+		log_warnx("config: metrics.listen: %s", err);
+		exit(2);
+	}
 
 	kw_daemon_ready(&dz->d);
 	rc = kw_daemon_run(&dz->d);

@@ -663,6 +663,134 @@ const struct docker_table *docker_get_table(const struct docker *dk);
 /* Cancel every call, close every handle, free once they are closed. */
 void	docker_close(struct docker *dk);
 
+/*
+ * metrics.c: the Prometheus text exposition of the decider's state on
+ * metrics.listen (GNU libmicrohttpd, driven from the loop). The view and
+ * metrics_render are pure: plain structs in, text out.
+ */
+
+/* A container as exposed: the labels, then the figures in base units. */
+struct metrics_container {
+	char		id[13];			/* the first 12 hex digits */
+	const char	*name;
+	const char	*image;
+	const char	*class_name;
+	double		cpu_ratio;		/* share of the machine, 0-1 */
+	double		memory_ratio;		/* judged, share of MemTotal */
+	double		working_set_bytes;
+	double		memory_usage_bytes;
+	double		rss_bytes;
+	double		memory_limit_bytes;	/* 0: none */
+	double		processes;
+	double		throttled_periods;	/* counters of its cgroup */
+	double		throttled_seconds;
+	double		oom_kills;
+	double		quarantined;		/* 0 or 1 */
+};
+
+/* Counts by a few label values ("remove", "low", "ok"), kept on the loop. */
+#define METRICS_LABELS_MAX	3
+#define METRICS_LABEL_LEN	64
+
+struct metrics_count {
+	char		label[METRICS_LABELS_MAX][METRICS_LABEL_LEN];
+	uint64_t	value;
+};
+
+struct metrics_counts {
+	struct metrics_count *c;
+	size_t		 n;
+	size_t		 cap;
+};
+
+/* Add by to the count of these label values (cut to fit); -1 on ENOMEM. */
+int	metrics_counts_add(struct metrics_counts *t, const char *const *label,
+	    size_t nlabel, uint64_t by);
+void	metrics_counts_free(struct metrics_counts *t);
+
+/* Everything one scrape shows. Scalars are one field and one table row. */
+struct metrics_view {
+	const char	*version;
+	const char	*listen;
+	double		 up_seconds;
+	/* host */
+	double		 host_cpu_ratio;
+	double		 host_cpus;
+	double		 host_memory_total_bytes;
+	double		 host_memory_available_bytes;
+	double		 host_memory_used_bytes;
+	double		 host_memory_free_bytes;
+	double		 host_processes;
+	/* policy */
+	double		 cpu_threshold_ratio;
+	double		 memory_threshold_ratio;
+	/* pipeline */
+	double		 snapshots;
+	double		 bad_snapshots;
+	double		 snapshot_age_seconds;	/* NaN before the first */
+	double		 reader_connected;
+	double		 reader_lost_messages;
+	double		 reader_reconnects;
+	double		 docker_connected;
+	double		 docker_reconnects;
+	double		 docker_events;
+	double		 docker_calls_in_flight;
+	double		 stream_seq;
+	double		 stream_acked_seq;
+	double		 stream_unacked_messages;
+	double		 stream_ring_bytes;
+	double		 stream_held_bytes;
+	double		 stream_clients;
+	double		 stream_clients_cut;
+	double		 decisions_taken;
+	double		 decisions_skipped;
+	double		 errors;
+	double		 reloads;
+	double		 http_connections;
+	double		 http_connections_refused;
+	double		 http_timeouts;
+	double		 scrapes;
+	const struct metrics_container *containers;
+	size_t		 ncontainers;
+	const struct metrics_counts *actions;	/* action, class, result */
+	const struct metrics_counts *skips;	/* reason */
+};
+
+/* Growable text; oom set when an append failed (the text is then cut). */
+struct metrics_buf {
+	char		*p;
+	size_t		 len;
+	size_t		 cap;
+	int		 oom;
+};
+
+/* The exposition (text format 0.0.4) of v, appended to out; -1 on ENOMEM. */
+int	metrics_render(const struct metrics_view *v, struct metrics_buf *out);
+/* A label value as the format wants it: \\, \", \n escaped, UTF-8. */
+void	metrics_escape_label(struct metrics_buf *out, const char *s);
+void	metrics_buf_free(struct metrics_buf *b);
+/* "HOST:PORT" or "[V6]:PORT" -> host and port; -1 with err. */
+int	metrics_parse_listen(const char *s, char *host, size_t hostlen,
+	    uint16_t *port, char *err, size_t errlen);
+/* "ok", "failed", "unknown" or "cancelled", from a deletion's result. */
+const char *metrics_result_class(const char *result);
+
+struct decider;
+struct metrics;
+
+/* The counts and, unless listen is "", the server; NULL on a bad config. */
+struct metrics *metrics_new(struct uv_loop_s *loop, struct decider *dz,
+	    char *err, size_t errlen);
+/* A deletion record published: counted by action, class and result. */
+void	metrics_count_action(struct metrics *m,
+	    const struct kw_deletion_rec *r);
+/* The skips of the sample's decisions, by reason. */
+void	metrics_count_skips(struct metrics *m, const struct engine *e);
+/* The server's state for `status`. */
+struct json_t *metrics_status_json(const struct metrics *m);
+/* Stop listening, close the handles, free once they are closed. */
+void	metrics_close(struct metrics *m);
+
 /* decider.c, views.c: the daemon (loop wiring, control views) */
 
 struct kw_sub;
@@ -676,6 +804,7 @@ struct decider {
 	struct kw_pub		*pub;
 	struct kw_ctl		*ctl;
 	struct docker		*docker;
+	struct metrics		*metrics;	/* metrics.c */
 	struct engine		 eng;
 	struct engine_out	 out;
 	struct kw_snapshot	 snap;

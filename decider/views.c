@@ -111,6 +111,7 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(k, "cgroups_dropped_total",
 	    json_u64(dz->attr_dropped));
 	json_object_set_new(o, "attribution", k);
+	json_object_set_new(o, "metrics", metrics_status_json(dz->metrics));
 	return o;
 }
 

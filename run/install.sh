@@ -55,9 +55,16 @@ manifest() {
 	# Grafana: compose file, provisioning and every dashboard.
 	for f in "$TOP"/run/grafana/compose.yaml \
 	    "$TOP"/run/grafana/provisioning/*/*.yaml \
-	    "$TOP"/run/grafana/dashboards/*.json; do
+	    "$TOP"/run/grafana/dashboards/*.json \
+	    "$TOP"/run/grafana/dashboards-fleet/*.json; do
 		if [ -f "$f" ]; then
 			printf '%s\t%s\n' "$SHAREDIR/grafana/${f#"$TOP"/run/grafana/}" "$f"
+		fi
+	done
+	# Prometheus: the alert rules and their tests.
+	for f in "$TOP"/run/prometheus/*.yml; do
+		if [ -f "$f" ]; then
+			printf '%s\t%s\n' "$SHAREDIR/prometheus/${f##*/}" "$f"
 		fi
 	done
 	for f in $DOCS; do
@@ -181,6 +188,7 @@ do_uninstall() {
 	for d in "$SHAREDIR/grafana/provisioning/datasources" \
 	    "$SHAREDIR/grafana/provisioning/dashboards" \
 	    "$SHAREDIR/grafana/provisioning" "$SHAREDIR/grafana/dashboards" \
+	    "$SHAREDIR/grafana/dashboards-fleet" "$SHAREDIR/prometheus" \
 	    "$SHAREDIR/grafana" "$SHAREDIR" "$DOCDIR" "$SRCDIR" "$CONFDIR"; do
 		rmdir "$DESTDIR$d" 2>/dev/null || true
 	done

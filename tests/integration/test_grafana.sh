@@ -4,7 +4,8 @@
 # panel expects (tests/fixtures/grafana/panel-columns.json), time columns
 # in unix seconds; the seed's own panel queries run unchanged on a seed
 # database and on kwarden's; the provisioning and compose files agree with
-# the default config and the install layout.
+# the default config and the install layout. The fleet dashboard's PromQL
+# runs against a real Prometheus in test_prometheus.sh.
 . "$(dirname "$0")/lib.sh"
 
 FIX=$TOP/tests/fixtures/grafana
@@ -79,6 +80,19 @@ env = svc.get("environment", {})
 out("frser-sqlite-datasource" in str(env.get("GF_INSTALL_PLUGINS", "")), "compose installs the plugin", str(env))
 out("grafana" in svc.get("container_name", ""), "compose container name is protected by policy.protect (grafana)",
     svc.get("container_name", ""))
+# The fleet dashboard: its own Prometheus datasource and provider.
+pd = yaml.safe_load(open(os.path.join(g, "provisioning/datasources/prometheus.yaml")))["datasources"][0]
+out(pd["type"] == "prometheus" and pd["uid"] == "kwarden-prometheus" and not pd.get("isDefault"),
+    "fleet datasource: prometheus, uid kwarden-prometheus, not the default", str(pd))
+fp = yaml.safe_load(open(os.path.join(g, "provisioning/dashboards/kwarden-fleet.yaml")))["providers"][0]
+fpath = fp["options"]["path"]
+out(fpath == "/usr/local/share/kwarden/grafana/dashboards-fleet" and fp["name"] != pv["providers"][0]["name"],
+    "fleet provider: its own name, reads the installed dashboards-fleet dir", str(fp))
+out("./dashboards-fleet:%s:ro" % fpath in vols, "compose mounts the fleet dashboards where their provider looks", str(vols))
+fleet = [json.load(open(os.path.join(g, "dashboards-fleet", f)))
+         for f in os.listdir(os.path.join(g, "dashboards-fleet")) if f.endswith(".json")]
+uses = {t["datasource"]["uid"] for d in fleet for p in d["panels"] for t in p.get("targets", [])}
+out(len(fleet) == 1 and uses == {"kwarden-prometheus"}, "the fleet dashboard queries only kwarden-prometheus", str(uses))
 home = env.get("GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH", "")
 out(home.startswith(path + "/") and os.path.exists(os.path.join(g, "dashboards", os.path.basename(home))),
     "compose home dashboard exists", home)

@@ -91,10 +91,32 @@ for d in reader decider recorder; do
 		ProtectKernelModules=yes ProtectKernelTunables=yes \
 		ProtectControlGroups=yes RestrictAddressFamilies=AF_UNIX \
 		SystemCallFilter=@system-service MemoryDenyWriteExecute=yes \
-		RestartPreventExitStatus=2
+		RestartPreventExitStatus=2 IPAddressDeny=any
 	w=$(key "kwarden-$d.service" WatchdogSec)
 	[ -n "$w" ] && ok "kwarden-$d.service: WatchdogSec=$w" || fail "kwarden-$d.service: WatchdogSec="
 done
+# The network: only the decider, for /metrics on metrics.listen, from
+# localhost (the default address); the others have no IP at all.
+need kwarden-decider.service RestrictAddressFamilies=AF_INET RestrictAddressFamilies=AF_INET6 \
+	IPAddressAllow=localhost
+listen=$("$DECIDER" -c /dev/null --print-config | sed -n '/^\[metrics\]/,/^\[/s/^listen = *//p')
+case "$listen" in
+127.*|"[::1]":*) ok "metrics.listen $listen is on localhost, as IPAddressAllow=localhost" ;;
+*) fail "metrics.listen default is on localhost" "'$listen'" ;;
+esac
+if key kwarden-decider.service PrivateNetwork | grep -q yes; then
+	fail "kwarden-decider.service: no PrivateNetwork (its listener must be reachable)"
+else
+	ok "kwarden-decider.service: no PrivateNetwork (its listener must be reachable)"
+fi
+for d in reader recorder; do
+	if key "kwarden-$d.service" RestrictAddressFamilies | grep -q AF_INET; then
+		fail "kwarden-$d.service: AF_UNIX only"
+	else
+		ok "kwarden-$d.service: AF_UNIX only"
+	fi
+done
+
 # Ordering: reader, then decider, then recorder; each pulls its producer in.
 need kwarden-decider.service After=kwarden-reader.service Wants=kwarden-reader.service \
 	After=docker.service
