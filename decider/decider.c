@@ -25,6 +25,7 @@
 struct pending_action {
 	struct decider		*dz;
 	struct kw_deletion_rec	 rec;
+	enum action		 action;
 };
 
 /*
@@ -91,6 +92,42 @@ policy_from_conf(const struct kw_conf *conf, struct policy *p, char *err,
 		c->min_alive = (uint32_t)kw_conf_int(conf, key);
 	}
 	return policy_check(p, err, errlen);
+}
+
+/* Evidence and hooks from [hooks]; they take effect on restart. */
+static void
+hooks_from_conf(struct decider *dz)
+{
+	const struct kw_conf *conf = dz->d.conf;
+	struct evidence_conf ec;
+	struct hooks_conf hc;
+
+	memset(&ec, 0, sizeof(ec));
+	ec.timeout_ms = kw_conf_ms(conf, "hooks.evidence_timeout");
+	ec.log_lines = (size_t)kw_conf_int(conf, "hooks.evidence_log_lines");
+	ec.log_bytes = (size_t)kw_conf_size(conf, "hooks.evidence_log_bytes");
+	ec.procs = (size_t)kw_conf_int(conf, "hooks.evidence_procs");
+	ec.keep = (size_t)kw_conf_int(conf, "hooks.evidence_keep");
+	if ((dz->evid = evidence_store_new(&ec)) == NULL)
+		fatalx("evidence: out of memory");
+	memset(&hc, 0, sizeof(hc));
+	snprintf(hc.exec, sizeof(hc.exec), "%s",
+	    kw_conf_str(conf, "hooks.exec"));
+	snprintf(hc.webhook, sizeof(hc.webhook), "%s",
+	    kw_conf_str(conf, "hooks.webhook"));
+	hc.timeout_ms = kw_conf_ms(conf, "hooks.timeout");
+	hc.concurrency = (uint32_t)kw_conf_int(conf, "hooks.concurrency");
+	hc.retries = (uint32_t)kw_conf_int(conf, "hooks.retries");
+	hc.backoff_ms = kw_conf_ms(conf, "hooks.backoff");
+	hc.backoff_max_ms = kw_conf_ms(conf, "hooks.backoff_max");
+	hc.rate_per_min = kw_conf_num(conf, "hooks.rate_per_min");
+	hc.burst = (double)kw_conf_int(conf, "hooks.burst");
+	hc.queue_max = (uint32_t)kw_conf_int(conf, "hooks.queue_max");
+	if ((dz->hooks = hooks_new(dz->d.loop, &hc)) == NULL)
+		fatalx("hooks: cannot set up");
+	if (hc.exec[0] != '\0' || hc.webhook[0] != '\0')
+		log_info("hooks: exec %s, webhook %s", hc.exec[0] ? hc.exec :
+		    "none", hc.webhook[0] ? hc.webhook : "none");
 }
 
 static void
@@ -194,8 +231,25 @@ on_action_done(void *arg, enum docker_outcome outcome, const char *result)
 	}
 	engine_action_done(&dz->eng, r->container_id, outcome, result,
 	    kw_mono_ns());
+	evidence_finish(dz->evid, r);
+	hooks_fire(dz->hooks, r);
 	publish_deletion(dz, r);
+	kw_deletion_rec_free(r);
 	free(pa);
+}
+
+/* The evidence is in (or its time is up): now the action. */
+static void
+on_evidence(void *arg, char *json)
+{
+	struct pending_action *pa = arg;
+	struct decider *dz = pa->dz;
+
+	pa->rec.evidence = json;
+	if (dz->docker == NULL || docker_act(dz->docker, pa->rec.container_id,
+	    pa->action, on_action_done, pa) == -1)
+		on_action_done(pa, DOCKER_ACT_FAILED,
+		    "cannot start the API call");
 }
 
 /* Ask Docker to do what the engine took. */
@@ -213,10 +267,8 @@ start_action(struct decider *dz, const struct engine_intent *in)
 	}
 	pa->dz = dz;
 	pa->rec = in->rec;
-	if (dz->docker == NULL || docker_act(dz->docker, in->rec.container_id,
-	    in->action, on_action_done, pa) == -1)
-		on_action_done(pa, DOCKER_ACT_FAILED,
-		    "cannot start the API call");
+	pa->action = in->action;
+	evidence_capture(dz, &pa->rec, on_evidence, pa);
 }
 
 /* Everything one step returned, in order. */
@@ -376,6 +428,8 @@ on_stop(struct kw_daemon *d)
 	if (dz->docker != NULL)
 		docker_close(dz->docker);
 	dz->docker = NULL;
+	hooks_close(dz->hooks);
+	dz->hooks = NULL;
 	if (dz->sub != NULL)
 		kw_sub_close(dz->sub);
 	if (dz->ctl != NULL)
@@ -410,6 +464,7 @@ on_stop(struct kw_daemon *d)
 static void
 decider_free(struct decider *dz)
 {
+	evidence_store_free(dz->evid);
 	engine_free(&dz->eng);
 	engine_out_free(&dz->out);
 	kw_snapshot_free(&dz->snap);
@@ -490,6 +545,7 @@ main(int argc, char **argv)
 	if (dz->docker == NULL)
 		fatalx("docker: cannot set up the API client");
 	docker_start(dz->docker);
+	hooks_from_conf(dz);
 
 	kw_daemon_ready(&dz->d);
 	rc = kw_daemon_run(&dz->d);

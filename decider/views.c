@@ -100,6 +100,8 @@ cmd_status(void *arg, const char *args)
 	    json_u64(ds.actions_unknown));
 	json_object_set_new(o, "docker", k);
 	json_object_set_new(o, "dry_runs", json_u64(dz->eng.dry_runs));
+	json_object_set_new(o, "hooks", hooks_status(dz->hooks));
+	json_object_set_new(o, "evidence", evidence_status(dz->evid));
 	return o;
 }
 
@@ -293,5 +295,7 @@ const struct kw_ctl_cmd decider_ctl_cmds[] = {
 	    cmd_policy },
 	{ "explain", "explain NAME|ID: why a container is or is not acted on",
 	    cmd_explain },
+	{ "evidence", "evidence NAME|ID: what was seen of a container when "
+	    "it was last acted on", evidence_ctl },
 	{ NULL, NULL, NULL },
 };
