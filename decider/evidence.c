@@ -208,7 +208,10 @@ docker_logs_demux(const char *buf, size_t len, int multiplexed,
 	return rc;
 }
 
-/* UTF-8 for JSON: a byte that does not start a valid sequence is '?'. */
+/*
+ * UTF-8 for JSON: a byte that does not start a valid sequence is '?', and
+ * so is NUL (many JSON readers refuse "\u0000").
+ */
 size_t
 evidence_utf8_clean(const char *s, size_t len, char *out)
 {
@@ -218,7 +221,8 @@ evidence_utf8_clean(const char *s, size_t len, char *out)
 
 	while (i < len) {
 		if (u[i] < 0x80) {
-			out[o++] = (char)u[i++];
+			out[o++] = u[i] != 0 ? (char)u[i] : '?';
+			i++;
 			continue;
 		}
 		if ((u[i] & 0xe0) == 0xc0) {
@@ -518,7 +522,10 @@ evidence_doc(const struct evidence_in *in, size_t logs_from, int lean)
 
 	o = json_object();
 	json_object_set_new(o, "v", json_integer(1));
-	json_object_set_new(o, "ts", json_real((double)in->ts_ns / 1e9));
+	json_object_set_new(o, "ts", json_integer((json_int_t)(in->ts_ns /
+	    1000000000ULL)));
+	json_object_set_new(o, "ts_ms", json_integer((json_int_t)(in->ts_ns /
+	    1000000ULL)));
 	json_object_set_new(o, "container_id", json_str(r->container_id));
 	json_object_set_new(o, "name", json_str(r->name));
 	json_object_set_new(o, "image", json_str(r->image));

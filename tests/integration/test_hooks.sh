@@ -101,8 +101,10 @@ grep -qx "KWARDEN_ACTION=remove" "$T/hook.0.env" &&
 	grep -qx "KWARDEN_RESULT=ok" "$T/hook.0.env" &&
 	ok "hook program's environment: action, name, id, result" || fail "hook environment" "$(cat "$T/hook.0.env")"
 
+# (Reals are printed to the control socket's precision: compare the rest.)
+same() { jq -c -S '{container_id, name, action, result, ts_ms, logs, inspect, pids: [.top[].pid]}'; }
 ev=$(ctl decider "evidence ${KWT}hog1")
-[ "$(echo "$ev" | jq -c -S 'del(.action_id)')" = "$(echo "$body" | jq -c -S .)" ] &&
+[ "$(echo "$ev" | same)" = "$(echo "$body" | same)" ] && echo "$ev" | jq -e '.action_id == 1' >/dev/null &&
 	ok "evidence NAME on decider.ctl: the same document" || fail "evidence on decider.ctl" "$ev"
 id=$(echo "$body" | jq -r .container_id)
 ctl decider "evidence ${id:0:12}" | jq -e --arg n "${KWT}hog1" '.name == $n' >/dev/null &&

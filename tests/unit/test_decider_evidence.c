@@ -164,14 +164,15 @@ demux__long_line__cut_to_budget(void **state)
 static void
 utf8_clean__invalid_bytes__replaced(void **state)
 {
-	const char in[] = "ok \xc3\xa9 \xff bad \xe2\x82 \xed\xa0\x80 \xc0\xaf";
+	const char in[] = "ok \xc3\xa9 \xff bad \xe2\x82 \xed\xa0\x80 \xc0\xaf "
+	    "\0.";
 	char out[sizeof(in)];
 	size_t n;
 
 	n = evidence_utf8_clean(in, sizeof(in) - 1, out);
 	out[n] = '\0';
 	/* é kept; 0xff, a cut sequence, a surrogate, an overlong: '?'. */
-	assert_string_equal(out, "ok \xc3\xa9 ? bad ?? ??? ??");
+	assert_string_equal(out, "ok \xc3\xa9 ? bad ?? ??? ?? ?.");
 }
 
 static const char inspect_body[] =
