@@ -25,7 +25,7 @@
 struct pending_action {
 	struct decider		*dz;
 	struct kw_deletion_rec	 rec;
-	enum action		 action;
+	enum action		 action;	/* dry-run: a row, no call */
 };
 
 /*
@@ -191,6 +191,19 @@ publish_deletion(struct decider *dz, const struct kw_deletion_rec *r)
 	publish(dz, KW_MSG_DELETION, KW_DELETION_FIELDS, pack_deletion, r);
 }
 
+/* An action's row, with its evidence, for the recorder and the hooks. */
+static void
+action_ended(struct pending_action *pa)
+{
+	struct decider *dz = pa->dz;
+
+	evidence_finish(dz->evid, &pa->rec);
+	hooks_fire(dz->hooks, &pa->rec);
+	publish_deletion(dz, &pa->rec);
+	kw_deletion_rec_free(&pa->rec);
+	free(pa);
+}
+
 /*
  * The call ended: Docker answered, the answer never came (outcome
  * unknown: the container stays counted as gone until Docker's table
@@ -231,11 +244,7 @@ on_action_done(void *arg, enum docker_outcome outcome, const char *result)
 	}
 	engine_action_done(&dz->eng, r->container_id, outcome, result,
 	    kw_mono_ns());
-	evidence_finish(dz->evid, r);
-	hooks_fire(dz->hooks, r);
-	publish_deletion(dz, r);
-	kw_deletion_rec_free(r);
-	free(pa);
+	action_ended(pa);
 }
 
 /* The evidence is in (or its time is up): now the action. */
@@ -246,18 +255,34 @@ on_evidence(void *arg, char *json)
 	struct decider *dz = pa->dz;
 
 	pa->rec.evidence = json;
-	if (dz->docker == NULL || docker_act(dz->docker, pa->rec.container_id,
+	if (pa->action == ACTION_DRY_RUN)
+		action_ended(pa);
+	else if (dz->docker == NULL || docker_act(dz->docker, pa->rec.container_id,
 	    pa->action, on_action_done, pa) == -1)
 		on_action_done(pa, DOCKER_ACT_FAILED,
 		    "cannot start the API call");
 }
 
-/* Ask Docker to do what the engine took. */
+/*
+ * Ask Docker to do what the engine took (a dry-run only records it), once
+ * its evidence is in.
+ */
 static void
 start_action(struct decider *dz, const struct engine_intent *in)
 {
 	struct pending_action *pa;
 
+	if (in->action == ACTION_DRY_RUN) {
+		if ((pa = calloc(1, sizeof(*pa))) == NULL) {
+			publish_deletion(dz, &in->rec);
+			return;
+		}
+		pa->dz = dz;
+		pa->rec = in->rec;
+		pa->action = in->action;
+		evidence_capture(dz, &pa->rec, on_evidence, pa);
+		return;
+	}
 	if ((pa = calloc(1, sizeof(*pa))) == NULL) {
 		log_warnx("container %.12s: out of memory: not acted on",
 		    in->rec.container_id);
@@ -275,6 +300,7 @@ start_action(struct decider *dz, const struct engine_intent *in)
 static void
 carry_out(struct decider *dz, const struct engine_out *out)
 {
+	struct engine_intent dry;
 	size_t i;
 
 	for (i = 0; i < out->nlogs; i++)
@@ -295,8 +321,15 @@ carry_out(struct decider *dz, const struct engine_out *out)
 	for (i = 0; i < out->nprocs; i++)
 		publish(dz, KW_MSG_PROC, KW_PROC_FIELDS, pack_proc,
 		    &out->procs[i]);
-	for (i = 0; i < out->ndeletions; i++)
-		publish_deletion(dz, &out->deletions[i]);
+	for (i = 0; i < out->ndeletions; i++) {
+		dry.action = ACTION_DRY_RUN;
+		dry.rec = out->deletions[i];
+		/* A dry-run is an action too, for evidence and hooks. */
+		if (strcmp(dry.rec.action, action_name(ACTION_DRY_RUN)) == 0)
+			start_action(dz, &dry);
+		else
+			publish_deletion(dz, &out->deletions[i]);
+	}
 	for (i = 0; i < out->nintents; i++)
 		start_action(dz, &out->intents[i]);
 }
