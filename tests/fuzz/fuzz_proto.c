@@ -136,7 +136,7 @@ heap_deletion(void *a, void *b, void *c)
 	kw_deletion_rec_free(r3);
 }
 
-#define RECORD_ROUNDTRIP(name, type, nfields, obj, heap) do {		\			\
+#define RECORD_ROUNDTRIP(name, type, nfields, obj, heap) do {	\
 	type r1, r2, r3;						\
 	msgpack_sbuffer sb;						\
 	msgpack_packer pk;						\
