@@ -127,6 +127,48 @@ static const struct conf_key schema[] = {
 	{ "metrics", "timeout", KW_CONF_DURATION, "10s", NULL,
 	    "close an HTTP connection idle this long", CK_BOUNDS, 1000,
 	    3600 * 1000 },
+	{ "hooks", "exec", KW_CONF_STR, "", NULL,
+	    "program run for each action, facts in KWARDEN_* variables, "
+	    "the evidence as JSON on stdin (empty: none)", 0, 0, 0 },
+	{ "hooks", "webhook", KW_CONF_STR, "", NULL,
+	    "URL the evidence of each action is POSTed to as JSON (empty: "
+	    "none)", 0, 0, 0 },
+	{ "hooks", "timeout", KW_CONF_DURATION, "10s", NULL,
+	    "one attempt of a hook; a program still running is killed",
+	    CK_BOUNDS, 100, 3600 * 1000 },
+	{ "hooks", "concurrency", KW_CONF_INT, "4", NULL,
+	    "attempts running at once (both kinds)", CK_BOUNDS, 1, 1000 },
+	{ "hooks", "retries", KW_CONF_INT, "3", NULL,
+	    "further attempts after a failure", CK_BOUNDS, 0, 100 },
+	{ "hooks", "backoff", KW_CONF_DURATION, "1s", NULL,
+	    "wait before the first retry, doubling for each next",
+	    CK_BOUNDS, 10, 3600 * 1000 },
+	{ "hooks", "backoff_max", KW_CONF_DURATION, "60s", NULL,
+	    "longest wait between retries", CK_BOUNDS, 10, 86400 * 1000 },
+	{ "hooks", "rate_per_min", KW_CONF_NUM, "30", NULL,
+	    "deliveries per minute per hook; more are dropped (counted)",
+	    CK_BOUNDS, 0.01, 1e6 },
+	{ "hooks", "burst", KW_CONF_INT, "10", NULL,
+	    "deliveries at once before rate_per_min applies", CK_BOUNDS, 1,
+	    1e6 },
+	{ "hooks", "queue_max", KW_CONF_INT, "64", NULL,
+	    "deliveries waiting per hook; more are dropped (counted)",
+	    CK_BOUNDS, 1, 1e6 },
+	{ "hooks", "evidence_timeout", KW_CONF_DURATION, "2s", NULL,
+	    "an action waits at most this long for its evidence (Docker's "
+	    "logs and inspect)", CK_BOUNDS, 10, 60 * 1000 },
+	{ "hooks", "evidence_log_lines", KW_CONF_INT, "50", NULL,
+	    "last log lines of the container kept in its evidence",
+	    CK_BOUNDS, 0, 10000 },
+	{ "hooks", "evidence_log_bytes", KW_CONF_SIZE, "8K", NULL,
+	    "at most this many bytes of those lines", CK_BOUNDS, 0,
+	    64 * 1024 },
+	{ "hooks", "evidence_procs", KW_CONF_INT, "10", NULL,
+	    "busiest processes of the container kept in its evidence",
+	    CK_BOUNDS, 0, 100 },
+	{ "hooks", "evidence_keep", KW_CONF_INT, "64", NULL,
+	    "documents `evidence` on decider.ctl can show (the database "
+	    "keeps all)", CK_BOUNDS, 1, 100000 },
 
 	{ "limits", "stream_clients", KW_CONF_INT, "64", NULL,
 	    "connections at once on a stream socket (reader.sock, "
@@ -186,7 +228,7 @@ static const struct conf_class_default class_defaults[] = {
 
 static const char *const sections[] = {
 	"paths", "reader", "decider", "recorder", "run", "policy", "limits",
-	"metrics",
+	"metrics", "hooks",
 };
 
 const struct conf_key *const conf_keys = schema;

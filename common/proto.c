@@ -477,6 +477,29 @@ kw_proc_set_cgroup(struct kw_proc *p, const char *s, size_t len)
 	return 0;
 }
 
+int
+kw_deletion_set_evidence(struct kw_deletion_rec *r, const char *s,
+    size_t len)
+{
+	char *c;
+
+	if (len > KW_EVIDENCE_MAX || (c = malloc(len + 1)) == NULL)
+		return -1;
+	if (len > 0)
+		memcpy(c, s, len);
+	c[len] = '\0';
+	free(r->evidence);
+	r->evidence = c;
+	return 0;
+}
+
+void
+kw_deletion_rec_free(struct kw_deletion_rec *r)
+{
+	free(r->evidence);
+	r->evidence = NULL;
+}
+
 struct kw_cgroup_stat *
 kw_snapshot_add_cgroup(struct kw_snapshot *snap)
 {
@@ -671,7 +694,7 @@ unpack_field(const msgpack_object *map, const struct kw_field *f, void *v,
 		}
 		if (f->set(rec, o->via.str.ptr,
 		    strnlen(o->via.str.ptr, o->via.str.size)) == -1) {
-			seterr(err, errlen, "out of memory", f->key);
+			seterr(err, errlen, "too long or out of memory", f->key);
 			return -1;
 		}
 		return 0;

@@ -261,7 +261,20 @@ struct kw_deletion_rec {
 	double		cpu_pct;
 	double		mem_pct;
 	char		result[256];		/* "ok" or the error text */
+	/*
+	 * What the decider saw of the container as it acted (a JSON object,
+	 * docs/operations.md), on the heap: NULL or "" when there is none.
+	 * Whoever unpacks a deletion frees it with kw_deletion_rec_free.
+	 */
+	char		*evidence;
 };
+
+/* The longest evidence a deletion may carry (bytes of JSON). */
+#define KW_EVIDENCE_MAX		(256u << 10)
+/* Replace r->evidence with len bytes of s; -1 when over KW_EVIDENCE_MAX. */
+int	kw_deletion_set_evidence(struct kw_deletion_rec *r, const char *s,
+	    size_t len);
+void	kw_deletion_rec_free(struct kw_deletion_rec *r);
 
 /*
  * Every message body is a table of fields (common/schema.c): a row gives

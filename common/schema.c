@@ -186,6 +186,12 @@ _Static_assert(offsetof(struct kw_proc_rec, cmdline) +
     sizeof(((struct kw_proc_rec *)0)->cmdline) + sizeof(uint64_t) >
     sizeof(struct kw_proc_rec), "kw_proc_rec: cmdline must be last");
 
+static int
+deletion_evidence_set(void *r, const char *s, size_t len)
+{
+	return kw_deletion_set_evidence(r, s, len);
+}
+
 #define DELETION(k, m, ty, col)						\
 	FIELD(struct kw_deletion_rec, k, m, ty, 0, "deletions", col, NULL)
 
@@ -199,6 +205,9 @@ static const struct kw_field deletion_fields[] = {
 	DELETION("cpu_pct",		cpu_pct,	F64, "cpu_pct"),
 	DELETION("mem_pct",		mem_pct,	F64, "mem_pct"),
 	DELETION("result",		result,		STR, "result"),
+	/* Optional: a decider that captures none sends none. */
+	FIELD(struct kw_deletion_rec, "evidence", evidence, HSTR, 1,
+	    "deletions", "evidence", deletion_evidence_set),
 };
 SCHEMA(kw_deletion_schema, "deletion", struct kw_deletion_rec,
     deletion_fields);

@@ -25,6 +25,7 @@
 struct pending_action {
 	struct decider		*dz;
 	struct kw_deletion_rec	 rec;
+	enum action		 action;	/* dry-run: a row, no call */
 };
 
 /*
@@ -93,6 +94,42 @@ policy_from_conf(const struct kw_conf *conf, struct policy *p, char *err,
 	return policy_check(p, err, errlen);
 }
 
+/* Evidence and hooks from [hooks]; they take effect on restart. */
+static void
+hooks_from_conf(struct decider *dz)
+{
+	const struct kw_conf *conf = dz->d.conf;
+	struct evidence_conf ec;
+	struct hooks_conf hc;
+
+	memset(&ec, 0, sizeof(ec));
+	ec.timeout_ms = kw_conf_ms(conf, "hooks.evidence_timeout");
+	ec.log_lines = (size_t)kw_conf_int(conf, "hooks.evidence_log_lines");
+	ec.log_bytes = (size_t)kw_conf_size(conf, "hooks.evidence_log_bytes");
+	ec.procs = (size_t)kw_conf_int(conf, "hooks.evidence_procs");
+	ec.keep = (size_t)kw_conf_int(conf, "hooks.evidence_keep");
+	if ((dz->evid = evidence_store_new(&ec)) == NULL)
+		fatalx("evidence: out of memory");
+	memset(&hc, 0, sizeof(hc));
+	snprintf(hc.exec, sizeof(hc.exec), "%s",
+	    kw_conf_str(conf, "hooks.exec"));
+	snprintf(hc.webhook, sizeof(hc.webhook), "%s",
+	    kw_conf_str(conf, "hooks.webhook"));
+	hc.timeout_ms = kw_conf_ms(conf, "hooks.timeout");
+	hc.concurrency = (uint32_t)kw_conf_int(conf, "hooks.concurrency");
+	hc.retries = (uint32_t)kw_conf_int(conf, "hooks.retries");
+	hc.backoff_ms = kw_conf_ms(conf, "hooks.backoff");
+	hc.backoff_max_ms = kw_conf_ms(conf, "hooks.backoff_max");
+	hc.rate_per_min = kw_conf_num(conf, "hooks.rate_per_min");
+	hc.burst = (double)kw_conf_int(conf, "hooks.burst");
+	hc.queue_max = (uint32_t)kw_conf_int(conf, "hooks.queue_max");
+	if ((dz->hooks = hooks_new(dz->d.loop, &hc)) == NULL)
+		fatalx("hooks: cannot set up");
+	if (hc.exec[0] != '\0' || hc.webhook[0] != '\0')
+		log_info("hooks: exec %s, webhook %s", hc.exec[0] ? hc.exec :
+		    "none", hc.webhook[0] ? hc.webhook : "none");
+}
+
 static void
 policy_log(const struct policy *p)
 {
@@ -159,7 +196,21 @@ static void
 publish_deletion(struct decider *dz, const struct kw_deletion_rec *r)
 {
 	metrics_count_action(dz->metrics, r);
-	publish(dz, KW_MSG_DELETION, KW_DELETION_FIELDS, pack_deletion, r);
+	publish(dz, KW_MSG_DELETION, kw_fields_count(&kw_deletion_schema, r),
+	    pack_deletion, r);
+}
+
+/* An action's row, with its evidence, for the recorder and the hooks. */
+static void
+action_ended(struct pending_action *pa)
+{
+	struct decider *dz = pa->dz;
+
+	evidence_finish(dz->evid, &pa->rec);
+	hooks_fire(dz->hooks, &pa->rec);
+	publish_deletion(dz, &pa->rec);
+	kw_deletion_rec_free(&pa->rec);
+	free(pa);
 }
 
 /*
@@ -202,16 +253,45 @@ on_action_done(void *arg, enum docker_outcome outcome, const char *result)
 	}
 	engine_action_done(&dz->eng, r->container_id, outcome, result,
 	    kw_mono_ns());
-	publish_deletion(dz, r);
-	free(pa);
+	action_ended(pa);
 }
 
-/* Ask Docker to do what the engine took. */
+/* The evidence is in (or its time is up): now the action. */
+static void
+on_evidence(void *arg, char *json)
+{
+	struct pending_action *pa = arg;
+	struct decider *dz = pa->dz;
+
+	pa->rec.evidence = json;
+	if (pa->action == ACTION_DRY_RUN)
+		action_ended(pa);
+	else if (dz->docker == NULL || docker_act(dz->docker, pa->rec.container_id,
+	    pa->action, on_action_done, pa) == -1)
+		on_action_done(pa, DOCKER_ACT_FAILED,
+		    "cannot start the API call");
+}
+
+/*
+ * Ask Docker to do what the engine took (a dry-run only records it), once
+ * its evidence is in.
+ */
 static void
 start_action(struct decider *dz, const struct engine_intent *in)
 {
 	struct pending_action *pa;
 
+	if (in->action == ACTION_DRY_RUN) {
+		if ((pa = calloc(1, sizeof(*pa))) == NULL) {
+			publish_deletion(dz, &in->rec);
+			return;
+		}
+		pa->dz = dz;
+		pa->rec = in->rec;
+		pa->action = in->action;
+		evidence_capture(dz, &pa->rec, on_evidence, pa);
+		return;
+	}
 	if ((pa = calloc(1, sizeof(*pa))) == NULL) {
 		log_warnx("container %.12s: out of memory: not acted on",
 		    in->rec.container_id);
@@ -221,16 +301,15 @@ start_action(struct decider *dz, const struct engine_intent *in)
 	}
 	pa->dz = dz;
 	pa->rec = in->rec;
-	if (dz->docker == NULL || docker_act(dz->docker, in->rec.container_id,
-	    in->action, on_action_done, pa) == -1)
-		on_action_done(pa, DOCKER_ACT_FAILED,
-		    "cannot start the API call");
+	pa->action = in->action;
+	evidence_capture(dz, &pa->rec, on_evidence, pa);
 }
 
 /* Everything one step returned, in order. */
 static void
 carry_out(struct decider *dz, const struct engine_out *out)
 {
+	struct engine_intent dry;
 	size_t i;
 
 	for (i = 0; i < out->nlogs; i++)
@@ -251,8 +330,15 @@ carry_out(struct decider *dz, const struct engine_out *out)
 	for (i = 0; i < out->nprocs; i++)
 		publish(dz, KW_MSG_PROC, KW_PROC_FIELDS, pack_proc,
 		    &out->procs[i]);
-	for (i = 0; i < out->ndeletions; i++)
-		publish_deletion(dz, &out->deletions[i]);
+	for (i = 0; i < out->ndeletions; i++) {
+		dry.action = ACTION_DRY_RUN;
+		dry.rec = out->deletions[i];
+		/* A dry-run is an action too, for evidence and hooks. */
+		if (strcmp(dry.rec.action, action_name(ACTION_DRY_RUN)) == 0)
+			start_action(dz, &dry);
+		else
+			publish_deletion(dz, &out->deletions[i]);
+	}
 	for (i = 0; i < out->nintents; i++)
 		start_action(dz, &out->intents[i]);
 }
@@ -446,6 +532,8 @@ on_stop(struct kw_daemon *d)
 	if (dz->docker != NULL)
 		docker_close(dz->docker);
 	dz->docker = NULL;
+	hooks_close(dz->hooks);
+	dz->hooks = NULL;
 	if (dz->sub != NULL)
 		kw_sub_close(dz->sub);
 	if (dz->ctl != NULL)
@@ -484,6 +572,7 @@ on_stop(struct kw_daemon *d)
 static void
 decider_free(struct decider *dz)
 {
+	evidence_store_free(dz->evid);
 	engine_free(&dz->eng);
 	engine_out_free(&dz->out);
 	attr_result_free(&dz->attr);
@@ -566,6 +655,7 @@ main(int argc, char **argv)
 	if (dz->docker == NULL)
 		fatalx("docker: cannot set up the API client");
 	docker_start(dz->docker);
+	hooks_from_conf(dz);
 
 	if ((dz->metrics = metrics_new(&loop, dz, err, sizeof(err))) == NULL) {
 		log_warnx("config: metrics.listen: %s", err);

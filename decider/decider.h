@@ -658,6 +658,16 @@ const struct docker_ctr *docker_peek(const struct docker *dk,
 /* Inspect id now (while connected): a 404 drops it from the table. */
 void	docker_refresh(struct docker *dk, const char *id);
 void	docker_stats(const struct docker *dk, struct docker_stats *st);
+/*
+ * A GET of /containers/{id}/{what} ("json", "logs?..."): cb runs once,
+ * later, with the body (cut at max bytes) and err NULL on a 2xx, else
+ * with what came and why it failed (also "cancelled" from docker_close).
+ * -1 when the call cannot be made (not connected, a bad id).
+ */
+typedef void (*docker_fetch_cb)(void *arg, long http_code, const char *body,
+	    size_t len, const char *err);
+int	docker_fetch(struct docker *dk, const char *id, const char *what,
+	    size_t max, uint64_t deadline_ms, docker_fetch_cb cb, void *arg);
 /* The table the client keeps current (for engine_docker). */
 const struct docker_table *docker_get_table(const struct docker *dk);
 /* Cancel every call, close every handle, free once they are closed. */
@@ -791,6 +801,222 @@ struct json_t *metrics_status_json(const struct metrics *m);
 /* Stop listening, close the handles, free once they are closed. */
 void	metrics_close(struct metrics *m);
 
+/*
+ * evidence.c, capture.c, hooks.c: what the decider saw of a container as
+ * it acted on it (evidence.c pure: log stream lines, inspect summary, top
+ * processes, the JSON document; capture.c gathers it on the loop before
+ * the call and keeps the last ones for `evidence` on decider.ctl), and
+ * the hooks told of each action when it ends (hooks.c: a program and a
+ * webhook; the queue, rate limit and retry decisions are pure).
+ */
+
+/* Docker's log stream as lines, the newest kept within the bounds. */
+struct log_line {
+	int		 stream;	/* 0 tty, 1 stdout, 2 stderr */
+	char		*text;		/* len bytes, NUL after */
+	size_t		 len;
+};
+
+struct log_lines {
+	struct log_line	*l;		/* oldest first */
+	size_t		 n, cap;
+	size_t		 bytes;		/* sum of len + 1 */
+	size_t		 max_bytes;
+	size_t		 max_lines;
+	size_t		 dropped;	/* older lines let go */
+	int		 cut;		/* the stream or a line was cut */
+	int		 bad;		/* not Docker's stream format */
+	char		*pending[3];	/* a line with no newline yet */
+	size_t		 npending[3];
+};
+
+void	log_lines_init(struct log_lines *ll, size_t max_bytes,
+	    size_t max_lines);
+void	log_lines_free(struct log_lines *ll);
+/*
+ * GET /containers/{id}/logs body into lines. multiplexed: Docker's
+ * stream of frames (8-byte header: stream 0-2, three zeros, size
+ * big-endian; a container without a tty), else raw text (tty). 0; -2
+ * when a frame header is not one (lines before it kept); -1 on ENOMEM.
+ */
+int	docker_logs_demux(const char *buf, size_t len, int multiplexed,
+	    struct log_lines *ll);
+/* 1 when the body looks multiplexed (for when inspect did not say). */
+int	docker_logs_multiplexed(const char *buf, size_t len);
+/* s as UTF-8: each byte not part of a valid sequence becomes '?'. */
+size_t	evidence_utf8_clean(const char *s, size_t len, char *out);
+
+#define EVIDENCE_LABELS_MAX	64
+#define EVIDENCE_CMDLINE_LEN	512
+
+/* What of GET /containers/{id}/json goes in the evidence (no env). */
+struct evidence_inspect {
+	char		name[DOCKER_NAME_LEN];
+	char		image[DOCKER_NAME_LEN];
+	char		image_id[80];
+	char		created[48];
+	char		status[16];
+	char		started_at[48];
+	int64_t		restart_count;
+	int		oom_killed;
+	int		tty;
+	char		restart_policy[32];
+	int64_t		restart_max;
+	int64_t		nano_cpus, cpu_quota, cpu_period, cpu_shares;
+	char		cpuset_cpus[64];
+	int64_t		memory, memory_swap, memory_reservation;
+	int64_t		pids_limit;
+	struct {
+		char	key[128];
+		char	value[256];
+	}		labels[EVIDENCE_LABELS_MAX];
+	size_t		nlabels;
+	size_t		labels_dropped;
+};
+
+int	evidence_parse_inspect(const char *buf, size_t len,
+	    struct evidence_inspect *out, char *err, size_t errlen);
+
+struct evidence_proc {
+	int32_t		pid;
+	char		name[KW_NAME_LEN];
+	char		cmdline[EVIDENCE_CMDLINE_LEN];
+	char		state;
+	uint32_t	threads;
+	double		cpu_pct;
+	double		mem_pct;	/* RSS / MemTotal */
+	uint64_t	rss_kb;
+};
+
+/*
+ * The container's k busiest processes of snap (CPU, then RSS), cpu_pct
+ * parallel to snap->procs (NULL: 0). Returns how many, sorted.
+ */
+size_t	evidence_top_procs(const struct kw_snapshot *snap,
+	    const double *cpu_pct, const char *container_id,
+	    struct evidence_proc *out, size_t k);
+
+/* Everything one document says; NULL parts are absent (null in JSON). */
+struct evidence_in {
+	const struct kw_deletion_rec	*rec;	/* who, what, why, figures */
+	uint64_t			 ts_ns;	/* unix, when captured */
+	const struct kw_container_rec	*ctr;	/* the cgroup's figures */
+	const struct evidence_proc	*procs;
+	size_t				 nprocs;
+	const struct evidence_inspect	*inspect;
+	const char			*inspect_error;
+	const struct log_lines		*logs;
+	const char			*logs_error;
+	uint64_t			 capture_ms;
+	int				 timed_out;
+};
+
+/*
+ * The document as compact JSON of at most max_bytes (malloc'ed): when it
+ * is bigger the oldest log lines go first, then everything but the
+ * figures ("cut": true). NULL on ENOMEM.
+ */
+char	*evidence_build(const struct evidence_in *in, size_t max_bytes);
+/* evidence (or {} if none or not JSON) with "result" set; NULL: ENOMEM. */
+char	*evidence_with_result(const char *evidence, const char *result);
+
+/* capture.c */
+struct evidence_store;
+struct decider;
+
+struct evidence_conf {
+	uint64_t	timeout_ms;	/* the action waits no longer */
+	size_t		log_lines;
+	size_t		log_bytes;
+	size_t		procs;
+	size_t		keep;		/* documents `evidence` can show */
+};
+
+/* json: the document (malloc'ed, the callee's), NULL when none. */
+typedef void (*evidence_cb)(void *arg, char *json);
+
+struct evidence_store *evidence_store_new(const struct evidence_conf *c);
+void	evidence_store_free(struct evidence_store *es);
+/*
+ * Gather the evidence of rec's container: the top processes and figures
+ * of the current sample now, Docker's logs and inspect on the loop. cb
+ * runs once, within the timeout, maybe before this returns.
+ */
+void	evidence_capture(struct decider *dz, const struct kw_deletion_rec *rec,
+	    evidence_cb cb, void *arg);
+/* The action ended: rec->evidence gets its result; kept for `evidence`. */
+void	evidence_finish(struct evidence_store *es, struct kw_deletion_rec *rec);
+/* `evidence NAME|ID` on decider.ctl */
+struct json_t *evidence_ctl(void *arg, const char *args);
+struct json_t *evidence_status(const struct evidence_store *es);
+
+/* hooks.c */
+
+/* A token bucket: rate_per_min refills, burst at most. */
+struct hook_bucket {
+	double		tokens;
+	uint64_t	last_ms;
+	int		primed;
+};
+
+/* 1: take a token now; 0: over the rate (dropped). */
+int	hook_bucket_take(struct hook_bucket *b, double rate_per_min,
+	    double burst, uint64_t now_ms);
+/* The wait before retry number attempt (1, 2, ...): base doubling, capped. */
+uint64_t hook_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t max_ms);
+/* Whether an HTTP answer is worth another try (0: a transport error). */
+int	hook_http_retryable(long http_code);
+
+enum hook_next {
+	HOOK_NEXT_OK,			/* delivered */
+	HOOK_NEXT_RETRY,		/* again after hook_backoff_ms */
+	HOOK_NEXT_FAILED,		/* given up */
+};
+
+/* After attempt number attempt (1-based) of at most 1 + retries. */
+enum hook_next hook_next(int ok, int retryable, unsigned attempt,
+	    unsigned retries);
+
+enum hook_admit {
+	HOOK_ADMIT,
+	HOOK_DROP_RATE,
+	HOOK_DROP_QUEUE,
+};
+
+/* A new delivery: the queue's cap first, then the rate. */
+enum hook_admit hook_admit(struct hook_bucket *b, size_t waiting,
+	    size_t queue_max, double rate_per_min, double burst,
+	    uint64_t now_ms);
+/*
+ * The KWARDEN_* variables of an action as "NAME=value" strings in buf,
+ * pointers in env (at most max). Returns how many.
+ */
+#define HOOK_ENV_MAX		16
+size_t	hook_env(const struct kw_deletion_rec *r, uint64_t action_id,
+	    unsigned attempt, char *buf, size_t len, char **env, size_t max);
+
+struct hooks;
+
+struct hooks_conf {
+	char		exec[1024];	/* "": none */
+	char		webhook[1024];	/* "": none */
+	uint64_t	timeout_ms;	/* one attempt */
+	uint32_t	concurrency;	/* attempts at once, both kinds */
+	uint32_t	retries;
+	uint64_t	backoff_ms;
+	uint64_t	backoff_max_ms;
+	double		rate_per_min;	/* per kind */
+	double		burst;
+	uint32_t	queue_max;	/* waiting, per kind */
+};
+
+struct hooks *hooks_new(struct uv_loop_s *loop, const struct hooks_conf *c);
+/* One action ended: a delivery to each configured hook. */
+void	hooks_fire(struct hooks *h, const struct kw_deletion_rec *rec);
+struct json_t *hooks_status(const struct hooks *h);
+/* Drop what waits, kill what runs, free once every handle is closed. */
+void	hooks_close(struct hooks *h);
+
 /* decider.c, views.c: the daemon (loop wiring, control views) */
 
 struct kw_sub;
@@ -805,6 +1031,8 @@ struct decider {
 	struct kw_ctl		*ctl;
 	struct docker		*docker;
 	struct metrics		*metrics;	/* metrics.c */
+	struct evidence_store	*evid;		/* capture.c */
+	struct hooks		*hooks;		/* hooks.c */
 	struct engine		 eng;
 	struct engine_out	 out;
 	struct kw_snapshot	 snap;

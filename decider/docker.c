@@ -43,6 +43,7 @@ enum dreq_kind {
 	DREQ_EVENTS,
 	DREQ_INSPECT,
 	DREQ_ACTION,
+	DREQ_FETCH,		/* docker_fetch: a GET for the caller */
 };
 
 struct docker;
@@ -58,6 +59,8 @@ struct dreq {
 	char		 id[KW_CID_LEN];
 	enum action	 action;
 	docker_action_cb cb;
+	docker_fetch_cb	 fcb;		/* DREQ_FETCH */
+	size_t		 max;		/* body cap; 0: BODY_MAX */
 	void		*arg;
 	char		 fail[256];	/* why on_write gave up */
 	char		 errbuf[CURL_ERROR_SIZE];
@@ -112,6 +115,8 @@ static void	session_begin(struct docker *dk);
 static void	on_retry(uv_timer_t *t);
 static void	check_done(struct docker *dk);
 static int	valid_id(const char *s);
+static void	fetch_done(struct docker *dk, struct dreq *r, CURLcode res,
+		    long code);
 
 static void
 maybe_free(struct docker *dk)
@@ -446,9 +451,9 @@ on_write(char *p, size_t size, size_t nmemb, void *arg)
 			return events_feed(r) == -1 ? 0 : n;
 		}
 	}
-	if (buf_append(r, p, n, BODY_MAX) == -1) {
-		snprintf(r->fail, sizeof(r->fail), "response over %u bytes",
-		    BODY_MAX);
+	if (buf_append(r, p, n, r->max ? r->max : BODY_MAX) == -1) {
+		snprintf(r->fail, sizeof(r->fail), "response over %zu bytes",
+		    r->max ? r->max : (size_t)BODY_MAX);
 		return 0;
 	}
 	return n;
@@ -584,7 +589,7 @@ session_fail(struct docker *dk, const char *why)
 	snprintf(dk->st.last_error, sizeof(dk->st.last_error), "%s", why);
 	for (r = dk->reqs; r != NULL; r = next) {
 		next = r->next;
-		if (r->kind != DREQ_ACTION)
+		if (r->kind != DREQ_ACTION && r->kind != DREQ_FETCH)
 			req_free(dk, r);
 	}
 	if (dk->state != DK_DOWN && (dk->state == DK_CONNECTED ||
@@ -706,6 +711,10 @@ req_done(struct dreq *r, CURLcode res)
 	switch (r->kind) {
 	case DREQ_ACTION:
 		action_done(dk, r, res, code);
+		req_free(dk, r);
+		return;
+	case DREQ_FETCH:
+		fetch_done(dk, r, res, code);
 		req_free(dk, r);
 		return;
 	case DREQ_INSPECT:
@@ -995,7 +1004,11 @@ docker_close(struct docker *dk)
 		if (r->cb != NULL)
 			r->cb(r->arg, DOCKER_ACT_CANCELLED,
 			    "cancelled: the decider is stopping");
+		if (r->fcb != NULL)
+			r->fcb(r->arg, 0, NULL, 0,
+			    "cancelled: the decider is stopping");
 		r->cb = NULL;
+		r->fcb = NULL;
 		req_free(dk, r);
 	}
 	dk->closing = 1;
@@ -1008,4 +1021,46 @@ docker_close(struct docker *dk)
 	uv_timer_stop(&dk->retry_timer);
 	uv_close((uv_handle_t *)&dk->curl_timer, on_handle_close);
 	uv_close((uv_handle_t *)&dk->retry_timer, on_handle_close);
+}
+
+/*
+ * GETs for the decider's evidence (logs, the whole inspect body): the
+ * caller gets the body, cut at max bytes, and says what it means.
+ */
+
+static void
+fetch_done(struct docker *dk, struct dreq *r, CURLcode res, long code)
+{
+	char why[256];
+
+	if (r->fcb == NULL)
+		return;
+	if (res == CURLE_OK && code >= 200 && code < 300)
+		r->fcb(r->arg, code, r->buf != NULL ? r->buf : "", r->len,
+		    NULL);
+	else {
+		req_error(r, res, code, why, sizeof(why));
+		r->fcb(r->arg, code, r->buf != NULL ? r->buf : "", r->len,
+		    why);
+	}
+	r->fcb = NULL;
+}
+
+int
+docker_fetch(struct docker *dk, const char *id, const char *what,
+    size_t max, uint64_t deadline_ms, docker_fetch_cb cb, void *arg)
+{
+	struct dreq *r;
+	char path[512];
+
+	if (dk->closing || !valid_id(id) || dk->state != DK_CONNECTED)
+		return -1;
+	snprintf(path, sizeof(path), "/containers/%s/%s", id, what);
+	if ((r = req_new(dk, DREQ_FETCH, NULL, path, deadline_ms)) == NULL)
+		return -1;
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	r->fcb = cb;
+	r->arg = arg;
+	r->max = max;
+	return 0;
 }

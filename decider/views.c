@@ -112,6 +112,8 @@ cmd_status(void *arg, const char *args)
 	    json_u64(dz->attr_dropped));
 	json_object_set_new(o, "attribution", k);
 	json_object_set_new(o, "metrics", metrics_status_json(dz->metrics));
+	json_object_set_new(o, "hooks", hooks_status(dz->hooks));
+	json_object_set_new(o, "evidence", evidence_status(dz->evid));
 	return o;
 }
 
@@ -305,5 +307,7 @@ const struct kw_ctl_cmd decider_ctl_cmds[] = {
 	    cmd_policy },
 	{ "explain", "explain NAME|ID: why a container is or is not acted on",
 	    cmd_explain },
+	{ "evidence", "evidence NAME|ID: what was seen of a container when "
+	    "it was last acted on", evidence_ctl },
 	{ NULL, NULL, NULL },
 };

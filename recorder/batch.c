@@ -66,13 +66,21 @@ rq_take(struct rec_queue *q, size_t max_rows, struct rec_queue *out)
 }
 
 void
+rec_free(struct rec *r)
+{
+	if (r->kind == REC_DELETION)
+		kw_deletion_rec_free(&((struct rec_deletion *)r)->r);
+	free(r);
+}
+
+void
 rq_free(struct rec_queue *q)
 {
 	struct rec	*r, *next;
 
 	for (r = q->head; r != NULL; r = next) {
 		next = r->next;
-		free(r);
+		rec_free(r);
 	}
 	rq_init(q);
 }
@@ -178,6 +186,8 @@ rec_decode(const struct kw_msg *msg, uint64_t epoch, char *err,
 	}
 	if (rc == -1) {
 		/* Keep the seq, drop the body. */
+		if (h->kind == REC_DELETION)
+			kw_deletion_rec_free(&((struct rec_deletion *)h)->r);
 		h->kind = REC_SKIP;
 		if (errlen > 0 && err[0] == '\0')
 			snprintf(err, errlen, "bad %s message",

@@ -75,6 +75,8 @@ void	rq_push(struct rec_queue *q, struct rec *r);
  */
 void	rq_take(struct rec_queue *q, size_t max_rows, struct rec_queue *out);
 void	rq_free(struct rec_queue *q);
+/* A record and what its body holds on the heap (a deletion's evidence). */
+void	rec_free(struct rec *r);
 /* Rows a record of this kind writes (sys: 2, skip: 0, others: 1). */
 size_t	rec_rows(const struct rec *r);
 /*

@@ -49,11 +49,15 @@ sample_free(struct top_sample *s)
 void
 top_model_free(struct top_model *m)
 {
+	size_t i;
+
 	sample_free(&m->cur);
 	sample_free(&m->pending);
 	free(m->ctl);
 	m->ctl = NULL;
 	m->nctl = m->ctl_cap = 0;
+	for (i = 0; i < TOP_ACTIONS_MAX; i++)
+		kw_deletion_rec_free(&m->actions[i].rec);
 }
 
 /* Room for one more element of size sz in *arr (n used, *cap held). */
@@ -135,8 +139,11 @@ top_model_msg(struct top_model *m, const struct kw_msg *msg, char *err,
 		return 0;
 	case KW_MSG_DELETION:
 		a = &m->actions[m->actions_head];
-		if (kw_deletion_unpack(msg->obj, &a->rec, err, errlen) == -1)
+		kw_deletion_rec_free(&a->rec);
+		if (kw_deletion_unpack(msg->obj, &a->rec, err, errlen) == -1) {
+			kw_deletion_rec_free(&a->rec);
 			return -1;
+		}
 		a->ts_ns = msg->ts_ns;
 		m->actions_head = (m->actions_head + 1) % TOP_ACTIONS_MAX;
 		if (m->nactions < TOP_ACTIONS_MAX)

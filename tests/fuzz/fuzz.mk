@@ -29,6 +29,7 @@ F_LIBS_kmod		:= $(FB)/libreader.a
 F_LIBS_procfs		:= $(FB)/libreader.a
 F_LIBS_docker_json	:= $(FB)/libdecider.a
 F_LIBS_docker_stream	:= $(FB)/libdecider.a
+F_LIBS_docker_logs	:= $(FB)/libdecider.a
 
 .PHONY: fuzz fuzz-smoke fuzz-build
 fuzz-build: $(ALL_FUZZ:%=$(FB)/fuzz_%)

@@ -628,7 +628,7 @@ config__json__sections_with_string_values(void **state)
 	    json_object_get(j, "limits"), "stream_clients")), "64");
 	assert_string_equal(json_string_value(json_object_get(
 	    json_object_get(j, "metrics"), "listen")), "127.0.0.1:9877");
-	assert_int_equal(json_object_size(j), 10);
+	assert_int_equal(json_object_size(j), 11);
 	json_decref(j);
 	kw_conf_free(conf);
 }

@@ -196,6 +196,7 @@ records__round_trip__every_field_kept(void **state)
 	snprintf(d.reason, sizeof(d.reason), "cpu 48.3%% > 20.0%%");
 	snprintf(d.result, sizeof(d.result), "ok");
 	d.cpu_pct = 48.3;
+	d.evidence = "{\"logs\":[\"bye\"]}";
 
 	packed_init(&p);
 	msgpack_pack_map(&p.pk, KW_SYS_FIELDS);
@@ -230,6 +231,9 @@ records__round_trip__every_field_kept(void **state)
 	    &off), MSGPACK_UNPACK_SUCCESS);
 	assert_int_equal(o->via.map.size, KW_DELETION_FIELDS);
 	assert_int_equal(kw_deletion_unpack(o, &d2, err, sizeof(err)), 0);
+	assert_string_equal(d2.evidence, d.evidence);
+	kw_deletion_rec_free(&d2);
+	d.evidence = NULL;
 	assert_memory_equal(&d, &d2, sizeof(d));
 	packed_free(&p);
 }

@@ -1121,14 +1121,14 @@ batch__decode__each_type_and_bad_shape_skipped(void **state)
 	assert_int_equal(rec_rows(r), 2);
 	assert_int_equal(((struct rec_sys *)r)->r.nprocs, 6);
 	assert_true(((struct rec_sys *)r)->r.cpu_pct == 5.5);
-	free(r);
+	rec_free(r);
 
 	r = roundtrip("container", KW_CONTAINER_FIELDS, pack_container, &c, 2,
 	    err, sizeof(err));
 	assert_int_equal(r->kind, REC_CONTAINER);
 	assert_string_equal(((struct rec_container *)r)->r.class_name, "low");
 	assert_int_equal(((struct rec_container *)r)->r.rss_kb, 99);
-	free(r);
+	rec_free(r);
 
 	p = calloc(1, sizeof(*p));
 	assert_non_null(p);
@@ -1142,27 +1142,28 @@ batch__decode__each_type_and_bad_shape_skipped(void **state)
 	assert_int_equal(pr->pid, 5);
 	assert_string_equal(pr->name, "foo) Z ");
 	assert_string_equal(pr->cmdline, p->cmdline);
-	free(r);
+	rec_free(r);
 	free(p);
 
-	r = roundtrip("deletion", KW_DELETION_FIELDS, pack_deletion, &d, 4,
+	r = roundtrip("deletion", kw_fields_count(&kw_deletion_schema, &d),
+	    pack_deletion, &d, 4,
 	    err, sizeof(err));
 	assert_int_equal(r->kind, REC_DELETION);
 	assert_string_equal(((struct rec_deletion *)r)->r.action, "dry-run");
-	free(r);
+	rec_free(r);
 
 	/* Wrong shape: skipped, but its seq is kept. */
 	r = roundtrip("sys", 1, pack_wrong, NULL, 5, err, sizeof(err));
 	assert_int_equal(r->kind, REC_SKIP);
 	assert_int_equal(rec_rows(r), 0);
 	assert_true(err[0] != '\0');
-	free(r);
+	rec_free(r);
 
 	/* A type the recorder does not store: skipped too. */
 	r = roundtrip("snapshot", 0, NULL, NULL, 6, err, sizeof(err));
 	assert_int_equal(r->kind, REC_SKIP);
 	assert_non_null(strstr(err, "snapshot"));
-	free(r);
+	rec_free(r);
 }
 
 int

@@ -113,7 +113,8 @@ feed_deletion(struct top_model *m, uint64_t seq, uint64_t ts_ns,
 	snprintf(r.result, sizeof(r.result), "%s", result);
 	msgpack_sbuffer_init(&p.sb);
 	msgpack_packer_init(&pk, &p.sb, msgpack_sbuffer_write);
-	pack_head(&pk, "deletion", KW_DELETION_FIELDS, seq, ts_ns);
+	pack_head(&pk, "deletion", kw_fields_count(&kw_deletion_schema, &r), seq,
+	    ts_ns);
 	kw_deletion_pack(&pk, &r);
 	packed_decode(&p);
 	assert_int_equal(top_model_msg(m, &p.msg, err, sizeof(err)), 0);
