@@ -17,6 +17,7 @@ enum rec_kind {
 	REC_CONTAINER,		/* containers */
 	REC_PROC,		/* processes */
 	REC_DELETION,		/* deletions */
+	REC_DECISION,		/* decisions */
 };
 
 /*
@@ -45,6 +46,11 @@ struct rec_container {
 struct rec_deletion {
 	struct rec		h;
 	struct kw_deletion_rec	r;
+};
+
+struct rec_decision {
+	struct rec		h;
+	struct kw_decision_rec	r;
 };
 
 /*
@@ -97,6 +103,7 @@ enum rdb_table {
 	RDB_CONTAINERS,
 	RDB_PROCESSES,
 	RDB_DELETIONS,
+	RDB_DECISIONS,
 	RDB__NTABLES,
 };
 
