@@ -355,6 +355,7 @@ struct act_entry {
 	uint64_t	step_ns;	/* when the last step was taken */
 	int		throttled;	/* its CPU is capped by us */
 	double		cap_pct;	/* the cap, percent of the machine */
+	uint64_t	released_until_ns;	/* release: left alone till */
 };
 
 struct act_table {
@@ -704,9 +705,10 @@ void	engine_action_done(struct engine *e, const char *container_id,
  * release NAME|ID: lift the quarantine of its identity (a row's, or one
  * the strike table knows by identity, container or name) and, for a
  * capped row, fill *cap (an intent to lift the cap, 1 returned in
- * *has_cap). -1 with why when there is nothing to release.
+ * *has_cap); the row starts the ladder afresh after escalate_after
+ * alone. -1 with why when there is nothing to release.
  */
-int	engine_release(struct engine *e, const char *what,
+int	engine_release(struct engine *e, const char *what, uint64_t now_ns,
 	    struct engine_intent *cap, int *has_cap, char *msg, size_t len);
 /* The container record of a row, in class class_idx. */
 void	engine_container_rec(const struct engine *e,

@@ -386,6 +386,12 @@ hold_reason(const struct engine *e, const struct engine_docker *dv,
 		return "Docker unreachable";
 	if (a->docker_state[0] == '\0')
 		return "unknown to Docker";
+	if (now_ns < a->released_until_ns) {
+		snprintf(a->hold, sizeof(a->hold), "released on decider.ctl: "
+		    "left alone for %.0f s more",
+		    (double)(a->released_until_ns - now_ns) / 1e9 + 0.5);
+		return a->hold;
+	}
 	if (a->retry_mono_ns != 0 && now_ns < a->retry_mono_ns) {
 		snprintf(a->hold, sizeof(a->hold), "retry in %.0f s after: "
 		    "%.180s", (double)(a->retry_mono_ns - now_ns) / 1e9 + 0.5,
@@ -702,6 +708,7 @@ quarantine(struct engine *e, const struct engine_docker *dv,
 	copy_str(a->name, sizeof(a->name), r->c.name);
 	copy_str(a->image, sizeof(a->image), r->c.image);
 	copy_str(s->applied_id, sizeof(s->applied_id), r->c.container_id);
+	copy_str(s->name, sizeof(s->name), r->c.name);
 	e->strikes.dirty = 1;
 	out->strikes_changed = 1;
 	e->quarantines++;
@@ -752,24 +759,29 @@ ladder_hold(struct engine *e, struct engine_row *r, size_t k, int cpu_over,
 	return r->plan.why;
 }
 
-/* FNV-1a over the round's candidates and verdicts. */
+/*
+ * The round's candidates and verdicts, whatever their order (excess
+ * reorders them from sample to sample): a sum of FNV-1a hashes.
+ */
 static uint64_t
 verdicts_hash(const struct engine *e, const struct policy_result *res)
 {
-	uint64_t h = 1469598103934665603ULL;
+	const struct engine_row *r;
 	const unsigned char *p;
+	uint64_t h, sum = res->ndec;
 	size_t i;
 
 	for (i = 0; i < res->ndec; i++) {
-		p = (const unsigned char *)
-		    e->rows[res->dec[i].cand].c.container_id;
-		for (; *p != '\0'; p++)
+		r = &e->rows[res->dec[i].cand];
+		h = 1469598103934665603ULL;
+		for (p = (const unsigned char *)r->c.container_id; *p != '\0';
+		    p++)
 			h = (h ^ *p) * 1099511628211ULL;
 		h = (h ^ (unsigned)res->dec[i].verdict) * 1099511628211ULL;
-		h = (h ^ (unsigned)e->rows[res->dec[i].cand].act->nsteps) *
-		    1099511628211ULL;
+		h = (h ^ (unsigned)r->act->nsteps) * 1099511628211ULL;
+		sum += h;
 	}
-	return h;
+	return sum;
 }
 
 /* The decisions table: the round's candidates, when a verdict changed. */
@@ -942,8 +954,8 @@ engine_action_done(struct engine *e, const char *container_id,
 }
 
 int
-engine_release(struct engine *e, const char *what, struct engine_intent *cap,
-    int *has_cap, char *msg, size_t len)
+engine_release(struct engine *e, const char *what, uint64_t now_ns,
+    struct engine_intent *cap, int *has_cap, char *msg, size_t len)
 {
 	const struct engine_row *r = engine_find(e, what);
 	struct strike_entry *s;
@@ -966,9 +978,12 @@ engine_release(struct engine *e, const char *what, struct engine_intent *cap,
 		off += (size_t)snprintf(msg, len, "strikes of %s forgotten",
 		    ident);
 	}
-	if (r != NULL && (a = r->act)->state == ACT_NONE) {
+	if (r != NULL && (a = r->act)->state == ACT_NONE &&
+	    (s != NULL || a->throttled)) {
 		a->nsteps = 0;
 		a->over_since_ns = 0;
+		a->released_until_ns = now_ns + e->policy.escalate_after_ms *
+		    1000000ULL;
 		if (a->throttled) {
 			memset(cap, 0, sizeof(*cap));
 			cap->action = ACTION_RELEASE;

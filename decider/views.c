@@ -439,7 +439,7 @@ cmd_release(void *arg, const char *args)
 		    json_string("usage: release NAME|ID"));
 		return o;
 	}
-	if (engine_release(&dz->eng, args, &in, &has_cap, msg,
+	if (engine_release(&dz->eng, args, kw_mono_ns(), &in, &has_cap, msg,
 	    sizeof(msg)) == -1) {
 		json_object_set_new(o, "error", json_string(msg));
 		json_object_set_new(o, "container", json_string(args));

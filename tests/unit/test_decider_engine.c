@@ -757,7 +757,7 @@ engine__respawning_service__quarantined_after_strikes(void **state)
 	static const struct tctr gen[] = {
 		{ 'a', "shop-web-1", NULL, 50, 0, 0, "web" },
 		{ 'b', "shop-web-1", NULL, 50, 0, 0, "web" },
-		{ 'c', "shop-web-1", NULL, 1, 0, 0, "web" },
+		{ 'c', "shop-web-3", NULL, 1, 0, 0, "web" },
 		{ 'd', "shop-web-2", NULL, 50, 0, 0, "web" },
 	};
 	const struct engine_intent *in;
@@ -794,6 +794,9 @@ engine__respawning_service__quarantined_after_strikes(void **state)
 	cid('c', id);
 	assert_string_equal(strikes_find(&w.eng.strikes,
 	    "compose:shop/web")->applied_id, id);
+	/* Found by the quarantined container's name once it is gone. */
+	assert_ptr_equal(strikes_lookup(&w.eng.strikes, "shop-web-3"),
+	    strikes_find(&w.eng.strikes, "compose:shop/web"));
 	engine_action_done(&w.eng, id, DOCKER_ACT_OK, "ok", w.now);
 	assert_string_equal(row(&w, 'c')->act->state == ACT_DONE ?
 	    "done" : "not", "done");
@@ -804,7 +807,7 @@ engine__respawning_service__quarantined_after_strikes(void **state)
 		assert_int_equal(w.out.nintents, 0);
 		assert_int_equal(verdict_of(&w, 'd'), POLICY_SKIP_QUARANTINED);
 	}
-	assert_int_equal(engine_release(&w.eng, "compose:shop/web", &cap,
+	assert_int_equal(engine_release(&w.eng, "compose:shop/web", w.now, &cap,
 	    &has_cap, msg, sizeof(msg)), 0);
 	assert_false(has_cap);
 	assert_non_null(strstr(msg, "quarantine of compose:shop/web lifted"));
@@ -826,18 +829,18 @@ engine__release__lifts_a_cap(void **state)
 	char id[KW_CID_LEN], msg[256];
 	struct policy p;
 	struct world w;
-	int has_cap;
+	int has_cap, i;
 
 	test_policy(&p, ACTION_THROTTLE, 0);
 	p.cpu_threshold = 20.0;
 	world_init(&w, &p);
 	world_docker(&w, c, N(c));
 	cid('a', id);
-	assert_int_equal(engine_release(&w.eng, "web", &cap, &has_cap, msg,
-	    sizeof(msg)), -1);
+	assert_int_equal(engine_release(&w.eng, "web", w.now, &cap, &has_cap,
+	    msg, sizeof(msg)), -1);
 	assert_int_equal(world_step(&w, c, N(c)), 0);
-	assert_int_equal(engine_release(&w.eng, "web", &cap, &has_cap, msg,
-	    sizeof(msg)), -1);
+	assert_int_equal(engine_release(&w.eng, "web", w.now, &cap, &has_cap,
+	    msg, sizeof(msg)), -1);
 	assert_string_equal(msg, "not capped and not quarantined");
 	assert_int_equal(world_step(&w, c, N(c)), 0);
 	assert_int_equal(w.out.nintents, 1);
@@ -845,16 +848,27 @@ engine__release__lifts_a_cap(void **state)
 	engine_action_done(&w.eng, id, DOCKER_ACT_OK, "ok", w.now);
 	assert_int_equal(world_step(&w, c, N(c)), 0);
 	assert_int_equal(verdict_of(&w, 'a'), POLICY_SKIP_LADDER_END);
-	assert_int_equal(engine_release(&w.eng, "web", &cap, &has_cap, msg,
-	    sizeof(msg)), 0);
+	assert_int_equal(engine_release(&w.eng, "web", w.now, &cap, &has_cap,
+	    msg, sizeof(msg)), 0);
 	assert_true(has_cap);
 	assert_int_equal(cap.action, ACTION_RELEASE);
 	assert_int_equal(cap.nano_cpus, 2000000000ULL);
 	assert_string_equal(cap.rec.action, "release");
 	engine_action_done(&w.eng, id, DOCKER_ACT_OK, "ok", w.now);
 	assert_false(row(&w, 'a')->act->throttled);
-	assert_int_equal(engine_release(&w.eng, "nosuch", &cap, &has_cap, msg,
-	    sizeof(msg)), -1);
+	/* Left alone escalate_after, then capped again if still over. */
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 0);
+	assert_non_null(strstr(row(&w, 'a')->dec->reason, "released on "
+	    "decider.ctl"));
+	for (i = 0; i < 40 && w.out.nintents == 0; i++)
+		assert_int_equal(world_step(&w, c, N(c)), 0);
+	/* escalate_after (30 s) after the release, not before. */
+	assert_true(i >= 28 && i <= 31);
+	assert_int_equal(w.out.nintents, 1);
+	assert_int_equal(w.out.intents[0].action, ACTION_THROTTLE);
+	assert_int_equal(engine_release(&w.eng, "nosuch", w.now, &cap, &has_cap,
+	    msg, sizeof(msg)), -1);
 	world_free(&w);
 }
 
