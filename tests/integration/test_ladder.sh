@@ -30,8 +30,10 @@ start_pipeline -o reader.interval=500ms -o policy.window=2s -o recorder.batch_de
 	-o "policy.cpu_threshold=$CPU_THRESHOLD" -o "policy.mem_threshold=$mem_thr" \
 	-o "policy.protect=${KWT}grafana" \
 	-o "class.high.match=${KWT}high" -o class.high.min_alive=0 \
-	-o "class.low.match=${KWT}cap, ${KWT}mem, ${KWT}grafana" -o class.low.min_alive=0 \
-	-o "class.keep.match=${KWT}keep" -o class.keep.min_alive=1 \
+	-o "class.low.match=${KWT}cap" -o class.low.min_alive=0 \
+	-o "class.prot.match=${KWT}grafana" -o class.prot.min_alive=0 -o class.prot.cpu_threshold=0.5 \
+	-o "class.keep.match=${KWT}keep" -o class.keep.min_alive=1 -o class.keep.cpu_threshold=0.5 \
+	-o "class.big.match=${KWT}big" -o class.big.min_alive=0 -o class.big.cpu_threshold=100 \
 	-o "class.slow.match=${KWT}slow" -o class.slow.min_alive=0 -o class.slow.sustain=600s \
 	-o class.slow.cpu_threshold=0.5 ||
 	fail "pipeline starts"
@@ -78,23 +80,28 @@ echo "$e" | jq -e '.capped == true and .cap_pct == '"$CAP"' and .step == 1 and .
 	ok "explain: capped, step 1 of throttle,remove" || fail "explain capped" "$e"
 
 # Memory over: a cap frees no memory, so remove (step 2) at once. (Its
-# own --cpus keeps it under the CPU threshold while it grows.)
-docker run -d --network none --cpus 0.02 --name "${KWT}mem_1" high_mem_img 300 >/dev/null
-mem_gone() { [ "$(running '^mem_1$')" = 0 ]; }
+# class's CPU threshold keeps its start-up CPU from being judged.)
+run_c "${KWT}big_1" high_mem_img 300
+mem_gone() { [ "$(running '^big_1$')" = 0 ]; }
 if wait_for 30 mem_gone; then ok "a memory hog is removed"; else fail "memory hog removed" "$(grep decider "$T/log" | tail -5)"; fi
-mrow() { sql "SELECT group_concat(action || '|' || step, ' ') FROM deletions WHERE name = '${KWT}mem_1'"; }
-wait_for 5 sh -c "[ -n \"\$(sqlite3 -cmd '.timeout 5000' 'file:$T/kwarden.db?mode=ro' \"SELECT 1 FROM deletions WHERE name = '${KWT}mem_1'\")\" ]"
+mrow() { sql "SELECT group_concat(action || '|' || step, ' ') FROM deletions WHERE name = '${KWT}big_1'"; }
+wait_for 5 sh -c "[ -n \"\$(sqlite3 -cmd '.timeout 5000' 'file:$T/kwarden.db?mode=ro' \"SELECT 1 FROM deletions WHERE name = '${KWT}big_1'\")\" ]"
 [ "$(mrow)" = "remove|2" ] && ok "its only row: remove, step 2 (throttle skipped)" || fail "memory hog rows" "$(mrow)"
 
-# Why not the others.
+# Why not the others (their classes' thresholds keep them over on a busy
+# machine).
 field() { ctl decider "explain $1" | jq -r "$2"; }
+verdict_is() { [ "$(field "$1" .verdict)" = "$2" ]; }
+wait_for 10 verdict_is "${KWT}grafana" protected
 e=$(ctl decider "explain ${KWT}grafana")
 echo "$e" | jq -e '.verdict == "protected" and .protected_by == "'"${KWT}"'grafana"' >/dev/null &&
 	ok "explain: protected" || fail "explain protected" "$e"
+wait_for 10 verdict_is "${KWT}keep_1" min-alive
 e=$(ctl decider "explain ${KWT}keep_1")
 echo "$e" | jq -e '.verdict == "min-alive" and .class == "keep" and .class_min_alive == 1
 	and (.reason | test("at min_alive"))' >/dev/null &&
 	ok "explain: held by min_alive" || fail "explain min_alive" "$e"
+wait_for 10 verdict_is "${KWT}slow_1" sustain-pending
 e=$(ctl decider "explain ${KWT}slow_1")
 echo "$e" | jq -e '.verdict == "sustain-pending" and .sustain_pending == true and .sustain_s == 600
 	and .cpu_threshold == 0.5 and .over_for_s >= 0 and .sustain_left_s > 0 and .sustain_left_s <= 600
@@ -103,9 +110,11 @@ echo "$e" | jq -e '.verdict == "sustain-pending" and .sustain_pending == true an
 [ "$(nano "${KWT}slow_1")" = 0 ] && [ "$(nano "${KWT}keep_1")" = 0 ] && [ "$(nano "${KWT}grafana")" = 0 ] &&
 	ok "none of them capped" || fail "others uncapped"
 n=$(sql "SELECT count(*) FROM decisions WHERE name = '${KWT}slow_1' AND verdict = 'sustain-pending'")
-# Written when a verdict changes, not every sample (about 100 so far).
-[ "${n:-0}" -ge 1 ] && [ "${n:-0}" -le 60 ] && ok "decisions table: the sustain-pending verdict ($n rows)" ||
-	fail "decisions rows" "${n:-0}"
+# Written when the candidates or a verdict change, not every sample.
+samples=$(sql "SELECT count(*) FROM containers WHERE name = '${KWT}slow_1'")
+[ "${n:-0}" -ge 1 ] && [ "${n:-0}" -lt "${samples:-0}" ] &&
+	ok "decisions table: the sustain-pending verdict ($n rows in $samples samples)" ||
+	fail "decisions rows" "${n:-0} rows in ${samples:-0} samples"
 p=$(ctl decider policy)
 echo "$p" | jq -e '.ladder == "throttle,remove" and .escalate_after_ms == 20000 and
 	([.classes[] | select(.name == "slow")][0].sustain_ms == 600000)' >/dev/null &&
