@@ -121,7 +121,7 @@ static const struct conf_key schema[] = {
 	{ "policy", "escalate_after", KW_CONF_DURATION, "30s", NULL,
 	    "a container still over this long after a step gets the next",
 	    CK_BOUNDS, 0, 86400 * 1000 },
-	{ "policy", "sustain", KW_CONF_DURATION, "10s", NULL,
+	{ "policy", "sustain", KW_CONF_DURATION, "0s", NULL,
 	    "over this long before the first step (0s: at once)", CK_BOUNDS,
 	    0, 86400 * 1000 },
 	{ "policy", "quarantine_after", KW_CONF_INT, "3", NULL,
