@@ -15,7 +15,7 @@
 #define CONF_LIST_ITEM_MAX	63	/* kw_conf_list fills char[64] */
 #define CONF_CLASS_NAME_MAX	48
 #define CONF_VALUE_MAX		1024
-#define CONF_NCLASSKEYS		2	/* rows of conf_class_keys */
+#define CONF_NCLASSKEYS		6	/* rows of conf_class_keys */
 
 enum kw_conf_type {
 	KW_CONF_STR,
@@ -30,6 +30,9 @@ enum kw_conf_type {
 #define CK_NONEMPTY	0x01		/* a string that may not be "" */
 #define CK_OCTAL	0x02		/* an INT written in octal (modes) */
 #define CK_BOUNDS	0x04		/* min..max apply */
+#define CK_EMPTY	0x08		/* "" allowed: inherit, or the default */
+#define CK_LADDER	0x10		/* a STR: comma list of choices, each
+					   once; the last choice only alone */
 
 /* One row of the schema. */
 struct conf_key {

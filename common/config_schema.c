@@ -112,9 +112,30 @@ static const struct conf_key schema[] = {
 	    "of its processes (the seed), or anonymous memory", 0, 0, 0 },
 	{ "policy", "window", KW_CONF_DURATION, "5s", NULL,
 	    "CPU rate averaging window", CK_BOUNDS, 1, 86400 * 1000 },
-	{ "policy", "action", KW_CONF_STR, "remove", "remove|stop|kill|dry-run",
-	    "what to do with a candidate (remove = docker rm -f)", 0, 0,
-	    0 },
+	{ "policy", "action", KW_CONF_STR, "remove",
+	    "throttle|stop|kill|remove|dry-run",
+	    "what to do with a candidate: one step or a ladder of steps "
+	    "(throttle caps CPU, stop, kill, remove = docker rm -f), or "
+	    "dry-run", CK_LADDER, 0, 0 },
+	{ "policy", "throttle_to", KW_CONF_NUM, "", NULL,
+	    "throttle's CPU cap, percent of the machine (empty: "
+	    "cpu_threshold)", CK_EMPTY | CK_BOUNDS, 0.1, 100 },
+	{ "policy", "stop_timeout", KW_CONF_DURATION, "10s", NULL,
+	    "stop: time Docker gives the container before SIGKILL",
+	    CK_BOUNDS, 1000, 3600 * 1000 },
+	{ "policy", "escalate_after", KW_CONF_DURATION, "30s", NULL,
+	    "a container still over this long after a step gets the next",
+	    CK_BOUNDS, 0, 86400 * 1000 },
+	{ "policy", "sustain", KW_CONF_DURATION, "0s", NULL,
+	    "over this long before the first step (0s: at once)", CK_BOUNDS,
+	    0, 86400 * 1000 },
+	{ "policy", "quarantine_after", KW_CONF_INT, "3", NULL,
+	    "evictions of one service (compose/swarm labels, else name) "
+	    "within quarantine_window that quarantine it (0: never)",
+	    CK_BOUNDS, 0, 32 },
+	{ "policy", "quarantine_window", KW_CONF_DURATION, "1h", NULL,
+	    "the window of quarantine_after", CK_BOUNDS, 1000,
+	    30 * 86400 * 1000.0 },
 	{ "policy", "protect", KW_CONF_LIST, "grafana, kwarden", NULL,
 	    "substrings of name or image never acted on", 0, 0, 0 },
 
@@ -217,13 +238,26 @@ static const struct conf_key class_schema[] = {
 	{ "class", "min_alive", KW_CONF_INT, "0", NULL,
 	    "never act when it would leave fewer running", CK_BOUNDS, 0,
 	    1000000 },
+	{ "class", "cpu_threshold", KW_CONF_NUM, "", NULL,
+	    "policy.cpu_threshold for this class (empty: the policy's)",
+	    CK_EMPTY | CK_BOUNDS, 0, 100 },
+	{ "class", "mem_threshold", KW_CONF_NUM, "", NULL,
+	    "policy.mem_threshold for this class (empty: the policy's)",
+	    CK_EMPTY | CK_BOUNDS, 0, 100 },
+	{ "class", "action", KW_CONF_STR, "",
+	    "throttle|stop|kill|remove|dry-run",
+	    "policy.action for this class (empty: the policy's)",
+	    CK_EMPTY | CK_LADDER, 0, 0 },
+	{ "class", "sustain", KW_CONF_DURATION, "", NULL,
+	    "policy.sustain for this class (empty: the policy's)",
+	    CK_EMPTY | CK_BOUNDS, 0, 86400 * 1000 },
 };
 _Static_assert(sizeof(class_schema) / sizeof(class_schema[0]) ==
     CONF_NCLASSKEYS, "CONF_NCLASSKEYS counts the rows of class_schema");
 
 static const struct conf_class_default class_defaults[] = {
-	{ "high", { "high, cpu, mem", "2" } },
-	{ "low", { "*", "3" } },
+	{ "high", { "high, cpu, mem", "2", "", "", "", "" } },
+	{ "low", { "*", "3", "", "", "", "" } },
 };
 
 static const char *const sections[] = {
@@ -391,6 +425,50 @@ choices_text(const char *choices, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * A ladder: a comma list of choices, each at most once; the last choice
+ * (dry-run) only on its own.
+ */
+static int
+check_ladder(const char *choices, const char *v, char *msg, size_t len)
+{
+	const char	*p, *item, *last;
+	char		 cbuf[128], it[CONF_LIST_ITEM_MAX + 1], seen[256];
+	char		 needle[CONF_LIST_ITEM_MAX + 3];
+	size_t		 ilen, n = 0;
+	int		 alone = 0;
+
+	last = strrchr(choices, '|');
+	last = last != NULL ? last + 1 : choices;
+	seen[0] = '\0';
+	for (p = v; p != NULL;) {
+		item = conf_list_next(&p, &ilen);
+		snprintf(it, sizeof(it), "%.*s", (int)ilen, item);
+		if (!in_choices(choices, it)) {
+			snprintf(msg, len, QV " is not one of %s (or a comma "
+			    "list of steps)", it,
+			    choices_text(choices, cbuf, sizeof(cbuf)));
+			return -1;
+		}
+		if (strcmp(it, last) == 0)
+			alone = 1;
+		snprintf(needle, sizeof(needle), "|%s|", it);
+		if (strstr(seen, needle) != NULL) {
+			snprintf(msg, len, QV ": step \"%s\" twice", v, it);
+			return -1;
+		}
+		if (strlen(seen) + strlen(needle) < sizeof(seen))
+			strcat(seen, needle);
+		n++;
+	}
+	if (alone && n > 1) {
+		snprintf(msg, len, QV ": %s goes alone, not in a ladder", v,
+		    last);
+		return -1;
+	}
+	return 0;
+}
+
 int
 conf_check_value(const struct conf_key *k, const char *v, char *msg,
     size_t len)
@@ -425,12 +503,16 @@ conf_check_value(const struct conf_key *k, const char *v, char *msg,
 		return -1;
 	}
 
+	if ((k->flags & CK_EMPTY) && v[0] == '\0')
+		return 0;
 	switch (k->type) {
 	case KW_CONF_STR:
 		if ((k->flags & CK_NONEMPTY) && v[0] == '\0') {
 			snprintf(msg, len, "may not be empty");
 			return -1;
 		}
+		if (k->flags & CK_LADDER)
+			return check_ladder(k->choices, v, msg, len);
 		if (k->choices != NULL && !in_choices(k->choices, v)) {
 			snprintf(msg, len, QV " is not one of %s", v,
 			    choices_text(k->choices, cbuf, sizeof(cbuf)));

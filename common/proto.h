@@ -34,6 +34,7 @@ enum kw_msg_type {
 	KW_MSG_PROC,		/* decider */
 	KW_MSG_DELETION,	/* decider */
 	KW_MSG_END,		/* decider: the last of its epoch */
+	KW_MSG_DECISION,	/* decider: a candidate's verdict */
 	KW_MSG__COUNT,
 };
 
@@ -267,6 +268,27 @@ struct kw_deletion_rec {
 	 * Whoever unpacks a deletion frees it with kw_deletion_rec_free.
 	 */
 	char		*evidence;
+	uint32_t	step;			/* 1-based in the ladder; 0:
+						   quarantine, release */
+	char		identity[256];		/* compose/swarm/name */
+	uint32_t	strikes;		/* against it, with this one */
+};
+
+/* One candidate of a round whose verdicts changed (decisions table). */
+struct kw_decision_rec {
+	char		container_id[KW_CID_LEN];
+	char		name[128];
+	char		class_name[KW_NAME_LEN];
+	char		identity[256];
+	double		cpu_pct;
+	double		mem_pct;
+	double		cpu_threshold;
+	double		mem_threshold;
+	double		excess;			/* points over */
+	char		verdict[24];		/* taken, min-alive, ... */
+	char		action[16];		/* the step taken, or next */
+	char		reason[256];
+	uint32_t	strikes;
 };
 
 /* The longest evidence a deletion may carry (bytes of JSON). */
@@ -323,9 +345,10 @@ extern const struct kw_schema kw_sys_schema;
 extern const struct kw_schema kw_container_schema;
 extern const struct kw_schema kw_proc_rec_schema;
 extern const struct kw_schema kw_deletion_schema;
+extern const struct kw_schema kw_decision_schema;
 
 /* The decider's records, for kw_pub_begin and kw_record_to_json. */
-#define KW_N_RECORDS		4
+#define KW_N_RECORDS		5
 extern const struct kw_schema *const kw_records[KW_N_RECORDS];
 
 /* Body fields each record packs (for kw_pub_begin). */
@@ -333,6 +356,7 @@ extern const struct kw_schema *const kw_records[KW_N_RECORDS];
 #define KW_CONTAINER_FIELDS	(kw_container_schema.nfields)
 #define KW_PROC_FIELDS		(kw_proc_rec_schema.nfields)
 #define KW_DELETION_FIELDS	(kw_deletion_schema.nfields)
+#define KW_DECISION_FIELDS	(kw_decision_schema.nfields)
 #define KW_CGROUP_STAT_FIELDS	(kw_cgroup_stat_schema.nfields)
 
 /* SQL type of a field's column: "TEXT", "INTEGER" or "REAL". */
@@ -373,5 +397,8 @@ int	kw_cgroup_stat_unpack(const msgpack_object *map,
 	    struct kw_cgroup_stat *r, char *err, size_t errlen);
 int	kw_deletion_unpack(const msgpack_object *map,
 	    struct kw_deletion_rec *r, char *err, size_t errlen);
+void	kw_decision_pack(msgpack_packer *pk, const struct kw_decision_rec *r);
+int	kw_decision_unpack(const msgpack_object *map,
+	    struct kw_decision_rec *r, char *err, size_t errlen);
 
 #endif /* KW_PROTO_H */

@@ -194,6 +194,8 @@ deletion_evidence_set(void *r, const char *s, size_t len)
 
 #define DELETION(k, m, ty, col)						\
 	FIELD(struct kw_deletion_rec, k, m, ty, 0, "deletions", col, NULL)
+#define DELETION_OPT(k, m, ty, col)					\
+	FIELD(struct kw_deletion_rec, k, m, ty, 1, "deletions", col, NULL)
 
 static const struct kw_field deletion_fields[] = {
 	DELETION("container_id",	container_id,	STR, "container_id"),
@@ -208,15 +210,41 @@ static const struct kw_field deletion_fields[] = {
 	/* Optional: a decider that captures none sends none. */
 	FIELD(struct kw_deletion_rec, "evidence", evidence, HSTR, 1,
 	    "deletions", "evidence", deletion_evidence_set),
+	/* The ladder: optional, so an older decider still decodes. */
+	DELETION_OPT("step",		step,		U32, "step"),
+	DELETION_OPT("identity",	identity,	STR, "identity"),
+	DELETION_OPT("strikes",		strikes,	U32, "strikes"),
 };
 SCHEMA(kw_deletion_schema, "deletion", struct kw_deletion_rec,
     deletion_fields);
+
+#define DECISION(k, m, ty, col)						\
+	FIELD(struct kw_decision_rec, k, m, ty, 0, "decisions", col, NULL)
+
+static const struct kw_field decision_fields[] = {
+	DECISION("container_id",	container_id,	STR, "container_id"),
+	DECISION("name",		name,		STR, "name"),
+	DECISION("class",		class_name,	STR, "class"),
+	DECISION("identity",		identity,	STR, "identity"),
+	DECISION("cpu_pct",		cpu_pct,	F64, "cpu_pct"),
+	DECISION("mem_pct",		mem_pct,	F64, "mem_pct"),
+	DECISION("cpu_threshold",	cpu_threshold,	F64, "cpu_threshold"),
+	DECISION("mem_threshold",	mem_threshold,	F64, "mem_threshold"),
+	DECISION("excess",		excess,		F64, "excess"),
+	DECISION("verdict",		verdict,	STR, "verdict"),
+	DECISION("action",		action,		STR, "action"),
+	DECISION("reason",		reason,		STR, "reason"),
+	DECISION("strikes",		strikes,	U32, "strikes"),
+};
+SCHEMA(kw_decision_schema, "decision", struct kw_decision_rec,
+    decision_fields);
 
 const struct kw_schema *const kw_records[] = {
 	&kw_sys_schema,
 	&kw_container_schema,
 	&kw_proc_rec_schema,
 	&kw_deletion_schema,
+	&kw_decision_schema,
 };
 
 json_t *

@@ -1,7 +1,20 @@
 /*
  * What the decider did to each container, by id, across snapshots: the
- * call in flight, an outcome still unknown, the retry backoff. Pure: the
- * clock and what Docker says come in as arguments.
+ * call in flight, an outcome still unknown, the retry backoff, and where
+ * it is on the action ladder. Pure: the clock and what Docker says come
+ * in as arguments.
+ *
+ * Decisions written down here:
+ * - sustain counts from the first sample over in a run without a break;
+ *   one sample under ends the run;
+ * - the next step is due escalate_after after the last step, and after
+ *   the start of the current run over (a container that went under and
+ *   came back gets the full escalate_after again): "still over";
+ * - throttle is a step for CPU: skipped when memory is over (a cap does
+ *   not free memory), when only memory is over, and when a cap is on;
+ * - a throttle that succeeded leaves the container running (ACT_NONE,
+ *   throttled); one with no answer is retried like a failure (the update
+ *   is idempotent).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +125,10 @@ acts_sweep(struct act_table *t, int (*known)(void *arg, const char *id),
 static void
 hold_for_retry(struct act_entry *e, const char *why, uint64_t now_ns)
 {
+	/* A step that did not happen is tried again, not skipped. */
+	if (e->nsteps > 0 && e->action != ACTION_RELEASE &&
+	    e->action != ACTION_QUARANTINE)
+		e->nsteps--;
 	e->state = ACT_NONE;
 	e->retry_ms = e->retry_ms ? e->retry_ms * 2 : RETRY_MIN_MS;
 	if (e->retry_ms > RETRY_MAX_MS)
@@ -124,11 +141,21 @@ void
 acts_on_result(struct act_entry *e, enum docker_outcome outcome,
     const char *result, uint64_t now_ns)
 {
+	if ((e->action == ACTION_THROTTLE || e->action == ACTION_RELEASE) &&
+	    outcome == DOCKER_ACT_UNKNOWN)
+		outcome = DOCKER_ACT_FAILED;
 	switch (outcome) {
 	case DOCKER_ACT_OK:
 		e->state = ACT_DONE;
 		e->retry_ms = 0;
 		e->retry_mono_ns = 0;
+		if (e->action == ACTION_THROTTLE) {
+			e->state = ACT_NONE;
+			e->throttled = 1;
+		} else if (e->action == ACTION_RELEASE) {
+			e->state = ACT_NONE;
+			e->throttled = 0;
+		}
 		break;
 	case DOCKER_ACT_FAILED:
 		hold_for_retry(e, result, now_ns);
@@ -152,10 +179,12 @@ acts_settle(struct act_entry *e, enum act_docker_view view,
 
 	if (e->state == ACT_DONE && view == ACT_VIEW_RUNNING &&
 	    starts != e->starts_at_act && (e->action == ACTION_STOP ||
-	    e->action == ACTION_KILL)) {
+	    e->action == ACTION_KILL || e->action == ACTION_QUARANTINE)) {
 		/* Started again since: running, for the policy too. */
 		e->state = ACT_NONE;
 		e->logged = 0;
+		e->nsteps = 0;
+		e->over_since_ns = 0;
 		return 0;
 	}
 	if (e->state != ACT_UNKNOWN)
@@ -184,4 +213,84 @@ acts_settle(struct act_entry *e, enum act_docker_view view,
 		return 1;
 	}
 	return 0;
+}
+
+void
+acts_track_over(struct act_entry *e, int over, uint64_t now_ns)
+{
+	if (!over)
+		e->over_since_ns = 0;
+	else if (e->over_since_ns == 0)
+		e->over_since_ns = now_ns ? now_ns : 1;
+}
+
+static uint64_t
+ms_between(uint64_t from_ns, uint64_t to_ns)
+{
+	return to_ns > from_ns ? (to_ns - from_ns) / 1000000ULL : 0;
+}
+
+void
+ladder_plan(const struct policy_ladder *l, const struct act_entry *e,
+    int cpu_over, int mem_over, uint64_t sustain_ms, uint64_t escalate_ms,
+    uint64_t now_ns, struct ladder_plan *out)
+{
+	uint64_t since, over_ms, due_ms;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	since = e->over_since_ns ? e->over_since_ns : now_ns;
+	over_ms = ms_between(since, now_ns);
+	out->over_ms = over_ms;
+	if (e->nsteps == 0 && over_ms < sustain_ms) {
+		out->kind = LADDER_SUSTAIN;
+		out->wait_ms = sustain_ms - over_ms;
+		snprintf(out->why, sizeof(out->why), "sustain: over for "
+		    "%.1f s of %.1f s", (double)over_ms / 1e3,
+		    (double)sustain_ms / 1e3);
+		return;
+	}
+	for (i = e->nsteps; i < l->n; i++)
+		if (!(l->step[i] == ACTION_THROTTLE && (mem_over ||
+		    !cpu_over || e->throttled)))
+			break;
+	if (i >= l->n) {
+		out->kind = LADDER_END;
+		if (e->nsteps == 0)
+			snprintf(out->why, sizeof(out->why), "no step fits: "
+			    "throttle caps CPU only and memory is over");
+		else
+			snprintf(out->why, sizeof(out->why), "last step "
+			    "taken (%s): nothing more to do",
+			    action_name(l->step[e->nsteps - 1]));
+		return;
+	}
+	if (e->nsteps > 0) {
+		/* Still over escalate_after after the step and the run. */
+		due_ms = ms_between(e->step_ns > since ? e->step_ns : since,
+		    now_ns);
+		if (due_ms < escalate_ms) {
+			out->kind = LADDER_ESCALATE;
+			out->step = i;
+			out->action = l->step[i];
+			out->wait_ms = escalate_ms - due_ms;
+			snprintf(out->why, sizeof(out->why), "escalation: %s "
+			    "taken, %s in %.1f s if still over",
+			    action_name(l->step[e->nsteps - 1]),
+			    action_name(l->step[i]),
+			    (double)out->wait_ms / 1e3);
+			return;
+		}
+	}
+	out->kind = LADDER_ACT;
+	out->step = i;
+	out->action = l->step[i];
+}
+
+void
+acts_step_taken(struct act_entry *e, const struct ladder_plan *pl,
+    uint64_t now_ns)
+{
+	e->nsteps = pl->step + 1;
+	e->step_ns = now_ns ? now_ns : 1;
 }

@@ -5,10 +5,16 @@
  * A call's deletion record is published when the call ends. The control
  * views are in views.c.
  */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -26,7 +32,32 @@ struct pending_action {
 	struct decider		*dz;
 	struct kw_deletion_rec	 rec;
 	enum action		 action;	/* dry-run: a row, no call */
+	uint64_t		 nano_cpus;	/* throttle, release */
 };
+
+/* class.NAME.cpu_threshold, mem_threshold, action, sustain: "" inherits. */
+static int
+class_overrides(const struct kw_conf *conf, struct policy_class *c,
+    char *err, size_t errlen)
+{
+	char key[128];
+
+	snprintf(key, sizeof(key), "class.%s.cpu_threshold", c->name);
+	if ((c->has_cpu_threshold = kw_conf_str(conf, key)[0] != '\0'))
+		c->cpu_threshold = kw_conf_num(conf, key);
+	snprintf(key, sizeof(key), "class.%s.mem_threshold", c->name);
+	if ((c->has_mem_threshold = kw_conf_str(conf, key)[0] != '\0'))
+		c->mem_threshold = kw_conf_num(conf, key);
+	snprintf(key, sizeof(key), "class.%s.sustain", c->name);
+	if ((c->has_sustain = kw_conf_str(conf, key)[0] != '\0'))
+		c->sustain_ms = kw_conf_ms(conf, key);
+	snprintf(key, sizeof(key), "class.%s.action", c->name);
+	if ((c->has_ladder = kw_conf_str(conf, key)[0] != '\0') &&
+	    ladder_parse(kw_conf_str(conf, key), &c->ladder, key, err,
+	    errlen) == -1)
+		return -1;
+	return 0;
+}
 
 /*
  * The policy from the config. -1 with err when it does not fit
@@ -51,13 +82,18 @@ policy_from_conf(const struct kw_conf *conf, struct policy *p, char *err,
 		    kw_conf_str(conf, "policy.mem_basis"));
 		return -1;
 	}
-	if (action_parse(kw_conf_str(conf, "policy.action"), &p->action) ==
-	    -1) {
-		snprintf(err, errlen, "policy.action: \"%s\" is not one of "
-		    "remove, stop, kill, dry-run",
-		    kw_conf_str(conf, "policy.action"));
+	if (ladder_parse(kw_conf_str(conf, "policy.action"), &p->ladder,
+	    "policy.action", err, errlen) == -1)
 		return -1;
-	}
+	p->action = p->ladder.step[0];
+	if (kw_conf_str(conf, "policy.throttle_to")[0] != '\0')
+		p->throttle_to = kw_conf_num(conf, "policy.throttle_to");
+	p->stop_timeout_ms = kw_conf_ms(conf, "policy.stop_timeout");
+	p->escalate_after_ms = kw_conf_ms(conf, "policy.escalate_after");
+	p->sustain_ms = kw_conf_ms(conf, "policy.sustain");
+	p->quarantine_after = (uint32_t)kw_conf_int(conf,
+	    "policy.quarantine_after");
+	p->quarantine_window_ms = kw_conf_ms(conf, "policy.quarantine_window");
 	n = kw_conf_list(conf, "policy.protect", p->protect,
 	    POLICY_PROTECT_MAX);
 	if (n > POLICY_PROTECT_MAX) {
@@ -90,6 +126,8 @@ policy_from_conf(const struct kw_conf *conf, struct policy *p, char *err,
 				c->wildcard = 1;
 		snprintf(key, sizeof(key), "class.%s.min_alive", c->name);
 		c->min_alive = (uint32_t)kw_conf_int(conf, key);
+		if (class_overrides(conf, c, err, errlen) == -1)
+			return -1;
 	}
 	return policy_check(p, err, errlen);
 }
@@ -133,17 +171,20 @@ hooks_from_conf(struct decider *dz)
 static void
 policy_log(const struct policy *p)
 {
-	char buf[512];
+	char buf[512], ladder[64];
 	size_t i, off = 0;
 
 	for (i = 0; i < p->nclasses && off < sizeof(buf); i++)
 		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
 		    "%s%s (min %u)", i ? ", " : "", p->classes[i].name,
 		    p->classes[i].min_alive);
+	ladder_format(&p->ladder, ladder, sizeof(ladder));
 	log_info("policy: cpu > %.1f%%, mem (%s) > %.1f%%, window %" PRIu64
-	    " ms, action %s, classes: %s",
+	    " ms, action %s, sustain %" PRIu64 " ms, escalate after %" PRIu64
+	    " ms, quarantine after %u in %" PRIu64 " s, classes: %s",
 	    p->cpu_threshold, mem_basis_name(p->mem_basis), p->mem_threshold,
-	    p->window_ms, action_name(p->action),
+	    p->window_ms, ladder, p->sustain_ms, p->escalate_after_ms,
+	    p->quarantine_after, p->quarantine_window_ms / 1000,
 	    p->nclasses ? buf : "none");
 }
 
@@ -190,6 +231,12 @@ static void
 pack_deletion(msgpack_packer *pk, const void *r)
 {
 	kw_deletion_pack(pk, r);
+}
+
+static void
+pack_decision(msgpack_packer *pk, const void *r)
+{
+	kw_decision_pack(pk, r);
 }
 
 static void
@@ -262,12 +309,23 @@ on_evidence(void *arg, char *json)
 {
 	struct pending_action *pa = arg;
 	struct decider *dz = pa->dz;
+	int rc;
 
 	pa->rec.evidence = json;
-	if (pa->action == ACTION_DRY_RUN)
+	if (pa->action == ACTION_DRY_RUN) {
 		action_ended(pa);
-	else if (dz->docker == NULL || docker_act(dz->docker, pa->rec.container_id,
-	    pa->action, on_action_done, pa) == -1)
+		return;
+	}
+	if (dz->docker == NULL)
+		rc = -1;
+	else if (pa->action == ACTION_THROTTLE ||
+	    pa->action == ACTION_RELEASE)
+		rc = docker_update_cpu(dz->docker, pa->rec.container_id,
+		    pa->action, pa->nano_cpus, on_action_done, pa);
+	else
+		rc = docker_act(dz->docker, pa->rec.container_id, pa->action,
+		    on_action_done, pa);
+	if (rc == -1)
 		on_action_done(pa, DOCKER_ACT_FAILED,
 		    "cannot start the API call");
 }
@@ -276,23 +334,16 @@ on_evidence(void *arg, char *json)
  * Ask Docker to do what the engine took (a dry-run only records it), once
  * its evidence is in.
  */
-static void
-start_action(struct decider *dz, const struct engine_intent *in)
+void
+decider_act(struct decider *dz, const struct engine_intent *in)
 {
 	struct pending_action *pa;
 
-	if (in->action == ACTION_DRY_RUN) {
-		if ((pa = calloc(1, sizeof(*pa))) == NULL) {
+	if ((pa = calloc(1, sizeof(*pa))) == NULL) {
+		if (in->action == ACTION_DRY_RUN) {
 			publish_deletion(dz, &in->rec);
 			return;
 		}
-		pa->dz = dz;
-		pa->rec = in->rec;
-		pa->action = in->action;
-		evidence_capture(dz, &pa->rec, on_evidence, pa);
-		return;
-	}
-	if ((pa = calloc(1, sizeof(*pa))) == NULL) {
 		log_warnx("container %.12s: out of memory: not acted on",
 		    in->rec.container_id);
 		engine_action_done(&dz->eng, in->rec.container_id,
@@ -302,7 +353,107 @@ start_action(struct decider *dz, const struct engine_intent *in)
 	pa->dz = dz;
 	pa->rec = in->rec;
 	pa->action = in->action;
+	pa->nano_cpus = in->nano_cpus;
 	evidence_capture(dz, &pa->rec, on_evidence, pa);
+}
+
+/* Strikes and quarantines, beside the database: survive a restart. */
+#define STRIKES_FILE	"decider-strikes.json"
+#define STRIKES_FILE_MAX	(16u << 20)
+
+static void
+strikes_path(const struct kw_conf *conf, char *out, size_t len)
+{
+	char db[4096];
+
+	snprintf(db, sizeof(db), "%s", kw_conf_str(conf, "paths.database"));
+	snprintf(out, len, "%s/%s", dirname(db), STRIKES_FILE);
+}
+
+/* Read the file if there is one; a bad one is kept aside, not lost. */
+static void
+strikes_load(struct decider *dz)
+{
+	char err[256], bad[4200];
+	struct stat sb;
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(dz->strikes_path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno != ENOENT)
+			log_warn("strikes: %s", dz->strikes_path);
+		return;
+	}
+	if (fstat(fd, &sb) == -1 || sb.st_size > STRIKES_FILE_MAX ||
+	    (buf = malloc((size_t)sb.st_size + 1)) == NULL) {
+		log_warnx("strikes: %s: unreadable or over %u bytes; starting "
+		    "with none", dz->strikes_path, STRIKES_FILE_MAX);
+		close(fd);
+		return;
+	}
+	n = read(fd, buf, (size_t)sb.st_size);
+	close(fd);
+	if (n == -1 || strikes_parse(&dz->eng.strikes, buf, (size_t)n, err,
+	    sizeof(err)) == -1) {
+		snprintf(bad, sizeof(bad), "%s.bad", dz->strikes_path);
+		log_warnx("strikes: %s: %s; moved to %s, starting with none",
+		    dz->strikes_path, n == -1 ? strerror(errno) : err, bad);
+		if (rename(dz->strikes_path, bad) == -1)
+			log_warn("strikes: rename to %s", bad);
+	} else
+		log_info("strikes: %zu identities from %s",
+		    dz->eng.strikes.n, dz->strikes_path);
+	free(buf);
+}
+
+int
+decider_save_strikes(struct decider *dz)
+{
+	char tmp[4200], *text;
+	size_t len, off = 0;
+	ssize_t n;
+	int fd;
+
+	if (dz->strikes_path[0] == '\0' || !dz->eng.strikes.dirty)
+		return 0;
+	if ((text = strikes_format(&dz->eng.strikes)) == NULL) {
+		dz->strikes_save_errors++;
+		log_warnx("strikes: out of memory: not saved");
+		return -1;
+	}
+	len = strlen(text);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", dz->strikes_path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640))
+	    == -1 || fchmod(fd, 0640) == -1)
+		goto fail;
+	while (off < len) {
+		if ((n = write(fd, text + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) == -1 || close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, dz->strikes_path) == -1)
+		goto fail;
+	free(text);
+	dz->eng.strikes.dirty = 0;
+	dz->strikes_saves++;
+	return 0;
+fail:
+	log_warn("strikes: %s", tmp);
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	free(text);
+	dz->strikes_save_errors++;
+	return -1;
 }
 
 /* Everything one step returned, in order. */
@@ -332,15 +483,21 @@ carry_out(struct decider *dz, const struct engine_out *out)
 		    &out->procs[i]);
 	for (i = 0; i < out->ndeletions; i++) {
 		dry.action = ACTION_DRY_RUN;
+		dry.nano_cpus = 0;
 		dry.rec = out->deletions[i];
 		/* A dry-run is an action too, for evidence and hooks. */
 		if (strcmp(dry.rec.action, action_name(ACTION_DRY_RUN)) == 0)
-			start_action(dz, &dry);
+			decider_act(dz, &dry);
 		else
 			publish_deletion(dz, &out->deletions[i]);
 	}
+	for (i = 0; i < out->ndecisions; i++)
+		publish(dz, KW_MSG_DECISION, KW_DECISION_FIELDS, pack_decision,
+		    &out->decisions[i]);
 	for (i = 0; i < out->nintents; i++)
-		start_action(dz, &out->intents[i]);
+		decider_act(dz, &out->intents[i]);
+	if (out->strikes_changed || dz->eng.strikes.dirty)
+		(void)decider_save_strikes(dz);
 }
 
 #define ATTR_LOG_EVERY_NS	(60ull * 1000000000ull)
@@ -479,6 +636,8 @@ on_reload(struct kw_daemon *d)
 	kw_conf_free(d->conf);
 	d->conf = conf;
 	engine_set_policy(&dz->eng, &p);
+	if (dz->docker != NULL)
+		docker_set_stop_timeout(dz->docker, p.stop_timeout_ms);
 	dz->eng.top_k = (size_t)kw_conf_int(conf, "decider.top_k");
 	parents_from_conf(dz, conf);
 	dz->reloads++;
@@ -573,6 +732,7 @@ static void
 decider_free(struct decider *dz)
 {
 	evidence_store_free(dz->evid);
+	(void)decider_save_strikes(dz);
 	engine_free(&dz->eng);
 	engine_out_free(&dz->out);
 	attr_result_free(&dz->attr);
@@ -620,6 +780,8 @@ main(int argc, char **argv)
 	engine_out_init(&dz->out);
 	kw_snapshot_init(&dz->snap);
 	parents_from_conf(dz, dz->d.conf);
+	strikes_path(dz->d.conf, dz->strikes_path, sizeof(dz->strikes_path));
+	strikes_load(dz);
 	mode = (int)kw_conf_int(dz->d.conf, "paths.socket_mode");
 
 	memset(&opts, 0, sizeof(opts));
@@ -654,6 +816,7 @@ main(int argc, char **argv)
 	    "decider.docker_timeout"));
 	if (dz->docker == NULL)
 		fatalx("docker: cannot set up the API client");
+	docker_set_stop_timeout(dz->docker, policy.stop_timeout_ms);
 	docker_start(dz->docker);
 	hooks_from_conf(dz);
 

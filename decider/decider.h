@@ -215,20 +215,38 @@ int	attr_parent_trusted(const char *dir, const char (*parents)[64],
 /* class_of[] value for a container no class matches. */
 #define POLICY_CLASS_NONE	((size_t)-1)
 
-struct policy_class {
-	char		name[KW_NAME_LEN];
-	char		match[POLICY_MATCH_MAX][POLICY_PATTERN_LEN];
-	size_t		nmatch;
-	int		wildcard;	/* one of match is "*" */
-	uint32_t	min_alive;
-};
-
 /* What is done to a container taken by the policy. */
 enum action {
 	ACTION_REMOVE,			/* DELETE ?force=true: docker rm -f */
 	ACTION_STOP,
 	ACTION_KILL,
 	ACTION_DRY_RUN,			/* nothing: recorded only */
+	ACTION_THROTTLE,		/* cap its CPU: Docker's update call */
+	ACTION_QUARANTINE,		/* restart policy "no", then stop */
+	ACTION_RELEASE,			/* lift a cap: the whole machine */
+};
+
+/* policy.action: steps tried in turn, escalate_after apart. */
+#define POLICY_LADDER_MAX	4
+
+struct policy_ladder {
+	enum action	step[POLICY_LADDER_MAX];
+	size_t		n;		/* dry-run: one step */
+};
+
+struct policy_class {
+	char		name[KW_NAME_LEN];
+	char		match[POLICY_MATCH_MAX][POLICY_PATTERN_LEN];
+	size_t		nmatch;
+	int		wildcard;	/* one of match is "*" */
+	uint32_t	min_alive;
+	/* Overrides of the policy's; has_*: set for this class. */
+	int		has_cpu_threshold, has_mem_threshold;
+	int		has_ladder, has_sustain;
+	double		cpu_threshold;
+	double		mem_threshold;
+	struct policy_ladder ladder;
+	uint64_t	sustain_ms;
 };
 
 struct policy {
@@ -236,11 +254,31 @@ struct policy {
 	double		mem_threshold;	/* percent of MemTotal */
 	uint64_t	window_ms;
 	enum mem_basis	mem_basis;
-	enum action	action;
+	enum action	action;		/* ladder.step[0] */
+	struct policy_ladder ladder;
+	double		throttle_to;	/* percent of the machine; 0: cpu_threshold */
+	uint64_t	stop_timeout_ms;
+	uint64_t	escalate_after_ms;
+	uint64_t	sustain_ms;
+	uint32_t	quarantine_after;	/* 0: never */
+	uint64_t	quarantine_window_ms;
 	char		protect[POLICY_PROTECT_MAX][POLICY_PATTERN_LEN];
 	size_t		nprotect;
 	struct policy_class classes[POLICY_CLASS_MAX];
 	size_t		nclasses;
+};
+
+enum policy_verdict {
+	POLICY_TAKEN,
+	POLICY_SKIP_ACTED,		/* already being acted on */
+	POLICY_SKIP_PROTECTED,
+	POLICY_SKIP_NO_CLASS,
+	POLICY_SKIP_MIN_ALIVE,
+	POLICY_SKIP_HOLD,		/* cand.hold says why */
+	POLICY_SKIP_SUSTAIN,		/* over, not for policy.sustain yet */
+	POLICY_SKIP_ESCALATE,		/* a step taken, the next not due */
+	POLICY_SKIP_LADDER_END,		/* no step left that fits */
+	POLICY_SKIP_QUARANTINED,	/* its identity is quarantined */
 };
 
 /* What policy_decide looks at in a container. */
@@ -254,15 +292,7 @@ struct policy_cand {
 	int		 acted;		/* already being acted on */
 	int		 unknown;	/* not named by Docker: class none */
 	const char	*hold;		/* why not now; NULL: free */
-};
-
-enum policy_verdict {
-	POLICY_TAKEN,
-	POLICY_SKIP_ACTED,		/* already being acted on */
-	POLICY_SKIP_PROTECTED,
-	POLICY_SKIP_NO_CLASS,
-	POLICY_SKIP_MIN_ALIVE,
-	POLICY_SKIP_HOLD,		/* cand.hold says why */
+	enum policy_verdict hold_verdict;	/* of a hold; 0: SKIP_HOLD */
 };
 
 struct policy_decision {
@@ -305,10 +335,23 @@ void	policy_decide(const struct policy *p,
 	    const struct policy_cand *cand, size_t n,
 	    struct policy_result *res);
 const char *policy_class_name(const struct policy *p, size_t class_idx);
-/* "remove", "stop", "kill", "dry-run" */
+/* The class's override, else the policy's (class_idx may be NONE). */
+double	policy_cpu_threshold(const struct policy *p, size_t class_idx);
+double	policy_mem_threshold(const struct policy *p, size_t class_idx);
+const struct policy_ladder *policy_ladder_of(const struct policy *p,
+	    size_t class_idx);
+uint64_t policy_sustain_ms(const struct policy *p, size_t class_idx);
+/* throttle's cap in percent of the machine */
+double	policy_throttle_pct(const struct policy *p, size_t class_idx);
+/* "remove", "stop", "kill", "dry-run", "throttle", ... */
 const char *action_name(enum action a);
-/* -1 when s names no action. */
+/* -1 when s names no action a config may ask for. */
 int	action_parse(const char *s, enum action *a);
+/* "throttle, remove" or "dry-run"; -1 with err ("KEY: ...") when bad. */
+int	ladder_parse(const char *s, struct policy_ladder *l, const char *key,
+	    char *err, size_t errlen);
+/* "throttle,remove" */
+void	ladder_format(const struct policy_ladder *l, char *buf, size_t len);
 const char *policy_verdict_name(enum policy_verdict v);
 
 /*
@@ -355,6 +398,13 @@ struct act_entry {
 	char		last_class[KW_NAME_LEN];
 	int		seen;		/* decided on in this round */
 	uint64_t	seen_gen;	/* the last sample it was in */
+	/* The ladder (monotonic clock): */
+	uint64_t	over_since_ns;	/* over without a break since; 0: under */
+	size_t		nsteps;		/* steps taken: the next is step[nsteps] */
+	uint64_t	step_ns;	/* when the last step was taken */
+	int		throttled;	/* its CPU is capped by us */
+	double		cap_pct;	/* the cap, percent of the machine */
+	uint64_t	released_until_ns;	/* release: left alone till */
 };
 
 struct act_table {
@@ -407,14 +457,114 @@ void	acts_on_result(struct act_entry *e, enum docker_outcome outcome,
 int	acts_settle(struct act_entry *e, enum act_docker_view view,
 	    uint64_t starts, uint64_t now_ns, uint64_t settle_ns,
 	    char *result, size_t len);
+/* Over or not in this sample: over_since_ns starts or ends a run. */
+void	acts_track_over(struct act_entry *e, int over, uint64_t now_ns);
+
+/* What the ladder says of a container over a threshold, now. */
+enum ladder_kind {
+	LADDER_ACT,			/* take step[step] */
+	LADDER_SUSTAIN,			/* not over for sustain yet */
+	LADDER_ESCALATE,		/* the next step is not due yet */
+	LADDER_END,			/* no step left that fits */
+};
+
+struct ladder_plan {
+	enum ladder_kind kind;
+	size_t		step;		/* LADDER_ACT: index into the ladder */
+	enum action	action;
+	uint64_t	wait_ms;	/* SUSTAIN, ESCALATE: due in */
+	uint64_t	over_ms;	/* over without a break this long */
+	char		why[160];	/* why not now (not LADDER_ACT) */
+};
+
+/*
+ * The step for a container over a threshold: sustain before the first
+ * step; escalate_after after the last step (and after the container went
+ * back over); throttle is skipped when memory is over, when CPU is not,
+ * or when it is capped already. Pure.
+ */
+void	ladder_plan(const struct policy_ladder *l, const struct act_entry *e,
+	    int cpu_over, int mem_over, uint64_t sustain_ms,
+	    uint64_t escalate_ms, uint64_t now_ns, struct ladder_plan *out);
+/* A step was taken (the plan's): the ladder moves on. */
+void	acts_step_taken(struct act_entry *e, const struct ladder_plan *pl,
+	    uint64_t now_ns);
+
+/*
+ * strikes.c: respawn memory. An identity (compose project and service,
+ * else swarm service, else name) outlives its containers; each eviction
+ * is a strike against it, and quarantine_after strikes within the window
+ * quarantine it. Pure, with the wall clock (unix seconds) as an
+ * argument; the file it is kept in is read and written by decider.c.
+ */
+#define IDENT_LEN		256
+#define STRIKES_MAX		32	/* most strikes kept: quarantine_after's cap */
+#define STRIKES_IDENT_MAX	4096	/* identities kept */
+
+struct strike_entry {
+	char		identity[IDENT_LEN];
+	char		name[DOCKER_NAME_LEN];	/* of the last container */
+	uint64_t	strike_s[STRIKES_MAX];	/* oldest first */
+	size_t		nstrikes;
+	int		quarantined;
+	uint64_t	quarantined_s;
+	/* The container quarantine stopped ("": not carried out yet). */
+	char		applied_id[KW_CID_LEN];
+};
+
+struct strike_table {
+	struct strike_entry *e;
+	size_t		 n;
+	size_t		 cap;
+	int		 dirty;		/* changed since the last save */
+};
+
+/* "compose:PROJECT/SERVICE", "swarm:SERVICE" or "name:NAME" ("" unnamed). */
+void	ident_of(const char *compose_project, const char *compose_service,
+	    const char *swarm_service, const char *name, char *out,
+	    size_t len);
+void	strikes_init(struct strike_table *t);
+void	strikes_free(struct strike_table *t);
+struct strike_entry *strikes_find(const struct strike_table *t,
+	    const char *identity);
+/* By identity, by container (applied_id prefix) or by last name. */
+struct strike_entry *strikes_lookup(const struct strike_table *t,
+	    const char *what);
+/* Strikes within window_s before now_s. */
+size_t	strikes_count(const struct strike_entry *s, uint64_t now_s,
+	    uint64_t window_s);
+/*
+ * One strike: strikes older than the window go; 1 when this one
+ * quarantines the identity (after > 0 and after strikes in the window),
+ * 0 when not, -1 on allocation failure.
+ */
+int	strikes_add(struct strike_table *t, const char *identity,
+	    const char *name, uint64_t now_s, uint64_t window_s,
+	    uint32_t after);
+/* Lift a quarantine and forget the strikes; -1 if not known. */
+int	strikes_release(struct strike_table *t, const char *identity);
+/* Forget identities with no strike in the window and no quarantine. */
+size_t	strikes_prune(struct strike_table *t, uint64_t now_s,
+	    uint64_t window_s);
+/* The table as JSON text (malloc'ed), NULL on ENOMEM. */
+char	*strikes_format(const struct strike_table *t);
+/* Text from strikes_format into t (emptied first); -1 with err. */
+int	strikes_parse(struct strike_table *t, const char *buf, size_t len,
+	    char *err, size_t errlen);
 
 /* dockerjson.c: Engine API responses and the table they keep current */
+
+#define DOCKER_LABEL_LEN	128	/* the identity labels, cut to fit */
 
 struct docker_ctr {
 	char		id[KW_CID_LEN];
 	char		name[DOCKER_NAME_LEN];	/* without the leading '/' */
 	char		image[DOCKER_NAME_LEN];	/* as run: "high_cpu_img" */
 	char		label_class[KW_NAME_LEN];  /* label kwarden.class */
+	/* com.docker.compose.project/.service, com.docker.swarm.service.name */
+	char		compose_project[DOCKER_LABEL_LEN];
+	char		compose_service[DOCKER_LABEL_LEN];
+	char		swarm_service[DOCKER_LABEL_LEN];
 	char		state[16];	/* running, paused, exited, ... */
 	int32_t		pid;		/* State.Pid (inspect): its first
 					   process; 0 until inspected, and
@@ -495,6 +645,8 @@ struct engine_row {
 	struct act_entry	*act;		/* in the act table */
 	size_t			 class_idx;	/* or POLICY_CLASS_NONE */
 	const struct policy_decision *dec;	/* NULL: under the thresholds */
+	char			 identity[IDENT_LEN];	/* "": unnamed */
+	struct ladder_plan	 plan;		/* when over a threshold */
 };
 
 /* A process ranked for the top-K records. */
@@ -519,8 +671,12 @@ struct engine_log {
 /* A call to make to Docker; rec is published with its result when it ends. */
 struct engine_intent {
 	enum action		 action;
+	uint64_t		 nano_cpus;	/* throttle, release: the cap */
 	struct kw_deletion_rec	 rec;
 };
+
+/* Rows of the decisions table written in one round, at most. */
+#define ENGINE_DECISIONS_MAX	64
 
 /* What one step produced, in the order to carry it out. */
 struct engine_out {
@@ -534,6 +690,9 @@ struct engine_out {
 	size_t			 ndeletions, deletions_cap;
 	struct engine_intent	*intents;
 	size_t			 nintents, intents_cap;
+	struct kw_decision_rec	*decisions;	/* when the verdicts changed */
+	size_t			 ndecisions, decisions_cap;
+	int			 strikes_changed;	/* save the strikes */
 	char			(*lookups)[KW_CID_LEN];	/* unknown to Docker */
 	size_t			 nlookups, lookups_cap;
 	struct engine_log	*logs;
@@ -570,6 +729,12 @@ struct engine {
 	uint64_t		 taken;
 	uint64_t		 skipped;
 	uint64_t		 dry_runs;
+	struct strike_table	 strikes;	/* by identity, persisted */
+	uint64_t		 wall_s;	/* the last sample's ts */
+	uint64_t		 verdicts_hash;	/* of the last decisions rows */
+	uint64_t		 decision_rounds;	/* rows written */
+	uint64_t		 quarantines;
+	uint32_t		 ncpu;		/* the last sample's */
 };
 
 void	engine_init(struct engine *e, const struct policy *p,
@@ -588,6 +753,15 @@ int	engine_step(struct engine *e, const struct kw_snapshot *snap,
 /* An intent's call ended (acts_on_result on its container). */
 void	engine_action_done(struct engine *e, const char *container_id,
 	    enum docker_outcome outcome, const char *result, uint64_t now_ns);
+/*
+ * release NAME|ID: lift the quarantine of its identity (a row's, or one
+ * the strike table knows by identity, container or name) and, for a
+ * capped row, fill *cap (an intent to lift the cap, 1 returned in
+ * *has_cap); the row starts the ladder afresh after escalate_after
+ * alone. -1 with why when there is nothing to release.
+ */
+int	engine_release(struct engine *e, const char *what, uint64_t now_ns,
+	    struct engine_intent *cap, int *has_cap, char *msg, size_t len);
 /* The container record of a row, in class class_idx. */
 void	engine_container_rec(const struct engine *e,
 	    const struct engine_row *r, size_t class_idx,
@@ -645,6 +819,15 @@ const struct docker_ctr *docker_lookup(struct docker *dk, const char *id);
  */
 int	docker_act(struct docker *dk, const char *id, enum action action,
 	    docker_action_cb cb, void *arg);
+/*
+ * throttle or release: POST /containers/{id}/update with NanoCpus (the
+ * cap; release passes the whole machine). Quarantine goes through
+ * docker_act: an update of the restart policy to "no", then a stop.
+ */
+int	docker_update_cpu(struct docker *dk, const char *id, enum action action,
+	    uint64_t nano_cpus, docker_action_cb cb, void *arg);
+/* stop's t from policy.stop_timeout (0: half the API timeout). */
+void	docker_set_stop_timeout(struct docker *dk, uint64_t stop_timeout_ms);
 /*
  * stop's t (whole seconds) and the call's deadline: t is half the
  * timeout (at least 1 s) and the call gets t + timeout, so Docker's
@@ -1053,7 +1236,15 @@ struct decider {
 	uint64_t		 attr_dropped;	/* cgroup figure sets */
 	uint64_t		 attr_logged_ns;	/* monotonic, 0: never */
 	uint64_t		 attr_unlogged;
+	char			 strikes_path[4096];	/* "": not kept */
+	uint64_t		 strikes_saves;
+	uint64_t		 strikes_save_errors;
 };
+
+/* Carry out one intent: the call to Docker, its row when it ends. */
+void	decider_act(struct decider *dz, const struct engine_intent *in);
+/* Write the strike table to its file if it changed; -1 on error. */
+int	decider_save_strikes(struct decider *dz);
 
 /* -1 with err when the config's policy does not fit or make sense. */
 int	policy_from_conf(const struct kw_conf *conf, struct policy *p,

@@ -4,8 +4,9 @@
  * ever blocks sampling. A session lists the running containers and follows
  * GET /events to keep the table current; when either fails the session is
  * dropped and started again after a doubling backoff (one timer). Actions
- * (remove, stop, kill) are calls of their own that report through a
- * callback. Parsing is in dockerjson.c.
+ * (remove, stop, kill; throttle, release and quarantine through the
+ * update call) are calls of their own that report through a callback.
+ * Parsing is in dockerjson.c.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -63,6 +64,8 @@ struct dreq {
 	size_t		 max;		/* body cap; 0: BODY_MAX */
 	void		*arg;
 	char		 fail[256];	/* why on_write gave up */
+	struct curl_slist *headers;	/* a call with a JSON body */
+	int		 chained;	/* quarantine: the stop after update */
 	char		 errbuf[CURL_ERROR_SIZE];
 	struct dreq	*prev, *next;
 };
@@ -87,6 +90,7 @@ struct docker {
 	uv_timer_t	 retry_timer;
 	char		*socket_path;
 	uint64_t	 timeout_ms;
+	uint64_t	 stop_timeout_ms;	/* 0: half timeout_ms */
 	struct docker_table table;
 	struct dreq	*reqs;
 	size_t		 nreqs;
@@ -112,6 +116,7 @@ struct docker {
 };
 
 static void	session_begin(struct docker *dk);
+static int	quarantine_stop(struct docker *dk, struct dreq *from);
 static void	on_retry(uv_timer_t *t);
 static void	check_done(struct docker *dk);
 static int	valid_id(const char *s);
@@ -478,6 +483,7 @@ req_free(struct docker *dk, struct dreq *r)
 		curl_multi_remove_handle(dk->multi, r->easy);
 		curl_easy_cleanup(r->easy);
 	}
+	curl_slist_free_all(r->headers);
 	free(r->buf);
 	free(r);
 }
@@ -694,6 +700,17 @@ action_done(struct docker *dk, struct dreq *r, CURLcode res, long code)
 		outcome = DOCKER_ACT_FAILED;
 		req_error(r, res, code, result, sizeof(result));
 		dk->st.actions_failed++;
+	}
+	/* Quarantine: the restart policy is "no"; now the stop. */
+	if (outcome == DOCKER_ACT_OK && r->action == ACTION_QUARANTINE &&
+	    !r->chained) {
+		if (quarantine_stop(dk, r) == 0) {
+			r->cb = NULL;
+			return;
+		}
+		outcome = DOCKER_ACT_FAILED;
+		snprintf(result, sizeof(result), "restart policy set to "
+		    "\"no\"; cannot start the stop call");
 	}
 	if (r->cb != NULL)
 		r->cb(r->arg, outcome, result);
@@ -936,6 +953,92 @@ valid_id(const char *s)
 	return i == KW_CID_LEN - 1;
 }
 
+/* stop's t: policy.stop_timeout, else half the API timeout. */
+static void
+stop_times(const struct docker *dk, uint64_t *stop_s, uint64_t *deadline_ms)
+{
+	docker_stop_plan(dk->timeout_ms, stop_s, deadline_ms);
+	if (dk->stop_timeout_ms > 0) {
+		*stop_s = dk->stop_timeout_ms >= 1000 ?
+		    dk->stop_timeout_ms / 1000 : 1;
+		*deadline_ms = *stop_s * 1000 + dk->timeout_ms;
+	}
+}
+
+/* POST path with a JSON body, as an action. */
+static struct dreq *
+update_req(struct docker *dk, const char *path, const char *body,
+    uint64_t deadline_ms)
+{
+	struct curl_slist *h;
+	struct dreq *r;
+
+	if ((h = curl_slist_append(NULL, "Content-Type: application/json"))
+	    == NULL)
+		return NULL;
+	if ((r = req_new(dk, DREQ_ACTION, "POST", path, deadline_ms)) ==
+	    NULL) {
+		curl_slist_free_all(h);
+		return NULL;
+	}
+	r->headers = h;
+	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	curl_easy_setopt(r->easy, CURLOPT_COPYPOSTFIELDS, body);
+	return r;
+}
+
+/* The second call of a quarantine: a stop, reporting to from's callback. */
+static int
+quarantine_stop(struct docker *dk, struct dreq *from)
+{
+	struct dreq *r;
+	char path[256];
+	uint64_t stop_s, deadline_ms;
+
+	if (dk->closing)
+		return -1;
+	stop_times(dk, &stop_s, &deadline_ms);
+	snprintf(path, sizeof(path), "/containers/%s/stop?t=%" PRIu64,
+	    from->id, stop_s);
+	if ((r = req_new(dk, DREQ_ACTION, "POST", path, deadline_ms)) == NULL)
+		return -1;
+	snprintf(r->id, sizeof(r->id), "%s", from->id);
+	r->action = ACTION_QUARANTINE;
+	r->chained = 1;
+	r->cb = from->cb;
+	r->arg = from->arg;
+	return 0;
+}
+
+int
+docker_update_cpu(struct docker *dk, const char *id, enum action action,
+    uint64_t nano_cpus, docker_action_cb cb, void *arg)
+{
+	struct dreq *r;
+	char path[256], body[64];
+
+	if (dk->closing || !valid_id(id) || (action != ACTION_THROTTLE &&
+	    action != ACTION_RELEASE))
+		return -1;
+	snprintf(path, sizeof(path), "/containers/%s/update", id);
+	snprintf(body, sizeof(body), "{\"NanoCpus\":%" PRIu64 "}",
+	    nano_cpus);
+	if ((r = update_req(dk, path, body, dk->timeout_ms)) == NULL)
+		return -1;
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	r->action = action;
+	r->cb = cb;
+	r->arg = arg;
+	return 0;
+}
+
+void
+docker_set_stop_timeout(struct docker *dk, uint64_t stop_timeout_ms)
+{
+	dk->stop_timeout_ms = stop_timeout_ms;
+}
+
 int
 docker_act(struct docker *dk, const char *id, enum action action,
     docker_action_cb cb, void *arg)
@@ -955,7 +1058,7 @@ docker_act(struct docker *dk, const char *id, enum action action,
 	case ACTION_STOP:
 		/* Docker kills it after t s; the call has t + timeout. */
 		method = "POST";
-		docker_stop_plan(dk->timeout_ms, &stop_s, &deadline_ms);
+		stop_times(dk, &stop_s, &deadline_ms);
 		snprintf(path, sizeof(path), "/containers/%s/stop?t=%" PRIu64,
 		    id, stop_s);
 		break;
@@ -963,10 +1066,18 @@ docker_act(struct docker *dk, const char *id, enum action action,
 		method = "POST";
 		snprintf(path, sizeof(path), "/containers/%s/kill", id);
 		break;
+	case ACTION_QUARANTINE:
+		/* First the restart policy, then (action_done) the stop. */
+		snprintf(path, sizeof(path), "/containers/%s/update", id);
+		r = update_req(dk, path, "{\"RestartPolicy\":{\"Name\":"
+		    "\"no\"}}", dk->timeout_ms);
+		goto made;
 	default:
 		return -1;
 	}
-	if ((r = req_new(dk, DREQ_ACTION, method, path, deadline_ms)) == NULL)
+	r = req_new(dk, DREQ_ACTION, method, path, deadline_ms);
+made:
+	if (r == NULL)
 		return -1;
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	r->action = action;

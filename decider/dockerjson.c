@@ -13,6 +13,9 @@
 #include "decider.h"
 
 #define LABEL_CLASS	"kwarden.class"
+#define LABEL_COMPOSE_PROJECT	"com.docker.compose.project"
+#define LABEL_COMPOSE_SERVICE	"com.docker.compose.service"
+#define LABEL_SWARM_SERVICE	"com.docker.swarm.service.name"
 
 static void
 copy_str(char *dst, size_t len, const char *src)
@@ -53,14 +56,27 @@ get_str(json_t *o, const char *key)
 }
 
 static void
-set_label_class(struct docker_ctr *c, json_t *labels)
+set_label(char *dst, size_t len, json_t *labels, const char *key)
 {
 	const char *v;
 
-	c->label_class[0] = '\0';
-	if (json_is_object(labels) && (v = get_str(labels, LABEL_CLASS)) !=
-	    NULL)
-		copy_str(c->label_class, sizeof(c->label_class), v);
+	dst[0] = '\0';
+	if (json_is_object(labels) && (v = get_str(labels, key)) != NULL)
+		copy_str(dst, len, v);
+}
+
+/* kwarden.class, and the labels a container's identity comes from. */
+static void
+set_label_class(struct docker_ctr *c, json_t *labels)
+{
+	set_label(c->label_class, sizeof(c->label_class), labels,
+	    LABEL_CLASS);
+	set_label(c->compose_project, sizeof(c->compose_project), labels,
+	    LABEL_COMPOSE_PROJECT);
+	set_label(c->compose_service, sizeof(c->compose_service), labels,
+	    LABEL_COMPOSE_SERVICE);
+	set_label(c->swarm_service, sizeof(c->swarm_service), labels,
+	    LABEL_SWARM_SERVICE);
 }
 
 static json_t *
@@ -450,6 +466,16 @@ docker_table_apply_event(struct docker_table *t,
 	if (ev->c.label_class[0] != '\0')
 		copy_str(e->label_class, sizeof(e->label_class),
 		    ev->c.label_class);
+	if (ev->c.compose_project[0] != '\0' &&
+	    ev->c.compose_service[0] != '\0') {
+		copy_str(e->compose_project, sizeof(e->compose_project),
+		    ev->c.compose_project);
+		copy_str(e->compose_service, sizeof(e->compose_service),
+		    ev->c.compose_service);
+	}
+	if (ev->c.swarm_service[0] != '\0')
+		copy_str(e->swarm_service, sizeof(e->swarm_service),
+		    ev->c.swarm_service);
 	if (state != NULL)
 		copy_str(e->state, sizeof(e->state), state);
 	/* A new first process, or none: inspect again to know it. */

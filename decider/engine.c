@@ -15,8 +15,21 @@
  * - a skip is logged when it changes (verdict or class), a taken decision
  *   always; "back under the thresholds" once when a logged one drops out;
  * - reloading from dry-run to a real action undoes what dry-run "did", so
- *   the containers it counted as gone count as running again.
+ *   the containers it counted as gone count as running again;
+ * - the ladder (acts.c) holds a candidate while sustain or escalation is
+ *   pending: it is skipped with that verdict and counts as alive;
+ * - stop, kill and remove are strikes against the container's identity
+ *   (throttle is not: a capped container is still there); the strike
+ *   that reaches quarantine_after within quarantine_window quarantines
+ *   the identity, and the next running container of it is quarantined
+ *   (restart policy "no", then stopped) whatever its figures or its
+ *   class's min_alive, unless protected; once carried out, nothing more
+ *   is done to that identity until it is released;
+ * - the decisions table gets the round's candidates only when the set of
+ *   candidates or a verdict changed (not when figures or a countdown
+ *   moved), at most ENGINE_DECISIONS_MAX rows a round.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +82,7 @@ engine_init(struct engine *e, const struct policy *p, uint64_t settle_ns,
 	cgroup_rates_init(&e->cgrates);
 	acts_init(&e->acts);
 	containers_init(&e->set);
+	strikes_init(&e->strikes);
 }
 
 void
@@ -78,6 +92,7 @@ engine_free(struct engine *e)
 	cgroup_rates_free(&e->cgrates);
 	acts_free(&e->acts);
 	containers_free(&e->set);
+	strikes_free(&e->strikes);
 	free(e->rows);
 	free(e->cand);
 	free(e->dec);
@@ -101,6 +116,7 @@ engine_set_policy(struct engine *e, const struct policy *p)
 			    ACTION_DRY_RUN) {
 				a->state = ACT_NONE;
 				a->logged = 0;
+				a->nsteps = 0;
 			}
 		}
 	e->policy = *p;
@@ -122,6 +138,8 @@ engine_out_clear(struct engine_out *o)
 	o->has_sys = 0;
 	o->ncontainers = o->nprocs = o->ndeletions = 0;
 	o->nintents = o->nlookups = o->nlogs = 0;
+	o->ndecisions = 0;
+	o->strikes_changed = 0;
 	o->oom = 0;
 }
 
@@ -132,6 +150,7 @@ engine_out_free(struct engine_out *o)
 	free(o->procs);
 	free(o->deletions);
 	free(o->intents);
+	free(o->decisions);
 	free(o->lookups);
 	free(o->logs);
 	memset(o, 0, sizeof(*o));
@@ -277,6 +296,9 @@ enrich(struct engine *e, const struct engine_docker *dv,
 		copy_str(r->c.image, sizeof(r->c.image), dc->image);
 		copy_str(r->c.label_class, sizeof(r->c.label_class),
 		    dc->label_class);
+		ident_of(dc->compose_project, dc->compose_service,
+		    dc->swarm_service, dc->name, r->identity,
+		    sizeof(r->identity));
 		copy_str(r->act->docker_state, sizeof(r->act->docker_state),
 		    dc->state[0] ? dc->state : "running");
 	}
@@ -364,6 +386,12 @@ hold_reason(const struct engine *e, const struct engine_docker *dv,
 		return "Docker unreachable";
 	if (a->docker_state[0] == '\0')
 		return "unknown to Docker";
+	if (now_ns < a->released_until_ns) {
+		snprintf(a->hold, sizeof(a->hold), "released on decider.ctl: "
+		    "left alone for %.0f s more",
+		    (double)(a->released_until_ns - now_ns) / 1e9 + 0.5);
+		return a->hold;
+	}
 	if (a->retry_mono_ns != 0 && now_ns < a->retry_mono_ns) {
 		snprintf(a->hold, sizeof(a->hold), "retry in %.0f s after: "
 		    "%.180s", (double)(a->retry_mono_ns - now_ns) / 1e9 + 0.5,
@@ -522,7 +550,7 @@ log_decision(struct engine *e, struct engine_row *r,
 	if (d->verdict == POLICY_TAKEN) {
 		out_log(out, ENGINE_LOG_INFO, "container %.12s%s%s (class "
 		    "%s): %s: %s", r->c.container_id, sp, r->c.name, cls,
-		    action_name(e->policy.action), d->reason);
+		    action_name(r->plan.action), d->reason);
 		/* Its "already being acted on" next round says nothing new. */
 		a->logged = 1;
 		a->last_verdict = POLICY_SKIP_ACTED;
@@ -540,20 +568,77 @@ log_decision(struct engine *e, struct engine_row *r,
 	copy_str(a->last_class, sizeof(a->last_class), cls);
 }
 
+/* A whole machine of CPU in nanoCPUs, and pct percent of it. */
+static uint64_t
+nano_cpus_of(uint32_t ncpu, double pct)
+{
+	double n = (double)(ncpu ? ncpu : 1) * 1e9 * pct / 100.0;
+
+	return n < 1e7 ? 10000000ULL : (uint64_t)n;
+}
+
+/* A strike against the row's identity for an eviction step. */
+static uint32_t
+strike(struct engine *e, struct engine_row *r, struct engine_out *out)
+{
+	const struct policy *p = &e->policy;
+	struct strike_entry *s;
+	uint64_t window_s = p->quarantine_window_ms / 1000;
+	int q;
+
+	if (r->identity[0] == '\0')
+		return 0;
+	q = strikes_add(&e->strikes, r->identity, r->c.name, e->wall_s,
+	    window_s, p->quarantine_after);
+	out->strikes_changed = 1;
+	if (q == -1) {
+		out_log(out, ENGINE_LOG_WARN, "%s: out of memory or too many "
+		    "identities: strike not kept", r->identity);
+		return 0;
+	}
+	s = strikes_find(&e->strikes, r->identity);
+	if (q == 1)
+		out_log(out, ENGINE_LOG_WARN, "%s: quarantined after %zu "
+		    "evictions within %" PRIu64 " s: its next container is "
+		    "stopped with restart policy \"no\" and left alone until "
+		    "released", r->identity, s->nstrikes, window_s);
+	return s != NULL ? (uint32_t)strikes_count(s, e->wall_s, window_s) :
+	    0;
+}
+
+static void
+fill_rec(struct engine *e, const struct engine_row *r, size_t class_idx,
+    enum action action, const char *reason, struct kw_deletion_rec *rec)
+{
+	memcpy(rec->container_id, r->c.container_id,
+	    sizeof(rec->container_id));
+	cut_names(rec->name, sizeof(rec->name), rec->image,
+	    sizeof(rec->image), r->c.name, r->c.image);
+	copy_str(rec->class_name, sizeof(rec->class_name),
+	    policy_class_name(&e->policy, class_idx));
+	copy_str(rec->action, sizeof(rec->action), action_name(action));
+	copy_str(rec->reason, sizeof(rec->reason), reason);
+	copy_str(rec->identity, sizeof(rec->identity), r->identity);
+	rec->cpu_pct = r->c.cpu_pct;
+	rec->mem_pct = r->c.mem_pct;
+}
+
 /* Take a decision: dry-run records now, the others become an intent. */
 static void
 act(struct engine *e, const struct engine_docker *dv, struct engine_row *r,
-    const struct policy_decision *d, struct engine_out *out)
+    const struct policy_decision *d, uint64_t now_ns, struct engine_out *out)
 {
 	struct act_entry *a = r->act;
 	struct kw_deletion_rec *rec;
 	struct engine_intent *in;
 	const struct docker_ctr *dc;
+	enum action action = r->plan.action;
+	char reason[256];
 
-	a->action = e->policy.action;
+	a->action = action;
 	copy_str(a->name, sizeof(a->name), r->c.name);
 	copy_str(a->image, sizeof(a->image), r->c.image);
-	if (e->policy.action == ACTION_DRY_RUN) {
+	if (action == ACTION_DRY_RUN) {
 		/* From now on it counts as gone for min_alive. */
 		a->state = ACT_DONE;
 		e->dry_runs++;
@@ -567,25 +652,185 @@ act(struct engine *e, const struct engine_docker *dv, struct engine_row *r,
 			    "of memory: not acted on", a->container_id);
 			return;
 		}
-		in->action = e->policy.action;
+		in->action = action;
 		rec = &in->rec;
 		dc = view_find(dv, a->container_id);
 		a->starts_at_act = dc != NULL ? dc->starts : 0;
 		a->state = ACT_IN_FLIGHT;
+		if (action == ACTION_THROTTLE) {
+			a->cap_pct = policy_throttle_pct(&e->policy,
+			    d->class_idx);
+			in->nano_cpus = nano_cpus_of(e->ncpu, a->cap_pct);
+		}
 	}
-	memcpy(rec->container_id, r->c.container_id,
-	    sizeof(rec->container_id));
-	cut_names(rec->name, sizeof(rec->name), rec->image,
-	    sizeof(rec->image), r->c.name, r->c.image);
-	copy_str(rec->class_name, sizeof(rec->class_name),
-	    policy_class_name(&e->policy, d->class_idx));
-	copy_str(rec->action, sizeof(rec->action),
-	    action_name(e->policy.action));
-	copy_str(rec->reason, sizeof(rec->reason), d->reason);
-	rec->cpu_pct = r->c.cpu_pct;
-	rec->mem_pct = r->c.mem_pct;
-	if (e->policy.action == ACTION_DRY_RUN)
+	acts_step_taken(a, &r->plan, now_ns);
+	if (action == ACTION_THROTTLE)
+		snprintf(reason, sizeof(reason), "%s; cap at %.1f%%",
+		    d->reason, a->cap_pct);
+	else
+		copy_str(reason, sizeof(reason), d->reason);
+	fill_rec(e, r, d->class_idx, action, reason, rec);
+	rec->step = (uint32_t)r->plan.step + 1;
+	if (action == ACTION_STOP || action == ACTION_KILL ||
+	    action == ACTION_REMOVE)
+		rec->strikes = strike(e, r, out);
+	if (action == ACTION_DRY_RUN)
 		copy_str(rec->result, sizeof(rec->result), "ok");
+}
+
+/*
+ * A running container of a quarantined identity the quarantine has not
+ * been carried out on: restart policy "no", then stop. 1 when it is.
+ */
+static int
+quarantine(struct engine *e, const struct engine_docker *dv,
+    struct engine_row *r, const char *hold, struct engine_out *out)
+{
+	struct strike_entry *s;
+	struct engine_intent *in;
+	struct act_entry *a = r->act;
+	const struct docker_ctr *dc;
+	char reason[256];
+
+	if ((s = strikes_find(&e->strikes, r->identity)) == NULL ||
+	    !s->quarantined || s->applied_id[0] != '\0' ||
+	    a->state != ACT_NONE || hold != NULL ||
+	    e->policy.action == ACTION_DRY_RUN ||
+	    policy_protected_by(&e->policy, r->c.name, r->c.image) != NULL)
+		return 0;
+	if ((in = OUT_ADD(out, intents, nintents, intents_cap)) == NULL)
+		return 0;
+	in->action = ACTION_QUARANTINE;
+	a->action = ACTION_QUARANTINE;
+	a->state = ACT_IN_FLIGHT;
+	dc = view_find(dv, a->container_id);
+	a->starts_at_act = dc != NULL ? dc->starts : 0;
+	copy_str(a->name, sizeof(a->name), r->c.name);
+	copy_str(a->image, sizeof(a->image), r->c.image);
+	copy_str(s->applied_id, sizeof(s->applied_id), r->c.container_id);
+	copy_str(s->name, sizeof(s->name), r->c.name);
+	e->strikes.dirty = 1;
+	out->strikes_changed = 1;
+	e->quarantines++;
+	snprintf(reason, sizeof(reason), "quarantined: %zu evictions of %.150s "
+	    "within %" PRIu64 " s", s->nstrikes, r->identity,
+	    e->policy.quarantine_window_ms / 1000);
+	fill_rec(e, r, engine_class_of(e, r), ACTION_QUARANTINE, reason,
+	    &in->rec);
+	in->rec.strikes = (uint32_t)s->nstrikes;
+	out_log(out, ENGINE_LOG_WARN, "container %.12s %s: %s",
+	    r->c.container_id, r->c.name, reason);
+	return 1;
+}
+
+/*
+ * The ladder's word on a row over a threshold: NULL when a step is due
+ * (r->plan says which), else why not and *verdict.
+ */
+static const char *
+ladder_hold(struct engine *e, struct engine_row *r, size_t k, int cpu_over,
+    int mem_over, uint64_t now_ns, enum policy_verdict *verdict)
+{
+	const struct policy *p = &e->policy;
+	struct strike_entry *s;
+
+	if ((s = strikes_find(&e->strikes, r->identity)) != NULL &&
+	    s->quarantined) {
+		snprintf(r->plan.why, sizeof(r->plan.why), "quarantined: "
+		    "%.100s (release it on decider.ctl)", r->identity);
+		*verdict = POLICY_SKIP_QUARANTINED;
+		return r->plan.why;
+	}
+	ladder_plan(policy_ladder_of(p, k), r->act, cpu_over, mem_over,
+	    policy_sustain_ms(p, k), p->escalate_after_ms, now_ns, &r->plan);
+	switch (r->plan.kind) {
+	case LADDER_ACT:
+		return NULL;
+	case LADDER_SUSTAIN:
+		*verdict = POLICY_SKIP_SUSTAIN;
+		break;
+	case LADDER_ESCALATE:
+		*verdict = POLICY_SKIP_ESCALATE;
+		break;
+	case LADDER_END:
+		*verdict = POLICY_SKIP_LADDER_END;
+		break;
+	}
+	return r->plan.why;
+}
+
+/*
+ * The round's candidates and verdicts, whatever their order (excess
+ * reorders them from sample to sample): a sum of FNV-1a hashes.
+ */
+static uint64_t
+verdicts_hash(const struct engine *e, const struct policy_result *res)
+{
+	const struct engine_row *r;
+	const unsigned char *p;
+	uint64_t h, sum = res->ndec;
+	size_t i;
+
+	for (i = 0; i < res->ndec; i++) {
+		r = &e->rows[res->dec[i].cand];
+		h = 1469598103934665603ULL;
+		for (p = (const unsigned char *)r->c.container_id; *p != '\0';
+		    p++)
+			h = (h ^ *p) * 1099511628211ULL;
+		h = (h ^ (unsigned)res->dec[i].verdict) * 1099511628211ULL;
+		h = (h ^ (unsigned)r->act->nsteps) * 1099511628211ULL;
+		sum += h;
+	}
+	return sum;
+}
+
+/* The decisions table: the round's candidates, when a verdict changed. */
+static void
+out_decisions(struct engine *e, const struct policy_result *res,
+    struct engine_out *out)
+{
+	const struct policy_decision *d;
+	const struct engine_row *r;
+	struct kw_decision_rec *dr;
+	struct strike_entry *s;
+	uint64_t h = verdicts_hash(e, res);
+	size_t i;
+
+	if (h == e->verdicts_hash)
+		return;
+	e->verdicts_hash = h;
+	for (i = 0; i < res->ndec && i < ENGINE_DECISIONS_MAX; i++) {
+		d = &res->dec[i];
+		r = &e->rows[d->cand];
+		if ((dr = OUT_ADD(out, decisions, ndecisions,
+		    decisions_cap)) == NULL)
+			return;
+		memcpy(dr->container_id, r->c.container_id,
+		    sizeof(dr->container_id));
+		snprintf(dr->name, sizeof(dr->name), "%.*s",
+		    (int)sizeof(dr->name) - 1, r->c.name);
+		copy_str(dr->class_name, sizeof(dr->class_name),
+		    policy_class_name(&e->policy, d->class_idx));
+		copy_str(dr->identity, sizeof(dr->identity), r->identity);
+		dr->cpu_pct = r->c.cpu_pct;
+		dr->mem_pct = r->c.mem_pct;
+		dr->cpu_threshold = policy_cpu_threshold(&e->policy,
+		    d->class_idx);
+		dr->mem_threshold = policy_mem_threshold(&e->policy,
+		    d->class_idx);
+		dr->excess = d->excess;
+		copy_str(dr->verdict, sizeof(dr->verdict),
+		    policy_verdict_name(d->verdict));
+		copy_str(dr->action, sizeof(dr->action),
+		    d->verdict == POLICY_TAKEN ||
+		    d->verdict == POLICY_SKIP_ESCALATE ?
+		    action_name(r->plan.action) : "");
+		copy_str(dr->reason, sizeof(dr->reason), d->reason);
+		if ((s = strikes_find(&e->strikes, r->identity)) != NULL)
+			dr->strikes = (uint32_t)strikes_count(s, e->wall_s,
+			    e->policy.quarantine_window_ms / 1000);
+	}
+	e->decision_rounds++;
 }
 
 /* Step 4: the policy over the rows, and what it takes. */
@@ -593,14 +838,30 @@ static void
 decide(struct engine *e, const struct kw_snapshot *snap,
     const struct engine_docker *dv, uint64_t now_ns, struct engine_out *out)
 {
+	const struct policy *p = &e->policy;
 	struct policy_result res;
 	struct policy_cand *c;
 	struct engine_row *r;
-	size_t i;
+	enum policy_verdict hv;
+	const char *hold;
+	size_t i, k;
+	int cpu_over, mem_over;
 
 	for (i = 0; i < e->nrows; i++) {
 		r = &e->rows[i];
 		c = &e->cand[i];
+		k = engine_class_of(e, r);
+		cpu_over = r->c.cpu_pct > policy_cpu_threshold(p, k);
+		mem_over = r->c.mem_pct > policy_mem_threshold(p, k);
+		acts_track_over(r->act, cpu_over || mem_over, now_ns);
+		hold = hold_reason(e, dv, r, now_ns);
+		if (quarantine(e, dv, r, hold, out))
+			hold = NULL;
+		hv = POLICY_TAKEN;
+		if (hold == NULL && (cpu_over || mem_over) &&
+		    r->act->state == ACT_NONE)
+			hold = ladder_hold(e, r, k, cpu_over, mem_over, now_ns,
+			    &hv);
 		c->container_id = r->c.container_id;
 		c->name = r->c.name;
 		c->image = r->c.image;
@@ -609,13 +870,14 @@ decide(struct engine *e, const struct kw_snapshot *snap,
 		c->mem_pct = r->c.mem_pct;
 		c->acted = r->act->state != ACT_NONE;
 		c->unknown = unnamed(e, r);
-		c->hold = hold_reason(e, dv, r, now_ns);
+		c->hold = hold;
+		c->hold_verdict = hv;
 		r->act->seen = 0;
 	}
 	memset(&res, 0, sizeof(res));
 	res.class_of = e->class_of;
 	res.dec = e->dec;
-	policy_decide(&e->policy, e->cand, e->nrows, &res);
+	policy_decide(p, e->cand, e->nrows, &res);
 	e->ndec = res.ndec;
 	memcpy(e->running, res.running, sizeof(e->running));
 	memcpy(e->alive, res.alive, sizeof(e->alive));
@@ -630,8 +892,9 @@ decide(struct engine *e, const struct kw_snapshot *snap,
 		r = &e->rows[res.dec[i].cand];
 		log_decision(e, r, &res.dec[i], out);
 		if (res.dec[i].verdict == POLICY_TAKEN)
-			act(e, dv, r, &res.dec[i], out);
+			act(e, dv, r, &res.dec[i], now_ns, out);
 	}
+	out_decisions(e, &res, out);
 	for (i = 0; i < e->nrows; i++) {
 		r = &e->rows[i];
 		if (!r->act->seen && r->act->logged) {
@@ -658,6 +921,12 @@ engine_step(struct engine *e, const struct kw_snapshot *snap,
 	}
 	e->samples++;
 	e->nprocs = snap->nprocs;
+	e->ncpu = snap->host.ncpu;
+	if (snap->ts_ns / 1000000000ULL > e->wall_s)
+		e->wall_s = snap->ts_ns / 1000000000ULL;
+	if (strikes_prune(&e->strikes, e->wall_s,
+	    e->policy.quarantine_window_ms / 1000) > 0)
+		out->strikes_changed = 1;
 	enrich(e, dv, out);
 	settle(e, dv, now_ns, out);
 	decide(e, snap, dv, now_ns, out);
@@ -669,9 +938,74 @@ engine_action_done(struct engine *e, const char *container_id,
     enum docker_outcome outcome, const char *result, uint64_t now_ns)
 {
 	struct act_entry *a;
+	size_t i;
 
-	if ((a = acts_find(&e->acts, container_id)) != NULL)
-		acts_on_result(a, outcome, result, now_ns);
+	if ((a = acts_find(&e->acts, container_id)) == NULL)
+		return;
+	/* A quarantine that failed is carried out again. */
+	if (a->action == ACTION_QUARANTINE && outcome == DOCKER_ACT_FAILED)
+		for (i = 0; i < e->strikes.n; i++)
+			if (strcmp(e->strikes.e[i].applied_id,
+			    container_id) == 0) {
+				e->strikes.e[i].applied_id[0] = '\0';
+				e->strikes.dirty = 1;
+			}
+	acts_on_result(a, outcome, result, now_ns);
+}
+
+int
+engine_release(struct engine *e, const char *what, uint64_t now_ns,
+    struct engine_intent *cap, int *has_cap, char *msg, size_t len)
+{
+	const struct engine_row *r = engine_find(e, what);
+	struct strike_entry *s;
+	struct act_entry *a;
+	char ident[IDENT_LEN] = "";
+	size_t off = 0;
+
+	*has_cap = 0;
+	msg[0] = '\0';
+	s = r != NULL ? strikes_find(&e->strikes, r->identity) :
+	    strikes_lookup(&e->strikes, what);
+	if (s != NULL && s->quarantined) {
+		copy_str(ident, sizeof(ident), s->identity);
+		strikes_release(&e->strikes, ident);
+		off += (size_t)snprintf(msg, len, "quarantine of %s lifted, "
+		    "its strikes forgotten", ident);
+	} else if (s != NULL) {
+		copy_str(ident, sizeof(ident), s->identity);
+		strikes_release(&e->strikes, ident);
+		off += (size_t)snprintf(msg, len, "strikes of %s forgotten",
+		    ident);
+	}
+	if (r != NULL && (a = r->act)->state == ACT_NONE &&
+	    (s != NULL || a->throttled)) {
+		a->nsteps = 0;
+		a->over_since_ns = 0;
+		a->released_until_ns = now_ns + e->policy.escalate_after_ms *
+		    1000000ULL;
+		if (a->throttled) {
+			memset(cap, 0, sizeof(*cap));
+			cap->action = ACTION_RELEASE;
+			cap->nano_cpus = nano_cpus_of(e->ncpu, 100.0);
+			fill_rec(e, r, engine_class_of(e, r), ACTION_RELEASE,
+			    "released on decider.ctl", &cap->rec);
+			a->action = ACTION_RELEASE;
+			a->state = ACT_IN_FLIGHT;
+			*has_cap = 1;
+			if (off < len)
+				snprintf(msg + off, len - off, "%scap of "
+				    "%.1f%% lifted", off ? "; " : "",
+				    a->cap_pct);
+			return 0;
+		}
+	}
+	if (s == NULL) {
+		snprintf(msg, len, r != NULL ? "not capped and not "
+		    "quarantined" : "no such container or identity");
+		return -1;
+	}
+	return 0;
 }
 
 const struct engine_row *
@@ -699,6 +1033,9 @@ engine_row_state(const struct engine_row *r, int docker_connected,
 		[ACTION_STOP] = "stopped",
 		[ACTION_KILL] = "killed",
 		[ACTION_DRY_RUN] = "acted (dry-run)",
+		[ACTION_THROTTLE] = "capped",
+		[ACTION_QUARANTINE] = "quarantined",
+		[ACTION_RELEASE] = "released",
 	};
 	const struct act_entry *a = r->act;
 
@@ -714,6 +1051,11 @@ engine_row_state(const struct engine_row *r, int docker_connected,
 		return done[a->action];
 	case ACT_NONE:
 		break;
+	}
+	if (a->docker_state[0] != '\0' && a->throttled) {
+		snprintf(buf, len, "%s (capped at %.1f%%)", a->docker_state,
+		    a->cap_pct);
+		return buf;
 	}
 	if (a->docker_state[0] != '\0')
 		return a->docker_state;

@@ -19,6 +19,10 @@
  *   it counts in no class's alive (an empty name would put it in the "*"
  *   class and make min_alive judge the wrong set) and is skipped with its
  *   hold reason ("unknown to Docker").
+ * - a class may override the thresholds (and the ladder and sustain,
+ *   which engine.c applies): "over" is judged against its class's;
+ * - a hold from the ladder (sustain, escalation, quarantine) is skipped
+ *   with its own verdict (cand.hold_verdict) and counts as alive.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +47,13 @@ policy_defaults(struct policy *p)
 	p->mem_threshold = 20.0;
 	p->window_ms = 5000;
 	p->action = ACTION_REMOVE;
+	p->ladder.step[0] = ACTION_REMOVE;
+	p->ladder.n = 1;
+	p->stop_timeout_ms = 10000;
+	p->escalate_after_ms = 30000;
+	p->sustain_ms = 0;
+	p->quarantine_after = 0;
+	p->quarantine_window_ms = 3600000;
 	p->mem_basis = MEM_BASIS_WORKING_SET;
 	copy_str(p->protect[p->nprotect++], POLICY_PATTERN_LEN, "grafana");
 	copy_str(p->protect[p->nprotect++], POLICY_PATTERN_LEN, "kwarden");
@@ -80,9 +91,15 @@ policy_check(const struct policy *p, char *err, size_t errlen)
 		snprintf(err, errlen, "policy.window: must be more than 0");
 		return -1;
 	}
-	if (action_name(p->action) == NULL) {
+	if (action_name(p->action) == NULL || p->ladder.n == 0 ||
+	    p->ladder.n > POLICY_LADDER_MAX) {
 		snprintf(err, errlen, "policy.action: %d is not an action",
 		    (int)p->action);
+		return -1;
+	}
+	if (p->quarantine_after > STRIKES_MAX) {
+		snprintf(err, errlen, "policy.quarantine_after: %u, at most %d",
+		    p->quarantine_after, STRIKES_MAX);
 		return -1;
 	}
 	for (i = 0; i < p->nclasses; i++) {
@@ -170,11 +187,54 @@ policy_class_name(const struct policy *p, size_t class_idx)
 	return p->classes[class_idx].name;
 }
 
+double
+policy_cpu_threshold(const struct policy *p, size_t k)
+{
+	if (k < p->nclasses && p->classes[k].has_cpu_threshold)
+		return p->classes[k].cpu_threshold;
+	return p->cpu_threshold;
+}
+
+double
+policy_mem_threshold(const struct policy *p, size_t k)
+{
+	if (k < p->nclasses && p->classes[k].has_mem_threshold)
+		return p->classes[k].mem_threshold;
+	return p->mem_threshold;
+}
+
+const struct policy_ladder *
+policy_ladder_of(const struct policy *p, size_t k)
+{
+	if (k < p->nclasses && p->classes[k].has_ladder)
+		return &p->classes[k].ladder;
+	return &p->ladder;
+}
+
+uint64_t
+policy_sustain_ms(const struct policy *p, size_t k)
+{
+	if (k < p->nclasses && p->classes[k].has_sustain)
+		return p->classes[k].sustain_ms;
+	return p->sustain_ms;
+}
+
+double
+policy_throttle_pct(const struct policy *p, size_t k)
+{
+	if (p->throttle_to > 0)
+		return p->throttle_to;
+	return policy_cpu_threshold(p, k);
+}
+
 static const char *const action_names[] = {
 	[ACTION_REMOVE] = "remove",
 	[ACTION_STOP] = "stop",
 	[ACTION_KILL] = "kill",
 	[ACTION_DRY_RUN] = "dry-run",
+	[ACTION_THROTTLE] = "throttle",
+	[ACTION_QUARANTINE] = "quarantine",
+	[ACTION_RELEASE] = "release",
 };
 
 const char *
@@ -190,12 +250,76 @@ action_parse(const char *s, enum action *a)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(action_names) / sizeof(action_names[0]); i++)
+	/* quarantine and release are the decider's own, not a step. */
+	for (i = 0; i <= ACTION_THROTTLE; i++)
 		if (strcmp(s, action_names[i]) == 0) {
 			*a = (enum action)i;
 			return 0;
 		}
 	return -1;
+}
+
+int
+ladder_parse(const char *s, struct policy_ladder *l, const char *key,
+    char *err, size_t errlen)
+{
+	char item[32];
+	const char *p = s, *end;
+	size_t len, i;
+	enum action a;
+
+	memset(l, 0, sizeof(*l));
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		end = p + strcspn(p, ",");
+		len = (size_t)(end - p);
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		snprintf(item, sizeof(item), "%.*s", (int)len, p);
+		p = end;
+		if (action_parse(item, &a) == -1) {
+			snprintf(err, errlen, "%s: \"%s\" is not one of "
+			    "throttle, stop, kill, remove, dry-run", key, item);
+			return -1;
+		}
+		for (i = 0; i < l->n; i++)
+			if (l->step[i] == a) {
+				snprintf(err, errlen, "%s: step \"%s\" twice",
+				    key, item);
+				return -1;
+			}
+		if (l->n == POLICY_LADDER_MAX) {
+			snprintf(err, errlen, "%s: at most %d steps", key,
+			    POLICY_LADDER_MAX);
+			return -1;
+		}
+		l->step[l->n++] = a;
+	}
+	if (l->n == 0) {
+		snprintf(err, errlen, "%s: no step", key);
+		return -1;
+	}
+	for (i = 0; i < l->n; i++)
+		if (l->step[i] == ACTION_DRY_RUN && l->n > 1) {
+			snprintf(err, errlen, "%s: dry-run goes alone, not in "
+			    "a ladder", key);
+			return -1;
+		}
+	return 0;
+}
+
+void
+ladder_format(const struct policy_ladder *l, char *buf, size_t len)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < l->n && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s",
+		    i ? "," : "", action_name(l->step[i]));
 }
 
 const char *
@@ -214,6 +338,14 @@ policy_verdict_name(enum policy_verdict v)
 		return "min-alive";
 	case POLICY_SKIP_HOLD:
 		return "held";
+	case POLICY_SKIP_SUSTAIN:
+		return "sustain-pending";
+	case POLICY_SKIP_ESCALATE:
+		return "escalation-pending";
+	case POLICY_SKIP_LADDER_END:
+		return "ladder-end";
+	case POLICY_SKIP_QUARANTINED:
+		return "quarantined";
 	}
 	return "?";
 }
@@ -255,20 +387,19 @@ format_pair(char *v, char *t, size_t len, double value, double threshold)
 
 /* "cpu 48.3% > 20.0%", the larger excess first, both when both are over. */
 static void
-format_over(const struct policy *p, const struct policy_cand *c, char *buf,
-    size_t len)
+format_over(double cpu_t, double mem_t, const struct policy_cand *c,
+    char *buf, size_t len)
 {
 	char cpu[40], mem[40], v[16], t[16];
-	int cpu_over = c->cpu_pct > p->cpu_threshold;
-	int mem_over = c->mem_pct > p->mem_threshold;
+	int cpu_over = c->cpu_pct > cpu_t;
+	int mem_over = c->mem_pct > mem_t;
 
-	format_pair(v, t, sizeof(v), c->cpu_pct, p->cpu_threshold);
+	format_pair(v, t, sizeof(v), c->cpu_pct, cpu_t);
 	snprintf(cpu, sizeof(cpu), "cpu %s > %s", v, t);
-	format_pair(v, t, sizeof(v), c->mem_pct, p->mem_threshold);
+	format_pair(v, t, sizeof(v), c->mem_pct, mem_t);
 	snprintf(mem, sizeof(mem), "mem %s > %s", v, t);
 	if (cpu_over && mem_over) {
-		if (c->mem_pct - p->mem_threshold > c->cpu_pct -
-		    p->cpu_threshold)
+		if (c->mem_pct - mem_t > c->cpu_pct - cpu_t)
 			snprintf(buf, len, "%s, %s", mem, cpu);
 		else
 			snprintf(buf, len, "%s, %s", cpu, mem);
@@ -284,7 +415,7 @@ policy_decide(const struct policy *p, const struct policy_cand *cand,
 	struct policy_decision *d;
 	const struct policy_class *cls;
 	const char *prot;
-	double cpu_ex, mem_ex;
+	double cpu_ex, mem_ex, cpu_t, mem_t;
 	size_t i, k;
 
 	res->ndec = res->taken = res->skipped = 0;
@@ -303,17 +434,18 @@ policy_decide(const struct policy *p, const struct policy_cand *cand,
 	}
 
 	for (i = 0; i < n; i++) {
-		if (!(cand[i].cpu_pct > p->cpu_threshold) &&
-		    !(cand[i].mem_pct > p->mem_threshold))
+		cpu_t = policy_cpu_threshold(p, res->class_of[i]);
+		mem_t = policy_mem_threshold(p, res->class_of[i]);
+		if (!(cand[i].cpu_pct > cpu_t) && !(cand[i].mem_pct > mem_t))
 			continue;
 		d = &res->dec[res->ndec++];
 		memset(d, 0, sizeof(*d));
 		d->cand = i;
 		d->class_idx = res->class_of[i];
-		cpu_ex = cand[i].cpu_pct - p->cpu_threshold;
-		mem_ex = cand[i].mem_pct - p->mem_threshold;
+		cpu_ex = cand[i].cpu_pct - cpu_t;
+		mem_ex = cand[i].mem_pct - mem_t;
 		d->excess = cpu_ex > mem_ex ? cpu_ex : mem_ex;
-		format_over(p, &cand[i], d->over, sizeof(d->over));
+		format_over(cpu_t, mem_t, &cand[i], d->over, sizeof(d->over));
 	}
 	if (res->ndec > 1)
 		qsort(res->dec, res->ndec, sizeof(res->dec[0]), decision_cmp);
@@ -343,7 +475,9 @@ policy_decide(const struct policy *p, const struct policy_cand *cand,
 			snprintf(d->reason, sizeof(d->reason),
 			    "no class (class none is never acted on)");
 		} else if (cand[d->cand].hold != NULL) {
-			d->verdict = POLICY_SKIP_HOLD;
+			d->verdict = cand[d->cand].hold_verdict !=
+			    POLICY_TAKEN ? cand[d->cand].hold_verdict :
+			    POLICY_SKIP_HOLD;
 			snprintf(d->reason, sizeof(d->reason), "%s",
 			    cand[d->cand].hold);
 		} else if (left[k] <= cls->min_alive) {

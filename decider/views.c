@@ -11,6 +11,9 @@
 #include "decider.h"
 
 
+static void	explain_ladder(struct decider *dz, const struct engine_row *r,
+		    size_t k, json_t *o);
+
 static json_t *
 json_u64(uint64_t v)
 {
@@ -114,6 +117,14 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(o, "metrics", metrics_status_json(dz->metrics));
 	json_object_set_new(o, "hooks", hooks_status(dz->hooks));
 	json_object_set_new(o, "evidence", evidence_status(dz->evid));
+	json_object_set_new(o, "quarantines", json_u64(dz->eng.quarantines));
+	json_object_set_new(o, "identities", json_u64(dz->eng.strikes.n));
+	json_object_set_new(o, "identities_max", json_u64(STRIKES_IDENT_MAX));
+	json_object_set_new(o, "decision_rounds",
+	    json_u64(dz->eng.decision_rounds));
+	json_object_set_new(o, "strikes_saves", json_u64(dz->strikes_saves));
+	json_object_set_new(o, "strikes_save_errors",
+	    json_u64(dz->strikes_save_errors));
 	return o;
 }
 
@@ -134,6 +145,7 @@ static json_t *
 container_json(struct decider *dz, const struct engine_row *r, int connected)
 {
 	struct kw_container_rec rec;
+	struct strike_entry *s;
 	json_t *e;
 	char buf[64];
 
@@ -142,7 +154,32 @@ container_json(struct decider *dz, const struct engine_row *r, int connected)
 		return NULL;
 	json_object_set_new(e, "state", json_string(
 	    engine_row_state(r, connected, buf, sizeof(buf))));
+	s = strikes_find(&dz->eng.strikes, r->identity);
+	json_object_set_new(e, "identity", json_string(r->identity));
+	json_object_set_new(e, "quarantined", json_boolean(s != NULL &&
+	    s->quarantined));
+	json_object_set_new(e, "step", json_integer((json_int_t)
+	    r->act->nsteps));
+	json_object_set_new(e, "capped", json_boolean(r->act->throttled));
 	return e;
+}
+
+/* A quarantined identity, for containers and explain. */
+static json_t *
+quarantine_json(const struct engine *eng, const struct strike_entry *s)
+{
+	json_t *q = json_object();
+
+	json_object_set_new(q, "identity", json_string(s->identity));
+	json_object_set_new(q, "name", json_string(s->name));
+	json_object_set_new(q, "container_id", json_string(s->applied_id));
+	json_object_set_new(q, "quarantined", json_boolean(s->quarantined));
+	json_object_set_new(q, "since", json_u64(s->quarantined_s));
+	json_object_set_new(q, "strikes", json_u64(strikes_count(s,
+	    eng->wall_s, eng->policy.quarantine_window_ms / 1000)));
+	json_object_set_new(q, "carried_out",
+	    json_boolean(s->applied_id[0] != '\0'));
+	return q;
 }
 
 static json_t *
@@ -159,6 +196,12 @@ cmd_containers(void *arg, const char *args)
 		    connected));
 	o = json_object();
 	json_object_set_new(o, "containers", a);
+	a = json_array();
+	for (i = 0; i < dz->eng.strikes.n; i++)
+		if (dz->eng.strikes.e[i].quarantined)
+			json_array_append_new(a, quarantine_json(&dz->eng,
+			    &dz->eng.strikes.e[i]));
+	json_object_set_new(o, "quarantined", a);
 	return o;
 }
 
@@ -181,6 +224,7 @@ cmd_policy(void *arg, const char *args)
 	const struct engine_row *r;
 	uint32_t running[POLICY_CLASS_MAX], alive[POLICY_CLASS_MAX];
 	json_t *o, *a, *e;
+	char buf[64];
 	size_t i, k;
 
 	memset(running, 0, sizeof(running));
@@ -214,11 +258,32 @@ cmd_policy(void *arg, const char *args)
 		    json_integer(p->classes[i].min_alive));
 		json_object_set_new(e, "alive", json_integer(alive[i]));
 		json_object_set_new(e, "running", json_integer(running[i]));
+		json_object_set_new(e, "cpu_threshold",
+		    json_real(policy_cpu_threshold(p, i)));
+		json_object_set_new(e, "mem_threshold",
+		    json_real(policy_mem_threshold(p, i)));
+		ladder_format(policy_ladder_of(p, i), buf, sizeof(buf));
+		json_object_set_new(e, "action", json_string(buf));
+		json_object_set_new(e, "sustain_ms",
+		    json_u64(policy_sustain_ms(p, i)));
 		json_array_append_new(a, e);
 	}
 	json_object_set_new(o, "classes", a);
 	json_object_set_new(o, "mem_basis",
 	    json_string(mem_basis_name(p->mem_basis)));
+	ladder_format(&p->ladder, buf, sizeof(buf));
+	json_object_set_new(o, "ladder", json_string(buf));
+	json_object_set_new(o, "throttle_to",
+	    json_real(policy_throttle_pct(p, POLICY_CLASS_NONE)));
+	json_object_set_new(o, "stop_timeout_ms",
+	    json_u64(p->stop_timeout_ms));
+	json_object_set_new(o, "escalate_after_ms",
+	    json_u64(p->escalate_after_ms));
+	json_object_set_new(o, "sustain_ms", json_u64(p->sustain_ms));
+	json_object_set_new(o, "quarantine_after",
+	    json_u64(p->quarantine_after));
+	json_object_set_new(o, "quarantine_window_ms",
+	    json_u64(p->quarantine_window_ms));
 	return o;
 }
 
@@ -231,6 +296,7 @@ cmd_explain(void *arg, const char *args)
 	const struct engine_row *r;
 	const struct policy_class *cls;
 	const char *prot, *verdict, *reason;
+	struct strike_entry *s;
 	char buf[64];
 	json_t *o;
 	size_t k;
@@ -245,6 +311,23 @@ cmd_explain(void *arg, const char *args)
 		return o;
 	}
 	if ((r = engine_find(&dz->eng, args)) == NULL) {
+		/* Stopped by a quarantine: in no sample, still explained. */
+		if ((s = strikes_lookup(&dz->eng.strikes, args)) != NULL &&
+		    s->quarantined) {
+			json_object_set_new(o, "container_id",
+			    json_string(s->applied_id));
+			json_object_set_new(o, "name", json_string(s->name));
+			json_object_set_new(o, "verdict",
+			    json_string("quarantined"));
+			json_object_set_new(o, "reason", json_string(
+			    "quarantined: no action until released"));
+			json_object_set_new(o, "identity",
+			    json_string(s->identity));
+			json_object_set_new(o, "quarantined", json_true());
+			json_object_set_new(o, "quarantine",
+			    quarantine_json(&dz->eng, s));
+			return o;
+		}
 		json_object_set_new(o, "error", json_string("no such container "
 		    "in the last sample"));
 		json_object_set_new(o, "container", json_string(args));
@@ -270,9 +353,11 @@ cmd_explain(void *arg, const char *args)
 	json_object_set_new(o, "over_by", r->dec != NULL ?
 	    json_string(r->dec->over) : json_null());
 	json_object_set_new(o, "cpu_pct", json_real(r->c.cpu_pct));
-	json_object_set_new(o, "cpu_threshold", json_real(p->cpu_threshold));
+	json_object_set_new(o, "cpu_threshold",
+	    json_real(policy_cpu_threshold(p, k)));
 	json_object_set_new(o, "mem_pct", json_real(r->c.mem_pct));
-	json_object_set_new(o, "mem_threshold", json_real(p->mem_threshold));
+	json_object_set_new(o, "mem_threshold",
+	    json_real(policy_mem_threshold(p, k)));
 	json_object_set_new(o, "mem_basis",
 	    json_string(mem_basis_name(p->mem_basis)));
 	json_object_set_new(o, "figures", json_string(r->c.cg_flags &
@@ -294,6 +379,93 @@ cmd_explain(void *arg, const char *args)
 	    "connected" : "unreachable"));
 	json_object_set_new(o, "last_error",
 	    json_string(r->act->last_error));
+	explain_ladder(dz, r, k, o);
+	return o;
+}
+
+/* The ladder, sustain, strikes and quarantine parts of explain. */
+static void
+explain_ladder(struct decider *dz, const struct engine_row *r, size_t k,
+    json_t *o)
+{
+	const struct policy *p = &dz->eng.policy;
+	const struct policy_ladder *l = policy_ladder_of(p, k);
+	const struct ladder_plan *pl = &r->plan;
+	const struct act_entry *a = r->act;
+	struct strike_entry *s = strikes_find(&dz->eng.strikes, r->identity);
+	int over = r->dec != NULL;
+	char buf[64];
+
+	ladder_format(l, buf, sizeof(buf));
+	json_object_set_new(o, "ladder", json_string(buf));
+	json_object_set_new(o, "step", json_integer((json_int_t)a->nsteps));
+	json_object_set_new(o, "last_step", a->nsteps > 0 &&
+	    a->nsteps <= l->n ? json_string(action_name(
+	    l->step[a->nsteps - 1])) : json_null());
+	json_object_set_new(o, "next_step", over && (pl->kind == LADDER_ACT ||
+	    pl->kind == LADDER_ESCALATE) ? json_string(action_name(
+	    pl->action)) : json_null());
+	json_object_set_new(o, "next_step_in_s", over &&
+	    pl->kind == LADDER_ESCALATE ? json_real((double)pl->wait_ms /
+	    1e3) : json_null());
+	json_object_set_new(o, "escalate_after_s",
+	    json_real((double)p->escalate_after_ms / 1e3));
+	json_object_set_new(o, "sustain_s",
+	    json_real((double)policy_sustain_ms(p, k) / 1e3));
+	json_object_set_new(o, "over_for_s", json_real(over ?
+	    (double)pl->over_ms / 1e3 : 0.0));
+	json_object_set_new(o, "sustain_pending", json_boolean(over &&
+	    pl->kind == LADDER_SUSTAIN));
+	json_object_set_new(o, "sustain_left_s", over &&
+	    pl->kind == LADDER_SUSTAIN ? json_real((double)pl->wait_ms /
+	    1e3) : json_null());
+	json_object_set_new(o, "capped", json_boolean(a->throttled));
+	json_object_set_new(o, "cap_pct", a->throttled ?
+	    json_real(a->cap_pct) : json_null());
+	json_object_set_new(o, "identity", json_string(r->identity));
+	json_object_set_new(o, "strikes", json_u64(s != NULL ?
+	    strikes_count(s, dz->eng.wall_s, p->quarantine_window_ms / 1000) :
+	    0));
+	json_object_set_new(o, "quarantine_after",
+	    json_u64(p->quarantine_after));
+	json_object_set_new(o, "quarantine_window_s",
+	    json_u64(p->quarantine_window_ms / 1000));
+	json_object_set_new(o, "quarantined", json_boolean(s != NULL &&
+	    s->quarantined));
+	json_object_set_new(o, "quarantine", s != NULL && s->quarantined ?
+	    quarantine_json(&dz->eng, s) : json_null());
+}
+
+/* release NAME|ID: lift a cap, a quarantine, the strikes. */
+static json_t *
+cmd_release(void *arg, const char *args)
+{
+	struct decider *dz = arg;
+	struct engine_intent in;
+	char msg[512];
+	json_t *o = json_object();
+	int has_cap = 0;
+
+	while (*args == ' ')
+		args++;
+	if (*args == '\0') {
+		json_object_set_new(o, "error",
+		    json_string("usage: release NAME|ID"));
+		return o;
+	}
+	if (engine_release(&dz->eng, args, kw_mono_ns(), &in, &has_cap, msg,
+	    sizeof(msg)) == -1) {
+		json_object_set_new(o, "error", json_string(msg));
+		json_object_set_new(o, "container", json_string(args));
+		return o;
+	}
+	log_info("release %s: %s", args, msg);
+	if (has_cap)
+		decider_act(dz, &in);
+	(void)decider_save_strikes(dz);
+	json_object_set_new(o, "released", json_string(args));
+	json_object_set_new(o, "result", json_string(msg));
+	json_object_set_new(o, "cap_lifted", json_boolean(has_cap));
 	return o;
 }
 
@@ -309,5 +481,7 @@ const struct kw_ctl_cmd decider_ctl_cmds[] = {
 	    cmd_explain },
 	{ "evidence", "evidence NAME|ID: what was seen of a container when "
 	    "it was last acted on", evidence_ctl },
+	{ "release", "release NAME|ID: lift its CPU cap, its quarantine and "
+	    "its strikes", cmd_release },
 	{ NULL, NULL, NULL },
 };

@@ -175,6 +175,14 @@ rec_decode(const struct kw_msg *msg, uint64_t epoch, char *err,
 		rc = kw_deletion_unpack(msg->obj,
 		    &((struct rec_deletion *)h)->r, err, errlen);
 		break;
+	case KW_MSG_DECISION:
+		h = rec_new(sizeof(struct rec_decision), REC_DECISION, msg,
+		    epoch);
+		if (h == NULL)
+			return NULL;
+		rc = kw_decision_unpack(msg->obj,
+		    &((struct rec_decision *)h)->r, err, errlen);
+		break;
 	case KW_MSG_PROC:
 		return decode_proc(msg, epoch, err, errlen);
 	case KW_MSG_END:
@@ -208,6 +216,8 @@ rec_schema(enum rec_kind kind)
 		return &kw_proc_rec_schema;
 	case REC_DELETION:
 		return &kw_deletion_schema;
+	case REC_DECISION:
+		return &kw_decision_schema;
 	default:
 		return NULL;
 	}
@@ -225,6 +235,8 @@ rec_body(const struct rec *r)
 		return ((const struct rec_proc *)r)->body;
 	case REC_DELETION:
 		return &((const struct rec_deletion *)r)->r;
+	case REC_DECISION:
+		return &((const struct rec_decision *)r)->r;
 	default:
 		return NULL;
 	}

@@ -33,6 +33,7 @@ static const struct table {
 	[RDB_CONTAINERS] = { "containers", REC_CONTAINER },
 	[RDB_PROCESSES] = { "processes", REC_PROC },
 	[RDB_DELETIONS] = { "deletions", REC_DELETION },
+	[RDB_DECISIONS] = { "decisions", REC_DECISION },
 };
 
 static const char *const envelope_columns[] = { "ts", "epoch", "seq" };

@@ -18,6 +18,7 @@ enum rec_kind {
 	REC_PROC,		/* processes */
 	REC_DELETION,		/* deletions */
 	REC_END,		/* the decider's last message: no row */
+	REC_DECISION,		/* decisions */
 };
 
 /*
@@ -46,6 +47,11 @@ struct rec_container {
 struct rec_deletion {
 	struct rec		h;
 	struct kw_deletion_rec	r;
+};
+
+struct rec_decision {
+	struct rec		h;
+	struct kw_decision_rec	r;
 };
 
 /*
@@ -100,6 +106,7 @@ enum rdb_table {
 	RDB_CONTAINERS,
 	RDB_PROCESSES,
 	RDB_DELETIONS,
+	RDB_DECISIONS,
 	RDB__NTABLES,
 };
 

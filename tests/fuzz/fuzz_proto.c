@@ -213,6 +213,10 @@ on_message(const msgpack_object *obj)
 		RECORD_ROUNDTRIP(kw_deletion, struct kw_deletion_rec,
 		    kw_deletion_schema, obj, heap_deletion);
 		break;
+	case KW_MSG_DECISION:
+		RECORD_ROUNDTRIP(kw_decision, struct kw_decision_rec,
+		    KW_DECISION_FIELDS, obj);
+		break;
 	default:
 		(void)kw_get_i64(obj, "seq", &i);
 		(void)kw_get_f64(obj, "ts", &d);

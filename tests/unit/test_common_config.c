@@ -304,8 +304,18 @@ config__choices__validated(void **state)
 	    "config: %s:2: recorder.log_level: \"loud\" is not one of debug, "
 	    "info, warn, error");
 	load_fails("[policy]\naction = nuke\n",
-	    "config: %s:2: policy.action: \"nuke\" is not one of remove, "
-	    "stop, kill, dry-run");
+	    "config: %s:2: policy.action: \"nuke\" is not one of throttle, "
+	    "stop, kill, remove, dry-run (or a comma list of steps)");
+	load_fails("[policy]\naction = stop, stop\n",
+	    "config: %s:2: policy.action: \"stop, stop\": step \"stop\" "
+	    "twice");
+	load_fails("[policy]\naction = throttle, dry-run\n",
+	    "config: %s:2: policy.action: \"throttle, dry-run\": dry-run "
+	    "goes alone, not in a ladder");
+	load_fails("[class.web]\naction = nuke\n",
+	    "config: %s:2: class.web.action: \"nuke\" is not one of "
+	    "throttle, stop, kill, remove, dry-run (or a comma list of "
+	    "steps)");
 }
 
 static void

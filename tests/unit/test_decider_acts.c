@@ -2,13 +2,16 @@
  * acts.c: what the decider did to each container, by id, across
  * snapshots: in-flight calls and retries that outlive a missing sample,
  * outcomes unknown until Docker settles them, a stopped container that
- * starts again.
+ * starts again; the action ladder (sustain, escalation, throttle skipped
+ * for memory) and the strikes and quarantine by identity (strikes.c),
+ * each with the clock as an argument.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -235,6 +238,301 @@ table__start_events__counted(void **state)
 	docker_table_free(&t);
 }
 
+
+#define MS	1000000ULL
+
+static struct policy_ladder
+ladder(enum action a, enum action b, enum action c)
+{
+	struct policy_ladder l;
+
+	memset(&l, 0, sizeof(l));
+	l.step[l.n++] = a;
+	if ((int)b >= 0)
+		l.step[l.n++] = b;
+	if ((int)c >= 0)
+		l.step[l.n++] = c;
+	return l;
+}
+
+#define NO	((enum action)-1)
+
+/* The ladder from one state, at one time: what it says. */
+static void
+acts__ladder_plan__table(void **state)
+{
+	static const struct {
+		const char	*name;
+		enum action	 l0, l1, l2;
+		size_t		 nsteps;
+		int		 throttled;
+		uint64_t	 over_since_s;	/* before now; 0: not over */
+		uint64_t	 step_s;	/* before now */
+		int		 cpu_over, mem_over;
+		uint64_t	 sustain_ms;
+		enum ladder_kind want;
+		enum action	 want_action;
+		uint64_t	 want_wait_ms;
+	} rows[] = {
+		{ "sustain pending", ACTION_THROTTLE, ACTION_REMOVE, NO, 0, 0,
+		    3, 0, 1, 0, 10000, LADDER_SUSTAIN, 0, 7000 },
+		{ "sustain reached", ACTION_THROTTLE, ACTION_REMOVE, NO, 0, 0,
+		    10, 0, 1, 0, 10000, LADDER_ACT, ACTION_THROTTLE, 0 },
+		{ "sustain 0s: at once", ACTION_REMOVE, NO, NO, 0, 0, 0, 0, 1,
+		    0, 0, LADDER_ACT, ACTION_REMOVE, 0 },
+		{ "memory over skips throttle", ACTION_THROTTLE, ACTION_REMOVE,
+		    NO, 0, 0, 1, 0, 0, 1, 0, LADDER_ACT, ACTION_REMOVE, 0 },
+		{ "cpu and memory over skip throttle", ACTION_THROTTLE,
+		    ACTION_STOP, NO, 0, 0, 1, 0, 1, 1, 0, LADDER_ACT,
+		    ACTION_STOP, 0 },
+		{ "throttle only, memory over: no step", ACTION_THROTTLE, NO,
+		    NO, 0, 0, 1, 0, 0, 1, 0, LADDER_END, 0, 0 },
+		{ "capped already: throttle skipped", ACTION_THROTTLE,
+		    ACTION_KILL, NO, 0, 1, 1, 0, 1, 0, 0, LADDER_ACT,
+		    ACTION_KILL, 0 },
+		{ "throttled 10 s ago: escalation in 20 s", ACTION_THROTTLE,
+		    ACTION_REMOVE, NO, 1, 1, 40, 10, 1, 0, 0, LADDER_ESCALATE,
+		    ACTION_REMOVE, 20000 },
+		{ "throttled 30 s ago, still over: next step",
+		    ACTION_THROTTLE, ACTION_REMOVE, NO, 1, 1, 40, 30, 1, 0, 0,
+		    LADDER_ACT, ACTION_REMOVE, 0 },
+		{ "back over 5 s ago: escalation counts from then",
+		    ACTION_THROTTLE, ACTION_REMOVE, NO, 1, 1, 5, 100, 1, 0, 0,
+		    LADDER_ESCALATE, ACTION_REMOVE, 25000 },
+		{ "escalation ignores sustain", ACTION_THROTTLE, ACTION_STOP,
+		    ACTION_REMOVE, 2, 1, 100, 31, 1, 0, 60000, LADDER_ACT,
+		    ACTION_REMOVE, 0 },
+		{ "last step taken: end", ACTION_THROTTLE, NO, NO, 1, 1, 100,
+		    100, 1, 0, 0, LADDER_END, 0, 0 },
+	};
+	struct policy_ladder l;
+	struct ladder_plan pl;
+	struct act_entry e;
+	uint64_t now = 1000 * SEC;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		print_message("case: %s\n", rows[i].name);
+		l = ladder(rows[i].l0, rows[i].l1, rows[i].l2);
+		memset(&e, 0, sizeof(e));
+		e.nsteps = rows[i].nsteps;
+		e.throttled = rows[i].throttled;
+		e.over_since_ns = rows[i].over_since_s ? now -
+		    rows[i].over_since_s * SEC : 0;
+		if (rows[i].over_since_s == 0)
+			acts_track_over(&e, 1, now);
+		e.step_ns = rows[i].nsteps ? now - rows[i].step_s * SEC : 0;
+		ladder_plan(&l, &e, rows[i].cpu_over, rows[i].mem_over,
+		    rows[i].sustain_ms, 30000, now, &pl);
+		assert_int_equal(pl.kind, rows[i].want);
+		if (rows[i].want == LADDER_ACT ||
+		    rows[i].want == LADDER_ESCALATE)
+			assert_int_equal(pl.action, rows[i].want_action);
+		assert_int_equal(pl.wait_ms, rows[i].want_wait_ms);
+		if (rows[i].want != LADDER_ACT)
+			assert_true(pl.why[0] != '\0');
+	}
+}
+
+/* Sustain counts a run over without a break: one sample under ends it. */
+static void
+acts__sustain__one_sample_under_restarts(void **state)
+{
+	struct policy_ladder l = ladder(ACTION_REMOVE, NO, NO);
+	struct ladder_plan pl;
+	struct act_entry e;
+	uint64_t now = 1000 * SEC;
+
+	memset(&e, 0, sizeof(e));
+	acts_track_over(&e, 1, now);
+	acts_track_over(&e, 1, now + 4 * SEC);
+	ladder_plan(&l, &e, 1, 0, 5000, 30000, now + 4 * SEC, &pl);
+	assert_int_equal(pl.kind, LADDER_SUSTAIN);
+	assert_int_equal(pl.wait_ms, 1000);
+	acts_track_over(&e, 0, now + 5 * SEC);
+	assert_int_equal(e.over_since_ns, 0);
+	acts_track_over(&e, 1, now + 6 * SEC);
+	ladder_plan(&l, &e, 1, 0, 5000, 30000, now + 10 * SEC, &pl);
+	assert_int_equal(pl.kind, LADDER_SUSTAIN);
+	assert_int_equal(pl.over_ms, 4000);
+	ladder_plan(&l, &e, 1, 0, 5000, 30000, now + 11 * SEC, &pl);
+	assert_int_equal(pl.kind, LADDER_ACT);
+	acts_step_taken(&e, &pl, now + 11 * SEC);
+	assert_int_equal(e.nsteps, 1);
+}
+
+/*
+ * A throttle that worked leaves the container running and capped; a
+ * step that failed is tried again, not skipped; one with no answer is
+ * retried (the update is idempotent).
+ */
+static void
+acts__throttle_result__capped_or_retried(void **state)
+{
+	struct act_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.action = ACTION_THROTTLE;
+	e.state = ACT_IN_FLIGHT;
+	e.nsteps = 1;
+	acts_on_result(&e, DOCKER_ACT_OK, "ok", 5 * SEC);
+	assert_int_equal(e.state, ACT_NONE);
+	assert_true(e.throttled);
+	assert_int_equal(e.nsteps, 1);
+
+	memset(&e, 0, sizeof(e));
+	e.action = ACTION_THROTTLE;
+	e.state = ACT_IN_FLIGHT;
+	e.nsteps = 1;
+	acts_on_result(&e, DOCKER_ACT_UNKNOWN, "unknown: timeout", 5 * SEC);
+	assert_int_equal(e.state, ACT_NONE);
+	assert_false(e.throttled);
+	assert_int_equal(e.nsteps, 0);
+	assert_true(e.retry_mono_ns > 5 * SEC);
+
+	memset(&e, 0, sizeof(e));
+	e.action = ACTION_REMOVE;
+	e.state = ACT_IN_FLIGHT;
+	e.nsteps = 2;
+	acts_on_result(&e, DOCKER_ACT_FAILED, "conflict", 5 * SEC);
+	assert_int_equal(e.nsteps, 1);
+
+	memset(&e, 0, sizeof(e));
+	e.action = ACTION_RELEASE;
+	e.state = ACT_IN_FLIGHT;
+	e.throttled = 1;
+	acts_on_result(&e, DOCKER_ACT_OK, "ok", 5 * SEC);
+	assert_int_equal(e.state, ACT_NONE);
+	assert_false(e.throttled);
+}
+
+static void
+ident__labels__compose_then_swarm_then_name(void **state)
+{
+	char id[IDENT_LEN];
+
+	ident_of("shop", "web", "svc", "shop-web-1", id, sizeof(id));
+	assert_string_equal(id, "compose:shop/web");
+	ident_of("shop", "", "svc", "shop-web-1", id, sizeof(id));
+	assert_string_equal(id, "swarm:svc");
+	ident_of("", "web", "", "x", id, sizeof(id));
+	assert_string_equal(id, "name:x");
+	ident_of(NULL, NULL, NULL, "", id, sizeof(id));
+	assert_string_equal(id, "");
+}
+
+#define HOUR	3600
+
+/* quarantine_after strikes within the window quarantine; older ones expire. */
+static void
+strikes__within_window__quarantined_on_the_last(void **state)
+{
+	struct strike_table t;
+	struct strike_entry *s;
+	uint64_t now = 1700000000;
+
+	strikes_init(&t);
+	assert_int_equal(strikes_add(&t, "compose:p/web", "p-web-1", now,
+	    HOUR, 3), 0);
+	/* Out of the window by the time of the next ones. */
+	assert_int_equal(strikes_add(&t, "compose:p/web", "p-web-2",
+	    now + HOUR, HOUR, 3), 0);
+	assert_int_equal(strikes_add(&t, "compose:p/web", "p-web-3",
+	    now + HOUR + 10, HOUR, 3), 0);
+	assert_non_null(s = strikes_find(&t, "compose:p/web"));
+	assert_int_equal(strikes_count(s, now + HOUR + 10, HOUR), 2);
+	assert_false(s->quarantined);
+	assert_int_equal(strikes_add(&t, "compose:p/web", "p-web-4",
+	    now + HOUR + 20, HOUR, 3), 1);
+	assert_non_null(s = strikes_find(&t, "compose:p/web"));
+	assert_true(s->quarantined);
+	assert_int_equal(s->quarantined_s, now + HOUR + 20);
+	assert_string_equal(s->name, "p-web-4");
+	/* Another identity is its own. */
+	assert_int_equal(strikes_add(&t, "name:db", "db", now + HOUR + 20,
+	    HOUR, 3), 0);
+	/* quarantine_after 0: never. */
+	assert_int_equal(strikes_add(&t, "name:db", "db", now + HOUR + 21,
+	    HOUR, 0), 0);
+	assert_int_equal(strikes_add(&t, "name:db", "db", now + HOUR + 22,
+	    HOUR, 0), 0);
+	assert_false(strikes_find(&t, "name:db")->quarantined);
+
+	/* Found by container and name too; released, it is forgotten. */
+	snprintf(s->applied_id, sizeof(s->applied_id), "abcdef");
+	assert_ptr_equal(strikes_lookup(&t, "abc"), s);
+	assert_ptr_equal(strikes_lookup(&t, "p-web-4"), s);
+	assert_int_equal(strikes_release(&t, "compose:p/web"), 0);
+	assert_null(strikes_find(&t, "compose:p/web"));
+	assert_int_equal(strikes_release(&t, "compose:p/web"), -1);
+
+	/* Pruning keeps what is in the window or quarantined. */
+	assert_int_equal(strikes_prune(&t, now + 3 * HOUR, HOUR), 1);
+	assert_int_equal(t.n, 0);
+	strikes_free(&t);
+}
+
+/* The file's text round-trips; a bad one is refused, the table kept. */
+static void
+strikes__format_parse__round_trip_and_hostile(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"{",
+		"[]",
+		"{\"version\":2,\"identities\":[]}",
+		"{\"version\":1,\"identities\":{}}",
+		"{\"version\":1,\"identities\":[{\"identity\":\"x\"}]}",
+		"{\"version\":1,\"identities\":[{\"identity\":\"x\",\"name\":"
+		    "\"x\",\"strikes\":[\"soon\"],\"quarantined\":false,"
+		    "\"quarantined_ts\":0,\"applied_id\":\"\"}]}",
+		"{\"version\":1,\"identities\":[{\"identity\":\"x\",\"name\":"
+		    "\"x\",\"strikes\":[-5],\"quarantined\":false,"
+		    "\"quarantined_ts\":0,\"applied_id\":\"\"}]}",
+		"{\"version\":1,\"identities\":[{\"identity\":\"\",\"name\":"
+		    "\"x\",\"strikes\":[],\"quarantined\":false,"
+		    "\"quarantined_ts\":0,\"applied_id\":\"\"}]}",
+		"{\"version\":1,\"version\":1,\"identities\":[]}",
+	};
+	struct strike_table t, u;
+	struct strike_entry *s;
+	char err[256], *text;
+	size_t i;
+
+	strikes_init(&t);
+	strikes_init(&u);
+	assert_int_equal(strikes_add(&t, "compose:p/web", "p-web-1", 100,
+	    HOUR, 2), 0);
+	assert_int_equal(strikes_add(&t, "compose:p/web", "p-web-2", 200,
+	    HOUR, 2), 1);
+	snprintf(t.e[0].applied_id, sizeof(t.e[0].applied_id), "%s", A);
+	assert_int_equal(strikes_add(&t, "name:\"odd\\\n", "odd", 300,
+	    HOUR, 2), 0);
+	assert_non_null(text = strikes_format(&t));
+	assert_int_equal(strikes_parse(&u, text, strlen(text), err,
+	    sizeof(err)), 0);
+	free(text);
+	assert_int_equal(u.n, 2);
+	assert_non_null(s = strikes_find(&u, "compose:p/web"));
+	assert_true(s->quarantined);
+	assert_int_equal(s->quarantined_s, 200);
+	assert_int_equal(s->nstrikes, 2);
+	assert_int_equal(s->strike_s[1], 200);
+	assert_string_equal(s->applied_id, A);
+	assert_non_null(s = strikes_find(&u, "name:\"odd\\\n"));
+	assert_int_equal(s->nstrikes, 1);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(strikes_parse(&u, bad[i], strlen(bad[i]), err,
+		    sizeof(err)), -1);
+		assert_true(err[0] != '\0');
+		assert_int_equal(u.n, 2);
+	}
+	strikes_free(&t);
+	strikes_free(&u);
+}
+
 int
 main(void)
 {
@@ -247,6 +545,13 @@ main(void)
 		    acts__unknown_outcome__counted_gone_until_docker_settles),
 		cmocka_unit_test(acts__stopped_then_started__running_again),
 		cmocka_unit_test(table__start_events__counted),
+		cmocka_unit_test(acts__ladder_plan__table),
+		cmocka_unit_test(acts__sustain__one_sample_under_restarts),
+		cmocka_unit_test(acts__throttle_result__capped_or_retried),
+		cmocka_unit_test(ident__labels__compose_then_swarm_then_name),
+		cmocka_unit_test(
+		    strikes__within_window__quarantined_on_the_last),
+		cmocka_unit_test(strikes__format_parse__round_trip_and_hostile),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,8 @@ struct tctr {
 	const char	*state;		/* Docker's, "running" if NULL */
 	double		 mem_pct;	/* of MEM_TOTAL_KB, from its RSS */
 	int		 nprocs;	/* 1 if 0 */
+	double		 cpu_pct;	/* of the machine, on top */
+	const char	*service;	/* compose service of project "shop" */
 };
 
 struct world {
@@ -37,6 +39,7 @@ struct world {
 	struct engine_docker	 dv;
 	uint64_t		 now;
 	uint64_t		 cpu_ns;	/* per process, grows per step */
+	uint64_t		 cpu_acc[128];	/* per process, by letter */
 };
 
 static void
@@ -51,6 +54,8 @@ test_policy(struct policy *p, enum action action, uint32_t low_min)
 {
 	policy_defaults(p);
 	p->action = action;
+	p->ladder.step[0] = action;
+	p->ladder.n = 1;
 	p->mem_threshold = 20.0;
 	p->cpu_threshold = 90.0;
 	p->classes[1].min_alive = low_min;	/* "low": everything else */
@@ -95,6 +100,12 @@ world_docker(struct world *w, const struct tctr *c, size_t n)
 		snprintf(dc.image, sizeof(dc.image), "%s_img", c[i].name);
 		snprintf(dc.state, sizeof(dc.state), "%s",
 		    c[i].state ? c[i].state : "running");
+		if (c[i].service != NULL) {
+			snprintf(dc.compose_project,
+			    sizeof(dc.compose_project), "shop");
+			snprintf(dc.compose_service,
+			    sizeof(dc.compose_service), "%s", c[i].service);
+		}
 		assert_non_null(docker_table_upsert(&w->table, &dc));
 	}
 	docker_table_drop_older(&w->table, w->table.gen);
@@ -122,6 +133,10 @@ world_step(struct world *w, const struct tctr *c, size_t n)
 	p->rss_kb = 1000;
 	p->cpu_ns = w->cpu_ns;
 	for (i = 0; i < n; i++)
+		w->cpu_acc[(unsigned char)c[i].letter & 127] += (uint64_t)
+		    (c[i].cpu_pct / 100.0 * 2.0 * (double)SEC /
+		    (c[i].nprocs ? c[i].nprocs : 1));
+	for (i = 0; i < n; i++)
 		for (k = 0; k < (c[i].nprocs ? c[i].nprocs : 1); k++) {
 			p = kw_snapshot_add(&w->snap);
 			assert_non_null(p);
@@ -133,7 +148,8 @@ world_step(struct world *w, const struct tctr *c, size_t n)
 			p->rss_kb = (uint64_t)(c[i].mem_pct / 100.0 *
 			    (double)MEM_TOTAL_KB) / (uint64_t)(c[i].nprocs ?
 			    c[i].nprocs : 1);
-			p->cpu_ns = w->cpu_ns;
+			p->cpu_ns = w->cpu_ns +
+			    w->cpu_acc[(unsigned char)c[i].letter & 127];
 		}
 	return engine_step(&w->eng, &w->snap, &w->dv, w->now, &w->out);
 }
@@ -179,33 +195,36 @@ struct scase {
 
 static const struct scase single[] = {
 	{ "remove over memory: one intent", ACTION_REMOVE, 1, 0, 0,
-	    { { 'a', "web", NULL, 50, 0 } }, 1, 1, 0, 0, "(class low): "
+	    { { 'a', "web", NULL, 50, 0, 0, NULL } }, 1, 1, 0, 0, "(class low): "
 	    "remove: mem 50.0% > 20.0%" },
 	{ "dry-run over memory: recorded at once", ACTION_DRY_RUN, 1, 0, 0,
-	    { { 'a', "web", NULL, 50, 0 } }, 1, 0, 1, 0, "dry-run" },
+	    { { 'a', "web", NULL, 50, 0, 0, NULL } }, 1, 0, 1, 0, "dry-run" },
 	{ "dry-run without Docker: still recorded", ACTION_DRY_RUN, 0, 1, 0,
-	    { { 'a', NULL, NULL, 50, 0 } }, 1, 0, 1, 0, NULL },
+	    { { 'a', NULL, NULL, 50, 0, 0, NULL } }, 1, 0, 1, 0, NULL },
 	{ "under the thresholds: nothing", ACTION_REMOVE, 1, 0, 0,
-	    { { 'a', "web", NULL, 10, 0 } }, 1, 0, 0, 0, NULL },
+	    { { 'a', "web", NULL, 10, 0, 0, NULL } }, 1, 0, 0, 0, NULL },
 	{ "Docker unreachable: held", ACTION_REMOVE, 0, 0, 0,
-	    { { 'a', "web", NULL, 50, 0 } }, 1, 0, 0, 0, "Docker unreachable"
+	    { { 'a', "web", NULL, 50, 0, 0, NULL } }, 1, 0, 0, 0, "Docker unreachable"
 	},
 	{ "no Docker client: held", ACTION_REMOVE, 0, 1, 0,
-	    { { 'a', "web", NULL, 50, 0 } }, 1, 0, 0, 0, "Docker unreachable"
+	    { { 'a', "web", NULL, 50, 0, 0, NULL } }, 1, 0, 0, 0, "Docker unreachable"
 	},
 	{ "unknown to Docker: looked up, held", ACTION_REMOVE, 1, 0, 0,
-	    { { 'a', NULL, NULL, 50, 0 } }, 1, 0, 0, 1, "unknown to Docker" },
+	    { { 'a', NULL, NULL, 50, 0, 0, NULL } }, 1, 0, 0, 1, "unknown to Docker" },
 	{ "protected: skipped", ACTION_REMOVE, 1, 0, 0,
-	    { { 'a', "grafana", NULL, 50, 0 } }, 1, 0, 0, 0,
+	    { { 'a', "grafana", NULL, 50, 0, 0, NULL } }, 1, 0, 0, 0,
 	    "protected (matches \"grafana\")" },
 	{ "class at min_alive: held", ACTION_REMOVE, 1, 0, 2,
-	    { { 'a', "web", NULL, 50, 0 }, { 'b', "db", NULL, 5, 0 } }, 2, 0,
-	    0, 0, "class low at min_alive (2 alive, min 2)" },
+	    { { 'a', "web", NULL, 50, 0, 0, NULL },
+	    { 'b', "db", NULL, 5, 0, 0, NULL } }, 2, 0, 0, 0,
+	    "class low at min_alive (2 alive, min 2)" },
 	{ "min_alive leaves room for one of two", ACTION_STOP, 1, 0, 1,
-	    { { 'a', "web", NULL, 50, 0 }, { 'b', "db", NULL, 60, 0 } }, 2, 1,
-	    0, 0, "skipped: class low at min_alive (1 alive, min 1)" },
+	    { { 'a', "web", NULL, 50, 0, 0, NULL },
+	    { 'b', "db", NULL, 60, 0, 0, NULL } }, 2, 1, 0, 0,
+	    "skipped: class low at min_alive (1 alive, min 1)" },
 	{ "memory summed over processes", ACTION_KILL, 1, 0, 0,
-	    { { 'a', "web", NULL, 30, 6 } }, 1, 1, 0, 0, "mem 30.0% > 20.0%" },
+	    { { 'a', "web", NULL, 30, 6, 0, NULL } }, 1, 1, 0, 0,
+	    "mem 30.0% > 20.0%" },
 };
 
 static void
@@ -253,7 +272,7 @@ engine__single_sample__table(void **state)
 static void
 engine__action_in_flight__not_taken_twice(void **state)
 {
-	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0 } };
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0, NULL } };
 	char id[KW_CID_LEN];
 	struct policy p;
 	struct world w;
@@ -283,7 +302,7 @@ engine__action_in_flight__not_taken_twice(void **state)
 static void
 engine__failed_action__retried_after_backoff(void **state)
 {
-	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0 } };
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0, NULL } };
 	char id[KW_CID_LEN];
 	struct policy p;
 	struct world w;
@@ -318,8 +337,8 @@ engine__failed_action__retried_after_backoff(void **state)
 static void
 engine__unknown_outcome__settled_when_gone(void **state)
 {
-	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0 },
-	    { 'b', "db", NULL, 50, 0 } };
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0, NULL },
+	    { 'b', "db", NULL, 50, 0, 0, NULL } };
 	char id[KW_CID_LEN];
 	struct policy p;
 	struct world w;
@@ -358,7 +377,7 @@ engine__unknown_outcome__settled_when_gone(void **state)
 static void
 engine__unknown_outcome__still_running__retried(void **state)
 {
-	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0 } };
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0, NULL } };
 	char id[KW_CID_LEN];
 	struct policy p;
 	struct world w;
@@ -387,7 +406,7 @@ engine__unknown_outcome__still_running__retried(void **state)
 static void
 engine__stopped_then_started_again__acted_again(void **state)
 {
-	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0 } };
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0, NULL } };
 	char id[KW_CID_LEN];
 	struct docker_ctr *dc;
 	struct policy p;
@@ -415,7 +434,7 @@ engine__stopped_then_started_again__acted_again(void **state)
 static void
 engine__reload_dry_run_to_remove__acts_for_real(void **state)
 {
-	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0 } };
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0, NULL } };
 	struct policy p;
 	struct world w;
 
@@ -435,6 +454,7 @@ engine__reload_dry_run_to_remove__acts_for_real(void **state)
 	assert_int_equal(w.out.ndeletions, 0);
 
 	p.action = ACTION_REMOVE;
+	p.ladder.step[0] = ACTION_REMOVE;
 	engine_set_policy(&w.eng, &p);
 	assert_int_equal(row(&w, 'a')->act->state, ACT_NONE);
 	assert_int_equal(world_step(&w, c, N(c)), 0);
@@ -447,8 +467,8 @@ engine__reload_dry_run_to_remove__acts_for_real(void **state)
 static void
 engine__skip_logged_once__back_under_logged(void **state)
 {
-	static const struct tctr over[] = { { 'a', "grafana", NULL, 50, 0 } };
-	static const struct tctr under[] = { { 'a', "grafana", NULL, 5, 0 } };
+	static const struct tctr over[] = { { 'a', "grafana", NULL, 50, 0, 0, NULL } };
+	static const struct tctr under[] = { { 'a', "grafana", NULL, 5, 0, 0, NULL } };
 	struct policy p;
 	struct world w;
 
@@ -470,7 +490,7 @@ engine__skip_logged_once__back_under_logged(void **state)
 static void
 engine__cpu_from_two_samples(void **state)
 {
-	static const struct tctr c[] = { { 'a', "web", NULL, 1, 0 } };
+	static const struct tctr c[] = { { 'a', "web", NULL, 1, 0, 0, NULL } };
 	struct policy p;
 	struct world w;
 
@@ -491,8 +511,8 @@ engine__cpu_from_two_samples(void **state)
 static void
 engine__top_processes__cpu_then_memory_no_duplicates(void **state)
 {
-	static const struct tctr c[] = { { 'a', "web", NULL, 12, 4 },
-	    { 'b', "db", NULL, 2, 2 } };
+	static const struct tctr c[] = { { 'a', "web", NULL, 12, 4, 0, NULL },
+	    { 'b', "db", NULL, 2, 2, 0, NULL } };
 	struct policy p;
 	struct world w;
 	size_t i, j;
@@ -518,7 +538,7 @@ engine__top_processes__cpu_then_memory_no_duplicates(void **state)
 static void
 engine__gone_container__forgotten_after_absence(void **state)
 {
-	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0 } };
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0, NULL } };
 	char id[KW_CID_LEN];
 	struct policy p;
 	struct world w;
@@ -544,8 +564,8 @@ engine__gone_container__forgotten_after_absence(void **state)
 static void
 engine__find__by_name_or_id_prefix(void **state)
 {
-	static const struct tctr c[] = { { 'a', "web", NULL, 1, 0 },
-	    { 'b', "aaaa", NULL, 1, 0 } };
+	static const struct tctr c[] = { { 'a', "web", NULL, 1, 0, 0, NULL },
+	    { 'b', "aaaa", NULL, 1, 0, 0, NULL } };
 	struct policy p;
 	struct world w;
 
@@ -559,6 +579,298 @@ engine__find__by_name_or_id_prefix(void **state)
 	assert_ptr_equal(engine_find(&w.eng, "bbbbbbbbbbbb"), row(&w, 'b'));
 	assert_null(engine_find(&w.eng, "c"));
 	assert_null(engine_find(&w.eng, ""));
+	world_free(&w);
+}
+
+
+/* The intent of the last step for letter, or NULL. */
+static const struct engine_intent *
+intent_for(const struct world *w, char letter)
+{
+	char id[KW_CID_LEN];
+	size_t i;
+
+	cid(letter, id);
+	for (i = 0; i < w->out.nintents; i++)
+		if (strcmp(w->out.intents[i].rec.container_id, id) == 0)
+			return &w->out.intents[i];
+	return NULL;
+}
+
+static enum policy_verdict
+verdict_of(const struct world *w, char letter)
+{
+	const struct engine_row *r = row(w, letter);
+
+	assert_non_null(r);
+	assert_non_null(r->dec);
+	return r->dec->verdict;
+}
+
+/*
+ * sustain: held (sustain-pending, counted alive) until over that long;
+ * the decisions table gets a row when the verdict changes, not each
+ * sample.
+ */
+static void
+engine__sustain__held_then_taken(void **state)
+{
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0,
+	    NULL } };
+	struct policy p;
+	struct world w;
+	int i;
+
+	test_policy(&p, ACTION_REMOVE, 0);
+	p.sustain_ms = 3000;
+	world_init(&w, &p);
+	world_docker(&w, c, N(c));
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(world_step(&w, c, N(c)), 0);
+		assert_int_equal(w.out.nintents, 0);
+		assert_int_equal(verdict_of(&w, 'a'), POLICY_SKIP_SUSTAIN);
+		assert_int_equal(w.out.ndecisions, i == 0 ? 1 : 0);
+	}
+	assert_string_equal(w.out.decisions[0].verdict, "sustain-pending");
+	assert_non_null(strstr(row(&w, 'a')->dec->reason,
+	    "sustain: over for 2.0 s of 3.0 s"));
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 1);
+	assert_int_equal(w.out.intents[0].action, ACTION_REMOVE);
+	assert_int_equal(w.out.intents[0].rec.step, 1);
+	assert_int_equal(w.out.ndecisions, 1);
+	assert_string_equal(w.out.decisions[0].verdict, "taken");
+	assert_string_equal(w.out.decisions[0].action, "remove");
+	world_free(&w);
+}
+
+/*
+ * throttle,remove: a CPU hog is capped at throttle_to (NanoCpus of the
+ * whole machine), then removed escalate_after later if still over; one
+ * the cap keeps under is never removed.
+ */
+static void
+engine__throttle_then_remove__escalates_only_if_still_over(void **state)
+{
+	static const struct tctr hog[] = { { 'a', "web", NULL, 1, 0, 50,
+	    NULL }, { 'b', "api", NULL, 1, 0, 50, NULL } };
+	static const struct tctr capped[] = { { 'a', "web", NULL, 1, 0, 50,
+	    NULL }, { 'b', "api", NULL, 1, 0, 5, NULL } };
+	const struct engine_intent *in;
+	char ida[KW_CID_LEN], idb[KW_CID_LEN];
+	struct policy p;
+	struct world w;
+	int i, removed_at = -1;
+
+	test_policy(&p, ACTION_THROTTLE, 0);
+	p.cpu_threshold = 20.0;
+	p.throttle_to = 10.0;
+	p.ladder.step[1] = ACTION_REMOVE;
+	p.ladder.n = 2;
+	p.escalate_after_ms = 30000;
+	world_init(&w, &p);
+	world_docker(&w, hog, N(hog));
+	cid('a', ida);
+	cid('b', idb);
+	assert_int_equal(world_step(&w, hog, N(hog)), 0);
+	assert_int_equal(world_step(&w, hog, N(hog)), 0);
+	assert_int_equal(w.out.nintents, 2);
+	assert_non_null(in = intent_for(&w, 'a'));
+	assert_int_equal(in->action, ACTION_THROTTLE);
+	assert_int_equal(in->nano_cpus, 200000000ULL);	/* 10% of 2 */
+	assert_string_equal(in->rec.action, "throttle");
+	assert_int_equal(in->rec.step, 1);
+	assert_int_equal(in->rec.strikes, 0);
+	assert_non_null(strstr(in->rec.reason, "cap at 10.0%"));
+	engine_action_done(&w.eng, ida, DOCKER_ACT_OK, "ok", w.now);
+	engine_action_done(&w.eng, idb, DOCKER_ACT_OK, "ok", w.now);
+	assert_true(row(&w, 'a')->act->throttled);
+
+	for (i = 0; i < 60; i++) {
+		assert_int_equal(world_step(&w, capped, N(capped)), 0);
+		assert_null(intent_for(&w, 'b'));
+		if ((in = intent_for(&w, 'a')) != NULL) {
+			assert_int_equal(in->action, ACTION_REMOVE);
+			assert_int_equal(in->rec.step, 2);
+			removed_at = i;
+			break;
+		}
+		assert_int_equal(verdict_of(&w, 'a'), POLICY_SKIP_ESCALATE);
+	}
+	/* 30 s after the cap: the 29th or 30th sample after it. */
+	assert_true(removed_at >= 28 && removed_at <= 30);
+	for (i = 0; i < 60; i++) {
+		assert_int_equal(world_step(&w, capped, N(capped)), 0);
+		assert_null(intent_for(&w, 'b'));
+	}
+	assert_null(row(&w, 'b')->dec);
+	world_free(&w);
+}
+
+/* Over in memory: a cap frees none, so the ladder starts past throttle. */
+static void
+engine__memory_over__skips_throttle(void **state)
+{
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0,
+	    NULL } };
+	struct policy p;
+	struct world w;
+
+	test_policy(&p, ACTION_THROTTLE, 0);
+	p.ladder.step[1] = ACTION_REMOVE;
+	p.ladder.n = 2;
+	world_init(&w, &p);
+	world_docker(&w, c, N(c));
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 1);
+	assert_int_equal(w.out.intents[0].action, ACTION_REMOVE);
+	assert_int_equal(w.out.intents[0].rec.step, 2);
+
+	/* A class that is only throttled: nothing to do for memory. */
+	test_policy(&p, ACTION_REMOVE, 0);
+	assert_int_equal(ladder_parse("throttle", &p.classes[1].ladder, "x",
+	    NULL, 0), 0);
+	p.classes[1].has_ladder = 1;
+	world_free(&w);
+	world_init(&w, &p);
+	world_docker(&w, c, N(c));
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 0);
+	assert_int_equal(verdict_of(&w, 'a'), POLICY_SKIP_LADDER_END);
+	world_free(&w);
+}
+
+/* One step of a world whose only container is c (the others are gone). */
+static void
+only(struct world *w, const struct tctr *c)
+{
+	world_docker(w, c, 1);
+	assert_int_equal(world_step(w, c, 1), 0);
+}
+
+/*
+ * A compose service recreated after each removal: quarantine_after
+ * removals, then its next container is quarantined (not removed), then
+ * nothing more until released.
+ */
+static void
+engine__respawning_service__quarantined_after_strikes(void **state)
+{
+	static const struct tctr gen[] = {
+		{ 'a', "shop-web-1", NULL, 50, 0, 0, "web" },
+		{ 'b', "shop-web-1", NULL, 50, 0, 0, "web" },
+		{ 'c', "shop-web-3", NULL, 1, 0, 0, "web" },
+		{ 'd', "shop-web-2", NULL, 50, 0, 0, "web" },
+	};
+	const struct engine_intent *in;
+	char id[KW_CID_LEN], msg[256];
+	struct engine_intent cap;
+	struct policy p;
+	struct world w;
+	int i, has_cap;
+
+	test_policy(&p, ACTION_REMOVE, 0);
+	p.quarantine_after = 2;
+	p.quarantine_window_ms = 3600000;
+	world_init(&w, &p);
+	for (i = 0; i < 2; i++) {
+		only(&w, &gen[i]);
+		assert_non_null(in = intent_for(&w, gen[i].letter));
+		assert_int_equal(in->action, ACTION_REMOVE);
+		assert_string_equal(in->rec.identity, "compose:shop/web");
+		assert_int_equal(in->rec.strikes, i + 1);
+		assert_true(w.out.strikes_changed);
+		cid(gen[i].letter, id);
+		engine_action_done(&w.eng, id, DOCKER_ACT_OK, "ok", w.now);
+	}
+	assert_true(logged(&w.out, "compose:shop/web: quarantined after 2"));
+	assert_true(strikes_find(&w.eng.strikes,
+	    "compose:shop/web")->quarantined);
+
+	/* Under the thresholds, still quarantined: stop + restart "no". */
+	only(&w, &gen[2]);
+	assert_non_null(in = intent_for(&w, 'c'));
+	assert_int_equal(in->action, ACTION_QUARANTINE);
+	assert_string_equal(in->rec.action, "quarantine");
+	assert_int_equal(w.eng.quarantines, 1);
+	cid('c', id);
+	assert_string_equal(strikes_find(&w.eng.strikes,
+	    "compose:shop/web")->applied_id, id);
+	/* Found by the quarantined container's name once it is gone. */
+	assert_ptr_equal(strikes_lookup(&w.eng.strikes, "shop-web-3"),
+	    strikes_find(&w.eng.strikes, "compose:shop/web"));
+	engine_action_done(&w.eng, id, DOCKER_ACT_OK, "ok", w.now);
+	assert_string_equal(row(&w, 'c')->act->state == ACT_DONE ?
+	    "done" : "not", "done");
+
+	/* Its identity is left alone from now on. */
+	for (i = 0; i < 3; i++) {
+		only(&w, &gen[3]);
+		assert_int_equal(w.out.nintents, 0);
+		assert_int_equal(verdict_of(&w, 'd'), POLICY_SKIP_QUARANTINED);
+	}
+	assert_int_equal(engine_release(&w.eng, "compose:shop/web", w.now, &cap,
+	    &has_cap, msg, sizeof(msg)), 0);
+	assert_false(has_cap);
+	assert_non_null(strstr(msg, "quarantine of compose:shop/web lifted"));
+	assert_null(strikes_find(&w.eng.strikes, "compose:shop/web"));
+	only(&w, &gen[3]);
+	assert_non_null(in = intent_for(&w, 'd'));
+	assert_int_equal(in->action, ACTION_REMOVE);
+	assert_int_equal(in->rec.strikes, 1);
+	world_free(&w);
+}
+
+/* release lifts a cap: an update to the whole machine; nothing: an error. */
+static void
+engine__release__lifts_a_cap(void **state)
+{
+	static const struct tctr c[] = { { 'a', "web", NULL, 1, 0, 50,
+	    NULL } };
+	struct engine_intent cap;
+	char id[KW_CID_LEN], msg[256];
+	struct policy p;
+	struct world w;
+	int has_cap, i;
+
+	test_policy(&p, ACTION_THROTTLE, 0);
+	p.cpu_threshold = 20.0;
+	world_init(&w, &p);
+	world_docker(&w, c, N(c));
+	cid('a', id);
+	assert_int_equal(engine_release(&w.eng, "web", w.now, &cap, &has_cap,
+	    msg, sizeof(msg)), -1);
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(engine_release(&w.eng, "web", w.now, &cap, &has_cap,
+	    msg, sizeof(msg)), -1);
+	assert_string_equal(msg, "not capped and not quarantined");
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 1);
+	assert_int_equal(w.out.intents[0].nano_cpus, 400000000ULL);
+	engine_action_done(&w.eng, id, DOCKER_ACT_OK, "ok", w.now);
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(verdict_of(&w, 'a'), POLICY_SKIP_LADDER_END);
+	assert_int_equal(engine_release(&w.eng, "web", w.now, &cap, &has_cap,
+	    msg, sizeof(msg)), 0);
+	assert_true(has_cap);
+	assert_int_equal(cap.action, ACTION_RELEASE);
+	assert_int_equal(cap.nano_cpus, 2000000000ULL);
+	assert_string_equal(cap.rec.action, "release");
+	engine_action_done(&w.eng, id, DOCKER_ACT_OK, "ok", w.now);
+	assert_false(row(&w, 'a')->act->throttled);
+	/* Left alone escalate_after, then capped again if still over. */
+	assert_int_equal(world_step(&w, c, N(c)), 0);
+	assert_int_equal(w.out.nintents, 0);
+	assert_non_null(strstr(row(&w, 'a')->dec->reason, "released on "
+	    "decider.ctl"));
+	for (i = 0; i < 40 && w.out.nintents == 0; i++)
+		assert_int_equal(world_step(&w, c, N(c)), 0);
+	/* escalate_after (30 s) after the release, not before. */
+	assert_true(i >= 28 && i <= 31);
+	assert_int_equal(w.out.nintents, 1);
+	assert_int_equal(w.out.intents[0].action, ACTION_THROTTLE);
+	assert_int_equal(engine_release(&w.eng, "nosuch", w.now, &cap, &has_cap,
+	    msg, sizeof(msg)), -1);
 	world_free(&w);
 }
 
@@ -583,6 +895,13 @@ main(void)
 		cmocka_unit_test(
 		    engine__gone_container__forgotten_after_absence),
 		cmocka_unit_test(engine__find__by_name_or_id_prefix),
+		cmocka_unit_test(engine__sustain__held_then_taken),
+		cmocka_unit_test(
+		    engine__throttle_then_remove__escalates_only_if_still_over),
+		cmocka_unit_test(engine__memory_over__skips_throttle),
+		cmocka_unit_test(
+		    engine__respawning_service__quarantined_after_strikes),
+		cmocka_unit_test(engine__release__lifts_a_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -566,7 +566,7 @@ static void
 action__names__round_trip(void **state)
 {
 	static const enum action all[] = { ACTION_REMOVE, ACTION_STOP,
-	    ACTION_KILL, ACTION_DRY_RUN };
+	    ACTION_KILL, ACTION_DRY_RUN, ACTION_THROTTLE };
 	enum action a;
 	size_t i;
 
@@ -579,6 +579,10 @@ action__names__round_trip(void **state)
 	assert_int_equal(action_parse("", &a), -1);
 	assert_int_equal(action_parse("Remove", &a), -1);
 	assert_null(action_name((enum action)99));
+	/* The decider's own actions are named, never asked for. */
+	assert_string_equal(action_name(ACTION_QUARANTINE), "quarantine");
+	assert_int_equal(action_parse("quarantine", &a), -1);
+	assert_int_equal(action_parse("release", &a), -1);
 }
 
 /* policy_check rejects what the policy cannot mean. */
@@ -628,6 +632,166 @@ policy__check__rejects_bad_policy(void **state)
 	}
 }
 
+
+/* A class's own thresholds judge "over" for its containers only. */
+static const struct cont cls_conts[] = {
+	{ "batch-1", "", NULL, 40.0, 0.0, 0, "batch" },	/* under 50 */
+	{ "batch-2", "", NULL, 60.0, 0.0, 0, "batch" },	/* over 50 */
+	{ "web-1", "", NULL, 40.0, 0.0, 0, "web" },	/* over 20 */
+	{ "web-2", "", NULL, 0.0, 15.0, 0, "web" },	/* over mem 10 */
+};
+static const struct dec cls_decs[] = {
+	{ "web-1", T, "cpu 40.0% > 20.0%" },
+	{ "batch-2", T, "cpu 60.0% > 50.0%" },
+	{ "web-2", T, "mem 15.0% > 10.0%" },
+};
+
+static void
+policy__class_thresholds__override_the_policy(void **state)
+{
+	static const struct pcase pc = CASE("cls", cls_conts, cls_decs);
+	struct policy p;
+
+	policy_defaults(&p);
+	p.nclasses = 0;
+	add_class(&p, "batch", "batch", NULL, 0);
+	p.classes[0].has_cpu_threshold = 1;
+	p.classes[0].cpu_threshold = 50.0;
+	add_class(&p, "web", "*", NULL, 0);
+	p.classes[1].has_mem_threshold = 1;
+	p.classes[1].mem_threshold = 10.0;
+	assert_float_equal(policy_cpu_threshold(&p, 0), 50.0, 0);
+	assert_float_equal(policy_cpu_threshold(&p, 1), 20.0, 0);
+	assert_float_equal(policy_cpu_threshold(&p, POLICY_CLASS_NONE), 20.0,
+	    0);
+	assert_float_equal(policy_mem_threshold(&p, 1), 10.0, 0);
+	run_case(&p, &pc);
+}
+
+/* A class's ladder and sustain, else the policy's; throttle_to's default. */
+static void
+policy__class_ladder_and_sustain__override_the_policy(void **state)
+{
+	struct policy p;
+	char err[160];
+
+	policy_defaults(&p);
+	p.sustain_ms = 10000;
+	assert_int_equal(ladder_parse("throttle", &p.classes[0].ladder,
+	    "class.high.action", err, sizeof(err)), 0);
+	p.classes[0].has_ladder = 1;
+	p.classes[1].has_sustain = 1;
+	p.classes[1].sustain_ms = 0;
+	assert_int_equal(policy_ladder_of(&p, 0)->n, 1);
+	assert_int_equal(policy_ladder_of(&p, 0)->step[0], ACTION_THROTTLE);
+	assert_int_equal(policy_ladder_of(&p, 1)->step[0], ACTION_REMOVE);
+	assert_int_equal(policy_sustain_ms(&p, 0), 10000);
+	assert_int_equal(policy_sustain_ms(&p, 1), 0);
+	p.cpu_threshold = 30.0;
+	assert_float_equal(policy_throttle_pct(&p, 0), 30.0, 0);
+	p.throttle_to = 5.0;
+	assert_float_equal(policy_throttle_pct(&p, 0), 5.0, 0);
+}
+
+/* policy.action: one step, a ladder, or dry-run alone. */
+static void
+ladder__parse__table(void **state)
+{
+	static const struct {
+		const char	*text;
+		size_t		 n;
+		enum action	 first, last;
+		const char	*err_has;
+		const char	*formatted;
+	} rows[] = {
+		{ "remove", 1, ACTION_REMOVE, ACTION_REMOVE, NULL, "remove" },
+		{ "throttle,remove", 2, ACTION_THROTTLE, ACTION_REMOVE, NULL,
+		    "throttle,remove" },
+		{ " throttle , stop ,kill, remove ", 4, ACTION_THROTTLE,
+		    ACTION_REMOVE, NULL, "throttle,stop,kill,remove" },
+		{ "dry-run", 1, ACTION_DRY_RUN, ACTION_DRY_RUN, NULL,
+		    "dry-run" },
+		{ "stop, stop", 0, 0, 0, "step \"stop\" twice", NULL },
+		{ "throttle, dry-run", 0, 0, 0, "dry-run goes alone", NULL },
+		{ "nuke", 0, 0, 0, "\"nuke\" is not one of", NULL },
+		{ "quarantine", 0, 0, 0, "is not one of", NULL },
+		{ "", 0, 0, 0, "no step", NULL },
+		{ ",,", 0, 0, 0, "no step", NULL },
+	};
+	struct policy_ladder l;
+	char err[160], buf[64];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < N(rows); i++) {
+		err[0] = '\0';
+		rc = ladder_parse(rows[i].text, &l, "policy.action", err,
+		    sizeof(err));
+		if (rows[i].err_has != NULL) {
+			assert_int_equal(rc, -1);
+			if (strstr(err, rows[i].err_has) == NULL ||
+			    strncmp(err, "policy.action: ", 15) != 0)
+				fail_msg("\"%s\": \"%s\" lacks \"%s\"",
+				    rows[i].text, err, rows[i].err_has);
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(l.n, rows[i].n);
+		assert_int_equal(l.step[0], rows[i].first);
+		assert_int_equal(l.step[l.n - 1], rows[i].last);
+		ladder_format(&l, buf, sizeof(buf));
+		assert_string_equal(buf, rows[i].formatted);
+	}
+}
+
+/*
+ * A hold from the ladder is skipped with its own verdict (sustain,
+ * escalation, quarantine), after protect, and still counts as alive.
+ */
+static void
+policy__ladder_hold__own_verdict_counted_alive(void **state)
+{
+	struct policy_cand cand[3];
+	struct policy_decision dec[3];
+	size_t class_of[3];
+	struct policy_result res;
+	struct policy p;
+
+	policy_defaults(&p);
+	p.nclasses = 0;
+	add_class(&p, "x", "*", NULL, 2);
+	memset(cand, 0, sizeof(cand));
+	cand[0].name = "sus";
+	cand[0].cpu_pct = 90.0;
+	cand[0].hold = "sustain: over for 2.0 s of 10.0 s";
+	cand[0].hold_verdict = POLICY_SKIP_SUSTAIN;
+	cand[1].name = "q";
+	cand[1].cpu_pct = 80.0;
+	cand[1].hold = "quarantined: name:q";
+	cand[1].hold_verdict = POLICY_SKIP_QUARANTINED;
+	cand[2].name = "hog";
+	cand[2].cpu_pct = 70.0;
+	for (size_t i = 0; i < 3; i++) {
+		cand[i].image = "";
+		cand[i].label_class = "";
+	}
+	memset(&res, 0, sizeof(res));
+	res.class_of = class_of;
+	res.dec = dec;
+	policy_decide(&p, cand, 3, &res);
+	assert_int_equal(res.ndec, 3);
+	assert_int_equal(dec[0].verdict, POLICY_SKIP_SUSTAIN);
+	assert_string_equal(policy_verdict_name(dec[0].verdict),
+	    "sustain-pending");
+	assert_non_null(strstr(dec[0].reason, "sustain: over for 2.0 s"));
+	assert_int_equal(dec[1].verdict, POLICY_SKIP_QUARANTINED);
+	assert_string_equal(policy_verdict_name(dec[1].verdict),
+	    "quarantined");
+	/* Three alive, min 2: the hog may go. */
+	assert_int_equal(dec[2].verdict, POLICY_TAKEN);
+	assert_int_equal(res.alive[0], 3);
+}
+
 int
 main(void)
 {
@@ -653,6 +817,12 @@ main(void)
 		cmocka_unit_test(policy__small_figures__reason_keeps_digits),
 		cmocka_unit_test(policy__check__rejects_bad_policy),
 		cmocka_unit_test(action__names__round_trip),
+		cmocka_unit_test(policy__class_thresholds__override_the_policy),
+		cmocka_unit_test(
+		    policy__class_ladder_and_sustain__override_the_policy),
+		cmocka_unit_test(ladder__parse__table),
+		cmocka_unit_test(
+		    policy__ladder_hold__own_verdict_counted_alive),
 	};
 
 	return cmocka_run_group_tests_name("decider_policy", tests, NULL,
