@@ -26,14 +26,16 @@
 #include <linux/sched/task.h>
 #include <linux/seq_file.h>
 #include <linux/seqlock.h>
+#include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/uidgid.h>
 
 #include "kwmath.h"
 
-#define PROC_NAME_SYS	"sysinfo_so1_202041390"
-#define PROC_NAME_CONT	"continfo_so1_202041390"
+#define PROC_NAME_SYS		"sysinfo_so1_202041390"
+#define PROC_NAME_SYS_NOCMD	PROC_NAME_SYS "_nocmdline"
+#define PROC_NAME_CONT		"continfo_so1_202041390"
 
 /* Bytes of the argv area read per process; longer command lines are cut. */
 #define KW_CMDLINE_MAX		4096
@@ -47,6 +49,11 @@
 /* "/" + a component (at most NAME_MAX bytes, as mkdir allows) + NUL */
 #define KW_CGROUP_NAME_MAX	(NAME_MAX + 2)
 #define KW_CONTAINER_ID_LEN	64
+/*
+ * seq_file output buffer per open file: one read() returns up to this
+ * much (~250 records) before the iterator stops and restarts.
+ */
+#define KW_SEQ_BUF_SIZE		(64 * 1024)
 
 /*
  * seq_file positions: 0 is the header, tgid + 1 a process, KW_POS_FOOTER
@@ -59,10 +66,15 @@
  * struct kw_source - what one /proc file lists
  * @list_key: JSON key of the process array ("processes" or "containers")
  * @containers_only: list only tasks whose cgroup names a container
+ * @cmdline: records carry "cmdline".  Reading the argv area is most of a
+ *	record's cost (access_process_vm() pins and maps the page), and a
+ *	command line rarely changes for a (pid, start_ns): a reader that
+ *	caches it reads the file without it, and /proc/<pid>/cmdline on a miss.
  */
 struct kw_source {
 	const char *list_key;
 	bool containers_only;
+	bool cmdline;
 };
 
 /**
@@ -595,7 +607,8 @@ static int kw_show_task(struct seq_file *m, struct kw_iter *it,
 	if (mm) {
 		vsz_kb = mm->total_vm << (PAGE_SHIFT - 10);
 		rss_kb = kw_mm_rss(mm) << (PAGE_SHIFT - 10);
-		cmdlen = kw_read_cmdline(task, mm, it->cmdline);
+		if (it->src->cmdline)
+			cmdlen = kw_read_cmdline(task, mm, it->cmdline);
 		mmput(mm);
 	}
 	rcu_read_lock();
@@ -608,20 +621,32 @@ static int kw_show_task(struct seq_file *m, struct kw_iter *it,
 
 	if (it->emitted_any)
 		seq_puts(m, ",\n");
-	seq_printf(m, "  {\"pid\": %d, \"ppid\": %d, \"name\": ",
-		   task_tgid_nr(task), ppid);
+	seq_put_decimal_ull(m, "  {\"pid\": ", task_tgid_nr(task));
+	seq_put_decimal_ll(m, ", \"ppid\": ", ppid);
+	seq_puts(m, ", \"name\": ");
 	kw_json_string(m, comm, strnlen(comm, sizeof(comm)));
-	seq_puts(m, ", \"cmdline\": ");
-	kw_json_string(m, it->cmdline, cmdlen);
-	seq_printf(m,
-		   ", \"vsz_kb\": %lu, \"rss_kb\": %lu, \"mem_pct\": \"%llu.%02u\", \"proc_jiffies\": %llu, \"cpu_ns\": %llu",
-		   vsz_kb, rss_kb, pct_whole, pct_hundredths,
-		   div_u64(cpu_ns, NSEC_PER_SEC / USER_HZ), cpu_ns);
-	seq_printf(m,
-		   ", \"state\": \"%c\", \"uid\": %u, \"threads\": %d, \"start_ns\": %llu, \"container_id\": \"%s\", \"cgroup\": ",
-		   task_state_to_char(task),
-		   from_kuid_munged(&init_user_ns, task_uid(task)),
-		   get_nr_threads(task), task->start_boottime, id);
+	if (it->src->cmdline) {
+		seq_puts(m, ", \"cmdline\": ");
+		kw_json_string(m, it->cmdline, cmdlen);
+	}
+	seq_put_decimal_ull(m, ", \"vsz_kb\": ", vsz_kb);
+	seq_put_decimal_ull(m, ", \"rss_kb\": ", rss_kb);
+	seq_put_decimal_ull(m, ", \"mem_pct\": \"", pct_whole);
+	seq_putc(m, '.');
+	seq_putc(m, '0' + pct_hundredths / 10);
+	seq_putc(m, '0' + pct_hundredths % 10);
+	seq_put_decimal_ull(m, "\", \"proc_jiffies\": ",
+			    div_u64(cpu_ns, NSEC_PER_SEC / USER_HZ));
+	seq_put_decimal_ull(m, ", \"cpu_ns\": ", cpu_ns);
+	seq_puts(m, ", \"state\": \"");
+	seq_putc(m, task_state_to_char(task));
+	seq_put_decimal_ull(m, "\", \"uid\": ",
+			    from_kuid_munged(&init_user_ns, task_uid(task)));
+	seq_put_decimal_ll(m, ", \"threads\": ", get_nr_threads(task));
+	seq_put_decimal_ull(m, ", \"start_ns\": ", task->start_boottime);
+	seq_puts(m, ", \"container_id\": \"");
+	seq_puts(m, id);
+	seq_puts(m, "\", \"cgroup\": ");
 	kw_json_string(m, cgroup, strlen(cgroup));
 	seq_putc(m, '}');
 	if (!seq_has_overflowed(m))
@@ -650,6 +675,55 @@ static int kw_seq_show(struct seq_file *m, void *v,
 	else
 		return kw_show_task(m, it, v);
 	return 0;
+}
+
+/**
+ * kw_proc_open() - open one of the modules' files
+ * @inode: the /proc entry, whose data is the file's seq_operations
+ * @file: the file being opened
+ *
+ * seq_open_private() with the iterator state, and a KW_SEQ_BUF_SIZE
+ * output buffer allocated here (single_open_size()'s idea): seq_file would
+ * start from one page, so every read() would return ~4 KiB, restart the
+ * iterator and format the record that overflowed twice.  If the large
+ * buffer cannot be had, seq_file allocates its usual one on first read.
+ *
+ * Return: 0 or a negative errno from seq_open_private().
+ */
+static int kw_proc_open(struct inode *inode, struct file *file)
+{
+	struct seq_file *m;
+	int ret;
+
+	ret = seq_open_private(file, pde_data(inode), sizeof(struct kw_iter));
+	if (ret)
+		return ret;
+	m = file->private_data;
+	m->buf = kvmalloc(KW_SEQ_BUF_SIZE, GFP_KERNEL_ACCOUNT);
+	if (m->buf)
+		m->size = KW_SEQ_BUF_SIZE;
+	return 0;
+}
+
+static const struct proc_ops kw_proc_ops = {
+	.proc_open = kw_proc_open,
+	.proc_read_iter = seq_read_iter,
+	.proc_lseek = seq_lseek,
+	.proc_release = seq_release_private,
+};
+
+/**
+ * kw_proc_create() - create /proc/@name listing records with @ops
+ * @name: file name below /proc
+ * @mode: permission bits
+ * @ops: the module's seq_operations (static, outlives the entry)
+ *
+ * Return: the entry, or NULL.
+ */
+static struct proc_dir_entry *kw_proc_create(const char *name, umode_t mode,
+					     const struct seq_operations *ops)
+{
+	return proc_create_data(name, mode, NULL, &kw_proc_ops, (void *)ops);
 }
 
 /**

@@ -19,6 +19,7 @@ MODULE_PARM_DESC(proc_mode, "file mode, octal with a leading 0 (default 0400)");
 static const struct kw_source continfo_source = {
 	.list_key = "containers",
 	.containers_only = true,
+	.cmdline = true,
 };
 
 static int continfo_show(struct seq_file *m, void *v)
@@ -39,9 +40,7 @@ static int __init continfo_init(void)
 
 	if (ret)
 		return ret;
-	if (!proc_create_seq_private(proc_name, proc_mode, NULL,
-				     &continfo_seq_ops, sizeof(struct kw_iter),
-				     NULL))
+	if (!kw_proc_create(proc_name, proc_mode, &continfo_seq_ops))
 		return -ENOMEM;
 	pr_info("/proc/%s created (mode %04o)\n", proc_name, proc_mode);
 	return 0;

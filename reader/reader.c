@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -491,6 +492,13 @@ main(int argc, char **argv)
 	char			 sock[PATH_MAX];
 	int			 ex, mode;
 
+	/*
+	 * One malloc arena: a sample is built in the worker pool and packed
+	 * on the loop thread, and with an arena per thread each keeps its own
+	 * high-water mark of freed blocks (2.4 MiB of RssAnon at 10,000
+	 * processes, measured).  The two threads rarely allocate at once.
+	 */
+	mallopt(M_ARENA_MAX, 1);
 	memset(&r, 0, sizeof(r));
 	kw_daemon_init(&r.d, loop, argc, argv, "reader",
 	    "Samples every process and publishes snapshots on reader.sock.");

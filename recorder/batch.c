@@ -119,26 +119,30 @@ rec_proc_new(const struct kw_proc_rec *r)
 	return &p->h;
 }
 
+/*
+ * A proc record is decoded into one scratch kw_proc_rec (its 4 KiB cmdline
+ * kept off the stack), then copied into a record sized to its cmdline.
+ * The scratch is reused: a calloc of 4 KiB per row, zeroed and freed, was
+ * a visible share of the recorder's time.  Decoding runs on the loop
+ * thread only.
+ */
 static struct rec *
 decode_proc(const struct kw_msg *msg, uint64_t epoch, char *err,
     size_t errlen)
 {
-	struct kw_proc_rec	*pr;
-	struct rec		*r;
+	static struct kw_proc_rec	 scratch;
+	struct kw_proc_rec		*pr = &scratch;
+	struct rec			*r;
 
-	/* kw_proc_rec holds a 4 KiB cmdline: keep it off the stack. */
-	if ((pr = calloc(1, sizeof(*pr))) == NULL)
-		return NULL;
-	if (kw_proc_rec_unpack(msg->obj, pr, err, errlen) == -1) {
-		free(pr);
+	memset(pr, 0, offsetof(struct kw_proc_rec, cmdline));
+	pr->cmdline[0] = '\0';
+	if (kw_proc_rec_unpack(msg->obj, pr, err, errlen) == -1)
 		return rec_new(sizeof(struct rec), REC_SKIP, msg, epoch);
-	}
 	if ((r = rec_proc_new(pr)) != NULL) {
 		r->epoch = epoch;
 		r->seq = msg->seq;
 		r->ts = (int64_t)(msg->ts_ns / 1000000000ull);
 	}
-	free(pr);
 	return r;
 }
 

@@ -440,8 +440,13 @@ rdb_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
 	    strncmp(path, "file:", 5) != 0 &&
 	    create_file(path, err, errlen) == -1)
 		goto fail;
-	rc = sqlite3_open_v2(path, &db->conn,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	/*
+	 * NOMUTEX: the connection is used by one thread at a time (start-up,
+	 * then one job at a time in the worker pool, then shutdown), so
+	 * SQLite's per-call mutexes are pure cost (a few % of its CPU).
+	 */
+	rc = sqlite3_open_v2(path, &db->conn, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		seterr(err, errlen, "%s: %s", path, db->conn != NULL ?
 		    sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));

@@ -3,8 +3,9 @@
  * FILE to the end (128 KiB reads, like cat) and runs CMD (stdout on
  * /dev/null), alternating, REPS times each; prints medians:
  *
- *   vmtime REPS FILE CMD [ARGS...]
+ *   vmtime REPS FILE[,FILE2] CMD [ARGS...]
  *   file BYTES NPROCS CPU_US WALL_US
+ *   file2 BYTES NPROCS CPU_US WALL_US	(with FILE2: read in the same rounds)
  *   cmd 0 0 CPU_US WALL_US
  *
  * NPROCS counts "pid": keys in the file (one more read, untimed). CPU
@@ -95,18 +96,25 @@ int
 main(int argc, char **argv)
 {
 	double	fc[MAXREPS], fw[MAXREPS], cc[MAXREPS], cw[MAXREPS];
-	size_t	bytes = 0, nprocs = 0;
+	double	gc[MAXREPS], gw[MAXREPS];
+	size_t	bytes = 0, bytes2 = 0, nprocs = 0;
+	char	*file2;
 	int	reps, i;
 
 	if (argc < 4 || (reps = atoi(argv[1])) < 1 || reps > MAXREPS) {
-		fprintf(stderr, "usage: vmtime REPS FILE CMD [ARGS...]\n");
+		fprintf(stderr, "usage: vmtime REPS FILE[,FILE2] CMD [ARGS...]\n");
 		return 2;
 	}
+	if ((file2 = strchr(argv[2], ',')) != NULL)
+		*file2++ = '\0';
 	for (i = 0; i < reps; i++) {
 		int first_file = i % 2 == 0;
 
 		if (first_file && read_file(argv[2], &fc[i], &fw[i],
 		    &bytes) == -1)
+			return 1;
+		if (file2 != NULL && read_file(file2, &gc[i], &gw[i],
+		    &bytes2) == -1)
 			return 1;
 		if (run_cmd(argv + 3, &cc[i], &cw[i]) == -1) {
 			fprintf(stderr, "vmtime: %s failed\n", argv[3]);
@@ -119,6 +127,10 @@ main(int argc, char **argv)
 	nprocs = count_procs(argv[2]);
 	printf("file %zu %zu %.0f %.0f\n", bytes, nprocs,
 	    bench_median(fc, reps), bench_median(fw, reps));
+	if (file2 != NULL)
+		printf("file2 %zu %zu %.0f %.0f\n", bytes2,
+		    count_procs(file2), bench_median(gc, reps),
+		    bench_median(gw, reps));
 	printf("cmd 0 0 %.0f %.0f\n", bench_median(cc, reps),
 	    bench_median(cw, reps));
 	return 0;

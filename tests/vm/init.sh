@@ -163,6 +163,7 @@ cat /proc/$SPIN/status >/tmp/spin1pre.status
 timed_cat $SYS /tmp/s1.json read_s1
 cat /proc/$SPIN/status >/tmp/spin1.status
 timed_cat $CONT /tmp/c1.json read_c1
+timed_cat ${SYS}_nocmdline /tmp/s1n.json read_s1n
 sleep 5
 cat /proc/$SPIN/status >/tmp/spin2pre.status
 timed_cat $SYS /tmp/s2.json read_s2
@@ -286,7 +287,7 @@ rmmod sysinfo
 res "param_gone $([ -e /proc/kw_param_test ] && echo no || echo yes)"
 
 dmesg >/tmp/dmesg.txt
-for f in results:results s0:s0.json s1:s1.json s2:s2.json c1:c1.json \
+for f in results:results s0:s0.json s1:s1.json s1n:s1n.json s2:s2.json c1:c1.json \
 	spin1pre:spin1pre.status spin1:spin1.status \
 	spin2pre:spin2pre.status spin2:spin2.status s_dd:s_dd.json c_dd:c_dd.json \
 	storm_s_mid:storm_s_mid.json storm_s:storm_s.json \
