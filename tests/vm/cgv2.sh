@@ -105,12 +105,12 @@ dump() {
 /bin/kwarden-reader --source procfs --state-dir /tmp/kw --interval 500ms \
     2>/tmp/reader.log &
 READER=$!
-wait_file /tmp/kw/run/reader.ctl 300
+wait_file /tmp/kw/run/reader.ctl 1200
 sleep 2
 
-# live: the last of four snapshots was sampled after live_pre was read
+# live: the last of five snapshots was sampled after live_pre was read
 dump live_pre
-timeout 60 /bin/kwarden-tap --count 5 --type snapshot /tmp/kw/run/reader.sock \
+timeout 120 /bin/kwarden-tap --count 5 --type snapshot /tmp/kw/run/reader.sock \
     >/tmp/tap_live.json 2>>/tmp/reader.log
 res "tap_live $?"
 dump live_post
@@ -121,8 +121,10 @@ wait $LAST
 res "oom_toucher $?"
 sleep 3
 
-# frozen: nothing runs, so the files stand still for the reader (after a
-# full read: reader.cgroup_detail_every is 5 samples of 500 ms)
+# frozen: nothing runs, so the files stand still for the reader.  Of the
+# seven snapshots after frz_pre, the last six were sampled after it, one of
+# them a full read (reader.cgroup_detail_every is 5): slow samples on a
+# loaded host cannot leave figures from before the freeze in the last.
 for s in $SCOPES; do
 	echo 1 >"${s#*:}/cgroup.freeze"
 done
@@ -136,7 +138,7 @@ for s in $SCOPES; do
 done
 sleep 4
 dump frz_pre
-timeout 60 /bin/kwarden-tap --count 2 --type snapshot /tmp/kw/run/reader.sock \
+timeout 120 /bin/kwarden-tap --count 7 --type snapshot /tmp/kw/run/reader.sock \
     >/tmp/tap_frz.json 2>>/tmp/reader.log
 res "tap_frz $?"
 dump frz_post

@@ -6,8 +6,10 @@
  *   kwcg touch MIB             touch MIB MiB of anonymous memory, then sleep
  *                              (over a memory.max: the OOM killer's victim)
  *   kwcg forker MS             forever: fork a child that burns MS ms of
- *                              CPU and exits, reap it (the CPU is charged
- *                              to the cgroup by children no snapshot sees)
+ *                              CPU and exits, reap it, sleep MS ms (the
+ *                              CPU is charged to the cgroup by children
+ *                              no snapshot sees; half a CPU leaves the VM
+ *                              room for the reader)
  *   kwcg rule CGROUP_PATH      (host) the container id the project's
  *                              attribution rule (common/cgroup.c) gives
  *                              a process whose unified cgroup is that path,
@@ -82,6 +84,7 @@ forker(long ms)
 		}
 		while (waitpid(pid, NULL, 0) == -1)
 			;
+		usleep((useconds_t)ms * 1000);
 	}
 }
 
