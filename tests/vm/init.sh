@@ -62,6 +62,9 @@ if [ "${MODE:-}" = control ]; then
 	sync
 	poweroff -f
 fi
+# the cgroup v2 phase (tests/vm/cgv2.sh): a VM of its own
+# shellcheck source=/dev/null
+[ "${MODE:-}" = cgv2 ] && . /cgv2.sh
 echo 200000 >/proc/sys/kernel/threads-max
 
 # cgroup v1 hierarchies (cpu,cpuacct; memory where the kernel still has
