@@ -426,7 +426,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
  * start-up order (the recorder starts before the decider, so it stops
  * after it): that is a warning only after SUB_FIRST_GRACE_NS.
  */
-#define SUB_FIRST_GRACE_NS	(30ULL * 1000000000ULL)
+#define SUB_FIRST_GRACE_NS	(120ULL * 1000000000ULL)
 
 static void
 connect_failed(struct kw_sub *sub, int status)
