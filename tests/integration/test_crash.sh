@@ -50,6 +50,12 @@ else
 fi
 st=$(sql "SELECT seq FROM stream_state WHERE stream = 'decider'")
 mx=$(sql "SELECT max(seq) FROM ($ALL) WHERE epoch = (SELECT epoch FROM stream_state WHERE stream = 'decider')")
-[ "$st" = "$mx" ] && ok "stream_state holds the last stored seq ($st)" || fail "stream_state" "$st vs $mx"
+# After a clean stop the resume point is the decider's end message, which
+# has no row: one past the last stored, and marked as the end.
+end=$(sql "SELECT count(*) FROM stream_state s JOIN stream_state e ON e.stream = 'decider.end'
+	AND e.epoch = s.epoch AND e.seq = s.seq WHERE s.stream = 'decider'")
+[ -n "$mx" ] && [ "$st" = "$((mx + end))" ] &&
+	ok "stream_state holds the last stored seq ($st$([ "$end" = 1 ] && echo ", the end message"))" ||
+	fail "stream_state" "$st vs $mx (end: $end)"
 
 finish

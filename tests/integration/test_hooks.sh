@@ -150,10 +150,17 @@ echo "$st" | jq -e '.hooks.exec.failed == 1 and .hooks.exec.timeouts == 3 and .h
 	ok "hanging hook: killed at its timeout on each attempt" || fail "hanging hook" "$(echo "$st" | jq -c .hooks.exec)"
 grep -q "hook webhook: container .* failed after 3 attempts" "$T/log" &&
 	ok "the webhook's failure is logged" || fail "webhook failure logged" "$(grep hook "$T/log")"
-alive=0
-for p in $(cat "$T/hang.pids" 2>/dev/null); do
-	kill -0 "$p" 2>/dev/null && alive=$((alive + 1))
-done
+# count_alive: how many of the hung hooks' children still run (a killed
+# one may take a moment to be reaped by init).
+count_alive() {
+	alive=0
+	for p in $(cat "$T/hang.pids" 2>/dev/null); do
+		kill -0 "$p" 2>/dev/null && alive=$((alive + 1))
+	done
+	[ "$alive" = 0 ]
+}
+wait_for 5 count_alive
+count_alive
 [ -s "$T/hang.pids" ] && [ "$alive" = 0 ] && ok "the hung hook's children are killed with it" ||
 	fail "hung hook's children killed" "$alive alive of $(wc -l <"$T/hang.pids" 2>/dev/null)"
 stop_pipeline

@@ -219,6 +219,12 @@ check_container() {
 	hog "$PREFIX-cpu-hog" "container"
 }
 
+# The webhook's receiver: one request per connection, the body kept.
+start_receiver() {
+	socat TCP-LISTEN:9999,bind=127.0.0.1,reuseaddr,fork \
+		EXEC:/opt/kwcheck/recv.sh >/dev/null 2>&1 &
+}
+
 # --- systemctl reload -----------------------------------------------------
 check_reload() {
 	local s p0 p1 r
@@ -403,13 +409,53 @@ check_dkms() {
 
 # --- surfaces still to come: each gets its checks here --------------------
 # /metrics answers on its listen address under the decider's hardening.
-check_metrics() { skip "/metrics: not part of this version"; }
-# A webhook reaches a receiver inside the VM.
-check_webhook() { skip "webhook: not part of this version"; }
-# The decider runs the hook program.
-check_hook() { skip "hook program: not part of this version"; }
-# The reader reads the containers' cgroup files.
-check_cgroup_files() { skip "cgroup files: not part of this version"; }
+check_metrics() {
+	local m
+	m=$(curl -sf --max-time 10 http://127.0.0.1:9877/metrics 2>/tmp/curl.log)
+	if printf '%s\n' "$m" | grep -q '^kwarden_build_info{'; then
+		ok "/metrics answers on 127.0.0.1:9877 under the unit's hardening"
+	else
+		bad "/metrics answers on 127.0.0.1:9877 under the unit's hardening"
+		detail </tmp/curl.log
+	fi
+	if printf '%s\n' "$m" | grep -Eq '^kwarden_actions_total\{.*action="remove".*result="ok".*\} [1-9]'; then
+		ok "/metrics counts the container's removal (kwarden_actions_total)"
+	else
+		bad "/metrics counts the container's removal (kwarden_actions_total)"
+		printf '%s\n' "$m" | grep '^kwarden_actions_total' | detail
+	fi
+}
+# A webhook reaches a receiver inside the VM (socat on 127.0.0.1:9999,
+# started before the container; the decider POSTs the evidence).
+check_webhook() {
+	if wait_for 60 test -s /tmp/kwcheck-webhook.json; then
+		check "webhook: the receiver got the removal's evidence ($(jq -c '{action, name, figures: (.figures | type)}' /tmp/kwcheck-webhook.json 2>/dev/null))" \
+			jq -e '.action == "remove" and (.name | startswith("kwvm-"))' /tmp/kwcheck-webhook.json
+	else
+		bad "webhook: the receiver got the removal's evidence"
+		status decider .hooks | detail
+	fi
+}
+# The decider runs the hook program (as kwarden, in its sandbox).
+check_hook() {
+	local f=/var/lib/kwarden/kwcheck-hook.out
+	if wait_for 60 test -s "$f"; then
+		check "hook program ran with the facts and the evidence ($(grep -c '^KWARDEN_' "$f") variables)" \
+			grep -q '^KWARDEN_ACTION=remove$' "$f"
+	else
+		bad "hook program ran with the facts and the evidence"
+		status decider .hooks | detail
+	fi
+}
+# The reader reads the containers' cgroup files (v2, systemd driver).
+check_cgroup_files() {
+	local l r u
+	l=$(status reader .cgroup.layout)
+	r=$(status reader .cgroup.containers_read)
+	u=$(status reader .cgroup.containers_unreadable)
+	check "reader: cgroup $l, $r container reads, $u unreadable" \
+		test "$l" = v2 -a "${r:-0}" -gt 0 -a "${u:-1}" = 0
+}
 
 AGAIN=0
 if [ -e /var/lib/kwcheck/dkms-boot ]; then
@@ -434,6 +480,7 @@ check_units_up
 check_modules extra
 check_sockets
 check_nobody
+start_receiver
 check_container
 check_metrics
 check_webhook
