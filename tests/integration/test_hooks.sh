@@ -75,7 +75,7 @@ sleep 2		# would a second delivery come?
 
 n=$(grep -c '"body"' "$T/recv.log")
 [ "$n" = 1 ] && ok "webhook: one POST" || fail "webhook: one POST" "$n"
-n=$(ls "$T"/hook.*.json 2>/dev/null | wc -l)
+n=$(find "$T" -maxdepth 1 -name 'hook.*.json' | wc -l)
 [ "$n" = 1 ] && ok "hook program: run once" || fail "hook program: run once" "$n"
 
 body=$(grep '"body"' "$T/recv.log" | head -1 | jq -c .body)
@@ -154,9 +154,9 @@ grep -q "hook webhook: container .* failed after 3 attempts" "$T/log" &&
 # one may take a moment to be reaped by init).
 count_alive() {
 	alive=0
-	for p in $(cat "$T/hang.pids" 2>/dev/null); do
+	while read -r p; do
 		kill -0 "$p" 2>/dev/null && alive=$((alive + 1))
-	done
+	done < <(cat "$T/hang.pids" 2>/dev/null)
 	[ "$alive" = 0 ]
 }
 wait_for 5 count_alive
