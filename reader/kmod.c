@@ -271,8 +271,8 @@ parse_proc(const json_t *e, const char *where, struct kw_proc *p,
 	/*
 	 * The path the id was taken from: the claim the decider checks
 	 * against the container's real directory. Without it (the seed's
-	 * modules) the reader reads /proc/<pid>/cgroup itself. A path the
-	 * module cut ("...") cannot be checked: a host process.
+	 * modules) the reader reads /proc/<pid>/cgroup itself, and so it does
+	 * for a path the module cut ("..."): the claim must be whole.
 	 */
 	if ((r = get_str(e, where, "cgroup", &s, &len, err, errlen)) == -1)
 		return -1;
@@ -280,9 +280,13 @@ parse_proc(const json_t *e, const char *where, struct kw_proc *p,
 		*no_cid = 1;
 		return 0;
 	}
+	if (len >= 3 && memcmp(s, "...", 3) == 0) {
+		p->container_id[0] = '\0';
+		*no_cid = 1;
+		return 0;
+	}
 	id[0] = '\0';
-	if (len < sizeof(cgpath) && memchr(s, '\0', len) == NULL &&
-	    (len < 3 || memcmp(s, "...", 3) != 0)) {
+	if (len < sizeof(cgpath) && memchr(s, '\0', len) == NULL) {
 		memcpy(cgpath, s, len);
 		cgpath[len] = '\0';
 		if (kw_cgroup_container_dir(cgpath, id, dir, sizeof(dir)) != 1)
