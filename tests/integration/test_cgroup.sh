@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Container figures from the container's own cgroup, on the real Docker
 # engine here: a container that burns CPU only through short-lived
-# children is evicted as fast as a plain hog (and, with the cgroup reads
-# off, not at all: the check can fail); CPU and memory agree with Docker's
+# children is evicted as fast as a plain hog (with the cgroup reads off it
+# usually is not, reported for comparison); CPU and memory agree with Docker's
 # one-shot stats; a pre-forking container whose children share their
 # parent's pages is charged once (working set), while the seed's RSS sum
 # would have taken it.
@@ -31,10 +31,14 @@ wait_for 15 gone high_cpu && ok "cgroup off: the plain hog is removed" ||
 	fail "cgroup off: plain hog removed" "$(grep decider "$T/log" | tail -3)"
 sleep 4
 fork_cpu=$(ctl decider containers | jq -r '.containers[] | select(.name == "'"${KWT}"'high_fork") | .cpu_pct')
+# For comparison only: whether process sums miss it depends on how long
+# its children happen to live on a loaded machine (removed in one run of
+# three under CI load), so it is reported, not checked; the checks below
+# are on the cgroup figures.
 if ! gone high_fork; then
-	ok "cgroup off: the short-lived-children hog is not seen (cpu ${fork_cpu:-?} %), not removed"
+	echo "# cgroup off: the short-lived-children hog is not seen (cpu ${fork_cpu:-?} %), not removed"
 else
-	fail "cgroup off: short-lived children should be invisible to process sums"
+	echo "# cgroup off: the short-lived-children hog was removed all the same (its children lived long enough to be sampled)"
 fi
 stop_pipeline
 
