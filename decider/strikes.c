@@ -314,7 +314,9 @@ strikes_parse(struct strike_table *t, const char *buf, size_t len,
 		return -1;
 	}
 	nt.cap = json_array_size(a);
-	json_array_foreach(a, i, e) {
+	/* nt.e is NULL only for an empty array: nothing to parse. */
+	for (i = 0; nt.e != NULL && i < nt.cap; i++) {
+		e = json_array_get(a, i);
 		if (parse_entry(e, &nt.e[nt.n], err, errlen) == -1) {
 			strikes_free(&nt);
 			json_decref(o);

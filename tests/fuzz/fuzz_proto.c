@@ -130,7 +130,9 @@ heap_deletion(void *a, void *b, void *c)
 	kw_deletion_rec_free(a);
 	if (b == NULL)
 		return;
-	FUZZ_CHECK(r2->evidence != NULL && r3->evidence != NULL &&
+	/* No evidence is left out of the message and stays NULL. */
+	FUZZ_CHECK((r2->evidence == NULL) == (r3->evidence == NULL));
+	FUZZ_CHECK(r2->evidence == NULL ||
 	    strcmp(r2->evidence, r3->evidence) == 0);
 	kw_deletion_rec_free(r2);
 	kw_deletion_rec_free(r3);
@@ -215,7 +217,7 @@ on_message(const msgpack_object *obj)
 		break;
 	case KW_MSG_DECISION:
 		RECORD_ROUNDTRIP(kw_decision, struct kw_decision_rec,
-		    KW_DECISION_FIELDS, obj);
+		    kw_decision_schema, obj, heap_none);
 		break;
 	default:
 		(void)kw_get_i64(obj, "seq", &i);
