@@ -29,21 +29,6 @@ static const char *const scope_prefixes[] = {
 	"libpod-",
 };
 
-static int
-is_hex_id(const char *s, size_t len)
-{
-	size_t	i;
-
-	if (len != KW_CONTAINER_ID_LEN)
-		return 0;
-	for (i = 0; i < len; i++) {
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	}
-	return 1;
-}
-
 /* One component c (not NUL terminated, len bytes): the id or NULL. */
 static const char *
 component_id(const char *c, size_t len, int under_runtime)
@@ -52,7 +37,7 @@ component_id(const char *c, size_t len, int under_runtime)
 	const size_t		 slen = sizeof(suffix) - 1;
 	size_t			 i, plen;
 
-	if (under_runtime && is_hex_id(c, len))
+	if (under_runtime && kw_is_container_id(c, len))
 		return c;
 	if (len <= slen || memcmp(c + len - slen, suffix, slen) != 0)
 		return NULL;
@@ -61,7 +46,7 @@ component_id(const char *c, size_t len, int under_runtime)
 		plen = strlen(scope_prefixes[i]);
 		if (len > plen + slen &&
 		    memcmp(c, scope_prefixes[i], plen) == 0 &&
-		    is_hex_id(c + plen, len - plen - slen))
+		    kw_is_container_id(c + plen, len - plen - slen))
 			return c + plen;
 	}
 	return NULL;

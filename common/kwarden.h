@@ -18,7 +18,7 @@
 
 #define KW_VERSION	"0.1.0"
 
-#define KW_CONTAINER_ID_LEN	64
+#define KW_CONTAINER_ID_LEN	(KW_CID_LEN - 1)	/* 64 hex digits */
 
 /* log.c */
 enum kw_log_level {
@@ -43,6 +43,21 @@ void	fatalx(const char *fmt, ...)
 /* The last warning or error, for `status`: "" and 0 when there was none. */
 const char *kw_log_last_error(uint64_t *ts_ns);
 uint64_t kw_log_error_count(void);
+
+/* util.c */
+/* The next delay of a capped doubling backoff: twice ms, at most max_ms. */
+uint64_t kw_backoff_next(uint64_t ms, uint64_t max_ms);
+/* Exactly KW_CONTAINER_ID_LEN lowercase hex digits. */
+int	kw_is_container_id(const char *s, size_t len);
+/* The same for a NUL-terminated string (NULL: no). */
+int	kw_cid_ok(const char *s);
+/* vsnprintf into err when err is not NULL. */
+void	kw_seterr(char *err, size_t errlen, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* Length of the well-formed UTF-8 sequence at s (n bytes left), 0 if none. */
+size_t	kw_utf8_len(const unsigned char *s, size_t n);
+/* At most max bytes of s without splitting a UTF-8 sequence. */
+size_t	kw_utf8_cut(const char *s, size_t len, size_t max);
 
 /* time.c */
 uint64_t kw_now_ns(void);		/* CLOCK_REALTIME, ns */

@@ -151,9 +151,7 @@ sub_disconnect(struct kw_sub *sub, const char *why)
 	if (sub->closing)
 		return;
 	uv_timer_start(&sub->timer, retry_timer, sub->backoff_ms, 0);
-	sub->backoff_ms *= 2;
-	if (sub->backoff_ms > BACKOFF_MAX_MS)
-		sub->backoff_ms = BACKOFF_MAX_MS;
+	sub->backoff_ms = kw_backoff_next(sub->backoff_ms, BACKOFF_MAX_MS);
 }
 
 static void

@@ -119,7 +119,6 @@ static void	session_begin(struct docker *dk);
 static int	quarantine_stop(struct docker *dk, struct dreq *from);
 static void	on_retry(uv_timer_t *t);
 static void	check_done(struct docker *dk);
-static int	valid_id(const char *s);
 static void	fetch_done(struct docker *dk, struct dreq *r, CURLcode res,
 		    long code);
 
@@ -609,9 +608,7 @@ session_fail(struct docker *dk, const char *why)
 	dk->state = DK_DOWN;
 	dk->st.connected = 0;
 	uv_timer_start(&dk->retry_timer, on_retry, dk->backoff_ms, 0);
-	dk->backoff_ms *= 2;
-	if (dk->backoff_ms > BACKOFF_MAX_MS)
-		dk->backoff_ms = BACKOFF_MAX_MS;
+	dk->backoff_ms = kw_backoff_next(dk->backoff_ms, BACKOFF_MAX_MS);
 }
 
 /*
@@ -927,7 +924,7 @@ docker_peek(const struct docker *dk, const char *id)
 void
 docker_refresh(struct docker *dk, const char *id)
 {
-	if (dk->state != DK_CONNECTED || dk->closing || !valid_id(id))
+	if (dk->state != DK_CONNECTED || dk->closing || !kw_cid_ok(id))
 		return;
 	queue_inspect(dk, id);
 	start_inspects(dk);
@@ -938,19 +935,6 @@ docker_stop_plan(uint64_t timeout_ms, uint64_t *stop_s, uint64_t *deadline_ms)
 {
 	*stop_s = timeout_ms >= 2000 ? timeout_ms / 2000 : 1;
 	*deadline_ms = *stop_s * 1000 + timeout_ms;
-}
-
-/* Only 64-hex ids go into a URL. */
-static int
-valid_id(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return i == KW_CID_LEN - 1;
 }
 
 /* stop's t: policy.stop_timeout, else half the API timeout. */
@@ -1018,7 +1002,7 @@ docker_update_cpu(struct docker *dk, const char *id, enum action action,
 	struct dreq *r;
 	char path[256], body[64];
 
-	if (dk->closing || !valid_id(id) || (action != ACTION_THROTTLE &&
+	if (dk->closing || !kw_cid_ok(id) || (action != ACTION_THROTTLE &&
 	    action != ACTION_RELEASE))
 		return -1;
 	snprintf(path, sizeof(path), "/containers/%s/update", id);
@@ -1048,7 +1032,7 @@ docker_act(struct docker *dk, const char *id, enum action action,
 	const char *method;
 	uint64_t stop_s = 0, deadline_ms = dk->timeout_ms;
 
-	if (dk->closing || !valid_id(id))
+	if (dk->closing || !kw_cid_ok(id))
 		return -1;
 	switch (action) {
 	case ACTION_REMOVE:
@@ -1164,7 +1148,7 @@ docker_fetch(struct docker *dk, const char *id, const char *what,
 	struct dreq *r;
 	char path[512];
 
-	if (dk->closing || !valid_id(id) || dk->state != DK_CONNECTED)
+	if (dk->closing || !kw_cid_ok(id) || dk->state != DK_CONNECTED)
 		return -1;
 	snprintf(path, sizeof(path), "/containers/%s/%s", id, what);
 	if ((r = req_new(dk, DREQ_FETCH, NULL, path, deadline_ms)) == NULL)

@@ -23,21 +23,6 @@ copy_str(char *dst, size_t len, const char *src)
 	snprintf(dst, len, "%s", src != NULL ? src : "");
 }
 
-/* A 64-hex container id. */
-static int
-valid_id(const char *s)
-{
-	size_t i;
-
-	if (s == NULL || strlen(s) != KW_CID_LEN - 1)
-		return 0;
-	for (i = 0; i < KW_CID_LEN - 1; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 /* Docker names start with '/': "/web" is the container "web". */
 static void
 copy_name(char *dst, size_t len, const char *name)
@@ -99,7 +84,7 @@ list_entry(json_t *e, struct docker_ctr *c, char *err, size_t errlen)
 	const char *id;
 
 	memset(c, 0, sizeof(*c));
-	if (!json_is_object(e) || !valid_id(id = get_str(e, "Id"))) {
+	if (!json_is_object(e) || !kw_cid_ok(id = get_str(e, "Id"))) {
 		snprintf(err, errlen, "container list: an entry has no Id");
 		return -1;
 	}
@@ -163,7 +148,7 @@ docker_parse_inspect(const char *buf, size_t len, struct docker_ctr *c,
 	memset(c, 0, sizeof(*c));
 	if ((root = load(buf, len, err, errlen)) == NULL)
 		return -1;
-	if (!json_is_object(root) || !valid_id(id = get_str(root, "Id"))) {
+	if (!json_is_object(root) || !kw_cid_ok(id = get_str(root, "Id"))) {
 		snprintf(err, errlen, "inspect: no container Id");
 		json_decref(root);
 		return -1;
@@ -230,7 +215,7 @@ docker_parse_event(const char *buf, size_t len, struct docker_event *ev,
 		n = sizeof(ev->action) - 1;
 	memcpy(ev->action, action, n);
 	ev->action[n] = '\0';
-	if (strcmp(ev->type, "container") == 0 && !valid_id(id)) {
+	if (strcmp(ev->type, "container") == 0 && !kw_cid_ok(id)) {
 		snprintf(err, errlen, "event %s: no container id", ev->action);
 		json_decref(root);
 		return -1;

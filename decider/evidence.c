@@ -216,46 +216,18 @@ size_t
 evidence_utf8_clean(const char *s, size_t len, char *out)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, o = 0, need, k;
-	uint32_t cp, min;
+	size_t i = 0, o = 0, n;
 
 	while (i < len) {
-		if (u[i] < 0x80) {
-			out[o++] = u[i] != 0 ? (char)u[i] : '?';
+		n = kw_utf8_len(u + i, len - i);
+		if (n == 0 || u[i] == 0) {
+			out[o++] = '?';
 			i++;
 			continue;
 		}
-		if ((u[i] & 0xe0) == 0xc0) {
-			need = 1;
-			cp = u[i] & 0x1f;
-			min = 0x80;
-		} else if ((u[i] & 0xf0) == 0xe0) {
-			need = 2;
-			cp = u[i] & 0x0f;
-			min = 0x800;
-		} else if ((u[i] & 0xf8) == 0xf0) {
-			need = 3;
-			cp = u[i] & 0x07;
-			min = 0x10000;
-		} else
-			goto bad;
-		if (len - i <= need)
-			goto bad;
-		for (k = 1; k <= need; k++) {
-			if ((u[i + k] & 0xc0) != 0x80)
-				goto bad;
-			cp = cp << 6 | (u[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 &&
-		    cp <= 0xdfff))
-			goto bad;
-		memcpy(out + o, s + i, need + 1);
-		o += need + 1;
-		i += need + 1;
-		continue;
-bad:
-		out[o++] = '?';
-		i++;
+		memcpy(out + o, s + i, n);
+		o += n;
+		i += n;
 	}
 	return o;
 }

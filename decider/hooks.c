@@ -50,7 +50,7 @@ hook_backoff_ms(unsigned attempt, uint64_t base_ms, uint64_t max_ms)
 	unsigned i;
 
 	for (i = 1; i < attempt && ms < max_ms; i++)
-		ms *= 2;
+		ms = kw_backoff_next(ms, max_ms);
 	return ms < max_ms ? ms : max_ms;
 }
 

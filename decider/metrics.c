@@ -205,36 +205,6 @@ metrics_buf_free(struct metrics_buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	uint32_t cp;
-	size_t len, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 /*
  * The format's escapes (backslash, double quote, newline); a byte that is
  * not UTF-8 becomes U+FFFD, since the format is UTF-8 and Docker names
@@ -253,7 +223,7 @@ metrics_escape_label(struct metrics_buf *out, const char *s)
 			buf_add(out, "\\\"", 2), i++;
 		else if (u[i] == '\n')
 			buf_add(out, "\\n", 2), i++;
-		else if ((k = utf8_len(u + i, n - i)) == 0)
+		else if ((k = kw_utf8_len(u + i, n - i)) == 0)
 			buf_add(out, "\xef\xbf\xbd", 3), i++;
 		else
 			buf_add(out, s + i, k), i += k;

@@ -71,18 +71,6 @@ kmod_strip_trailing_commas(char *buf, size_t len)
 	}
 }
 
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static const char *
 json_type_name(const json_t *v)
 {
@@ -120,13 +108,13 @@ get_uint(const json_t *obj, const char *where, const char *key, uint64_t max,
 	if ((j = json_object_get(obj, key)) == NULL)
 		return 0;
 	if (!json_is_integer(j)) {
-		seterr(err, errlen, "%s%s: expected integer, got %s", where,
+		kw_seterr(err, errlen, "%s%s: expected integer, got %s", where,
 		    key, json_type_name(j));
 		return -1;
 	}
 	n = json_integer_value(j);
 	if (n < 0 || (uint64_t)n > max) {
-		seterr(err, errlen, "%s%s: %lld out of range", where, key,
+		kw_seterr(err, errlen, "%s%s: %lld out of range", where, key,
 		    (long long)n);
 		return -1;
 	}
@@ -144,38 +132,12 @@ get_str(const json_t *obj, const char *where, const char *key,
 	if ((j = json_object_get(obj, key)) == NULL)
 		return 0;
 	if (!json_is_string(j)) {
-		seterr(err, errlen, "%s%s: expected string, got %s", where,
+		kw_seterr(err, errlen, "%s%s: expected string, got %s", where,
 		    key, json_type_name(j));
 		return -1;
 	}
 	*s = json_string_value(j);
 	*len = strnlen(*s, json_string_length(j));	/* stop at \u0000 */
-	return 1;
-}
-
-/* Cut at most max bytes of UTF-8 without splitting a character. */
-static size_t
-utf8_cut(const char *s, size_t len, size_t max)
-{
-	if (len <= max)
-		return len;
-	len = max;
-	while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
-		len--;
-	return len;
-}
-
-static int
-is_container_id(const char *s, size_t len)
-{
-	size_t	 i;
-
-	if (len != KW_CID_LEN - 1)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
 	return 1;
 }
 
@@ -192,17 +154,17 @@ parse_proc(const json_t *e, const char *where, struct kw_proc *p,
 	int		 r;
 
 	if (!json_is_object(e)) {
-		seterr(err, errlen, "%.*s: expected object, got %s",
+		kw_seterr(err, errlen, "%.*s: expected object, got %s",
 		    (int)strlen(where) - 1, where, json_type_name(e));
 		return -1;
 	}
 	if ((r = get_uint(e, where, "pid", INT32_MAX, &v, err, errlen)) != 1) {
 		if (r == 0)
-			seterr(err, errlen, "%spid: missing", where);
+			kw_seterr(err, errlen, "%spid: missing", where);
 		return -1;
 	}
 	if (v == 0) {
-		seterr(err, errlen, "%spid: 0 is not a process", where);
+		kw_seterr(err, errlen, "%spid: 0 is not a process", where);
 		return -1;
 	}
 	p->pid = (int32_t)v;
@@ -237,7 +199,7 @@ parse_proc(const json_t *e, const char *where, struct kw_proc *p,
 	if ((r = get_str(e, where, "name", &s, &len, err, errlen)) == -1)
 		return -1;
 	if (r) {
-		len = utf8_cut(s, len, sizeof(p->name) - 1);
+		len = kw_utf8_cut(s, len, sizeof(p->name) - 1);
 		memcpy(p->name, s, len);
 		p->name[len] = '\0';
 	}
@@ -247,9 +209,9 @@ parse_proc(const json_t *e, const char *where, struct kw_proc *p,
 		/* The seed ends every cmdline with a space. */
 		while (len > 0 && s[len - 1] == ' ')
 			len--;
-		len = utf8_cut(s, len, KW_CMDLINE_MAX - 1);
+		len = kw_utf8_cut(s, len, KW_CMDLINE_MAX - 1);
 		if (kw_proc_set_cmdline(p, s, len) == -1) {
-			seterr(err, errlen, "%scmdline: out of memory", where);
+			kw_seterr(err, errlen, "%scmdline: out of memory", where);
 			return -1;
 		}
 	}
@@ -260,8 +222,8 @@ parse_proc(const json_t *e, const char *where, struct kw_proc *p,
 	    -1)
 		return -1;
 	if (r && len > 0) {
-		if (!is_container_id(s, len)) {
-			seterr(err, errlen, "%scontainer_id: expected 64 hex "
+		if (!kw_is_container_id(s, len)) {
+			kw_seterr(err, errlen, "%scontainer_id: expected 64 hex "
 			    "digits", where);
 			return -1;
 		}
@@ -296,7 +258,7 @@ parse_proc(const json_t *e, const char *where, struct kw_proc *p,
 	    strcmp(id, p->container_id) == 0)) {
 		memcpy(p->container_id, id, sizeof(p->container_id));
 		if (kw_proc_set_cgroup(p, dir, strlen(dir)) == -1) {
-			seterr(err, errlen, "%scgroup: out of memory", where);
+			kw_seterr(err, errlen, "%scgroup: out of memory", where);
 			return -1;
 		}
 	} else
@@ -316,7 +278,7 @@ parse_host(const json_t *root, struct kw_host *h, char *err, size_t errlen)
 	    get_uint(root, "", "mem_free_kb", INT64_MAX, &h->mem_free_kb, err,
 	    errlen) != 1) {
 		if (err != NULL && errlen > 0 && err[0] == '\0')
-			seterr(err, errlen, "mem_total_kb and mem_free_kb "
+			kw_seterr(err, errlen, "mem_total_kb and mem_free_kb "
 			    "are required");
 		return -1;
 	}
@@ -371,11 +333,11 @@ kmod_parse(const char *buf, size_t len, struct kw_snapshot *snap,
 		err[0] = '\0';
 	first[0] = '\0';
 	if (len == 0) {
-		seterr(err, errlen, "empty input");
+		kw_seterr(err, errlen, "empty input");
 		return -1;
 	}
 	if ((copy = malloc(len)) == NULL) {
-		seterr(err, errlen, "out of memory");
+		kw_seterr(err, errlen, "out of memory");
 		return -1;
 	}
 	memcpy(copy, buf, len);
@@ -385,12 +347,12 @@ kmod_parse(const char *buf, size_t len, struct kw_snapshot *snap,
 	free(copy);
 	if (root == NULL) {
 		/* jansson says "unable to decode byte 0x.." for bad UTF-8. */
-		seterr(err, errlen, "line %d column %d (byte %d): %s",
+		kw_seterr(err, errlen, "line %d column %d (byte %d): %s",
 		    jerr.line, jerr.column, jerr.position, jerr.text);
 		return -1;
 	}
 	if (!json_is_object(root)) {
-		seterr(err, errlen, "top level: expected object, got %s",
+		kw_seterr(err, errlen, "top level: expected object, got %s",
 		    json_type_name(root));
 		goto reject;
 	}
@@ -405,7 +367,7 @@ kmod_parse(const char *buf, size_t len, struct kw_snapshot *snap,
 		if ((arr = json_object_get(root, keys[k])) == NULL)
 			continue;
 		if (!json_is_array(arr)) {
-			seterr(err, errlen, "%s: expected array, got %s",
+			kw_seterr(err, errlen, "%s: expected array, got %s",
 			    keys[k], json_type_name(arr));
 			goto reject;
 		}
@@ -414,7 +376,7 @@ kmod_parse(const char *buf, size_t len, struct kw_snapshot *snap,
 			nentries++;
 			snprintf(where, sizeof(where), "%s[%zu].", keys[k], i);
 			if ((p = kw_snapshot_add(snap)) == NULL) {
-				seterr(err, errlen, "out of memory");
+				kw_seterr(err, errlen, "out of memory");
 				goto reject;
 			}
 			no_cid = 0;
@@ -432,17 +394,17 @@ kmod_parse(const char *buf, size_t len, struct kw_snapshot *snap,
 		}
 	}
 	if (narrays == 0) {
-		seterr(err, errlen, "missing \"processes\" or \"containers\" "
+		kw_seterr(err, errlen, "missing \"processes\" or \"containers\" "
 		    "array");
 		goto reject;
 	}
 	if (skipped > 0 && (size_t)skipped == nentries) {
-		seterr(err, errlen, "every entry is malformed: %s", first);
+		kw_seterr(err, errlen, "every entry is malformed: %s", first);
 		goto reject;
 	}
 	json_decref(root);
 	if (skipped > 0)
-		seterr(err, errlen, "%d malformed entries skipped, first: %s",
+		kw_seterr(err, errlen, "%d malformed entries skipped, first: %s",
 		    skipped, first);
 	return skipped;
 
@@ -464,23 +426,23 @@ source_kmod_read(const char *path, struct kw_snapshot *snap,
 	if (info != NULL)
 		memset(info, 0, sizeof(*info));
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		kw_seterr(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if ((buf = malloc(cap)) == NULL) {
-		seterr(err, errlen, "%s: out of memory", path);
+		kw_seterr(err, errlen, "%s: out of memory", path);
 		close(fd);
 		return -1;
 	}
 	for (;;) {
 		if (len == cap) {
 			if (cap >= KMOD_MAX_FILE) {
-				seterr(err, errlen, "%s: larger than %u bytes",
+				kw_seterr(err, errlen, "%s: larger than %u bytes",
 				    path, KMOD_MAX_FILE);
 				goto fail;
 			}
 			if ((nbuf = realloc(buf, cap * 2)) == NULL) {
-				seterr(err, errlen, "%s: out of memory", path);
+				kw_seterr(err, errlen, "%s: out of memory", path);
 				goto fail;
 			}
 			buf = nbuf;
@@ -490,7 +452,7 @@ source_kmod_read(const char *path, struct kw_snapshot *snap,
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			seterr(err, errlen, "%s: read: %s", path,
+			kw_seterr(err, errlen, "%s: read: %s", path,
 			    strerror(errno));
 			goto fail;
 		}
@@ -505,7 +467,7 @@ source_kmod_read(const char *path, struct kw_snapshot *snap,
 		char	 tmp[512];
 
 		snprintf(tmp, sizeof(tmp), "%s", err);
-		seterr(err, errlen, "%s: %s", path, tmp);
+		kw_seterr(err, errlen, "%s: %s", path, tmp);
 	}
 	free(buf);
 	return r;

@@ -79,25 +79,9 @@ struct rdb {
 };
 
 static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static void
 dberr(struct rdb *db, char *err, size_t errlen, const char *what)
 {
-	seterr(err, errlen, "%s: %s", what, sqlite3_errmsg(db->conn));
+	kw_seterr(err, errlen, "%s: %s", what, sqlite3_errmsg(db->conn));
 }
 
 const char *
@@ -190,7 +174,7 @@ exec(struct rdb *db, const char *sql, char *err, size_t errlen)
 	char	*msg = NULL;
 
 	if (sqlite3_exec(db->conn, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		seterr(err, errlen, "%s: %s", sql,
+		kw_seterr(err, errlen, "%s: %s", sql,
 		    msg != NULL ? msg : sqlite3_errmsg(db->conn));
 		sqlite3_free(msg);
 		return -1;
@@ -257,7 +241,7 @@ add_column(struct rdb *db, const char *t, const char *c, const char *type,
 		return 0;
 	if ((sql = sqlite3_mprintf("ALTER TABLE \"%w\" ADD COLUMN \"%w\" %s",
 	    t, c, type)) == NULL) {
-		seterr(err, errlen, "%s.%s: out of memory", t, c);
+		kw_seterr(err, errlen, "%s.%s: out of memory", t, c);
 		return -1;
 	}
 	rc = exec(db, sql, err, errlen);
@@ -273,7 +257,7 @@ exec_free(struct rdb *db, char *sql, const char *what, char *err,
 	int	rc;
 
 	if (sql == NULL) {
-		seterr(err, errlen, "%s: out of memory", what);
+		kw_seterr(err, errlen, "%s: out of memory", what);
 		return -1;
 	}
 	rc = exec(db, sql, err, errlen);
@@ -305,7 +289,7 @@ migrate(struct rdb *db, char *err, size_t errlen)
 		return -1;
 	}
 	if (from > RDB_SCHEMA_VERSION) {
-		seterr(err, errlen, "schema version %d is newer than this "
+		kw_seterr(err, errlen, "schema version %d is newer than this "
 		    "recorder's (%d)", from, RDB_SCHEMA_VERSION);
 		return -1;
 	}
@@ -357,9 +341,9 @@ set_wal(struct rdb *db, char *err, size_t errlen)
 	if (sqlite3_step(st) != SQLITE_ROW)
 		dberr(db, err, errlen, "PRAGMA journal_mode");
 	else if ((mode = (const char *)sqlite3_column_text(st, 0)) == NULL)
-		seterr(err, errlen, "PRAGMA journal_mode: out of memory");
+		kw_seterr(err, errlen, "PRAGMA journal_mode: out of memory");
 	else if (strcmp(mode, "wal") != 0)
-		seterr(err, errlen, "cannot use WAL here (journal_mode is %s)",
+		kw_seterr(err, errlen, "cannot use WAL here (journal_mode is %s)",
 		    mode);
 	else
 		rc = 0;
@@ -373,7 +357,7 @@ prepare(struct rdb *db, const char *sql, sqlite3_stmt **st, char *err,
 {
 	if (sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT,
 	    st, NULL) != SQLITE_OK) {
-		seterr(err, errlen, "prepare %s: %s", sql,
+		kw_seterr(err, errlen, "prepare %s: %s", sql,
 		    sqlite3_errmsg(db->conn));
 		return -1;
 	}
@@ -389,7 +373,7 @@ prepare_insert(struct rdb *db, enum rdb_table t, char *err, size_t errlen)
 
 	db->ncols[t] = table_fields(t, db->cols[t]);
 	if ((sql = rdb_insert_sql(t)) == NULL) {
-		seterr(err, errlen, "%s: out of memory", tables[t].name);
+		kw_seterr(err, errlen, "%s: out of memory", tables[t].name);
 		return -1;
 	}
 	rc = prepare(db, sql, &db->ins[t], err, errlen);
@@ -412,11 +396,11 @@ create_file(const char *path, char *err, size_t errlen)
 	    O_NOFOLLOW, 0640)) == -1) {
 		if (errno == EEXIST)
 			return 0;
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		kw_seterr(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fchmod(fd, 0640) == -1) {
-		seterr(err, errlen, "%s: chmod 0640: %s", path,
+		kw_seterr(err, errlen, "%s: chmod 0640: %s", path,
 		    strerror(errno));
 		close(fd);
 		return -1;
@@ -433,7 +417,7 @@ rdb_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
 	int		 i, rc;
 
 	if ((db = calloc(1, sizeof(*db))) == NULL) {
-		seterr(err, errlen, "%s: out of memory", path);
+		kw_seterr(err, errlen, "%s: out of memory", path);
 		return NULL;
 	}
 	if (strcmp(path, ":memory:") != 0 && path[0] != '\0' &&
@@ -448,7 +432,7 @@ rdb_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
 	rc = sqlite3_open_v2(path, &db->conn, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		seterr(err, errlen, "%s: %s", path, db->conn != NULL ?
+		kw_seterr(err, errlen, "%s: %s", path, db->conn != NULL ?
 		    sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));
 		goto fail;
 	}
@@ -504,7 +488,7 @@ run(struct rdb *db, sqlite3_stmt *st, char *err, size_t errlen)
 
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE)
-		seterr(err, errlen, "%s: %s", sqlite3_sql(st),
+		kw_seterr(err, errlen, "%s: %s", sqlite3_sql(st),
 		    sqlite3_errmsg(sqlite3_db_handle(st)));
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -580,7 +564,7 @@ insert(struct rdb *db, const struct rec *r, uint64_t rows[RDB__NTABLES],
 	if (r->kind == REC_SKIP || r->kind == REC_END)
 		return 0;
 	if ((body = rec_body(r)) == NULL) {
-		seterr(err, errlen, "record seq %llu: unknown kind %d",
+		kw_seterr(err, errlen, "record seq %llu: unknown kind %d",
 		    (unsigned long long)r->seq, (int)r->kind);
 		return -1;
 	}
@@ -653,7 +637,7 @@ rdb_load_state(struct rdb *db, const char *stream, uint64_t *epoch,
 		*seq = (uint64_t)sqlite3_column_int64(st, 1);
 		found = 1;
 	} else if (rc != SQLITE_DONE) {
-		seterr(err, errlen, "stream_state %s: %s", stream,
+		kw_seterr(err, errlen, "stream_state %s: %s", stream,
 		    sqlite3_errstr(rc));
 		found = -1;
 	}

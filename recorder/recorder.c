@@ -238,9 +238,8 @@ write_done(struct recorder *rc)
 		    rc->inflight_seq, rc->job_err, rc->backoff_ms);
 		rc->retry_wait = 1;
 		uv_timer_start(&rc->retry_timer, retry_cb, rc->backoff_ms, 0);
-		rc->backoff_ms *= 2;
-		if (rc->backoff_ms > BACKOFF_MAX_MS)
-			rc->backoff_ms = BACKOFF_MAX_MS;
+		rc->backoff_ms = kw_backoff_next(rc->backoff_ms,
+		    BACKOFF_MAX_MS);
 		return;
 	}
 	if (rc->backoff_ms != BACKOFF_MIN_MS)

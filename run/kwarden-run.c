@@ -258,9 +258,7 @@ on_proc_closed(uv_handle_t *h)
 	fmt_ms(c->delay_ms, delay, sizeof(delay));
 	log_info("restarting %s in %s", c->name, delay);
 	uv_timer_start(&c->restart_timer, on_restart_timer, c->delay_ms, 0);
-	c->delay_ms *= 2;
-	if (c->delay_ms > sv->restart_delay_max_ms)
-		c->delay_ms = sv->restart_delay_max_ms;
+	c->delay_ms = kw_backoff_next(c->delay_ms, sv->restart_delay_max_ms);
 	if (c->delay_ms == 0)
 		c->delay_ms = 1;
 }

@@ -40,7 +40,6 @@ static void	buf_add(struct buf *b, const void *p, size_t len);
 static void	buf_addc(struct buf *b, char c);
 static void	buf_printf(struct buf *b, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
-static size_t	utf8_seq_len(const unsigned char *s, size_t len);
 static void	json_str(struct buf *b, const char *s, size_t len);
 static void	json_base64(struct buf *b, const char *s, size_t len);
 static void	json_double(struct buf *b, double d, int single);
@@ -139,45 +138,6 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-/*
- * The length of the well-formed UTF-8 sequence at s (RFC 3629: no
- * overlong forms, no surrogates, nothing past U+10FFFF), 0 if the bytes
- * there are not one.
- */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t len)
-{
-	unsigned char	lo = 0x80, hi = 0xbf;
-	size_t		n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (len < n)
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /* A JSON string; each byte that is not part of valid UTF-8 -> U+FFFD. */
 static void
 json_str(struct buf *b, const char *s, size_t len)
@@ -188,7 +148,7 @@ json_str(struct buf *b, const char *s, size_t len)
 	buf_addc(b, '"');
 	while (i < len) {
 		if (p[i] >= 0x80) {
-			if ((n = utf8_seq_len(p + i, len - i)) == 0) {
+			if ((n = kw_utf8_len(p + i, len - i)) == 0) {
 				buf_add(b, "\xef\xbf\xbd", 3);
 				n = 1;
 			} else
