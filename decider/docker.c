@@ -19,6 +19,7 @@
 
 #include "kwarden.h"
 #include "decider.h"
+#include "curluv.h"
 
 #define API		"http://localhost/v1.41"
 #define EVENTS_FILTER	"%7B%22type%22%3A%5B%22container%22%5D%7D"
@@ -70,13 +71,6 @@ struct dreq {
 	struct dreq	*prev, *next;
 };
 
-struct dsock {
-	uv_poll_t	 poll;
-	curl_socket_t	 fd;
-	struct docker	*dk;
-	struct dsock	*prev, *next;
-};
-
 enum dk_state {
 	DK_DOWN,		/* waiting for the retry timer */
 	DK_CONNECTING,		/* events requested, list not back yet */
@@ -85,8 +79,7 @@ enum dk_state {
 
 struct docker {
 	uv_loop_t	*loop;
-	CURLM		*multi;
-	uv_timer_t	 curl_timer;
+	struct curluv	 cu;
 	uv_timer_t	 retry_timer;
 	char		*socket_path;
 	uint64_t	 timeout_ms;
@@ -94,7 +87,6 @@ struct docker {
 	struct docker_table table;
 	struct dreq	*reqs;
 	size_t		 nreqs;
-	struct dsock	*socks;
 	uint64_t	 session;
 	struct dreq	*events;
 	struct dreq	*list;
@@ -142,119 +134,21 @@ on_handle_close(uv_handle_t *h)
 	maybe_free(dk);
 }
 
-/* curl <-> libuv */
+/* curl <-> libuv: decider/curluv.c */
 
 static void
-on_sock_close(uv_handle_t *h)
+on_curl_work(void *arg)
 {
-	struct dsock *ds = h->data;
-	struct docker *dk = ds->dk;
+	check_done(arg);
+}
 
-	free(ds);
+static void
+on_curl_closed(void *arg)
+{
+	struct docker *dk = arg;
+
 	dk->open_handles--;
 	maybe_free(dk);
-}
-
-static void
-dsock_close(struct dsock *ds)
-{
-	struct docker *dk = ds->dk;
-
-	if (ds->prev != NULL)
-		ds->prev->next = ds->next;
-	else
-		dk->socks = ds->next;
-	if (ds->next != NULL)
-		ds->next->prev = ds->prev;
-	uv_poll_stop(&ds->poll);
-	uv_close((uv_handle_t *)&ds->poll, on_sock_close);
-}
-
-static void
-on_poll(uv_poll_t *h, int status, int events)
-{
-	struct dsock *ds = h->data;
-	struct docker *dk = ds->dk;
-	int flags = 0, running;
-
-	if (status < 0)
-		flags = CURL_CSELECT_ERR;
-	if (events & UV_READABLE)
-		flags |= CURL_CSELECT_IN;
-	if (events & UV_WRITABLE)
-		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(dk->multi, ds->fd, flags, &running);
-	check_done(dk);
-}
-
-static int
-on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp,
-    void *socketp)
-{
-	struct docker *dk = userp;
-	struct dsock *ds = socketp;
-	int events = 0, rc;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (ds != NULL) {
-			if (!dk->closing)
-				curl_multi_assign(dk->multi, s, NULL);
-			dsock_close(ds);
-		}
-		return 0;
-	}
-	if (dk->closing)
-		return 0;
-	if (ds == NULL) {
-		if ((ds = calloc(1, sizeof(*ds))) == NULL)
-			return -1;
-		if ((rc = uv_poll_init_socket(dk->loop, &ds->poll, s)) != 0) {
-			log_warnx("docker: uv_poll_init_socket: %s",
-			    uv_strerror(rc));
-			free(ds);
-			return -1;
-		}
-		ds->fd = s;
-		ds->dk = dk;
-		ds->poll.data = ds;
-		dk->open_handles++;
-		ds->next = dk->socks;
-		if (dk->socks != NULL)
-			dk->socks->prev = ds;
-		dk->socks = ds;
-		curl_multi_assign(dk->multi, s, ds);
-	}
-	if (what & CURL_POLL_IN)
-		events |= UV_READABLE;
-	if (what & CURL_POLL_OUT)
-		events |= UV_WRITABLE;
-	uv_poll_start(&ds->poll, events, on_poll);
-	return 0;
-}
-
-static void
-on_curl_timeout(uv_timer_t *t)
-{
-	struct docker *dk = t->data;
-	int running;
-
-	curl_multi_socket_action(dk->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(dk);
-}
-
-static int
-on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct docker *dk = userp;
-
-	if (dk->closing)
-		return 0;
-	if (timeout_ms < 0)
-		uv_timer_stop(&dk->curl_timer);
-	else
-		uv_timer_start(&dk->curl_timer, on_curl_timeout,
-		    (uint64_t)timeout_ms, 0);
-	return 0;
 }
 
 /* Requests */
@@ -479,7 +373,7 @@ req_free(struct docker *dk, struct dreq *r)
 	if (dk->list == r)
 		dk->list = NULL;
 	if (r->easy != NULL) {
-		curl_multi_remove_handle(dk->multi, r->easy);
+		curl_multi_remove_handle(dk->cu.multi, r->easy);
 		curl_easy_cleanup(r->easy);
 	}
 	curl_slist_free_all(r->headers);
@@ -525,7 +419,7 @@ req_new(struct docker *dk, enum dreq_kind kind, const char *method,
 		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, 0L);
 	} else if (method != NULL)
 		curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
-	if (curl_multi_add_handle(dk->multi, r->easy) != CURLM_OK) {
+	if (curl_multi_add_handle(dk->cu.multi, r->easy) != CURLM_OK) {
 		curl_easy_cleanup(r->easy);
 		free(r);
 		return NULL;
@@ -767,7 +661,7 @@ check_done(struct docker *dk)
 	CURLMsg *m;
 	int left;
 
-	while ((m = curl_multi_info_read(dk->multi, &left)) != NULL) {
+	while ((m = curl_multi_info_read(dk->cu.multi, &left)) != NULL) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		r = NULL;
@@ -823,7 +717,8 @@ docker_new(struct uv_loop_s *loop, const char *socket_path,
 	if ((dk = calloc(1, sizeof(*dk))) == NULL)
 		return NULL;
 	if ((dk->socket_path = strdup(socket_path)) == NULL ||
-	    (dk->multi = curl_multi_init()) == NULL) {
+	    curluv_init(&dk->cu, loop, "docker", on_curl_work, on_curl_closed,
+	    dk) == -1) {
 		free(dk->socket_path);
 		free(dk);
 		return NULL;
@@ -832,15 +727,9 @@ docker_new(struct uv_loop_s *loop, const char *socket_path,
 	dk->timeout_ms = timeout_ms;
 	dk->backoff_ms = BACKOFF_MIN_MS;
 	docker_table_init(&dk->table);
-	curl_multi_setopt(dk->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(dk->multi, CURLMOPT_SOCKETDATA, dk);
-	curl_multi_setopt(dk->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(dk->multi, CURLMOPT_TIMERDATA, dk);
-	uv_timer_init(loop, &dk->curl_timer);
 	uv_timer_init(loop, &dk->retry_timer);
-	dk->curl_timer.data = dk;
 	dk->retry_timer.data = dk;
-	dk->open_handles = 2;
+	dk->open_handles = 2;	/* the retry timer and curluv */
 	return dk;
 }
 
@@ -1089,7 +978,6 @@ void
 docker_close(struct docker *dk)
 {
 	struct dreq *r, *next;
-	struct dsock *ds;
 
 	if (dk == NULL || dk->closing)
 		return;
@@ -1107,14 +995,8 @@ docker_close(struct docker *dk)
 		req_free(dk, r);
 	}
 	dk->closing = 1;
-	curl_multi_cleanup(dk->multi);
-	dk->multi = NULL;
-	/* Sockets curl kept open for reuse and never told us to forget. */
-	while ((ds = dk->socks) != NULL)
-		dsock_close(ds);
-	uv_timer_stop(&dk->curl_timer);
+	curluv_close(&dk->cu);
 	uv_timer_stop(&dk->retry_timer);
-	uv_close((uv_handle_t *)&dk->curl_timer, on_handle_close);
 	uv_close((uv_handle_t *)&dk->retry_timer, on_handle_close);
 }
 

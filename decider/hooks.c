@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "decider.h"
+#include "curluv.h"
 
 /* The decisions */
 
@@ -161,13 +162,6 @@ struct job {
 	struct job	*prev, *next;
 };
 
-struct hsock {
-	uv_poll_t	 poll;
-	curl_socket_t	 fd;
-	struct hooks	*h;
-	struct hsock	*prev, *next;
-};
-
 struct hook_counts {
 	uint64_t	sent;		/* attempts started */
 	uint64_t	ok;		/* deliveries that ended well */
@@ -185,12 +179,10 @@ struct hook_counts {
 struct hooks {
 	uv_loop_t	*loop;
 	struct hooks_conf c;
-	CURLM		*multi;
-	uv_timer_t	 curl_timer;
-	int		 open;		/* own handles and sockets */
+	struct curluv	 cu;
+	int		 open;		/* curluv until it is closed */
 	int		 closing;
 	struct job	*jobs;
-	struct hsock	*socks;
 	size_t		 running;
 	uint64_t	 next_id;
 	struct hook_counts k[HOOK__KINDS];
@@ -204,8 +196,6 @@ maybe_free(struct hooks *h)
 {
 	if (!h->closing || h->open > 0 || h->jobs != NULL)
 		return;
-	if (h->multi != NULL)
-		curl_multi_cleanup(h->multi);
 	free(h);
 }
 
@@ -266,7 +256,7 @@ attempt_done(struct job *j, int ok, int retryable, const char *why)
 	h->running--;
 	k->in_flight--;
 	if (j->easy != NULL) {
-		curl_multi_remove_handle(h->multi, j->easy);
+		curl_multi_remove_handle(h->cu.multi, j->easy);
 		curl_easy_cleanup(j->easy);
 		curl_slist_free_all(j->headers);
 		j->easy = NULL;
@@ -429,114 +419,21 @@ start_exec(struct job *j, char *why, size_t whylen)
 
 /* webhook: curl <-> libuv, as docker.c does it */
 
-static void
-on_sock_closed(uv_handle_t *hd)
-{
-	struct hsock *s = hd->data;
-	struct hooks *h = s->h;
+/* curl <-> libuv: decider/curluv.c */
 
-	free(s);
+static void
+on_curl_work(void *arg)
+{
+	check_curl(arg);
+}
+
+static void
+on_curl_closed(void *arg)
+{
+	struct hooks *h = arg;
+
 	h->open--;
 	maybe_free(h);
-}
-
-static void
-hsock_close(struct hsock *s)
-{
-	struct hooks *h = s->h;
-
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		h->socks = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	uv_poll_stop(&s->poll);
-	uv_close((uv_handle_t *)&s->poll, on_sock_closed);
-}
-
-static void
-on_poll(uv_poll_t *p, int status, int events)
-{
-	struct hsock *s = p->data;
-	int flags = 0, running;
-
-	if (status < 0)
-		flags = CURL_CSELECT_ERR;
-	if (events & UV_READABLE)
-		flags |= CURL_CSELECT_IN;
-	if (events & UV_WRITABLE)
-		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(s->h->multi, s->fd, flags, &running);
-	check_curl(s->h);
-}
-
-static int
-on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp,
-    void *socketp)
-{
-	struct hooks *h = userp;
-	struct hsock *s = socketp;
-	int events = 0;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (s != NULL) {
-			if (!h->closing)
-				curl_multi_assign(h->multi, fd, NULL);
-			hsock_close(s);
-		}
-		return 0;
-	}
-	if (h->closing)
-		return 0;
-	if (s == NULL) {
-		if ((s = calloc(1, sizeof(*s))) == NULL)
-			return -1;
-		if (uv_poll_init_socket(h->loop, &s->poll, fd) != 0) {
-			free(s);
-			return -1;
-		}
-		s->fd = fd;
-		s->h = h;
-		s->poll.data = s;
-		h->open++;
-		s->next = h->socks;
-		if (h->socks != NULL)
-			h->socks->prev = s;
-		h->socks = s;
-		curl_multi_assign(h->multi, fd, s);
-	}
-	if (what & CURL_POLL_IN)
-		events |= UV_READABLE;
-	if (what & CURL_POLL_OUT)
-		events |= UV_WRITABLE;
-	uv_poll_start(&s->poll, events, on_poll);
-	return 0;
-}
-
-static void
-on_curl_timeout(uv_timer_t *t)
-{
-	struct hooks *h = t->data;
-	int running;
-
-	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_curl(h);
-}
-
-static int
-on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct hooks *h = userp;
-
-	if (h->closing)
-		return 0;
-	if (timeout_ms < 0)
-		uv_timer_stop(&h->curl_timer);
-	else
-		uv_timer_start(&h->curl_timer, on_curl_timeout,
-		    (uint64_t)timeout_ms, 0);
-	return 0;
 }
 
 static size_t
@@ -554,7 +451,7 @@ check_curl(struct hooks *h)
 	long code = 0;
 	int left;
 
-	while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+	while ((m = curl_multi_info_read(h->cu.multi, &left)) != NULL) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		j = NULL;
@@ -600,7 +497,7 @@ start_webhook(struct job *j, char *why, size_t whylen)
 	curl_easy_setopt(j->easy, CURLOPT_ERRORBUFFER, j->errbuf);
 	curl_easy_setopt(j->easy, CURLOPT_USERAGENT, "kwarden/" KW_VERSION);
 	curl_easy_setopt(j->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (curl_multi_add_handle(h->multi, j->easy) != CURLM_OK) {
+	if (curl_multi_add_handle(h->cu.multi, j->easy) != CURLM_OK) {
 		curl_easy_cleanup(j->easy);
 		curl_slist_free_all(j->headers);
 		j->easy = NULL;
@@ -699,16 +596,11 @@ hooks_new(struct uv_loop_s *loop, const struct hooks_conf *c)
 	h->c = *c;
 	if (h->c.concurrency == 0)
 		h->c.concurrency = 1;
-	if ((h->multi = curl_multi_init()) == NULL) {
+	if (curluv_init(&h->cu, loop, "hooks", on_curl_work, on_curl_closed,
+	    h) == -1) {
 		free(h);
 		return NULL;
 	}
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-	uv_timer_init(loop, &h->curl_timer);
-	h->curl_timer.data = h;
 	h->open = 1;
 	return h;
 }
@@ -766,15 +658,6 @@ hooks_status(const struct hooks *h)
 	return o;
 }
 
-static void
-on_curl_timer_closed(uv_handle_t *hd)
-{
-	struct hooks *h = hd->data;
-
-	h->open--;
-	maybe_free(h);
-}
-
 void
 hooks_close(struct hooks *h)
 {
@@ -798,7 +681,7 @@ hooks_close(struct hooks *h)
 		if (j->state == JOB_RUNNING) {
 			h->running--;
 			h->k[j->kind].in_flight--;
-			curl_multi_remove_handle(h->multi, j->easy);
+			curl_multi_remove_handle(h->cu.multi, j->easy);
 			curl_easy_cleanup(j->easy);
 			curl_slist_free_all(j->headers);
 			j->easy = NULL;
@@ -809,11 +692,5 @@ hooks_close(struct hooks *h)
 	}
 	if (n > 0)
 		log_warnx("hooks: stopping: %zu deliveries not made", n);
-	curl_multi_cleanup(h->multi);
-	h->multi = NULL;
-	/* Sockets curl kept for reuse and never told us to forget. */
-	while (h->socks != NULL)
-		hsock_close(h->socks);
-	uv_timer_stop(&h->curl_timer);
-	uv_close((uv_handle_t *)&h->curl_timer, on_curl_timer_closed);
+	curluv_close(&h->cu);
 }
