@@ -229,6 +229,41 @@ kw_daemon_close(struct kw_daemon *d)
 	}
 }
 
+/* The stream figures every status shows, by the same names everywhere. */
+json_t *
+kw_pub_stats_json(const struct kw_pub_stats *ps)
+{
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	    "epoch", (json_int_t)ps->epoch,
+	    "seq", (json_int_t)ps->seq,
+	    "oldest_seq", (json_int_t)ps->oldest_seq,
+	    "ring_bytes", (json_int_t)ps->ring_bytes,
+	    "ring_msgs", (json_int_t)ps->ring_msgs,
+	    "clients", (json_int_t)ps->clients,
+	    "clients_cut", (json_int_t)ps->clients_cut,
+	    "clients_bad", (json_int_t)ps->clients_bad,
+	    "acked_seq", (json_int_t)ps->acked_seq,
+	    "bytes_out", (json_int_t)ps->bytes_out,
+	    "held_bytes", (json_int_t)ps->held_bytes,
+	    "queued_bytes", (json_int_t)ps->queued_bytes);
+}
+
+json_t *
+kw_sub_stats_json(const struct kw_sub_stats *ss, const char *stream)
+{
+	return json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}",
+	    "stream", stream,
+	    "connected", ss->connected,
+	    "epoch", (json_int_t)ss->epoch,
+	    "last_seq", (json_int_t)ss->last_seq,
+	    "received", (json_int_t)ss->received,
+	    "gaps", (json_int_t)ss->gaps,
+	    "reconnects", (json_int_t)ss->reconnects,
+	    "restarts_clean", (json_int_t)ss->restarts_clean,
+	    "restarts_lossy", (json_int_t)ss->restarts_lossy,
+	    "last_error", ss->last_error);
+}
+
 json_t *
 kw_daemon_status(const struct kw_daemon *d)
 {

@@ -411,6 +411,10 @@ void	kw_daemon_ready(struct kw_daemon *d);
 void	kw_daemon_close(struct kw_daemon *d);
 /* Common status fields: name, version, pid, uptime_s, errors, last_error. */
 struct json_t *kw_daemon_status(const struct kw_daemon *d);
+/* A stream's figures in `status`: the producer's, a consumer's. */
+struct json_t *kw_pub_stats_json(const struct kw_pub_stats *ps);
+struct json_t *kw_sub_stats_json(const struct kw_sub_stats *ss,
+	    const char *stream);
 /* Run the loop to completion, close it; returns the exit code. */
 int	kw_daemon_run(struct kw_daemon *d);
 

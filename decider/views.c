@@ -43,30 +43,13 @@ cmd_status(void *arg, const char *args)
 	memset(&ss, 0, sizeof(ss));
 	if (dz->sub != NULL)
 		kw_sub_stats(dz->sub, &ss);
-	r = json_object();
-	json_object_set_new(r, "connected", json_boolean(ss.connected));
-	json_object_set_new(r, "epoch", json_u64(ss.epoch));
-	json_object_set_new(r, "last_seq", json_u64(ss.last_seq));
-	json_object_set_new(r, "received", json_u64(ss.received));
-	json_object_set_new(r, "gaps", json_u64(ss.gaps));
-	json_object_set_new(r, "reconnects", json_u64(ss.reconnects));
-	json_object_set_new(r, "last_error", json_string(ss.last_error));
+	r = kw_sub_stats_json(&ss, "reader");
 	json_object_set_new(o, "reader", r);
 
 	memset(&ps, 0, sizeof(ps));
 	if (dz->pub != NULL)
 		kw_pub_stats(dz->pub, &ps);
-	p = json_object();
-	json_object_set_new(p, "epoch", json_u64(ps.epoch));
-	json_object_set_new(p, "seq", json_u64(ps.seq));
-	json_object_set_new(p, "oldest_seq", json_u64(ps.oldest_seq));
-	json_object_set_new(p, "ring_bytes", json_u64(ps.ring_bytes));
-	json_object_set_new(p, "ring_msgs", json_u64(ps.ring_msgs));
-	json_object_set_new(p, "clients", json_u64(ps.clients));
-	json_object_set_new(p, "clients_cut", json_u64(ps.clients_cut));
-	json_object_set_new(p, "clients_bad", json_u64(ps.clients_bad));
-	json_object_set_new(p, "acked_seq", json_u64(ps.acked_seq));
-	json_object_set_new(p, "bytes_out", json_u64(ps.bytes_out));
+	p = kw_pub_stats_json(&ps);
 	json_object_set_new(o, "pub", p);
 
 	json_object_set_new(o, "decisions_taken", json_u64(dz->eng.taken));

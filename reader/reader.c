@@ -420,23 +420,7 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(o, "cgroup", pf);
 	if (r->pub != NULL) {
 		kw_pub_stats(r->pub, &ps);
-		pub = json_object();
-		json_object_set_new(pub, "epoch",
-		    json_integer((json_int_t)ps.epoch));
-		json_object_set_new(pub, "seq",
-		    json_integer((json_int_t)ps.seq));
-		json_object_set_new(pub, "oldest_seq",
-		    json_integer((json_int_t)ps.oldest_seq));
-		json_object_set_new(pub, "clients",
-		    json_integer((json_int_t)ps.clients));
-		json_object_set_new(pub, "clients_cut",
-		    json_integer((json_int_t)ps.clients_cut));
-		json_object_set_new(pub, "ring_bytes",
-		    json_integer((json_int_t)ps.ring_bytes));
-		json_object_set_new(pub, "ring_msgs",
-		    json_integer((json_int_t)ps.ring_msgs));
-		json_object_set_new(pub, "bytes_out",
-		    json_integer((json_int_t)ps.bytes_out));
+		pub = kw_pub_stats_json(&ps);
 		json_object_set_new(o, "pub", pub);
 	}
 	return o;

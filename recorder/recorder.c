@@ -504,15 +504,7 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(o, "lost_oom", json_integer(rc->oom));
 	if (rc->sub != NULL) {
 		kw_sub_stats(rc->sub, &st);
-		s = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:s}",
-		    "stream", STREAM,
-		    "epoch", (json_int_t)st.epoch,
-		    "last_seq", (json_int_t)st.last_seq,
-		    "received", (json_int_t)st.received,
-		    "gaps", (json_int_t)st.gaps,
-		    "reconnects", (json_int_t)st.reconnects,
-		    "connected", st.connected,
-		    "last_error", st.last_error);
+		s = kw_sub_stats_json(&st, STREAM);
 		json_object_set_new(o, "sub", s);
 	}
 	return o;

@@ -107,6 +107,55 @@ limit_hit__flood__counted_every_time_logged_once(void **state)
 	json_decref(o);
 }
 
+/* Every figure of the structs is in the JSON, under its own name. */
+static void
+stats_json__every_field__by_name(void **state)
+{
+	struct kw_pub_stats	ps;
+	struct kw_sub_stats	ss;
+	json_t			*o;
+
+	(void)state;
+	memset(&ps, 0, sizeof(ps));
+	ps.epoch = 7;
+	ps.seq = 42;
+	ps.acked_seq = 40;
+	ps.clients_bad = 3;
+	ps.queued_bytes = 99;
+	o = kw_pub_stats_json(&ps);
+	assert_non_null(o);
+	assert_int_equal(json_integer_value(json_object_get(o, "epoch")), 7);
+	assert_int_equal(json_integer_value(json_object_get(o, "seq")), 42);
+	assert_int_equal(json_integer_value(json_object_get(o, "acked_seq")),
+	    40);
+	assert_int_equal(json_integer_value(json_object_get(o,
+	    "clients_bad")), 3);
+	assert_int_equal(json_integer_value(json_object_get(o,
+	    "queued_bytes")), 99);
+	json_decref(o);
+
+	memset(&ss, 0, sizeof(ss));
+	ss.connected = 1;
+	ss.last_seq = 11;
+	ss.restarts_clean = 2;
+	ss.restarts_lossy = 1;
+	snprintf(ss.last_error, sizeof(ss.last_error), "gone");
+	o = kw_sub_stats_json(&ss, "decider");
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(o, "stream")),
+	    "decider");
+	assert_true(json_is_true(json_object_get(o, "connected")));
+	assert_int_equal(json_integer_value(json_object_get(o, "last_seq")),
+	    11);
+	assert_int_equal(json_integer_value(json_object_get(o,
+	    "restarts_clean")), 2);
+	assert_int_equal(json_integer_value(json_object_get(o,
+	    "restarts_lossy")), 1);
+	assert_string_equal(json_string_value(json_object_get(o,
+	    "last_error")), "gone");
+	json_decref(o);
+}
+
 int
 main(void)
 {
@@ -114,6 +163,7 @@ main(void)
 		cmocka_unit_test(
 		    mkdir_p__any_umask__exact_mode_for_what_it_makes),
 		cmocka_unit_test(limits__from_config__every_key),
+		cmocka_unit_test(stats_json__every_field__by_name),
 		cmocka_unit_test(
 		    limit_hit__flood__counted_every_time_logged_once),
 	};
