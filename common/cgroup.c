@@ -154,6 +154,40 @@ kw_cgroup_file_dir(const char *content, int unified, const char *id,
 	return 0;
 }
 
+/* One line of /proc/<pid>/cgroup: N:controllers:path. */
+struct cg_line {
+	const char	*path;		/* not NUL-terminated: plen bytes */
+	size_t		 plen;
+	int		 unified;	/* "0::path", cgroup v2 */
+};
+
+/*
+ * The next well-formed line from *pos on (the path may itself hold
+ * colons); 0 at the end of content.
+ */
+static int
+cg_next_line(const char **pos, struct cg_line *l)
+{
+	const char	*line, *eol, *c1, *c2;
+
+	while (*(line = *pos) != '\0') {
+		if ((eol = strchr(line, '\n')) == NULL)
+			eol = line + strlen(line);
+		*pos = *eol ? eol + 1 : eol;
+		c1 = memchr(line, ':', (size_t)(eol - line));
+		if (c1 == NULL)
+			continue;
+		c2 = memchr(c1 + 1, ':', (size_t)(eol - c1 - 1));
+		if (c2 == NULL)
+			continue;
+		l->path = c2 + 1;
+		l->plen = (size_t)(eol - l->path);
+		l->unified = c1 - line == 1 && line[0] == '0' && c2 == c1 + 1;
+		return 1;
+	}
+	return 0;
+}
+
 static void
 copy_path(char *dst, size_t dstlen, const char *src, size_t len)
 {
@@ -169,9 +203,8 @@ int
 kw_cgroup_file_container_id(const char *content,
     char out[KW_CONTAINER_ID_LEN + 1], char *path_out, size_t path_len)
 {
-	const char	*line, *eol, *c1, *c2, *path;
+	struct cg_line	 l;
 	char		 id[KW_CONTAINER_ID_LEN + 1];
-	size_t		 plen;
 	int		 found = 0, have_path = 0, have_unified = 0;
 
 	out[0] = '\0';
@@ -179,31 +212,19 @@ kw_cgroup_file_container_id(const char *content,
 		path_out[0] = '\0';
 	if (content == NULL)
 		return 0;
-	for (line = content; *line != '\0'; line = *eol ? eol + 1 : eol) {
-		if ((eol = strchr(line, '\n')) == NULL)
-			eol = line + strlen(line);
-		/* N:controllers:path; the path may itself hold colons. */
-		c1 = memchr(line, ':', (size_t)(eol - line));
-		if (c1 == NULL)
-			continue;
-		c2 = memchr(c1 + 1, ':', (size_t)(eol - c1 - 1));
-		if (c2 == NULL)
-			continue;
-		path = c2 + 1;
-		plen = (size_t)(eol - path);
-
-		if (c1 - line == 1 && line[0] == '0' && c2 == c1 + 1) {
-			copy_path(path_out, path_len, path, plen);
+	while (cg_next_line(&content, &l)) {
+		if (l.unified) {
+			copy_path(path_out, path_len, l.path, l.plen);
 			have_path = have_unified = 1;
 		} else if (!have_path) {
-			copy_path(path_out, path_len, path, plen);
+			copy_path(path_out, path_len, l.path, l.plen);
 			have_path = 1;
 		}
 		/*
 		 * The path as it is, not a copy cut to a buffer: a cut could
 		 * leave 64 hex digits of a longer name. It ends at eol.
 		 */
-		if (!found && kw_cgroup_container_id(path, id)) {
+		if (!found && kw_cgroup_container_id(l.path, id)) {
 			memcpy(out, id, sizeof(id));
 			found = 1;
 		}
@@ -217,40 +238,32 @@ int
 kw_cgroup_file_claim(const char *content, char id[KW_CONTAINER_ID_LEN + 1],
     char *dir, size_t dirsize)
 {
-	const char	*line, *eol, *c1, *c2, *first = NULL;
+	struct cg_line	 l;
+	const char	*first = NULL;
 	char		 buf[KW_CGROUP_PATH_MAX];
-	size_t		 plen, firstlen = 0;
+	size_t		 firstlen = 0;
 
 	id[0] = '\0';
 	if (dirsize > 0)
 		dir[0] = '\0';
 	if (content == NULL)
 		return 0;
-	for (line = content; *line != '\0'; line = *eol ? eol + 1 : eol) {
-		if ((eol = strchr(line, '\n')) == NULL)
-			eol = line + strlen(line);
-		c1 = memchr(line, ':', (size_t)(eol - line));
-		if (c1 == NULL)
+	while (cg_next_line(&content, &l)) {
+		if (l.plen >= sizeof(buf))
 			continue;
-		c2 = memchr(c1 + 1, ':', (size_t)(eol - c1 - 1));
-		if (c2 == NULL)
-			continue;
-		plen = (size_t)(eol - c2 - 1);
-		if (plen >= sizeof(buf))
-			continue;
-		memcpy(buf, c2 + 1, plen);
-		buf[plen] = '\0';
+		memcpy(buf, l.path, l.plen);
+		buf[l.plen] = '\0';
 		if (!kw_cgroup_container_id(buf, id))
 			continue;
-		if (c1 - line == 1 && line[0] == '0' && c2 == c1 + 1) {
+		if (l.unified) {
 			/* The unified line wins over every v1 one. */
-			first = c2 + 1;
-			firstlen = plen;
+			first = l.path;
+			firstlen = l.plen;
 			break;
 		}
 		if (first == NULL) {
-			first = c2 + 1;
-			firstlen = plen;
+			first = l.path;
+			firstlen = l.plen;
 		}
 	}
 	id[0] = '\0';
