@@ -157,4 +157,4 @@ for f in results live_pre live_post frz_pre frz_post tap_live:tap_live.json \
 done
 echo "==KW-DONE==" >"$OUT"
 sync
-poweroff -f
+vm_off

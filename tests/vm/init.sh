@@ -29,6 +29,11 @@ emit() {
 	} >$OUT
 }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
+# The end of the VM: qemu runs with -no-reboot, so a reset ends it on any
+# kernel. A power-off would not: without ACPI sleep support (the debug
+# kernel has neither SUSPEND nor HIBERNATION) the kernel only halts, and
+# qemu waits for its timeout.
+vm_off() { reboot -f; }
 wait_file() {	# file, tenths of a second
 	i=0
 	while [ ! -s "$1" ] && [ $i -lt "$2" ]; do
@@ -60,7 +65,7 @@ if [ "${MODE:-}" = control ]; then
 	emit dmesg /tmp/dmesg.txt
 	echo "==KW-DONE==" >$OUT
 	sync
-	poweroff -f
+	vm_off
 fi
 # the cgroup v2 phase (tests/vm/cgv2.sh): a VM of its own
 # shellcheck source=/dev/null
@@ -301,4 +306,4 @@ for f in results:results s0:s0.json s1:s1.json s1n:s1n.json s2:s2.json c1:c1.jso
 done
 echo "==KW-DONE==" >$OUT
 sync
-poweroff -f
+vm_off
