@@ -879,6 +879,8 @@ struct metrics_container {
 	double		throttled_seconds;
 	double		oom_kills;
 	double		quarantined;		/* 0 or 1 */
+	double		throttled;		/* 1: its CPU capped by us */
+	double		strikes;		/* within the window */
 };
 
 /* Counts by a few label values ("remove", "low", "ok"), kept on the loop. */
@@ -939,6 +941,7 @@ struct metrics_view {
 	double		 decisions_skipped;
 	double		 errors;
 	double		 reloads;
+	double		 quarantined_identities;
 	double		 http_connections;
 	double		 http_connections_refused;
 	double		 http_timeouts;
@@ -947,6 +950,7 @@ struct metrics_view {
 	size_t		 ncontainers;
 	const struct metrics_counts *actions;	/* action, class, result */
 	const struct metrics_counts *skips;	/* reason */
+	const struct metrics_counts *hooks;	/* kind, outcome */
 };
 
 /* Growable text; oom set when an append failed (the text is then cut). */
@@ -1197,6 +1201,12 @@ struct hooks *hooks_new(struct uv_loop_s *loop, const struct hooks_conf *c);
 /* One action ended: a delivery to each configured hook. */
 void	hooks_fire(struct hooks *h, const struct kw_deletion_rec *rec);
 struct json_t *hooks_status(const struct hooks *h);
+struct metrics_counts;
+/*
+ * Each configured kind's outcomes so far (kind: exec, webhook; outcome:
+ * ok, failed, retried, dropped_rate, dropped_queue, timeout) added to t.
+ */
+int	hooks_outcomes(const struct hooks *h, struct metrics_counts *t);
 /* Drop what waits, kill what runs, free once every handle is closed. */
 void	hooks_close(struct hooks *h);
 

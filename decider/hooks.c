@@ -630,6 +630,40 @@ hooks_fire(struct hooks *h, const struct kw_deletion_rec *rec)
 	pump(h);
 }
 
+int
+hooks_outcomes(const struct hooks *h, struct metrics_counts *t)
+{
+	static const char *const names[] = { "ok", "failed", "retried",
+	    "dropped_rate", "dropped_queue", "timeout" };
+	const struct hook_counts *k;
+	const char *target, *label[2];
+	uint64_t v[6];
+	size_t j;
+	int i;
+
+	if (h == NULL)
+		return 0;
+	for (i = 0; i < HOOK__KINDS; i++) {
+		target = i == HOOK_EXEC ? h->c.exec : h->c.webhook;
+		if (target[0] == '\0')
+			continue;
+		k = &h->k[i];
+		v[0] = k->ok;
+		v[1] = k->failed;
+		v[2] = k->retried;
+		v[3] = k->dropped_rate;
+		v[4] = k->dropped_queue;
+		v[5] = k->timeouts;
+		label[0] = kind_names[i];
+		for (j = 0; j < 6; j++) {
+			label[1] = names[j];
+			if (metrics_counts_add(t, label, 2, v[j]) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 json_t *
 hooks_status(const struct hooks *h)
 {

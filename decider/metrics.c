@@ -104,6 +104,9 @@ static const struct scalar_row scalars[] = {
 	    V(errors) },
 	{ "kwarden_reloads_total", "counter", "Configuration reloads",
 	    V(reloads) },
+	{ "kwarden_quarantined_identities", "gauge", "Identities (compose "
+	    "service, swarm service or name) quarantined now",
+	    V(quarantined_identities) },
 	{ "kwarden_metrics_connections", "gauge", "HTTP connections open on "
 	    "metrics.listen", V(http_connections) },
 	{ "kwarden_metrics_connections_refused_total", "counter", "HTTP "
@@ -144,6 +147,11 @@ static const struct scalar_row container_rows[] = {
 	    "container's cgroup", C(oom_kills) },
 	{ "kwarden_container_quarantined", "gauge", "1 when the container's "
 	    "identity is quarantined", C(quarantined) },
+	{ "kwarden_container_throttled", "gauge", "1 while kwarden caps the "
+	    "container's CPU (the ladder's throttle step)", C(throttled) },
+	{ "kwarden_container_strikes", "gauge", "Strikes against the "
+	    "container's identity within policy.quarantine_window",
+	    C(strikes) },
 };
 #undef C
 
@@ -163,6 +171,9 @@ static const struct counts_row counts_rows[] = {
 	    { "action", "class", "result" }, 3, V(actions) },
 	{ "kwarden_skips_total", "Candidates skipped by reason, one per "
 	    "sample each", { "reason" }, 1, V(skips) },
+	{ "kwarden_hook_deliveries_total", "Hook deliveries by kind (exec, "
+	    "webhook) and outcome (ok, failed, retried, dropped_rate, "
+	    "dropped_queue, timeout)", { "kind", "outcome" }, 2, V(hooks) },
 };
 #undef V
 
@@ -448,6 +459,7 @@ struct metrics {
 	uint64_t		 not_found;
 	struct metrics_counts	 actions;
 	struct metrics_counts	 skips;
+	struct metrics_counts	 hooks;		/* rebuilt at each scrape */
 	struct metrics_container *ctr;
 	size_t			 ctr_cap;
 	uint64_t		 start_mono_ns;
@@ -463,6 +475,7 @@ collect(struct metrics *m, struct metrics_view *v)
 	struct kw_container_rec rec;
 	struct metrics_container *c, *nc;
 	const struct engine_row *r;
+	const struct strike_entry *s;
 	const struct kw_host *h = &dz->snap.host;
 	size_t i;
 
@@ -516,12 +529,18 @@ collect(struct metrics *m, struct metrics_view *v)
 	v->decisions_skipped = (double)dz->eng.skipped;
 	v->errors = (double)kw_log_error_count();
 	v->reloads = (double)dz->reloads;
+	for (i = 0; i < dz->eng.strikes.n; i++)
+		if (dz->eng.strikes.e[i].quarantined)
+			v->quarantined_identities++;
 	v->http_connections = (double)m->connections;
 	v->http_connections_refused = (double)m->refused;
 	v->http_timeouts = (double)m->timeouts;
 	v->scrapes = (double)m->scrapes;
 	v->actions = &m->actions;
 	v->skips = &m->skips;
+	m->hooks.n = 0;
+	(void)hooks_outcomes(dz->hooks, &m->hooks);
+	v->hooks = &m->hooks;
 
 	if (dz->eng.nrows > m->ctr_cap) {
 		if ((nc = realloc(m->ctr, dz->eng.nrows * sizeof(*nc))) ==
@@ -551,7 +570,13 @@ collect(struct metrics *m, struct metrics_view *v)
 		c->throttled_periods = (double)rec.nr_throttled;
 		c->throttled_seconds = (double)rec.throttled_ns / 1e9;
 		c->oom_kills = (double)rec.oom_kills;
-		c->quarantined = 0;	/* no quarantine in the engine yet */
+		s = r->identity[0] != '\0' ? strikes_find(&dz->eng.strikes,
+		    r->identity) : NULL;
+		c->quarantined = s != NULL && s->quarantined;
+		c->strikes = s != NULL ? (double)strikes_count(s,
+		    dz->eng.wall_s, dz->eng.policy.quarantine_window_ms /
+		    1000) : 0;
+		c->throttled = r->act != NULL && r->act->throttled;
 	}
 	v->containers = m->ctr;
 	v->ncontainers = dz->eng.nrows;
@@ -887,6 +912,7 @@ metrics_free(struct metrics *m)
 {
 	metrics_counts_free(&m->actions);
 	metrics_counts_free(&m->skips);
+	metrics_counts_free(&m->hooks);
 	free(m->ctr);
 	free(m);
 }

@@ -63,7 +63,8 @@ PORT=$(awk '/LISTENING/ {print $2; exit}' "$T/recv.log")
 hog hog1
 wait_for 5 sh -c "docker logs ${KWT}hog1 2>&1 | grep -q 'evidence on stderr'" ||
 	fail "the hog printed its lines"
-start_pipeline "${FLAGS[@]}" -o "hooks.exec=$T/hook.sh" \
+MPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start_pipeline "${FLAGS[@]}" -o "hooks.exec=$T/hook.sh" -o "metrics.listen=127.0.0.1:$MPORT" \
 	-o "hooks.webhook=http://127.0.0.1:$PORT/kwarden" ||
 	fail "pipeline starts"
 gone() { ! docker ps -q --filter "name=^${KWT}hog1\$" | grep -q .; }
@@ -121,6 +122,10 @@ dbdoc=$(sql "SELECT evidence FROM deletions WHERE name = '${KWT}hog1' AND eviden
 st=$(ctl decider status)
 echo "$st" | jq -e '.hooks.exec.ok == 1 and .hooks.webhook.ok == 1 and .hooks.webhook.failed == 0 and .hooks.exec.in_flight == 0' >/dev/null &&
 	ok "status: one delivery of each ok" || fail "status hooks" "$(echo "$st" | jq -c .hooks)"
+m=$(curl -s "http://127.0.0.1:$MPORT/metrics" | grep '^kwarden_hook_deliveries_total{.*outcome="ok"}' | sort)
+[ "$m" = 'kwarden_hook_deliveries_total{kind="exec",outcome="ok"} 1
+kwarden_hook_deliveries_total{kind="webhook",outcome="ok"} 1' ] &&
+	ok "/metrics: one ok delivery of each kind" || fail "hook deliveries on /metrics" "$m"
 stop_pipeline
 [ "$STOP_RC" = 0 ] && ok "pipeline stops cleanly" || fail "pipeline stop" "$STOP_RC"
 

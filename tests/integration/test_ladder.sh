@@ -20,6 +20,7 @@ ncpu=$(nproc)
 total_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
 mem_thr=$(awk -v t="$total_kb" 'BEGIN { printf "%.4f", 150 * 1024 * 100 / t }')	# 150 MiB
 CAP=1		# percent of the machine: half the CPU threshold
+MPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 run_c "${KWT}cap_1" high_cpu_img
 run_c "${KWT}grafana" "${KWT}grafana"
@@ -35,7 +36,7 @@ start_pipeline -o reader.interval=500ms -o policy.window=2s -o recorder.batch_de
 	-o "class.keep.match=${KWT}keep" -o class.keep.min_alive=1 -o class.keep.cpu_threshold=0.5 \
 	-o "class.big.match=${KWT}big" -o class.big.min_alive=0 -o class.big.cpu_threshold=100 \
 	-o "class.slow.match=${KWT}slow" -o class.slow.min_alive=0 -o class.slow.sustain=600s \
-	-o class.slow.cpu_threshold=0.5 ||
+	-o class.slow.cpu_threshold=0.5 -o "metrics.listen=127.0.0.1:$MPORT" ||
 	fail "pipeline starts"
 
 nano() { docker inspect -f '{{.HostConfig.NanoCpus}}' "$1"; }
@@ -45,6 +46,14 @@ if wait_for 20 capped; then ok "the CPU hog is capped: NanoCpus $(nano "${KWT}ca
 row() { sql "SELECT action || '|' || step || '|' || result FROM deletions WHERE name = '${KWT}cap_1' ORDER BY id"; }
 wait_for 5 sh -c "[ -n \"\$(sqlite3 -cmd '.timeout 5000' 'file:$T/kwarden.db?mode=ro' \"SELECT 1 FROM deletions WHERE name = '${KWT}cap_1'\")\" ]"
 [ "$(row)" = "throttle|1|ok" ] && ok "its row: throttle, step 1, ok" || fail "throttle row" "$(row)"
+# /metrics: the capped one is throttled, the others are not.
+gauge() { curl -s "http://127.0.0.1:$MPORT/metrics" | awk -v n="$1" -v c="name=\"$2\"" 'index($0, n "{") == 1 && index($0, c) { print $NF }'; }
+wait_for 5 sh -c "[ \"\$(curl -s http://127.0.0.1:$MPORT/metrics | grep -c '^kwarden_container_throttled{.*name=\"${KWT}cap_1\".*} 1$')\" = 1 ]" &&
+	ok "/metrics: kwarden_container_throttled 1 for the capped one" ||
+	fail "throttled gauge" "$(curl -s "http://127.0.0.1:$MPORT/metrics" | grep container_throttled)"
+[ "$(gauge kwarden_container_throttled "${KWT}keep_1")" = 0 ] &&
+	ok "/metrics: 0 for one held by min_alive" ||
+	fail "throttled gauge of keep_1" "$(gauge kwarden_container_throttled "${KWT}keep_1")"
 
 # Within two samples of the first one that saw it over (1 s, rounded to
 # the database's whole seconds).

@@ -17,11 +17,12 @@ if ! need_docker; then
 	exit
 fi
 kwt_rm
+MPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start_pipeline -o reader.interval=500ms -o policy.window=2s -o recorder.batch_delay=200ms \
 	-o policy.action=remove -o "policy.quarantine_after=$AFTER" -o policy.quarantine_window=1h \
 	-o "policy.cpu_threshold=$CPU_THRESHOLD" \
 	-o "class.high.match=${KWT}high" -o class.high.min_alive=0 \
-	-o "class.low.match=${KWT}web" -o class.low.min_alive=0 ||
+	-o "class.low.match=${KWT}web" -o class.low.min_alive=0 -o "metrics.listen=127.0.0.1:$MPORT" ||
 	fail "pipeline starts"
 
 # The service's containers, running or not.
@@ -70,6 +71,8 @@ docker stop -t 1 "$name" >/dev/null
 c=$(ctl decider containers)
 echo "$c" | jq -e '[.quarantined[] | select(.identity == "compose:'"$PROJ"'/web")] | length == 1' >/dev/null &&
 	ok "containers: the quarantined identity" || fail "containers quarantined" "$c"
+m=$(curl -s "http://127.0.0.1:$MPORT/metrics" | awk '$1 == "kwarden_quarantined_identities" { print $2 }')
+[ "$m" = 1 ] && ok "/metrics: kwarden_quarantined_identities 1" || fail "quarantined gauge" "$m"
 e=$(ctl decider "explain $name")
 echo "$e" | jq -e '.verdict == "quarantined" and .name == "'"$name"'"' >/dev/null &&
 	ok "explain of the stopped one: quarantined" || fail "explain stopped" "$e"

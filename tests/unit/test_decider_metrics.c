@@ -196,16 +196,24 @@ render__container_gone__its_series_gone(void **state)
 	v.version = "0.1.0";
 	c[0] = ctr("aaaaaaaaaaaa", "kwp-one", "img", "low");
 	c[1] = ctr("bbbbbbbbbbbb", "kwp-two", "img", "high");
+	c[1].throttled = 1;
+	c[1].strikes = 2;
 	v.containers = c;
 	v.ncontainers = 2;
 	text = render(&v);
-	assert_int_equal(count(text, "id=\"bbbbbbbbbbbb\""), 11);
+	assert_non_null(strstr(text, "\nkwarden_container_throttled{id="
+	    "\"bbbbbbbbbbbb\",name=\"kwp-two\",image=\"img\",class=\"high\"} "
+	    "1\n"));
+	assert_non_null(strstr(text, "\nkwarden_container_strikes{id="
+	    "\"bbbbbbbbbbbb\",name=\"kwp-two\",image=\"img\",class=\"high\"} "
+	    "2\n"));
+	assert_int_equal(count(text, "id=\"bbbbbbbbbbbb\""), 13);
 	free(text);
 	v.ncontainers = 1;
 	text = render(&v);
 	check_lines(text);
 	assert_int_equal(count(text, "id=\"bbbbbbbbbbbb\""), 0);
-	assert_int_equal(count(text, "id=\"aaaaaaaaaaaa\""), 11);
+	assert_int_equal(count(text, "id=\"aaaaaaaaaaaa\""), 13);
 	/* the families stay, typed, with no samples */
 	assert_non_null(strstr(text, "# TYPE kwarden_container_cpu_ratio "
 	    "gauge\n"));
@@ -215,8 +223,9 @@ render__container_gone__its_series_gone(void **state)
 static void
 render__scalars_and_counts__values_and_types(void **state)
 {
-	struct metrics_counts actions, skips;
+	struct metrics_counts actions, skips, hooks;
 	struct metrics_view v;
+	const char *hk[2] = { "webhook", "retried" };
 	const char *a[3] = { "remove", "low", "ok" };
 	const char *f[3] = { "remove", "low", "failed" };
 	const char *s[1] = { "min-alive" };
@@ -225,6 +234,8 @@ render__scalars_and_counts__values_and_types(void **state)
 	memset(&v, 0, sizeof(v));
 	memset(&actions, 0, sizeof(actions));
 	memset(&skips, 0, sizeof(skips));
+	memset(&hooks, 0, sizeof(hooks));
+	assert_int_equal(metrics_counts_add(&hooks, hk, 2, 4), 0);
 	assert_int_equal(metrics_counts_add(&actions, a, 3, 1), 0);
 	assert_int_equal(metrics_counts_add(&actions, f, 3, 1), 0);
 	assert_int_equal(metrics_counts_add(&actions, a, 3, 2), 0);
@@ -238,6 +249,7 @@ render__scalars_and_counts__values_and_types(void **state)
 	v.docker_connected = 1;
 	v.actions = &actions;
 	v.skips = &skips;
+	v.hooks = &hooks;
 	text = render(&v);
 	check_lines(text);
 	assert_non_null(strstr(text, "kwarden_build_info{version=\"1.2\\\"3\"} "
@@ -254,6 +266,8 @@ render__scalars_and_counts__values_and_types(void **state)
 	    "class=\"low\",result=\"failed\"} 1\n"));
 	assert_non_null(strstr(text, "\nkwarden_skips_total{reason="
 	    "\"min-alive\"} 5\n"));
+	assert_non_null(strstr(text, "\nkwarden_hook_deliveries_total{kind="
+	    "\"webhook\",outcome=\"retried\"} 4\n"));
 	/* counters end in _total, and only they */
 	assert_non_null(strstr(text, "# TYPE kwarden_snapshots_total "
 	    "counter\n"));
@@ -261,6 +275,7 @@ render__scalars_and_counts__values_and_types(void **state)
 	free(text);
 	metrics_counts_free(&actions);
 	metrics_counts_free(&skips);
+	metrics_counts_free(&hooks);
 }
 
 static void
