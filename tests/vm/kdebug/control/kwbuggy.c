@@ -28,6 +28,7 @@ static int __rcu *kwbuggy_ptr;
 static LIST_HEAD(kwbuggy_list);
 static DEFINE_MUTEX(kwbuggy_a);
 static DEFINE_MUTEX(kwbuggy_b);
+static DEFINE_MUTEX(kwbuggy_c);
 
 /* KASAN: read of freed memory */
 static void kwbuggy_uaf(void)
@@ -60,11 +61,17 @@ static void kwbuggy_rculist(void)
 	pr_info("list sum %d\n", sum);
 }
 
-/* DEBUG_ATOMIC_SLEEP: sleeping under rcu_read_lock() */
+/*
+ * DEBUG_ATOMIC_SLEEP: a function that may sleep under rcu_read_lock().
+ * mutex_lock() checks with might_sleep(); msleep() alone would not (under
+ * preemptible RCU only the context switch is reported, once per boot).
+ */
 static void kwbuggy_rcusleep(void)
 {
 	rcu_read_lock();
+	mutex_lock(&kwbuggy_c);
 	msleep(20);
+	mutex_unlock(&kwbuggy_c);
 	rcu_read_unlock();
 }
 
