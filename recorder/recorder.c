@@ -627,13 +627,15 @@ cmd_status(void *arg, const char *args)
 	    "first_seq", (json_int_t)rc->file_first_seq));
 	if (rc->sub != NULL) {
 		kw_sub_stats(rc->sub, &st);
-		s = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:s}",
+		s = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:s}",
 		    "stream", STREAM,
 		    "epoch", (json_int_t)st.epoch,
 		    "last_seq", (json_int_t)st.last_seq,
 		    "received", (json_int_t)st.received,
 		    "gaps", (json_int_t)st.gaps,
 		    "reconnects", (json_int_t)st.reconnects,
+		    "restarts_clean", (json_int_t)st.restarts_clean,
+		    "restarts_lossy", (json_int_t)st.restarts_lossy,
 		    "connected", st.connected,
 		    "last_error", st.last_error);
 		json_object_set_new(o, "sub", s);
