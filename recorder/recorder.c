@@ -748,6 +748,11 @@ main(int argc, char **argv)
 		fatal("strdup");
 	if (mkdir_parent(path) == -1)
 		fatal("%s: cannot create the database directory", path);
+	/* Not ours: a configuration error, not a restart loop. */
+	if (rdb_probe(path, err, sizeof(err)) == -1) {
+		log_warnx("database: %s", err);
+		exit(2);
+	}
 	if ((rc.db = rdb_open(path, BUSY_TIMEOUT_MS, err, sizeof(err))) == NULL)
 		fatalx("database: %s", err);
 	if ((found = rdb_load_state(rc.db, STREAM, &epoch, &seq, err,

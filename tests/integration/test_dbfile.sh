@@ -21,7 +21,8 @@ seqs() {
 	    SELECT epoch, seq FROM process_count UNION ALL
 	    SELECT epoch, seq FROM containers UNION ALL
 	    SELECT epoch, seq FROM processes UNION ALL
-	    SELECT epoch, seq FROM deletions) WHERE epoch = $1"
+	    SELECT epoch, seq FROM deletions UNION ALL
+	    SELECT epoch, seq FROM decisions) WHERE epoch = $1"
 }
 
 rstatus() {
@@ -56,7 +57,8 @@ contiguous() {
 	fi
 }
 
-if ! start_pipeline -o reader.interval=100ms -o recorder.batch_delay=200ms; then
+# dry-run: other containers on this machine are never touched.
+if ! start_pipeline -o reader.interval=100ms -o recorder.batch_delay=200ms -o policy.action=dry-run; then
 	fail "pipeline starts" "$(tail -n 5 "$T/log")"
 	finish
 	exit
@@ -159,7 +161,8 @@ first=$(rstatus '.db_file.first_seq')
 n=$(sqlite3 -cmd '.timeout 5000' "file:$DB?mode=ro" "SELECT count(DISTINCT seq) FROM (
     SELECT epoch, seq FROM sys_metrics UNION ALL SELECT epoch, seq FROM process_count UNION ALL
     SELECT epoch, seq FROM containers UNION ALL SELECT epoch, seq FROM processes UNION ALL
-    SELECT epoch, seq FROM deletions) WHERE epoch = $epoch AND seq >= $first")
+    SELECT epoch, seq FROM deletions UNION ALL
+	    SELECT epoch, seq FROM decisions) WHERE epoch = $epoch AND seq >= $first AND seq <= $hi")
 [ "$n" = $((hi - first + 1)) ] &&
 	ok "every seq since it came is there ($first..$hi)" ||
 	fail "seqs in the moved-in database" "$n distinct in $first..$hi"
@@ -167,4 +170,15 @@ n=$(sqlite3 -cmd '.timeout 5000' "file:$DB?mode=ro" "SELECT count(DISTINCT seq) 
 
 stop_pipeline
 [ "$STOP_RC" = 0 ] && ok "clean stop (rc 0)" || fail "stop" "rc=$STOP_RC"
+
+# --- 4. at start: what is at the path is probed the same way ---
+mkdir -p "$T/start"
+cp "$T/other.orig" "$T/start/kwarden.db"
+timeout 20 "$RECORDER" --state-dir "$T/start" >"$T/start.log" 2>&1
+rc=$?
+[ "$rc" = 2 ] && grep -q "without kwarden's tables" "$T/start.log" &&
+	ok "at start, another program's database at the path: exit 2, said why" ||
+	fail "start on a foreign database" "rc $rc: $(tail -n 2 "$T/start.log")"
+cmp -s "$T/start/kwarden.db" "$T/other.orig" && ok "and it is left as it was" ||
+	fail "foreign database untouched at start"
 finish
