@@ -134,7 +134,7 @@ fsize() { stat -c %s "$1" 2>/dev/null || echo 0; }
 
 echo "soak: $MINUTES min at $INTERVAL, warm-up $WARMUP_S s, a sample every $EVERY s ($T)"
 {
-	printf 't,samples,db_bytes'
+	printf 't,samples,db_bytes,nprocs'
 	for d in "${DAEMONS[@]}"; do printf ',%s_rss,%s_anon,%s_fds' "$d" "$d" "$d"; done
 	echo
 } >"$CSV"
@@ -147,7 +147,9 @@ while :; do
 	samples=$(echo status | socat -t 2 - "UNIX-CONNECT:$T/run/recorder.ctl" 2>/dev/null |
 	    jq -r '.rows_written.sys_metrics // empty')
 	db=$(( $(fsize "$T/kwarden.db") + $(fsize "$T/kwarden.db-wal") ))
-	line="$t,${samples:-},$db"
+	nprocs=$(echo status | socat -t 2 - "UNIX-CONNECT:$T/run/reader.ctl" 2>/dev/null |
+	    jq -r '.last_nprocs // empty')
+	line="$t,${samples:-},$db,${nprocs:-}"
 	for d in "${DAEMONS[@]}"; do
 		p=${DPID[$d]}
 		if ! kill -0 "$p" 2>/dev/null; then
@@ -226,6 +228,17 @@ if [ -n "${s2:-}" ] && [ "$s2" -gt "$s0" ]; then
 	rate=$(awk -F, -v w="$WARMUP_S" 'NR > 1 && $1 >= w && $2 != "" { if (!t0) { t0 = $1; a = $2 } t1 = $1; b = $2 }
 	    END { printf "%.1f", (t1 > t0 ? (b - a) / (t1 - t0) : 0) }' "$CSV")
 	echo "  samples stored: $rate a second (interval $INTERVAL)"
+	# The reader sees every process of the machine, not only the soak's:
+	# memory follows the largest snapshot, so a busy machine moves it.
+	read -r pmin pmax <<<"$(awk -F, -v w="$WARMUP_S" 'NR > 1 && $1 >= w && $4 != "" {
+	    if (min == "" || $4 < min) min = $4; if ($4 > max) max = $4 } END { print min, max }' "$CSV")"
+	echo "  processes on the machine (the reader's count): $pmin to $pmax"
+	if awk -v a="${pmin:-0}" -v b="${pmax:-0}" 'BEGIN { exit !(a > 0 && b > 1.2 * a) }'; then
+		echo "  note: the machine's process count moved by over 20 %: the daemons' memory follows the largest snapshot, so the slopes are not theirs alone"
+	fi
+	if awk -v r="$rate" -v i="$INTERVAL" 'BEGIN { ms = i + 0; if (i ~ /ms$/) ms = i + 0; else if (i ~ /s$/) ms = (i + 0) * 1000; exit !(ms > 0 && r < 500 / ms) }'; then
+		echo "  note: under half the samples the interval asks for were stored: the machine is overloaded"
+	fi
 else
 	echo "  database: FAIL: no samples stored after the warm-up"
 	status=1
