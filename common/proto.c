@@ -534,6 +534,7 @@ kw_snapshot_clear(struct kw_snapshot *snap)
 	snap->nprocs = 0;
 	snap->ncgroups = 0;
 	snap->ts_ns = 0;
+	snap->mono_ns = 0;
 	snap->source[0] = '\0';
 	memset(&snap->host, 0, sizeof(snap->host));
 }
@@ -744,6 +745,7 @@ kw_snapshot_pack(msgpack_packer *pk, const struct kw_snapshot *snap)
 	size_t i;
 
 	kw_pack_kstr(pk, "source", snap->source);
+	kw_pack_ku64(pk, "mono", snap->mono_ns);
 	kw_pack_str(pk, "host");
 	msgpack_pack_map(pk, kw_host_schema.nfields);
 	kw_fields_pack(pk, &kw_host_schema, &snap->host);
@@ -797,6 +799,12 @@ cgroups_unpack(const msgpack_object *map, struct kw_snapshot *snap,
 	return 0;
 }
 
+uint64_t
+kw_snapshot_clock(const struct kw_snapshot *snap)
+{
+	return snap->mono_ns != 0 ? snap->mono_ns : snap->ts_ns;
+}
+
 int
 kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
     char *err, size_t errlen)
@@ -812,6 +820,8 @@ kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
 		return -1;
 	if (kw_get_u64(map, "ts", &ts) == 0)
 		snap->ts_ns = ts;
+	if (kw_get_u64(map, "mono", &ts) == 0)
+		snap->mono_ns = ts;
 	host = kw_map_get(map, "host");
 	if (host == NULL || host->type != MSGPACK_OBJECT_MAP) {
 		seterr(err, errlen, "missing or not a map", "host");

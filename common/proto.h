@@ -179,6 +179,12 @@ struct kw_cgroup_stat {
 struct kw_snapshot {
 	char		 source[8];		/* "kmod" or "procfs" */
 	uint64_t	 ts_ns;			/* when it was taken */
+	/*
+	 * CLOCK_MONOTONIC when it was taken ("mono"; 0 from a reader that
+	 * sends none): what rates are computed on, since the wall clock
+	 * can be stepped (kw_snapshot_clock).
+	 */
+	uint64_t	 mono_ns;
 	struct kw_host	 host;
 	struct kw_proc	*procs;
 	size_t		 nprocs;
@@ -198,9 +204,11 @@ int	kw_proc_set_cgroup(struct kw_proc *p, const char *s, size_t len);
 struct kw_cgroup_stat *kw_snapshot_add_cgroup(struct kw_snapshot *snap);
 void	kw_snapshot_clear(struct kw_snapshot *snap);	/* keep capacity */
 void	kw_snapshot_free(struct kw_snapshot *snap);
-/* Body fields kw_snapshot_pack packs (for kw_pub_begin): source, host,
- * procs, cgroups. */
-#define KW_SNAPSHOT_FIELDS	4
+/* Body fields kw_snapshot_pack packs (for kw_pub_begin): source, mono,
+ * host, procs, cgroups. */
+#define KW_SNAPSHOT_FIELDS	5
+/* The clock rates use: mono_ns, or ts_ns from a reader without it. */
+uint64_t kw_snapshot_clock(const struct kw_snapshot *snap);
 void	kw_snapshot_pack(msgpack_packer *pk, const struct kw_snapshot *snap);
 /* snap must be initialised; it is cleared first. -1 with err on bad shape. */
 int	kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "decider.h"
 
 #define RETRY_MIN_MS	1000		/* after a failed action ... */
@@ -189,6 +191,9 @@ acts_settle(struct act_entry *e, enum act_docker_view view,
 	}
 	if (e->state != ACT_UNKNOWN)
 		return 0;
+	/* Loaded at start (acts_load_pending): Docker may still be at it. */
+	if (now_ns < e->unknown_since_ns && view == ACT_VIEW_RUNNING)
+		return 0;
 	switch (view) {
 	case ACT_VIEW_NONE:
 		return 0;
@@ -293,4 +298,132 @@ acts_step_taken(struct act_entry *e, const struct ladder_plan *pl,
 {
 	e->nsteps = pl->step + 1;
 	e->step_ns = now_ns ? now_ns : 1;
+}
+
+/* An action that takes the container out of its class, call not ended. */
+static int
+pending(const struct act_entry *e)
+{
+	return (e->state == ACT_IN_FLIGHT || e->state == ACT_UNKNOWN) &&
+	    (e->action == ACTION_STOP || e->action == ACTION_KILL ||
+	    e->action == ACTION_REMOVE || e->action == ACTION_QUARANTINE);
+}
+
+char *
+acts_format_pending(const struct act_table *t)
+{
+	const struct act_entry *e;
+	json_t *o, *a;
+	char *text;
+	size_t i;
+
+	if ((o = json_object()) == NULL || (a = json_array()) == NULL) {
+		json_decref(o);
+		return NULL;
+	}
+	json_object_set_new(o, "version", json_integer(ACTS_FILE_VERSION));
+	json_object_set_new(o, "pending", a);
+	for (i = 0; i < t->n; i++) {
+		e = &t->e[i];
+		if (!pending(e))
+			continue;
+		if (json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s,"
+		    "s:I,s:I}", "id", e->container_id,
+		    "action", action_name(e->action), "name", e->name,
+		    "image", e->image, "class", e->act_class,
+		    "starts", (json_int_t)e->starts_at_act,
+		    "step", (json_int_t)e->nsteps)) == -1) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
+/* Any action by name, the decider's own (quarantine) included. */
+static int
+action_by_name(const char *s, enum action *a)
+{
+	const char *n;
+	int i;
+
+	for (i = 0; (n = action_name((enum action)i)) != NULL; i++)
+		if (strcmp(n, s) == 0) {
+			*a = (enum action)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* Copy a JSON string member into dst (cut to len); "" when absent. */
+static void
+get_str(json_t *o, const char *key, char *dst, size_t len)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	snprintf(dst, len, "%s", s != NULL ? s : "");
+}
+
+int
+acts_load_pending(struct act_table *t, const char *buf, size_t len,
+    uint64_t now_ns, uint64_t hold_ns, char *err, size_t errlen)
+{
+	struct act_entry *e;
+	json_error_t jerr;
+	json_t *o, *a, *v;
+	const char *id, *act;
+	enum action action;
+	size_t i, n = 0;
+
+	if ((o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL) {
+		snprintf(err, errlen, "line %d: %s", jerr.line, jerr.text);
+		return -1;
+	}
+	v = json_object_get(o, "version");
+	a = json_object_get(o, "pending");
+	if (!json_is_integer(v) || json_integer_value(v) != ACTS_FILE_VERSION ||
+	    !json_is_array(a) || json_array_size(a) > ACTS_PENDING_MAX) {
+		snprintf(err, errlen, "not a version %d file of at most %d "
+		    "actions", ACTS_FILE_VERSION, ACTS_PENDING_MAX);
+		json_decref(o);
+		return -1;
+	}
+	for (i = 0; i < json_array_size(a); i++) {
+		v = json_array_get(a, i);
+		id = json_string_value(json_object_get(v, "id"));
+		act = json_string_value(json_object_get(v, "action"));
+		if (id == NULL || strlen(id) != KW_CID_LEN - 1 || act == NULL ||
+		    action_by_name(act, &action) == -1 ||
+		    !(action == ACTION_STOP || action == ACTION_KILL ||
+		    action == ACTION_REMOVE || action == ACTION_QUARANTINE)) {
+			snprintf(err, errlen, "action %zu: no container id or "
+			    "no action that removes it", i);
+			json_decref(o);
+			return -1;
+		}
+		if ((e = acts_get(t, id)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			json_decref(o);
+			return -1;
+		}
+		e->state = ACT_UNKNOWN;
+		e->action = action;
+		get_str(v, "name", e->name, sizeof(e->name));
+		get_str(v, "image", e->image, sizeof(e->image));
+		get_str(v, "class", e->act_class, sizeof(e->act_class));
+		e->starts_at_act = (uint64_t)json_integer_value(
+		    json_object_get(v, "starts"));
+		e->nsteps = (size_t)json_integer_value(json_object_get(v,
+		    "step"));
+		e->step_ns = now_ns ? now_ns : 1;
+		e->unknown_since_ns = now_ns + hold_ns;
+		snprintf(e->last_error, sizeof(e->last_error), "the call was "
+		    "out when the decider stopped: Docker decides");
+		n++;
+	}
+	json_decref(o);
+	return (int)n;
 }

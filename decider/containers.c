@@ -203,7 +203,8 @@ containers_apply_cgroups(struct container_set *set,
 			j++;
 		}
 		if (st != NULL && (st->flags & KW_CG_CPU)) {
-			if (cgroup_rates_step(cr, c->container_id, snap->ts_ns,
+			if (cgroup_rates_step(cr, c->container_id,
+			    kw_snapshot_clock(snap),
 			    st->cpu_usage_ns, snap->host.ncpu, window_ns,
 			    &cpu) == -1) {
 				free(by_id);

@@ -300,6 +300,7 @@ on_action_done(void *arg, enum docker_outcome outcome, const char *result)
 	}
 	engine_action_done(&dz->eng, r->container_id, outcome, result,
 	    kw_mono_ns());
+	decider_save_acts(dz);
 	action_ended(pa);
 }
 
@@ -368,6 +369,119 @@ strikes_path(const struct kw_conf *conf, char *out, size_t len)
 
 	snprintf(db, sizeof(db), "%s", kw_conf_str(conf, "paths.database"));
 	snprintf(out, len, "%s/%s", dirname(db), STRIKES_FILE);
+}
+
+/* The actions out when the decider stops: beside the strikes. */
+#define ACTS_FILE	"decider-acts.json"
+#define ACTS_FILE_MAX	(4u << 20)
+
+/* Write text to path: temp file, fsync, rename, mode 0640. */
+static int
+write_file(const char *path, const char *text)
+{
+	char tmp[4200];
+	size_t len = strlen(text), off = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640))
+	    == -1 || fchmod(fd, 0640) == -1)
+		goto fail;
+	while (off < len) {
+		if ((n = write(fd, text + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) == -1 || close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1)
+		goto fail;
+	return 0;
+fail:
+	log_warn("%s", tmp);
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+/*
+ * Save the actions whose call is out, before a new call goes (carry_out)
+ * and when one ends: killed at any point, the next decider knows what it
+ * may not do again. Written only when it changed.
+ */
+void
+decider_save_acts(struct decider *dz)
+{
+	char *text;
+
+	if (dz->acts_path[0] == '\0')
+		return;
+	if ((text = acts_format_pending(&dz->eng.acts)) == NULL) {
+		dz->acts_save_errors++;
+		log_warnx("actions: out of memory: %s not saved",
+		    dz->acts_path);
+		return;
+	}
+	if (dz->acts_saved != NULL && strcmp(text, dz->acts_saved) == 0) {
+		free(text);
+		return;
+	}
+	if (write_file(dz->acts_path, text) == -1) {
+		dz->acts_save_errors++;
+		free(text);
+		return;
+	}
+	dz->acts_saves++;
+	free(dz->acts_saved);
+	dz->acts_saved = text;
+}
+
+static void
+acts_load(struct decider *dz, uint64_t hold_ms)
+{
+	char err[256], bad[4200];
+	struct stat sb;
+	char *buf;
+	ssize_t n;
+	int fd, got;
+
+	if ((fd = open(dz->acts_path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno != ENOENT)
+			log_warn("actions: %s", dz->acts_path);
+		return;
+	}
+	if (fstat(fd, &sb) == -1 || sb.st_size > ACTS_FILE_MAX ||
+	    (buf = malloc((size_t)sb.st_size + 1)) == NULL) {
+		log_warnx("actions: %s: unreadable or over %u bytes",
+		    dz->acts_path, ACTS_FILE_MAX);
+		close(fd);
+		return;
+	}
+	n = read(fd, buf, (size_t)sb.st_size);
+	close(fd);
+	got = n == -1 ? -1 : acts_load_pending(&dz->eng.acts, buf, (size_t)n,
+	    kw_mono_ns(), hold_ms * 1000000ULL, err, sizeof(err));
+	free(buf);
+	if (got == -1) {
+		snprintf(bad, sizeof(bad), "%s.bad", dz->acts_path);
+		log_warnx("actions: %s: %s; moved to %s", dz->acts_path,
+		    n == -1 ? strerror(errno) : err, bad);
+		(void)rename(dz->acts_path, bad);
+		return;
+	}
+	dz->acts_loaded = (uint64_t)got;
+	if (got > 0)
+		log_warnx("actions: %d call(s) to Docker were out when the "
+		    "decider stopped: not made again; Docker's table settles "
+		    "them", got);
 }
 
 /* Read the file if there is one; a bad one is kept aside, not lost. */
@@ -494,6 +608,8 @@ carry_out(struct decider *dz, const struct engine_out *out)
 	for (i = 0; i < out->ndecisions; i++)
 		publish(dz, KW_MSG_DECISION, KW_DECISION_FIELDS, pack_decision,
 		    &out->decisions[i]);
+	if (out->nintents > 0 || out->ndeletions > 0)
+		decider_save_acts(dz);
 	for (i = 0; i < out->nintents; i++)
 		decider_act(dz, &out->intents[i]);
 	if (out->strikes_changed || dz->eng.strikes.dirty)
@@ -733,6 +849,7 @@ decider_free(struct decider *dz)
 {
 	evidence_store_free(dz->evid);
 	(void)decider_save_strikes(dz);
+	free(dz->acts_saved);
 	engine_free(&dz->eng);
 	engine_out_free(&dz->out);
 	attr_result_free(&dz->attr);
@@ -782,6 +899,16 @@ main(int argc, char **argv)
 	parents_from_conf(dz, dz->d.conf);
 	strikes_path(dz->d.conf, dz->strikes_path, sizeof(dz->strikes_path));
 	strikes_load(dz);
+	if (dz->strikes_path[0] != '\0') {
+		char db[4096];
+
+		snprintf(db, sizeof(db), "%s", kw_conf_str(dz->d.conf,
+		    "paths.database"));
+		snprintf(dz->acts_path, sizeof(dz->acts_path), "%s/%s",
+		    dirname(db), ACTS_FILE);
+		acts_load(dz, policy.stop_timeout_ms + kw_conf_ms(dz->d.conf,
+		    "decider.docker_timeout"));
+	}
 	mode = (int)kw_conf_int(dz->d.conf, "paths.socket_mode");
 
 	memset(&opts, 0, sizeof(opts));

@@ -405,6 +405,7 @@ struct act_entry {
 	int		throttled;	/* its CPU is capped by us */
 	double		cap_pct;	/* the cap, percent of the machine */
 	uint64_t	released_until_ns;	/* release: left alone till */
+	char		act_class[KW_NAME_LEN];	/* its class when acted */
 };
 
 struct act_table {
@@ -413,6 +414,24 @@ struct act_table {
 	size_t		 cap;
 	uint64_t	 gen;		/* samples */
 };
+
+/*
+ * The actions whose call is out or whose outcome is unknown (stop, kill,
+ * remove, quarantine) outlive a restart of the decider in a small JSON
+ * file beside the database (decider-acts.json): read back, each is an
+ * ACT_UNKNOWN that Docker's table settles, never a second call.
+ */
+#define ACTS_FILE_VERSION	1
+#define ACTS_PENDING_MAX	4096
+/* {"version":1,"pending":[...]}, malloc'd; NULL when out of memory. */
+char	*acts_format_pending(const struct act_table *t);
+/*
+ * Add the file's actions as ACT_UNKNOWN, not settled as failed before
+ * now_ns + hold_ns (the call's own deadline). The number added, or -1
+ * with err set (nothing usable in the file).
+ */
+int	acts_load_pending(struct act_table *t, const char *buf, size_t len,
+	    uint64_t now_ns, uint64_t hold_ns, char *err, size_t errlen);
 
 /* What Docker says now of a container (for acts_settle). */
 enum act_docker_view {
@@ -1247,6 +1266,11 @@ struct decider {
 	uint64_t		 attr_logged_ns;	/* monotonic, 0: never */
 	uint64_t		 attr_unlogged;
 	char			 strikes_path[4096];	/* "": not kept */
+	char			 acts_path[4096];	/* "": not kept */
+	char			*acts_saved;	/* the file's text now */
+	uint64_t		 acts_saves;
+	uint64_t		 acts_save_errors;
+	uint64_t		 acts_loaded;	/* pending at start */
 	uint64_t		 strikes_saves;
 	uint64_t		 strikes_save_errors;
 };
@@ -1255,6 +1279,7 @@ struct decider {
 void	decider_act(struct decider *dz, const struct engine_intent *in);
 /* Write the strike table to its file if it changed; -1 on error. */
 int	decider_save_strikes(struct decider *dz);
+void	decider_save_acts(struct decider *dz);
 
 /* -1 with err when the config's policy does not fit or make sense. */
 int	policy_from_conf(const struct kw_conf *conf, struct policy *p,

@@ -311,7 +311,8 @@ deletion_from_act(const struct act_entry *a, const char *reason,
 	memcpy(rec->container_id, a->container_id, sizeof(rec->container_id));
 	cut_names(rec->name, sizeof(rec->name), rec->image,
 	    sizeof(rec->image), a->name, a->image);
-	copy_str(rec->class_name, sizeof(rec->class_name), a->last_class);
+	copy_str(rec->class_name, sizeof(rec->class_name),
+	    a->act_class[0] != '\0' ? a->act_class : a->last_class);
 	copy_str(rec->action, sizeof(rec->action), action_name(a->action));
 	copy_str(rec->reason, sizeof(rec->reason), reason);
 	copy_str(rec->result, sizeof(rec->result), result);
@@ -670,6 +671,7 @@ act(struct engine *e, const struct engine_docker *dv, struct engine_row *r,
 	else
 		copy_str(reason, sizeof(reason), d->reason);
 	fill_rec(e, r, d->class_idx, action, reason, rec);
+	copy_str(a->act_class, sizeof(a->act_class), rec->class_name);
 	rec->step = (uint32_t)r->plan.step + 1;
 	if (action == ACTION_STOP || action == ACTION_KILL ||
 	    action == ACTION_REMOVE)
@@ -717,6 +719,7 @@ quarantine(struct engine *e, const struct engine_docker *dv,
 	    e->policy.quarantine_window_ms / 1000);
 	fill_rec(e, r, engine_class_of(e, r), ACTION_QUARANTINE, reason,
 	    &in->rec);
+	copy_str(a->act_class, sizeof(a->act_class), in->rec.class_name);
 	in->rec.strikes = (uint32_t)s->nstrikes;
 	out_log(out, ENGINE_LOG_WARN, "container %.12s %s: %s",
 	    r->c.container_id, r->c.name, reason);

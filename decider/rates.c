@@ -164,6 +164,7 @@ rates_update(struct rates *r, const struct kw_snapshot *snap,
 	struct rate_entry *e;
 	size_t i, j, slot, need;
 	double sum = 0.0;
+	uint64_t clock_ns = kw_snapshot_clock(snap);
 
 	/* Room for every old entry plus every process as a new one. */
 	need = r->nent + snap->nprocs;
@@ -197,7 +198,7 @@ rates_update(struct rates *r, const struct kw_snapshot *snap,
 		} else
 			e = &r->ent[r->index[slot]];
 		e->gen = r->gen;
-		proc_cpu_pct[i] = rates_entry_step(e, snap->ts_ns, p->cpu_ns,
+		proc_cpu_pct[i] = rates_entry_step(e, clock_ns, p->cpu_ns,
 		    snap->host.ncpu, r->window_ns);
 		sum += proc_cpu_pct[i];
 	}

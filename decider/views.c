@@ -108,6 +108,10 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(o, "strikes_saves", json_u64(dz->strikes_saves));
 	json_object_set_new(o, "strikes_save_errors",
 	    json_u64(dz->strikes_save_errors));
+	json_object_set_new(o, "actions_file", json_pack("{s:I,s:I,s:I}",
+	    "saves", (json_int_t)dz->acts_saves,
+	    "save_errors", (json_int_t)dz->acts_save_errors,
+	    "loaded_at_start", (json_int_t)dz->acts_loaded));
 	return o;
 }
 

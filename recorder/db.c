@@ -69,8 +69,16 @@ static const char *const misc_sql[ST__COUNT] = {
 	    " WHERE stream = ?1",
 };
 
+/* The files at the path: the database, its -wal and its -shm. */
+enum { RDB_F_DB, RDB_F_WAL, RDB_F_SHM, RDB_F__N };
+static const char *const file_suffix[RDB_F__N] = { "", "-wal", "-shm" };
+
 struct rdb {
 	sqlite3		*conn;
+	char		*path;		/* NULL: not a file (":memory:") */
+	int		 known[RDB_F__N];
+	dev_t		 dev[RDB_F__N];
+	ino_t		 ino[RDB_F__N];
 	sqlite3_stmt	*ins[RDB__NTABLES];
 	const struct kw_field *cols[RDB__NTABLES][KW_FIELDS_MAX];
 	size_t		 ncols[RDB__NTABLES];
@@ -421,9 +429,14 @@ rdb_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
 		return NULL;
 	}
 	if (strcmp(path, ":memory:") != 0 && path[0] != '\0' &&
-	    strncmp(path, "file:", 5) != 0 &&
-	    create_file(path, err, errlen) == -1)
-		goto fail;
+	    strncmp(path, "file:", 5) != 0) {
+		if (create_file(path, err, errlen) == -1)
+			goto fail;
+		if ((db->path = strdup(path)) == NULL) {
+			kw_seterr(err, errlen, "%s: out of memory", path);
+			goto fail;
+		}
+	}
 	/*
 	 * NOMUTEX: the connection is used by one thread at a time (start-up,
 	 * then one job at a time in the worker pool, then shutdown), so
@@ -456,6 +469,7 @@ rdb_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
 	for (i = 0; i < ST__COUNT; i++)
 		if (prepare(db, misc_sql[i], &db->st[i], err, errlen) == -1)
 			goto fail;
+	(void)rdb_file_changed(db, NULL, 0);	/* note the files' identity */
 	return db;
  fail:
 	rdb_close(db);
@@ -476,6 +490,7 @@ rdb_close(struct rdb *db)
 	for (i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(db->st[i]);
 	rc = sqlite3_close(db->conn);
+	free(db->path);
 	free(db);
 	return rc == SQLITE_OK ? 0 : -1;
 }
@@ -678,4 +693,165 @@ rdb_prune(struct rdb *db, int64_t cutoff_ts, int chunk,
 		total += n;
 	}
 	return total;
+}
+
+/*
+ * The database, -wal and -shm files at the path must be the ones the
+ * connection has open: a file seen once is noted (the -wal and -shm
+ * appear with the first write and stay while the connection is open),
+ * and a noted file that is gone or is another inode is a change.
+ */
+int
+rdb_file_changed(struct rdb *db, char *what, size_t whatlen)
+{
+	struct stat	st;
+	char		name[4096];
+	int		i;
+
+	if (db->path == NULL)
+		return 0;
+	for (i = 0; i < RDB_F__N; i++) {
+		snprintf(name, sizeof(name), "%s%s", db->path, file_suffix[i]);
+		if (stat(name, &st) == -1) {
+			if (!db->known[i] && i != RDB_F_DB)
+				continue;
+			kw_seterr(what, whatlen, "%s %s", name, errno == ENOENT ?
+			    "deleted" : strerror(errno));
+			return 1;
+		}
+		if (!db->known[i]) {
+			db->known[i] = 1;
+			db->dev[i] = st.st_dev;
+			db->ino[i] = st.st_ino;
+		} else if (st.st_dev != db->dev[i] || st.st_ino != db->ino[i]) {
+			kw_seterr(what, whatlen, "%s replaced by another file",
+			    name);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+rdb_close_moved(struct rdb *db)
+{
+	struct stat	st;
+	char		path[4096], name[4200];
+	int		mine[RDB_F__N] = { 0 };
+	dev_t		dev[RDB_F__N];
+	ino_t		ino[RDB_F__N];
+	int		i, rc;
+
+	if (db == NULL)
+		return 0;
+	/*
+	 * SQLite neither checkpoints nor removes the -wal of a database that
+	 * moved: commit what the -wal holds into the file the connection has
+	 * open (wherever it went), then take away the -wal and -shm that are
+	 * still ours, so that no file later at the path is read with them.
+	 */
+	sqlite3_exec(db->conn, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL,
+	    NULL);
+	if (db->path == NULL)
+		return rdb_close(db);
+	snprintf(path, sizeof(path), "%s", db->path);
+	for (i = RDB_F_WAL; i < RDB_F__N; i++) {
+		mine[i] = db->known[i];
+		dev[i] = db->dev[i];
+		ino[i] = db->ino[i];
+	}
+	rc = rdb_close(db);
+	for (i = RDB_F_WAL; i < RDB_F__N; i++) {
+		snprintf(name, sizeof(name), "%s%s", path, file_suffix[i]);
+		if (mine[i] && stat(name, &st) == 0 && st.st_dev == dev[i] &&
+		    st.st_ino == ino[i])
+			(void)unlink(name);
+	}
+	return rc;
+}
+
+/* The value of a one-integer query on conn; -1 on error (err set). */
+static int64_t
+probe_int(sqlite3 *conn, const char *sql, char *err, size_t errlen)
+{
+	sqlite3_stmt	*st;
+	int64_t		 v = -1;
+	int		 rc;
+
+	if (sqlite3_prepare_v2(conn, sql, -1, &st, NULL) != SQLITE_OK) {
+		kw_seterr(err, errlen, "%s", sqlite3_errmsg(conn));
+		return -1;
+	}
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	else
+		kw_seterr(err, errlen, "%s", sqlite3_errstr(rc));
+	sqlite3_finalize(st);
+	return v;
+}
+
+int
+rdb_probe(const char *path, char *err, size_t errlen)
+{
+	static const char magic[16] = "SQLite format 3";
+	struct stat	 st;
+	sqlite3		*conn = NULL;
+	char		 head[16], why[256];
+	int64_t		 version, ntables, ours;
+	int		 fd, rc = -1;
+	ssize_t		 n;
+
+	if (stat(path, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		kw_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		kw_seterr(err, errlen, "%s: not a regular file", path);
+		return -1;
+	}
+	if (st.st_size == 0)
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		kw_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = read(fd, head, sizeof(head));
+	close(fd);
+	if (n != (ssize_t)sizeof(head) || memcmp(head, magic, 16) != 0) {
+		kw_seterr(err, errlen, "%s: not a SQLite database: not a kwarden "
+		    "database, left as it is", path);
+		return -1;
+	}
+	if (sqlite3_open_v2(path, &conn, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK) {
+		kw_seterr(err, errlen, "%s: %s", path, conn != NULL ?
+		    sqlite3_errmsg(conn) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(conn, 1000);
+	why[0] = '\0';
+	version = probe_int(conn, "PRAGMA user_version", why, sizeof(why));
+	ntables = probe_int(conn, "SELECT count(*) FROM sqlite_master",
+	    why, sizeof(why));
+	ours = probe_int(conn, "SELECT count(*) FROM sqlite_master WHERE"
+	    " type = 'table' AND name IN ('stream_state', 'sys_metrics',"
+	    " 'processes')", why, sizeof(why));
+	if (version < 0 || ntables < 0 || ours < 0)
+		kw_seterr(err, errlen, "%s: %s", path, why);
+	else if (version > RDB_SCHEMA_VERSION)
+		kw_seterr(err, errlen, "%s: schema version %lld is newer than "
+		    "this recorder's (%d)", path, (long long)version,
+		    RDB_SCHEMA_VERSION);
+	else if (ntables == 0)
+		rc = 0;
+	else if (version >= 1 || ours > 0)
+		rc = 1;
+	else
+		kw_seterr(err, errlen, "%s: a SQLite database without kwarden's "
+		    "tables: not a kwarden database, left as it is", path);
+ out:
+	sqlite3_close(conn);
+	return rc;
 }

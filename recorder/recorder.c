@@ -33,7 +33,8 @@ enum job {
 
 struct recorder {
 	struct kw_daemon	 d;
-	struct rdb		*db;
+	struct rdb		*db;		/* NULL: to open again */
+	char			*db_path;
 	struct kw_sub		*sub;
 	struct kw_ctl		*ctl;
 	uv_timer_t		 flush_timer;	/* batch_delay */
@@ -74,6 +75,9 @@ struct recorder {
 	int64_t			 job_pruned;
 	uint64_t		 job_retention_ms;	/* for the worker */
 	int			 job_prune_chunk;
+	char			 job_event[256];	/* the file changed */
+	int			 job_reopened;
+	int			 job_refused;
 
 	/* counters for status */
 	uint64_t		 messages;
@@ -94,6 +98,16 @@ struct recorder {
 	uint64_t		 prune_runs;
 	uint64_t		 pauses;
 	uint64_t		 oom;
+	/* the file at paths.database (docs/reliability.md) */
+	uint64_t		 file_events;	/* deleted or replaced */
+	uint64_t		 reopens;
+	uint64_t		 refusals;
+	int			 file_refused;	/* what is there is not ours */
+	char			 file_event[256];
+	uint64_t		 file_event_ts;
+	uint64_t		 file_event_seq;	/* committed then */
+	uint64_t		 file_first_seq;	/* first in this file */
+	int			 file_fresh;	/* no commit yet in it */
 };
 
 static void	schedule(struct recorder *);
@@ -178,6 +192,35 @@ check_pressure(struct recorder *rc)
 	}
 }
 
+/*
+ * Worker side, before a write: the database file must still be the one
+ * at the path. When it (or its -wal or -shm) was deleted or replaced, the
+ * connection is closed (SQLite checkpoints into the file it had open and
+ * removes the -wal and -shm it made) and the path is opened again: made
+ * anew with the schema when nothing is there, used when it is a kwarden
+ * database, refused (-1, never written to) when it is anything else.
+ */
+static int
+db_check(struct recorder *rc)
+{
+	if (rc->db != NULL) {
+		if (!rdb_file_changed(rc->db, rc->job_event,
+		    sizeof(rc->job_event)))
+			return 0;
+		(void)rdb_close_moved(rc->db);
+		rc->db = NULL;
+	}
+	if (rdb_probe(rc->db_path, rc->job_err, sizeof(rc->job_err)) == -1) {
+		rc->job_refused = 1;
+		return -1;
+	}
+	if ((rc->db = rdb_open(rc->db_path, BUSY_TIMEOUT_MS, rc->job_err,
+	    sizeof(rc->job_err))) == NULL)
+		return -1;
+	rc->job_reopened = 1;
+	return 0;
+}
+
 /* The worker side: the only place the database is touched after start. */
 static void
 work_cb(uv_work_t *w)
@@ -185,15 +228,37 @@ work_cb(uv_work_t *w)
 	struct recorder	*rc = w->data;
 	uint64_t	 t0 = kw_mono_ns();
 	int64_t		 cutoff;
+	char		 what[200];
 
-	rc->job_err[0] = '\0';
+	rc->job_err[0] = rc->job_event[0] = '\0';
+	rc->job_reopened = rc->job_refused = 0;
 	switch (rc->job) {
 	case JOB_WRITE:
+		if (db_check(rc) == -1) {
+			rc->job_rc = -1;
+			break;
+		}
 		rc->job_rc = rdb_write_batch(rc->db, rc->inflight.head, STREAM,
 		    rc->inflight_epoch, rc->inflight_seq, rc->job_rows,
 		    rc->job_err, sizeof(rc->job_err));
+		/*
+		 * Changed under the commit: it may have gone to the old file.
+		 * Not acked; written again into the file at the path.
+		 */
+		if (rc->job_rc == 0 && rdb_file_changed(rc->db, what,
+		    sizeof(what))) {
+			snprintf(rc->job_err, sizeof(rc->job_err), "%s during "
+			    "the commit: writing the batch again", what);
+			rc->job_rc = -2;
+		}
 		break;
 	case JOB_PRUNE:
+		if (rc->db == NULL) {	/* opened by the next write */
+			rc->job_pruned = 0;
+			memset(rc->job_rows, 0, sizeof(rc->job_rows));
+			rc->job_rc = 0;
+			break;
+		}
 		cutoff = (int64_t)(kw_now_ns() / 1000000000ull) -
 		    (int64_t)(rc->job_retention_ms / 1000);
 		rc->job_pruned = rdb_prune(rc->db, cutoff, rc->job_prune_chunk,
@@ -215,12 +280,49 @@ retry_cb(uv_timer_t *t)
 	schedule(rc);
 }
 
+/* Loop side: what db_check found, in the log and in status. */
+static void
+file_news(struct recorder *rc)
+{
+	if (rc->job_event[0] != '\0') {
+		rc->file_events++;
+		snprintf(rc->file_event, sizeof(rc->file_event), "%s",
+		    rc->job_event);
+		rc->file_event_ts = kw_now_ns();
+		rc->file_event_seq = rc->committed_seq;
+		db_error(rc, "database file", rc->job_event);
+		log_warnx("database: %s under the recorder: rows up to seq %"
+		    PRIu64 " went to that file; opening %s again",
+		    rc->job_event, rc->committed_seq, rc->db_path);
+	}
+	if (rc->job_refused) {
+		rc->refusals++;
+		if (!rc->file_refused)
+			log_warnx("database: %s", rc->job_err);
+		rc->file_refused = 1;
+	}
+	if (rc->job_reopened) {
+		rc->reopens++;
+		rc->file_refused = 0;
+		rc->file_fresh = 1;
+		log_warnx("database: %s opened again: writing from seq %"
+		    PRIu64, rc->db_path, rc->inflight.head != NULL ?
+		    rc->inflight.head->seq : 0);
+	}
+}
+
 static void
 write_done(struct recorder *rc)
 {
 	size_t	i;
 	uint64_t rows = 0;
 
+	file_news(rc);
+	if (rc->job_rc == -2) {
+		/* Written again at once, into the file now at the path. */
+		log_warnx("database: %s", rc->job_err);
+		return;
+	}
 	if (rc->job_rc == -1) {
 		db_error(rc, "write", rc->job_err);
 		if (rc->d.stopping && ++rc->stop_failures >= STOP_ATTEMPTS) {
@@ -233,9 +335,13 @@ write_done(struct recorder *rc)
 			rc->gave_up = 1;
 			return;
 		}
-		log_warnx("database: batch of %zu rows (seq %" PRIu64 "): %s; "
-		    "retrying in %" PRIu64 " ms", rc->inflight.nrows,
-		    rc->inflight_seq, rc->job_err, rc->backoff_ms);
+		/* A refusal repeats each retry: logged once, in status. */
+		if (!rc->job_refused || rc->refusals == 1 ||
+		    rc->backoff_ms < BACKOFF_MAX_MS)
+			log_warnx("database: batch of %zu rows (seq %" PRIu64
+			    "): %s; retrying in %" PRIu64 " ms",
+			    rc->inflight.nrows, rc->inflight_seq, rc->job_err,
+			    rc->backoff_ms);
 		rc->retry_wait = 1;
 		uv_timer_start(&rc->retry_timer, retry_cb, rc->backoff_ms, 0);
 		rc->backoff_ms = kw_backoff_next(rc->backoff_ms,
@@ -250,6 +356,10 @@ write_done(struct recorder *rc)
 		rows += rc->job_rows[i];
 	}
 	rc->batches++;
+	if (rc->file_fresh && rc->inflight.head != NULL) {
+		rc->file_first_seq = rc->inflight.head->seq;
+		rc->file_fresh = 0;
+	}
 	rc->last_batch_rows = rows;
 	rc->last_commit_ms = (double)rc->job_ns / 1e6;
 	rc->committed_epoch = rc->inflight_epoch;
@@ -502,6 +612,18 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(o, "prune_runs", json_integer(rc->prune_runs));
 	json_object_set_new(o, "pauses", json_integer(rc->pauses));
 	json_object_set_new(o, "lost_oom", json_integer(rc->oom));
+	json_object_set_new(o, "db_file", json_pack("{s:s,s:s,s:I,s:I,s:I,"
+	    "s:s,s:I,s:I,s:I}",
+	    "path", rc->db_path,
+	    "state", rc->file_refused ? "refused" : rc->db == NULL &&
+	    rc->file_events > 0 ? "reopening" : "open",
+	    "events", (json_int_t)rc->file_events,
+	    "reopens", (json_int_t)rc->reopens,
+	    "refusals", (json_int_t)rc->refusals,
+	    "last_event", rc->file_event,
+	    "last_event_ts", (json_int_t)rc->file_event_ts,
+	    "committed_before", (json_int_t)rc->file_event_seq,
+	    "first_seq", (json_int_t)rc->file_first_seq));
 	if (rc->sub != NULL) {
 		kw_sub_stats(rc->sub, &st);
 		s = kw_sub_stats_json(&st, STREAM);
@@ -608,10 +730,18 @@ main(int argc, char **argv)
 	rq_init(&rc.pending);
 	rq_init(&rc.inflight);
 	rc.backoff_ms = BACKOFF_MIN_MS;
+	rc.file_fresh = 1;
 
 	path = kw_conf_str(rc.d.conf, "paths.database");
+	if ((rc.db_path = strdup(path)) == NULL)
+		fatal("strdup");
 	if (mkdir_parent(path) == -1)
 		fatal("%s: cannot create the database directory", path);
+	/* Not ours: a configuration error, not a restart loop. */
+	if (rdb_probe(path, err, sizeof(err)) == -1) {
+		log_warnx("database: %s", err);
+		exit(2);
+	}
 	if ((rc.db = rdb_open(path, BUSY_TIMEOUT_MS, err, sizeof(err))) == NULL)
 		fatalx("database: %s", err);
 	if ((found = rdb_load_state(rc.db, STREAM, &epoch, &seq, err,
@@ -654,6 +784,7 @@ main(int argc, char **argv)
 
 	kw_daemon_ready(&rc.d);
 	ex = kw_daemon_run(&rc.d);
+	free(rc.db_path);
 	if (rc.gave_up && ex == 0)
 		ex = 1;
 	return ex;

@@ -155,6 +155,25 @@ int	rdb_state_ended(struct rdb *db, const char *stream, uint64_t epoch,
  */
 int64_t	rdb_prune(struct rdb *db, int64_t cutoff_ts, int chunk,
 	    uint64_t pruned[RDB__NTABLES], char *err, size_t errlen);
+/*
+ * 1 when the files at the database's path are no longer the ones open
+ * (the database, its -wal or -shm deleted or replaced: what says which),
+ * else 0. Notes the identity of files that appeared since the last call.
+ */
+int	rdb_file_changed(struct rdb *db, char *what, size_t whatlen);
+/*
+ * Close a database whose files changed (rdb_file_changed): checkpoint
+ * into the file it has open, close, and remove the -wal and -shm at the
+ * path that were its own (SQLite leaves them when the file moved).
+ */
+int	rdb_close_moved(struct rdb *db);
+/*
+ * What is at path, before opening it again: 0 nothing (absent, empty or
+ * a SQLite database without tables: rdb_open makes it), 1 a kwarden
+ * database, -1 anything else or an error (err says which): a file that
+ * is not ours is never written to.
+ */
+int	rdb_probe(const char *path, char *err, size_t errlen);
 /* PRAGMA user_version of the open database. */
 int	rdb_user_version(struct rdb *db);
 /* Finalize every statement and close: 0, or -1 if sqlite3_close failed. */

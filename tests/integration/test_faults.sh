@@ -14,7 +14,8 @@ all_seqs() {
 	    SELECT epoch, seq FROM process_count UNION ALL
 	    SELECT epoch, seq FROM containers UNION ALL
 	    SELECT epoch, seq FROM processes UNION ALL
-	    SELECT epoch, seq FROM deletions) WHERE epoch = $1"
+	    SELECT epoch, seq FROM deletions UNION ALL
+	    SELECT epoch, seq FROM decisions) WHERE epoch = $1"
 }
 
 recorder_status() {
@@ -30,7 +31,7 @@ else
 	if mount -t tmpfs -o size=4m tmpfs "$FS"; then
 		umount_fs() { umount -l "$FS" 2>/dev/null; }
 		if start_pipeline -o reader.interval=100ms -o "paths.database=$FS/kwarden.db" \
-		    -o recorder.batch_delay=200ms; then
+		    -o recorder.batch_delay=200ms -o policy.action=dry-run; then
 			wait_for 10 test -s "$FS/kwarden.db"
 			sleep 1
 			# Fill what is left; SQLite's next page has nowhere to go.
@@ -84,7 +85,7 @@ rm -f "$T/kwarden.db" "$T/kwarden.db-wal" "$T/kwarden.db-shm"
 # A stopped client gets what is queued for it up to 4 MiB; after that it
 # must replay from the ring, which moves on: 50 samples a second with 50
 # processes each leave it behind in seconds.
-if start_pipeline -o reader.interval=20ms -o decider.top_k=50 \
+if start_pipeline -o reader.interval=20ms -o decider.top_k=50 -o policy.action=dry-run \
     -o decider.ring_size=64k -o recorder.batch_delay=100ms; then
 	wait_for 10 sh -c "[ -s '$T/kwarden.db' ]"
 	sleep 1

@@ -533,6 +533,78 @@ strikes__format_parse__round_trip_and_hostile(void **state)
 	strikes_free(&u);
 }
 
+/*
+ * An action whose call is out is written down and read back by the next
+ * decider as an outcome Docker settles: not failed while its own deadline
+ * runs, settled by Docker's table, never a second call; a throttle (an
+ * idempotent update) and an ended call are not written; a bad file is an
+ * error.
+ */
+static void
+acts__pending_file__round_trip(void **state)
+{
+	static const char id[] = "0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef";
+	static const char id2[] = "fedcba9876543210fedcba9876543210"
+	    "fedcba9876543210fedcba9876543210";
+	struct act_table t, u;
+	struct act_entry *e;
+	char *text, res[200], err[256];
+	const char *bad;
+
+	acts_init(&t);
+	assert_non_null(e = acts_get(&t, id));
+	e->state = ACT_IN_FLIGHT;
+	e->action = ACTION_STOP;
+	e->nsteps = 2;
+	e->starts_at_act = 3;
+	snprintf(e->name, sizeof(e->name), "web_1");
+	snprintf(e->act_class, sizeof(e->act_class), "low");
+	assert_non_null(e = acts_get(&t, id2));
+	e->state = ACT_IN_FLIGHT;
+	e->action = ACTION_THROTTLE;
+	assert_non_null(text = acts_format_pending(&t));
+	assert_non_null(strstr(text, id));
+	assert_null(strstr(text, id2));
+
+	acts_init(&u);
+	assert_int_equal(acts_load_pending(&u, text, strlen(text), 100 * SEC,
+	    20 * SEC, err, sizeof(err)), 1);
+	assert_non_null(e = acts_find(&u, id));
+	assert_int_equal(e->state, ACT_UNKNOWN);
+	assert_int_equal(e->action, ACTION_STOP);
+	assert_int_equal(e->nsteps, 2);
+	assert_int_equal(e->starts_at_act, 3);
+	assert_string_equal(e->name, "web_1");
+	assert_string_equal(e->act_class, "low");
+	/* Still running inside the stop's own time and the settle time. */
+	assert_int_equal(acts_settle(e, ACT_VIEW_RUNNING, 3, 110 * SEC,
+	    SETTLE, res, sizeof(res)), 0);
+	assert_int_equal(acts_settle(e, ACT_VIEW_RUNNING, 3, 150 * SEC,
+	    SETTLE, res, sizeof(res)), 0);
+	assert_int_equal(acts_settle(e, ACT_VIEW_STOPPED, 3, 151 * SEC,
+	    SETTLE, res, sizeof(res)), 1);
+	assert_int_equal(e->state, ACT_DONE);
+	free(text);
+	assert_non_null(text = acts_format_pending(&u));
+	assert_string_equal(text, "{\"version\":1,\"pending\":[]}");
+	free(text);
+	acts_free(&u);
+	acts_free(&t);
+
+	acts_init(&u);
+	bad = "{\"version\":2,\"pending\":[]}";
+	assert_int_equal(acts_load_pending(&u, bad, strlen(bad), 0, 0, err,
+	    sizeof(err)), -1);
+	bad = "{\"version\":1,\"pending\":[{\"id\":\"x\",\"action\":"
+	    "\"stop\"}]}";
+	assert_int_equal(acts_load_pending(&u, bad, strlen(bad), 0, 0, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "no container id"));
+	assert_int_equal(u.n, 0);
+	acts_free(&u);
+}
+
 int
 main(void)
 {
@@ -552,6 +624,7 @@ main(void)
 		cmocka_unit_test(
 		    strikes__within_window__quarantined_on_the_last),
 		cmocka_unit_test(strikes__format_parse__round_trip_and_hostile),
+		cmocka_unit_test(acts__pending_file__round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -332,6 +332,41 @@ rates__fast_sampling__history_bounded(void **state)
 	assert_float_equal(pct, 50.0, 0.001);
 }
 
+/*
+ * The wall clock stepped back an hour, then forward two, between samples
+ * that are one second apart on the monotonic clock: the rate stays the
+ * process's 50 % (it would read as a counter reset, then as 0.01 %, on
+ * the wall clock).
+ */
+static void
+rates__wall_clock_step__monotonic_rates(void **state)
+{
+	static const int64_t wall_s[] = { 0, 1, -3599, 3601, 3602, 3603 };
+	struct rates r;
+	struct kw_proc proc;
+	struct kw_snapshot snap;
+	double pct, machine;
+	size_t i;
+
+	rates_init(&r, 5000 * MS);
+	for (i = 0; i < sizeof(wall_s) / sizeof(wall_s[0]); i++) {
+		memset(&proc, 0, sizeof(proc));
+		proc.pid = 100;
+		proc.cpu_ns = i * 500 * MS;
+		memset(&snap, 0, sizeof(snap));
+		snap.ts_ns = (uint64_t)((1700000000 + wall_s[i]) * (int64_t)SEC);
+		snap.mono_ns = 5000 * SEC + i * SEC;
+		snap.host.ncpu = 1;
+		snap.procs = &proc;
+		snap.nprocs = 1;
+		assert_int_equal(rates_update(&r, &snap, &pct, &machine), 0);
+		if (i > 0 && (pct < 49.99 || pct > 50.01))
+			fail_msg("sample %zu (wall %+lld s): %.3f%%, want 50%%",
+			    i, (long long)wall_s[i], pct);
+	}
+	rates_free(&r);
+}
+
 int
 main(void)
 {
@@ -348,6 +383,7 @@ main(void)
 		cmocka_unit_test(rates__vanished_keys__dropped),
 		cmocka_unit_test(rates__machine_pct__sum_clamped),
 		cmocka_unit_test(rates__fast_sampling__history_bounded),
+		cmocka_unit_test(rates__wall_clock_step__monotonic_rates),
 	};
 
 	return cmocka_run_group_tests_name("decider_rates", tests, NULL,

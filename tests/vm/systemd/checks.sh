@@ -286,6 +286,54 @@ check_watchdog() {
 		test "$(status recorder .gaps)" = 0 -a "$(status recorder .committed.seq)" -gt "$seq0"
 }
 
+# --- the wall clock stepped back an hour, then forward two ----------------
+# Here, where it is harmless: the pipeline keeps sampling and committing
+# (timers and rates run on the monotonic clock), a busy process keeps its
+# CPU % in every sample, the rows' ts follow the wall clock while their
+# seqs go on rising, and nothing is acted on.
+q() { sqlite3 -readonly -cmd '.timeout 5000' "$DB" "$1" 2>/dev/null; }
+# after SEQ: samples stored after the decider's seq SEQ (this epoch).
+after() { q "SELECT count(*) FROM sys_metrics WHERE seq > $1 AND epoch = (SELECT max(epoch) FROM sys_metrics)"; }
+# clock_step SECONDS WHAT: step the clock, then check the samples after
+# it (those the decider published once it was stepped: above its seq then).
+clock_step() {
+	local d=$1 what=$2 sb s0 t0 ts n bad
+	sb=$(status decider .pub.seq)
+	t0=$(date +%s)
+	date -s "@$((t0 + d))" >/dev/null
+	s0=$(status decider .pub.seq)
+	wait_for 60 more after "$s0" 4
+	n=$(after "$s0")
+	check "clock $what: sampling and commits go on ($n samples since)" test "$n" -ge 5
+	ts=$(q "SELECT min(ts) || ' ' || max(ts) FROM sys_metrics WHERE seq > $s0
+		AND epoch = (SELECT max(epoch) FROM sys_metrics)")
+	check "clock $what: the rows' ts follow the wall clock ($ts, stepped to $((t0 + d)))" \
+		awk -v r="$ts" -v w="$((t0 + d))" 'BEGIN { split(r, a, " "); exit !(a[1] >= w && a[2] <= w + 120) }'
+	bad=$(q "SELECT count(*) FROM processes WHERE pid = $SPIN AND seq > $sb
+		AND (cpu_pct < 1.0 OR cpu_pct > 100.0)")
+	check "clock $what: the busy process keeps its CPU % in every sample ($(q "SELECT printf('%.1f..%.1f', min(cpu_pct), max(cpu_pct)) FROM processes WHERE pid = $SPIN AND seq > $sb"))" \
+		test "$bad" = 0
+}
+check_clock() {
+	local d0 o
+	d0=$(q "SELECT count(*) FROM deletions")
+	sh -c 'while :; do :; done' &
+	SPIN=$!
+	sleep 8	# a window of samples
+	clock_step -3600 "back 1 h"
+	clock_step 7200 "forward 2 h"
+	date -s "@$(($(date +%s) - 3600))" >/dev/null
+	kill "$SPIN"
+	wait "$SPIN" 2>/dev/null
+	o=$(q "SELECT min(seq) < max(seq) AND count(*) = count(DISTINCT seq) FROM sys_metrics
+		WHERE epoch = (SELECT max(epoch) FROM sys_metrics)")
+	check "clock: the seqs are still one a sample, in order" test "$o" = 1
+	check "clock: no action taken across the steps ($(q "SELECT count(*) FROM deletions") rows, $d0 before)" \
+		test "$(q "SELECT count(*) FROM deletions")" = "$d0"
+	check "clock: all three daemons kept their pids (NRestarts $(prop kwarden-reader NRestarts)/$(prop kwarden-decider NRestarts)/$(prop kwarden-recorder NRestarts))" \
+		test "$(prop kwarden-reader NRestarts)" = 0 -a "$(prop kwarden-decider NRestarts)" = 0
+}
+
 # --- a bad config: exit 2, no restart loop --------------------------------
 check_bad_config() {
 	local n0 st
@@ -489,6 +537,7 @@ check_cgroup_files
 check_reload
 check_docker_restart
 check_watchdog
+check_clock
 check_bad_config
 check_stop
 check_live_install
