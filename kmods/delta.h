@@ -162,12 +162,16 @@ static int kw_delta_show_task(struct seq_file *m, struct kw_iter *it,
 		d->cap_hits++;
 	}
 	if (!d->full && room && prev && kw_vals_same(&prev->v, &v)) {
-		/* Unchanged: nothing printed, so nothing to repeat. */
+		/*
+		 * Unchanged: nothing printed, so nothing to repeat.  A quiet
+		 * pass walks every process in one read(): let others run.
+		 */
 		if (mm)
 			mmput(mm);
 		d->cur[d->ncur].v = v;
 		d->cur[d->ncur++].seen = false;
 		prev->seen = true;
+		cond_resched();
 		return 0;
 	}
 	if (mm) {
