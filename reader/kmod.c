@@ -377,6 +377,7 @@ parse_delta_fields(const json_t *root, struct kmod_info *info, char *err,
 {
 	json_t		*j, *e;
 	json_int_t	 n;
+	int32_t		*exited;
 	size_t		 i;
 
 	j = json_object_get(root, "full");
@@ -401,20 +402,22 @@ parse_delta_fields(const json_t *root, struct kmod_info *info, char *err,
 		    "expected array");
 		return -1;
 	}
-	if (json_array_size(j) > 0 && (info->exited = calloc(
-	    json_array_size(j), sizeof(*info->exited))) == NULL) {
+	if ((n = (json_int_t)json_array_size(j)) == 0)
+		return 0;
+	if ((exited = calloc((size_t)n, sizeof(*exited))) == NULL) {
 		seterr(err, errlen, "exited: out of memory");
 		return -1;
 	}
+	info->exited = exited;
 	json_array_foreach(j, i, e) {
 		n = json_is_integer(e) ? json_integer_value(e) : 0;
 		if (n <= 0 || n > INT32_MAX) {
 			seterr(err, errlen, "exited[%zu]: expected a pid", i);
 			return -1;
 		}
-		info->exited[info->nexited++] = (int32_t)n;
+		exited[info->nexited++] = (int32_t)n;
 	}
-	qsort(info->exited, info->nexited, sizeof(*info->exited), cmp_i32);
+	qsort(exited, info->nexited, sizeof(*exited), cmp_i32);
 	return 0;
 }
 
