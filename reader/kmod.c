@@ -619,6 +619,7 @@ kmod_delta_init(struct kmod_delta *kd)
 void
 kmod_delta_reset(struct kmod_delta *kd)
 {
+	kd->lent = NULL;
 	if (kd->fd != -1)
 		close(kd->fd);
 	kd->fd = -1;
@@ -743,38 +744,6 @@ kmod_delta_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
 	return 0;
 }
 
-int
-kmod_snapshot_copy(struct kw_snapshot *dst, const struct kw_snapshot *src)
-{
-	const struct kw_proc	*s;
-	struct kw_proc		*p;
-	char			*cmd;
-	size_t			 i;
-
-	kw_snapshot_clear(dst);
-	for (i = 0; i < src->nprocs; i++) {
-		s = &src->procs[i];
-		if ((p = kw_snapshot_add(dst)) == NULL)
-			goto fail;
-		cmd = p->cmdline;
-		*p = *s;
-		p->cmdline = cmd;
-		p->cgroup = NULL;
-		if ((s->cmdline != NULL && s->cmdline[0] != '\0' &&
-		    kw_proc_set_cmdline(p, s->cmdline, strlen(s->cmdline)) ==
-		    -1) || (s->cgroup != NULL && kw_proc_set_cgroup(p,
-		    s->cgroup, strlen(s->cgroup)) == -1))
-			goto fail;
-	}
-	memcpy(dst->source, src->source, sizeof(dst->source));
-	dst->ts_ns = src->ts_ns;
-	dst->host = src->host;
-	return 0;
-fail:
-	kw_snapshot_clear(dst);
-	return -1;
-}
-
 /* Read fd from offset 0 to EOF into kd->buf; the length, or -1 with err. */
 static ssize_t
 read_pass(struct kmod_delta *kd, const char *path, char *err, size_t errlen)
@@ -817,6 +786,19 @@ read_pass(struct kmod_delta *kd, const char *path, char *err, size_t errlen)
 }
 
 void
+kmod_delta_give_back(struct kmod_delta *kd, struct kw_snapshot *snap)
+{
+	struct kw_snapshot	 t;
+
+	if (kd->lent != snap || snap == NULL)
+		return;
+	t = kd->base;		/* the empty storage lent in exchange */
+	kd->base = *snap;
+	*snap = t;
+	kd->lent = NULL;
+}
+
+void
 kmod_delta_set_fill(struct kmod_delta *kd, kmod_fill_fn fn, void *arg)
 {
 	kd->fill = fn;
@@ -828,11 +810,17 @@ kmod_delta_read(struct kmod_delta *kd, const char *path,
     struct kw_snapshot *out, char *err, size_t errlen)
 {
 	struct kmod_info	 info;
+	struct kw_snapshot	 tmp_snap;
 	char			 tmp[512];
 	ssize_t			 len;
 	int			 r;
 
 	memset(&info, 0, sizeof(info));
+	if (kd->lent != NULL) {
+		/* Not given back: the base went with it. */
+		kd->lent = NULL;
+		kmod_delta_reset(kd);
+	}
 	if (kd->fd != -1 && strcmp(kd->path, path) != 0)
 		kmod_delta_reset(kd);
 	if (kd->fd == -1) {
@@ -881,12 +869,12 @@ kmod_delta_read(struct kmod_delta *kd, const char *path,
 	kd->cap_hits = info.cap_hits;
 	kw_snapshot_clear(&kd->scratch);
 	kmod_info_free(&info);
-	if (kmod_snapshot_copy(out, &kd->base) == -1) {
-		seterr(err, errlen, "%s: out of memory", path);
-		kmod_delta_reset(kd);
-		kd->errors++;
-		return -1;
-	}
+	/* Lend the base: the published snapshot is the base itself. */
+	kw_snapshot_clear(out);
+	tmp_snap = *out;
+	*out = kd->base;
+	kd->base = tmp_snap;
+	kd->lent = out;
 	return 0;
 
 fail:

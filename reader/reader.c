@@ -363,6 +363,8 @@ sample_done(uv_work_t *req, int status)
 		r->samples++;
 	}
 out:
+	/* The delta file's merged snapshot goes back to be merged into. */
+	kmod_delta_give_back(&r->kd, &w->snap);
 	/* Keep the capacity for the next sample, not the strings. */
 	kw_snapshot_clear(&w->snap);
 	if (r->d.stopping)

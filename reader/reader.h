@@ -149,6 +149,7 @@ struct kmod_delta {
 	char		 path[PATH_MAX];
 	struct kw_snapshot base;	/* merged, sorted by pid */
 	int		 have_base;
+	struct kw_snapshot *lent;	/* holds base until given back */
 	uint64_t	 generation;	/* of the last pass applied */
 	struct kw_snapshot scratch;	/* the pass being parsed */
 	kmod_fill_fn	 fill;
@@ -171,12 +172,17 @@ void	kmod_delta_free(struct kmod_delta *kd);
 void	kmod_delta_reset(struct kmod_delta *kd);
 /*
  * Read one pass of the delta file at path (opened on first use or after an
- * error), apply it to kd->base and copy the result into out. Returns 0, or
+ * error) and apply it to kd->base, which is then lent to out (swapped, no
+ * copy): out must be handed back with kmod_delta_give_back() before the
+ * next read, unchanged but for its cgroup figures, or the base is lost
+ * (the next pass is then refused and the file reopened). Returns 0, or
  * -1 with err (the file is then closed: the next open's first pass is
  * full; out is cleared).
  */
 int	kmod_delta_read(struct kmod_delta *kd, const char *path,
 	    struct kw_snapshot *out, char *err, size_t errlen);
+/* Take the base back from snap (a no-op unless it was lent to it). */
+void	kmod_delta_give_back(struct kmod_delta *kd, struct kw_snapshot *snap);
 void	kmod_delta_set_fill(struct kmod_delta *kd, kmod_fill_fn fn,
 	    void *arg);
 /*
@@ -187,9 +193,7 @@ void	kmod_delta_set_fill(struct kmod_delta *kd, kmod_fill_fn fn,
  */
 int	kmod_delta_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
 	    const struct kmod_info *info, char *err, size_t errlen);
-/* Deep copy (procs, their strings, host); -1 on ENOMEM (dst cleared). */
-int	kmod_snapshot_copy(struct kw_snapshot *dst,
-	    const struct kw_snapshot *src);
+
 /* ns per unit of the seed's proc_jiffies (it is ns: see kmod.c) */
 #define KMOD_SEED_JIFFY_NS	1
 

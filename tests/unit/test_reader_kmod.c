@@ -548,9 +548,12 @@ dwrite(struct delta_fx *fx, const char *s)
 	assert_int_equal(fclose(f), 0);
 }
 
+/* A sample: the snapshot lent by the previous one is given back first. */
 static int
 dread(struct delta_fx *fx)
 {
+	kmod_delta_give_back(&fx->kd, &fx->out);
+	kw_snapshot_clear(&fx->out);
 	memset(err, 0, sizeof(err));
 	return kmod_delta_read(&fx->kd, fx->path, &fx->out, err, sizeof(err));
 }
@@ -580,6 +583,7 @@ delta_teardown(void **state)
 {
 	struct delta_fx	*fx = *state;
 
+	kmod_delta_give_back(&fx->kd, &fx->out);
 	kmod_delta_free(&fx->kd);
 	kw_snapshot_free(&fx->out);
 	unlink(fx->path);
@@ -650,11 +654,25 @@ kmod_delta__container_kept_across_passes__same_claim(void **state)
 	assert_non_null(p->cgroup);
 	assert_string_equal(p->cgroup, "/system.slice/docker-" CID1
 	    ".scope");
-	/* the published copy is the caller's: clearing it leaves the base */
-	kw_snapshot_clear(&fx->out);
 	dwrite(fx, DHDR("false", "3") DEND(""));
 	assert_int_equal(dread(fx), 0);
 	assert_string_equal(find_pid(&fx->out, 9)->container_id, CID1);
+}
+
+static void
+kmod_delta__snapshot_not_given_back__base_lost_refused(void **state)
+{
+	struct delta_fx	*fx = *state;
+
+	dwrite(fx, PASS1);
+	assert_int_equal(dread(fx), 0);
+	/* the published snapshot is dropped instead of given back */
+	kw_snapshot_clear(&fx->out);
+	dwrite(fx, DHDR("false", "2") DEND(""));
+	assert_int_equal(kmod_delta_read(&fx->kd, fx->path, &fx->out, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "does not follow"));
+	assert_int_equal(fx->kd.fd, -1);
 }
 
 static void
@@ -777,6 +795,9 @@ main(void)
 		    delta_teardown),
 		cmocka_unit_test_setup_teardown(
 		    kmod_delta__container_kept_across_passes__same_claim,
+		    delta_setup, delta_teardown),
+		cmocka_unit_test_setup_teardown(
+		    kmod_delta__snapshot_not_given_back__base_lost_refused,
 		    delta_setup, delta_teardown),
 		cmocka_unit_test_setup_teardown(
 		    kmod_delta__pid_reused__new_process_replaces, delta_setup,
