@@ -42,6 +42,10 @@ static const struct conf_key schema[] = {
 	    0, 0 },
 	{ "reader", "kmod_path", KW_CONF_STR, "/proc/sysinfo_so1_202041390",
 	    NULL, "the kernel module's /proc file", CK_NONEMPTY, 0, 0 },
+	{ "reader", "kmod_delta", KW_CONF_STR, "auto", "auto|on|off",
+	    "read the module's delta file (kmod_path + \"_delta\"): only "
+	    "what changed each sample, merged into the last full snapshot "
+	    "(auto: when the file is there)", 0, 0, 0 },
 	{ "reader", "proc_root", KW_CONF_STR, "/proc", NULL,
 	    "procfs root for the procfs source", CK_NONEMPTY, 0, 0 },
 	{ "reader", "cgroup_root", KW_CONF_STR, "/sys/fs/cgroup", NULL,

@@ -35,6 +35,7 @@
 
 #define PROC_NAME_SYS		"sysinfo_so1_202041390"
 #define PROC_NAME_SYS_NOCMD	PROC_NAME_SYS "_nocmdline"
+#define PROC_NAME_SYS_DELTA	PROC_NAME_SYS "_delta"
 #define PROC_NAME_CONT		"continfo_so1_202041390"
 
 /* Bytes of the argv area read per process; longer command lines are cut. */
@@ -91,7 +92,10 @@ struct kw_source {
  * @cgname: one cgroup path component, "/name"
  * @child_hex: the component below the current one when it is 64 hex digits
  * @outer_hex: the outermost 64-hex component seen so far
+ * @delta: the delta file's per-open table (delta.h), NULL for the others
  */
+struct kw_delta;
+
 struct kw_iter {
 	const struct kw_source *src;
 	struct task_struct *task;
@@ -102,6 +106,7 @@ struct kw_iter {
 	char cgname[KW_CGROUP_NAME_MAX];
 	char child_hex[KW_CONTAINER_ID_LEN + 1];
 	char outer_hex[KW_CONTAINER_ID_LEN + 1];
+	struct kw_delta *delta;
 };
 
 /**
@@ -565,7 +570,11 @@ static void kw_seq_stop(struct seq_file *m, void *v)
 	kw_put(m->private);
 }
 
-static void kw_show_header(struct seq_file *m, struct kw_iter *it)
+/*
+ * The header up to "ts_ns" and its line end; the caller prints the list's
+ * opening line.
+ */
+static void kw_show_header_mem(struct seq_file *m, struct kw_iter *it)
 {
 	struct sysinfo si;
 	u64 total, free, avail;
@@ -578,56 +587,103 @@ static void kw_show_header(struct seq_file *m, struct kw_iter *it)
 		   "{\"mem_total_kb\": %llu, \"mem_free_kb\": %llu, \"mem_used_kb\": %llu,\n",
 		   total, free, total - free);
 	seq_printf(m,
-		   " \"mem_available_kb\": %llu, \"ncpu\": %u, \"ts_ns\": %llu,\n \"%s\": [\n",
-		   avail, num_online_cpus(), ktime_get_real_ns(),
-		   it->src->list_key);
+		   " \"mem_available_kb\": %llu, \"ncpu\": %u, \"ts_ns\": %llu,\n",
+		   avail, num_online_cpus(), ktime_get_real_ns());
 	it->total_kb = total;
 	it->emitted_any = false;
 }
 
-static int kw_show_task(struct seq_file *m, struct kw_iter *it,
-			struct task_struct *task)
+static void kw_show_header(struct seq_file *m, struct kw_iter *it)
 {
-	char id[KW_CONTAINER_ID_LEN + 1];
-	char comm[TASK_COMM_LEN];
-	unsigned long vsz_kb = 0, rss_kb = 0;
-	u64 pct_whole;
-	u32 pct_hundredths;
-	const char *cgroup;
-	struct mm_struct *mm;
-	size_t cmdlen = 0;
-	pid_t ppid = 0;
+	kw_show_header_mem(m, it);
+	seq_printf(m, " \"%s\": [\n", it->src->list_key);
+}
+
+/**
+ * struct kw_vals - the counters of one record, read once
+ * @start_ns: start_boottime: with the tgid, identifies the process
+ * @cpu_ns: CPU time of the whole thread group (kw_group_cpu_ns())
+ * @exec_id: self_exec_id, which every exec increments
+ * @rss: resident pages (kw_mm_rss()), 0 without an mm
+ * @total_vm: mapped pages, 0 without an mm
+ * @cset: the task's css_set, compared as a value, never dereferenced:
+ *	moving the task to another cgroup (any hierarchy) changes it
+ * @tgid: thread-group id
+ * @ppid: parent's thread-group id
+ * @uid: real uid in the initial user namespace
+ * @threads: live threads
+ * @comm: the command name
+ * @state: task_state_to_char()
+ *
+ * The delta file (delta.h) keeps these per process to tell what changed;
+ * the record printed is made of the same values, so what the reader holds
+ * and what the table holds never differ.
+ */
+struct kw_vals {
+	u64 start_ns;
 	u64 cpu_ns;
+	u64 exec_id;
+	unsigned long rss;
+	unsigned long total_vm;
+	unsigned long cset;
+	pid_t tgid;
+	pid_t ppid;
+	u32 uid;
+	int threads;
+	char comm[TASK_COMM_LEN];
+	char state;
+};
 
-	cgroup = kw_task_cgroup(it, task, id);
-	if (it->src->containers_only && !id[0])
-		return 0;
-
-	mm = get_task_mm(task);
+/*
+ * Fill @v from @task and its @mm (NULL for a kernel thread or an exiting
+ * task).  No lock may be held.
+ */
+static void kw_task_vals(struct task_struct *task, struct mm_struct *mm,
+			 struct kw_vals *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->tgid = task_tgid_nr(task);
+	v->start_ns = task->start_boottime;
+	v->exec_id = task->self_exec_id;
 	if (mm) {
-		vsz_kb = mm->total_vm << (PAGE_SHIFT - 10);
-		rss_kb = kw_mm_rss(mm) << (PAGE_SHIFT - 10);
-		if (it->src->cmdline)
-			cmdlen = kw_read_cmdline(task, mm, it->cmdline);
-		mmput(mm);
+		v->total_vm = mm->total_vm;
+		v->rss = kw_mm_rss(mm);
 	}
 	rcu_read_lock();
 	if (pid_alive(task))
-		ppid = task_tgid_nr(rcu_dereference(task->real_parent));
+		v->ppid = task_tgid_nr(rcu_dereference(task->real_parent));
+	v->cset = (unsigned long)rcu_dereference(task->cgroups);
 	rcu_read_unlock();
-	get_task_comm(comm, task);
-	cpu_ns = kw_group_cpu_ns(task);
-	kw_mem_pct(rss_kb, it->total_kb, &pct_whole, &pct_hundredths);
+	get_task_comm(v->comm, task);
+	v->cpu_ns = kw_group_cpu_ns(task);
+	v->state = task_state_to_char(task);
+	v->uid = from_kuid_munged(&init_user_ns, task_uid(task));
+	v->threads = get_nr_threads(task);
+}
 
+/*
+ * Print one record from @v, @cmdline (@cmdlen bytes, when the source has
+ * cmdlines), the container @id and @cgroup path.
+ */
+static void kw_show_vals(struct seq_file *m, struct kw_iter *it,
+			 const struct kw_vals *v, const char *cmdline,
+			 size_t cmdlen, const char *id, const char *cgroup)
+{
+	unsigned long vsz_kb = v->total_vm << (PAGE_SHIFT - 10);
+	unsigned long rss_kb = v->rss << (PAGE_SHIFT - 10);
+	u64 pct_whole;
+	u32 pct_hundredths;
+
+	kw_mem_pct(rss_kb, it->total_kb, &pct_whole, &pct_hundredths);
 	if (it->emitted_any)
 		seq_puts(m, ",\n");
-	seq_put_decimal_ull(m, "  {\"pid\": ", task_tgid_nr(task));
-	seq_put_decimal_ll(m, ", \"ppid\": ", ppid);
+	seq_put_decimal_ull(m, "  {\"pid\": ", v->tgid);
+	seq_put_decimal_ll(m, ", \"ppid\": ", v->ppid);
 	seq_puts(m, ", \"name\": ");
-	kw_json_string(m, comm, strnlen(comm, sizeof(comm)));
+	kw_json_string(m, v->comm, strnlen(v->comm, sizeof(v->comm)));
 	if (it->src->cmdline) {
 		seq_puts(m, ", \"cmdline\": ");
-		kw_json_string(m, it->cmdline, cmdlen);
+		kw_json_string(m, cmdline, cmdlen);
 	}
 	seq_put_decimal_ull(m, ", \"vsz_kb\": ", vsz_kb);
 	seq_put_decimal_ull(m, ", \"rss_kb\": ", rss_kb);
@@ -636,14 +692,13 @@ static int kw_show_task(struct seq_file *m, struct kw_iter *it,
 	seq_putc(m, '0' + pct_hundredths / 10);
 	seq_putc(m, '0' + pct_hundredths % 10);
 	seq_put_decimal_ull(m, "\", \"proc_jiffies\": ",
-			    div_u64(cpu_ns, NSEC_PER_SEC / USER_HZ));
-	seq_put_decimal_ull(m, ", \"cpu_ns\": ", cpu_ns);
+			    div_u64(v->cpu_ns, NSEC_PER_SEC / USER_HZ));
+	seq_put_decimal_ull(m, ", \"cpu_ns\": ", v->cpu_ns);
 	seq_puts(m, ", \"state\": \"");
-	seq_putc(m, task_state_to_char(task));
-	seq_put_decimal_ull(m, "\", \"uid\": ",
-			    from_kuid_munged(&init_user_ns, task_uid(task)));
-	seq_put_decimal_ll(m, ", \"threads\": ", get_nr_threads(task));
-	seq_put_decimal_ull(m, ", \"start_ns\": ", task->start_boottime);
+	seq_putc(m, v->state);
+	seq_put_decimal_ull(m, "\", \"uid\": ", v->uid);
+	seq_put_decimal_ll(m, ", \"threads\": ", v->threads);
+	seq_put_decimal_ull(m, ", \"start_ns\": ", v->start_ns);
 	seq_puts(m, ", \"container_id\": \"");
 	seq_puts(m, id);
 	seq_puts(m, "\", \"cgroup\": ");
@@ -651,6 +706,28 @@ static int kw_show_task(struct seq_file *m, struct kw_iter *it,
 	seq_putc(m, '}');
 	if (!seq_has_overflowed(m))
 		it->emitted_any = true;
+}
+
+static int kw_show_task(struct seq_file *m, struct kw_iter *it,
+			struct task_struct *task)
+{
+	char id[KW_CONTAINER_ID_LEN + 1];
+	const char *cgroup;
+	struct mm_struct *mm;
+	struct kw_vals v;
+	size_t cmdlen = 0;
+
+	cgroup = kw_task_cgroup(it, task, id);
+	if (it->src->containers_only && !id[0])
+		return 0;
+
+	mm = get_task_mm(task);
+	if (mm && it->src->cmdline)
+		cmdlen = kw_read_cmdline(task, mm, it->cmdline);
+	kw_task_vals(task, mm, &v);
+	if (mm)
+		mmput(mm);
+	kw_show_vals(m, it, &v, it->cmdline, cmdlen, id, cgroup);
 	return 0;
 }
 

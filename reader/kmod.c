@@ -27,6 +27,7 @@
  * computes it from rss_kb and mem_total_kb.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -312,9 +313,90 @@ snapshot_parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
 	return kmod_parse(buf, len, snap, NULL, err, errlen);
 }
 
+void
+kmod_info_free(struct kmod_info *info)
+{
+	free(info->exited);
+	info->exited = NULL;
+	info->nexited = 0;
+}
+
+static int
+cmp_i32(const void *a, const void *b)
+{
+	int32_t	 x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The delta file's own fields: "full" (boolean), "generation" and
+ * "cap_hits" (integers) and "exited" (positive pids), all required.
+ */
+static int
+parse_delta_fields(const json_t *root, struct kmod_info *info, char *err,
+    size_t errlen)
+{
+	json_t		*j, *e;
+	json_int_t	 n;
+	int32_t		*exited;
+	size_t		 i;
+
+	j = json_object_get(root, "full");
+	if (j == NULL || !json_is_boolean(j)) {
+		seterr(err, errlen, "full: %s", j == NULL ? "missing (not a "
+		    "delta file)" : "expected boolean");
+		return -1;
+	}
+	info->delta = 1;
+	info->full = json_is_true(j);
+	if (get_uint(root, "", "generation", INT64_MAX, &info->generation,
+	    err, errlen) != 1 || get_uint(root, "", "cap_hits", INT64_MAX,
+	    &info->cap_hits, err, errlen) != 1) {
+		if (err != NULL && errlen > 0 && err[0] == '\0')
+			seterr(err, errlen, "generation and cap_hits are "
+			    "required");
+		return -1;
+	}
+	j = json_object_get(root, "exited");
+	if (j == NULL || !json_is_array(j)) {
+		seterr(err, errlen, "exited: %s", j == NULL ? "missing" :
+		    "expected array");
+		return -1;
+	}
+	if ((n = (json_int_t)json_array_size(j)) == 0)
+		return 0;
+	if ((exited = calloc((size_t)n, sizeof(*exited))) == NULL) {
+		seterr(err, errlen, "exited: out of memory");
+		return -1;
+	}
+	info->exited = exited;
+	json_array_foreach(j, i, e) {
+		n = json_is_integer(e) ? json_integer_value(e) : 0;
+		if (n <= 0 || n > INT32_MAX) {
+			seterr(err, errlen, "exited[%zu]: expected a pid", i);
+			return -1;
+		}
+		exited[info->nexited++] = (int32_t)n;
+	}
+	qsort(exited, info->nexited, sizeof(*exited), cmp_i32);
+	return 0;
+}
+
+static int	parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
+		    struct kmod_info *info, int delta, char *err, size_t errlen);
+
 int
 kmod_parse(const char *buf, size_t len, struct kw_snapshot *snap,
     struct kmod_info *info, char *err, size_t errlen)
+{
+	return parse_json(buf, len, snap, info, 0, err, errlen);
+}
+
+/* kmod_parse; with delta, the delta file's fields too (info required). */
+static int
+parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
+    struct kmod_info *info, int delta, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "processes", "containers" };
 	char		 first[256], where[64], *copy;
@@ -362,6 +444,8 @@ kmod_parse(const char *buf, size_t len, struct kw_snapshot *snap,
 	    -1)
 		goto reject;
 	snap->ts_ns = r ? ts : 0;
+	if (delta && parse_delta_fields(root, info, err, errlen) == -1)
+		goto reject;
 
 	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
 		if ((arr = json_object_get(root, keys[k])) == NULL)
@@ -411,6 +495,8 @@ kmod_parse(const char *buf, size_t len, struct kw_snapshot *snap,
 reject:
 	json_decref(root);
 	kw_snapshot_clear(snap);
+	if (delta)
+		kmod_info_free(info);
 	return -1;
 }
 
@@ -478,5 +564,286 @@ fail:
 	if (info != NULL)
 		memset(info, 0, sizeof(*info));
 	kw_snapshot_clear(snap);
+	return -1;
+}
+
+/* The delta file. */
+
+void
+kmod_delta_init(struct kmod_delta *kd)
+{
+	memset(kd, 0, sizeof(*kd));
+	kd->fd = -1;
+	kw_snapshot_init(&kd->base);
+	kw_snapshot_init(&kd->scratch);
+}
+
+void
+kmod_delta_reset(struct kmod_delta *kd)
+{
+	kd->lent = NULL;
+	if (kd->fd != -1)
+		close(kd->fd);
+	kd->fd = -1;
+	kd->have_base = 0;
+	kd->generation = 0;
+	kw_snapshot_clear(&kd->base);
+}
+
+void
+kmod_delta_free(struct kmod_delta *kd)
+{
+	kmod_delta_reset(kd);
+	kw_snapshot_free(&kd->base);
+	kw_snapshot_free(&kd->scratch);
+	free(kd->buf);
+	kd->buf = NULL;
+	kd->cap = 0;
+}
+
+static int
+cmp_proc_pid(const void *a, const void *b)
+{
+	const struct kw_proc	*x = a, *y = b;
+
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* Free a proc's strings (it is being dropped). */
+static void
+proc_drop(struct kw_proc *p)
+{
+	free(p->cmdline);
+	p->cmdline = NULL;
+	free(p->cgroup);
+	p->cgroup = NULL;
+}
+
+int
+kmod_delta_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
+    const struct kmod_info *info, char *err, size_t errlen)
+{
+	struct kw_snapshot	 out;
+	struct kw_proc		*pb, *pd;
+	size_t			 i, j, e;
+
+	qsort(delta->procs, delta->nprocs, sizeof(*delta->procs),
+	    cmp_proc_pid);
+	for (j = 1; j < delta->nprocs; j++)
+		if (delta->procs[j].pid == delta->procs[j - 1].pid) {
+			seterr(err, errlen, "pid %d listed twice",
+			    (int)delta->procs[j].pid);
+			return -1;
+		}
+	for (i = 1; i < info->nexited; i++)
+		if (info->exited[i] == info->exited[i - 1]) {
+			seterr(err, errlen, "pid %d exited twice",
+			    (int)info->exited[i]);
+			return -1;
+		}
+	/* A pid both exited and listed: the pass contradicts itself. */
+	for (i = j = 0; i < info->nexited && j < delta->nprocs;) {
+		if (info->exited[i] == delta->procs[j].pid) {
+			seterr(err, errlen, "pid %d both exited and listed",
+			    (int)info->exited[i]);
+			return -1;
+		}
+		if (info->exited[i] < delta->procs[j].pid)
+			i++;
+		else
+			j++;
+	}
+
+	if (info->full) {
+		/* The pass is the snapshot: take it whole. */
+		kw_snapshot_free(base);
+		*base = *delta;
+		kw_snapshot_init(delta);
+		return 0;
+	}
+	kw_snapshot_init(&out);
+	out.cap = base->nprocs + delta->nprocs;
+	if (out.cap > 0 && (out.procs = calloc(out.cap,
+	    sizeof(*out.procs))) == NULL) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	i = j = e = 0;
+	while (i < base->nprocs || j < delta->nprocs) {
+		pb = i < base->nprocs ? &base->procs[i] : NULL;
+		pd = j < delta->nprocs ? &delta->procs[j] : NULL;
+		if (pd != NULL && (pb == NULL || pd->pid <= pb->pid)) {
+			/* New or changed (a reused pid too): the pass's. */
+			if (pb != NULL && pb->pid == pd->pid) {
+				proc_drop(pb);
+				i++;
+			}
+			out.procs[out.nprocs++] = *pd;
+			pd->cmdline = NULL;
+			pd->cgroup = NULL;
+			j++;
+			continue;
+		}
+		while (e < info->nexited && info->exited[e] < pb->pid)
+			e++;
+		if (e < info->nexited && info->exited[e] == pb->pid)
+			proc_drop(pb);
+		else {
+			out.procs[out.nprocs++] = *pb;
+			pb->cmdline = NULL;
+			pb->cgroup = NULL;
+		}
+		i++;
+	}
+	memcpy(out.source, delta->source, sizeof(out.source));
+	out.ts_ns = delta->ts_ns;
+	out.host = delta->host;
+	/* Every string moved to out: what is left are empty shells. */
+	base->nprocs = 0;
+	delta->nprocs = 0;
+	kw_snapshot_free(base);
+	*base = out;
+	return 0;
+}
+
+/* Read fd from offset 0 to EOF into kd->buf; the length, or -1 with err. */
+static ssize_t
+read_pass(struct kmod_delta *kd, const char *path, char *err, size_t errlen)
+{
+	size_t	 len = 0, ncap;
+	ssize_t	 n;
+	char	*nbuf;
+
+	if (lseek(kd->fd, 0, SEEK_SET) == -1) {
+		seterr(err, errlen, "%s: lseek: %s", path, strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (len == kd->cap) {
+			if (kd->cap >= KMOD_MAX_FILE) {
+				seterr(err, errlen, "%s: larger than %u bytes",
+				    path, KMOD_MAX_FILE);
+				return -1;
+			}
+			ncap = kd->cap ? kd->cap * 2 : 64 * 1024;
+			if ((nbuf = realloc(kd->buf, ncap)) == NULL) {
+				seterr(err, errlen, "%s: out of memory", path);
+				return -1;
+			}
+			kd->buf = nbuf;
+			kd->cap = ncap;
+		}
+		n = read(kd->fd, kd->buf + len, kd->cap - len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			seterr(err, errlen, "%s: read: %s", path,
+			    strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			return (ssize_t)len;
+		len += (size_t)n;
+	}
+}
+
+void
+kmod_delta_give_back(struct kmod_delta *kd, struct kw_snapshot *snap)
+{
+	struct kw_snapshot	 t;
+
+	if (kd->lent != snap || snap == NULL)
+		return;
+	t = kd->base;		/* the empty storage lent in exchange */
+	kd->base = *snap;
+	*snap = t;
+	kd->lent = NULL;
+}
+
+void
+kmod_delta_set_fill(struct kmod_delta *kd, kmod_fill_fn fn, void *arg)
+{
+	kd->fill = fn;
+	kd->fill_arg = arg;
+}
+
+int
+kmod_delta_read(struct kmod_delta *kd, const char *path,
+    struct kw_snapshot *out, char *err, size_t errlen)
+{
+	struct kmod_info	 info;
+	struct kw_snapshot	 tmp_snap;
+	char			 tmp[512];
+	ssize_t			 len;
+	int			 r;
+
+	memset(&info, 0, sizeof(info));
+	if (kd->lent != NULL) {
+		/* Not given back: the base went with it. */
+		kd->lent = NULL;
+		kmod_delta_reset(kd);
+	}
+	if (kd->fd != -1 && strcmp(kd->path, path) != 0)
+		kmod_delta_reset(kd);
+	if (kd->fd == -1) {
+		kmod_delta_reset(kd);
+		if ((kd->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+			seterr(err, errlen, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		snprintf(kd->path, sizeof(kd->path), "%s", path);
+		kd->opens++;
+	}
+	if ((len = read_pass(kd, path, err, errlen)) == -1)
+		goto fail;
+	r = parse_json(kd->buf, (size_t)len, &kd->scratch, &info, 1, tmp,
+	    sizeof(tmp));
+	if (r != 0) {
+		/* A skipped entry would leave the base stale until a full pass. */
+		seterr(err, errlen, "%s: %s", path, r > 0 ?
+		    "malformed entries in a delta pass" : tmp);
+		goto fail;
+	}
+	if (!info.full && (!kd->have_base ||
+	    info.generation != kd->generation + 1)) {
+		seterr(err, errlen, "%s: delta pass %" PRIu64 " does not follow "
+		    "%s %" PRIu64, path, info.generation, kd->have_base ?
+		    "pass" : "no full pass, generation", kd->generation);
+		goto fail;
+	}
+	if (info.no_container_id > 0 && kd->fill != NULL &&
+	    kd->fill(kd->fill_arg, &kd->scratch) == -1) {
+		seterr(err, errlen, "%s: container ids: out of memory", path);
+		goto fail;
+	}
+	kd->last_records = kd->scratch.nprocs;
+	kd->last_exited = info.nexited;
+	if (kmod_delta_apply(&kd->base, &kd->scratch, &info, tmp,
+	    sizeof(tmp)) == -1) {
+		seterr(err, errlen, "%s: %s", path, tmp);
+		goto fail;
+	}
+	kd->have_base = 1;
+	kd->generation = info.generation;
+	kd->passes++;
+	if (info.full)
+		kd->full_passes++;
+	kd->cap_hits = info.cap_hits;
+	kw_snapshot_clear(&kd->scratch);
+	kmod_info_free(&info);
+	/* Lend the base: the published snapshot is the base itself. */
+	kw_snapshot_clear(out);
+	tmp_snap = *out;
+	*out = kd->base;
+	kd->base = tmp_snap;
+	kd->lent = out;
+	return 0;
+
+fail:
+	kmod_info_free(&info);
+	kw_snapshot_clear(&kd->scratch);
+	kmod_delta_reset(kd);
+	kw_snapshot_clear(out);
+	kd->errors++;
 	return -1;
 }

@@ -24,6 +24,14 @@ enum source_mode {
 
 static const char *const source_names[] = { "auto", "kmod", "procfs" };
 
+enum delta_mode {
+	DELTA_AUTO,
+	DELTA_ON,
+	DELTA_OFF,
+};
+
+static const char *const delta_names[] = { "auto", "on", "off" };
+
 /*
  * One sample. There is at most one in flight, so the reader keeps a single
  * work item and reuses it (and its snapshot's capacity). The worker touches
@@ -34,12 +42,16 @@ struct sample {
 	struct reader		*r;
 	/* in */
 	enum source_mode	 mode;
+	enum delta_mode		 delta;
 	char			 kmod_path[PATH_MAX];
 	/* out */
 	struct kw_snapshot	 snap;
 	int			 ok;		/* publish snap */
 	int			 kmod_rc;	/* -1, or entries skipped */
 	int			 kmod_tried;
+	int			 delta_tried;	/* the delta file was read */
+	int			 delta_rc;
+	char			 delta_err[600];
 	int			 procfs_rc;
 	int			 procfs_tried;
 	int			 filled_ids;	/* ids from procfs */
@@ -61,6 +73,7 @@ struct reader {
 	int			 timer_init;
 	struct procfs		*pf;
 	struct cgstat		 cg;		/* the worker's, like pf */
+	struct kmod_delta	 kd;		/* the worker's, like pf */
 	int			 cg_on;
 	struct sample		 work;
 	int			 in_flight;
@@ -68,8 +81,20 @@ struct reader {
 
 	/* config */
 	enum source_mode	 mode;
+	enum delta_mode		 delta;
 	uint64_t		 interval_ms;
 	char			 kmod_path[PATH_MAX];
+
+	/* the delta file, copied from kd after each sample */
+	int			 delta_in_use;
+	uint64_t		 delta_passes;
+	uint64_t		 delta_full_passes;
+	uint64_t		 delta_errors;
+	uint64_t		 delta_opens;
+	uint64_t		 delta_cap_hits;
+	uint64_t		 delta_last_records;
+	uint64_t		 delta_last_exited;
+	char			 logged_delta_err[600];
 
 	/* counters for `status` */
 	uint64_t		 samples;	/* published */
@@ -89,6 +114,54 @@ struct reader {
 };
 
 static int
+parse_delta(const char *s, enum delta_mode *mode)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(delta_names) / sizeof(delta_names[0]); i++)
+		if (strcmp(s, delta_names[i]) == 0) {
+			*mode = (enum delta_mode)i;
+			return 0;
+		}
+	return -1;
+}
+
+/*
+ * The module's delta file: reader.kmod_delta on, or auto and the file is
+ * there. 1 and snap filled, 0 not tried, -1 tried and refused (delta_err).
+ */
+static int
+sample_delta(struct sample *w)
+{
+	char	 path[PATH_MAX + 8];
+
+	w->delta_tried = 0;
+	w->delta_err[0] = '\0';
+	if (w->delta == DELTA_OFF) {
+		kmod_delta_reset(&w->r->kd);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s_delta", w->kmod_path);
+	if (w->delta == DELTA_AUTO && access(path, F_OK) == -1) {
+		kmod_delta_reset(&w->r->kd);
+		return 0;
+	}
+	w->delta_tried = 1;
+	w->delta_rc = kmod_delta_read(&w->r->kd, path, &w->snap,
+	    w->delta_err, sizeof(w->delta_err));
+	return w->delta_rc == 0 ? 1 : -1;
+}
+
+/* The delta pass's records that lack a container id: from procfs. */
+static int
+fill_ids(void *arg, struct kw_snapshot *pass)
+{
+	struct reader	*r = arg;
+
+	return procfs_fill_container_ids(r->pf, pass);
+}
+
+static int
 parse_mode(const char *s, enum source_mode *mode)
 {
 	size_t	 i;
@@ -101,7 +174,10 @@ parse_mode(const char *s, enum source_mode *mode)
 	return -1;
 }
 
-/* Worker thread: no logging, no loop, no reader state but the procfs. */
+/*
+ * Worker thread: no logging, no loop, no reader state but the procfs and
+ * the delta file's state.
+ */
 static void
 sample_work(uv_work_t *req)
 {
@@ -116,11 +192,20 @@ sample_work(uv_work_t *req)
 	w->kmod_err[0] = w->procfs_err[0] = '\0';
 	use_kmod = w->mode == SOURCE_KMOD || (w->mode == SOURCE_AUTO &&
 	    access(w->kmod_path, F_OK) == 0);
-	if (use_kmod) {
+	memset(&info, 0, sizeof(info));
+	w->delta_tried = 0;
+	if (use_kmod && sample_delta(w) == 1) {
+		w->kmod_tried = 1;
+		w->ok = 1;
+	} else if (use_kmod) {
+		/* No delta file, or its pass was refused: the full file. */
 		w->kmod_tried = 1;
 		w->kmod_rc = source_kmod_read(w->kmod_path, &w->snap, &info,
 		    w->kmod_err, sizeof(w->kmod_err));
+		kmod_info_free(&info);
 		w->ok = w->kmod_rc >= 0;
+	}
+	if (use_kmod) {
 		/* The seed's modules give no container ids: take them. */
 		if (w->ok && info.no_container_id > 0) {
 			if (procfs_fill_container_ids(r->pf, &w->snap) == -1)
@@ -193,7 +278,33 @@ sample_done(uv_work_t *req, int status)
 		log_warnx("sample: %s", uv_strerror(status));
 		goto out;
 	}
-	if (w->kmod_tried) {
+	if (w->delta_tried) {
+		r->delta_passes = r->kd.passes;
+		r->delta_full_passes = r->kd.full_passes;
+		r->delta_errors = r->kd.errors;
+		r->delta_opens = r->kd.opens;
+		r->delta_cap_hits = r->kd.cap_hits;
+		if (w->delta_rc == -1)
+			note_error(r, r->logged_delta_err,
+			    sizeof(r->logged_delta_err), "kmod delta",
+			    w->delta_err, 1);
+		else {
+			note_ok(r, r->logged_delta_err, "kmod delta");
+			r->delta_last_records = r->kd.last_records;
+			r->delta_last_exited = r->kd.last_exited;
+		}
+	}
+	if (w->delta_tried && w->delta_rc == 0) {
+		used = "kmod";
+		if (!r->delta_in_use)
+			log_info("kmod: reading the delta file %s_delta",
+			    w->kmod_path);
+		r->delta_in_use = 1;
+	} else if (w->kmod_tried) {
+		if (r->delta_in_use)
+			log_info("kmod: reading the full file %s",
+			    w->kmod_path);
+		r->delta_in_use = 0;
 		if (w->kmod_rc == -1)
 			note_error(r, r->logged_kmod_err,
 			    sizeof(r->logged_kmod_err), "kmod", w->kmod_err,
@@ -254,6 +365,8 @@ sample_done(uv_work_t *req, int status)
 		r->samples++;
 	}
 out:
+	/* The delta file's merged snapshot goes back to be merged into. */
+	kmod_delta_give_back(&r->kd, &w->snap);
 	/* Keep the capacity for the next sample, not the strings. */
 	kw_snapshot_clear(&w->snap);
 	if (r->d.stopping)
@@ -272,6 +385,7 @@ on_tick(uv_timer_t *t)
 		return;
 	}
 	w->mode = r->mode;
+	w->delta = r->delta;
 	snprintf(w->kmod_path, sizeof(w->kmod_path), "%s", r->kmod_path);
 	w->req.data = w;
 	w->r = r;
@@ -326,6 +440,12 @@ read_tunables(struct reader *r, struct kw_conf *conf)
 		return -1;
 	}
 	r->mode = mode;
+	s = kw_conf_str(conf, "reader.kmod_delta");
+	if (parse_delta(s, &r->delta) == -1) {
+		log_warnx("reader.kmod_delta: \"%s\" is not auto, on or off",
+		    s);
+		return -1;
+	}
 	r->interval_ms = kw_conf_ms(conf, "reader.interval");
 	if (r->interval_ms == 0)
 		r->interval_ms = 1000;
@@ -359,8 +479,9 @@ on_reload(struct kw_daemon *d)
 	if (r->interval_ms != old_ms && r->timer_init && !d->stopping)
 		uv_timer_start(&r->timer, on_tick, r->interval_ms,
 		    r->interval_ms);
-	log_info("reloaded: source %s, interval %" PRIu64 " ms, kmod_path %s",
-	    source_names[r->mode], r->interval_ms, r->kmod_path);
+	log_info("reloaded: source %s, interval %" PRIu64 " ms, kmod_path %s, "
+	    "kmod_delta %s", source_names[r->mode], r->interval_ms,
+	    r->kmod_path, delta_names[r->delta]);
 }
 
 static json_t *
@@ -393,6 +514,26 @@ cmd_status(void *arg, const char *args)
 	    json_string(r->last_read_error));
 	json_object_set_new(o, "kmod_skipped_entries",
 	    json_integer((json_int_t)r->kmod_skipped));
+	pf = json_object();
+	json_object_set_new(pf, "mode", json_string(delta_names[r->delta]));
+	json_object_set_new(pf, "in_use", json_boolean(r->delta_in_use));
+	json_object_set_new(pf, "passes",
+	    json_integer((json_int_t)r->delta_passes));
+	json_object_set_new(pf, "full_passes",
+	    json_integer((json_int_t)r->delta_full_passes));
+	json_object_set_new(pf, "refused",
+	    json_integer((json_int_t)r->delta_errors));
+	json_object_set_new(pf, "opens",
+	    json_integer((json_int_t)r->delta_opens));
+	json_object_set_new(pf, "module_cap_hits",
+	    json_integer((json_int_t)r->delta_cap_hits));
+	json_object_set_new(pf, "last_records",
+	    json_integer((json_int_t)r->delta_last_records));
+	json_object_set_new(pf, "last_exited",
+	    json_integer((json_int_t)r->delta_last_exited));
+	json_object_set_new(pf, "last_error",
+	    json_string(r->logged_delta_err));
+	json_object_set_new(o, "kmod_delta", pf);
 	pf = json_object();
 	json_object_set_new(pf, "vanished",
 	    json_integer((json_int_t)r->counters.vanished));
@@ -494,6 +635,8 @@ main(int argc, char **argv)
 	if (read_tunables(&r, r.d.conf) == -1)
 		exit(2);
 	kw_snapshot_init(&r.work.snap);
+	kmod_delta_init(&r.kd);
+	kmod_delta_set_fill(&r.kd, fill_ids, &r);
 	if ((r.pf = procfs_new(kw_conf_str(r.d.conf, "reader.proc_root"))) ==
 	    NULL)
 		fatal("procfs");
@@ -519,12 +662,14 @@ main(int argc, char **argv)
 	r.timer_init = 1;
 	uv_timer_start(&r.timer, on_tick, 0, r.interval_ms);
 	log_info("source %s, interval %" PRIu64 " ms, kmod_path %s, "
-	    "proc_root %s", source_names[r.mode], r.interval_ms, r.kmod_path,
+	    "kmod_delta %s, proc_root %s", source_names[r.mode], r.interval_ms,
+	    r.kmod_path, delta_names[r.delta],
 	    kw_conf_str(r.d.conf, "reader.proc_root"));
 	kw_daemon_ready(&r.d);
 	ex = kw_daemon_run(&r.d);
 	procfs_free(r.pf);
 	cgstat_free(&r.cg);
+	kmod_delta_free(&r.kd);
 	kw_snapshot_free(&r.work.snap);
 	return ex;
 
@@ -536,6 +681,7 @@ fail:
 	(void)kw_daemon_run(&r.d);
 	procfs_free(r.pf);
 	cgstat_free(&r.cg);
+	kmod_delta_free(&r.kd);
 	kw_snapshot_free(&r.work.snap);
 	return 1;
 }

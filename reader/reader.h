@@ -5,6 +5,7 @@
 #ifndef READER_H
 #define READER_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -108,7 +109,15 @@ int	snapshot_parse_json(const char *buf, size_t len,
 struct kmod_info {
 	/* Entries without a cgroup path (the seed's format). */
 	size_t	no_container_id;
+	/* The delta file's header and footer (delta is 0 for other files). */
+	int	 delta;		/* "full" was present */
+	int	 full;
+	uint64_t generation;
+	uint64_t cap_hits;
+	int32_t	*exited;	/* heap (kmod_info_free), sorted */
+	size_t	 nexited;
 };
+void	kmod_info_free(struct kmod_info *info);
 
 /* snapshot_parse_json, telling what the input lacked (info may be NULL) */
 int	kmod_parse(const char *buf, size_t len, struct kw_snapshot *snap,
@@ -123,6 +132,68 @@ int	source_kmod_read(const char *path, struct kw_snapshot *snap,
 	    struct kmod_info *info, char *err, size_t errlen);
 
 #define KMOD_MAX_FILE	(256u << 20)	/* refuse larger files */
+
+/*
+ * Called by kmod_delta_read on a pass whose records lack container ids
+ * (a cgroup path the module cut), before it is applied; -1 fails it.
+ */
+typedef int	(*kmod_fill_fn)(void *arg, struct kw_snapshot *pass);
+
+/*
+ * The module's delta file (kmod_path + "_delta"): kept open between
+ * samples (the module keeps, per open file, what this reader was given),
+ * each pass applied to the last full snapshot kept here.
+ */
+struct kmod_delta {
+	int		 fd;		/* -1: closed */
+	char		 path[PATH_MAX];
+	struct kw_snapshot base;	/* merged, sorted by pid */
+	int		 have_base;
+	struct kw_snapshot *lent;	/* holds base until given back */
+	uint64_t	 generation;	/* of the last pass applied */
+	struct kw_snapshot scratch;	/* the pass being parsed */
+	kmod_fill_fn	 fill;
+	void		*fill_arg;
+	char		*buf;
+	size_t		 cap;
+	/* counters for `status` */
+	uint64_t	 passes;	/* applied */
+	uint64_t	 full_passes;
+	uint64_t	 errors;	/* passes refused: fell back */
+	uint64_t	 opens;
+	uint64_t	 cap_hits;	/* the module's, last header */
+	size_t		 last_records;
+	size_t		 last_exited;
+};
+
+void	kmod_delta_init(struct kmod_delta *kd);
+void	kmod_delta_free(struct kmod_delta *kd);
+/* Close the file and forget the base: the next read opens it again. */
+void	kmod_delta_reset(struct kmod_delta *kd);
+/*
+ * Read one pass of the delta file at path (opened on first use or after an
+ * error) and apply it to kd->base, which is then lent to out (swapped, no
+ * copy): out must be handed back with kmod_delta_give_back() before the
+ * next read, unchanged but for its cgroup figures, or the base is lost
+ * (the next pass is then refused and the file reopened). Returns 0, or
+ * -1 with err (the file is then closed: the next open's first pass is
+ * full; out is cleared).
+ */
+int	kmod_delta_read(struct kmod_delta *kd, const char *path,
+	    struct kw_snapshot *out, char *err, size_t errlen);
+/* Take the base back from snap (a no-op unless it was lent to it). */
+void	kmod_delta_give_back(struct kmod_delta *kd, struct kw_snapshot *snap);
+void	kmod_delta_set_fill(struct kmod_delta *kd, kmod_fill_fn fn,
+	    void *arg);
+/*
+ * Apply a parsed pass (delta, its procs moved out) to base: a full pass
+ * replaces it; otherwise the exited pids are dropped and delta's records
+ * replace or join base's by pid. base stays sorted by pid. -1 with err on
+ * a malformed pass (a pid twice, or both exited and listed), base intact.
+ */
+int	kmod_delta_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
+	    const struct kmod_info *info, char *err, size_t errlen);
+
 /* ns per unit of the seed's proc_jiffies (it is ns: see kmod.c) */
 #define KMOD_SEED_JIFFY_NS	1
 

@@ -1,10 +1,12 @@
 /*
  * forker: park N sleeping children for a benchmark, then clean them up.
  *
- *   forker N READYFILE
+ *   forker N READYFILE [BUSY]
  *
  * Forks N children that sleep in pause() (each dies with its parent:
- * PR_SET_PDEATHSIG), writes the number it made to READYFILE, and waits for
+ * PR_SET_PDEATHSIG), the first BUSY of them (default 0) instead waking
+ * every 200 ms to burn ~0.1 ms of CPU (they run between any two samples
+ * but load the machine little), writes the number it made to READYFILE, and waits for
  * SIGTERM, SIGINT or SIGHUP; then it kills and reaps every child and exits
  * 0. Built static as well, to run inside the qemu VM.
  */
@@ -43,16 +45,31 @@ write_ready(const char *path, long made)
 	rename(tmp, path);	/* readers never see a half-written file */
 }
 
+/* Wake every 200 ms and burn a little CPU, forever. */
+static void
+busy_child(void)
+{
+	volatile unsigned long	 x = 0;
+	unsigned long		 k;
+
+	for (;;) {
+		usleep(200000);
+		for (k = 0; k < 20000; k++)
+			x += k;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	struct sigaction sa;
 	sigset_t	 block, old;
 	pid_t		*pids, parent = getpid();
-	long		 n, made, i;
+	long		 n, made, i, busy = 0;
 
-	if (argc != 3 || (n = atol(argv[1])) < 0) {
-		fprintf(stderr, "usage: forker N READYFILE\n");
+	if ((argc != 3 && argc != 4) || (n = atol(argv[1])) < 0 ||
+	    (argc == 4 && (busy = atol(argv[3])) < 0)) {
+		fprintf(stderr, "usage: forker N READYFILE [BUSY]\n");
 		return 2;
 	}
 	if ((pids = calloc(n > 0 ? (size_t)n : 1, sizeof(*pids))) == NULL) {
@@ -82,6 +99,8 @@ main(int argc, char **argv)
 			if (getppid() != parent)
 				_exit(0);
 			sigprocmask(SIG_SETMASK, &old, NULL);
+			if (made < busy)
+				busy_child();
 			for (;;)
 				pause();
 		}

@@ -508,6 +508,266 @@ kmod_vm_fixtures__every_capture__parsed_whole(void **state)
 	assert_true(hostile >= 1);
 }
 
+/*
+ * The delta file: passes written to a real file the reader keeps open and
+ * reads again from offset 0, as it does the module's.
+ */
+#define DHDR(full, gen) "{" HOST "\"ts_ns\": " gen ", \"full\": " full \
+	", \"generation\": " gen ", \"cap_hits\": 0,\n \"processes\": [\n"
+#define DREC(pid, start, name, cpu) "{\"pid\": " pid ", \"ppid\": 1, " \
+	"\"name\": \"" name "\", \"cmdline\": \"" name " --arg\", " \
+	"\"vsz_kb\": 100, \"rss_kb\": 10, \"mem_pct\": \"0.00\", " \
+	"\"proc_jiffies\": 0, \"cpu_ns\": " cpu ", \"state\": \"S\", " \
+	"\"uid\": 0, \"threads\": 1, \"start_ns\": " start ", " \
+	"\"container_id\": \"\", \"cgroup\": \"/\"}"
+#define DCREC(pid, start) "{\"pid\": " pid ", \"ppid\": 1, " \
+	"\"name\": \"ctr\", \"cmdline\": \"ctr\", \"vsz_kb\": 1, " \
+	"\"rss_kb\": 1, \"mem_pct\": \"0.00\", \"proc_jiffies\": 0, " \
+	"\"cpu_ns\": 7, \"state\": \"S\", \"uid\": 0, \"threads\": 1, " \
+	"\"start_ns\": " start ", \"container_id\": \"" CID1 "\", " \
+	"\"cgroup\": \"/system.slice/docker-" CID1 ".scope\"}"
+#define DEND(exited) "\n ],\n \"exited\": [" exited "]}\n"
+
+#define PASS1 DHDR("true", "1") DREC("1", "10", "init", "100") ",\n" \
+	DREC("5", "50", "five", "500") ",\n" DCREC("9", "90") ",\n" \
+	DREC("30", "300", "thirty", "3000") DEND("")
+
+struct delta_fx {
+	char			 path[64];
+	struct kmod_delta	 kd;
+	struct kw_snapshot	 out;
+};
+
+static void
+dwrite(struct delta_fx *fx, const char *s)
+{
+	FILE	*f = fopen(fx->path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(s, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* A sample: the snapshot lent by the previous one is given back first. */
+static int
+dread(struct delta_fx *fx)
+{
+	kmod_delta_give_back(&fx->kd, &fx->out);
+	kw_snapshot_clear(&fx->out);
+	memset(err, 0, sizeof(err));
+	return kmod_delta_read(&fx->kd, fx->path, &fx->out, err, sizeof(err));
+}
+
+static int
+delta_setup(void **state)
+{
+	struct delta_fx	*fx = calloc(1, sizeof(*fx));
+	int		 fd;
+
+	if (fx == NULL)
+		return -1;
+	snprintf(fx->path, sizeof(fx->path), "/tmp/kw-delta-XXXXXX");
+	if ((fd = mkstemp(fx->path)) == -1) {
+		free(fx);
+		return -1;
+	}
+	close(fd);
+	kmod_delta_init(&fx->kd);
+	kw_snapshot_init(&fx->out);
+	*state = fx;
+	return 0;
+}
+
+static int
+delta_teardown(void **state)
+{
+	struct delta_fx	*fx = *state;
+
+	kmod_delta_give_back(&fx->kd, &fx->out);
+	kmod_delta_free(&fx->kd);
+	kw_snapshot_free(&fx->out);
+	unlink(fx->path);
+	free(fx);
+	return 0;
+}
+
+/* The pids of the output, in order, as "1 5 30". */
+static const char *
+pids(const struct kw_snapshot *snap)
+{
+	static char	 buf[256];
+	size_t		 i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < snap->nprocs && n + 16 < sizeof(buf); i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%d",
+		    i ? " " : "", (int)snap->procs[i].pid);
+	return buf;
+}
+
+static void
+kmod_delta__full_then_changes__merged(void **state)
+{
+	struct delta_fx		*fx = *state;
+	const struct kw_proc	*p;
+
+	dwrite(fx, PASS1);
+	assert_int_equal(dread(fx), 0);
+	assert_string_equal(pids(&fx->out), "1 5 9 30");
+	assert_int_equal(fx->kd.full_passes, 1);
+	/* 5 ran, 9 exited, 12 is new, 1 and 30 did nothing */
+	dwrite(fx, DHDR("false", "2") DREC("5", "50", "five", "600") ",\n"
+	    DREC("12", "120", "twelve", "1") DEND("9"));
+	assert_int_equal(dread(fx), 0);
+	assert_string_equal(pids(&fx->out), "1 5 12 30");
+	assert_int_equal(fx->out.ts_ns, 2);
+	p = find_pid(&fx->out, 5);
+	assert_int_equal(p->cpu_ns, 600);
+	p = find_pid(&fx->out, 1);
+	assert_int_equal(p->cpu_ns, 100);
+	assert_string_equal(p->cmdline, "init --arg");
+	assert_string_equal(find_pid(&fx->out, 30)->name, "thirty");
+	assert_int_equal(fx->kd.last_records, 2);
+	assert_int_equal(fx->kd.last_exited, 1);
+	/* nothing changed: the same snapshot again */
+	dwrite(fx, DHDR("false", "3") DEND(""));
+	assert_int_equal(dread(fx), 0);
+	assert_string_equal(pids(&fx->out), "1 5 12 30");
+	assert_int_equal(fx->kd.passes, 3);
+	assert_int_equal(fx->kd.opens, 1);
+}
+
+static void
+kmod_delta__container_kept_across_passes__same_claim(void **state)
+{
+	struct delta_fx		*fx = *state;
+	const struct kw_proc	*p;
+
+	dwrite(fx, PASS1);
+	assert_int_equal(dread(fx), 0);
+	dwrite(fx, DHDR("false", "2") DREC("5", "50", "five", "601")
+	    DEND(""));
+	assert_int_equal(dread(fx), 0);
+	p = find_pid(&fx->out, 9);
+	assert_non_null(p);
+	assert_string_equal(p->container_id, CID1);
+	assert_non_null(p->cgroup);
+	assert_string_equal(p->cgroup, "/system.slice/docker-" CID1
+	    ".scope");
+	dwrite(fx, DHDR("false", "3") DEND(""));
+	assert_int_equal(dread(fx), 0);
+	assert_string_equal(find_pid(&fx->out, 9)->container_id, CID1);
+}
+
+static void
+kmod_delta__snapshot_not_given_back__base_lost_refused(void **state)
+{
+	struct delta_fx	*fx = *state;
+
+	dwrite(fx, PASS1);
+	assert_int_equal(dread(fx), 0);
+	/* the published snapshot is dropped instead of given back */
+	kw_snapshot_clear(&fx->out);
+	dwrite(fx, DHDR("false", "2") DEND(""));
+	assert_int_equal(kmod_delta_read(&fx->kd, fx->path, &fx->out, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "does not follow"));
+	assert_int_equal(fx->kd.fd, -1);
+}
+
+static void
+kmod_delta__pid_reused__new_process_replaces(void **state)
+{
+	struct delta_fx		*fx = *state;
+	const struct kw_proc	*p;
+
+	dwrite(fx, PASS1);
+	assert_int_equal(dread(fx), 0);
+	/* 5 exited and its pid went to a new process: a record, new start */
+	dwrite(fx, DHDR("false", "2") DREC("5", "77", "newfive", "3")
+	    DEND(""));
+	assert_int_equal(dread(fx), 0);
+	assert_string_equal(pids(&fx->out), "1 5 9 30");
+	p = find_pid(&fx->out, 5);
+	assert_int_equal(p->start_ns, 77);
+	assert_string_equal(p->name, "newfive");
+	assert_string_equal(p->cmdline, "newfive --arg");
+	assert_int_equal(p->cpu_ns, 3);
+}
+
+static void
+kmod_delta__full_pass__replaces_everything(void **state)
+{
+	struct delta_fx	*fx = *state;
+
+	dwrite(fx, PASS1);
+	assert_int_equal(dread(fx), 0);
+	dwrite(fx, DHDR("false", "2") DEND("30"));
+	assert_int_equal(dread(fx), 0);
+	assert_string_equal(pids(&fx->out), "1 5 9");
+	/* a scheduled full pass: whatever it lacks is gone */
+	dwrite(fx, DHDR("true", "3") DREC("40", "400", "forty", "1") ",\n"
+	    DREC("1", "10", "init", "101") DEND("5, 9"));
+	assert_int_equal(dread(fx), 0);
+	assert_string_equal(pids(&fx->out), "1 40");
+	assert_int_equal(fx->kd.full_passes, 2);
+}
+
+static void
+kmod_delta__malformed_pass__refused_reopened_full_again(void **state)
+{
+	struct delta_fx	*fx = *state;
+	static const char *const bad[] = {
+		/* truncated */
+		DHDR("false", "2") DREC("5", "50", "five", "600"),
+		/* a pid twice */
+		DHDR("false", "2") DREC("5", "50", "five", "600") ",\n"
+		    DREC("5", "50", "five", "601") DEND(""),
+		/* exited and listed */
+		DHDR("false", "2") DREC("5", "50", "five", "600") DEND("5"),
+		/* a pass was missed */
+		DHDR("false", "3") DEND(""),
+		/* the full file's format: no "full", no "exited" */
+		"{" HOST "\"processes\": [" DREC("5", "50", "five", "6") "]}",
+		/* a bad exited entry */
+		DHDR("false", "2") DEND("\"9\""),
+		/* an entry the parser would skip */
+		DHDR("false", "2") "{\"pid\": -4}" DEND(""),
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		dwrite(fx, PASS1);
+		assert_int_equal(dread(fx), 0);
+		assert_int_not_equal(fx->kd.fd, -1);
+		dwrite(fx, bad[i]);
+		assert_int_equal(dread(fx), -1);
+		assert_non_null(strstr(err, fx->path));
+		assert_int_equal(fx->out.nprocs, 0);
+		/* closed: the module's next open starts with a full pass */
+		assert_int_equal(fx->kd.fd, -1);
+		assert_int_equal(fx->kd.have_base, 0);
+		/* so a delta pass now is refused too */
+		dwrite(fx, DHDR("false", "1") DEND(""));
+		assert_int_equal(dread(fx), -1);
+		assert_non_null(strstr(err, "does not follow"));
+	}
+	assert_int_equal(fx->kd.errors, 2 * i);
+	dwrite(fx, PASS1);
+	assert_int_equal(dread(fx), 0);
+	assert_string_equal(pids(&fx->out), "1 5 9 30");
+}
+
+static void
+kmod_delta__absent_file__error(void **state)
+{
+	struct delta_fx	*fx = *state;
+
+	unlink(fx->path);
+	assert_int_equal(dread(fx), -1);
+	assert_non_null(strstr(err, "No such file"));
+}
+
 int
 main(void)
 {
@@ -530,6 +790,27 @@ main(void)
 		cmocka_unit_test(kmod_nul_in_string__cut_there),
 		cmocka_unit_test(
 		    kmod_vm_fixtures__every_capture__parsed_whole),
+		cmocka_unit_test_setup_teardown(
+		    kmod_delta__full_then_changes__merged, delta_setup,
+		    delta_teardown),
+		cmocka_unit_test_setup_teardown(
+		    kmod_delta__container_kept_across_passes__same_claim,
+		    delta_setup, delta_teardown),
+		cmocka_unit_test_setup_teardown(
+		    kmod_delta__snapshot_not_given_back__base_lost_refused,
+		    delta_setup, delta_teardown),
+		cmocka_unit_test_setup_teardown(
+		    kmod_delta__pid_reused__new_process_replaces, delta_setup,
+		    delta_teardown),
+		cmocka_unit_test_setup_teardown(
+		    kmod_delta__full_pass__replaces_everything, delta_setup,
+		    delta_teardown),
+		cmocka_unit_test_setup_teardown(
+		    kmod_delta__malformed_pass__refused_reopened_full_again,
+		    delta_setup, delta_teardown),
+		cmocka_unit_test_setup_teardown(
+		    kmod_delta__absent_file__error, delta_setup,
+		    delta_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

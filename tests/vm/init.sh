@@ -224,6 +224,36 @@ res "storm_forks $(cat /tmp/storm.count)"
 res "storm_reads $reads"
 sleep 1
 
+# 8: the delta file, read pass after pass on one open file, each pass
+# followed by a full read, under fork/exit (some children threaded), exec
+# from threads, pid reuse and a process changing its comm, argv, RSS and
+# threads; a full pass every 5
+DELTA=${SYS}_delta
+res "mode_delta $(stat -c %a $DELTA)"
+echo 5 >/sys/module/sysinfo/parameters/full_every
+mkdir -p /tmp/delta
+/bin/kwtest storm "$DELTA_S" >/tmp/dl_storm &
+dl1=$!
+/bin/kwtest threxec "$DELTA_S" >/tmp/dl_threxec &
+dl2=$!
+/bin/kwtest pidreuse "$DELTA_S" >/tmp/dl_reuse &
+dl3=$!
+/bin/kwtest changer "$DELTA_S" >/tmp/dl_changer &
+dl4=$!
+usleep 500000
+res "deltaseq $(/bin/kwtest deltaseq $DELTA $SYS "$DELTA_N" 200 /tmp/delta/p)"
+wait $dl1 $dl2 $dl3 $dl4
+res "delta_load $(cat /tmp/dl_storm) forks, $(tr '\n' ' ' </tmp/dl_threxec)"
+res "delta_reuse $(tail -n1 /tmp/dl_reuse)"
+res "delta_changer $(cat /tmp/dl_changer)"
+# more processes than delta_max: every pass is full, counted
+echo 100 >/sys/module/sysinfo/parameters/delta_max
+res "deltacap $(/bin/kwtest deltaseq $DELTA - 2 0 /tmp/delta/cap)"
+echo 262144 >/sys/module/sysinfo/parameters/delta_max
+echo 60 >/sys/module/sysinfo/parameters/full_every
+cp /tmp/dl_reuse /tmp/delta/reuse.txt
+(cd /tmp && tar -cf /tmp/delta.tar delta)
+
 # stress (debug kernel): everything at once while both files are read
 if [ "${STRESS_S:-0}" -gt 0 ]; then
 	mkdir -p $V2/stress $V1/stress
@@ -236,6 +266,7 @@ if [ "${STRESS_S:-0}" -gt 0 ]; then
 	}
 	bg randread_sys /bin/kwtest randread $SYS "$STRESS_S"
 	bg randread_cont /bin/kwtest randread $CONT "$STRESS_S"
+	bg randread_delta /bin/kwtest randread "${SYS}_delta" "$STRESS_S"
 	bg cg_v2 /bin/kwtest cgchurn $V2/stress "$STRESS_S"
 	bg cg_v1 /bin/kwtest cgchurn $V1/stress "$STRESS_S"
 	bg threxec /bin/kwtest threxec "$STRESS_S"
@@ -245,7 +276,7 @@ if [ "${STRESS_S:-0}" -gt 0 ]; then
 	bg cat /bin/kwtest cpumono $SYS 1 "$STRESS_S"
 	# shellcheck disable=SC2086
 	wait $spids
-	for n in randread_sys randread_cont cg_v2 cg_v1 threxec argv mmargv forks cat; do
+	for n in randread_sys randread_cont randread_delta cg_v2 cg_v1 threxec argv mmargv forks cat; do
 		res "stress_$n $(tr '\n' ' ' </tmp/st_$n)"
 	done
 fi
@@ -267,14 +298,17 @@ res "task_structs $before $(slab_tasks)"
 # unload while a reader holds the file open half-read: rmmod must not wait
 # for it nor leak, and the reader's next read must fail cleanly
 (
-	exec 3<$SYS 4<$CONT
+	exec 3<$SYS 4<$CONT 5<"${SYS}_delta"
 	dd bs=1000 count=1 <&3 >/dev/null 2>&1
 	dd bs=10 count=1 <&4 >/dev/null 2>&1
+	dd bs=1000 count=1 <&5 >/dev/null 2>&1
 	sleep 2
 	cat <&3 >/dev/null 2>&1
 	res "read_after_rmmod $?"
 	cat <&4 >/dev/null 2>&1
 	res "read_after_rmmod_c $?"
+	cat <&5 >/dev/null 2>&1
+	res "read_after_rmmod_d $?"
 ) &
 OPENFD=$!
 sleep 1
@@ -300,7 +334,7 @@ for f in results:results s0:s0.json s1:s1.json s1n:s1n.json s2:s2.json c1:c1.jso
 	spin2pre:spin2pre.status spin2:spin2.status s_dd:s_dd.json c_dd:c_dd.json \
 	storm_s_mid:storm_s_mid.json storm_s:storm_s.json \
 	storm_c:storm_c.json dmesg:dmesg.txt tap:tap.json \
-	reader_log:reader.log; do
+	reader_log:reader.log delta_tar:delta.tar; do
 	[ -e "/tmp/${f#*:}" ] || : >"/tmp/${f#*:}"
 	emit "${f%%:*}" "/tmp/${f#*:}"
 done

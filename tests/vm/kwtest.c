@@ -28,6 +28,17 @@
  *   kwtest mmargv S            argv area moved (PR_SET_MM) onto memory
  *                              that is then unmapped, again and again
  *   kwtest math                check kmods/kwmath.h (runs on the host)
+ * Delta file:
+ *   kwtest pidreuse S          for S seconds: a child named "kwold" is
+ *                              killed and its pid handed to a new child
+ *                              "kwnew" (ns_last_pid); prints the count
+ *   kwtest changer S           for S seconds changes its comm, argv, RSS
+ *                              and thread count, one every ~50 ms
+ *   kwtest deltaseq DELTA FULL N MS PREFIX
+ *                              open DELTA once; N + 1 times read it from
+ *                              offset 0 to EOF into PREFIX.dK and, but
+ *                              the last time, FULL right after into
+ *                              PREFIX.fK ("-": no FULL), MS ms apart
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -733,6 +744,162 @@ static int math(void)
 	return bad ? 1 : 0;
 }
 
+/* A child that sleeps with comm @name until killed. */
+static pid_t named_child(const char *name)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		prctl(PR_SET_NAME, name);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+static int pidreuse(long seconds)
+{
+	time_t end = time(NULL) + seconds;
+	long tries = 0, reused = 0;
+	char last[32];
+	pid_t old, new;
+	int fd;
+
+	while (time(NULL) < end) {
+		old = named_child("kwold");
+		if (old == -1)
+			continue;
+		usleep(300000);
+		kill(old, SIGKILL);
+		waitpid(old, NULL, 0);
+		tries++;
+		fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY);
+		if (fd == -1)
+			break;
+		snprintf(last, sizeof(last), "%d", old - 1);
+		if (write(fd, last, strlen(last)) == -1) {
+			close(fd);
+			break;
+		}
+		close(fd);
+		new = named_child("kwnew");
+		if (new == -1)
+			continue;
+		if (new == old) {
+			reused++;
+			printf("reused %d\n", new);
+			fflush(stdout);
+		}
+		usleep(300000);
+		kill(new, SIGKILL);
+		waitpid(new, NULL, 0);
+	}
+	printf("tries %ld reused %ld\n", tries, reused);
+	return 0;
+}
+
+static int changer(long seconds, char **argv)
+{
+	time_t end = time(NULL) + seconds;
+	size_t argv_len = strlen(argv[0]);
+	long step = 0;
+	char *mem = NULL;
+	pthread_t t;
+	int have_thread = 0;
+
+	while (time(NULL) < end) {
+		char name[16];
+
+		switch (step % 4) {
+		case 0:
+			snprintf(name, sizeof(name), "chg%ld", step % 1000);
+			prctl(PR_SET_NAME, name);
+			break;
+		case 1:	/* argv rewritten in place, same length */
+			memset(argv[0], 'a' + step % 26, argv_len);
+			break;
+		case 2:
+			if (mem) {
+				munmap(mem, 4 << 20);
+				mem = NULL;
+			} else {
+				mem = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				if (mem == MAP_FAILED)
+					mem = NULL;
+				else
+					memset(mem, 1, 4 << 20);
+			}
+			break;
+		case 3:
+			if (have_thread) {
+				pthread_cancel(t);
+				pthread_join(t, NULL);
+				have_thread = 0;
+			} else {
+				have_thread = !pthread_create(&t, NULL,
+							      idle_thread, NULL);
+			}
+			break;
+		}
+		step++;
+		usleep(50000);
+	}
+	printf("changes %ld\n", step);
+	return 0;
+}
+
+/* Read @fd from offset 0 to EOF into @out; -1 on a read error. */
+static int read_pass(int fd, const char *out)
+{
+	static char buf[128 * 1024];
+	ssize_t n;
+	int o, rc = 0;
+
+	o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (o == -1 || lseek(fd, 0, SEEK_SET) == -1) {
+		if (o != -1)
+			close(o);
+		return -1;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (write(o, buf, n) != n)
+			rc = -1;
+	close(o);
+	return n == -1 ? -1 : rc;
+}
+
+static int deltaseq(const char *delta, const char *full, long n, long ms,
+		    const char *prefix)
+{
+	char out[4096];
+	long k, errors = 0;
+	int dfd, ffd;
+
+	dfd = open(delta, O_RDONLY);
+	if (dfd == -1) {
+		printf("open %s: %s\n", delta, strerror(errno));
+		return 1;
+	}
+	for (k = 0; k <= n; k++) {
+		snprintf(out, sizeof(out), "%s.d%ld", prefix, k);
+		if (read_pass(dfd, out) == -1)
+			errors++;
+		if (k < n && strcmp(full, "-")) {
+			snprintf(out, sizeof(out), "%s.f%ld", prefix, k);
+			ffd = open(full, O_RDONLY);
+			if (ffd == -1 || read_pass(ffd, out) == -1)
+				errors++;
+			if (ffd != -1)
+				close(ffd);
+		}
+		usleep(ms * 1000);
+	}
+	close(dfd);
+	printf("passes %ld errors %ld\n", n + 1, errors);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "hold")) {
@@ -778,6 +945,13 @@ int main(int argc, char **argv)
 		return argvstorm(atol(argv[2]));
 	if (argc >= 3 && !strcmp(argv[1], "mmargv"))
 		return mmargv(atol(argv[2]));
-	fprintf(stderr, "usage: kwtest hostile|expect|hold|plainhold|park|spin|storm|churn|cpumono|randread|cgchurn|threxec|argvstorm|mmargv ...\n");
+	if (argc >= 3 && !strcmp(argv[1], "pidreuse"))
+		return pidreuse(atol(argv[2]));
+	if (argc >= 3 && !strcmp(argv[1], "changer"))
+		return changer(atol(argv[2]), argv);
+	if (argc >= 7 && !strcmp(argv[1], "deltaseq"))
+		return deltaseq(argv[2], argv[3], atol(argv[4]), atol(argv[5]),
+				argv[6]);
+	fprintf(stderr, "usage: kwtest hostile|expect|hold|plainhold|park|spin|storm|churn|cpumono|randread|cgchurn|threxec|argvstorm|mmargv|pidreuse|changer|deltaseq ...\n");
 	return 2;
 }
