@@ -344,7 +344,7 @@ parse_delta_fields(const json_t *root, struct kmod_info *info, char *err,
 
 	j = json_object_get(root, "full");
 	if (j == NULL || !json_is_boolean(j)) {
-		seterr(err, errlen, "full: %s", j == NULL ? "missing (not a "
+		kw_seterr(err, errlen, "full: %s", j == NULL ? "missing (not a "
 		    "delta file)" : "expected boolean");
 		return -1;
 	}
@@ -354,27 +354,27 @@ parse_delta_fields(const json_t *root, struct kmod_info *info, char *err,
 	    err, errlen) != 1 || get_uint(root, "", "cap_hits", INT64_MAX,
 	    &info->cap_hits, err, errlen) != 1) {
 		if (err != NULL && errlen > 0 && err[0] == '\0')
-			seterr(err, errlen, "generation and cap_hits are "
+			kw_seterr(err, errlen, "generation and cap_hits are "
 			    "required");
 		return -1;
 	}
 	j = json_object_get(root, "exited");
 	if (j == NULL || !json_is_array(j)) {
-		seterr(err, errlen, "exited: %s", j == NULL ? "missing" :
+		kw_seterr(err, errlen, "exited: %s", j == NULL ? "missing" :
 		    "expected array");
 		return -1;
 	}
 	if ((n = (json_int_t)json_array_size(j)) == 0)
 		return 0;
 	if ((exited = calloc((size_t)n, sizeof(*exited))) == NULL) {
-		seterr(err, errlen, "exited: out of memory");
+		kw_seterr(err, errlen, "exited: out of memory");
 		return -1;
 	}
 	info->exited = exited;
 	json_array_foreach(j, i, e) {
 		n = json_is_integer(e) ? json_integer_value(e) : 0;
 		if (n <= 0 || n > INT32_MAX) {
-			seterr(err, errlen, "exited[%zu]: expected a pid", i);
+			kw_seterr(err, errlen, "exited[%zu]: expected a pid", i);
 			return -1;
 		}
 		exited[info->nexited++] = (int32_t)n;
@@ -631,20 +631,20 @@ kmod_delta_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
 	    cmp_proc_pid);
 	for (j = 1; j < delta->nprocs; j++)
 		if (delta->procs[j].pid == delta->procs[j - 1].pid) {
-			seterr(err, errlen, "pid %d listed twice",
+			kw_seterr(err, errlen, "pid %d listed twice",
 			    (int)delta->procs[j].pid);
 			return -1;
 		}
 	for (i = 1; i < info->nexited; i++)
 		if (info->exited[i] == info->exited[i - 1]) {
-			seterr(err, errlen, "pid %d exited twice",
+			kw_seterr(err, errlen, "pid %d exited twice",
 			    (int)info->exited[i]);
 			return -1;
 		}
 	/* A pid both exited and listed: the pass contradicts itself. */
 	for (i = j = 0; i < info->nexited && j < delta->nprocs;) {
 		if (info->exited[i] == delta->procs[j].pid) {
-			seterr(err, errlen, "pid %d both exited and listed",
+			kw_seterr(err, errlen, "pid %d both exited and listed",
 			    (int)info->exited[i]);
 			return -1;
 		}
@@ -665,7 +665,7 @@ kmod_delta_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
 	out.cap = base->nprocs + delta->nprocs;
 	if (out.cap > 0 && (out.procs = calloc(out.cap,
 	    sizeof(*out.procs))) == NULL) {
-		seterr(err, errlen, "out of memory");
+		kw_seterr(err, errlen, "out of memory");
 		return -1;
 	}
 	i = j = e = 0;
@@ -715,19 +715,19 @@ read_pass(struct kmod_delta *kd, const char *path, char *err, size_t errlen)
 	char	*nbuf;
 
 	if (lseek(kd->fd, 0, SEEK_SET) == -1) {
-		seterr(err, errlen, "%s: lseek: %s", path, strerror(errno));
+		kw_seterr(err, errlen, "%s: lseek: %s", path, strerror(errno));
 		return -1;
 	}
 	for (;;) {
 		if (len == kd->cap) {
 			if (kd->cap >= KMOD_MAX_FILE) {
-				seterr(err, errlen, "%s: larger than %u bytes",
+				kw_seterr(err, errlen, "%s: larger than %u bytes",
 				    path, KMOD_MAX_FILE);
 				return -1;
 			}
 			ncap = kd->cap ? kd->cap * 2 : 64 * 1024;
 			if ((nbuf = realloc(kd->buf, ncap)) == NULL) {
-				seterr(err, errlen, "%s: out of memory", path);
+				kw_seterr(err, errlen, "%s: out of memory", path);
 				return -1;
 			}
 			kd->buf = nbuf;
@@ -737,7 +737,7 @@ read_pass(struct kmod_delta *kd, const char *path, char *err, size_t errlen)
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			seterr(err, errlen, "%s: read: %s", path,
+			kw_seterr(err, errlen, "%s: read: %s", path,
 			    strerror(errno));
 			return -1;
 		}
@@ -788,7 +788,7 @@ kmod_delta_read(struct kmod_delta *kd, const char *path,
 	if (kd->fd == -1) {
 		kmod_delta_reset(kd);
 		if ((kd->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-			seterr(err, errlen, "%s: %s", path, strerror(errno));
+			kw_seterr(err, errlen, "%s: %s", path, strerror(errno));
 			goto fail;
 		}
 		snprintf(kd->path, sizeof(kd->path), "%s", path);
@@ -800,27 +800,27 @@ kmod_delta_read(struct kmod_delta *kd, const char *path,
 	    sizeof(tmp));
 	if (r != 0) {
 		/* A skipped entry would leave the base stale until a full pass. */
-		seterr(err, errlen, "%s: %s", path, r > 0 ?
+		kw_seterr(err, errlen, "%s: %s", path, r > 0 ?
 		    "malformed entries in a delta pass" : tmp);
 		goto fail;
 	}
 	if (!info.full && (!kd->have_base ||
 	    info.generation != kd->generation + 1)) {
-		seterr(err, errlen, "%s: delta pass %" PRIu64 " does not follow "
+		kw_seterr(err, errlen, "%s: delta pass %" PRIu64 " does not follow "
 		    "%s %" PRIu64, path, info.generation, kd->have_base ?
 		    "pass" : "no full pass, generation", kd->generation);
 		goto fail;
 	}
 	if (info.no_container_id > 0 && kd->fill != NULL &&
 	    kd->fill(kd->fill_arg, &kd->scratch) == -1) {
-		seterr(err, errlen, "%s: container ids: out of memory", path);
+		kw_seterr(err, errlen, "%s: container ids: out of memory", path);
 		goto fail;
 	}
 	kd->last_records = kd->scratch.nprocs;
 	kd->last_exited = info.nexited;
 	if (kmod_delta_apply(&kd->base, &kd->scratch, &info, tmp,
 	    sizeof(tmp)) == -1) {
-		seterr(err, errlen, "%s: %s", path, tmp);
+		kw_seterr(err, errlen, "%s: %s", path, tmp);
 		goto fail;
 	}
 	kd->have_base = 1;
