@@ -56,7 +56,7 @@ res "kernel $(uname -r)"
 if [ "${MODE:-}" = control ]; then
 	# a bug that oopses leaves the module half-loaded and the next
 	# insmod waiting for it: hence the timeout
-	for b in rcuderef rculist rcusleep lockdep refcount uaf list; do
+	for b in rcuderef rculist lockdep rcusleep refcount uaf list; do
 		timeout 60 insmod /kwbuggy.ko bug=$b
 		res "bug_$b $?"
 	done
