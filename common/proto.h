@@ -239,6 +239,13 @@ struct kw_container_rec {
 	double		psi_cpu_some;		/* avg10, percent */
 	double		psi_mem_some;
 	double		psi_mem_full;
+	/* What else the policy saw (the replay): */
+	char		label_class[KW_NAME_LEN];	/* kwarden.class */
+	char		identity[256];		/* compose/swarm/name */
+	char		docker_state[16];	/* "": unknown to Docker */
+	uint32_t	docker;			/* 1: Docker reachable */
+	uint64_t	starts;			/* Docker's start count */
+	uint64_t	sample_ns;		/* the decider's clock */
 };
 
 /* cmdline stays the last member: the recorder keeps only its used part. */

@@ -163,6 +163,13 @@ static const struct kw_field container_fields[] = {
 	CONTAINER_OPT("psi_cpu_some",	psi_cpu_some,	F64, "psi_cpu_some"),
 	CONTAINER_OPT("psi_mem_some",	psi_mem_some,	F64, "psi_mem_some"),
 	CONTAINER_OPT("psi_mem_full",	psi_mem_full,	F64, "psi_mem_full"),
+	/* What else the policy saw, for kwarden-replay: optional too. */
+	CONTAINER_OPT("label_class",	label_class,	STR, "label_class"),
+	CONTAINER_OPT("identity",	identity,	STR, "identity"),
+	CONTAINER_OPT("docker_state",	docker_state,	STR, "docker_state"),
+	CONTAINER_OPT("docker",		docker,		U32, "docker"),
+	CONTAINER_OPT("starts",		starts,		U64, "starts"),
+	CONTAINER_OPT("sample_ns",	sample_ns,	U64, "sample_ns"),
 };
 SCHEMA(kw_container_schema, "container", struct kw_container_rec,
     container_fields);

@@ -646,6 +646,7 @@ struct engine_row {
 	size_t			 class_idx;	/* or POLICY_CLASS_NONE */
 	const struct policy_decision *dec;	/* NULL: under the thresholds */
 	char			 identity[IDENT_LEN];	/* "": unnamed */
+	uint64_t		 starts;	/* Docker's start count */
 	struct ladder_plan	 plan;		/* when over a threshold */
 };
 
@@ -735,6 +736,9 @@ struct engine {
 	uint64_t		 decision_rounds;	/* rows written */
 	uint64_t		 quarantines;
 	uint32_t		 ncpu;		/* the last sample's */
+	uint64_t		 now_ns;	/* the last sample's clock */
+	int			 docker_up;	/* in the last sample */
+	struct docker_table	 rec_table;	/* engine_step_recs: scratch */
 };
 
 void	engine_init(struct engine *e, const struct policy *p,
@@ -749,6 +753,16 @@ void	engine_set_policy(struct engine *e, const struct policy *p);
  */
 int	engine_step(struct engine *e, const struct kw_snapshot *snap,
 	    const struct engine_docker *dv, uint64_t now_ns,
+	    struct engine_out *out);
+/*
+ * One recorded sample (the replay): the container records as the decider
+ * published them (figures, Docker's state, names, labels, identity) stand
+ * for the snapshot and Docker's view; then the same steps as
+ * engine_step. out gets the containers, decisions, deletions, intents
+ * and logs (no sys, no processes). -1 when out of memory, as engine_step.
+ */
+int	engine_step_recs(struct engine *e, const struct kw_container_rec *recs,
+	    size_t n, int docker_connected, uint64_t ts_ns, uint64_t now_ns,
 	    struct engine_out *out);
 /* An intent's call ended (acts_on_result on its container). */
 void	engine_action_done(struct engine *e, const char *container_id,
