@@ -246,12 +246,22 @@ static const struct kw_field decision_fields[] = {
 SCHEMA(kw_decision_schema, "decision", struct kw_decision_rec,
     decision_fields);
 
+#define POLICY_REC(k, m, ty, col)					\
+	FIELD(struct kw_policy_rec, k, m, ty, 0, "policy", col, NULL)
+
+static const struct kw_field policy_fields[] = {
+	POLICY_REC("reason",	reason,		STR, "reason"),
+	POLICY_REC("conf",	conf,		STR, "conf"),
+};
+SCHEMA(kw_policy_schema, "policy", struct kw_policy_rec, policy_fields);
+
 const struct kw_schema *const kw_records[] = {
 	&kw_sys_schema,
 	&kw_container_schema,
 	&kw_proc_rec_schema,
 	&kw_deletion_schema,
 	&kw_decision_schema,
+	&kw_policy_schema,
 };
 
 json_t *

@@ -240,6 +240,32 @@ pack_decision(msgpack_packer *pk, const void *r)
 }
 
 static void
+pack_policy(msgpack_packer *pk, const void *r)
+{
+	kw_policy_pack(pk, r);
+}
+
+/* The policy in force from now on, for the policy table (the replay). */
+static void
+publish_policy(struct decider *dz, const struct kw_conf *conf,
+    const char *reason)
+{
+	struct kw_policy_rec *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		log_warnx("policy: out of memory: not recorded");
+		return;
+	}
+	snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	if (kw_conf_policy_text(conf, r->conf, sizeof(r->conf)) == -1)
+		log_warnx("policy: over %u bytes as text: not recorded",
+		    KW_POLICY_TEXT_MAX);
+	else
+		publish(dz, KW_MSG_POLICY, KW_POLICY_FIELDS, pack_policy, r);
+	free(r);
+}
+
+static void
 publish_deletion(struct decider *dz, const struct kw_deletion_rec *r)
 {
 	metrics_count_action(dz->metrics, r);
@@ -642,6 +668,7 @@ on_reload(struct kw_daemon *d)
 	parents_from_conf(dz, conf);
 	dz->reloads++;
 	policy_log(&dz->eng.policy);
+	publish_policy(dz, conf, "reload");
 }
 
 static void
@@ -793,6 +820,7 @@ main(int argc, char **argv)
 		fatalx("%s: cannot set up the stream socket", path);
 	if (kw_pub_start(dz->pub) == -1)
 		fatalx("%s: cannot listen", path);
+	publish_policy(dz, dz->d.conf, "start");
 
 	kw_conf_sock_path(dz->d.conf, "decider", ".ctl", path, sizeof(path));
 	if ((dz->ctl = kw_ctl_new(&loop, path, decider_ctl_cmds, dz, mode)) == NULL)
