@@ -16,12 +16,16 @@ fi
 kwt_rm
 
 # Two CPU hogs and an idle container in class low (no min_alive); the live
-# policy removes the hogs, the idle one stays under every threshold.
+# policy removes the hogs, the idle one stays under every threshold. A
+# third hog, of a class whose ladder is throttle alone, is capped at 1 %.
 run_c "${KWT}low_hog1" high_cpu_img
 run_c "${KWT}low_hog2" high_cpu_img
 run_c "${KWT}low_idle" low_img
+run_c "${KWT}cap_hog" high_cpu_img
 start_pipeline "${DOCKER_FLAGS[@]}" -o class.low.min_alive=0 \
-	-o "policy.cpu_threshold=$CPU_THRESHOLD" -o policy.sustain=1s ||
+	-o "policy.cpu_threshold=$CPU_THRESHOLD" -o policy.sustain=1s \
+	-o "class.cap.match=${KWT}cap" -o class.cap.min_alive=0 -o class.cap.action=throttle \
+	-o policy.throttle_to=1 ||
 	fail "pipeline starts"
 
 gone() { [ "$(running '^low_hog')" = 0 ]; }
@@ -30,6 +34,8 @@ if wait_for 60 gone; then ok "the live policy removed both hogs"; else
 rows() { sql "SELECT count(*) FROM deletions WHERE name LIKE '${KWT}low_hog%'"; }
 wait_for 10 sh -c "[ \"\$(sqlite3 -cmd '.timeout 5000' 'file:$T/kwarden.db?mode=ro' \
 	\"SELECT count(*) FROM deletions WHERE name LIKE '${KWT}low_hog%'\")\" -ge 2 ]"
+capped() { [ "$(sql "SELECT count(*) FROM deletions WHERE name = '${KWT}cap_hog' AND action = 'throttle'")" -ge 1 ]; }
+wait_for 20 capped && ok "the live policy capped the third hog" || fail "third hog capped"
 # A few samples of the idle one alone, for the stricter policy to act on.
 sleep 3
 stop_pipeline
@@ -70,10 +76,15 @@ echo "$out" | jq -e -s '[.[] | select(.type == "action" and (.name | test("low_h
 	| length == 2 and all(.same and .would.action == "remove" and .would.step == 1
 	and .did.result == "ok")' >/dev/null &&
 	ok "each hog: would remove, did remove, ok" || fail "hog lines" "$(echo "$out" | head -3)"
+echo "$out" | jq -e -s '[.[] | select(.type == "action" and (.name | test("cap_hog")))]
+	| length >= 1 and all(.same and .would.action == "throttle")' >/dev/null &&
+	ok "the capped hog: would throttle, did throttle" || fail "cap lines" "$(echo "$out" | grep cap_hog)"
 
 # Stricter: a memory threshold the idle container is over adds actions.
+# (It also changes the capped hog's: a cap frees no memory, so its
+# throttle-only ladder has no step for it.)
 s=$("$REPLAY" "$DB" --json -o policy.mem_threshold=0.0001 | jq -c 'select(.type == "summary")')
-if [ -n "$s" ] && echo "$s" | jq -e --argjson did "$did" '.would > $did and .only_would >= 1' >/dev/null; then
+if [ -n "$s" ] && echo "$s" | jq -e '.only_would >= 1' >/dev/null; then
 	ok "stricter (mem_threshold 0.0001): actions added ($(echo "$s" | jq .only_would))"
 else fail "stricter adds" "$s"; fi
 "$REPLAY" "$DB" --json -o policy.mem_threshold=0.0001 |
