@@ -353,6 +353,13 @@ int	ladder_parse(const char *s, struct policy_ladder *l, const char *key,
 /* "throttle,remove" */
 void	ladder_format(const struct policy_ladder *l, char *buf, size_t len);
 const char *policy_verdict_name(enum policy_verdict v);
+/*
+ * The policy of a config's [policy] and [class.*] (the decider's, and
+ * kwarden-replay's); -1 with err when it does not fit or make sense.
+ */
+struct kw_conf;
+int	policy_from_conf(const struct kw_conf *conf, struct policy *p,
+	    char *err, size_t errlen);
 
 /*
  * acts.c: what the decider did to each container, kept by id across
@@ -1260,9 +1267,6 @@ void	decider_act(struct decider *dz, const struct engine_intent *in);
 /* Write the strike table to its file if it changed; -1 on error. */
 int	decider_save_strikes(struct decider *dz);
 
-/* -1 with err when the config's policy does not fit or make sense. */
-int	policy_from_conf(const struct kw_conf *conf, struct policy *p,
-	    char *err, size_t errlen);
 /* The control socket's commands (views.c). */
 extern const struct kw_ctl_cmd decider_ctl_cmds[];
 

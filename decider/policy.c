@@ -2,6 +2,8 @@
  * The eviction policy: a class for every container, then the containers
  * over a threshold in order of how far over, each taken or skipped with a
  * reason. Pure: policy and containers in, classes and decisions out.
+ * policy_from_conf builds the policy from a config: the decider's, and
+ * kwarden-replay's from a file or the policy table's text.
  *
  * Decisions written down here:
  * - a container that matches no class (no "*" class configured) is in class
