@@ -36,6 +36,10 @@ wait_for 10 sh -c "[ \"\$(sqlite3 -cmd '.timeout 5000' 'file:$T/kwarden.db?mode=
 	\"SELECT count(*) FROM deletions WHERE name LIKE '${KWT}low_hog%'\")\" -ge 2 ]"
 capped() { [ "$(sql "SELECT count(*) FROM deletions WHERE name = '${KWT}cap_hog' AND action = 'throttle'")" -ge 1 ]; }
 wait_for 20 capped && ok "the live policy capped the third hog" || fail "third hog capped"
+# A reload records the policy again (the same one here).
+kill -HUP "$(child_pid decider)"
+reloaded() { [ "$(sql "SELECT count(*) FROM policy WHERE reason = 'reload'")" -ge 1 ]; }
+wait_for 10 reloaded && ok "a reload: a policy row" || fail "reload row" "$(sql 'SELECT reason FROM policy')"
 # A few samples of the idle one alone, for the stricter policy to act on.
 sleep 3
 stop_pipeline
@@ -70,7 +74,7 @@ else fail "--json lines" "$(echo "$out" | head -3)"; fi
 s=$(echo "$out" | jq -c 'select(.type == "summary")')
 if [ -n "$s" ] && echo "$s" | jq -e --argjson did "$did" '.did == $did and .would == $did and .same == $did
 	and .only_would == 0 and .only_did == 0 and .samples > 0' >/dev/null; then
-	ok "the recorded policy reproduces all $did recorded actions"
+	ok "the recorded policy (start, then reload) reproduces all $did recorded actions"
 else fail "reproduced" "$s; $(echo "$out" | jq -c 'select(.same == false)' | head -5)"; fi
 echo "$out" | jq -e -s '[.[] | select(.type == "action" and (.name | test("low_hog")))]
 	| length == 2 and all(.same and .would.action == "remove" and .would.step == 1
