@@ -14,7 +14,8 @@ all_seqs() {
 	    SELECT epoch, seq FROM process_count UNION ALL
 	    SELECT epoch, seq FROM containers UNION ALL
 	    SELECT epoch, seq FROM processes UNION ALL
-	    SELECT epoch, seq FROM deletions) WHERE epoch = $1"
+	    SELECT epoch, seq FROM deletions UNION ALL
+	    SELECT epoch, seq FROM policy) WHERE epoch = $1"
 }
 
 recorder_status() {
