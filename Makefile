@@ -40,7 +40,7 @@ B	:= build
 DAEMONS	:= reader decider recorder
 BINS	:= reader/kwarden-reader decider/kwarden-decider \
 	   recorder/kwarden-recorder run/kwarden-run run/kwarden-tap \
-	   run/kwarden-top
+	   run/kwarden-top run/kwarden-replay
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
@@ -61,7 +61,8 @@ $(foreach d,$(DAEMONS),$(eval $(call daemon_rules,$(d))))
 
 # Every object of the programs (what lint-analyze compiles).
 PROG_OBJ := $(COMMON_OBJ) $(foreach d,$(DAEMONS),$($(d)_OBJ) $(B)/$(d)/$(d).o) \
-	$(B)/run/kwarden-run.o $(B)/run/kwarden-tap.o
+	$(B)/run/kwarden-run.o $(B)/run/kwarden-tap.o \
+	$(B)/run/kwarden-replay.o $(B)/run/replay.o
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o)
@@ -70,7 +71,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 .PHONY: all test unit integration vm systemd test-vm-all run demo kmods bench soak \
 	install uninstall clean check-deps check-deps-test fuzz fuzz-smoke fuzz-build
 ## Targets:
-## all              (the default) the five programs; needs no cmocka
+## all              (the default) the programs; needs no cmocka
 all: $(BINS)
 
 ## unit-tests       build the unit tests (build/tests/test_*; needs cmocka)
@@ -106,6 +107,15 @@ run/kwarden-top: $(B)/run/kwarden-top.o $(TOP_OBJ) $(LIBKW)
 	$(CC) $(LDFLAGS) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS) \
 		$(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 
+# kwarden-replay is a tool (run/, beside tap and top) built on the
+# decider's own engine: it links libdecider.a, so the policy it replays is
+# the decider's code, not a copy. Its work is replay.o, which unit tests
+# named test_replay_*.c link.
+REPLAY_OBJ := $(B)/run/replay.o
+run/kwarden-replay: $(B)/run/kwarden-replay.o $(REPLAY_OBJ) $(B)/libdecider.a \
+		$(LIBKW)
+	$(CC) $(LDFLAGS) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
 $(UNIT_OBJ): | have-cmocka
 have-cmocka:
 	@pkg-config --exists cmocka || { echo "unit tests need cmocka:" \
@@ -114,7 +124,8 @@ have-cmocka:
 testlib = $(if $(filter test_reader_%,$(1)),$(B)/libreader.a,)$(if \
 	$(filter test_decider_%,$(1)),$(B)/libdecider.a,)$(if \
 	$(filter test_recorder_%,$(1)),$(B)/librecorder.a,)$(if \
-	$(filter test_top_%,$(1)),$(TOP_OBJ),)
+	$(filter test_top_%,$(1)),$(TOP_OBJ),)$(if \
+	$(filter test_replay_%,$(1)),$(REPLAY_OBJ) $(B)/libdecider.a,)
 .SECONDEXPANSION:
 $(B)/tests/%: $(B)/tests/unit/%.o $$(call testlib,$$*) $(LIBKW)
 	@mkdir -p $(dir $@)

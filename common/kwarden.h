@@ -66,6 +66,13 @@ uint64_t kw_mono_ns(void);		/* CLOCK_MONOTONIC, ns */
 int	kw_parse_duration_ms(const char *s, uint64_t *ms);
 /* "64k", "16M", "1G", bare number = bytes. -1 on error. */
 int	kw_parse_size(const char *s, uint64_t *bytes);
+/*
+ * A point in time as the tools take it (--since, --until): unix seconds
+ * ("1764669600", "1764669600.5"), ISO-8601 ("2026-12-02", "2026-12-02T10:00",
+ * "2026-12-02 10:00:00.250", UTC unless it ends in Z or +HH:MM/-HHMM),
+ * "now", or "-DURATION" before now ("-1h", "-90m"). Unix ns; -1 on error.
+ */
+int	kw_parse_time(const char *s, uint64_t now_ns, uint64_t *out_ns);
 
 /*
  * config_*.c: the key schema (config_schema.c), the values and overrides
@@ -125,6 +132,17 @@ const char *const *kw_conf_argv(const struct kw_conf *conf, size_t *argc);
  */
 size_t	kw_conf_class_count(const struct kw_conf *conf);
 const char *kw_conf_class_name(const struct kw_conf *conf, size_t i);
+/*
+ * The [policy] and [class.*] keys as "SECTION.KEY=VALUE\n" lines (what
+ * the decider records in the policy table); -1 when over len.
+ */
+int	kw_conf_policy_text(const struct kw_conf *conf, char *buf, size_t len);
+/*
+ * Such lines applied to conf, as -o overrides would be (not remembered
+ * for reload); -1 with the first bad line in errbuf.
+ */
+int	kw_conf_apply_text(struct kw_conf *conf, const char *text,
+	    const char *origin, char *errbuf, size_t errlen);
 /* Effective config as INI (--print-config) */
 void	kw_conf_print(const struct kw_conf *conf, FILE *fp);
 /* Effective config as a JSON object (control socket `config`) */

@@ -22,6 +22,7 @@ static const char *const msg_names[KW_MSG__COUNT] = {
 	[KW_MSG_DELETION] = "deletion",
 	[KW_MSG_END] = "end",
 	[KW_MSG_DECISION] = "decision",
+	[KW_MSG_POLICY] = "policy",
 };
 
 const char *
@@ -881,4 +882,5 @@ RECORD_CODEC(kw_container, struct kw_container_rec, kw_container_schema)
 RECORD_CODEC(kw_proc_rec, struct kw_proc_rec, kw_proc_rec_schema)
 RECORD_CODEC(kw_deletion, struct kw_deletion_rec, kw_deletion_schema)
 RECORD_CODEC(kw_decision, struct kw_decision_rec, kw_decision_schema)
+RECORD_CODEC(kw_policy, struct kw_policy_rec, kw_policy_schema)
 RECORD_CODEC(kw_cgroup_stat, struct kw_cgroup_stat, kw_cgroup_stat_schema)

@@ -35,6 +35,8 @@ enum kw_msg_type {
 	KW_MSG_DELETION,	/* decider */
 	KW_MSG_END,		/* decider: the last of its epoch */
 	KW_MSG_DECISION,	/* decider: a candidate's verdict */
+	KW_MSG_POLICY,		/* decider: the policy in force, at start
+				   and on each reload */
 	KW_MSG__COUNT,
 };
 
@@ -247,6 +249,13 @@ struct kw_container_rec {
 	double		psi_cpu_some;		/* avg10, percent */
 	double		psi_mem_some;
 	double		psi_mem_full;
+	/* What else the policy saw (the replay): */
+	char		label_class[KW_NAME_LEN];	/* kwarden.class */
+	char		identity[256];		/* compose/swarm/name */
+	char		docker_state[16];	/* "": unknown to Docker */
+	uint32_t	docker;			/* 1: Docker reachable */
+	uint64_t	starts;			/* Docker's start count */
+	uint64_t	sample_ns;		/* the decider's clock */
 };
 
 /* cmdline stays the last member: the recorder keeps only its used part. */
@@ -297,6 +306,18 @@ struct kw_decision_rec {
 	char		action[16];		/* the step taken, or next */
 	char		reason[256];
 	uint32_t	strikes;
+};
+
+/*
+ * The policy in force from now on (policy table): the [policy] and
+ * [class.*] keys of the effective config as SECTION.KEY=VALUE lines, what
+ * kwarden-replay rebuilds the policy from.
+ */
+#define KW_POLICY_TEXT_MAX	32768
+
+struct kw_policy_rec {
+	char		reason[16];		/* "start" or "reload" */
+	char		conf[KW_POLICY_TEXT_MAX];
 };
 
 /* The longest evidence a deletion may carry (bytes of JSON). */
@@ -354,9 +375,10 @@ extern const struct kw_schema kw_container_schema;
 extern const struct kw_schema kw_proc_rec_schema;
 extern const struct kw_schema kw_deletion_schema;
 extern const struct kw_schema kw_decision_schema;
+extern const struct kw_schema kw_policy_schema;
 
 /* The decider's records, for kw_pub_begin and kw_record_to_json. */
-#define KW_N_RECORDS		5
+#define KW_N_RECORDS		6
 extern const struct kw_schema *const kw_records[KW_N_RECORDS];
 
 /* Body fields each record packs (for kw_pub_begin). */
@@ -365,6 +387,7 @@ extern const struct kw_schema *const kw_records[KW_N_RECORDS];
 #define KW_PROC_FIELDS		(kw_proc_rec_schema.nfields)
 #define KW_DELETION_FIELDS	(kw_deletion_schema.nfields)
 #define KW_DECISION_FIELDS	(kw_decision_schema.nfields)
+#define KW_POLICY_FIELDS	(kw_policy_schema.nfields)
 #define KW_CGROUP_STAT_FIELDS	(kw_cgroup_stat_schema.nfields)
 
 /* SQL type of a field's column: "TEXT", "INTEGER" or "REAL". */
@@ -406,6 +429,9 @@ int	kw_cgroup_stat_unpack(const msgpack_object *map,
 int	kw_deletion_unpack(const msgpack_object *map,
 	    struct kw_deletion_rec *r, char *err, size_t errlen);
 void	kw_decision_pack(msgpack_packer *pk, const struct kw_decision_rec *r);
+void	kw_policy_pack(msgpack_packer *pk, const struct kw_policy_rec *r);
+int	kw_policy_unpack(const msgpack_object *map, struct kw_policy_rec *r,
+	    char *err, size_t errlen);
 int	kw_decision_unpack(const msgpack_object *map,
 	    struct kw_decision_rec *r, char *err, size_t errlen);
 

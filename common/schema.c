@@ -163,6 +163,13 @@ static const struct kw_field container_fields[] = {
 	CONTAINER_OPT("psi_cpu_some",	psi_cpu_some,	F64, "psi_cpu_some"),
 	CONTAINER_OPT("psi_mem_some",	psi_mem_some,	F64, "psi_mem_some"),
 	CONTAINER_OPT("psi_mem_full",	psi_mem_full,	F64, "psi_mem_full"),
+	/* What else the policy saw, for kwarden-replay: optional too. */
+	CONTAINER_OPT("label_class",	label_class,	STR, "label_class"),
+	CONTAINER_OPT("identity",	identity,	STR, "identity"),
+	CONTAINER_OPT("docker_state",	docker_state,	STR, "docker_state"),
+	CONTAINER_OPT("docker",		docker,		U32, "docker"),
+	CONTAINER_OPT("starts",		starts,		U64, "starts"),
+	CONTAINER_OPT("sample_ns",	sample_ns,	U64, "sample_ns"),
 };
 SCHEMA(kw_container_schema, "container", struct kw_container_rec,
     container_fields);
@@ -239,12 +246,22 @@ static const struct kw_field decision_fields[] = {
 SCHEMA(kw_decision_schema, "decision", struct kw_decision_rec,
     decision_fields);
 
+#define POLICY_REC(k, m, ty, col)					\
+	FIELD(struct kw_policy_rec, k, m, ty, 0, "policy", col, NULL)
+
+static const struct kw_field policy_fields[] = {
+	POLICY_REC("reason",	reason,		STR, "reason"),
+	POLICY_REC("conf",	conf,		STR, "conf"),
+};
+SCHEMA(kw_policy_schema, "policy", struct kw_policy_rec, policy_fields);
+
 const struct kw_schema *const kw_records[] = {
 	&kw_sys_schema,
 	&kw_container_schema,
 	&kw_proc_rec_schema,
 	&kw_deletion_schema,
 	&kw_decision_schema,
+	&kw_policy_schema,
 };
 
 json_t *

@@ -35,103 +35,6 @@ struct pending_action {
 	uint64_t		 nano_cpus;	/* throttle, release */
 };
 
-/* class.NAME.cpu_threshold, mem_threshold, action, sustain: "" inherits. */
-static int
-class_overrides(const struct kw_conf *conf, struct policy_class *c,
-    char *err, size_t errlen)
-{
-	char key[128];
-
-	snprintf(key, sizeof(key), "class.%s.cpu_threshold", c->name);
-	if ((c->has_cpu_threshold = kw_conf_str(conf, key)[0] != '\0'))
-		c->cpu_threshold = kw_conf_num(conf, key);
-	snprintf(key, sizeof(key), "class.%s.mem_threshold", c->name);
-	if ((c->has_mem_threshold = kw_conf_str(conf, key)[0] != '\0'))
-		c->mem_threshold = kw_conf_num(conf, key);
-	snprintf(key, sizeof(key), "class.%s.sustain", c->name);
-	if ((c->has_sustain = kw_conf_str(conf, key)[0] != '\0'))
-		c->sustain_ms = kw_conf_ms(conf, key);
-	snprintf(key, sizeof(key), "class.%s.action", c->name);
-	if ((c->has_ladder = kw_conf_str(conf, key)[0] != '\0') &&
-	    ladder_parse(kw_conf_str(conf, key), &c->ladder, key, err,
-	    errlen) == -1)
-		return -1;
-	return 0;
-}
-
-/*
- * The policy from the config. -1 with err when it does not fit
- * (too many classes or patterns) or does not make sense.
- */
-int
-policy_from_conf(const struct kw_conf *conf, struct policy *p, char *err,
-    size_t errlen)
-{
-	struct policy_class *c;
-	char key[128];
-	size_t i, j, n;
-
-	memset(p, 0, sizeof(*p));
-	p->cpu_threshold = kw_conf_num(conf, "policy.cpu_threshold");
-	p->mem_threshold = kw_conf_num(conf, "policy.mem_threshold");
-	p->window_ms = kw_conf_ms(conf, "policy.window");
-	if (mem_basis_parse(kw_conf_str(conf, "policy.mem_basis"),
-	    &p->mem_basis) == -1) {
-		snprintf(err, errlen, "policy.mem_basis: \"%s\" is not one of "
-		    "working_set, rss, anon",
-		    kw_conf_str(conf, "policy.mem_basis"));
-		return -1;
-	}
-	if (ladder_parse(kw_conf_str(conf, "policy.action"), &p->ladder,
-	    "policy.action", err, errlen) == -1)
-		return -1;
-	p->action = p->ladder.step[0];
-	if (kw_conf_str(conf, "policy.throttle_to")[0] != '\0')
-		p->throttle_to = kw_conf_num(conf, "policy.throttle_to");
-	p->stop_timeout_ms = kw_conf_ms(conf, "policy.stop_timeout");
-	p->escalate_after_ms = kw_conf_ms(conf, "policy.escalate_after");
-	p->sustain_ms = kw_conf_ms(conf, "policy.sustain");
-	p->quarantine_after = (uint32_t)kw_conf_int(conf,
-	    "policy.quarantine_after");
-	p->quarantine_window_ms = kw_conf_ms(conf, "policy.quarantine_window");
-	n = kw_conf_list(conf, "policy.protect", p->protect,
-	    POLICY_PROTECT_MAX);
-	if (n > POLICY_PROTECT_MAX) {
-		snprintf(err, errlen, "policy.protect: %zu patterns, at most "
-		    "%d", n, POLICY_PROTECT_MAX);
-		return -1;
-	}
-	p->nprotect = n;
-
-	n = kw_conf_class_count(conf);
-	if (n > POLICY_CLASS_MAX) {
-		snprintf(err, errlen, "%zu [class.*] sections, at most %d", n,
-		    POLICY_CLASS_MAX);
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		c = &p->classes[p->nclasses++];
-		snprintf(c->name, sizeof(c->name), "%s",
-		    kw_conf_class_name(conf, i));
-		snprintf(key, sizeof(key), "class.%s.match", c->name);
-		c->nmatch = kw_conf_list(conf, key, c->match,
-		    POLICY_MATCH_MAX);
-		if (c->nmatch > POLICY_MATCH_MAX) {
-			snprintf(err, errlen, "%s: %zu patterns, at most %d",
-			    key, c->nmatch, POLICY_MATCH_MAX);
-			return -1;
-		}
-		for (j = 0; j < c->nmatch; j++)
-			if (strcmp(c->match[j], "*") == 0)
-				c->wildcard = 1;
-		snprintf(key, sizeof(key), "class.%s.min_alive", c->name);
-		c->min_alive = (uint32_t)kw_conf_int(conf, key);
-		if (class_overrides(conf, c, err, errlen) == -1)
-			return -1;
-	}
-	return policy_check(p, err, errlen);
-}
-
 /* Evidence and hooks from [hooks]; they take effect on restart. */
 static void
 hooks_from_conf(struct decider *dz)
@@ -237,6 +140,32 @@ static void
 pack_decision(msgpack_packer *pk, const void *r)
 {
 	kw_decision_pack(pk, r);
+}
+
+static void
+pack_policy(msgpack_packer *pk, const void *r)
+{
+	kw_policy_pack(pk, r);
+}
+
+/* The policy in force from now on, for the policy table (the replay). */
+static void
+publish_policy(struct decider *dz, const struct kw_conf *conf,
+    const char *reason)
+{
+	struct kw_policy_rec *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		log_warnx("policy: out of memory: not recorded");
+		return;
+	}
+	snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	if (kw_conf_policy_text(conf, r->conf, sizeof(r->conf)) == -1)
+		log_warnx("policy: over %u bytes as text: not recorded",
+		    KW_POLICY_TEXT_MAX);
+	else
+		publish(dz, KW_MSG_POLICY, KW_POLICY_FIELDS, pack_policy, r);
+	free(r);
 }
 
 static void
@@ -758,6 +687,7 @@ on_reload(struct kw_daemon *d)
 	parents_from_conf(dz, conf);
 	dz->reloads++;
 	policy_log(&dz->eng.policy);
+	publish_policy(dz, conf, "reload");
 }
 
 static void
@@ -920,6 +850,7 @@ main(int argc, char **argv)
 		fatalx("%s: cannot set up the stream socket", path);
 	if (kw_pub_start(dz->pub) == -1)
 		fatalx("%s: cannot listen", path);
+	publish_policy(dz, dz->d.conf, "start");
 
 	kw_conf_sock_path(dz->d.conf, "decider", ".ctl", path, sizeof(path));
 	if ((dz->ctl = kw_ctl_new(&loop, path, decider_ctl_cmds, dz, mode)) == NULL)

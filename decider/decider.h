@@ -353,6 +353,13 @@ int	ladder_parse(const char *s, struct policy_ladder *l, const char *key,
 /* "throttle,remove" */
 void	ladder_format(const struct policy_ladder *l, char *buf, size_t len);
 const char *policy_verdict_name(enum policy_verdict v);
+/*
+ * The policy of a config's [policy] and [class.*] (the decider's, and
+ * kwarden-replay's); -1 with err when it does not fit or make sense.
+ */
+struct kw_conf;
+int	policy_from_conf(const struct kw_conf *conf, struct policy *p,
+	    char *err, size_t errlen);
 
 /*
  * acts.c: what the decider did to each container, kept by id across
@@ -665,6 +672,7 @@ struct engine_row {
 	size_t			 class_idx;	/* or POLICY_CLASS_NONE */
 	const struct policy_decision *dec;	/* NULL: under the thresholds */
 	char			 identity[IDENT_LEN];	/* "": unnamed */
+	uint64_t		 starts;	/* Docker's start count */
 	struct ladder_plan	 plan;		/* when over a threshold */
 };
 
@@ -754,6 +762,9 @@ struct engine {
 	uint64_t		 decision_rounds;	/* rows written */
 	uint64_t		 quarantines;
 	uint32_t		 ncpu;		/* the last sample's */
+	uint64_t		 now_ns;	/* the last sample's clock */
+	int			 docker_up;	/* in the last sample */
+	struct docker_table	 rec_table;	/* engine_step_recs: scratch */
 };
 
 void	engine_init(struct engine *e, const struct policy *p,
@@ -768,6 +779,16 @@ void	engine_set_policy(struct engine *e, const struct policy *p);
  */
 int	engine_step(struct engine *e, const struct kw_snapshot *snap,
 	    const struct engine_docker *dv, uint64_t now_ns,
+	    struct engine_out *out);
+/*
+ * One recorded sample (the replay): the container records as the decider
+ * published them (figures, Docker's state, names, labels, identity) stand
+ * for the snapshot and Docker's view; then the same steps as
+ * engine_step. out gets the containers, decisions, deletions, intents
+ * and logs (no sys, no processes). -1 when out of memory, as engine_step.
+ */
+int	engine_step_recs(struct engine *e, const struct kw_container_rec *recs,
+	    size_t n, int docker_connected, uint64_t ts_ns, uint64_t now_ns,
 	    struct engine_out *out);
 /* An intent's call ended (acts_on_result on its container). */
 void	engine_action_done(struct engine *e, const char *container_id,
@@ -1281,9 +1302,6 @@ void	decider_act(struct decider *dz, const struct engine_intent *in);
 int	decider_save_strikes(struct decider *dz);
 void	decider_save_acts(struct decider *dz);
 
-/* -1 with err when the config's policy does not fit or make sense. */
-int	policy_from_conf(const struct kw_conf *conf, struct policy *p,
-	    char *err, size_t errlen);
 /* The control socket's commands (views.c). */
 extern const struct kw_ctl_cmd decider_ctl_cmds[];
 

@@ -83,6 +83,7 @@ engine_init(struct engine *e, const struct policy *p, uint64_t settle_ns,
 	acts_init(&e->acts);
 	containers_init(&e->set);
 	strikes_init(&e->strikes);
+	docker_table_init(&e->rec_table);
 }
 
 void
@@ -93,6 +94,7 @@ engine_free(struct engine *e)
 	acts_free(&e->acts);
 	containers_free(&e->set);
 	strikes_free(&e->strikes);
+	docker_table_free(&e->rec_table);
 	free(e->rows);
 	free(e->cand);
 	free(e->dec);
@@ -228,14 +230,10 @@ sweep_gone(void *arg, const struct act_entry *a)
 	    "after ", action_name(a->action));
 }
 
-/* Step 1: figures per process and per container, a row per container. */
+/* Step 1: figures per process and per container (from a snapshot). */
 static int
-build_rows(struct engine *e, const struct kw_snapshot *snap,
-    const struct engine_docker *dv, struct engine_out *out)
+figures_from_snapshot(struct engine *e, const struct kw_snapshot *snap)
 {
-	struct sweep_arg sa = { dv, out };
-	size_t i, n;
-
 	if (grow(&e->proc_cpu, &e->proc_cap, snap->nprocs ? snap->nprocs : 1,
 	    sizeof(*e->proc_cpu), 256) == -1 ||
 	    grow(&e->rank, &e->rank_cap, snap->nprocs ? snap->nprocs : 1,
@@ -247,6 +245,17 @@ build_rows(struct engine *e, const struct kw_snapshot *snap,
 	    containers_apply_cgroups(&e->set, snap, &e->cgrates,
 	    e->policy.mem_basis, e->policy.window_ms * 1000000ULL) == -1)
 		return -1;
+	return 0;
+}
+
+/* Then a row per container of e->set, its act entry found or made. */
+static int
+build_rows(struct engine *e, const struct engine_docker *dv,
+    struct engine_out *out)
+{
+	struct sweep_arg sa = { dv, out };
+	size_t i, n;
+
 	n = e->set.n ? e->set.n : 1;
 	if (grow(&e->rows, &e->rows_cap, n, sizeof(*e->rows), 32) == -1 ||
 	    grow(&e->cand, &e->cand_cap, n, sizeof(*e->cand), 32) == -1 ||
@@ -301,6 +310,7 @@ enrich(struct engine *e, const struct engine_docker *dv,
 		    sizeof(r->identity));
 		copy_str(r->act->docker_state, sizeof(r->act->docker_state),
 		    dc->state[0] ? dc->state : "running");
+		r->starts = dc->starts;
 	}
 }
 
@@ -439,17 +449,21 @@ engine_container_rec(const struct engine *e, const struct engine_row *r,
 	cr->psi_cpu_some = r->c.psi_cpu_some;
 	cr->psi_mem_some = r->c.psi_mem_some;
 	cr->psi_mem_full = r->c.psi_mem_full;
+	/* What the policy saw besides the figures: for the replay. */
+	copy_str(cr->label_class, sizeof(cr->label_class), r->c.label_class);
+	copy_str(cr->identity, sizeof(cr->identity), r->identity);
+	copy_str(cr->docker_state, sizeof(cr->docker_state),
+	    r->act != NULL ? r->act->docker_state : "");
+	cr->docker = (uint32_t)e->docker_up;
+	cr->starts = r->starts;
+	cr->sample_ns = e->now_ns;
 }
 
-/* Records of the sample: sys, a row per container. */
+/* The sample's sys record. */
 static void
-out_figures(struct engine *e, const struct kw_snapshot *snap,
+out_sys(struct engine *e, const struct kw_snapshot *snap,
     struct engine_out *out)
 {
-	struct kw_container_rec *cr;
-	const struct engine_row *r;
-	size_t i;
-
 	out->has_sys = 1;
 	out->sys.mem_total_kb = snap->host.mem_total_kb;
 	out->sys.mem_free_kb = snap->host.mem_free_kb;
@@ -457,6 +471,15 @@ out_figures(struct engine *e, const struct kw_snapshot *snap,
 	out->sys.mem_available_kb = snap->host.mem_available_kb;
 	out->sys.cpu_pct = e->machine_cpu;
 	out->sys.nprocs = snap->nprocs;
+}
+
+/* A row per container. */
+static void
+out_figures(struct engine *e, struct engine_out *out)
+{
+	struct kw_container_rec *cr;
+	const struct engine_row *r;
+	size_t i;
 
 	for (i = 0; i < e->nrows; i++) {
 		r = &e->rows[i];
@@ -838,8 +861,8 @@ out_decisions(struct engine *e, const struct policy_result *res,
 
 /* Step 4: the policy over the rows, and what it takes. */
 static void
-decide(struct engine *e, const struct kw_snapshot *snap,
-    const struct engine_docker *dv, uint64_t now_ns, struct engine_out *out)
+decide(struct engine *e, const struct engine_docker *dv, uint64_t now_ns,
+    struct engine_out *out)
 {
 	const struct policy *p = &e->policy;
 	struct policy_result res;
@@ -889,8 +912,7 @@ decide(struct engine *e, const struct kw_snapshot *snap,
 	for (i = 0; i < res.ndec; i++)
 		e->rows[res.dec[i].cand].dec = &e->dec[i];
 
-	out_figures(e, snap, out);
-	out_top(e, snap, out);
+	out_figures(e, out);
 	for (i = 0; i < res.ndec; i++) {
 		r = &e->rows[res.dec[i].cand];
 		log_decision(e, r, &res.dec[i], out);
@@ -910,29 +932,158 @@ decide(struct engine *e, const struct kw_snapshot *snap,
 	e->skipped += res.skipped;
 }
 
+/* Steps 2-4, the same for a snapshot and for recorded rows. */
+static void
+step_rows(struct engine *e, uint64_t ts_ns, const struct engine_docker *dv,
+    uint64_t now_ns, struct engine_out *out)
+{
+	e->samples++;
+	e->now_ns = now_ns;
+	e->docker_up = dv->table != NULL && dv->connected;
+	if (ts_ns / 1000000000ULL > e->wall_s)
+		e->wall_s = ts_ns / 1000000000ULL;
+	if (strikes_prune(&e->strikes, e->wall_s,
+	    e->policy.quarantine_window_ms / 1000) > 0)
+		out->strikes_changed = 1;
+	enrich(e, dv, out);
+	settle(e, dv, now_ns, out);
+	decide(e, dv, now_ns, out);
+}
+
+static int
+step_failed(struct engine *e, struct engine_out *out)
+{
+	e->nrows = 0;
+	e->set.n = 0;
+	out_log(out, ENGINE_LOG_WARN, "out of memory: sample skipped");
+	return -1;
+}
+
 int
 engine_step(struct engine *e, const struct kw_snapshot *snap,
     const struct engine_docker *dv, uint64_t now_ns, struct engine_out *out)
 {
 	engine_out_clear(out);
 	e->ndec = 0;
-	if (build_rows(e, snap, dv, out) == -1) {
-		e->nrows = 0;
-		e->set.n = 0;
-		out_log(out, ENGINE_LOG_WARN, "out of memory: sample skipped");
-		return -1;
-	}
-	e->samples++;
+	if (figures_from_snapshot(e, snap) == -1 ||
+	    build_rows(e, dv, out) == -1)
+		return step_failed(e, out);
 	e->nprocs = snap->nprocs;
 	e->ncpu = snap->host.ncpu;
-	if (snap->ts_ns / 1000000000ULL > e->wall_s)
-		e->wall_s = snap->ts_ns / 1000000000ULL;
-	if (strikes_prune(&e->strikes, e->wall_s,
-	    e->policy.quarantine_window_ms / 1000) > 0)
-		out->strikes_changed = 1;
-	enrich(e, dv, out);
-	settle(e, dv, now_ns, out);
-	decide(e, snap, dv, now_ns, out);
+	step_rows(e, snap->ts_ns, dv, now_ns, out);
+	out_sys(e, snap, out);
+	out_top(e, snap, out);
+	return 0;
+}
+
+/* "compose:P/S", "swarm:S" or "name:N" back into Docker's labels. */
+static void
+ident_split(const char *ident, struct docker_ctr *dc)
+{
+	const char *slash;
+
+	if (strncmp(ident, "compose:", 8) == 0 &&
+	    (slash = strchr(ident + 8, '/')) != NULL) {
+		snprintf(dc->compose_project, sizeof(dc->compose_project),
+		    "%.*s", (int)(slash - ident - 8), ident + 8);
+		copy_str(dc->compose_service, sizeof(dc->compose_service),
+		    slash + 1);
+	} else if (strncmp(ident, "swarm:", 6) == 0)
+		copy_str(dc->swarm_service, sizeof(dc->swarm_service),
+		    ident + 6);
+}
+
+static int
+set_by_id(const void *a, const void *b)
+{
+	const struct container *ca = a, *cb = b;
+
+	return strcmp(ca->container_id, cb->container_id);
+}
+
+/*
+ * The set and Docker's table as they were: the figures as recorded, the
+ * containers Docker knew (docker_state) with their names, labels and
+ * start count.
+ */
+static int
+figures_from_recs(struct engine *e, const struct kw_container_rec *recs,
+    size_t n)
+{
+	const struct kw_container_rec *cr;
+	struct docker_ctr dc;
+	struct container *c;
+	size_t i, k;
+
+	if (grow(&e->set.c, &e->set.cap, n ? n : 1, sizeof(*e->set.c), 32)
+	    == -1)
+		return -1;
+	e->rec_table.gen++;
+	for (i = k = 0; i < n; i++) {
+		cr = &recs[i];
+		if (cr->container_id[0] == '\0')
+			continue;
+		c = &e->set.c[k++];
+		memset(c, 0, sizeof(*c));
+		copy_str(c->container_id, sizeof(c->container_id),
+		    cr->container_id);
+		copy_str(c->name, sizeof(c->name), cr->name);
+		copy_str(c->image, sizeof(c->image), cr->image);
+		copy_str(c->label_class, sizeof(c->label_class),
+		    cr->label_class);
+		c->pid = cr->pid;
+		c->nprocs = cr->nprocs;
+		c->cpu_pct = cr->cpu_pct;
+		c->mem_pct = cr->mem_pct;
+		c->rss_kb = cr->rss_kb;
+		c->cpu_pct_procs = cr->cpu_pct_procs;
+		c->cg_flags = strcmp(cr->figures, "cgroup") == 0 ? KW_CG_CPU :
+		    0;
+		c->mem_usage_kb = cr->mem_usage_kb;
+		c->working_set_kb = cr->working_set_kb;
+		c->anon_kb = cr->anon_kb;
+		c->mem_limit_kb = cr->mem_limit_kb;
+		c->nr_throttled = cr->nr_throttled;
+		c->throttled_ns = cr->throttled_ns;
+		c->oom_kills = cr->oom_kills;
+		c->psi_cpu_some = cr->psi_cpu_some;
+		c->psi_mem_some = cr->psi_mem_some;
+		c->psi_mem_full = cr->psi_mem_full;
+		if (cr->docker_state[0] == '\0')
+			continue;
+		memset(&dc, 0, sizeof(dc));
+		copy_str(dc.id, sizeof(dc.id), cr->container_id);
+		copy_str(dc.name, sizeof(dc.name), cr->name);
+		copy_str(dc.image, sizeof(dc.image), cr->image);
+		copy_str(dc.label_class, sizeof(dc.label_class),
+		    cr->label_class);
+		copy_str(dc.state, sizeof(dc.state), cr->docker_state);
+		ident_split(cr->identity, &dc);
+		dc.starts = cr->starts;
+		if (docker_table_upsert(&e->rec_table, &dc) == NULL)
+			return -1;
+	}
+	(void)docker_table_drop_older(&e->rec_table, e->rec_table.gen);
+	e->set.n = k;
+	qsort(e->set.c, e->set.n, sizeof(*e->set.c), set_by_id);
+	return 0;
+}
+
+int
+engine_step_recs(struct engine *e, const struct kw_container_rec *recs,
+    size_t n, int docker_connected, uint64_t ts_ns, uint64_t now_ns,
+    struct engine_out *out)
+{
+	struct engine_docker dv;
+
+	engine_out_clear(out);
+	e->ndec = 0;
+	dv.connected = docker_connected;
+	dv.table = &e->rec_table;
+	if (figures_from_recs(e, recs, n) == -1 ||
+	    build_rows(e, &dv, out) == -1)
+		return step_failed(e, out);
+	step_rows(e, ts_ns, &dv, now_ns, out);
 	return 0;
 }
 

@@ -2,6 +2,8 @@
  * The eviction policy: a class for every container, then the containers
  * over a threshold in order of how far over, each taken or skipped with a
  * reason. Pure: policy and containers in, classes and decisions out.
+ * policy_from_conf builds the policy from a config: the decider's, and
+ * kwarden-replay's from a file or the policy table's text.
  *
  * Decisions written down here:
  * - a container that matches no class (no "*" class configured) is in class
@@ -495,4 +497,101 @@ policy_decide(const struct policy *p, const struct policy_cand *cand,
 		else
 			res->skipped++;
 	}
+}
+
+/* class.NAME.cpu_threshold, mem_threshold, action, sustain: "" inherits. */
+static int
+class_overrides(const struct kw_conf *conf, struct policy_class *c,
+    char *err, size_t errlen)
+{
+	char key[128];
+
+	snprintf(key, sizeof(key), "class.%s.cpu_threshold", c->name);
+	if ((c->has_cpu_threshold = kw_conf_str(conf, key)[0] != '\0'))
+		c->cpu_threshold = kw_conf_num(conf, key);
+	snprintf(key, sizeof(key), "class.%s.mem_threshold", c->name);
+	if ((c->has_mem_threshold = kw_conf_str(conf, key)[0] != '\0'))
+		c->mem_threshold = kw_conf_num(conf, key);
+	snprintf(key, sizeof(key), "class.%s.sustain", c->name);
+	if ((c->has_sustain = kw_conf_str(conf, key)[0] != '\0'))
+		c->sustain_ms = kw_conf_ms(conf, key);
+	snprintf(key, sizeof(key), "class.%s.action", c->name);
+	if ((c->has_ladder = kw_conf_str(conf, key)[0] != '\0') &&
+	    ladder_parse(kw_conf_str(conf, key), &c->ladder, key, err,
+	    errlen) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * The policy from the config. -1 with err when it does not fit
+ * (too many classes or patterns) or does not make sense.
+ */
+int
+policy_from_conf(const struct kw_conf *conf, struct policy *p, char *err,
+    size_t errlen)
+{
+	struct policy_class *c;
+	char key[128];
+	size_t i, j, n;
+
+	memset(p, 0, sizeof(*p));
+	p->cpu_threshold = kw_conf_num(conf, "policy.cpu_threshold");
+	p->mem_threshold = kw_conf_num(conf, "policy.mem_threshold");
+	p->window_ms = kw_conf_ms(conf, "policy.window");
+	if (mem_basis_parse(kw_conf_str(conf, "policy.mem_basis"),
+	    &p->mem_basis) == -1) {
+		snprintf(err, errlen, "policy.mem_basis: \"%s\" is not one of "
+		    "working_set, rss, anon",
+		    kw_conf_str(conf, "policy.mem_basis"));
+		return -1;
+	}
+	if (ladder_parse(kw_conf_str(conf, "policy.action"), &p->ladder,
+	    "policy.action", err, errlen) == -1)
+		return -1;
+	p->action = p->ladder.step[0];
+	if (kw_conf_str(conf, "policy.throttle_to")[0] != '\0')
+		p->throttle_to = kw_conf_num(conf, "policy.throttle_to");
+	p->stop_timeout_ms = kw_conf_ms(conf, "policy.stop_timeout");
+	p->escalate_after_ms = kw_conf_ms(conf, "policy.escalate_after");
+	p->sustain_ms = kw_conf_ms(conf, "policy.sustain");
+	p->quarantine_after = (uint32_t)kw_conf_int(conf,
+	    "policy.quarantine_after");
+	p->quarantine_window_ms = kw_conf_ms(conf, "policy.quarantine_window");
+	n = kw_conf_list(conf, "policy.protect", p->protect,
+	    POLICY_PROTECT_MAX);
+	if (n > POLICY_PROTECT_MAX) {
+		snprintf(err, errlen, "policy.protect: %zu patterns, at most "
+		    "%d", n, POLICY_PROTECT_MAX);
+		return -1;
+	}
+	p->nprotect = n;
+
+	n = kw_conf_class_count(conf);
+	if (n > POLICY_CLASS_MAX) {
+		snprintf(err, errlen, "%zu [class.*] sections, at most %d", n,
+		    POLICY_CLASS_MAX);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		c = &p->classes[p->nclasses++];
+		snprintf(c->name, sizeof(c->name), "%s",
+		    kw_conf_class_name(conf, i));
+		snprintf(key, sizeof(key), "class.%s.match", c->name);
+		c->nmatch = kw_conf_list(conf, key, c->match,
+		    POLICY_MATCH_MAX);
+		if (c->nmatch > POLICY_MATCH_MAX) {
+			snprintf(err, errlen, "%s: %zu patterns, at most %d",
+			    key, c->nmatch, POLICY_MATCH_MAX);
+			return -1;
+		}
+		for (j = 0; j < c->nmatch; j++)
+			if (strcmp(c->match[j], "*") == 0)
+				c->wildcard = 1;
+		snprintf(key, sizeof(key), "class.%s.min_alive", c->name);
+		c->min_alive = (uint32_t)kw_conf_int(conf, key);
+		if (class_overrides(conf, c, err, errlen) == -1)
+			return -1;
+	}
+	return policy_check(p, err, errlen);
 }

@@ -187,6 +187,14 @@ rec_decode(const struct kw_msg *msg, uint64_t epoch, char *err,
 		rc = kw_decision_unpack(msg->obj,
 		    &((struct rec_decision *)h)->r, err, errlen);
 		break;
+	case KW_MSG_POLICY:
+		h = rec_new(sizeof(struct rec_policy), REC_POLICY, msg,
+		    epoch);
+		if (h == NULL)
+			return NULL;
+		rc = kw_policy_unpack(msg->obj,
+		    &((struct rec_policy *)h)->r, err, errlen);
+		break;
 	case KW_MSG_PROC:
 		return decode_proc(msg, epoch, err, errlen);
 	case KW_MSG_END:
@@ -222,6 +230,8 @@ rec_schema(enum rec_kind kind)
 		return &kw_deletion_schema;
 	case REC_DECISION:
 		return &kw_decision_schema;
+	case REC_POLICY:
+		return &kw_policy_schema;
 	default:
 		return NULL;
 	}
@@ -241,6 +251,8 @@ rec_body(const struct rec *r)
 		return &((const struct rec_deletion *)r)->r;
 	case REC_DECISION:
 		return &((const struct rec_decision *)r)->r;
+	case REC_POLICY:
+		return &((const struct rec_policy *)r)->r;
 	default:
 		return NULL;
 	}

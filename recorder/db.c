@@ -34,6 +34,7 @@ static const struct table {
 	[RDB_PROCESSES] = { "processes", REC_PROC },
 	[RDB_DELETIONS] = { "deletions", REC_DELETION },
 	[RDB_DECISIONS] = { "decisions", REC_DECISION },
+	[RDB_POLICY] = { "policy", REC_POLICY },
 };
 
 static const char *const envelope_columns[] = { "ts", "epoch", "seq" };
@@ -421,7 +422,7 @@ struct rdb *
 rdb_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
 {
 	struct rdb	*db;
-	char		 sql[160];
+	char		 sql[256];
 	int		 i, rc;
 
 	if ((db = calloc(1, sizeof(*db))) == NULL) {
@@ -460,9 +461,19 @@ rdb_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
 	for (i = 0; i < RDB__NTABLES; i++) {
 		if (prepare_insert(db, i, err, errlen) == -1)
 			goto fail;
-		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id IN"
-		    " (SELECT id FROM %s WHERE ts < ?1 LIMIT ?2)",
-		    tables[i].name, tables[i].name);
+		/*
+		 * The policy in force when the kept rows start is the last
+		 * one before the cut: it stays (kwarden-replay needs it).
+		 */
+		if (i == RDB_POLICY)
+			snprintf(sql, sizeof(sql), "DELETE FROM policy WHERE"
+			    " id IN (SELECT id FROM policy WHERE ts < ?1 AND"
+			    " id < (SELECT max(id) FROM policy WHERE ts < ?1)"
+			    " LIMIT ?2)");
+		else
+			snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id IN"
+			    " (SELECT id FROM %s WHERE ts < ?1 LIMIT ?2)",
+			    tables[i].name, tables[i].name);
 		if (prepare(db, sql, &db->prune[i], err, errlen) == -1)
 			goto fail;
 	}

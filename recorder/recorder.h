@@ -19,6 +19,7 @@ enum rec_kind {
 	REC_DELETION,		/* deletions */
 	REC_END,		/* the decider's last message: no row */
 	REC_DECISION,		/* decisions */
+	REC_POLICY,		/* policy */
 };
 
 /*
@@ -52,6 +53,11 @@ struct rec_deletion {
 struct rec_decision {
 	struct rec		h;
 	struct kw_decision_rec	r;
+};
+
+struct rec_policy {
+	struct rec		h;
+	struct kw_policy_rec	r;
 };
 
 /*
@@ -107,6 +113,7 @@ enum rdb_table {
 	RDB_PROCESSES,
 	RDB_DELETIONS,
 	RDB_DECISIONS,
+	RDB_POLICY,
 	RDB__NTABLES,
 };
 

@@ -28,7 +28,7 @@ VERSION=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$TOP/kmods/dkms.conf")
 SRCDIR=/usr/src/kwarden-$VERSION
 
 BINS="reader/kwarden-reader decider/kwarden-decider recorder/kwarden-recorder
- run/kwarden-run run/kwarden-tap run/kwarden-top"
+ run/kwarden-run run/kwarden-tap run/kwarden-top run/kwarden-replay"
 UNITS="kwarden.target kwarden-reader.service kwarden-decider.service
  kwarden-recorder.service"
 DOCS="README.md docs/operations.md docs/schema.md docs/architecture.md"

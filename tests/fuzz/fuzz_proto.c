@@ -219,6 +219,10 @@ on_message(const msgpack_object *obj)
 		RECORD_ROUNDTRIP(kw_decision, struct kw_decision_rec,
 		    kw_decision_schema, obj, heap_none);
 		break;
+	case KW_MSG_POLICY:
+		RECORD_ROUNDTRIP(kw_policy, struct kw_policy_rec,
+		    kw_policy_schema, obj, heap_none);
+		break;
 	default:
 		(void)kw_get_i64(obj, "seq", &i);
 		(void)kw_get_f64(obj, "ts", &d);

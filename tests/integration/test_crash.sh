@@ -36,9 +36,9 @@ grep -q "recorder.*killed by signal 9\|recorder.*signal 9" "$T/log" && ok "super
 
 ALL="SELECT epoch, seq FROM sys_metrics UNION ALL SELECT epoch, seq FROM containers
      UNION ALL SELECT epoch, seq FROM processes UNION ALL SELECT epoch, seq FROM deletions
-     UNION ALL SELECT epoch, seq FROM decisions"
+     UNION ALL SELECT epoch, seq FROM decisions UNION ALL SELECT epoch, seq FROM policy"
 # One row per message in every table: (epoch, seq) is unique in each.
-for t in sys_metrics process_count containers processes deletions decisions; do
+for t in sys_metrics process_count containers processes deletions decisions policy; do
 	d=$(sql "SELECT count(*) - count(DISTINCT epoch || ':' || seq) FROM $t")
 	[ "$d" = 0 ] && ok "$t: no duplicate (epoch, seq)" || fail "$t duplicates" "$d"
 done

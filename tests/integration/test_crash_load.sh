@@ -128,8 +128,8 @@ stop_pipeline
 
 ALL="SELECT epoch, seq FROM sys_metrics UNION ALL SELECT epoch, seq FROM containers
      UNION ALL SELECT epoch, seq FROM processes UNION ALL SELECT epoch, seq FROM deletions
-     UNION ALL SELECT epoch, seq FROM decisions"
-for t in sys_metrics process_count containers processes deletions decisions; do
+     UNION ALL SELECT epoch, seq FROM decisions UNION ALL SELECT epoch, seq FROM policy"
+for t in sys_metrics process_count containers processes deletions decisions policy; do
 	d=$(sql "SELECT count(*) - count(DISTINCT epoch || ':' || seq) FROM $t")
 	[ "$d" = 0 ] && ok "$t: no duplicate (epoch, seq)" || fail "$t duplicates" "$d"
 done

@@ -22,7 +22,8 @@ seqs() {
 	    SELECT epoch, seq FROM containers UNION ALL
 	    SELECT epoch, seq FROM processes UNION ALL
 	    SELECT epoch, seq FROM deletions UNION ALL
-	    SELECT epoch, seq FROM decisions) WHERE epoch = $1"
+	    SELECT epoch, seq FROM decisions UNION ALL
+	    SELECT epoch, seq FROM policy) WHERE epoch = $1"
 }
 
 rstatus() {
@@ -162,7 +163,8 @@ n=$(sqlite3 -cmd '.timeout 5000' "file:$DB?mode=ro" "SELECT count(DISTINCT seq) 
     SELECT epoch, seq FROM sys_metrics UNION ALL SELECT epoch, seq FROM process_count UNION ALL
     SELECT epoch, seq FROM containers UNION ALL SELECT epoch, seq FROM processes UNION ALL
     SELECT epoch, seq FROM deletions UNION ALL
-	    SELECT epoch, seq FROM decisions) WHERE epoch = $epoch AND seq >= $first AND seq <= $hi")
+	    SELECT epoch, seq FROM decisions UNION ALL
+	    SELECT epoch, seq FROM policy) WHERE epoch = $epoch AND seq >= $first AND seq <= $hi")
 [ "$n" = $((hi - first + 1)) ] &&
 	ok "every seq since it came is there ($first..$hi)" ||
 	fail "seqs in the moved-in database" "$n distinct in $first..$hi"

@@ -15,7 +15,8 @@ all_seqs() {
 	    SELECT epoch, seq FROM containers UNION ALL
 	    SELECT epoch, seq FROM processes UNION ALL
 	    SELECT epoch, seq FROM deletions UNION ALL
-	    SELECT epoch, seq FROM decisions) WHERE epoch = $1"
+	    SELECT epoch, seq FROM decisions UNION ALL
+	    SELECT epoch, seq FROM policy) WHERE epoch = $1"
 }
 
 recorder_status() {

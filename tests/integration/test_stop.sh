@@ -34,11 +34,14 @@ stop_decider() {
 	LAST=$(grep -oE "stop: (published seq|the recorder acked seq) [0-9]+( of [0-9]+)?" "$T/log" |
 	    head -n 1 | grep -oE "[0-9]+" | tail -n 1)
 	STORED=$(sql "SELECT max(seq) FROM (SELECT epoch, seq FROM sys_metrics UNION ALL
-	    SELECT epoch, seq FROM containers UNION ALL SELECT epoch, seq FROM processes)
+	    SELECT epoch, seq FROM containers UNION ALL SELECT epoch, seq FROM processes
+	    UNION ALL SELECT epoch, seq FROM decisions UNION ALL SELECT epoch, seq FROM policy)
 	    WHERE epoch = $epoch")
 	DISTINCT=$(sql "SELECT count(DISTINCT seq) FROM (SELECT epoch, seq FROM sys_metrics
 	    UNION ALL SELECT epoch, seq FROM process_count UNION ALL SELECT epoch, seq FROM containers
-	    UNION ALL SELECT epoch, seq FROM processes) WHERE epoch = $epoch")
+	    UNION ALL SELECT epoch, seq FROM processes UNION ALL SELECT epoch, seq FROM decisions
+	    UNION ALL SELECT epoch, seq FROM policy)
+	    WHERE epoch = $epoch")
 	ENDED=$(sql "SELECT seq FROM stream_state WHERE stream = 'decider.end' AND epoch = $epoch")
 }
 

@@ -892,6 +892,42 @@ cli__table__exit_codes_and_messages(void **state)
 	free(res);
 }
 
+/* The policy as text and back: the same keys, a bad line refused. */
+static void
+config__policy_text__round_trips(void **state)
+{
+	static char text[32768], again[32768];
+	struct kw_conf	*a, *b;
+	char		 err[512];
+
+	(void)state;
+	a = kw_conf_load(NULL, err, sizeof(err));
+	b = kw_conf_load(NULL, err, sizeof(err));
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(kw_conf_set(a, "policy", "cpu_threshold", "33",
+	    "test", err, sizeof(err)), 0);
+	assert_int_equal(kw_conf_set(a, "class.web", "match", "web*, api*",
+	    "test", err, sizeof(err)), 0);
+	assert_int_equal(kw_conf_policy_text(a, text, sizeof(text)), 0);
+	assert_non_null(strstr(text, "policy.cpu_threshold=33\n"));
+	assert_non_null(strstr(text, "class.web.match=web*, api*\n"));
+	assert_null(strstr(text, "recorder."));
+	assert_int_equal(kw_conf_apply_text(b, text, "policy", err,
+	    sizeof(err)), 0);
+	assert_int_equal(kw_conf_policy_text(b, again, sizeof(again)), 0);
+	assert_string_equal(text, again);
+	assert_float_equal(kw_conf_num(b, "policy.cpu_threshold"), 33, 0);
+	assert_int_equal(kw_conf_policy_text(a, text, 16), -1);
+	assert_int_equal(kw_conf_apply_text(b, "policy.nope=1\n", "policy",
+	    err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "nope"));
+	assert_int_equal(kw_conf_apply_text(b, "garbage\n", "policy", err,
+	    sizeof(err)), -1);
+	kw_conf_free(a);
+	kw_conf_free(b);
+}
+
 static void
 cli__file_then_overrides__command_line_order(void **state)
 {
@@ -936,6 +972,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(config__policy_text__round_trips),
 		cmocka_unit_test_teardown(config__defaults__every_key,
 		    teardown),
 		cmocka_unit_test_teardown(config__design_example__parses,

@@ -95,6 +95,65 @@ duration__table__parsed_or_rejected(void **state)
 }
 
 static void
+time__table__parsed_or_rejected(void **state)
+{
+	static const uint64_t now = 1796205600ULL * 1000000000ULL;
+	static const struct parse_case cases[] = {
+		{ "1796205600", 1, 1796205600ULL * 1000000000ULL },
+		{ "1796205600.5", 1, 1796205600500000000ULL },
+		{ "1796205600.000000001", 1, 1796205600000000001ULL },
+		{ "100000", 1, 100000ULL * 1000000000ULL },
+		{ "now", 1, 1796205600ULL * 1000000000ULL },
+		{ "-1h", 1, (1796205600ULL - 3600) * 1000000000ULL },
+		{ "-90m", 1, (1796205600ULL - 5400) * 1000000000ULL },
+		{ "-500ms", 1, 1796205600ULL * 1000000000ULL - 500000000ULL },
+		{ "2026-12-02T10:00:00Z", 1, 1796205600ULL * 1000000000ULL },
+		{ "2026-12-02T10:00:00", 1, 1796205600ULL * 1000000000ULL },
+		{ "2026-12-02 10:00:00", 1, 1796205600ULL * 1000000000ULL },
+		{ "2026-12-02T10:00", 1, 1796205600ULL * 1000000000ULL },
+		{ "2026-12-02", 1, 1796169600ULL * 1000000000ULL },
+		{ "2026-12-02T12:00:00+02:00", 1, 1796205600ULL * 1000000000ULL },
+		{ "2026-12-02T05:30:00-0430", 1, 1796205600ULL * 1000000000ULL },
+		{ "2026-12-02T10:00:00.25Z", 1, 1796205600250000000ULL },
+		{ "1970-01-01T00:00:00Z", 1, 0 },
+		{ "2024-02-29", 1, 1709164800ULL * 1000000000ULL },
+		{ "", 0, 0 },
+		{ "yesterday", 0, 0 },
+		{ "-", 0, 0 },
+		{ "-1x", 0, 0 },
+		{ "-99999d", 0, 0 },		/* before 1970 */
+		{ "1796205600.", 0, 0 },
+		{ "1796205600.1234567891", 0, 0 },
+		{ "1796205600x", 0, 0 },
+		{ "999999999999", 0, 0 },	/* after 9999 */
+		{ "2026-13-01", 0, 0 },
+		{ "2026-02-30", 0, 0 },
+		{ "2025-02-29", 0, 0 },
+		{ "2026-12-02T24:00", 0, 0 },
+		{ "2026-12-02T10", 0, 0 },
+		{ "2026-12-02T10:00:00+2", 0, 0 },
+		{ "2026-12-02T10:00:00 ", 0, 0 },
+		{ "1969-12-31", 0, 0 },
+		{ "26-12-02", 0, 0 },
+		{ "1234", 0, 0 },		/* neither: too short for either */
+	};
+	size_t		i;
+	uint64_t	ns;
+	int		r;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ns = 12345;
+		r = kw_parse_time(cases[i].in, now, &ns);
+		if ((r == 0) != cases[i].ok)
+			print_error("time \"%s\": got %d\n", cases[i].in, r);
+		assert_int_equal(r == 0, cases[i].ok);
+		if (cases[i].ok)
+			assert_int_equal(ns, cases[i].want);
+	}
+	assert_int_equal(kw_parse_time(NULL, now, &ns), -1);
+}
+
+static void
 size__table__parsed_or_rejected(void **state)
 {
 	static const struct parse_case cases[] = {
@@ -292,6 +351,7 @@ main(void)
 		cmocka_unit_test(time__clocks__advance),
 		cmocka_unit_test(duration__table__parsed_or_rejected),
 		cmocka_unit_test(size__table__parsed_or_rejected),
+		cmocka_unit_test(time__table__parsed_or_rejected),
 		cmocka_unit_test(log__parse_level__names),
 		cmocka_unit_test(log__lines__format_and_last_error),
 		cmocka_unit_test(log__below_level__dropped_but_counted),

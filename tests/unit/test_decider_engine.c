@@ -874,6 +874,107 @@ engine__release__lifts_a_cap(void **state)
 	world_free(&w);
 }
 
+/*
+ * The replay's ground: the container records one engine publishes, fed
+ * to a second engine (engine_step_recs), give the same intents, records
+ * and decisions, sample by sample, through sustain, the ladder, a
+ * container unknown to Docker, min_alive, strikes and a quarantine. Each
+ * call succeeds at once in both; a container removed, stopped or
+ * quarantined leaves the samples.
+ */
+static void
+engine__recorded_rows__replayed_the_same(void **state)
+{
+	static const struct tctr all[] = {
+		{ 'a', "web", NULL, 1, 0, 95, NULL },
+		{ 'b', "shop-db-1", NULL, 50, 0, 0, "db" },
+		{ 'c', NULL, NULL, 50, 0, 0, NULL },
+		{ 'd', "idle", NULL, 1, 0, 0, NULL },
+		{ 'e', "shop-db-2", NULL, 50, 0, 0, "db" },
+		{ 'f', "shop-db-3", NULL, 1, 0, 0, "db" },
+	};
+	static const int from[] = { 0, 0, 0, 0, 8, 14 };
+	struct kw_container_rec recs[N(all)];
+	const struct engine_intent *ia, *ib;
+	struct tctr cur[N(all)];
+	struct engine_out ob;
+	struct engine b;
+	struct policy p;
+	struct world w;
+	int gone[N(all)] = { 0 }, seen[ACTION_RELEASE + 1] = { 0 };
+	size_t i, k, n;
+	int s;
+
+	(void)state;
+	test_policy(&p, ACTION_THROTTLE, 1);
+	p.ladder.step[1] = ACTION_REMOVE;
+	p.ladder.n = 2;
+	p.sustain_ms = 2000;
+	p.escalate_after_ms = 3000;
+	p.quarantine_after = 2;
+	p.quarantine_window_ms = 3600000;
+	world_init(&w, &p);
+	engine_init(&b, &p, 60 * SEC, 0);
+	engine_out_init(&ob);
+	for (s = 0; s < 24; s++) {
+		for (i = n = 0; i < N(all); i++)
+			if (s >= from[i] && !gone[i])
+				cur[n++] = all[i];
+		world_docker(&w, cur, n);
+		assert_int_equal(world_step(&w, cur, n), 0);
+		assert_true(w.out.ncontainers <= N(recs));
+		memcpy(recs, w.out.containers, w.out.ncontainers *
+		    sizeof(*recs));
+		assert_int_equal(engine_step_recs(&b, recs, w.out.ncontainers,
+		    w.dv.connected, w.snap.ts_ns, w.now, &ob), 0);
+		assert_int_equal(ob.nintents, w.out.nintents);
+		assert_int_equal(ob.ndeletions, w.out.ndeletions);
+		assert_int_equal(ob.ndecisions, w.out.ndecisions);
+		assert_int_equal(ob.ncontainers, w.out.ncontainers);
+		for (k = 0; k < ob.ncontainers; k++)
+			assert_string_equal(ob.containers[k].class_name,
+			    w.out.containers[k].class_name);
+		for (k = 0; k < ob.ndecisions; k++) {
+			assert_string_equal(ob.decisions[k].container_id,
+			    w.out.decisions[k].container_id);
+			assert_string_equal(ob.decisions[k].verdict,
+			    w.out.decisions[k].verdict);
+			assert_string_equal(ob.decisions[k].reason,
+			    w.out.decisions[k].reason);
+		}
+		for (k = 0; k < w.out.nintents; k++) {
+			ia = &w.out.intents[k];
+			ib = &ob.intents[k];
+			assert_int_equal(ib->action, ia->action);
+			assert_string_equal(ib->rec.container_id,
+			    ia->rec.container_id);
+			assert_int_equal(ib->rec.step, ia->rec.step);
+			assert_int_equal(ib->rec.strikes, ia->rec.strikes);
+			assert_string_equal(ib->rec.identity, ia->rec.identity);
+			assert_string_equal(ib->rec.reason, ia->rec.reason);
+			seen[ia->action]++;
+			engine_action_done(&w.eng, ia->rec.container_id,
+			    DOCKER_ACT_OK, "ok", w.now);
+			engine_action_done(&b, ib->rec.container_id,
+			    DOCKER_ACT_OK, "ok", w.now);
+			if (ia->action == ACTION_THROTTLE)
+				continue;
+			for (i = 0; i < N(all); i++)
+				if ((char)ia->rec.container_id[0] ==
+				    all[i].letter)
+					gone[i] = 1;
+		}
+	}
+	/* It went through every kind of step on the way. */
+	assert_int_equal(seen[ACTION_THROTTLE], 1);	/* web */
+	assert_int_equal(seen[ACTION_REMOVE], 3);	/* web, db-1, db-2 */
+	assert_int_equal(seen[ACTION_QUARANTINE], 1);	/* db-3 */
+	assert_true(gone[0] && gone[1] && !gone[2] && !gone[3]);
+	engine_free(&b);
+	engine_out_free(&ob);
+	world_free(&w);
+}
+
 int
 main(void)
 {
@@ -902,6 +1003,7 @@ main(void)
 		cmocka_unit_test(
 		    engine__respawning_service__quarantined_after_strikes),
 		cmocka_unit_test(engine__release__lifts_a_cap),
+		cmocka_unit_test(engine__recorded_rows__replayed_the_same),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

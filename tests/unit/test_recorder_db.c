@@ -778,6 +778,36 @@ db__prune__old_rows_only_at_most_chunk(void **state)
 	assert_integrity(f->path);
 }
 
+/*
+ * Retention keeps the policy in force at the oldest row kept: the last
+ * policy row before the cut stays, the older ones go.
+ */
+static void
+db__prune__keeps_the_policy_in_force(void **state)
+{
+	struct fixture	*f = *state;
+	struct rdb	*db = open_db(f->path, 1000);
+	uint64_t	 pruned[RDB__NTABLES];
+	char		 err[256] = "";
+	sqlite3		*c;
+
+	c = raw_open(f->path);
+	assert_int_equal(sqlite3_exec(c, "INSERT INTO policy (reason, conf, "
+	    "ts, epoch, seq) VALUES ('start', 'a', 100, 1, 1), ('reload', "
+	    "'b', 200, 1, 9), ('reload', 'c', 300, 1, 20), ('start', 'd', "
+	    "1500, 2, 1)", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(rdb_prune(db, 1000, 100, pruned, err, sizeof(err)),
+	    2);
+	assert_int_equal(pruned[RDB_POLICY], 2);
+	assert_int_equal(rdb_prune(db, 1000, 100, pruned, err, sizeof(err)),
+	    0);
+	assert_int_equal(raw_int(c, "SELECT count(*) FROM policy WHERE conf "
+	    "IN ('c', 'd')"), 2);
+	assert_int_equal(sqlite3_close(c), SQLITE_OK);
+	assert_int_equal(rdb_close(db), 0);
+	assert_integrity(f->path);
+}
+
 /* The queries the seed's Grafana dashboard runs, on kwarden's rows. */
 static void
 db__seed_grafana_queries__run(void **state)
@@ -1197,6 +1227,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    db__prune__old_rows_only_at_most_chunk,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    db__prune__keeps_the_policy_in_force,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(db__seed_grafana_queries__run,
 		    setup, teardown),

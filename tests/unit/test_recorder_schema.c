@@ -537,7 +537,7 @@ schema__every_column__written_with_its_value(void **state)
 {
 	static const enum kw_msg_type types[KW_N_RECORDS] = {
 		KW_MSG_SYS, KW_MSG_CONTAINER, KW_MSG_PROC, KW_MSG_DELETION,
-		KW_MSG_DECISION,
+		KW_MSG_DECISION, KW_MSG_POLICY,
 	};
 	struct fixture		*fx = *state;
 	const struct kw_schema	*s;
