@@ -92,11 +92,18 @@ if start_pipeline -o reader.interval=20ms -o decider.top_k=50 -o policy.action=d
 	sleep 1
 	rec=$(child_pid recorder)
 	kill -STOP "$rec"
-	# Held until the decider's ring has moved well past what it can have
-	# handed the stopped recorder (at most limits.stream_client_bytes, a few
-	# thousand messages): what it needs next is gone.
-	if wait_for 90 sh -c "echo status | socat -t 2 - UNIX-CONNECT:$T/run/decider.ctl |
-	    jq -e '.pub.oldest_seq > .pub.acked_seq + 50000' >/dev/null"; then
+	# Held until the decider has cut the stopped recorder (past
+	# limits.stream_client_bytes queued for it), and then until its ring
+	# has moved past the seq published when the cut was seen: nothing the
+	# recorder can still read goes that far, so what it needs next is gone
+	# (a condition, not a rate: a loaded machine only makes it slower).
+	cut_seq=
+	if wait_for 120 sh -c "echo status | socat -t 2 - UNIX-CONNECT:$T/run/decider.ctl |
+	    jq -e '.pub.clients_cut >= 1' >/dev/null"; then
+		cut_seq=$(ctl decider status | jq '.pub.seq')
+	fi
+	if [ -n "$cut_seq" ] && wait_for 60 sh -c "echo status | socat -t 2 - UNIX-CONNECT:$T/run/decider.ctl |
+	    jq -e '.pub.oldest_seq > $cut_seq' >/dev/null"; then
 		ok "the decider goes on while the recorder is stopped ($(ctl decider status | jq -c '.pub | {seq, oldest_seq, acked_seq}'))"
 	else
 		fail "decider's ring past the stopped recorder" "$(ctl decider status | jq -c .pub)"
