@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,7 @@ policy_from_conf(const struct kw_conf *conf, struct policy *p, char *err,
 	p->cpu_threshold = kw_conf_num(conf, "policy.cpu_threshold");
 	p->mem_threshold = kw_conf_num(conf, "policy.mem_threshold");
 	p->window_ms = kw_conf_ms(conf, "policy.window");
+	p->interval_ms = kw_conf_ms(conf, "reader.interval");
 	if (mem_basis_parse(kw_conf_str(conf, "policy.mem_basis"),
 	    &p->mem_basis) == -1) {
 		snprintf(err, errlen, "policy.mem_basis: \"%s\" is not one of "
@@ -752,6 +754,17 @@ main(int argc, char **argv)
 	char path[4096], err[512];
 	int mode, rc;
 
+	/*
+	 * A fixed mmap threshold: a block over 128 KiB (the stream's buffers,
+	 * the rate table) is mapped and unmapped, so its pages go back when
+	 * freed; glibc's sliding threshold would move it up to the largest
+	 * block freed and keep those in the heap.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	/* One arena: the loop thread allocates nearly all (libuv's and
+	 * libcurl's threads little), and every arena keeps its own free
+	 * blocks. */
+	mallopt(M_ARENA_MAX, 1);
 	if ((dz = calloc(1, sizeof(*dz))) == NULL) {
 		fprintf(stderr, "kwarden-decider: out of memory\n");
 		return 1;
