@@ -184,6 +184,7 @@ fuzz fuzz-smoke fuzz-build:
 # Benchmarks (slow and noisy: not part of make test).
 ## bench            the benchmarks (tests/bench/run)
 bench: all
+	@run/install-deps bench
 	tests/bench/run $(ARGS)
 
 KDIR	?= /lib/modules/$(shell uname -r)/build
