@@ -761,9 +761,10 @@ main(int argc, char **argv)
 	 * block freed and keep those in the heap.
 	 */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-	/* One arena: the loop thread allocates nearly all (libuv's and
-	 * libcurl's threads little), and every arena keeps its own free
-	 * blocks. */
+	/*
+	 * One arena: the loop thread allocates nearly all (the other
+	 * threads little), and every arena keeps its own free blocks.
+	 */
 	mallopt(M_ARENA_MAX, 1);
 	if ((dz = calloc(1, sizeof(*dz))) == NULL) {
 		fprintf(stderr, "kwarden-decider: out of memory\n");

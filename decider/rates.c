@@ -54,8 +54,11 @@ hist_resize(struct rates *r)
 
 	if (len == r->hlen)
 		return;
-	if (r->capent > 0 && (h = calloc(r->capent, len * sizeof(*h))) ==
-	    NULL)
+	if (r->capent == 0 || r->hist == NULL) {
+		r->hlen = len;	/* nothing kept yet */
+		return;
+	}
+	if ((h = calloc(r->capent, len * sizeof(*h))) == NULL)
 		return;		/* keep the old length: still correct */
 	for (i = 0; i < r->nent; i++) {
 		e = &r->ent[i];
