@@ -69,17 +69,20 @@ peers_stop() {
 	PEER_PID=()
 }
 
-# Scrape the exporter once a second for $1 s, in this shell (its curl
-# processes are this shell's children); prints the scrapes that took
-# longer than the interval.
+# Scrape the exporter once a second for $1 s of wall time, in this shell
+# (its curl processes are this shell's children): a scrape that takes
+# longer than the interval is followed by the next at once. Prints
+# "SCRAPES OVERRUN".
 scrape_for() {
-	local n=$1 k t0 t1 next now over=0 fd
+	local end t0 t1 next now over=0 n=0 fd
 	exec {fd}<> <(:)
 	next=${EPOCHREALTIME/./}
-	for ((k = 0; k < n; k++)); do
+	end=$((next + ${1%.*} * 1000000))
+	while [ "$next" -lt "$end" ]; do
 		t0=${EPOCHREALTIME/./}
-		curl -s -o /dev/null --max-time 30 "http://127.0.0.1:$PEER_PORT/metrics"
+		curl -s -o /dev/null --max-time 60 "http://127.0.0.1:$PEER_PORT/metrics"
 		t1=${EPOCHREALTIME/./}
+		n=$((n + 1))
 		[ $((t1 - t0)) -gt 1000000 ] && over=$((over + 1))
 		next=$((next + 1000000))
 		now=${EPOCHREALTIME/./}
@@ -90,25 +93,26 @@ scrape_for() {
 		fi
 	done
 	exec {fd}>&-
-	echo "$over"
+	echo "$n $over"
 }
 
 # One slice of a peer: $1 atop|exporter, $2 seconds. Adds to PEER_NS[$1],
-# PEER_S[$1] (and PEER_OVER for the exporter).
+# PEER_S[$1] (and PEER_SCRAPES, PEER_OVER for the exporter).
 declare -A PEER_NS=() PEER_S=()
-PEER_OVER=0
+PEER_OVER=0 PEER_SCRAPES=0
 peer_slice() {
-	local n=$1 s=$2 pid=${PEER_PID[$1]} a b t0 t1 k0 k1 over
+	local n=$1 s=$2 pid=${PEER_PID[$1]} a b t0 t1 k0 k1 over nscr
 	kill -CONT "$pid" 2>/dev/null
 	a=$(cpu_ns "$pid")
 	t0=${EPOCHREALTIME/./}
 	if [ "$n" = exporter ]; then
 		children_cpu
 		k0=$CHILD_NS
-		over=$(scrape_for "$s")
+		read -r nscr over <<<"$(scrape_for "$s")"
 		children_cpu
 		k1=$CHILD_NS
 		PEER_OVER=$((PEER_OVER + over))
+		PEER_SCRAPES=$((PEER_SCRAPES + nscr))
 	else
 		nap "$s"
 		k0=0 k1=0
