@@ -195,6 +195,7 @@ fuzz fuzz-smoke fuzz-build:
 # Benchmarks (slow and noisy: not part of make test).
 ## bench            the benchmarks (tests/bench/run)
 bench: all
+	@run/install-deps bench
 	tests/bench/run $(ARGS)
 
 # The pipeline left running, its memory, fds and database size fitted to a

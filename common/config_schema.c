@@ -58,6 +58,9 @@ static const struct conf_key schema[] = {
 	{ "reader", "ring_size", KW_CONF_SIZE, "4M", NULL,
 	    "replay ring of the reader stream", CK_BOUNDS, 4096,
 	    (double)(1ULL << 40) },
+	{ "reader", "ring_msgs", KW_CONF_INT, "1", NULL,
+	    "replay ring of the reader stream: at most this many snapshots",
+	    CK_BOUNDS, 1, 1000000 },
 	LOG_LEVEL_KEY("reader"),
 
 	{ "decider", "top_k", KW_CONF_INT, "10", NULL,

@@ -294,6 +294,7 @@ struct kw_pub_stats {
 
 struct kw_pub_opts {
 	size_t	ring_bytes;		/* replay ring bound */
+	size_t	ring_msgs;		/* and in messages (0: none) */
 	size_t	high_water;		/* stop writing to a client above this
 					   (0: limits.stream_client_bytes) */
 	size_t	low_water;		/* resume below this */

@@ -421,20 +421,35 @@ kw_snapshot_init(struct kw_snapshot *snap)
 	memset(snap, 0, sizeof(*snap));
 }
 
+/*
+ * Room for exactly n processes: grows, or gives back what is over n by
+ * more than an eighth (a sample sized from the last one's count).
+ */
+int
+kw_snapshot_reserve(struct kw_snapshot *snap, size_t n)
+{
+	struct kw_proc *p;
+
+	if (n < snap->nprocs)
+		n = snap->nprocs;
+	if (n == 0 || (n <= snap->cap && snap->cap - n <= n / 8))
+		return 0;
+	if ((p = reallocarray(snap->procs, n, sizeof(*p))) == NULL)
+		return n <= snap->cap ? 0 : -1;
+	snap->procs = p;
+	snap->cap = n;
+	return 0;
+}
+
 struct kw_proc *
 kw_snapshot_add(struct kw_snapshot *snap)
 {
 	struct kw_proc *p;
 
-	if (snap->nprocs == snap->cap) {
-		size_t ncap = snap->cap ? snap->cap * 2 : 256;
-
-		p = reallocarray(snap->procs, ncap, sizeof(*p));
-		if (p == NULL)
-			return NULL;
-		snap->procs = p;
-		snap->cap = ncap;
-	}
+	/* Past the reserve: grow by a quarter, not double (200 B each). */
+	if (snap->nprocs == snap->cap &&
+	    kw_snapshot_reserve(snap, snap->cap + snap->cap / 4 + 256) == -1)
+		return NULL;
 	p = &snap->procs[snap->nprocs];
 	memset(p, 0, sizeof(*p));
 	if (kw_proc_set_cmdline(p, "", 0) == -1)
@@ -841,6 +856,10 @@ kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
 	}
 	if (cgroups_unpack(map, snap, err, errlen) == -1)
 		return -1;
+	if (kw_snapshot_reserve(snap, procs->via.array.size) == -1) {
+		seterr(err, errlen, "out of memory", "procs");
+		return -1;
+	}
 	for (i = 0; i < procs->via.array.size; i++) {
 		struct kw_proc *p = kw_snapshot_add(snap);
 

@@ -199,6 +199,8 @@ struct kw_snapshot {
 void	kw_snapshot_init(struct kw_snapshot *snap);
 /* Append a zeroed proc (cmdline ""), NULL on allocation failure. */
 struct kw_proc *kw_snapshot_add(struct kw_snapshot *snap);
+/* Capacity for exactly n processes (shrinks too); -1: out of memory. */
+int	kw_snapshot_reserve(struct kw_snapshot *snap, size_t n);
 int	kw_proc_set_cmdline(struct kw_proc *p, const char *s, size_t len);
 /* p->cgroup: len bytes of s, NULL when len is 0 (a host process). */
 int	kw_proc_set_cgroup(struct kw_proc *p, const char *s, size_t len);

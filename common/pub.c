@@ -72,7 +72,15 @@ struct kw_pub {
 	struct pub_client	*durable;	/* whose acks count */
 	size_t			 queued;	/* inflight, all clients */
 	struct kw_pub_stats	 st;
-	msgpack_sbuffer		 sbuf;
+	/*
+	 * The message being built is packed straight into its ring entry
+	 * (no packer buffer to copy from, nothing kept between messages):
+	 * bmsg is allocated at the size the last message of its type had.
+	 */
+	struct ring_msg		*bmsg;
+	size_t			 bcap;		/* bytes of bmsg->data */
+	enum kw_msg_type	 btype;
+	size_t			 hint[KW_MSG__COUNT];
 	msgpack_packer		 pk;
 	int			 building;
 	int			 pack_failed;
@@ -99,16 +107,33 @@ new_epoch(void)
 	return e;
 }
 
-/* The packer's sink: a failed append spoils the message being built. */
+/*
+ * The packer's sink: appends to the ring entry being built, growing it by
+ * half again when full. A failed append spoils the message.
+ */
 static int
 pack_write(void *data, const char *buf, size_t len)
 {
 	struct kw_pub *pub = data;
+	struct ring_msg *m = pub->bmsg, *nm;
+	size_t ncap;
 
-	if (msgpack_sbuffer_write(&pub->sbuf, buf, len) != 0) {
-		pub->pack_failed = 1;
+	if (pub->pack_failed || m == NULL)
 		return -1;
+	if (len > pub->bcap - m->len) {
+		ncap = pub->bcap + pub->bcap / 2;
+		if (ncap < m->len + len)
+			ncap = m->len + len;
+		if (ncap > SIZE_MAX - sizeof(*m) ||
+		    (nm = realloc(m, sizeof(*m) + ncap)) == NULL) {
+			pub->pack_failed = 1;
+			return -1;
+		}
+		pub->bmsg = m = nm;
+		pub->bcap = ncap;
 	}
+	memcpy(m->data + m->len, buf, len);
+	m->len += len;
 	return 0;
 }
 
@@ -160,7 +185,6 @@ kw_pub_new(uv_loop_t *loop, const char *path, const char *stream,
 	pub->epoch = new_epoch();
 	uv_pipe_init(loop, &pub->server, 0);
 	pub->server.data = pub;
-	msgpack_sbuffer_init(&pub->sbuf);
 	msgpack_packer_init(&pub->pk, pub, pack_write);
 	return pub;
 }
@@ -313,8 +337,9 @@ ring_push(struct kw_pub *pub, struct ring_msg *m)
 	pub->ring[(pub->ring_head + pub->ring_count) % pub->ring_cap] = m;
 	pub->ring_count++;
 	pub->ring_bytes += m->len;
-	/* Keep the newest even when it alone is over the bound. */
-	while (pub->ring_count > 1 && pub->ring_bytes > pub->opts.ring_bytes)
+	/* Keep the newest even when it alone is over the bounds. */
+	while (pub->ring_count > 1 && (pub->ring_bytes > pub->opts.ring_bytes ||
+	    (pub->opts.ring_msgs > 0 && pub->ring_count > pub->opts.ring_msgs)))
 		ring_drop_oldest(pub);
 	return 0;
 }
@@ -483,7 +508,7 @@ client_closed(uv_handle_t *h)
 	pub->pending_closes--;
 	if (pub->closing && pub->pending_closes == 0) {
 		free(pub->ring);
-		msgpack_sbuffer_destroy(&pub->sbuf);
+		free(pub->bmsg);
 		free(pub);
 	}
 }
@@ -784,9 +809,25 @@ kw_pub_start(struct kw_pub *pub)
 msgpack_packer *
 kw_pub_begin(struct kw_pub *pub, enum kw_msg_type type, uint32_t nfields)
 {
-	msgpack_sbuffer_clear(&pub->sbuf);
+	size_t cap;
+
+	if ((unsigned)type >= KW_MSG__COUNT)
+		type = KW_MSG_UNKNOWN;
+	/* The last one's size plus an eighth: rarely a realloc, little slack. */
+	cap = pub->hint[type] + pub->hint[type] / 8;
+	if (cap < 256)
+		cap = 256;
+	if (pub->bmsg == NULL || pub->bcap < cap || pub->bcap > 2 * cap) {
+		free(pub->bmsg);
+		pub->bcap = 0;
+		if ((pub->bmsg = malloc(sizeof(*pub->bmsg) + cap)) != NULL)
+			pub->bcap = cap;
+	}
+	if (pub->bmsg != NULL)
+		memset(pub->bmsg, 0, sizeof(*pub->bmsg));
+	pub->btype = type;
 	pub->building = 1;
-	pub->pack_failed = 0;
+	pub->pack_failed = pub->bmsg == NULL;
 	msgpack_pack_map(&pub->pk, nfields + 3);
 	kw_pack_kstr(&pub->pk, "t", kw_msg_type_name(type));
 	kw_pack_ku64(&pub->pk, "seq", pub->seq + 1);
@@ -808,13 +849,22 @@ kw_pub_commit(struct kw_pub *pub)
 		    pub->path);
 		return 0;
 	}
-	m = msg_new(pub, pub->sbuf.data, pub->sbuf.size);
-	if (m == NULL) {
-		log_warnx("%s: out of memory: message dropped", pub->path);
-		return 0;
+	m = pub->bmsg;
+	pub->bmsg = NULL;
+	pub->hint[pub->btype] = m->len;
+	/* Give back the slack (in place: a shrinking realloc does not move). */
+	if (pub->bcap - m->len > 64) {
+		struct ring_msg *nm = realloc(m, sizeof(*m) + m->len);
+
+		if (nm != NULL)
+			m = nm;
 	}
+	pub->bcap = 0;
+	m->refs = 1;
+	m->held = &pub->st.held_bytes;
+	*m->held += m->len;
 	pub->seq++;
-	pub->total_off += pub->sbuf.size;
+	pub->total_off += m->len;
 	m->seq = pub->seq;
 	m->end_off = pub->total_off;
 	if (ring_push(pub, m) == -1) {
@@ -864,7 +914,7 @@ server_closed(uv_handle_t *h)
 	pub->pending_closes--;
 	if (pub->pending_closes == 0) {
 		free(pub->ring);
-		msgpack_sbuffer_destroy(&pub->sbuf);
+		free(pub->bmsg);
 		free(pub);
 	}
 }

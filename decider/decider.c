@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -799,6 +800,18 @@ main(int argc, char **argv)
 	char path[4096], err[512];
 	int mode, rc;
 
+	/*
+	 * A fixed mmap threshold: a block over 128 KiB (the stream's buffers,
+	 * the rate table) is mapped and unmapped, so its pages go back when
+	 * freed; glibc's sliding threshold would move it up to the largest
+	 * block freed and keep those in the heap.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	/*
+	 * One arena: the loop thread allocates nearly all (the other
+	 * threads little), and every arena keeps its own free blocks.
+	 */
+	mallopt(M_ARENA_MAX, 1);
 	if ((dz = calloc(1, sizeof(*dz))) == NULL) {
 		fprintf(stderr, "kwarden-decider: out of memory\n");
 		return 1;

@@ -17,9 +17,11 @@
 /* rates.c */
 
 /*
- * Samples kept per process. With the default window (5 s) and interval
- * (1 s) six are used; with a much shorter interval the window shrinks to
- * RATES_HIST samples rather than growing memory.
+ * Samples kept per process: window / interval + 2 (the oldest inside the
+ * window, the newest, one for jitter), so 7 with the default window (5 s)
+ * and interval (1 s): 16 bytes each, kept for every process. With an
+ * interval unknown (0) RATES_HIST; never more: a much shorter interval
+ * shrinks the window to RATES_HIST samples rather than growing memory.
  */
 #define RATES_HIST	32
 
@@ -30,26 +32,36 @@ struct rate_sample {
 
 struct rate_entry {
 	int32_t		pid;
+	uint32_t	nhist;
 	uint64_t	start_ns;
 	uint64_t	gen;		/* last update that saw it */
 	double		cpu_pct;	/* last computed */
-	size_t		nhist;
-	struct rate_sample hist[RATES_HIST];	/* oldest first */
+	/* hcap samples, oldest first: set by the owner before each step */
+	struct rate_sample *hist;
+	size_t		hcap;
 };
 
-/* Entries live densely in ent[]; index[] is an open-addressing hash of them. */
+/*
+ * Entries live densely in ent[]; index[] is an open-addressing hash of
+ * them; entry i's samples are hist[i * hlen ...].
+ */
 struct rates {
 	struct rate_entry *ent;
 	size_t		 nent;
 	size_t		 capent;
+	struct rate_sample *hist;
+	size_t		 hlen;
 	uint32_t	*index;		/* RATES_EMPTY or index into ent */
 	size_t		 index_cap;	/* power of two */
 	uint64_t	 window_ns;
+	uint64_t	 interval_ns;	/* 0: unknown */
 	uint64_t	 gen;
 };
 
 void	rates_init(struct rates *r, uint64_t window_ns);
 void	rates_set_window(struct rates *r, uint64_t window_ns);
+/* The sampling interval, which sizes the history with the window. */
+void	rates_set_interval(struct rates *r, uint64_t interval_ns);
 void	rates_free(struct rates *r);
 /*
  * One snapshot: fills proc_cpu_pct[i] (share of the whole machine, 0-100)
@@ -68,6 +80,7 @@ struct cgroup_rate {
 	char		container_id[KW_CID_LEN];
 	uint64_t	gen;		/* last step that saw it */
 	struct rate_entry e;
+	struct rate_sample hist[RATES_HIST];	/* e's */
 };
 
 struct cgroup_rates {
@@ -253,6 +266,7 @@ struct policy {
 	double		cpu_threshold;	/* percent of the machine */
 	double		mem_threshold;	/* percent of MemTotal */
 	uint64_t	window_ms;
+	uint64_t	interval_ms;	/* reader.interval; 0: unknown */
 	enum mem_basis	mem_basis;
 	enum action	action;		/* ladder.step[0] */
 	struct policy_ladder ladder;

@@ -79,6 +79,7 @@ engine_init(struct engine *e, const struct policy *p, uint64_t settle_ns,
 	e->settle_ns = settle_ns;
 	e->top_k = top_k;
 	rates_init(&e->rates, p->window_ms * 1000000ULL);
+	rates_set_interval(&e->rates, p->interval_ms * 1000000ULL);
 	cgroup_rates_init(&e->cgrates);
 	acts_init(&e->acts);
 	containers_init(&e->set);
@@ -123,6 +124,7 @@ engine_set_policy(struct engine *e, const struct policy *p)
 		}
 	e->policy = *p;
 	rates_set_window(&e->rates, p->window_ms * 1000000ULL);
+	rates_set_interval(&e->rates, p->interval_ms * 1000000ULL);
 }
 
 /* Outputs. */

@@ -539,6 +539,7 @@ policy_from_conf(const struct kw_conf *conf, struct policy *p, char *err,
 	p->cpu_threshold = kw_conf_num(conf, "policy.cpu_threshold");
 	p->mem_threshold = kw_conf_num(conf, "policy.mem_threshold");
 	p->window_ms = kw_conf_ms(conf, "policy.window");
+	p->interval_ms = kw_conf_ms(conf, "reader.interval");
 	if (mem_basis_parse(kw_conf_str(conf, "policy.mem_basis"),
 	    &p->mem_basis) == -1) {
 		snprintf(err, errlen, "policy.mem_basis: \"%s\" is not one of "

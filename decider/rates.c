@@ -33,23 +33,72 @@ key_hash(int32_t pid, uint64_t start_ns)
 	return h;
 }
 
+static size_t
+hist_len(uint64_t window_ns, uint64_t interval_ns)
+{
+	uint64_t n;
+
+	if (interval_ns == 0)
+		return RATES_HIST;
+	n = window_ns / interval_ns + 2;
+	return n > RATES_HIST ? RATES_HIST : n < 2 ? 2 : (size_t)n;
+}
+
+/* Restride the samples to the current window/interval: keep the newest. */
+static void
+hist_resize(struct rates *r)
+{
+	size_t len = hist_len(r->window_ns, r->interval_ns), i, keep;
+	struct rate_sample *h = NULL;
+	struct rate_entry *e;
+
+	if (len == r->hlen)
+		return;
+	if (r->capent == 0 || r->hist == NULL) {
+		r->hlen = len;	/* nothing kept yet */
+		return;
+	}
+	if ((h = calloc(r->capent, len * sizeof(*h))) == NULL)
+		return;		/* keep the old length: still correct */
+	for (i = 0; i < r->nent; i++) {
+		e = &r->ent[i];
+		keep = e->nhist < len ? e->nhist : len;
+		memcpy(h + i * len, r->hist + i * r->hlen + (e->nhist - keep),
+		    keep * sizeof(*h));
+		e->nhist = (uint32_t)keep;
+	}
+	free(r->hist);
+	r->hist = h;
+	r->hlen = len;
+}
+
 void
 rates_init(struct rates *r, uint64_t window_ns)
 {
 	memset(r, 0, sizeof(*r));
 	r->window_ns = window_ns;
+	r->hlen = hist_len(window_ns, 0);
 }
 
 void
 rates_set_window(struct rates *r, uint64_t window_ns)
 {
 	r->window_ns = window_ns;
+	hist_resize(r);
+}
+
+void
+rates_set_interval(struct rates *r, uint64_t interval_ns)
+{
+	r->interval_ns = interval_ns;
+	hist_resize(r);
 }
 
 void
 rates_free(struct rates *r)
 {
 	free(r->ent);
+	free(r->hist);
 	free(r->index);
 	memset(r, 0, sizeof(*r));
 }
@@ -113,6 +162,10 @@ rates_entry_step(struct rate_entry *e, uint64_t ts_ns, uint64_t cpu_ns,
 
 	if (ncpu == 0)
 		ncpu = 1;
+	if (e->hist == NULL || e->hcap < 2)
+		return 0.0;
+	if (e->nhist > e->hcap)
+		e->nhist = (uint32_t)e->hcap;
 	if (e->nhist > 0) {
 		last = &e->hist[e->nhist - 1];
 		if (ts_ns == last->ts_ns && cpu_ns == last->cpu_ns)
@@ -145,10 +198,10 @@ rates_entry_step(struct rate_entry *e, uint64_t ts_ns, uint64_t cpu_ns,
 	dt = (double)(ts_ns - base->ts_ns) * (double)ncpu;
 	e->cpu_pct = clamp_pct(dcpu / dt * 100.0);
 
-	if (e->nhist == RATES_HIST) {
+	if (e->nhist >= e->hcap) {
 		memmove(e->hist, e->hist + 1,
-		    (RATES_HIST - 1) * sizeof(e->hist[0]));
-		e->nhist--;
+		    (e->hcap - 1) * sizeof(e->hist[0]));
+		e->nhist = (uint32_t)e->hcap - 1;
 	}
 	e->hist[e->nhist].ts_ns = ts_ns;
 	e->hist[e->nhist].cpu_ns = cpu_ns;
@@ -172,6 +225,7 @@ rates_update(struct rates *r, const struct kw_snapshot *snap,
 		return -1;
 	if (need > r->capent) {
 		size_t cap = r->capent ? r->capent : 64;
+		struct rate_sample *h;
 
 		while (cap < need)
 			cap *= 2;
@@ -179,6 +233,10 @@ rates_update(struct rates *r, const struct kw_snapshot *snap,
 		if (e == NULL)
 			return -1;
 		r->ent = e;
+		if ((h = reallocarray(r->hist, cap, r->hlen * sizeof(*h))) ==
+		    NULL)
+			return -1;	/* ent[] is larger: harmless */
+		r->hist = h;
 		r->capent = cap;
 	}
 	if ((r->index == NULL || r->index_cap < need * 2) &&
@@ -198,6 +256,8 @@ rates_update(struct rates *r, const struct kw_snapshot *snap,
 		} else
 			e = &r->ent[r->index[slot]];
 		e->gen = r->gen;
+		e->hist = r->hist + (size_t)(e - r->ent) * r->hlen;
+		e->hcap = r->hlen;
 		proc_cpu_pct[i] = rates_entry_step(e, clock_ns, p->cpu_ns,
 		    snap->host.ncpu, r->window_ns);
 		sum += proc_cpu_pct[i];
@@ -207,8 +267,11 @@ rates_update(struct rates *r, const struct kw_snapshot *snap,
 	for (i = j = 0; i < r->nent; i++) {
 		if (r->ent[i].gen != r->gen)
 			continue;
-		if (i != j)
+		if (i != j) {
 			r->ent[j] = r->ent[i];
+			memcpy(r->hist + j * r->hlen, r->hist + i * r->hlen,
+			    r->ent[i].nhist * sizeof(*r->hist));
+		}
 		j++;
 	}
 	if (j != r->nent) {
@@ -284,6 +347,8 @@ cgroup_rates_step(struct cgroup_rates *cr, const char *id, uint64_t ts_ns,
 		    "%s", id);
 	}
 	cr->r[i].gen = cr->gen;
+	cr->r[i].e.hist = cr->r[i].hist;
+	cr->r[i].e.hcap = RATES_HIST;
 	*cpu_pct = rates_entry_step(&cr->r[i].e, ts_ns, cpu_ns, ncpu,
 	    window_ns);
 	return 0;

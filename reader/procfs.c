@@ -34,12 +34,18 @@
 #define PROCFS_SCRATCH		(64 * 1024)
 #define PROCFS_SMALL		4096
 #define PROCFS_CGROUP_MAX	8192
+/*
+ * A cached comm at the kernel's size (TASK_COMM_LEN): one entry per
+ * process, 10,000 of them. A longer name (a fixture's) never matches, so
+ * the entry is re-read every sample: slower, not wrong.
+ */
+#define PROCFS_COMM_LEN		16
 
 struct procfs_cache {
 	struct procfs_cache	*next;
 	int32_t			 pid;
 	uint64_t		 starttime;
-	char			 comm[KW_NAME_LEN];
+	char			 comm[PROCFS_COMM_LEN];
 	char			*cmdline;
 	size_t			 cmdline_len;
 	char			 container_id[KW_CID_LEN];
@@ -59,6 +65,15 @@ struct procfs {
 	struct procfs_cache	*buckets[PROCFS_BUCKETS];
 	char			*scratch;	/* PROCFS_SCRATCH bytes */
 };
+
+static void
+comm_copy(char dst[PROCFS_COMM_LEN], const char *src)
+{
+	size_t n = strnlen(src, PROCFS_COMM_LEN - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
 
 /* Parsing */
 
@@ -467,7 +482,7 @@ cache_fill(struct procfs *pf, int pfd, struct procfs_cache *c,
 	size_t	 len;
 
 	c->starttime = st->starttime;
-	memcpy(c->comm, st->comm, sizeof(c->comm));
+	comm_copy(c->comm, st->comm);
 	c->container_id[0] = '\0';
 	free(c->cgroup);
 	c->cgroup = NULL;
@@ -710,7 +725,7 @@ procfs_fill_container_ids(struct procfs *pf, struct kw_snapshot *snap)
 		free(c->cmdline);
 		c->cmdline = NULL;
 		c->starttime = 0;
-		snprintf(c->comm, sizeof(c->comm), "%s", p->name);
+		comm_copy(c->comm, p->name);
 		c->container_id[0] = '\0';
 		free(c->cgroup);
 		c->cgroup = NULL;

@@ -117,6 +117,7 @@ config__defaults__every_key(void **state)
 	    "/proc/sysinfo_so1_202041390");
 	assert_string_equal(kw_conf_str(conf, "reader.proc_root"), "/proc");
 	assert_int_equal(kw_conf_size(conf, "reader.ring_size"), 4 << 20);
+	assert_int_equal(kw_conf_int(conf, "reader.ring_msgs"), 1);
 	assert_string_equal(kw_conf_str(conf, "reader.log_level"), "info");
 	assert_int_equal(kw_conf_int(conf, "decider.top_k"), 10);
 	assert_int_equal(kw_conf_size(conf, "decider.ring_size"), 32 << 20);

@@ -665,11 +665,43 @@ get_str__empty_string_without_bytes__empty(void **state)
 	free(p.cmdline);
 }
 
+/*
+ * The array is sized to a count (the last sample's), not doubled: reserve
+ * grows and shrinks it, never below what it holds; add past it grows by a
+ * quarter.
+ */
+static void
+snapshot__reserve__exact_capacity(void **state)
+{
+	struct kw_snapshot s;
+	size_t i;
+
+	(void)state;
+	kw_snapshot_init(&s);
+	assert_int_equal(kw_snapshot_reserve(&s, 1000), 0);
+	assert_int_equal(s.cap, 1000);
+	for (i = 0; i < 10; i++)
+		assert_non_null(kw_snapshot_add(&s));
+	assert_int_equal(kw_snapshot_reserve(&s, 100), 0);
+	assert_int_equal(s.cap, 100);
+	assert_int_equal(kw_snapshot_reserve(&s, 95), 0);	/* within 1/8 */
+	assert_int_equal(s.cap, 100);
+	assert_int_equal(kw_snapshot_reserve(&s, 3), 0);
+	assert_int_equal(s.cap, 10);
+	assert_int_equal(s.nprocs, 10);
+	assert_non_null(kw_snapshot_add(&s));
+	assert_int_equal(s.cap, 10 + 10 / 4 + 256);
+	for (i = 0; i < s.nprocs; i++)
+		assert_string_equal(s.procs[i].cmdline, "");
+	kw_snapshot_free(&s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(snapshot__round_trip__every_field_kept),
+		cmocka_unit_test(snapshot__reserve__exact_capacity),
 		cmocka_unit_test(snapshot__pid_of_wrong_type__error_names_field),
 		cmocka_unit_test(records__round_trip__every_field_kept),
 		cmocka_unit_test(envelope__not_a_map__refused),

@@ -443,6 +443,94 @@ publish_big(struct kw_pub *pub, size_t count, size_t size)
 	}
 }
 
+/* reader.ring_msgs: the ring holds at most that many, whatever their bytes. */
+static void
+pubsub__ring_bounded_by_messages__gap_then_newest(void **state)
+{
+	uv_loop_t loop;
+	struct got *g = calloc(1, sizeof(*g));
+	struct kw_sub_cb cb = { on_msg, on_event, g };
+	struct kw_pub_opts o = { 0 };
+	struct kw_pub *pub;
+	struct kw_sub *sub;
+	struct kw_pub_stats st;
+	struct want w;
+
+	(void)state;
+	uv_loop_init(&loop);
+	o.ring_bytes = 1 << 20;
+	o.ring_msgs = 3;
+	pub = kw_pub_new(&loop, sockpath, "reader", &o);
+	assert_non_null(pub);
+	assert_int_equal(kw_pub_start(pub), 0);
+	publish(pub, 10);
+	kw_pub_stats(pub, &st);
+	assert_int_equal(st.ring_msgs, 3);
+	assert_int_equal(st.oldest_seq, 8);
+	assert_int_equal(st.held_bytes, st.ring_bytes);
+	sub = kw_sub_new(&loop, sockpath, "reader", 0, &cb);
+	kw_sub_resume_from(sub, st.epoch, 1, 0);
+	kw_sub_start(sub);
+	w.g = g;
+	w.n = 3;
+	assert_true(run_until(&loop, has_n, &w, 2000));
+	assert_int_equal(g->gaps, 1);
+	assert_int_equal(g->gap_from, 2);
+	assert_int_equal(g->gap_to, 7);
+	assert_int_equal(g->seqs[0], 8);
+	assert_int_equal(g->seqs[2], 10);
+	kw_sub_close(sub);
+	kw_pub_close(pub);
+	close_all(&loop);
+	free(g);
+}
+
+/*
+ * A message is packed straight into its ring entry, sized from the last
+ * one of its type: small after big and big after small arrive whole, and
+ * the ring holds exactly their bytes (no slack counted or kept).
+ */
+static void
+pub__sizes_swing__each_message_whole(void **state)
+{
+	static const size_t sizes[] = { 10, 300000, 50, 200000, 900000, 10,
+	    70000, 70001, 5 };
+	uv_loop_t loop;
+	struct got *g = calloc(1, sizeof(*g));
+	struct kw_sub_cb cb = { on_msg, on_event, g };
+	struct kw_pub *pub;
+	struct kw_sub *sub;
+	struct kw_pub_stats st;
+	struct kw_sub_stats sst;
+	struct want w;
+	size_t i, n = sizeof(sizes) / sizeof(sizes[0]);
+
+	(void)state;
+	uv_loop_init(&loop);
+	pub = new_pub(&loop, 16 << 20);
+	sub = kw_sub_new(&loop, sockpath, "decider", 1, &cb);
+	kw_sub_start(sub);
+	assert_true(run_until(&loop, is_connected, g, 2000));
+	for (i = 0; i < n; i++)
+		publish_big(pub, 1, sizes[i]);
+	w.g = g;
+	w.n = n;
+	assert_true(run_until(&loop, has_n, &w, 5000));
+	for (i = 0; i < n; i++)
+		assert_int_equal(g->seqs[i], i + 1);
+	kw_sub_stats(sub, &sst);
+	assert_int_equal(g->gaps, 0);
+	assert_int_equal(g->connected, 1);
+	kw_pub_stats(pub, &st);
+	assert_int_equal(st.ring_msgs, n);
+	assert_int_equal(st.held_bytes, st.ring_bytes);
+	assert_int_equal(st.clients_cut, 0);
+	kw_sub_close(sub);
+	kw_pub_close(pub);
+	close_all(&loop);
+	free(g);
+}
+
 static void
 pubsub__messages_larger_than_the_ring__still_delivered(void **state)
 {
@@ -920,6 +1008,9 @@ main(void)
 		cmocka_unit_test(
 		    pubsub__resume_point__replays_the_rest_exactly_once),
 		cmocka_unit_test(pubsub__resume_out_of_ring__gap_then_oldest),
+		cmocka_unit_test(
+		    pubsub__ring_bounded_by_messages__gap_then_newest),
+		cmocka_unit_test(pub__sizes_swing__each_message_whole),
 		cmocka_unit_test(
 	    pubsub__producer_restart__durable_client_takes_new_epoch_from_1),
 		cmocka_unit_test(

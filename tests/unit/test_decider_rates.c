@@ -32,9 +32,12 @@ struct scenario {
 	size_t		 want_keys;	/* after the last step */
 };
 
-/* One process per snapshot. */
+/*
+ * One process per snapshot; interval_ns 0: the full history (RATES_HIST),
+ * else the history sized from window / interval.
+ */
 static void
-run_scenario(const struct scenario *sc)
+run_scenario_at(const struct scenario *sc, uint64_t interval_ns)
 {
 	struct rates r;
 	struct kw_proc proc;
@@ -43,6 +46,9 @@ run_scenario(const struct scenario *sc)
 	size_t i;
 
 	rates_init(&r, sc->window_ms * MS);
+	rates_set_interval(&r, interval_ns);
+	if (interval_ns > 0)
+		assert_true(r.hlen <= sc->window_ms * MS / interval_ns + 2);
 	for (i = 0; i < sc->nsteps; i++) {
 		memset(&proc, 0, sizeof(proc));
 		proc.pid = sc->steps[i].pid ? sc->steps[i].pid : 100;
@@ -62,6 +68,29 @@ run_scenario(const struct scenario *sc)
 	}
 	assert_int_equal(rates_count(&r), sc->want_keys);
 	rates_free(&r);
+}
+
+/*
+ * Every scenario twice: with the full history, and with the history sized
+ * from the window and the scenario's shortest step (what the decider does
+ * with reader.interval): the same figures.
+ */
+static void
+run_scenario(const struct scenario *sc)
+{
+	uint64_t min = 0, dt;
+	size_t i;
+
+	run_scenario_at(sc, 0);
+	for (i = 1; i < sc->nsteps; i++) {
+		if (sc->steps[i].ts_ms <= sc->steps[i - 1].ts_ms)
+			continue;
+		dt = sc->steps[i].ts_ms - sc->steps[i - 1].ts_ms;
+		if (min == 0 || dt < min)
+			min = dt;
+	}
+	if (min > 0)
+		run_scenario_at(sc, min * MS);
 }
 
 #define SCENARIO(n, cpus, win, keys, arr) \
@@ -316,15 +345,66 @@ rates__machine_pct__sum_clamped(void **state)
 	}
 }
 
+/*
+ * The history is window / interval + 2 samples, at most RATES_HIST;
+ * resizing it with processes known keeps their newest samples.
+ */
+static void
+rates__history_from_window_and_interval__sized_and_kept(void **state)
+{
+	struct rates r;
+	struct kw_proc procs[2];
+	struct kw_snapshot snap;
+	double pct[2], machine;
+	uint64_t t;
+
+	rates_init(&r, 5 * SEC);
+	assert_int_equal(r.hlen, RATES_HIST);
+	rates_set_interval(&r, SEC);
+	assert_int_equal(r.hlen, 7);
+	rates_set_window(&r, 60 * SEC);
+	assert_int_equal(r.hlen, RATES_HIST);
+	rates_set_window(&r, 5 * SEC);
+	assert_int_equal(r.hlen, 7);
+	for (t = 0; t < 20; t++) {
+		if (t == 8)
+			rates_set_window(&r, 2 * SEC);	/* 4 samples */
+		if (t == 14)
+			rates_set_window(&r, 10 * SEC);	/* 12 */
+		memset(procs, 0, sizeof(procs));
+		procs[0].pid = 1;
+		procs[0].cpu_ns = t * 500 * MS;		/* half a core */
+		procs[1].pid = 2;
+		procs[1].cpu_ns = t * t * 10 * MS;	/* speeding up */
+		memset(&snap, 0, sizeof(snap));
+		snap.ts_ns = (t + 1) * SEC;
+		snap.host.ncpu = 1;
+		snap.procs = procs;
+		snap.nprocs = 2;
+		assert_int_equal(rates_update(&r, &snap, pct, &machine), 0);
+		if (t > 0)
+			assert_float_equal(pct[0], 50.0, 0.001);
+		if (t >= 8 && t < 14)	/* over the last 2 s: 2t - 2 */
+			assert_float_equal(pct[1], (2.0 * t - 2) * 1.0,
+			    0.001);
+	}
+	assert_int_equal(r.hlen, 12);
+	assert_int_equal(rates_count(&r), 2);
+	rates_free(&r);
+}
+
 /* The short history is bounded; a fast sampler shrinks the window. */
 static void
 rates__fast_sampling__history_bounded(void **state)
 {
+	struct rate_sample hist[RATES_HIST];
 	struct rate_entry e;
 	uint64_t t;
 	double pct = 0.0;
 
 	memset(&e, 0, sizeof(e));
+	e.hist = hist;
+	e.hcap = RATES_HIST;
 	for (t = 0; t <= 1000; t++)
 		pct = rates_entry_step(&e, t * 10 * MS, t * 5 * MS, 1,
 		    5 * SEC);
@@ -384,6 +464,8 @@ main(void)
 		cmocka_unit_test(rates__machine_pct__sum_clamped),
 		cmocka_unit_test(rates__fast_sampling__history_bounded),
 		cmocka_unit_test(rates__wall_clock_step__monotonic_rates),
+		cmocka_unit_test(
+		    rates__history_from_window_and_interval__sized_and_kept),
 	};
 
 	return cmocka_run_group_tests_name("decider_rates", tests, NULL,
