@@ -106,7 +106,14 @@ else
 	echo "soak: no Docker engine (or images): no container starts/stops"
 fi
 
+# The decider's replay ring is a bounded buffer, not a leak: it keeps the
+# last decider.ring_size (32M by default) of messages, acked or not, and
+# at 100 ms it takes ~10 minutes to fill, which a slope over the run would
+# read as growth. The soak gives it SOAK_DECIDER_RING (2M), full within
+# the warm-up, and checks at the end that it stayed within it.
+DECIDER_RING=${SOAK_DECIDER_RING:-2M}
 "$ROOT/run/kwarden-run" --state-dir "$T" -o "reader.interval=$INTERVAL" \
+    -o "decider.ring_size=$DECIDER_RING" \
     -o "class.high.match=${PREFIX}high" -o "class.low.match=${PREFIX}low" \
     >"$T/log" 2>&1 &
 RUN_PID=$!
@@ -241,6 +248,14 @@ if [ -n "${s2:-}" ] && [ "$s2" -gt "$s0" ]; then
 	fi
 else
 	echo "  database: FAIL: no samples stored after the warm-up"
+	status=1
+fi
+# The bounded buffers stayed within their bounds.
+ring=$(echo status | socat -t 2 - "UNIX-CONNECT:$T/run/decider.ctl" 2>/dev/null | jq -r '.pub.ring_bytes // empty')
+ring_max=$(numfmt --from=iec "$DECIDER_RING" 2>/dev/null || echo 0)
+echo "  decider's ring: ${ring:-?} bytes held (decider.ring_size $DECIDER_RING)"
+if [ -z "$ring" ] || [ "$ring_max" -le 0 ] || [ "$ring" -gt "$ring_max" ]; then
+	echo "  decider's ring: FAIL: over its bound or unreadable"
 	status=1
 fi
 [ -n "${KW_SOAK_CSV:-}" ] && cp "$CSV" "$KW_SOAK_CSV"
