@@ -454,10 +454,8 @@ strikes_load(struct decider *dz)
 int
 decider_save_strikes(struct decider *dz)
 {
-	char tmp[4200], *text;
-	size_t len, off = 0;
-	ssize_t n;
-	int fd;
+	char *text;
+	int rc;
 
 	if (dz->strikes_path[0] == '\0' || !dz->eng.strikes.dirty)
 		return 0;
@@ -466,38 +464,15 @@ decider_save_strikes(struct decider *dz)
 		log_warnx("strikes: out of memory: not saved");
 		return -1;
 	}
-	len = strlen(text);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", dz->strikes_path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640))
-	    == -1 || fchmod(fd, 0640) == -1)
-		goto fail;
-	while (off < len) {
-		if ((n = write(fd, text + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) == -1 || close(fd) == -1) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, dz->strikes_path) == -1)
-		goto fail;
+	rc = write_file(dz->strikes_path, text);
 	free(text);
+	if (rc == -1) {
+		dz->strikes_save_errors++;
+		return -1;
+	}
 	dz->eng.strikes.dirty = 0;
 	dz->strikes_saves++;
 	return 0;
-fail:
-	log_warn("strikes: %s", tmp);
-	if (fd != -1)
-		close(fd);
-	unlink(tmp);
-	free(text);
-	dz->strikes_save_errors++;
-	return -1;
 }
 
 /* Everything one step returned, in order. */
