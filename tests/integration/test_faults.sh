@@ -92,18 +92,32 @@ if start_pipeline -o reader.interval=20ms -o decider.top_k=50 -o policy.action=d
 	sleep 1
 	rec=$(child_pid recorder)
 	kill -STOP "$rec"
-	# Held until the decider has cut the stopped recorder (past
-	# limits.stream_client_bytes queued for it), and then until its ring
-	# has moved past the seq published when the cut was seen: nothing the
-	# recorder can still read goes that far, so what it needs next is gone
-	# (a condition, not a rate: a loaded machine only makes it slower).
-	cut_seq=
-	if wait_for 120 sh -c "echo status | socat -t 2 - UNIX-CONNECT:$T/run/decider.ctl |
-	    jq -e '.pub.clients_cut >= 1' >/dev/null"; then
-		cut_seq=$(ctl decider status | jq '.pub.seq')
-	fi
-	if [ -n "$cut_seq" ] && wait_for 60 sh -c "echo status | socat -t 2 - UNIX-CONNECT:$T/run/decider.ctl |
-	    jq -e '.pub.oldest_seq > $cut_seq' >/dev/null"; then
+	# Held until what the recorder can still read is out of the ring, by
+	# either of two signs: the ring moved past every message the stopped
+	# recorder can have been handed (limits.stream_client_bytes, 4 MiB:
+	# under 50,000 of these messages); or the decider cut it for lagging
+	# and the ring then moved past the seq at the cut. The first is a rate
+	# a loaded machine may not reach in time; the second waits on the
+	# decider noticing the lag, which needs a write to it to complete.
+	past='.pub.oldest_seq > .pub.acked_seq + 50000'
+	cut_seq=0
+	deadline=$((SECONDS + 180))
+	gone=0
+	while [ $SECONDS -lt $deadline ]; do
+		st=$(ctl decider status)
+		if echo "$st" | jq -e "$past" >/dev/null 2>&1; then
+			gone=1
+			break
+		fi
+		if [ "$cut_seq" = 0 ] && echo "$st" | jq -e '.pub.clients_cut >= 1' >/dev/null 2>&1; then
+			cut_seq=$(echo "$st" | jq '.pub.seq')
+		elif [ "$cut_seq" != 0 ] && echo "$st" | jq -e ".pub.oldest_seq > $cut_seq" >/dev/null 2>&1; then
+			gone=1
+			break
+		fi
+		sleep 0.5
+	done
+	if [ "$gone" = 1 ]; then
 		ok "the decider goes on while the recorder is stopped ($(ctl decider status | jq -c '.pub | {seq, oldest_seq, acked_seq}'))"
 	else
 		fail "decider's ring past the stopped recorder" "$(ctl decider status | jq -c .pub)"
