@@ -627,8 +627,9 @@ kmod_delta_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
 	struct kw_proc		*pb, *pd;
 	size_t			 i, j, e;
 
-	qsort(delta->procs, delta->nprocs, sizeof(*delta->procs),
-	    cmp_proc_pid);
+	if (delta->nprocs > 1)
+		qsort(delta->procs, delta->nprocs, sizeof(*delta->procs),
+		    cmp_proc_pid);
 	for (j = 1; j < delta->nprocs; j++)
 		if (delta->procs[j].pid == delta->procs[j - 1].pid) {
 			kw_seterr(err, errlen, "pid %d listed twice",

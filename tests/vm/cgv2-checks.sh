@@ -108,7 +108,8 @@ cgv2_vm() {	# kver
 	fi
 	if ! gcc -static -O2 -Wall -o "$B/root/bin/kwcg" "$VM_DIR/kwcg.c" >"$B/kwcg.log" 2>&1 ||
 	    ! gcc -O2 -Wall -DKWCG_RULE -I"$ROOT/common" -o "$B/kwcg-host" \
-	    "$VM_DIR/kwcg.c" "$ROOT/common/cgroup.c" >>"$B/kwcg.log" 2>&1; then
+	    "$VM_DIR/kwcg.c" "$ROOT/common/cgroup.c" "$ROOT/common/util.c" \
+	    >>"$B/kwcg.log" 2>&1; then
 		sed 's/^/    /' "$B/kwcg.log"
 		bad "$k: cgv2: build tests/vm/kwcg.c"
 		return
