@@ -28,9 +28,12 @@ stop_decider() {
 	kill -CONT "$rec"
 	wait_for 10 grep -q "stop: .*published seq\|stop: the recorder acked" "$T/log"
 	sleep 2.5
-	stop_pipeline
-	# The first decider's epoch (jq would round a u64; SQLite keeps it).
+	# The first decider's epoch (jq would round a u64; SQLite keeps it),
+	# and its end as stream_state keeps it, read before the pipeline stops:
+	# the restarted decider's own end replaces that row when it stops.
 	epoch=$(sql "SELECT epoch FROM sys_metrics ORDER BY id LIMIT 1")
+	ENDED=$(sql "SELECT seq FROM stream_state WHERE stream = 'decider.end' AND epoch = $epoch")
+	stop_pipeline
 	LAST=$(grep -oE "stop: (published seq|the recorder acked seq) [0-9]+( of [0-9]+)?" "$T/log" |
 	    head -n 1 | grep -oE "[0-9]+" | tail -n 1)
 	STORED=$(sql "SELECT max(seq) FROM (SELECT epoch, seq FROM sys_metrics UNION ALL
@@ -42,7 +45,6 @@ stop_decider() {
 	    UNION ALL SELECT epoch, seq FROM processes UNION ALL SELECT epoch, seq FROM decisions
 	    UNION ALL SELECT epoch, seq FROM policy)
 	    WHERE epoch = $epoch")
-	ENDED=$(sql "SELECT seq FROM stream_state WHERE stream = 'decider.end' AND epoch = $epoch")
 }
 
 if stop_decider 5s; then
