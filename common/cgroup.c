@@ -119,41 +119,6 @@ kw_cgroup_container_dir(const char *path, char out[KW_CONTAINER_ID_LEN + 1],
 	return 1;
 }
 
-int
-kw_cgroup_file_dir(const char *content, int unified, const char *id,
-    char *dir, size_t dirsize)
-{
-	const char	*line, *eol, *c1, *c2;
-	char		 buf[KW_CGROUP_PATH_MAX], found[KW_CONTAINER_ID_LEN + 1];
-	size_t		 plen;
-	int		 is_unified;
-
-	for (line = content; *line != '\0'; line = *eol ? eol + 1 : eol) {
-		if ((eol = strchr(line, '\n')) == NULL)
-			eol = line + strlen(line);
-		c1 = memchr(line, ':', (size_t)(eol - line));
-		if (c1 == NULL)
-			continue;
-		c2 = memchr(c1 + 1, ':', (size_t)(eol - c1 - 1));
-		if (c2 == NULL)
-			continue;
-		is_unified = c1 - line == 1 && line[0] == '0' && c2 == c1 + 1;
-		if (is_unified != unified)
-			continue;
-		plen = (size_t)(eol - c2 - 1);
-		if (plen >= sizeof(buf))
-			continue;
-		memcpy(buf, c2 + 1, plen);
-		buf[plen] = '\0';
-		if (kw_cgroup_container_dir(buf, found, dir, dirsize) &&
-		    strcmp(found, id) == 0)
-			return 1;
-	}
-	if (dirsize > 0)
-		dir[0] = '\0';
-	return 0;
-}
-
 /* One line of /proc/<pid>/cgroup: N:controllers:path. */
 struct cg_line {
 	const char	*path;		/* not NUL-terminated: plen bytes */
@@ -185,6 +150,27 @@ cg_next_line(const char **pos, struct cg_line *l)
 		l->unified = c1 - line == 1 && line[0] == '0' && c2 == c1 + 1;
 		return 1;
 	}
+	return 0;
+}
+
+int
+kw_cgroup_file_dir(const char *content, int unified, const char *id,
+    char *dir, size_t dirsize)
+{
+	struct cg_line	 l;
+	char		 buf[KW_CGROUP_PATH_MAX], found[KW_CONTAINER_ID_LEN + 1];
+
+	while (cg_next_line(&content, &l)) {
+		if (l.unified != unified || l.plen >= sizeof(buf))
+			continue;
+		memcpy(buf, l.path, l.plen);
+		buf[l.plen] = '\0';
+		if (kw_cgroup_container_dir(buf, found, dir, dirsize) &&
+		    strcmp(found, id) == 0)
+			return 1;
+	}
+	if (dirsize > 0)
+		dir[0] = '\0';
 	return 0;
 }
 
