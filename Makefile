@@ -219,8 +219,11 @@ SH_SCRIPTS = $(shell { git ls-files --cached --others --exclude-standard \
 	case $$f in (*.sh) \
 	echo "$$f" ;; (*) head -n 1 "$$f" 2>/dev/null | \
 	grep -qE '^\#!.*[/ ](ba|da)?sh$$' && echo "$$f" ;; esac; done)
-# Files kept formatted by .clang-format (the list grows as files are).
-FORMAT_CHECKED = $(shell sed 's/\#.*//' .clang-format-checked)
+# Every C file of the daemons, tools and tests is kept formatted by
+# .clang-format; kernel code (kmods/, the debug-kernel control module)
+# follows the kernel's style and is checked by checkpatch (make -C kmods).
+FORMAT_CHECKED = $(shell find common reader decider recorder run tests \
+	-name '*.[ch]' ! -path 'tests/vm/kdebug/*' | sort)
 ## lint             lint-shell, lint-analyze and lint-format (make -k lint: all three)
 .PHONY: lint lint-shell lint-analyze lint-format format check-deps-lint
 lint: lint-shell lint-analyze lint-format
@@ -234,10 +237,10 @@ lint-analyze: check-deps-lint
 	rm -rf $(B)/scan
 	scan-build --status-bugs -o $(B)/scan/report \
 		$(MAKE) --no-print-directory B=$(B)/scan SAN= $(PROG_OBJ:$(B)/%=$(B)/scan/%)
-## lint-format      clang-format --dry-run on the files in .clang-format-checked
+## lint-format      clang-format --dry-run on every C file outside the kernel's
 lint-format: check-deps-lint
 	clang-format --dry-run --Werror $(FORMAT_CHECKED)
-## format           clang-format -i on the files in .clang-format-checked
+## format           clang-format -i on those files
 format:
 	clang-format -i $(FORMAT_CHECKED)
 

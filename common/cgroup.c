@@ -33,16 +33,16 @@ static const char *const scope_prefixes[] = {
 static const char *
 component_id(const char *c, size_t len, int under_runtime)
 {
-	static const char	 suffix[] = ".scope";
-	const size_t		 slen = sizeof(suffix) - 1;
-	size_t			 i, plen;
+	static const char suffix[] = ".scope";
+	const size_t slen = sizeof(suffix) - 1;
+	size_t i, plen;
 
 	if (under_runtime && kw_is_container_id(c, len))
 		return c;
 	if (len <= slen || memcmp(c + len - slen, suffix, slen) != 0)
 		return NULL;
 	for (i = 0; i < sizeof(scope_prefixes) / sizeof(scope_prefixes[0]);
-	    i++) {
+	     i++) {
 		plen = strlen(scope_prefixes[i]);
 		if (len > plen + slen &&
 		    memcmp(c, scope_prefixes[i], plen) == 0 &&
@@ -60,15 +60,15 @@ static int
 container_component(const char *path, char out[KW_CONTAINER_ID_LEN + 1],
     size_t *dirlen)
 {
-	const char	*p, *c, *id;
-	size_t		 len;
-	int		 under_runtime = 0;
+	const char *p, *c, *id;
+	size_t len;
+	int under_runtime = 0;
 
 	out[0] = '\0';
 	*dirlen = 0;
 	if (path == NULL)
 		return 0;
-	for (p = path; *p != '\0'; ) {
+	for (p = path; *p != '\0';) {
 		while (*p == '/')
 			p++;
 		c = p;
@@ -121,9 +121,9 @@ kw_cgroup_container_dir(const char *path, char out[KW_CONTAINER_ID_LEN + 1],
 
 /* One line of /proc/<pid>/cgroup: N:controllers:path. */
 struct cg_line {
-	const char	*path;		/* not NUL-terminated: plen bytes */
-	size_t		 plen;
-	int		 unified;	/* "0::path", cgroup v2 */
+	const char *path; /* not NUL-terminated: plen bytes */
+	size_t plen;
+	int unified; /* "0::path", cgroup v2 */
 };
 
 /*
@@ -133,7 +133,7 @@ struct cg_line {
 static int
 cg_next_line(const char **pos, struct cg_line *l)
 {
-	const char	*line, *eol, *c1, *c2;
+	const char *line, *eol, *c1, *c2;
 
 	while (*(line = *pos) != '\0') {
 		if ((eol = strchr(line, '\n')) == NULL)
@@ -154,11 +154,11 @@ cg_next_line(const char **pos, struct cg_line *l)
 }
 
 int
-kw_cgroup_file_dir(const char *content, int unified, const char *id,
-    char *dir, size_t dirsize)
+kw_cgroup_file_dir(const char *content, int unified, const char *id, char *dir,
+    size_t dirsize)
 {
-	struct cg_line	 l;
-	char		 buf[KW_CGROUP_PATH_MAX], found[KW_CONTAINER_ID_LEN + 1];
+	struct cg_line l;
+	char buf[KW_CGROUP_PATH_MAX], found[KW_CONTAINER_ID_LEN + 1];
 
 	while (cg_next_line(&content, &l)) {
 		if (l.unified != unified || l.plen >= sizeof(buf))
@@ -189,9 +189,9 @@ int
 kw_cgroup_file_container_id(const char *content,
     char out[KW_CONTAINER_ID_LEN + 1], char *path_out, size_t path_len)
 {
-	struct cg_line	 l;
-	char		 id[KW_CONTAINER_ID_LEN + 1];
-	int		 found = 0, have_path = 0, have_unified = 0;
+	struct cg_line l;
+	char id[KW_CONTAINER_ID_LEN + 1];
+	int found = 0, have_path = 0, have_unified = 0;
 
 	out[0] = '\0';
 	if (path_out != NULL && path_len > 0)
@@ -224,10 +224,10 @@ int
 kw_cgroup_file_claim(const char *content, char id[KW_CONTAINER_ID_LEN + 1],
     char *dir, size_t dirsize)
 {
-	struct cg_line	 l;
-	const char	*first = NULL;
-	char		 buf[KW_CGROUP_PATH_MAX];
-	size_t		 firstlen = 0;
+	struct cg_line l;
+	const char *first = NULL;
+	char buf[KW_CGROUP_PATH_MAX];
+	size_t firstlen = 0;
 
 	id[0] = '\0';
 	if (dirsize > 0)

@@ -16,23 +16,23 @@
 enum {
 	OPT_STATE_DIR = 256,
 	OPT_PRINT_CONFIG,
-	OPT_KEY,		/* OPT_KEY + the key's index in conf_keys */
+	OPT_KEY, /* OPT_KEY + the key's index in conf_keys */
 };
 
 static const struct option fixed_opts[] = {
-	{ "config",	  required_argument,	NULL, 'c' },
-	{ "state-dir",	  required_argument,	NULL, OPT_STATE_DIR },
-	{ "print-config", no_argument,		NULL, OPT_PRINT_CONFIG },
-	{ "help",	  no_argument,		NULL, 'h' },
-	{ "version",	  no_argument,		NULL, 'V' },
+	{ "config", required_argument, NULL, 'c' },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "print-config", no_argument, NULL, OPT_PRINT_CONFIG },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
 };
-#define NFIXED	(sizeof(fixed_opts) / sizeof(fixed_opts[0]))
+#define NFIXED (sizeof(fixed_opts) / sizeof(fixed_opts[0]))
 
 /* A key's flag name: "batch_rows" -> "batch-rows". */
 static char *
 flag_name(const char *key)
 {
-	char	*name, *p;
+	char *name, *p;
 
 	name = conf_xstrdup(key);
 	for (p = name; *p != '\0'; p++)
@@ -64,8 +64,8 @@ metavar(const struct conf_key *k)
 static void
 usage(FILE *fp, const char *section, const char *usage_extra)
 {
-	char	opt[128], *name;
-	size_t	i;
+	char opt[128], *name;
+	size_t i;
 
 	fprintf(fp,
 	    "usage: kwarden-%s [options]\n"
@@ -105,10 +105,13 @@ usage(FILE *fp, const char *section, const char *usage_extra)
  * Bad usage: say so on stderr, the way back to --help after it; -1 for
  * the caller to pass up and kw_conf_cli to exit 2 on.
  */
-static int __attribute__((format(printf, 2, 3)))
+static int cli_error(const char *section, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
 cli_error(const char *section, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	fprintf(stderr, "kwarden-%s: ", section);
 	va_start(ap, fmt);
@@ -126,8 +129,8 @@ cli_error(const char *section, const char *fmt, ...)
 static struct option *
 long_options(const char *section, char ***names)
 {
-	struct option	*opts;
-	size_t		 i, n = NFIXED, nnames = 0;
+	struct option *opts;
+	size_t i, n = NFIXED, nnames = 0;
 
 	opts = conf_xcalloc(NFIXED + 2 * conf_nkeys + 1, sizeof(*opts));
 	*names = conf_xcalloc(conf_nkeys + 1, sizeof(**names));
@@ -165,12 +168,12 @@ find_option(const struct option *opts, const char *name, size_t len)
  * command line means), and -h and -V only on their own.
  */
 static int
-check_word(const char *section, const struct option *opts, char **argv,
-    int at, int ch)
+check_word(const char *section, const struct option *opts, char **argv, int at,
+    int ch)
 {
-	const struct option	*o;
-	const char		*word = argv[at], *name, *eq;
-	size_t			 len;
+	const struct option *o;
+	const char *word = argv[at], *name, *eq;
+	size_t len;
 
 	if (strncmp(word, "--", 2) != 0) {
 		if (ch == ':')
@@ -200,37 +203,39 @@ check_word(const char *section, const struct option *opts, char **argv,
 
 /* An override, in command line order; -c is not one. */
 struct cli_op {
-	enum conf_op_kind	 kind;
-	char			*section;	/* OP_SET */
-	char			*key;
-	const char		*value;
-	char			 origin[160];
+	enum conf_op_kind kind;
+	char *section; /* OP_SET */
+	char *key;
+	const char *value;
+	char origin[160];
 };
 
 /* The parsed command line. */
 struct cli {
-	const char	*section;
-	const char	*usage_extra;
-	struct option	*opts;
-	char		**names;	/* of opts, to free */
-	struct cli_op	*ops;
-	size_t		 nops;
-	const char	*file;		/* -c */
-	int		 print;		/* --print-config */
+	const char *section;
+	const char *usage_extra;
+	struct option *opts;
+	char **names; /* of opts, to free */
+	struct cli_op *ops;
+	size_t nops;
+	const char *file; /* -c */
+	int print;	  /* --print-config */
 };
 
 /* -o SECTION.KEY=VALUE; the key is after the last dot. */
 static int
 parse_o(struct cli *cli, const char *arg)
 {
-	struct cli_op	*op = &cli->ops[cli->nops];
-	const char	*eq, *dot;
+	struct cli_op *op = &cli->ops[cli->nops];
+	const char *eq, *dot;
 
 	if ((eq = strchr(arg, '=')) == NULL ||
 	    (dot = memrchr(arg, '.', (size_t)(eq - arg))) == NULL ||
 	    dot == arg || dot + 1 == eq)
-		return cli_error(cli->section, "config: -o %s: expected "
-		    "SECTION.KEY=VALUE", arg);
+		return cli_error(cli->section,
+		    "config: -o %s: expected "
+		    "SECTION.KEY=VALUE",
+		    arg);
 	op->kind = OP_SET;
 	if ((op->section = strndup(arg, (size_t)(dot - arg))) == NULL ||
 	    (op->key = strndup(dot + 1, (size_t)(eq - dot - 1))) == NULL)
@@ -249,8 +254,8 @@ parse_o(struct cli *cli, const char *arg)
 static int
 cli_parse(struct cli *cli, int argc, char **argv)
 {
-	struct cli_op	*op;
-	int		 ch, at;
+	struct cli_op *op;
+	int ch, at;
 
 	cli->ops = conf_xcalloc((size_t)argc + 1, sizeof(*cli->ops));
 	cli->opts = long_options(cli->section, &cli->names);
@@ -259,7 +264,7 @@ cli_parse(struct cli *cli, int argc, char **argv)
 	for (;;) {
 		at = optind;
 		if ((ch = getopt_long(argc, argv, "+:c:o:hV", cli->opts,
-		    NULL)) == -1)
+			 NULL)) == -1)
 			break;
 		if (check_word(cli->section, cli->opts, argv, at, ch) == -1)
 			return -1;
@@ -284,7 +289,8 @@ cli_parse(struct cli *cli, int argc, char **argv)
 		case OPT_STATE_DIR:
 			op->kind = OP_STATE_DIR;
 			op->value = optarg;
-			snprintf(op->origin, sizeof(op->origin), "--state-dir");
+			snprintf(op->origin, sizeof(op->origin),
+			    "--state-dir");
 			cli->nops++;
 			break;
 		default:
@@ -309,18 +315,18 @@ cli_parse(struct cli *cli, int argc, char **argv)
 static struct kw_conf *
 cli_apply(const struct cli *cli)
 {
-	struct kw_conf		*conf;
-	const struct cli_op	*op;
-	char			 err[1536];
-	size_t			 i;
-	int			 r;
+	struct kw_conf *conf;
+	const struct cli_op *op;
+	char err[1536];
+	size_t i;
+	int r;
 
 	err[0] = '\0';
 	if (cli->file != NULL)
 		conf = kw_conf_load(cli->file, err, sizeof(err));
 	else if (access(CONF_DEFAULT_FILE, F_OK) == 0) {
 		if ((conf = kw_conf_load(CONF_DEFAULT_FILE, err,
-		    sizeof(err))) != NULL)
+			 sizeof(err))) != NULL)
 			conf->file_explicit = 0;
 	} else
 		conf = kw_conf_load(NULL, err, sizeof(err));
@@ -348,7 +354,7 @@ cli_apply(const struct cli *cli)
 static void
 cli_free(struct cli *cli)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < cli->nops; i++) {
 		free(cli->ops[i].section);
@@ -365,9 +371,9 @@ struct kw_conf *
 kw_conf_cli(int argc, char **argv, const char *section,
     const char *usage_extra)
 {
-	struct kw_conf	*conf = NULL;
-	struct cli	 cli;
-	int		 r, print;
+	struct kw_conf *conf = NULL;
+	struct cli cli;
+	int r, print;
 
 	if (!conf_known_section(section) || strcmp(section, "paths") == 0 ||
 	    strcmp(section, "policy") == 0) {

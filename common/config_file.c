@@ -16,27 +16,26 @@
 
 /* The file reader: counts lines and checks [section] headers itself. */
 struct conf_parse {
-	struct kw_conf	*conf;
-	const char	*file;
-	FILE		*fp;
-	char		*line;
-	size_t		 linecap;
-	int		 lineno;
-	int		 err_line;	/* first error we reported, 0 if none */
-	char		*errbuf;
-	size_t		 errlen;
+	struct kw_conf *conf;
+	const char *file;
+	FILE *fp;
+	char *line;
+	size_t linecap;
+	int lineno;
+	int err_line; /* first error we reported, 0 if none */
+	char *errbuf;
+	size_t errlen;
 };
 
 /* An error at the current line; the first one is kept. */
-static void
-parse_fail(struct conf_parse *cp, const char *fmt, ...)
+static void parse_fail(struct conf_parse *cp, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
 parse_fail(struct conf_parse *cp, const char *fmt, ...)
 {
-	char	origin[1100], msg[512];
-	va_list	ap;
+	char origin[1100], msg[512];
+	va_list ap;
 
 	if (cp->err_line != 0)
 		return;
@@ -51,12 +50,12 @@ parse_fail(struct conf_parse *cp, const char *fmt, ...)
 static char *
 conf_reader(char *str, int num, void *stream)
 {
-	struct conf_parse	*cp = stream;
-	ssize_t			 n;
-	char			*p, *end, save, origin[1100];
+	struct conf_parse *cp = stream;
+	ssize_t n;
+	char *p, *end, save, origin[1100];
 
 	if (cp->err_line != 0)
-		return NULL;	/* stop at the first error */
+		return NULL; /* stop at the first error */
 	if ((n = getline(&cp->line, &cp->linecap, cp->fp)) == -1)
 		return NULL;
 	cp->lineno++;
@@ -65,8 +64,7 @@ conf_reader(char *str, int num, void *stream)
 	if (n > 0 && cp->line[n - 1] == '\r')
 		n--;
 	if (n + 2 > num) {
-		parse_fail(cp, "line longer than %d characters",
-		    num - 3);
+		parse_fail(cp, "line longer than %d characters", num - 3);
 		return NULL;
 	}
 	if (memchr(cp->line, '\0', (size_t)n) != NULL) {
@@ -91,7 +89,7 @@ conf_reader(char *str, int num, void *stream)
 		snprintf(origin, sizeof(origin), "%s:%d", cp->file,
 		    cp->lineno);
 		if (conf_section(cp->conf, p, origin, cp->errbuf,
-		    cp->errlen) == -1) {
+			cp->errlen) == -1) {
 			cp->err_line = cp->lineno;
 			return NULL;
 		}
@@ -108,9 +106,9 @@ static int
 conf_handler(void *user, const char *section, const char *name,
     const char *value)
 {
-	struct conf_parse	*cp = user;
-	char			 origin[1100], sec[128];
-	size_t			 len;
+	struct conf_parse *cp = user;
+	char origin[1100], sec[128];
+	size_t len;
 
 	if (cp->err_line != 0)
 		return 0;
@@ -123,13 +121,12 @@ conf_handler(void *user, const char *section, const char *name,
 		sec[--len] = '\0';
 	section = sec;
 	if (section[0] == '\0') {
-		parse_fail(cp, "\"%s\" outside of any [section]",
-		    name);
+		parse_fail(cp, "\"%s\" outside of any [section]", name);
 		return 0;
 	}
 	snprintf(origin, sizeof(origin), "%s:%d", cp->file, cp->lineno);
 	if (conf_set_value(cp->conf, section, name, value, origin, cp->errbuf,
-	    cp->errlen) == -1) {
+		cp->errlen) == -1) {
 		cp->err_line = cp->lineno;
 		return 0;
 	}
@@ -140,8 +137,8 @@ int
 conf_load_file(struct kw_conf *conf, const char *file, char *errbuf,
     size_t errlen)
 {
-	struct conf_parse	 cp;
-	int			 r;
+	struct conf_parse cp;
+	int r;
 
 	memset(&cp, 0, sizeof(cp));
 	cp.conf = conf;
@@ -171,10 +168,11 @@ conf_load_file(struct kw_conf *conf, const char *file, char *errbuf,
 		return -1;
 	}
 	if (r > 0 && (cp.err_line == 0 || r < cp.err_line)) {
-		char	origin[1100];
+		char origin[1100];
 
 		snprintf(origin, sizeof(origin), "%s:%d", file, r);
-		conf_err(errbuf, errlen, origin, NULL, NULL, "syntax error "
+		conf_err(errbuf, errlen, origin, NULL, NULL,
+		    "syntax error "
 		    "(expected [section], key = value or a ; comment)");
 		return -1;
 	}
@@ -192,7 +190,7 @@ conf_load_file(struct kw_conf *conf, const char *file, char *errbuf,
 struct kw_conf *
 kw_conf_load(const char *file, char *errbuf, size_t errlen)
 {
-	struct kw_conf	*conf;
+	struct kw_conf *conf;
 
 	if (errbuf != NULL && errlen > 0)
 		errbuf[0] = '\0';

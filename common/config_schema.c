@@ -12,11 +12,14 @@
 
 #include "config_int.h"
 
-#define QV			"\"%.200s\""	/* a value in a message */
+#define QV "\"%.200s\"" /* a value in a message */
 
+/* A row of the table, not a block (not clang-formatted): */
+/* clang-format off */
 #define LOG_LEVEL_KEY(sec) \
 	{ sec, "log_level", KW_CONF_STR, "info", "debug|info|warn|error", \
 	    "log level", 0, 0, 0 }
+/* clang-format on */
 
 /*
  * One row per key: section, key, type, default, choices, help, flags,
@@ -38,19 +41,20 @@ static const struct conf_key schema[] = {
 	{ "reader", "interval", KW_CONF_DURATION, "1s", NULL,
 	    "sampling interval", CK_BOUNDS, 10, 3600 * 1000 },
 	{ "reader", "source", KW_CONF_STR, "auto", "auto|kmod|procfs",
-	    "where to read processes from (auto: kmod file if present)", 0,
-	    0, 0 },
+	    "where to read processes from (auto: kmod file if present)", 0, 0,
+	    0 },
 	{ "reader", "kmod_path", KW_CONF_STR, "/proc/sysinfo_so1_202041390",
 	    NULL, "the kernel module's /proc file", CK_NONEMPTY, 0, 0 },
 	{ "reader", "kmod_delta", KW_CONF_STR, "auto", "auto|on|off",
 	    "read the module's delta file (kmod_path + \"_delta\"): only "
 	    "what changed each sample, merged into the last full snapshot "
-	    "(auto: when the file is there)", 0, 0, 0 },
+	    "(auto: when the file is there)",
+	    0, 0, 0 },
 	{ "reader", "proc_root", KW_CONF_STR, "/proc", NULL,
 	    "procfs root for the procfs source", CK_NONEMPTY, 0, 0 },
 	{ "reader", "cgroup_root", KW_CONF_STR, "/sys/fs/cgroup", NULL,
-	    "cgroup mount for each container's own figures (empty: off)", 0,
-	    0, 0 },
+	    "cgroup mount for each container's own figures (empty: off)", 0, 0,
+	    0 },
 	{ "reader", "cgroup_detail_every", KW_CONF_INT, "5", NULL,
 	    "read each container's whole cgroup (memory.stat, limit, OOM "
 	    "kills, PSI) every N samples; CPU and memory usage every sample",
@@ -74,13 +78,16 @@ static const struct conf_key schema[] = {
 	    "give up on a Docker API call after this long", CK_BOUNDS, 100,
 	    3600 * 1000 },
 	{ "decider", "cgroup_parents", KW_CONF_LIST, "/docker, /system.slice",
-	    NULL, "where a container's cgroup may sit when its real one is "
+	    NULL,
+	    "where a container's cgroup may sit when its real one is "
 	    "not known yet (Docker unreachable, not inspected, or not "
 	    "Docker's): cgroupfs and systemd drivers' defaults; add a "
-	    "--cgroup-parent", 0, 0, 0 },
+	    "--cgroup-parent",
+	    0, 0, 0 },
 	{ "decider", "stop_ack_wait", KW_CONF_DURATION, "3s", NULL,
 	    "on stop, wait this long for the recorder to ack what was "
-	    "published", CK_BOUNDS, 0, 3600 * 1000 },
+	    "published",
+	    CK_BOUNDS, 0, 3600 * 1000 },
 	LOG_LEVEL_KEY("decider"),
 
 	{ "recorder", "batch_rows", KW_CONF_INT, "1000", NULL,
@@ -109,33 +116,39 @@ static const struct conf_key schema[] = {
 
 	{ "policy", "cpu_threshold", KW_CONF_NUM, "20", NULL,
 	    "CPU percent of the machine above which a container is a "
-	    "candidate", CK_BOUNDS, 0, 100 },
+	    "candidate",
+	    CK_BOUNDS, 0, 100 },
 	{ "policy", "mem_threshold", KW_CONF_NUM, "20", NULL,
 	    "memory percent of MemTotal above which a container is a "
-	    "candidate", CK_BOUNDS, 0, 100 },
+	    "candidate",
+	    CK_BOUNDS, 0, 100 },
 	{ "policy", "mem_basis", KW_CONF_STR, "working_set",
-	    "working_set|rss|anon", "what a container's memory % counts: "
+	    "working_set|rss|anon",
+	    "what a container's memory % counts: "
 	    "working set (usage - inactive_file, as the kubelet), the RSS sum "
-	    "of its processes (the seed), or anonymous memory", 0, 0, 0 },
+	    "of its processes (the seed), or anonymous memory",
+	    0, 0, 0 },
 	{ "policy", "window", KW_CONF_DURATION, "5s", NULL,
 	    "CPU rate averaging window", CK_BOUNDS, 1, 86400 * 1000 },
 	{ "policy", "action", KW_CONF_STR, "remove",
 	    "throttle|stop|kill|remove|dry-run",
 	    "what to do with a candidate: one step or a ladder of steps "
 	    "(throttle caps CPU, stop, kill, remove = docker rm -f), or "
-	    "dry-run", CK_LADDER, 0, 0 },
+	    "dry-run",
+	    CK_LADDER, 0, 0 },
 	{ "policy", "throttle_to", KW_CONF_NUM, "", NULL,
 	    "throttle's CPU cap, percent of the machine (empty: "
-	    "cpu_threshold)", CK_EMPTY | CK_BOUNDS, 0.1, 100 },
+	    "cpu_threshold)",
+	    CK_EMPTY | CK_BOUNDS, 0.1, 100 },
 	{ "policy", "stop_timeout", KW_CONF_DURATION, "10s", NULL,
-	    "stop: time Docker gives the container before SIGKILL",
-	    CK_BOUNDS, 1000, 3600 * 1000 },
+	    "stop: time Docker gives the container before SIGKILL", CK_BOUNDS,
+	    1000, 3600 * 1000 },
 	{ "policy", "escalate_after", KW_CONF_DURATION, "30s", NULL,
 	    "a container still over this long after a step gets the next",
 	    CK_BOUNDS, 0, 86400 * 1000 },
 	{ "policy", "sustain", KW_CONF_DURATION, "0s", NULL,
-	    "over this long before the first step (0s: at once)", CK_BOUNDS,
-	    0, 86400 * 1000 },
+	    "over this long before the first step (0s: at once)", CK_BOUNDS, 0,
+	    86400 * 1000 },
 	{ "policy", "quarantine_after", KW_CONF_INT, "3", NULL,
 	    "evictions of one service (compose/swarm labels, else name) "
 	    "within quarantine_window that quarantine it (0: never)",
@@ -148,7 +161,8 @@ static const struct conf_key schema[] = {
 
 	{ "metrics", "listen", KW_CONF_STR, "127.0.0.1:9877", NULL,
 	    "address of the decider's Prometheus /metrics, HOST:PORT or "
-	    "[V6]:PORT (empty: off)", 0, 0, 0 },
+	    "[V6]:PORT (empty: off)",
+	    0, 0, 0 },
 	{ "metrics", "max_connections", KW_CONF_INT, "16", NULL,
 	    "HTTP connections at once on metrics.listen (more are refused)",
 	    CK_BOUNDS, 1, 10000 },
@@ -157,10 +171,12 @@ static const struct conf_key schema[] = {
 	    3600 * 1000 },
 	{ "hooks", "exec", KW_CONF_STR, "", NULL,
 	    "program run for each action, facts in KWARDEN_* variables, "
-	    "the evidence as JSON on stdin (empty: none)", 0, 0, 0 },
+	    "the evidence as JSON on stdin (empty: none)",
+	    0, 0, 0 },
 	{ "hooks", "webhook", KW_CONF_STR, "", NULL,
 	    "URL the evidence of each action is POSTed to as JSON (empty: "
-	    "none)", 0, 0, 0 },
+	    "none)",
+	    0, 0, 0 },
 	{ "hooks", "timeout", KW_CONF_DURATION, "10s", NULL,
 	    "one attempt of a hook; a program still running is killed",
 	    CK_BOUNDS, 100, 3600 * 1000 },
@@ -169,8 +185,8 @@ static const struct conf_key schema[] = {
 	{ "hooks", "retries", KW_CONF_INT, "3", NULL,
 	    "further attempts after a failure", CK_BOUNDS, 0, 100 },
 	{ "hooks", "backoff", KW_CONF_DURATION, "1s", NULL,
-	    "wait before the first retry, doubling for each next",
-	    CK_BOUNDS, 10, 3600 * 1000 },
+	    "wait before the first retry, doubling for each next", CK_BOUNDS,
+	    10, 3600 * 1000 },
 	{ "hooks", "backoff_max", KW_CONF_DURATION, "60s", NULL,
 	    "longest wait between retries", CK_BOUNDS, 10, 86400 * 1000 },
 	{ "hooks", "rate_per_min", KW_CONF_NUM, "30", NULL,
@@ -184,10 +200,11 @@ static const struct conf_key schema[] = {
 	    CK_BOUNDS, 1, 1e6 },
 	{ "hooks", "evidence_timeout", KW_CONF_DURATION, "2s", NULL,
 	    "an action waits at most this long for its evidence (Docker's "
-	    "logs and inspect)", CK_BOUNDS, 10, 60 * 1000 },
+	    "logs and inspect)",
+	    CK_BOUNDS, 10, 60 * 1000 },
 	{ "hooks", "evidence_log_lines", KW_CONF_INT, "50", NULL,
-	    "last log lines of the container kept in its evidence",
-	    CK_BOUNDS, 0, 10000 },
+	    "last log lines of the container kept in its evidence", CK_BOUNDS,
+	    0, 10000 },
 	{ "hooks", "evidence_log_bytes", KW_CONF_SIZE, "8K", NULL,
 	    "at most this many bytes of those lines", CK_BOUNDS, 0,
 	    64 * 1024 },
@@ -196,20 +213,22 @@ static const struct conf_key schema[] = {
 	    CK_BOUNDS, 0, 100 },
 	{ "hooks", "evidence_keep", KW_CONF_INT, "64", NULL,
 	    "documents `evidence` on decider.ctl can show (the database "
-	    "keeps all)", CK_BOUNDS, 1, 100000 },
+	    "keeps all)",
+	    CK_BOUNDS, 1, 100000 },
 
 	{ "limits", "stream_clients", KW_CONF_INT, "64", NULL,
 	    "connections at once on a stream socket (reader.sock, "
-	    "decider.sock)", CK_BOUNDS, 1, 100000 },
+	    "decider.sock)",
+	    CK_BOUNDS, 1, 100000 },
 	{ "limits", "stream_replays", KW_CONF_INT, "10", NULL,
 	    "replay requests (sub) per stream client per replay_interval",
 	    CK_BOUNDS, 1, 1000000 },
 	{ "limits", "replay_interval", KW_CONF_DURATION, "60s", NULL,
-	    "the interval of stream_replays", CK_BOUNDS, 1000,
-	    86400 * 1000 },
+	    "the interval of stream_replays", CK_BOUNDS, 1000, 86400 * 1000 },
 	{ "limits", "ctl_clients", KW_CONF_INT, "64", NULL,
 	    "connections at once on a control socket (the least recently "
-	    "active makes room for a new one)", CK_BOUNDS, 1, 100000 },
+	    "active makes room for a new one)",
+	    CK_BOUNDS, 1, 100000 },
 	{ "limits", "ctl_idle_timeout", KW_CONF_DURATION, "60s", NULL,
 	    "close a control connection idle this long", CK_BOUNDS, 100,
 	    86400 * 1000 },
@@ -219,23 +238,23 @@ static const struct conf_key schema[] = {
 	{ "limits", "stream_client_bytes", KW_CONF_SIZE, "4M", NULL,
 	    "bytes queued to one stream client (handed to its socket, not "
 	    "yet read) before writing to it stops; one that stays there "
-	    "falls out of the replay ring and is cut", CK_BOUNDS, 65536,
-	    (double)(1ULL << 32) },
+	    "falls out of the replay ring and is cut",
+	    CK_BOUNDS, 65536, (double)(1ULL << 32) },
 	{ "limits", "stream_queued_bytes", KW_CONF_SIZE, "64M", NULL,
 	    "bytes queued to all the clients of one stream socket; over it "
-	    "the client with the most queued is cut", CK_BOUNDS, 65536,
-	    (double)(1ULL << 40) },
+	    "the client with the most queued is cut",
+	    CK_BOUNDS, 65536, (double)(1ULL << 40) },
 	{ "limits", "docker_lookups", KW_CONF_INT, "32", NULL,
 	    "ids Docker does not know that the decider asks it about "
 	    "(inspect) per docker_lookup_interval; the rest wait",
 	    CK_BOUNDS, 1, 1000000 },
-	{ "limits", "docker_lookup_interval", KW_CONF_DURATION, "60s",
-	    NULL, "the interval of docker_lookups", CK_BOUNDS, 1000,
-	    86400 * 1000 },
+	{ "limits", "docker_lookup_interval", KW_CONF_DURATION, "60s", NULL,
+	    "the interval of docker_lookups", CK_BOUNDS, 1000, 86400 * 1000 },
 	{ "limits", "cgroup_dirs", KW_CONF_INT, "4", NULL,
 	    "cgroup directories the reader reads figures from per container "
 	    "id and sample (more than one: look-alike directories naming "
-	    "the same id)", CK_BOUNDS, 1, 1000 },
+	    "the same id)",
+	    CK_BOUNDS, 1, 1000 },
 };
 
 /* The keys of every [class.NAME] section. */
@@ -260,7 +279,8 @@ static const struct conf_key class_schema[] = {
 	    CK_EMPTY | CK_BOUNDS, 0, 86400 * 1000 },
 };
 _Static_assert(sizeof(class_schema) / sizeof(class_schema[0]) ==
-    CONF_NCLASSKEYS, "CONF_NCLASSKEYS counts the rows of class_schema");
+	CONF_NCLASSKEYS,
+    "CONF_NCLASSKEYS counts the rows of class_schema");
 
 static const struct conf_class_default class_defaults[] = {
 	{ "high", { "high, cpu, mem", "2", "", "", "", "" } },
@@ -268,23 +288,30 @@ static const struct conf_class_default class_defaults[] = {
 };
 
 static const char *const sections[] = {
-	"paths", "reader", "decider", "recorder", "run", "policy", "limits",
-	"metrics", "hooks",
+	"paths",
+	"reader",
+	"decider",
+	"recorder",
+	"run",
+	"policy",
+	"limits",
+	"metrics",
+	"hooks",
 };
 
 const struct conf_key *const conf_keys = schema;
 const size_t conf_nkeys = sizeof(schema) / sizeof(schema[0]);
 const struct conf_key *const conf_class_keys = class_schema;
 const struct conf_class_default *const conf_class_defaults = class_defaults;
-const size_t conf_nclass_defaults = sizeof(class_defaults) /
-    sizeof(class_defaults[0]);
+const size_t conf_nclass_defaults =
+    sizeof(class_defaults) / sizeof(class_defaults[0]);
 const char *const *const conf_sections = sections;
 const size_t conf_nsections = sizeof(sections) / sizeof(sections[0]);
 
 const struct conf_key *
 conf_find_key(const char *section, const char *key, size_t *idx)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < conf_nkeys; i++) {
 		if (strcmp(schema[i].section, section) == 0 &&
@@ -299,7 +326,7 @@ conf_find_key(const char *section, const char *key, size_t *idx)
 const struct conf_key *
 conf_find_class_key(const char *key, size_t *idx)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < CONF_NCLASSKEYS; i++) {
 		if (strcmp(class_schema[i].key, key) == 0) {
@@ -313,7 +340,7 @@ conf_find_class_key(const char *key, size_t *idx)
 int
 conf_known_section(const char *section)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < conf_nsections; i++)
 		if (strcmp(sections[i], section) == 0)
@@ -324,7 +351,7 @@ conf_known_section(const char *section)
 const char *
 conf_class_part(const char *section)
 {
-	const char	*name, *p;
+	const char *name, *p;
 
 	if (strncmp(section, "class.", 6) != 0)
 		return NULL;
@@ -333,7 +360,7 @@ conf_class_part(const char *section)
 		return NULL;
 	for (p = name; *p != '\0'; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		    *p == '_' || *p == '-'))
+			*p == '_' || *p == '-'))
 			return NULL;
 	return name;
 }
@@ -341,8 +368,8 @@ conf_class_part(const char *section)
 int
 conf_parse_uint(const char *v, int base, uint64_t *out)
 {
-	const char	*p;
-	char		*end;
+	const char *p;
+	char *end;
 	unsigned long long n;
 
 	if (*v == '\0')
@@ -361,9 +388,9 @@ conf_parse_uint(const char *v, int base, uint64_t *out)
 int
 conf_parse_num(const char *v, double *out)
 {
-	const char	*p;
-	char		*end;
-	double		 d;
+	const char *p;
+	char *end;
+	double d;
 
 	/* Plain decimal only: no hex, inf, nan or locale surprises. */
 	if (*v == '\0')
@@ -383,8 +410,8 @@ conf_parse_num(const char *v, double *out)
 const char *
 conf_list_next(const char **p, size_t *len)
 {
-	const char	*item = *p, *comma;
-	size_t		 n;
+	const char *item = *p, *comma;
+	size_t n;
 
 	comma = strchr(item, ',');
 	n = comma != NULL ? (size_t)(comma - item) : strlen(item);
@@ -402,8 +429,8 @@ conf_list_next(const char **p, size_t *len)
 static int
 in_choices(const char *choices, const char *v)
 {
-	const char	*p = choices, *bar;
-	size_t		 len;
+	const char *p = choices, *bar;
+	size_t len;
 
 	while (p != NULL && *p != '\0') {
 		bar = strchr(p, '|');
@@ -419,7 +446,7 @@ in_choices(const char *choices, const char *v)
 static const char *
 choices_text(const char *choices, char *buf, size_t len)
 {
-	size_t	i, j;
+	size_t i, j;
 
 	for (i = j = 0; choices[i] != '\0' && j + 3 < len; i++) {
 		if (choices[i] == '|') {
@@ -439,11 +466,11 @@ choices_text(const char *choices, char *buf, size_t len)
 static int
 check_ladder(const char *choices, const char *v, char *msg, size_t len)
 {
-	const char	*p, *item, *last;
-	char		 cbuf[128], it[CONF_LIST_ITEM_MAX + 1], seen[256];
-	char		 needle[CONF_LIST_ITEM_MAX + 3];
-	size_t		 ilen, n = 0;
-	int		 alone = 0;
+	const char *p, *item, *last;
+	char cbuf[128], it[CONF_LIST_ITEM_MAX + 1], seen[256];
+	char needle[CONF_LIST_ITEM_MAX + 3];
+	size_t ilen, n = 0;
+	int alone = 0;
 
 	last = strrchr(choices, '|');
 	last = last != NULL ? last + 1 : choices;
@@ -452,9 +479,10 @@ check_ladder(const char *choices, const char *v, char *msg, size_t len)
 		item = conf_list_next(&p, &ilen);
 		snprintf(it, sizeof(it), "%.*s", (int)ilen, item);
 		if (!in_choices(choices, it)) {
-			snprintf(msg, len, QV " is not one of %s (or a comma "
-			    "list of steps)", it,
-			    choices_text(choices, cbuf, sizeof(cbuf)));
+			snprintf(msg, len,
+			    QV " is not one of %s (or a comma "
+			       "list of steps)",
+			    it, choices_text(choices, cbuf, sizeof(cbuf)));
 			return -1;
 		}
 		if (strcmp(it, last) == 0)
@@ -480,12 +508,12 @@ int
 conf_check_value(const struct conf_key *k, const char *v, char *msg,
     size_t len)
 {
-	char		 cbuf[128];
-	const char	*p, *item;
-	uint64_t	 u = 0;
-	size_t		 ilen;
-	double		 d = 0;
-	int		 have_num = 0;
+	char cbuf[128];
+	const char *p, *item;
+	uint64_t u = 0;
+	size_t ilen;
+	double d = 0;
+	int have_num = 0;
 
 	if (strlen(v) > CONF_VALUE_MAX) {
 		snprintf(msg, len, "value longer than %d characters",
@@ -499,13 +527,16 @@ conf_check_value(const struct conf_key *k, const char *v, char *msg,
 		}
 		/* What a file would read as a comment cannot round trip. */
 		if (*p == ';' && (p == v || isspace((unsigned char)p[-1]))) {
-			snprintf(msg, len, QV ": a ';' at the start or after "
-			    "a space starts a comment", v);
+			snprintf(msg, len,
+			    QV ": a ';' at the start or after "
+			       "a space starts a comment",
+			    v);
 			return -1;
 		}
 	}
-	if (v[0] != '\0' && (isspace((unsigned char)v[0]) ||
-	    isspace((unsigned char)v[strlen(v) - 1]))) {
+	if (v[0] != '\0' &&
+	    (isspace((unsigned char)v[0]) ||
+		isspace((unsigned char)v[strlen(v) - 1]))) {
 		snprintf(msg, len, QV ": leading or trailing space", v);
 		return -1;
 	}
@@ -527,11 +558,13 @@ conf_check_value(const struct conf_key *k, const char *v, char *msg,
 		}
 		return 0;
 	case KW_CONF_INT:
-		if (conf_parse_uint(v, (k->flags & CK_OCTAL) ? 8 : 10,
-		    &u) == -1) {
-			snprintf(msg, len, (k->flags & CK_OCTAL) ?
-			    QV " is not an octal number" :
-			    QV " is not a non-negative integer", v);
+		if (conf_parse_uint(v, (k->flags & CK_OCTAL) ? 8 : 10, &u) ==
+		    -1) {
+			snprintf(msg, len,
+			    (k->flags & CK_OCTAL) ?
+				QV " is not an octal number" :
+				QV " is not a non-negative integer",
+			    v);
 			return -1;
 		}
 		d = (double)u;
@@ -546,8 +579,10 @@ conf_check_value(const struct conf_key *k, const char *v, char *msg,
 		break;
 	case KW_CONF_DURATION:
 		if (kw_parse_duration_ms(v, &u) == -1) {
-			snprintf(msg, len, QV " is not a duration "
-			    "(e.g. 500ms, 1s, 2.5s, 5m, 1h, 7d)", v);
+			snprintf(msg, len,
+			    QV " is not a duration "
+			       "(e.g. 500ms, 1s, 2.5s, 5m, 1h, 7d)",
+			    v);
 			return -1;
 		}
 		d = (double)u;
@@ -555,8 +590,10 @@ conf_check_value(const struct conf_key *k, const char *v, char *msg,
 		break;
 	case KW_CONF_SIZE:
 		if (kw_parse_size(v, &u) == -1) {
-			snprintf(msg, len, QV " is not a size "
-			    "(e.g. 4096, 64k, 16M, 1G)", v);
+			snprintf(msg, len,
+			    QV " is not a size "
+			       "(e.g. 4096, 64k, 16M, 1G)",
+			    v);
 			return -1;
 		}
 		d = (double)u;
@@ -566,9 +603,10 @@ conf_check_value(const struct conf_key *k, const char *v, char *msg,
 		for (p = v; p != NULL;) {
 			item = conf_list_next(&p, &ilen);
 			if (ilen > CONF_LIST_ITEM_MAX) {
-				snprintf(msg, len, "list item \"%.*s\" longer "
-				    "than %d characters", (int)ilen, item,
-				    CONF_LIST_ITEM_MAX);
+				snprintf(msg, len,
+				    "list item \"%.*s\" longer "
+				    "than %d characters",
+				    (int)ilen, item, CONF_LIST_ITEM_MAX);
 				return -1;
 			}
 		}
@@ -576,14 +614,18 @@ conf_check_value(const struct conf_key *k, const char *v, char *msg,
 	}
 	if (have_num && (k->flags & CK_BOUNDS) && (d < k->min || d > k->max)) {
 		if (k->type == KW_CONF_DURATION)
-			snprintf(msg, len, QV " is out of range (%.0fms to "
-			    "%.0fms)", v, k->min, k->max);
+			snprintf(msg, len,
+			    QV " is out of range (%.0fms to "
+			       "%.0fms)",
+			    v, k->min, k->max);
 		else if (k->flags & CK_OCTAL)
-			snprintf(msg, len, QV " is out of range (%o to %o)",
-			    v, (unsigned)k->min, (unsigned)k->max);
+			snprintf(msg, len, QV " is out of range (%o to %o)", v,
+			    (unsigned)k->min, (unsigned)k->max);
 		else
-			snprintf(msg, len, QV " is out of range "
-			    "(%.15g to %.15g)", v, k->min, k->max);
+			snprintf(msg, len,
+			    QV " is out of range "
+			       "(%.15g to %.15g)",
+			    v, k->min, k->max);
 		return -1;
 	}
 	return 0;

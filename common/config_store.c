@@ -14,7 +14,7 @@
 void *
 conf_xcalloc(size_t n, size_t size)
 {
-	void	*p;
+	void *p;
 
 	if ((p = calloc(n, size)) == NULL)
 		abort();
@@ -32,7 +32,7 @@ conf_xreallocarray(void *p, size_t n, size_t size)
 char *
 conf_xstrdup(const char *s)
 {
-	char	*p;
+	char *p;
 
 	if ((p = strdup(s)) == NULL)
 		abort();
@@ -42,7 +42,7 @@ conf_xstrdup(const char *s)
 static void
 replace(char **dst, const char *src)
 {
-	char	*p = conf_xstrdup(src);
+	char *p = conf_xstrdup(src);
 
 	free(*dst);
 	*dst = p;
@@ -52,9 +52,9 @@ void
 conf_err(char *errbuf, size_t errlen, const char *origin, const char *section,
     const char *key, const char *fmt, ...)
 {
-	va_list	ap;
-	size_t	n;
-	int	r;
+	va_list ap;
+	size_t n;
+	int r;
 
 	if (errbuf == NULL || errlen == 0)
 		return;
@@ -78,7 +78,7 @@ conf_err(char *errbuf, size_t errlen, const char *origin, const char *section,
 static struct conf_class *
 find_class(const struct kw_conf *conf, const char *name)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < conf->nclasses; i++)
 		if (strcmp(conf->classes[i].name, name) == 0)
@@ -89,8 +89,8 @@ find_class(const struct kw_conf *conf, const char *name)
 static struct conf_class *
 add_class(struct kw_conf *conf, const char *name)
 {
-	struct conf_class	*cl;
-	size_t			 i;
+	struct conf_class *cl;
+	size_t i;
 
 	if ((cl = find_class(conf, name)) != NULL)
 		return cl;
@@ -107,7 +107,7 @@ int
 conf_section(struct kw_conf *conf, const char *section, const char *origin,
     char *errbuf, size_t errlen)
 {
-	const char	*name;
+	const char *name;
 
 	if (conf_known_section(section))
 		return 0;
@@ -118,7 +118,8 @@ conf_section(struct kw_conf *conf, const char *section, const char *origin,
 	if (strncmp(section, "class.", 6) == 0)
 		conf_err(errbuf, errlen, origin, NULL, NULL,
 		    "bad class name [%s] (use [class.NAME], NAME of a-z, "
-		    "0-9, _ and -)", section);
+		    "0-9, _ and -)",
+		    section);
 	else
 		conf_err(errbuf, errlen, origin, NULL, NULL,
 		    "unknown section [%s]", section);
@@ -130,11 +131,11 @@ int
 conf_set_value(struct kw_conf *conf, const char *section, const char *key,
     const char *value, const char *origin, char *errbuf, size_t errlen)
 {
-	const struct conf_key	*k;
-	struct conf_class	*cl = NULL;
-	const char		*cname;
-	char			 msg[512];
-	size_t			 idx;
+	const struct conf_key *k;
+	struct conf_class *cl = NULL;
+	const char *cname;
+	char msg[512];
+	size_t idx;
 
 	if ((cname = conf_class_part(section)) != NULL) {
 		k = conf_find_class_key(key, &idx);
@@ -163,9 +164,9 @@ conf_set_value(struct kw_conf *conf, const char *section, const char *key,
 struct kw_conf *
 conf_new(void)
 {
-	struct kw_conf		*conf;
-	struct conf_class	*cl;
-	size_t			 i, j;
+	struct kw_conf *conf;
+	struct conf_class *cl;
+	size_t i, j;
 
 	conf = conf_xcalloc(1, sizeof(*conf));
 	conf->val = conf_xcalloc(conf_nkeys, sizeof(*conf->val));
@@ -182,7 +183,7 @@ conf_new(void)
 void
 kw_conf_free(struct kw_conf *conf)
 {
-	size_t	i, j;
+	size_t i, j;
 
 	if (conf == NULL)
 		return;
@@ -223,7 +224,7 @@ static void
 argv_push_set(struct kw_conf *conf, const char *section, const char *key,
     const char *value)
 {
-	char	*s;
+	char *s;
 
 	if (asprintf(&s, "%s.%s=%s", section, key, value) == -1)
 		abort();
@@ -235,10 +236,10 @@ static void
 op_record(struct kw_conf *conf, enum conf_op_kind kind, const char *section,
     const char *key, const char *value, const char *origin)
 {
-	struct conf_op	*op;
+	struct conf_op *op;
 
-	conf->ops = conf_xreallocarray(conf->ops, conf->nops + 1,
-	    sizeof(*conf->ops));
+	conf->ops =
+	    conf_xreallocarray(conf->ops, conf->nops + 1, sizeof(*conf->ops));
 	op = &conf->ops[conf->nops++];
 	op->kind = kind;
 	op->section = section ? conf_xstrdup(section) : NULL;
@@ -252,7 +253,7 @@ kw_conf_set(struct kw_conf *conf, const char *section, const char *key,
     const char *value, const char *origin, char *errbuf, size_t errlen)
 {
 	if (conf_set_value(conf, section, key, value, origin, errbuf,
-	    errlen) == -1)
+		errlen) == -1)
 		return -1;
 	op_record(conf, OP_SET, section, key, value, origin);
 	argv_push_set(conf, section, key, value);
@@ -260,12 +261,12 @@ kw_conf_set(struct kw_conf *conf, const char *section, const char *key,
 }
 
 static int
-state_dir_set(struct kw_conf *conf, const char *dir, int record,
-    char *errbuf, size_t errlen)
+state_dir_set(struct kw_conf *conf, const char *dir, int record, char *errbuf,
+    size_t errlen)
 {
-	char	*d, *run_dir, *db;
-	size_t	 len;
-	int	 r = -1;
+	char *d, *run_dir, *db;
+	size_t len;
+	int r = -1;
 
 	if (dir == NULL || dir[0] == '\0') {
 		conf_err(errbuf, errlen, "--state-dir", NULL, NULL,
@@ -280,9 +281,9 @@ state_dir_set(struct kw_conf *conf, const char *dir, int record,
 	    asprintf(&db, "%s/kwarden.db", strcmp(d, "/") ? d : "") == -1)
 		abort();
 	if (conf_set_value(conf, "paths", "run_dir", run_dir, "--state-dir",
-	    errbuf, errlen) == 0 &&
+		errbuf, errlen) == 0 &&
 	    conf_set_value(conf, "paths", "database", db, "--state-dir",
-	    errbuf, errlen) == 0) {
+		errbuf, errlen) == 0) {
 		r = 0;
 		if (record) {
 			op_record(conf, OP_STATE_DIR, NULL, NULL, dir,
@@ -307,8 +308,8 @@ kw_conf_apply_state_dir(struct kw_conf *conf, const char *dir, char *errbuf,
 struct kw_conf *
 kw_conf_reload(const struct kw_conf *old, char *errbuf, size_t errlen)
 {
-	struct kw_conf	*conf;
-	size_t		 i;
+	struct kw_conf *conf;
+	size_t i;
 	const struct conf_op *op;
 
 	if (errbuf != NULL && errlen > 0)
@@ -327,10 +328,10 @@ kw_conf_reload(const struct kw_conf *old, char *errbuf, size_t errlen)
 		op = &old->ops[i];
 		if (op->kind == OP_STATE_DIR) {
 			if (state_dir_set(conf, op->value, 1, errbuf,
-			    errlen) == -1)
+				errlen) == -1)
 				goto fail;
 		} else if (kw_conf_set(conf, op->section, op->key, op->value,
-		    op->origin, errbuf, errlen) == -1)
+			       op->origin, errbuf, errlen) == -1)
 			goto fail;
 	}
 	return conf;
@@ -344,11 +345,11 @@ static const char *
 conf_lookup(const struct kw_conf *conf, const char *name,
     const struct conf_key **kp)
 {
-	const struct conf_class	*cl;
-	const struct conf_key	*k;
-	const char		*dot, *cname;
-	char			 section[128];
-	size_t			 idx;
+	const struct conf_class *cl;
+	const struct conf_key *k;
+	const char *dot, *cname;
+	char section[128];
+	size_t idx;
 
 	if ((dot = strrchr(name, '.')) == NULL ||
 	    (size_t)(dot - name) >= sizeof(section))
@@ -375,15 +376,17 @@ static const char *
 conf_typed(const struct kw_conf *conf, const char *name,
     enum kw_conf_type type, const struct conf_key **kp)
 {
-	const struct conf_key	*k;
-	const char		*v;
+	const struct conf_key *k;
+	const char *v;
 
 	v = conf_lookup(conf, name, &k);
 	if (kp != NULL)
 		*kp = k;
 	if (k->type != type) {
-		fprintf(stderr, "kw_conf: key \"%s\" read with the wrong "
-		    "type\n", name);
+		fprintf(stderr,
+		    "kw_conf: key \"%s\" read with the wrong "
+		    "type\n",
+		    name);
 		abort();
 	}
 	return v;
@@ -392,7 +395,7 @@ conf_typed(const struct kw_conf *conf, const char *name,
 const char *
 kw_conf_str(const struct kw_conf *conf, const char *name)
 {
-	const struct conf_key	*k;
+	const struct conf_key *k;
 
 	return conf_lookup(conf, name, &k);
 }
@@ -400,9 +403,9 @@ kw_conf_str(const struct kw_conf *conf, const char *name)
 uint64_t
 kw_conf_int(const struct kw_conf *conf, const char *name)
 {
-	const struct conf_key	*k;
-	const char		*v;
-	uint64_t		 u = 0;
+	const struct conf_key *k;
+	const char *v;
+	uint64_t u = 0;
 
 	v = conf_typed(conf, name, KW_CONF_INT, &k);
 	conf_parse_uint(v, (k->flags & CK_OCTAL) ? 8 : 10, &u);
@@ -412,7 +415,7 @@ kw_conf_int(const struct kw_conf *conf, const char *name)
 double
 kw_conf_num(const struct kw_conf *conf, const char *name)
 {
-	double	d = 0;
+	double d = 0;
 
 	conf_parse_num(conf_typed(conf, name, KW_CONF_NUM, NULL), &d);
 	return d;
@@ -421,7 +424,7 @@ kw_conf_num(const struct kw_conf *conf, const char *name)
 uint64_t
 kw_conf_ms(const struct kw_conf *conf, const char *name)
 {
-	uint64_t	ms = 0;
+	uint64_t ms = 0;
 
 	kw_parse_duration_ms(conf_typed(conf, name, KW_CONF_DURATION, NULL),
 	    &ms);
@@ -431,7 +434,7 @@ kw_conf_ms(const struct kw_conf *conf, const char *name)
 uint64_t
 kw_conf_size(const struct kw_conf *conf, const char *name)
 {
-	uint64_t	bytes = 0;
+	uint64_t bytes = 0;
 
 	kw_parse_size(conf_typed(conf, name, KW_CONF_SIZE, NULL), &bytes);
 	return bytes;
@@ -441,8 +444,8 @@ size_t
 kw_conf_list(const struct kw_conf *conf, const char *name, char items[][64],
     size_t max)
 {
-	const char	*p, *item;
-	size_t		 n = 0, len;
+	const char *p, *item;
+	size_t n = 0, len;
 
 	p = conf_typed(conf, name, KW_CONF_LIST, NULL);
 	while (p != NULL) {
@@ -478,6 +481,6 @@ void
 kw_conf_sock_path(const struct kw_conf *conf, const char *name,
     const char *suffix, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/%s%s", kw_conf_str(conf, "paths.run_dir"),
-	    name, suffix);
+	snprintf(buf, len, "%s/%s%s", kw_conf_str(conf, "paths.run_dir"), name,
+	    suffix);
 }

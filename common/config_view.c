@@ -26,7 +26,7 @@ kw_conf_argv(const struct kw_conf *conf, size_t *argc)
 void
 kw_conf_print(const struct kw_conf *conf, FILE *fp)
 {
-	size_t	i, j;
+	size_t i, j;
 
 	if (conf->file != NULL)
 		fprintf(fp, "; kwarden effective configuration (file %s)\n",
@@ -36,7 +36,8 @@ kw_conf_print(const struct kw_conf *conf, FILE *fp)
 	for (i = 0; i < conf_nsections; i++) {
 		fprintf(fp, "\n[%s]\n", conf_sections[i]);
 		for (j = 0; j < conf_nkeys; j++)
-			if (strcmp(conf_keys[j].section, conf_sections[i]) == 0)
+			if (strcmp(conf_keys[j].section, conf_sections[i]) ==
+			    0)
 				fprintf(fp, "%s = %s\n", conf_keys[j].key,
 				    conf->val[j]);
 	}
@@ -51,9 +52,9 @@ kw_conf_print(const struct kw_conf *conf, FILE *fp)
 struct json_t *
 kw_conf_json(const struct kw_conf *conf)
 {
-	json_t	*root, *sec;
-	char	 name[128];
-	size_t	 i, j;
+	json_t *root, *sec;
+	char name[128];
+	size_t i, j;
 
 	if ((root = json_object()) == NULL)
 		return NULL;
@@ -61,7 +62,8 @@ kw_conf_json(const struct kw_conf *conf)
 		if ((sec = json_object()) == NULL)
 			goto fail;
 		for (j = 0; j < conf_nkeys; j++)
-			if (strcmp(conf_keys[j].section, conf_sections[i]) == 0)
+			if (strcmp(conf_keys[j].section, conf_sections[i]) ==
+			    0)
 				json_object_set_new(sec, conf_keys[j].key,
 				    json_string(conf->val[j]));
 		json_object_set_new(root, conf_sections[i], sec);
@@ -72,7 +74,8 @@ kw_conf_json(const struct kw_conf *conf)
 		for (j = 0; j < CONF_NCLASSKEYS; j++)
 			json_object_set_new(sec, conf_class_keys[j].key,
 			    json_string(conf->classes[i].val[j]));
-		snprintf(name, sizeof(name), "class.%s", conf->classes[i].name);
+		snprintf(name, sizeof(name), "class.%s",
+		    conf->classes[i].name);
 		json_object_set_new(root, name, sec);
 	}
 	return root;
@@ -86,7 +89,7 @@ static int
 text_line(char *buf, size_t len, size_t *off, const char *section,
     const char *key, const char *value)
 {
-	int	n;
+	int n;
 
 	if (*off >= len)
 		return -1;
@@ -101,8 +104,8 @@ text_line(char *buf, size_t len, size_t *off, const char *section,
 int
 kw_conf_policy_text(const struct kw_conf *conf, char *buf, size_t len)
 {
-	char	section[128];
-	size_t	i, j, off = 0;
+	char section[128];
+	size_t i, j, off = 0;
 
 	if (len == 0)
 		return -1;
@@ -110,32 +113,33 @@ kw_conf_policy_text(const struct kw_conf *conf, char *buf, size_t len)
 	for (j = 0; j < conf_nkeys; j++)
 		if (strcmp(conf_keys[j].section, "policy") == 0 &&
 		    text_line(buf, len, &off, "policy", conf_keys[j].key,
-		    conf->val[j]) == -1)
+			conf->val[j]) == -1)
 			return -1;
 	for (i = 0; i < conf->nclasses; i++) {
 		snprintf(section, sizeof(section), "class.%s",
 		    conf->classes[i].name);
 		for (j = 0; j < CONF_NCLASSKEYS; j++)
 			if (text_line(buf, len, &off, section,
-			    conf_class_keys[j].key, conf->classes[i].val[j])
-			    == -1)
+				conf_class_keys[j].key,
+				conf->classes[i].val[j]) == -1)
 				return -1;
 	}
 	return 0;
 }
 
 int
-kw_conf_apply_text(struct kw_conf *conf, const char *text,
-    const char *origin, char *errbuf, size_t errlen)
+kw_conf_apply_text(struct kw_conf *conf, const char *text, const char *origin,
+    char *errbuf, size_t errlen)
 {
-	const char	*line = text, *nl, *eq, *dot;
-	char		*copy, section[128], key[128];
-	int		 rc = 0;
+	const char *line = text, *nl, *eq, *dot;
+	char *copy, section[128], key[128];
+	int rc = 0;
 
 	while (rc == 0 && *line != '\0') {
 		nl = strchr(line, '\n');
-		if ((copy = strndup(line, nl != NULL ? (size_t)(nl - line) :
-		    strlen(line))) == NULL) {
+		if ((copy = strndup(line,
+			 nl != NULL ? (size_t)(nl - line) : strlen(line))) ==
+		    NULL) {
 			snprintf(errbuf, errlen, "%s: out of memory", origin);
 			return -1;
 		}
@@ -149,8 +153,10 @@ kw_conf_apply_text(struct kw_conf *conf, const char *text,
 		    dot == copy || dot + 1 == eq ||
 		    (size_t)(dot - copy) >= sizeof(section) ||
 		    (size_t)(eq - dot - 1) >= sizeof(key)) {
-			snprintf(errbuf, errlen, "%s: \"%.64s\": expected "
-			    "SECTION.KEY=VALUE", origin, copy);
+			snprintf(errbuf, errlen,
+			    "%s: \"%.64s\": expected "
+			    "SECTION.KEY=VALUE",
+			    origin, copy);
 			rc = -1;
 		} else {
 			snprintf(section, sizeof(section), "%.*s",

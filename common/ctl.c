@@ -14,51 +14,51 @@
 
 #include "kwarden.h"
 
-#define CTL_LINE_MAX	4096
-#define CTL_SWEEP_MS	1000	/* look for idle clients this often at most */
+#define CTL_LINE_MAX 4096
+#define CTL_SWEEP_MS 1000 /* look for idle clients this often at most */
 
 struct ctl_client {
-	uv_pipe_t		 pipe;
-	struct kw_ctl		*ctl;
-	struct ctl_client	*next, *prev;
-	char			 line[CTL_LINE_MAX];
-	size_t			 len;
-	uint64_t		 active_ns;	/* last command or write done */
-	size_t			 queued;	/* reply bytes not yet written */
-	int			 closing;
-	int			 eof;
-	int			 writes;
+	uv_pipe_t pipe;
+	struct kw_ctl *ctl;
+	struct ctl_client *next, *prev;
+	char line[CTL_LINE_MAX];
+	size_t len;
+	uint64_t active_ns; /* last command or write done */
+	size_t queued;	    /* reply bytes not yet written */
+	int closing;
+	int eof;
+	int writes;
 };
 
 struct ctl_wreq {
-	uv_write_t		 req;
-	struct ctl_client	*client;
-	size_t			 len;
-	char			*text;
+	uv_write_t req;
+	struct ctl_client *client;
+	size_t len;
+	char *text;
 };
 
 struct kw_ctl {
-	uv_loop_t		*loop;
-	uv_pipe_t		 server;
-	char			 path[108];
-	const struct kw_ctl_cmd	*table;
-	void			*arg;
-	int			 mode;
-	struct ctl_client	*clients;
-	size_t			 nclients;
-	size_t			 max_clients;
-	uint64_t		 idle_ms;
-	size_t			 reply_bytes;
-	uv_timer_t		 sweep;
-	struct kw_ctl_stats	 st;
-	int			 listening;
-	int			 closing;
-	int			 pending_closes;
+	uv_loop_t *loop;
+	uv_pipe_t server;
+	char path[108];
+	const struct kw_ctl_cmd *table;
+	void *arg;
+	int mode;
+	struct ctl_client *clients;
+	size_t nclients;
+	size_t max_clients;
+	uint64_t idle_ms;
+	size_t reply_bytes;
+	uv_timer_t sweep;
+	struct kw_ctl_stats st;
+	int listening;
+	int closing;
+	int pending_closes;
 };
 
-static void	ctl_client_close(struct ctl_client *c);
-static void	on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
-static void	on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void ctl_client_close(struct ctl_client *c);
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 struct kw_ctl *
 kw_ctl_new(uv_loop_t *loop, const char *path, const struct kw_ctl_cmd *table,
@@ -168,8 +168,8 @@ reply(struct ctl_client *c, json_t *obj)
 	char *text;
 	size_t n;
 
-	text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER |
-	    JSON_REAL_PRECISION(9));
+	text = json_dumps(obj,
+	    JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
 	json_decref(obj);
 	if (text == NULL || (w = calloc(1, sizeof(*w))) == NULL) {
 		free(text);
@@ -197,10 +197,11 @@ reply(struct ctl_client *c, json_t *obj)
 	 */
 	if (c->queued > 0 && c->queued + n > c->ctl->reply_bytes) {
 		c->ctl->st.cut++;
-		kw_limit_hit(KW_HIT_CTL_REPLY_BYTES, "%s: a client left more "
+		kw_limit_hit(KW_HIT_CTL_REPLY_BYTES,
+		    "%s: a client left more "
 		    "than %zu bytes of replies unread: disconnected "
-		    "(limits.ctl_reply_bytes)", c->ctl->path,
-		    c->ctl->reply_bytes);
+		    "(limits.ctl_reply_bytes)",
+		    c->ctl->path, c->ctl->reply_bytes);
 		free(text);
 		free(w);
 		ctl_client_close(c);
@@ -212,8 +213,8 @@ reply(struct ctl_client *c, json_t *obj)
 	buf = uv_buf_init(text, n);
 	c->writes++;
 	c->queued += n;
-	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1,
-	    reply_done) != 0) {
+	if (uv_write(&w->req, (uv_stream_t *)&c->pipe, &buf, 1, reply_done) !=
+	    0) {
 		c->writes--;
 		c->queued -= n;
 		free(text);
@@ -317,7 +318,8 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	if (nread < 0) {
 		/* EOF: answer what was asked, then close. */
-		if (nread == UV_EOF && c->len > 0 && c->len < sizeof(c->line)) {
+		if (nread == UV_EOF && c->len > 0 &&
+		    c->len < sizeof(c->line)) {
 			c->line[c->len] = '\0';
 			c->line[strcspn(c->line, "\r")] = '\0';
 			run_line(c, c->line);
@@ -334,7 +336,8 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		*nl = '\0';
 		used = nl - c->line + 1;
 		if (strlen(c->line) != used - 1) {
-			reply(c, error_reply("command holds a NUL byte", NULL));
+			reply(c,
+			    error_reply("command holds a NUL byte", NULL));
 		} else {
 			c->line[strcspn(c->line, "\r")] = '\0';
 			run_line(c, c->line);
@@ -396,9 +399,11 @@ on_connection(uv_stream_t *server, int status)
 	if (ctl->nclients > ctl->max_clients &&
 	    (old = least_active(ctl, c)) != NULL) {
 		ctl->st.evicted++;
-		kw_limit_hit(KW_HIT_CTL_CLIENTS, "%s: %zu connections: closed "
+		kw_limit_hit(KW_HIT_CTL_CLIENTS,
+		    "%s: %zu connections: closed "
 		    "the least recently active to make room "
-		    "(limits.ctl_clients)", ctl->path, ctl->max_clients);
+		    "(limits.ctl_clients)",
+		    ctl->path, ctl->max_clients);
 		ctl_client_close(old);
 	}
 	uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
@@ -416,9 +421,10 @@ on_sweep(uv_timer_t *t)
 		if (c->closing || now - c->active_ns < idle)
 			continue;
 		ctl->st.idle_closed++;
-		kw_limit_hit(KW_HIT_CTL_IDLE, "%s: closed a connection idle "
-		    "for %" PRIu64 " ms (limits.ctl_idle_timeout)", ctl->path,
-		    ctl->idle_ms);
+		kw_limit_hit(KW_HIT_CTL_IDLE,
+		    "%s: closed a connection idle "
+		    "for %" PRIu64 " ms (limits.ctl_idle_timeout)",
+		    ctl->path, ctl->idle_ms);
 		ctl_client_close(c);
 	}
 }
@@ -429,7 +435,7 @@ kw_ctl_start(struct kw_ctl *ctl)
 	uint64_t every;
 
 	if (kw_listen_unix(&ctl->server, ctl->path, ctl->mode,
-	    on_connection) == -1)
+		on_connection) == -1)
 		return -1;
 	ctl->listening = 1;
 	every = ctl->idle_ms / 4;

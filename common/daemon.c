@@ -164,7 +164,8 @@ kw_daemon_init(struct kw_daemon *d, uv_loop_t *loop, int argc, char **argv,
 
 		if (gr == NULL) {
 			log_warnx("config: paths.socket_group: no group "
-			    "\"%s\"", group);
+				  "\"%s\"",
+			    group);
 			exit(2);
 		}
 		kw_listen_set_group(gr->gr_gid);
@@ -215,7 +216,8 @@ void
 kw_daemon_close(struct kw_daemon *d)
 {
 	uv_handle_t *hs[] = {
-		(uv_handle_t *)&d->sigint, (uv_handle_t *)&d->sigterm,
+		(uv_handle_t *)&d->sigint,
+		(uv_handle_t *)&d->sigterm,
 		(uv_handle_t *)&d->sighup,
 	};
 	size_t i;
@@ -234,34 +236,27 @@ json_t *
 kw_pub_stats_json(const struct kw_pub_stats *ps)
 {
 	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-	    "epoch", (json_int_t)ps->epoch,
-	    "seq", (json_int_t)ps->seq,
-	    "oldest_seq", (json_int_t)ps->oldest_seq,
-	    "ring_bytes", (json_int_t)ps->ring_bytes,
-	    "ring_msgs", (json_int_t)ps->ring_msgs,
-	    "clients", (json_int_t)ps->clients,
-	    "clients_cut", (json_int_t)ps->clients_cut,
-	    "clients_bad", (json_int_t)ps->clients_bad,
-	    "acked_seq", (json_int_t)ps->acked_seq,
-	    "bytes_out", (json_int_t)ps->bytes_out,
-	    "held_bytes", (json_int_t)ps->held_bytes,
-	    "queued_bytes", (json_int_t)ps->queued_bytes);
+	    "epoch", (json_int_t)ps->epoch, "seq", (json_int_t)ps->seq,
+	    "oldest_seq", (json_int_t)ps->oldest_seq, "ring_bytes",
+	    (json_int_t)ps->ring_bytes, "ring_msgs", (json_int_t)ps->ring_msgs,
+	    "clients", (json_int_t)ps->clients, "clients_cut",
+	    (json_int_t)ps->clients_cut, "clients_bad",
+	    (json_int_t)ps->clients_bad, "acked_seq",
+	    (json_int_t)ps->acked_seq, "bytes_out", (json_int_t)ps->bytes_out,
+	    "held_bytes", (json_int_t)ps->held_bytes, "queued_bytes",
+	    (json_int_t)ps->queued_bytes);
 }
 
 json_t *
 kw_sub_stats_json(const struct kw_sub_stats *ss, const char *stream)
 {
-	return json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}",
-	    "stream", stream,
-	    "connected", ss->connected,
-	    "epoch", (json_int_t)ss->epoch,
-	    "last_seq", (json_int_t)ss->last_seq,
-	    "received", (json_int_t)ss->received,
-	    "gaps", (json_int_t)ss->gaps,
-	    "reconnects", (json_int_t)ss->reconnects,
-	    "restarts_clean", (json_int_t)ss->restarts_clean,
-	    "restarts_lossy", (json_int_t)ss->restarts_lossy,
-	    "last_error", ss->last_error);
+	return json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "stream",
+	    stream, "connected", ss->connected, "epoch", (json_int_t)ss->epoch,
+	    "last_seq", (json_int_t)ss->last_seq, "received",
+	    (json_int_t)ss->received, "gaps", (json_int_t)ss->gaps,
+	    "reconnects", (json_int_t)ss->reconnects, "restarts_clean",
+	    (json_int_t)ss->restarts_clean, "restarts_lossy",
+	    (json_int_t)ss->restarts_lossy, "last_error", ss->last_error);
 }
 
 json_t *
@@ -275,8 +270,8 @@ kw_daemon_status(const struct kw_daemon *d)
 	json_object_set_new(o, "daemon", json_string(d->name));
 	json_object_set_new(o, "version", json_string(KW_VERSION));
 	json_object_set_new(o, "pid", json_integer(getpid()));
-	json_object_set_new(o, "uptime_s", json_real(
-	    (double)(kw_mono_ns() - d->start_mono_ns) / 1e9));
+	json_object_set_new(o, "uptime_s",
+	    json_real((double)(kw_mono_ns() - d->start_mono_ns) / 1e9));
 	json_object_set_new(o, "errors",
 	    json_integer((json_int_t)kw_log_error_count()));
 	json_object_set_new(o, "last_error", json_string(last ? last : ""));

@@ -8,7 +8,7 @@
 
 #include "kwarden.h"
 
-#define LIMIT_LOG_EVERY_NS	(60ull * 1000000000ull)
+#define LIMIT_LOG_EVERY_NS (60ull * 1000000000ull)
 
 static struct kw_limits limits = {
 	.stream_clients = 64,
@@ -38,9 +38,9 @@ static const char *const hit_names[KW_HIT__COUNT] = {
 };
 
 static struct {
-	uint64_t	count;
-	uint64_t	logged_ns;	/* mono time of the last line, 0: never */
-	uint64_t	unlogged;	/* hits since that line */
+	uint64_t count;
+	uint64_t logged_ns; /* mono time of the last line, 0: never */
+	uint64_t unlogged;  /* hits since that line */
 } hits[KW_HIT__COUNT];
 
 void
@@ -64,13 +64,13 @@ kw_limits_from_conf(const struct kw_conf *conf, struct kw_limits *l)
 	l->ctl_clients = kw_conf_int(conf, "limits.ctl_clients");
 	l->ctl_idle_ms = kw_conf_ms(conf, "limits.ctl_idle_timeout");
 	l->ctl_reply_bytes = kw_conf_size(conf, "limits.ctl_reply_bytes");
-	l->stream_client_bytes = kw_conf_size(conf,
-	    "limits.stream_client_bytes");
-	l->stream_queued_bytes = kw_conf_size(conf,
-	    "limits.stream_queued_bytes");
+	l->stream_client_bytes =
+	    kw_conf_size(conf, "limits.stream_client_bytes");
+	l->stream_queued_bytes =
+	    kw_conf_size(conf, "limits.stream_queued_bytes");
 	l->docker_lookups = kw_conf_int(conf, "limits.docker_lookups");
-	l->docker_lookup_interval_ms = kw_conf_ms(conf,
-	    "limits.docker_lookup_interval");
+	l->docker_lookup_interval_ms =
+	    kw_conf_ms(conf, "limits.docker_lookup_interval");
 	l->cgroup_dirs = kw_conf_int(conf, "limits.cgroup_dirs");
 }
 
@@ -94,12 +94,14 @@ kw_limit_hit(enum kw_limit_hit which, const char *fmt, ...)
 	va_end(ap);
 	if (hits[which].unlogged > 0)
 		log_warnx("%s (%s: %llu more in the last minute, %llu in "
-		    "all)", msg, hit_names[which],
+			  "all)",
+		    msg, hit_names[which],
 		    (unsigned long long)hits[which].unlogged,
 		    (unsigned long long)hits[which].count);
 	else
 		log_warnx("%s (%s: %llu in all; logged at most once a "
-		    "minute)", msg, hit_names[which],
+			  "minute)",
+		    msg, hit_names[which],
 		    (unsigned long long)hits[which].count);
 	hits[which].logged_ns = now ? now : 1;
 	hits[which].unlogged = 0;

@@ -15,7 +15,7 @@
 
 #include "kwarden.h"
 
-#define LOG_LINE_MAX	2048
+#define LOG_LINE_MAX 2048
 
 static const char *const level_names[] = {
 	[KW_LOG_DEBUG] = "debug",
@@ -24,13 +24,13 @@ static const char *const level_names[] = {
 	[KW_LOG_ERROR] = "error",
 };
 
-static char		 log_progname[32] = "kwarden";
+static char log_progname[32] = "kwarden";
 static enum kw_log_level log_level = KW_LOG_INFO;
 
-static pthread_mutex_t	 log_mtx = PTHREAD_MUTEX_INITIALIZER;
-static char		 log_last[512];
-static uint64_t		 log_last_ns;
-static uint64_t		 log_errors;
+static pthread_mutex_t log_mtx = PTHREAD_MUTEX_INITIALIZER;
+static char log_last[512];
+static uint64_t log_last_ns;
+static uint64_t log_errors;
 
 /*
  * systemd's journal reads our stderr when JOURNAL_STREAM names it: then
@@ -42,9 +42,9 @@ static const int level_prio[] = { 7, 6, 4, 3 };
 static int
 stderr_is_journal(void)
 {
-	const char	*js = getenv("JOURNAL_STREAM");
-	unsigned long	 dev, ino;
-	struct stat	 st;
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long dev, ino;
+	struct stat st;
 
 	if (js == NULL || sscanf(js, "%lu:%lu", &dev, &ino) != 2 ||
 	    fstat(STDERR_FILENO, &st) == -1)
@@ -66,7 +66,7 @@ kw_log_init(const char *progname, enum kw_log_level level)
 int
 kw_log_parse_level(const char *name, enum kw_log_level *level)
 {
-	size_t	i;
+	size_t i;
 
 	if (name == NULL)
 		return -1;
@@ -83,12 +83,12 @@ kw_log_parse_level(const char *name, enum kw_log_level *level)
 static void
 log_emit(enum kw_log_level level, int errnum, const char *fmt, va_list ap)
 {
-	char		 line[LOG_LINE_MAX], ebuf[128];
-	struct timespec	 ts;
-	struct tm	 tm;
-	size_t		 hdr, len, i;
-	int		 n;
-	uint64_t	 now_ns;
+	char line[LOG_LINE_MAX], ebuf[128];
+	struct timespec ts;
+	struct tm tm;
+	size_t hdr, len, i;
+	int n;
+	uint64_t now_ns;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
@@ -98,10 +98,10 @@ log_emit(enum kw_log_level level, int errnum, const char *fmt, va_list ap)
 		    level_names[level]);
 	else
 		n = snprintf(line, sizeof(line),
-	    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld] %s: ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L, log_progname,
-	    (long)getpid(), level_names[level]);
+		    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld] %s: ",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L, log_progname,
+		    (long)getpid(), level_names[level]);
 	if (n < 0)
 		return;
 	hdr = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
@@ -126,8 +126,8 @@ log_emit(enum kw_log_level level, int errnum, const char *fmt, va_list ap)
 
 	if (level >= KW_LOG_WARN) {
 		pthread_mutex_lock(&log_mtx);
-		snprintf(log_last, sizeof(log_last), "%.*s",
-		    (int)(len - hdr), line + hdr);
+		snprintf(log_last, sizeof(log_last), "%.*s", (int)(len - hdr),
+		    line + hdr);
 		log_last_ns = now_ns;
 		log_errors++;
 		pthread_mutex_unlock(&log_mtx);
@@ -144,8 +144,8 @@ log_emit(enum kw_log_level level, int errnum, const char *fmt, va_list ap)
 void
 log_debug(const char *fmt, ...)
 {
-	va_list	ap;
-	int	saved = errno;
+	va_list ap;
+	int saved = errno;
 
 	if (log_level > KW_LOG_DEBUG)
 		return;
@@ -158,8 +158,8 @@ log_debug(const char *fmt, ...)
 void
 log_info(const char *fmt, ...)
 {
-	va_list	ap;
-	int	saved = errno;
+	va_list ap;
+	int saved = errno;
 
 	if (log_level > KW_LOG_INFO)
 		return;
@@ -172,8 +172,8 @@ log_info(const char *fmt, ...)
 void
 log_warn(const char *fmt, ...)
 {
-	va_list	ap;
-	int	saved = errno;
+	va_list ap;
+	int saved = errno;
 
 	va_start(ap, fmt);
 	log_emit(KW_LOG_WARN, saved, fmt, ap);
@@ -184,8 +184,8 @@ log_warn(const char *fmt, ...)
 void
 log_warnx(const char *fmt, ...)
 {
-	va_list	ap;
-	int	saved = errno;
+	va_list ap;
+	int saved = errno;
 
 	va_start(ap, fmt);
 	log_emit(KW_LOG_WARN, 0, fmt, ap);
@@ -196,8 +196,8 @@ log_warnx(const char *fmt, ...)
 void
 fatal(const char *fmt, ...)
 {
-	va_list	ap;
-	int	saved = errno;
+	va_list ap;
+	int saved = errno;
 
 	va_start(ap, fmt);
 	log_emit(KW_LOG_ERROR, saved, fmt, ap);
@@ -208,7 +208,7 @@ fatal(const char *fmt, ...)
 void
 fatalx(const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	log_emit(KW_LOG_ERROR, 0, fmt, ap);
@@ -223,7 +223,7 @@ kw_log_last_error(uint64_t *ts_ns)
 	 * A per-thread copy so the caller's string stays valid while other
 	 * threads keep logging.
 	 */
-	static __thread char	copy[sizeof(log_last)];
+	static __thread char copy[sizeof(log_last)];
 
 	pthread_mutex_lock(&log_mtx);
 	memcpy(copy, log_last, sizeof(copy));
@@ -236,7 +236,7 @@ kw_log_last_error(uint64_t *ts_ns)
 uint64_t
 kw_log_error_count(void)
 {
-	uint64_t	n;
+	uint64_t n;
 
 	pthread_mutex_lock(&log_mtx);
 	n = log_errors;

@@ -89,7 +89,7 @@ kw_mpscan_feed(struct kw_mpscan *s, const char *buf, size_t len)
 	while (s->need > 0) {
 		unsigned char b;
 		size_t hdr = 1, nsize = 0, fixed = 0;
-		int kind = 0;	/* 0 scalar, 1 payload, 2 array, 3 map */
+		int kind = 0; /* 0 scalar, 1 payload, 2 array, 3 map */
 		uint64_t n = 0;
 
 		if (s->pos >= len)
@@ -109,34 +109,96 @@ kw_mpscan_feed(struct kw_mpscan *s, const char *buf, size_t len)
 			n = b & 0x1f;
 		} else {
 			switch (b) {
-			case 0xc4: case 0xd9: kind = 1; nsize = 1; break;
-			case 0xc5: case 0xda: kind = 1; nsize = 2; break;
-			case 0xc6: case 0xdb: kind = 1; nsize = 4; break;
-			case 0xc7: kind = 1; nsize = 1; fixed = 1; break;
-			case 0xc8: kind = 1; nsize = 2; fixed = 1; break;
-			case 0xc9: kind = 1; nsize = 4; fixed = 1; break;
-			case 0xca: fixed = 4; break;
-			case 0xcb: fixed = 8; break;
-			case 0xcc: case 0xd0: fixed = 1; break;
-			case 0xcd: case 0xd1: fixed = 2; break;
-			case 0xce: case 0xd2: fixed = 4; break;
-			case 0xcf: case 0xd3: fixed = 8; break;
-			case 0xd4: fixed = 2; break;
-			case 0xd5: fixed = 3; break;
-			case 0xd6: fixed = 5; break;
-			case 0xd7: fixed = 9; break;
-			case 0xd8: fixed = 17; break;
-			case 0xdc: kind = 2; nsize = 2; break;
-			case 0xdd: kind = 2; nsize = 4; break;
-			case 0xde: kind = 3; nsize = 2; break;
-			case 0xdf: kind = 3; nsize = 4; break;
+			case 0xc4:
+			case 0xd9:
+				kind = 1;
+				nsize = 1;
+				break;
+			case 0xc5:
+			case 0xda:
+				kind = 1;
+				nsize = 2;
+				break;
+			case 0xc6:
+			case 0xdb:
+				kind = 1;
+				nsize = 4;
+				break;
+			case 0xc7:
+				kind = 1;
+				nsize = 1;
+				fixed = 1;
+				break;
+			case 0xc8:
+				kind = 1;
+				nsize = 2;
+				fixed = 1;
+				break;
+			case 0xc9:
+				kind = 1;
+				nsize = 4;
+				fixed = 1;
+				break;
+			case 0xca:
+				fixed = 4;
+				break;
+			case 0xcb:
+				fixed = 8;
+				break;
+			case 0xcc:
+			case 0xd0:
+				fixed = 1;
+				break;
+			case 0xcd:
+			case 0xd1:
+				fixed = 2;
+				break;
+			case 0xce:
+			case 0xd2:
+				fixed = 4;
+				break;
+			case 0xcf:
+			case 0xd3:
+				fixed = 8;
+				break;
+			case 0xd4:
+				fixed = 2;
+				break;
+			case 0xd5:
+				fixed = 3;
+				break;
+			case 0xd6:
+				fixed = 5;
+				break;
+			case 0xd7:
+				fixed = 9;
+				break;
+			case 0xd8:
+				fixed = 17;
+				break;
+			case 0xdc:
+				kind = 2;
+				nsize = 2;
+				break;
+			case 0xdd:
+				kind = 2;
+				nsize = 4;
+				break;
+			case 0xde:
+				kind = 3;
+				nsize = 2;
+				break;
+			case 0xdf:
+				kind = 3;
+				nsize = 4;
+				break;
 			default:
-				return -2;	/* 0xc1: never used */
+				return -2; /* 0xc1: never used */
 			}
 		}
 		if (nsize > 0) {
 			if (len - s->pos < 1 + nsize)
-				return 0;	/* header not all here yet */
+				return 0; /* header not all here yet */
 			n = be_uint(p + s->pos + 1, nsize);
 			hdr += nsize;
 		}
@@ -145,15 +207,15 @@ kw_mpscan_feed(struct kw_mpscan *s, const char *buf, size_t len)
 		case 0:
 			s->pos += hdr + fixed;
 			break;
-		case 1:		/* ext: the type byte is part of the header */
+		case 1: /* ext: the type byte is part of the header */
 			if (n > s->max_len)
 				return -1;
 			s->pos += hdr + fixed + n;
 			break;
 		case 2:
 		case 3:
-			if (n > s->max_count || (kind == 3 &&
-			    n * 2 > s->max_count))
+			if (n > s->max_count ||
+			    (kind == 3 && n * 2 > s->max_count))
 				return -1;
 			s->need += kind == 3 ? n * 2 : n;
 			s->pos += hdr;
@@ -286,7 +348,7 @@ kw_get_str(const msgpack_object *map, const char *key, char *buf, size_t len)
 	n = o->via.str.size;
 	if (n > len - 1)
 		n = len - 1;
-	if (n > 0)	/* an empty str may point nowhere */
+	if (n > 0) /* an empty str may point nowhere */
 		memcpy(buf, o->via.str.ptr, n);
 	buf[n] = '\0';
 	/* A NUL inside the string ends it: keys and names never hold one. */
@@ -307,8 +369,10 @@ kw_msg_decode(const msgpack_object *obj, struct kw_msg *msg, char *err,
 	}
 	for (i = 0; i < obj->via.map.size; i++) {
 		if (obj->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR) {
-			seterr(err, errlen, "message has a key that is not a "
-			    "string", NULL);
+			seterr(err, errlen,
+			    "message has a key that is not a "
+			    "string",
+			    NULL);
 			return -1;
 		}
 	}
@@ -495,8 +559,7 @@ kw_proc_set_cgroup(struct kw_proc *p, const char *s, size_t len)
 }
 
 int
-kw_deletion_set_evidence(struct kw_deletion_rec *r, const char *s,
-    size_t len)
+kw_deletion_set_evidence(struct kw_deletion_rec *r, const char *s, size_t len)
 {
 	char *c;
 
@@ -711,8 +774,9 @@ unpack_field(const msgpack_object *map, const struct kw_field *f, void *v,
 			return -1;
 		}
 		if (f->set(rec, o->via.str.ptr,
-		    strnlen(o->via.str.ptr, o->via.str.size)) == -1) {
-			seterr(err, errlen, "too long or out of memory", f->key);
+			strnlen(o->via.str.ptr, o->via.str.size)) == -1) {
+			seterr(err, errlen, "too long or out of memory",
+			    f->key);
 			return -1;
 		}
 		return 0;
@@ -748,8 +812,8 @@ kw_fields_unpack(const msgpack_object *map, const struct kw_schema *s,
 	for (i = 0; i < s->nfields; i++, f++) {
 		if (f->optional && kw_map_get(map, f->key) == NULL)
 			continue;
-		if (unpack_field(map, f, base + f->off, rec, err,
-		    errlen) == -1)
+		if (unpack_field(map, f, base + f->off, rec, err, errlen) ==
+		    -1)
 			return -1;
 	}
 	return 0;
@@ -768,8 +832,8 @@ kw_snapshot_pack(msgpack_packer *pk, const struct kw_snapshot *snap)
 	kw_pack_str(pk, "procs");
 	msgpack_pack_array(pk, snap->nprocs);
 	for (i = 0; i < snap->nprocs; i++) {
-		msgpack_pack_map(pk, kw_fields_count(&kw_proc_schema,
-		    &snap->procs[i]));
+		msgpack_pack_map(pk,
+		    kw_fields_count(&kw_proc_schema, &snap->procs[i]));
 		kw_fields_pack(pk, &kw_proc_schema, &snap->procs[i]);
 	}
 	kw_pack_str(pk, "cgroups");
@@ -782,8 +846,8 @@ kw_snapshot_pack(msgpack_packer *pk, const struct kw_snapshot *snap)
 
 /* Optional: a reader without cgroup figures sends none. */
 static int
-cgroups_unpack(const msgpack_object *map, struct kw_snapshot *snap,
-    char *err, size_t errlen)
+cgroups_unpack(const msgpack_object *map, struct kw_snapshot *snap, char *err,
+    size_t errlen)
 {
 	const msgpack_object *a, *m;
 	struct kw_cgroup_stat *c;
@@ -805,10 +869,12 @@ cgroups_unpack(const msgpack_object *map, struct kw_snapshot *snap,
 		if (m->type != MSGPACK_OBJECT_MAP ||
 		    kw_cgroup_stat_unpack(m, c, e, sizeof(e)) == -1) {
 			if (err != NULL && errlen > 0)
-				snprintf(err, errlen, "cgroups[%" PRIu32 "]%s%s",
-				    i, m->type == MSGPACK_OBJECT_MAP ? "." : ": ",
-				    m->type == MSGPACK_OBJECT_MAP ? e :
-				    "not a map");
+				snprintf(err, errlen,
+				    "cgroups[%" PRIu32 "]%s%s", i,
+				    m->type == MSGPACK_OBJECT_MAP ? "." : ": ",
+				    m->type == MSGPACK_OBJECT_MAP ?
+					e :
+					"not a map");
 			return -1;
 		}
 	}
@@ -832,7 +898,7 @@ kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
 
 	kw_snapshot_clear(snap);
 	if (need_str(map, "source", snap->source, sizeof(snap->source), err,
-	    errlen) == -1)
+		errlen) == -1)
 		return -1;
 	if (kw_get_u64(map, "ts", &ts) == 0)
 		snap->ts_ns = ts;
@@ -844,7 +910,7 @@ kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
 		return -1;
 	}
 	if (kw_fields_unpack(host, &kw_host_schema, &snap->host, e,
-	    sizeof(e)) == -1) {
+		sizeof(e)) == -1) {
 		if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "host.%s", e);
 		return -1;
@@ -871,7 +937,7 @@ kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
 		if (m->type != MSGPACK_OBJECT_MAP)
 			snprintf(e, sizeof(e), "not a map");
 		else if (kw_fields_unpack(m, &kw_proc_schema, p, e,
-		    sizeof(e)) == 0)
+			     sizeof(e)) == 0)
 			continue;
 		if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "procs[%" PRIu32 "]%s%s", i,
@@ -881,20 +947,18 @@ kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
 	return 0;
 }
 
-#define RECORD_CODEC(name, type, schema)				\
-void									\
-name##_pack(msgpack_packer *pk, const type *r)				\
-{									\
-	kw_fields_pack(pk, &schema, r);					\
-}									\
-									\
-int									\
-name##_unpack(const msgpack_object *map, type *r, char *err,		\
-    size_t errlen)							\
-{									\
-	memset(r, 0, sizeof(*r));					\
-	return kw_fields_unpack(map, &schema, r, err, errlen);		\
-}
+#define RECORD_CODEC(name, type, schema)                                 \
+	void name##_pack(msgpack_packer *pk, const type *r)              \
+	{                                                                \
+		kw_fields_pack(pk, &schema, r);                          \
+	}                                                                \
+                                                                         \
+	int name##_unpack(const msgpack_object *map, type *r, char *err, \
+	    size_t errlen)                                               \
+	{                                                                \
+		memset(r, 0, sizeof(*r));                                \
+		return kw_fields_unpack(map, &schema, r, err, errlen);   \
+	}
 
 RECORD_CODEC(kw_sys, struct kw_sys_rec, kw_sys_schema)
 RECORD_CODEC(kw_container, struct kw_container_rec, kw_container_schema)

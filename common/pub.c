@@ -16,8 +16,8 @@
 
 #include "kwarden.h"
 
-#define CLIENT_MSG_MAX	4096	/* sub and ack are a few bytes */
-#define WRITE_BATCH	64	/* ring messages handed over in one write */
+#define CLIENT_MSG_MAX 4096 /* sub and ack are a few bytes */
+#define WRITE_BATCH    64   /* ring messages handed over in one write */
 
 /*
  * A message is stored once: the ring holds a reference, and so does each
@@ -25,73 +25,73 @@
  * clients lag, its bytes are not copied.
  */
 struct ring_msg {
-	uint64_t	seq;
-	uint64_t	end_off;	/* bytes published up to and with it */
-	size_t		len;
-	unsigned	refs;
-	uint64_t	*held;		/* the bytes of messages alive */
-	char		data[];
+	uint64_t seq;
+	uint64_t end_off; /* bytes published up to and with it */
+	size_t len;
+	unsigned refs;
+	uint64_t *held; /* the bytes of messages alive */
+	char data[];
 };
 
 struct pub_client {
-	uv_pipe_t		 pipe;
-	struct kw_pub		*pub;
-	struct pub_client	*next, *prev;
-	uint64_t		 next_seq;	/* next ring message to send */
-	struct kw_flow		 flow;
-	msgpack_unpacker	 unp;
-	struct kw_mpscan	 scan;
-	uid_t			 uid;		/* of the peer, -1: unknown */
-	uint64_t		 replay_start_ns; /* this interval's first sub */
-	uint64_t		 replays;	/* subs in this interval */
-	int			 closing;
+	uv_pipe_t pipe;
+	struct kw_pub *pub;
+	struct pub_client *next, *prev;
+	uint64_t next_seq; /* next ring message to send */
+	struct kw_flow flow;
+	msgpack_unpacker unp;
+	struct kw_mpscan scan;
+	uid_t uid;		  /* of the peer, -1: unknown */
+	uint64_t replay_start_ns; /* this interval's first sub */
+	uint64_t replays;	  /* subs in this interval */
+	int closing;
 };
 
 struct wreq {
-	uv_write_t		 req;
-	struct pub_client	*client;
-	size_t			 len;
-	unsigned		 nmsgs;
-	struct ring_msg		*msgs[];
+	uv_write_t req;
+	struct pub_client *client;
+	size_t len;
+	unsigned nmsgs;
+	struct ring_msg *msgs[];
 };
 
 struct kw_pub {
-	uv_loop_t		*loop;
-	uv_pipe_t		 server;
-	char			 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	char			 stream[32];
-	struct kw_pub_opts	 opts;
-	uint64_t		 epoch;
-	uint64_t		 seq;
-	uint64_t		 total_off;	/* bytes ever published */
+	uv_loop_t *loop;
+	uv_pipe_t server;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char stream[32];
+	struct kw_pub_opts opts;
+	uint64_t epoch;
+	uint64_t seq;
+	uint64_t total_off; /* bytes ever published */
 	/* ring: circular array of messages, oldest at head */
-	struct ring_msg		**ring;
-	size_t			 ring_cap, ring_head, ring_count;
-	size_t			 ring_bytes;
-	struct pub_client	*clients;
-	struct pub_client	*durable;	/* whose acks count */
-	size_t			 queued;	/* inflight, all clients */
-	struct kw_pub_stats	 st;
+	struct ring_msg **ring;
+	size_t ring_cap, ring_head, ring_count;
+	size_t ring_bytes;
+	struct pub_client *clients;
+	struct pub_client *durable; /* whose acks count */
+	size_t queued;		    /* inflight, all clients */
+	struct kw_pub_stats st;
 	/*
 	 * The message being built is packed straight into its ring entry
 	 * (no packer buffer to copy from, nothing kept between messages):
 	 * bmsg is allocated at the size the last message of its type had.
 	 */
-	struct ring_msg		*bmsg;
-	size_t			 bcap;		/* bytes of bmsg->data */
-	enum kw_msg_type	 btype;
-	size_t			 hint[KW_MSG__COUNT];
-	msgpack_packer		 pk;
-	int			 building;
-	int			 pack_failed;
-	int			 listening;
-	int			 closing;
-	int			 pending_closes;
+	struct ring_msg *bmsg;
+	size_t bcap; /* bytes of bmsg->data */
+	enum kw_msg_type btype;
+	size_t hint[KW_MSG__COUNT];
+	msgpack_packer pk;
+	int building;
+	int pack_failed;
+	int listening;
+	int closing;
+	int pending_closes;
 };
 
-static void	client_pump(struct pub_client *c);
-static void	client_close(struct pub_client *c, const char *why);
-static void	cut_lagging(struct pub_client *c, const char *why);
+static void client_pump(struct pub_client *c);
+static void client_close(struct pub_client *c, const char *why);
+static void cut_lagging(struct pub_client *c, const char *why);
 static struct pub_client *over_total(struct kw_pub *pub);
 
 static uint64_t
@@ -102,7 +102,7 @@ new_epoch(void)
 	while (e == 0) {
 		if (getrandom(&e, sizeof(e), 0) != sizeof(e))
 			e = kw_now_ns() ^ ((uint64_t)getpid() << 32);
-		e &= INT64_MAX;		/* fits an SQLite INTEGER */
+		e &= INT64_MAX; /* fits an SQLite INTEGER */
 	}
 	return e;
 }
@@ -172,8 +172,8 @@ kw_pub_new(uv_loop_t *loop, const char *path, const char *stream,
 	 * the whole ring plus what may be in flight.
 	 */
 	if (pub->opts.max_lag_bytes == 0)
-		pub->opts.max_lag_bytes = pub->opts.ring_bytes +
-		    pub->opts.high_water;
+		pub->opts.max_lag_bytes =
+		    pub->opts.ring_bytes + pub->opts.high_water;
 	if (pub->opts.mode == 0)
 		pub->opts.mode = 0660;
 	if (pub->opts.max_clients == 0)
@@ -210,7 +210,8 @@ claim_path(const char *path)
 	close(fd);
 	if (rc == 0) {
 		log_warnx("%s: another process is listening there "
-		    "(already running?)", path);
+			  "(already running?)",
+		    path);
 		return -1;
 	}
 	if (saved == ENOENT)
@@ -252,7 +253,8 @@ kw_listen_unix(uv_pipe_t *server, const char *path, int mode,
 	}
 	if (chmod(path, mode) == -1)
 		log_warn("%s: chmod %o", path, mode);
-	if (listen_gid != (gid_t)-1 && chown(path, (uid_t)-1, listen_gid) == -1)
+	if (listen_gid != (gid_t)-1 &&
+	    chown(path, (uid_t)-1, listen_gid) == -1)
 		log_warn("%s: chown to group %lu", path,
 		    (unsigned long)listen_gid);
 	return 0;
@@ -338,8 +340,10 @@ ring_push(struct kw_pub *pub, struct ring_msg *m)
 	pub->ring_count++;
 	pub->ring_bytes += m->len;
 	/* Keep the newest even when it alone is over the bounds. */
-	while (pub->ring_count > 1 && (pub->ring_bytes > pub->opts.ring_bytes ||
-	    (pub->opts.ring_msgs > 0 && pub->ring_count > pub->opts.ring_msgs)))
+	while (pub->ring_count > 1 &&
+	    (pub->ring_bytes > pub->opts.ring_bytes ||
+		(pub->opts.ring_msgs > 0 &&
+		    pub->ring_count > pub->opts.ring_msgs)))
 		ring_drop_oldest(pub);
 	return 0;
 }
@@ -385,7 +389,8 @@ cut_lagging(struct pub_client *c, const char *why)
 	struct kw_pub *pub = c->pub;
 
 	pub->st.clients_cut++;
-	kw_limit_hit(KW_HIT_STREAM_CLIENT_BYTES, "%s: a client %s (%zu bytes "
+	kw_limit_hit(KW_HIT_STREAM_CLIENT_BYTES,
+	    "%s: a client %s (%zu bytes "
 	    "queued to it, limits.stream_client_bytes %zu): disconnected",
 	    pub->path, why, c->flow.inflight, pub->opts.high_water);
 	client_close(c, NULL);
@@ -404,16 +409,18 @@ over_total(struct kw_pub *pub)
 	if (pub->queued <= pub->opts.queued_bytes)
 		return NULL;
 	for (c = pub->clients; c != NULL; c = c->next)
-		if (!c->closing && (worst == NULL ||
-		    c->flow.inflight > worst->flow.inflight))
+		if (!c->closing &&
+		    (worst == NULL || c->flow.inflight > worst->flow.inflight))
 			worst = c;
 	if (worst == NULL)
 		return NULL;
 	pub->st.queued_cut++;
-	kw_limit_hit(KW_HIT_STREAM_QUEUED_BYTES, "%s: %zu bytes queued to its "
+	kw_limit_hit(KW_HIT_STREAM_QUEUED_BYTES,
+	    "%s: %zu bytes queued to its "
 	    "clients (limits.stream_queued_bytes %zu): the client with the "
-	    "most, %zu, disconnected", pub->path, pub->queued,
-	    pub->opts.queued_bytes, worst->flow.inflight);
+	    "most, %zu, disconnected",
+	    pub->path, pub->queued, pub->opts.queued_bytes,
+	    worst->flow.inflight);
 	client_close(worst, NULL);
 	return worst;
 }
@@ -449,7 +456,7 @@ client_write(struct pub_client *c, struct ring_msg **msgs, unsigned n,
 	w->len = len;
 	w->nmsgs = n;
 	if ((rc = uv_write(&w->req, (uv_stream_t *)&c->pipe, bufs, n,
-	    write_done)) != 0) {
+		 write_done)) != 0) {
 		for (i = 0; i < n; i++)
 			msg_unref(w->msgs[i]);
 		free(w);
@@ -479,11 +486,12 @@ client_pump(struct pub_client *c)
 		n = 0;
 		bytes = 0;
 		while (n < WRITE_BATCH && c->next_seq <= pub->seq &&
-		    (n == 0 || c->flow.inflight + bytes < pub->opts.high_water)) {
+		    (n == 0 ||
+			c->flow.inflight + bytes < pub->opts.high_water)) {
 			m = ring_get(pub, c->next_seq);
 			if (m == NULL) {
 				if (n > 0)
-					break;	/* send these first */
+					break; /* send these first */
 				cut_lagging(c, "fell out of the replay ring");
 				return;
 			}
@@ -492,7 +500,7 @@ client_pump(struct pub_client *c)
 			c->next_seq++;
 		}
 		if (client_write(c, batch, n,
-		    backlog_from(pub, c->next_seq)) == -1)
+			backlog_from(pub, c->next_seq)) == -1)
 			return;
 	}
 }
@@ -565,7 +573,7 @@ fill_hello(msgpack_packer *pk, void *arg)
 }
 
 struct gap_arg {
-	uint64_t	from, to;
+	uint64_t from, to;
 };
 
 static void
@@ -600,10 +608,11 @@ client_sub(struct pub_client *c, const msgpack_object *obj)
 	}
 	if (++c->replays > pub->opts.replays) {
 		pub->st.replays_refused++;
-		kw_limit_hit(KW_HIT_STREAM_REPLAYS, "%s: a client asked for "
+		kw_limit_hit(KW_HIT_STREAM_REPLAYS,
+		    "%s: a client asked for "
 		    "more than %" PRIu64 " replays in %" PRIu64 " ms: "
-		    "disconnected (limits.stream_replays)", pub->path,
-		    pub->opts.replays, pub->opts.replay_ms);
+		    "disconnected (limits.stream_replays)",
+		    pub->path, pub->opts.replays, pub->opts.replay_ms);
 		client_close(c, NULL);
 		return;
 	}
@@ -618,8 +627,8 @@ client_sub(struct pub_client *c, const msgpack_object *obj)
 			pub->durable = c;
 		else
 			log_info("%s: durable sub from uid %lu, not ours: "
-			    "its acks will not count", pub->path,
-			    (unsigned long)c->uid);
+				 "its acks will not count",
+			    pub->path, (unsigned long)c->uid);
 	}
 	(void)kw_get_u64(obj, "epoch", &epoch);
 	if (epoch != pub->epoch || from == 0)
@@ -630,8 +639,10 @@ client_sub(struct pub_client *c, const msgpack_object *obj)
 	if (from < oldest) {
 		g.from = from;
 		g.to = oldest - 1;
-		log_info("%s: client asked for seq %" PRIu64 ", ring starts at "
-		    "%" PRIu64 ": sending a gap", pub->path, from, oldest);
+		log_info("%s: client asked for seq %" PRIu64
+			 ", ring starts at "
+			 "%" PRIu64 ": sending a gap",
+		    pub->path, from, oldest);
 		send_small(c, fill_gap, &g);
 		if (c->closing)
 			return;
@@ -656,10 +667,12 @@ client_ack(struct pub_client *c, const msgpack_object *obj)
 		return;
 	if (c != pub->durable || seq > pub->seq) {
 		pub->st.acks_refused++;
-		kw_limit_hit(KW_HIT_ACKS, "%s: ack of seq %" PRIu64 " ignored: "
-		    "%s", pub->path, seq, c != pub->durable ?
-		    "not from the durable consumer" :
-		    "past the last seq published");
+		kw_limit_hit(KW_HIT_ACKS,
+		    "%s: ack of seq %" PRIu64 " ignored: "
+		    "%s",
+		    pub->path, seq,
+		    c != pub->durable ? "not from the durable consumer" :
+					"past the last seq published");
 		return;
 	}
 	if (seq > pub->st.acked_seq)
@@ -704,22 +717,25 @@ client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			if (msgpack_unpacker_message_size(&c->unp) >
 			    CLIENT_MSG_MAX) {
 				pub->st.clients_bad++;
-				client_close(c, "sent an oversized message: "
+				client_close(c,
+				    "sent an oversized message: "
 				    "disconnected");
 			}
 			break;
 		}
 		if (rc != MSGPACK_UNPACK_SUCCESS) {
 			pub->st.clients_bad++;
-			client_close(c, rc == KW_UNPACK_REFUSED ?
-			    "declared a size over the limit: disconnected" :
-			    "sent malformed msgpack: disconnected");
+			client_close(c,
+			    rc == KW_UNPACK_REFUSED ?
+				"declared a size over the limit: disconnected" :
+				"sent malformed msgpack: disconnected");
 			break;
 		}
 		if (kw_msg_decode(&res.data, &msg, err, sizeof(err)) == -1) {
 			pub->st.clients_bad++;
 			log_info("%s: client message: %s", pub->path, err);
-			client_close(c, "sent a malformed message: "
+			client_close(c,
+			    "sent a malformed message: "
 			    "disconnected");
 			break;
 		}
@@ -780,9 +796,10 @@ on_connection(uv_stream_t *server, int status)
 	}
 	if (pub->st.clients > pub->opts.max_clients) {
 		pub->st.clients_refused++;
-		kw_limit_hit(KW_HIT_STREAM_CLIENTS, "%s: connection refused: "
-		    "%zu clients already (limits.stream_clients)", pub->path,
-		    pub->opts.max_clients);
+		kw_limit_hit(KW_HIT_STREAM_CLIENTS,
+		    "%s: connection refused: "
+		    "%zu clients already (limits.stream_clients)",
+		    pub->path, pub->opts.max_clients);
 		client_close(c, NULL);
 		return;
 	}
@@ -798,7 +815,7 @@ int
 kw_pub_start(struct kw_pub *pub)
 {
 	if (kw_listen_unix(&pub->server, pub->path, pub->opts.mode,
-	    on_connection) == -1)
+		on_connection) == -1)
 		return -1;
 	pub->listening = 1;
 	log_info("%s: streaming %s (epoch %" PRIu64 ")", pub->path,
@@ -881,11 +898,11 @@ kw_pub_commit(struct kw_pub *pub)
 	for (c = pub->clients; c != NULL; c = next) {
 		next = c->next;
 		if (c->closing)
-			continue;	/* cut meanwhile by over_total */
+			continue; /* cut meanwhile by over_total */
 		if (c->flow.paused) {
 			/* Not written to: only see whether it is too far. */
 			if (kw_flow_sent(&c->flow, 0,
-			    backlog_from(pub, c->next_seq)) == KW_FLOW_CUT)
+				backlog_from(pub, c->next_seq)) == KW_FLOW_CUT)
 				cut_lagging(c, "too far behind");
 			continue;
 		}

@@ -10,6 +10,8 @@
 
 #include "proto.h"
 
+/* The field tables, aligned by column (not clang-formatted): */
+/* clang-format off */
 /* The C type a member of each field type must have. */
 #define CTYPE_STR(T, m)		char (*)[sizeof(((T *)0)->m)]
 #define CTYPE_HSTR(T, m)	char **
@@ -263,6 +265,7 @@ const struct kw_schema *const kw_records[] = {
 	&kw_decision_schema,
 	&kw_policy_schema,
 };
+/* clang-format on */
 
 json_t *
 kw_record_to_json(const struct kw_schema *s, const void *rec)
@@ -284,7 +287,8 @@ kw_record_to_json(const struct kw_schema *s, const void *rec)
 			break;
 		case KW_F_HSTR:
 			v = json_string(*(char *const *)p != NULL ?
-			    *(char *const *)p : "");
+				*(char *const *)p :
+				"");
 			break;
 		case KW_F_CHAR:
 			c[0] = *(const char *)p;
@@ -292,7 +296,7 @@ kw_record_to_json(const struct kw_schema *s, const void *rec)
 			v = json_string(c);
 			break;
 		case KW_F_U64:
-			v = json_integer((json_int_t)*(const uint64_t *)p);
+			v = json_integer((json_int_t) * (const uint64_t *)p);
 			break;
 		case KW_F_U32:
 			v = json_integer(*(const uint32_t *)p);

@@ -10,57 +10,57 @@
 
 #include "kwarden.h"
 
-#define BACKOFF_MIN_MS	100
-#define BACKOFF_MAX_MS	5000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
 
 enum sub_state {
 	SUB_IDLE,
 	SUB_CONNECTING,
-	SUB_HELLO,		/* connected, waiting for hello */
+	SUB_HELLO, /* connected, waiting for hello */
 	SUB_STREAMING,
 };
 
 struct sub_conn {
-	uv_pipe_t	 pipe;
-	uv_connect_t	 req;
-	struct kw_sub	*sub;
-	int		 closing;
+	uv_pipe_t pipe;
+	uv_connect_t req;
+	struct kw_sub *sub;
+	int closing;
 };
 
 struct sub_wreq {
-	uv_write_t	 req;
-	size_t		 len;
-	char		 data[];
+	uv_write_t req;
+	size_t len;
+	char data[];
 };
 
 struct kw_sub {
-	uv_loop_t		*loop;
-	char			 path[108];
-	char			 stream[32];
-	int			 durable;
-	struct kw_sub_cb	 cb;
-	struct sub_conn		*conn;
-	uv_timer_t		 timer;
-	msgpack_unpacker	 unp;
-	struct kw_mpscan	 scan;
-	msgpack_unpacked	 res;
-	enum sub_state		 state;
-	uint64_t		 backoff_ms;
-	uint64_t		 epoch;		/* of the resume point */
-	uint64_t		 last_seq;	/* last handled */
-	uint64_t		 expect;	/* next seq wanted, 0: any */
-	int			 awaiting;	/* drop until seq == expect */
-	int			 paused;
-	int			 closing;
-	int			 failing;	/* last attempt failed (logged) */
-	int			 warned_first;	/* never connected: warned */
-	uint64_t		 born_ns;	/* kw_sub_new, monotonic */
-	uint64_t		 ended_epoch;	/* its end handled: a clean stop */
-	struct kw_sub_stats	 st;
+	uv_loop_t *loop;
+	char path[108];
+	char stream[32];
+	int durable;
+	struct kw_sub_cb cb;
+	struct sub_conn *conn;
+	uv_timer_t timer;
+	msgpack_unpacker unp;
+	struct kw_mpscan scan;
+	msgpack_unpacked res;
+	enum sub_state state;
+	uint64_t backoff_ms;
+	uint64_t epoch;	   /* of the resume point */
+	uint64_t last_seq; /* last handled */
+	uint64_t expect;   /* next seq wanted, 0: any */
+	int awaiting;	   /* drop until seq == expect */
+	int paused;
+	int closing;
+	int failing;	      /* last attempt failed (logged) */
+	int warned_first;     /* never connected: warned */
+	uint64_t born_ns;     /* kw_sub_new, monotonic */
+	uint64_t ended_epoch; /* its end handled: a clean stop */
+	struct kw_sub_stats st;
 };
 
-static void	sub_connect(struct kw_sub *sub);
-static void	sub_drain(struct kw_sub *sub);
+static void sub_connect(struct kw_sub *sub);
+static void sub_drain(struct kw_sub *sub);
 
 struct kw_sub *
 kw_sub_new(uv_loop_t *loop, const char *path, const char *stream, int durable,
@@ -91,8 +91,7 @@ kw_sub_new(uv_loop_t *loop, const char *path, const char *stream, int durable,
 }
 
 void
-kw_sub_resume_from(struct kw_sub *sub, uint64_t epoch, uint64_t seq,
-    int ended)
+kw_sub_resume_from(struct kw_sub *sub, uint64_t epoch, uint64_t seq, int ended)
 {
 	sub->epoch = epoch;
 	sub->ended_epoch = ended ? epoch : 0;
@@ -101,8 +100,7 @@ kw_sub_resume_from(struct kw_sub *sub, uint64_t epoch, uint64_t seq,
 	sub->st.last_seq = seq;
 }
 
-static void
-set_error(struct kw_sub *sub, const char *fmt, ...)
+static void set_error(struct kw_sub *sub, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -131,8 +129,8 @@ retry_timer(uv_timer_t *t)
 static void
 sub_disconnect(struct kw_sub *sub, const char *why)
 {
-	int was_streaming = sub->state == SUB_STREAMING ||
-	    sub->state == SUB_HELLO;
+	int was_streaming =
+	    sub->state == SUB_STREAMING || sub->state == SUB_HELLO;
 
 	if (sub->conn != NULL) {
 		sub->conn->closing = 1;
@@ -147,7 +145,8 @@ sub_disconnect(struct kw_sub *sub, const char *why)
 		    sub->stream, why);
 		set_error(sub, "disconnected: %s", why);
 		if (sub->cb.on_event)
-			sub->cb.on_event(sub->cb.arg, KW_SUB_DISCONNECTED, 0, 0);
+			sub->cb.on_event(sub->cb.arg, KW_SUB_DISCONNECTED, 0,
+			    0);
 	}
 	if (sub->closing)
 		return;
@@ -159,7 +158,7 @@ static void
 write_done(uv_write_t *req, int status)
 {
 	free(req);
-	(void)status;	/* a broken connection shows up on the read side */
+	(void)status; /* a broken connection shows up on the read side */
 }
 
 static void
@@ -184,7 +183,7 @@ sub_send(struct kw_sub *sub, msgpack_sbuffer *sb)
 	w->len = sb->size;
 	buf = uv_buf_init(w->data, w->len);
 	if ((rc = uv_write(&w->req, (uv_stream_t *)&sub->conn->pipe, &buf, 1,
-	    write_done)) != 0) {
+		 write_done)) != 0) {
 		free(w);
 		sub_disconnect(sub, uv_strerror(rc));
 	}
@@ -262,18 +261,22 @@ on_hello(struct kw_sub *sub, const msgpack_object *obj)
 	} else if (sub->durable) {
 		if (sub->epoch != 0 && sub->ended_epoch == sub->epoch) {
 			sub->st.restarts_clean++;
-			log_info("%s: %s restarted (epoch %" PRIu64 " -> %"
-			    PRIu64 ") after a clean stop at seq %" PRIu64
+			log_info(
+			    "%s: %s restarted (epoch %" PRIu64 " -> %" PRIu64
+			    ") after a clean stop at seq %" PRIu64
 			    ", all of it handled; taking the new stream from "
-			    "seq 1", sub->path, sub->stream, sub->epoch, epoch,
+			    "seq 1",
+			    sub->path, sub->stream, sub->epoch, epoch,
 			    sub->last_seq);
 		} else if (sub->epoch != 0) {
 			sub->st.restarts_lossy++;
-			log_warnx("%s: %s restarted (epoch %" PRIu64 " -> %"
-			    PRIu64 "): what it published after seq %" PRIu64
+			log_warnx(
+			    "%s: %s restarted (epoch %" PRIu64 " -> %" PRIu64
+			    "): what it published after seq %" PRIu64
 			    " and did not deliver is lost; taking the new "
-			    "stream from seq 1", sub->path, sub->stream,
-			    sub->epoch, epoch, sub->last_seq);
+			    "stream from seq 1",
+			    sub->path, sub->stream, sub->epoch, epoch,
+			    sub->last_seq);
 		}
 		sub->epoch = epoch;
 		sub->last_seq = 0;
@@ -336,17 +339,17 @@ on_message(struct kw_sub *sub, const msgpack_object *obj)
 	case KW_MSG_SUB:
 	case KW_MSG_ACK:
 	case KW_MSG_UNKNOWN:
-		return;		/* not part of the stream: skipped */
+		return; /* not part of the stream: skipped */
 	default:
 		break;
 	}
 	if (msg.seq == 0)
 		return;
 	if (msg.seq < sub->expect)
-		return;		/* already handled (replay overlap) */
+		return; /* already handled (replay overlap) */
 	if (msg.seq > sub->expect) {
 		if (sub->awaiting)
-			return;	/* live traffic sent before our sub */
+			return; /* live traffic sent before our sub */
 		report_gap(sub, sub->expect, msg.seq - 1);
 	}
 	sub->awaiting = 0;
@@ -366,8 +369,8 @@ on_message(struct kw_sub *sub, const msgpack_object *obj)
  * would stay at the largest message's size (2 MB for a snapshot of 10,000
  * processes) between messages. The next big message grows it again.
  */
-#define UNPACKER_KEEP	(256 * 1024)
-#define SUB_BIG_MSG	(256 * 1024)
+#define UNPACKER_KEEP (256 * 1024)
+#define SUB_BIG_MSG   (256 * 1024)
 
 static void
 unpacker_shrink(struct kw_sub *sub)
@@ -397,16 +400,18 @@ sub_drain(struct kw_sub *sub)
 		if (rc == MSGPACK_UNPACK_CONTINUE) {
 			if (msgpack_unpacker_message_size(&sub->unp) >
 			    KW_MSG_MAX)
-				sub_disconnect(sub, "message over the size "
+				sub_disconnect(sub,
+				    "message over the size "
 				    "limit");
 			else
 				unpacker_shrink(sub);
 			return;
 		}
 		if (rc != MSGPACK_UNPACK_SUCCESS) {
-			sub_disconnect(sub, rc == KW_UNPACK_REFUSED ?
-			    "a declared size over the limit" :
-			    "malformed msgpack");
+			sub_disconnect(sub,
+			    rc == KW_UNPACK_REFUSED ?
+				"a declared size over the limit" :
+				"malformed msgpack");
 			return;
 		}
 		big = sub->unp.off - start > SUB_BIG_MSG;
@@ -450,8 +455,8 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (c->closing)
 		return;
 	if (nread < 0) {
-		sub_disconnect(sub, nread == UV_EOF ? "closed by peer" :
-		    uv_strerror(nread));
+		sub_disconnect(sub,
+		    nread == UV_EOF ? "closed by peer" : uv_strerror(nread));
 		return;
 	}
 	if (nread == 0)
@@ -465,7 +470,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
  * start-up order (the recorder starts before the decider, so it stops
  * after it): that is a warning only after SUB_FIRST_GRACE_NS.
  */
-#define SUB_FIRST_GRACE_NS	(120ULL * 1000000000ULL)
+#define SUB_FIRST_GRACE_NS (120ULL * 1000000000ULL)
 
 static void
 connect_failed(struct kw_sub *sub, int status)
@@ -473,7 +478,8 @@ connect_failed(struct kw_sub *sub, int status)
 	if (sub->st.reconnects == 0 && !sub->warned_first) {
 		if (kw_mono_ns() - sub->born_ns >= SUB_FIRST_GRACE_NS) {
 			log_warnx("%s: cannot connect to %s for %llu s: %s; "
-			    "retrying", sub->path, sub->stream,
+				  "retrying",
+			    sub->path, sub->stream,
 			    SUB_FIRST_GRACE_NS / 1000000000ULL,
 			    uv_strerror(status));
 			sub->warned_first = 1;
@@ -481,8 +487,8 @@ connect_failed(struct kw_sub *sub, int status)
 			log_info("%s: %s is not up yet (%s); retrying",
 			    sub->path, sub->stream, uv_strerror(status));
 	} else if (!sub->failing)
-		log_warnx("%s: cannot connect to %s: %s; retrying",
-		    sub->path, sub->stream, uv_strerror(status));
+		log_warnx("%s: cannot connect to %s: %s; retrying", sub->path,
+		    sub->stream, uv_strerror(status));
 	sub->failing = 1;
 }
 
@@ -493,7 +499,7 @@ on_connect(uv_connect_t *req, int status)
 	struct kw_sub *sub = c->sub;
 
 	if (c->closing)
-		return;		/* kw_sub_close came first */
+		return; /* kw_sub_close came first */
 	if (status != 0) {
 		connect_failed(sub, status);
 		set_error(sub, "cannot connect: %s", uv_strerror(status));

@@ -9,12 +9,12 @@
 
 #include "kwarden.h"
 
-#define FRAC_DIGITS_MAX	9
+#define FRAC_DIGITS_MAX 9
 
 uint64_t
 kw_now_ns(void)
 {
-	struct timespec	ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
@@ -23,15 +23,15 @@ kw_now_ns(void)
 uint64_t
 kw_mono_ns(void)
 {
-	struct timespec	ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 struct unit {
-	const char	*name;
-	uint64_t	 mult;
+	const char *name;
+	uint64_t mult;
 };
 
 /*
@@ -40,12 +40,11 @@ struct unit {
  * base unit and fit in 64 bits. No sign, no spaces, no exponents.
  */
 static int
-parse_scaled(const char *s, const struct unit *units, int icase,
-    uint64_t *out)
+parse_scaled(const char *s, const struct unit *units, int icase, uint64_t *out)
 {
-	unsigned __int128	 ipart = 0, frac = 0, den = 1, v;
-	const char		*p = s;
-	size_t			 nfrac = 0;
+	unsigned __int128 ipart = 0, frac = 0, den = 1, v;
+	const char *p = s;
+	size_t nfrac = 0;
 
 	if (s == NULL || !isdigit((unsigned char)*p))
 		return -1;
@@ -67,13 +66,13 @@ parse_scaled(const char *s, const struct unit *units, int icase,
 	}
 	for (; units->name != NULL; units++) {
 		if (icase ? strcasecmp(p, units->name) == 0 :
-		    strcmp(p, units->name) == 0)
+			    strcmp(p, units->name) == 0)
 			break;
 	}
 	if (units->name == NULL)
 		return -1;
 	if ((frac * units->mult) % den != 0)
-		return -1;	/* not a whole number of the base unit */
+		return -1; /* not a whole number of the base unit */
 	v = ipart * units->mult + frac * units->mult / den;
 	if (v > UINT64_MAX)
 		return -1;
@@ -101,14 +100,19 @@ int
 kw_parse_size(const char *s, uint64_t *bytes)
 {
 	static const struct unit units[] = {
-		{ "", 1 }, { "b", 1 },
-		{ "k", 1ULL << 10 }, { "kb", 1ULL << 10 },
+		{ "", 1 },
+		{ "b", 1 },
+		{ "k", 1ULL << 10 },
+		{ "kb", 1ULL << 10 },
 		{ "kib", 1ULL << 10 },
-		{ "m", 1ULL << 20 }, { "mb", 1ULL << 20 },
+		{ "m", 1ULL << 20 },
+		{ "mb", 1ULL << 20 },
 		{ "mib", 1ULL << 20 },
-		{ "g", 1ULL << 30 }, { "gb", 1ULL << 30 },
+		{ "g", 1ULL << 30 },
+		{ "gb", 1ULL << 30 },
 		{ "gib", 1ULL << 30 },
-		{ "t", 1ULL << 40 }, { "tb", 1ULL << 40 },
+		{ "t", 1ULL << 40 },
+		{ "tb", 1ULL << 40 },
 		{ "tib", 1ULL << 40 },
 		{ NULL, 0 },
 	};
@@ -120,7 +124,7 @@ kw_parse_size(const char *s, uint64_t *bytes)
 static int
 digits(const char **p, int n, int *v)
 {
-	int	i;
+	int i;
 
 	*v = 0;
 	for (i = 0; i < n; i++) {
@@ -136,8 +140,8 @@ digits(const char **p, int n, int *v)
 static int
 fraction_ns(const char **p, uint64_t *ns)
 {
-	uint64_t	scale = 100000000ULL;
-	const char	*s = *p;
+	uint64_t scale = 100000000ULL;
+	const char *s = *p;
 
 	*ns = 0;
 	if (*s != '.')
@@ -155,13 +159,13 @@ fraction_ns(const char **p, uint64_t *ns)
 	return 0;
 }
 
-#define UNIX_S_MAX	253402300799ULL		/* 9999-12-31T23:59:59Z */
+#define UNIX_S_MAX 253402300799ULL /* 9999-12-31T23:59:59Z */
 
 static int
 days_in_month(int y, int m)
 {
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31 };
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+		31 };
 
 	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
 		return 29;
@@ -172,17 +176,15 @@ days_in_month(int y, int m)
 static int
 parse_iso(const char *s, uint64_t *out_ns)
 {
-	struct tm	tm;
-	uint64_t	frac = 0;
-	int64_t		t, off = 0;
-	int		y, mo, d, h = 0, mi = 0, sec = 0, oh, om, sign;
+	struct tm tm;
+	uint64_t frac = 0;
+	int64_t t, off = 0;
+	int y, mo, d, h = 0, mi = 0, sec = 0, oh, om, sign;
 
 	if (digits(&s, 4, &y) == -1 || *s++ != '-' ||
-	    digits(&s, 2, &mo) == -1 || *s++ != '-' ||
-	    digits(&s, 2, &d) == -1)
+	    digits(&s, 2, &mo) == -1 || *s++ != '-' || digits(&s, 2, &d) == -1)
 		return -1;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 ||
-	    d > days_in_month(y, mo))
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
 		return -1;
 	if (*s == 'T' || *s == 't' || *s == ' ') {
 		s++;
@@ -229,8 +231,8 @@ parse_iso(const char *s, uint64_t *out_ns)
 int
 kw_parse_time(const char *s, uint64_t now_ns, uint64_t *out_ns)
 {
-	const char	*p;
-	uint64_t	 v = 0, frac, ms;
+	const char *p;
+	uint64_t v = 0, frac, ms;
 
 	if (s == NULL || *s == '\0')
 		return -1;

@@ -20,13 +20,13 @@ kw_backoff_next(uint64_t ms, uint64_t max_ms)
 int
 kw_is_container_id(const char *s, size_t len)
 {
-	size_t	i;
+	size_t i;
 
 	if (s == NULL || len != KW_CONTAINER_ID_LEN)
 		return 0;
 	for (i = 0; i < len; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
+			(s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return 1;
 }
@@ -40,7 +40,7 @@ kw_cid_ok(const char *s)
 void
 kw_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	if (err == NULL || errlen == 0)
 		return;
@@ -56,8 +56,8 @@ kw_seterr(char *err, size_t errlen, const char *fmt, ...)
 size_t
 kw_utf8_len(const unsigned char *s, size_t n)
 {
-	unsigned char	lo = 0x80, hi = 0xbf;
-	size_t		len, i;
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len, i;
 
 	if (n == 0)
 		return 0;

@@ -24,8 +24,8 @@
 
 #include "decider.h"
 
-#define RETRY_MIN_MS	1000		/* after a failed action ... */
-#define RETRY_MAX_MS	60000		/* ... doubling up to this */
+#define RETRY_MIN_MS 1000  /* after a failed action ... */
+#define RETRY_MAX_MS 60000 /* ... doubling up to this */
 
 void
 acts_init(struct act_table *t)
@@ -173,15 +173,15 @@ acts_on_result(struct act_entry *e, enum docker_outcome outcome,
 }
 
 int
-acts_settle(struct act_entry *e, enum act_docker_view view,
-    uint64_t starts, uint64_t now_ns, uint64_t settle_ns, char *result,
-    size_t len)
+acts_settle(struct act_entry *e, enum act_docker_view view, uint64_t starts,
+    uint64_t now_ns, uint64_t settle_ns, char *result, size_t len)
 {
 	char why[200];
 
 	if (e->state == ACT_DONE && view == ACT_VIEW_RUNNING &&
-	    starts != e->starts_at_act && (e->action == ACTION_STOP ||
-	    e->action == ACTION_KILL || e->action == ACTION_QUARANTINE)) {
+	    starts != e->starts_at_act &&
+	    (e->action == ACTION_STOP || e->action == ACTION_KILL ||
+		e->action == ACTION_QUARANTINE)) {
 		/* Started again since: running, for the policy too. */
 		e->state = ACT_NONE;
 		e->logged = 0;
@@ -210,7 +210,8 @@ acts_settle(struct act_entry *e, enum act_docker_view view,
 	case ACT_VIEW_RUNNING:
 		if (now_ns - e->unknown_since_ns < settle_ns)
 			return 0;
-		snprintf(why, sizeof(why), "failed: still running %llu s "
+		snprintf(why, sizeof(why),
+		    "failed: still running %llu s "
 		    "after the call ended with no answer",
 		    (unsigned long long)(settle_ns / 1000000000ULL));
 		hold_for_retry(e, why, now_ns);
@@ -250,22 +251,25 @@ ladder_plan(const struct policy_ladder *l, const struct act_entry *e,
 	if (e->nsteps == 0 && over_ms < sustain_ms) {
 		out->kind = LADDER_SUSTAIN;
 		out->wait_ms = sustain_ms - over_ms;
-		snprintf(out->why, sizeof(out->why), "sustain: over for "
-		    "%.1f s of %.1f s", (double)over_ms / 1e3,
-		    (double)sustain_ms / 1e3);
+		snprintf(out->why, sizeof(out->why),
+		    "sustain: over for "
+		    "%.1f s of %.1f s",
+		    (double)over_ms / 1e3, (double)sustain_ms / 1e3);
 		return;
 	}
 	for (i = e->nsteps; i < l->n; i++)
-		if (!(l->step[i] == ACTION_THROTTLE && (mem_over ||
-		    !cpu_over || e->throttled)))
+		if (!(l->step[i] == ACTION_THROTTLE &&
+			(mem_over || !cpu_over || e->throttled)))
 			break;
 	if (i >= l->n) {
 		out->kind = LADDER_END;
 		if (e->nsteps == 0)
-			snprintf(out->why, sizeof(out->why), "no step fits: "
+			snprintf(out->why, sizeof(out->why),
+			    "no step fits: "
 			    "throttle caps CPU only and memory is over");
 		else
-			snprintf(out->why, sizeof(out->why), "last step "
+			snprintf(out->why, sizeof(out->why),
+			    "last step "
 			    "taken (%s): nothing more to do",
 			    action_name(l->step[e->nsteps - 1]));
 		return;
@@ -279,7 +283,8 @@ ladder_plan(const struct policy_ladder *l, const struct act_entry *e,
 			out->step = i;
 			out->action = l->step[i];
 			out->wait_ms = escalate_ms - due_ms;
-			snprintf(out->why, sizeof(out->why), "escalation: %s "
+			snprintf(out->why, sizeof(out->why),
+			    "escalation: %s "
 			    "taken, %s in %.1f s if still over",
 			    action_name(l->step[e->nsteps - 1]),
 			    action_name(l->step[i]),
@@ -306,7 +311,7 @@ pending(const struct act_entry *e)
 {
 	return (e->state == ACT_IN_FLIGHT || e->state == ACT_UNKNOWN) &&
 	    (e->action == ACTION_STOP || e->action == ACTION_KILL ||
-	    e->action == ACTION_REMOVE || e->action == ACTION_QUARANTINE);
+		e->action == ACTION_REMOVE || e->action == ACTION_QUARANTINE);
 }
 
 char *
@@ -327,12 +332,14 @@ acts_format_pending(const struct act_table *t)
 		e = &t->e[i];
 		if (!pending(e))
 			continue;
-		if (json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s,"
-		    "s:I,s:I}", "id", e->container_id,
-		    "action", action_name(e->action), "name", e->name,
-		    "image", e->image, "class", e->act_class,
-		    "starts", (json_int_t)e->starts_at_act,
-		    "step", (json_int_t)e->nsteps)) == -1) {
+		if (json_array_append_new(a,
+			json_pack("{s:s,s:s,s:s,s:s,s:s,"
+				  "s:I,s:I}",
+			    "id", e->container_id, "action",
+			    action_name(e->action), "name", e->name, "image",
+			    e->image, "class", e->act_class, "starts",
+			    (json_int_t)e->starts_at_act, "step",
+			    (json_int_t)e->nsteps)) == -1) {
 			json_decref(o);
 			return NULL;
 		}
@@ -384,10 +391,13 @@ acts_load_pending(struct act_table *t, const char *buf, size_t len,
 	}
 	v = json_object_get(o, "version");
 	a = json_object_get(o, "pending");
-	if (!json_is_integer(v) || json_integer_value(v) != ACTS_FILE_VERSION ||
-	    !json_is_array(a) || json_array_size(a) > ACTS_PENDING_MAX) {
-		snprintf(err, errlen, "not a version %d file of at most %d "
-		    "actions", ACTS_FILE_VERSION, ACTS_PENDING_MAX);
+	if (!json_is_integer(v) ||
+	    json_integer_value(v) != ACTS_FILE_VERSION || !json_is_array(a) ||
+	    json_array_size(a) > ACTS_PENDING_MAX) {
+		snprintf(err, errlen,
+		    "not a version %d file of at most %d "
+		    "actions",
+		    ACTS_FILE_VERSION, ACTS_PENDING_MAX);
 		json_decref(o);
 		return -1;
 	}
@@ -395,12 +405,15 @@ acts_load_pending(struct act_table *t, const char *buf, size_t len,
 		v = json_array_get(a, i);
 		id = json_string_value(json_object_get(v, "id"));
 		act = json_string_value(json_object_get(v, "action"));
-		if (id == NULL || strlen(id) != KW_CID_LEN - 1 || act == NULL ||
-		    action_by_name(act, &action) == -1 ||
+		if (id == NULL || strlen(id) != KW_CID_LEN - 1 ||
+		    act == NULL || action_by_name(act, &action) == -1 ||
 		    !(action == ACTION_STOP || action == ACTION_KILL ||
-		    action == ACTION_REMOVE || action == ACTION_QUARANTINE)) {
-			snprintf(err, errlen, "action %zu: no container id or "
-			    "no action that removes it", i);
+			action == ACTION_REMOVE ||
+			action == ACTION_QUARANTINE)) {
+			snprintf(err, errlen,
+			    "action %zu: no container id or "
+			    "no action that removes it",
+			    i);
 			json_decref(o);
 			return -1;
 		}
@@ -414,13 +427,14 @@ acts_load_pending(struct act_table *t, const char *buf, size_t len,
 		get_str(v, "name", e->name, sizeof(e->name));
 		get_str(v, "image", e->image, sizeof(e->image));
 		get_str(v, "class", e->act_class, sizeof(e->act_class));
-		e->starts_at_act = (uint64_t)json_integer_value(
-		    json_object_get(v, "starts"));
-		e->nsteps = (size_t)json_integer_value(json_object_get(v,
-		    "step"));
+		e->starts_at_act =
+		    (uint64_t)json_integer_value(json_object_get(v, "starts"));
+		e->nsteps =
+		    (size_t)json_integer_value(json_object_get(v, "step"));
 		e->step_ns = now_ns ? now_ns : 1;
 		e->unknown_since_ns = now_ns + hold_ns;
-		snprintf(e->last_error, sizeof(e->last_error), "the call was "
+		snprintf(e->last_error, sizeof(e->last_error),
+		    "the call was "
 		    "out when the decider stopped: Docker decides");
 		n++;
 	}

@@ -13,52 +13,52 @@
 
 #include "decider.h"
 
-#define LOGS_FETCH_MIN		(64u << 10)	/* logs body read, at least */
-#define INSPECT_FETCH_MAX	(1u << 20)
+#define LOGS_FETCH_MIN	  (64u << 10) /* logs body read, at least */
+#define INSPECT_FETCH_MAX (1u << 20)
 
 struct kept {
-	uint64_t	 id;			/* action number, from 1 */
-	char		 container_id[KW_CID_LEN];
-	char		 name[128];
-	char		*doc;
+	uint64_t id; /* action number, from 1 */
+	char container_id[KW_CID_LEN];
+	char name[128];
+	char *doc;
 };
 
 struct evidence_store {
 	struct evidence_conf c;
-	struct kept	*kept;			/* a ring of c.keep */
-	size_t		 nkept, head;
-	uint64_t	 next_id;
-	uint64_t	 captured;
-	uint64_t	 timeouts;
-	uint64_t	 inspect_errors;
-	uint64_t	 logs_errors;
-	size_t		 in_flight;
+	struct kept *kept; /* a ring of c.keep */
+	size_t nkept, head;
+	uint64_t next_id;
+	uint64_t captured;
+	uint64_t timeouts;
+	uint64_t inspect_errors;
+	uint64_t logs_errors;
+	size_t in_flight;
 };
 
 /* One capture: freed when its callback ran and every part came back. */
 struct capture {
-	struct evidence_store	*es;
-	struct decider		*dz;
-	evidence_cb		 cb;
-	void			*arg;
-	int			 refs;		/* timer + fetches out */
-	int			 done;
-	uv_timer_t		 timer;
-	uint64_t		 start_ms;
-	uint64_t		 ts_ns;
-	struct kw_deletion_rec	 rec;
-	struct kw_container_rec	 ctr;
-	int			 have_ctr;
-	struct evidence_proc	*procs;
-	size_t			 nprocs;
-	int			 need;		/* fetches not back */
-	char			*inspect_body;
-	size_t			 inspect_len;
-	char			 inspect_err[256];
-	char			*logs_body;
-	size_t			 logs_len;
-	char			 logs_err[256];
-	int			 logs_back, inspect_back;
+	struct evidence_store *es;
+	struct decider *dz;
+	evidence_cb cb;
+	void *arg;
+	int refs; /* timer + fetches out */
+	int done;
+	uv_timer_t timer;
+	uint64_t start_ms;
+	uint64_t ts_ns;
+	struct kw_deletion_rec rec;
+	struct kw_container_rec ctr;
+	int have_ctr;
+	struct evidence_proc *procs;
+	size_t nprocs;
+	int need; /* fetches not back */
+	char *inspect_body;
+	size_t inspect_len;
+	char inspect_err[256];
+	char *logs_body;
+	size_t logs_len;
+	char logs_err[256];
+	int logs_back, inspect_back;
 };
 
 struct evidence_store *
@@ -147,9 +147,9 @@ capture_finish(struct capture *cp, int timed_out)
 	if (cp->inspect_body != NULL && cp->inspect_err[0] == '\0') {
 		if ((ins = malloc(sizeof(*ins))) != NULL &&
 		    evidence_parse_inspect(cp->inspect_body, cp->inspect_len,
-		    ins, err, sizeof(err)) == -1) {
-			snprintf(cp->inspect_err, sizeof(cp->inspect_err), "%s",
-			    err);
+			ins, err, sizeof(err)) == -1) {
+			snprintf(cp->inspect_err, sizeof(cp->inspect_err),
+			    "%s", err);
 			free(ins);
 			ins = NULL;
 		}
@@ -162,8 +162,10 @@ capture_finish(struct capture *cp, int timed_out)
 	log_lines_init(&ll, es->c.log_bytes, es->c.log_lines);
 	if (cp->logs_body != NULL) {
 		rc = docker_logs_demux(cp->logs_body, cp->logs_len,
-		    ins != NULL ? !ins->tty : docker_logs_multiplexed(
-		    cp->logs_body, cp->logs_len), &ll);
+		    ins != NULL ?
+			!ins->tty :
+			docker_logs_multiplexed(cp->logs_body, cp->logs_len),
+		    &ll);
 		have_logs = 1;
 		if (rc == -2 && cp->logs_err[0] == '\0')
 			snprintf(cp->logs_err, sizeof(cp->logs_err),
@@ -182,7 +184,7 @@ capture_finish(struct capture *cp, int timed_out)
 		    cp->rec.container_id);
 	if (timed_out)
 		log_warnx("container %.12s: evidence: Docker did not answer "
-		    "within %" PRIu64 " ms; acting with what came",
+			  "within %" PRIu64 " ms; acting with what came",
 		    cp->rec.container_id, es->c.timeout_ms);
 	uv_timer_stop(&cp->timer);
 	uv_close((uv_handle_t *)&cp->timer, on_timer_closed);
@@ -206,8 +208,7 @@ take_body(char **dst, size_t *dlen, const char *body, size_t len)
 }
 
 static void
-on_inspect(void *arg, long code, const char *body, size_t len,
-    const char *err)
+on_inspect(void *arg, long code, const char *body, size_t len, const char *err)
 {
 	struct capture *cp = arg;
 
@@ -252,16 +253,17 @@ start_fetch(struct capture *cp, const char *what, size_t max,
 
 	cp->refs++;
 	cp->need++;
-	if (dz->docker != NULL && docker_fetch(dz->docker,
-	    cp->rec.container_id, what, max, cp->es->c.timeout_ms, cb,
-	    cp) == 0)
+	if (dz->docker != NULL &&
+	    docker_fetch(dz->docker, cp->rec.container_id, what, max,
+		cp->es->c.timeout_ms, cb, cp) == 0)
 		return;
 	cp->refs--;
 	cp->need--;
 	*back = 1;
-	snprintf(errbuf, errlen, "%s", dz->docker == NULL ||
-	    !docker_connected(dz->docker) ? "Docker is not connected" :
-	    "cannot start the API call");
+	snprintf(errbuf, errlen, "%s",
+	    dz->docker == NULL || !docker_connected(dz->docker) ?
+		"Docker is not connected" :
+		"cannot start the API call");
 }
 
 void
@@ -287,8 +289,8 @@ evidence_capture(struct decider *dz, const struct kw_deletion_rec *rec,
 	cp->ts_ns = kw_now_ns();
 	es->in_flight++;
 	/* The sample the engine just decided on. */
-	if (es->c.procs > 0 && (cp->procs = calloc(es->c.procs,
-	    sizeof(*cp->procs))) != NULL)
+	if (es->c.procs > 0 &&
+	    (cp->procs = calloc(es->c.procs, sizeof(*cp->procs))) != NULL)
 		cp->nprocs = evidence_top_procs(&dz->snap, dz->eng.proc_cpu,
 		    rec->container_id, cp->procs, es->c.procs);
 	if ((row = engine_find(&dz->eng, rec->container_id)) != NULL) {
@@ -298,13 +300,13 @@ evidence_capture(struct decider *dz, const struct kw_deletion_rec *rec,
 	}
 	uv_timer_init(dz->d.loop, &cp->timer);
 	cp->timer.data = cp;
-	cp->refs = 1;			/* the timer, until closed */
+	cp->refs = 1; /* the timer, until closed */
 	cp->start_ms = uv_now(dz->d.loop);
 
-	start_fetch(cp, "json", INSPECT_FETCH_MAX, on_inspect,
-	    cp->inspect_err, sizeof(cp->inspect_err), &cp->inspect_back);
-	logs_max = es->c.log_bytes * 4 > LOGS_FETCH_MIN ?
-	    es->c.log_bytes * 4 : LOGS_FETCH_MIN;
+	start_fetch(cp, "json", INSPECT_FETCH_MAX, on_inspect, cp->inspect_err,
+	    sizeof(cp->inspect_err), &cp->inspect_back);
+	logs_max = es->c.log_bytes * 4 > LOGS_FETCH_MIN ? es->c.log_bytes * 4 :
+							  LOGS_FETCH_MIN;
 	snprintf(what, sizeof(what), "logs?stdout=1&stderr=1&tail=%zu",
 	    es->c.log_lines);
 	start_fetch(cp, what, logs_max, on_logs, cp->logs_err,
@@ -369,10 +371,12 @@ evidence_ctl(void *arg, const char *args)
 	json_t *o;
 
 	if (args == NULL || sscanf(args, "%127s", q) != 1)
-		return json_pack("{s:s}", "error", "usage: evidence NAME|ID "
+		return json_pack("{s:s}", "error",
+		    "usage: evidence NAME|ID "
 		    "(a container's name, or 4 or more hex digits of its id)");
 	if (dz->evid == NULL || (k = kept_find(dz->evid, q)) == NULL)
-		return json_pack("{s:s,s:s}", "error", "no evidence kept for "
+		return json_pack("{s:s,s:s}", "error",
+		    "no evidence kept for "
 		    "that container (the database keeps every action's)",
 		    "container", q);
 	if ((o = json_loads(k->doc, 0, NULL)) == NULL)
@@ -386,11 +390,9 @@ evidence_status(const struct evidence_store *es)
 {
 	if (es == NULL)
 		return json_null();
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}",
-	    "captured", (json_int_t)es->captured,
-	    "in_flight", (json_int_t)es->in_flight,
-	    "timeouts", (json_int_t)es->timeouts,
-	    "inspect_errors", (json_int_t)es->inspect_errors,
-	    "logs_errors", (json_int_t)es->logs_errors,
-	    "kept", (json_int_t)es->nkept);
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "captured",
+	    (json_int_t)es->captured, "in_flight", (json_int_t)es->in_flight,
+	    "timeouts", (json_int_t)es->timeouts, "inspect_errors",
+	    (json_int_t)es->inspect_errors, "logs_errors",
+	    (json_int_t)es->logs_errors, "kept", (json_int_t)es->nkept);
 }

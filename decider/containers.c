@@ -61,8 +61,8 @@ containers_aggregate(const struct kw_snapshot *snap,
 
 	for (i = 0; i < n; i++) {
 		p = order[i];
-		if (c == NULL || strcmp(c->container_id, p->container_id)
-		    != 0) {
+		if (c == NULL ||
+		    strcmp(c->container_id, p->container_id) != 0) {
 			if (set->n == set->cap) {
 				size_t cap = set->cap ? set->cap * 2 : 16;
 				struct container *nc;
@@ -154,8 +154,10 @@ mem_basis_parse(const char *s, enum mem_basis *b)
 static int
 cgroup_cmp(const void *a, const void *b)
 {
-	const struct kw_cgroup_stat *ca = *(const struct kw_cgroup_stat *const *)a;
-	const struct kw_cgroup_stat *cb = *(const struct kw_cgroup_stat *const *)b;
+	const struct kw_cgroup_stat *ca =
+	    *(const struct kw_cgroup_stat *const *)a;
+	const struct kw_cgroup_stat *cb =
+	    *(const struct kw_cgroup_stat *const *)b;
 
 	return strcmp(ca->container_id, cb->container_id);
 }
@@ -194,8 +196,9 @@ containers_apply_cgroups(struct container_set *set,
 	for (i = 0; i < set->n; i++) {
 		c = &set->c[i];
 		st = NULL;
-		while (j < snap->ncgroups && (cmp = strcmp(
-		    by_id[j]->container_id, c->container_id)) <= 0) {
+		while (j < snap->ncgroups &&
+		    (cmp = strcmp(by_id[j]->container_id, c->container_id)) <=
+			0) {
 			if (cmp == 0) {
 				st = by_id[j];
 				break;
@@ -204,9 +207,8 @@ containers_apply_cgroups(struct container_set *set,
 		}
 		if (st != NULL && (st->flags & KW_CG_CPU)) {
 			if (cgroup_rates_step(cr, c->container_id,
-			    kw_snapshot_clock(snap),
-			    st->cpu_usage_ns, snap->host.ncpu, window_ns,
-			    &cpu) == -1) {
+				kw_snapshot_clock(snap), st->cpu_usage_ns,
+				snap->host.ncpu, window_ns, &cpu) == -1) {
 				free(by_id);
 				return -1;
 			}
@@ -257,10 +259,10 @@ attr_parent_trusted(const char *dir, const char (*parents)[64],
 	const char *slash;
 	size_t i, plen, len;
 
-	if (dir == NULL || dir[0] != '/' || (slash = strrchr(dir, '/')) ==
-	    NULL || slash[1] == '\0')
+	if (dir == NULL || dir[0] != '/' ||
+	    (slash = strrchr(dir, '/')) == NULL || slash[1] == '\0')
 		return 0;
-	len = (size_t)(slash - dir);		/* "" for the root */
+	len = (size_t)(slash - dir); /* "" for the root */
 	for (i = 0; i < nparents; i++) {
 		plen = strlen(parents[i]);
 		while (plen > 0 && parents[i][plen - 1] == '/')
@@ -273,13 +275,13 @@ attr_parent_trusted(const char *dir, const char (*parents)[64],
 
 /* A container's real directory, as its first process shows it. */
 struct real_dir {
-	const char	*id;
-	const char	*dir;
+	const char *id;
+	const char *dir;
 };
 
 struct pid_idx {
-	int32_t		pid;
-	size_t		idx;
+	int32_t pid;
+	size_t idx;
 };
 
 static int
@@ -313,7 +315,7 @@ add_refresh(struct attr_result *res, const char *id)
 {
 	if (res->nrefresh == res->refresh_cap) {
 		size_t cap = res->refresh_cap ? res->refresh_cap * 2 : 16;
-		char (*nr)[KW_CID_LEN];
+		kw_cidbuf *nr;
 
 		if ((nr = reallocarray(res->refresh, cap, sizeof(*nr))) ==
 		    NULL)
@@ -375,8 +377,9 @@ find_reals(const struct kw_snapshot *snap, const struct docker_table *t,
 			continue;
 		}
 		key.pid = dc->pid;
-		hit = n > 0 ? bsearch(&key, byp, n, sizeof(*byp),
-		    pid_idx_cmp) : NULL;
+		hit = n > 0 ?
+		    bsearch(&key, byp, n, sizeof(*byp), pid_idx_cmp) :
+		    NULL;
 		if (hit == NULL)
 			continue;
 		p = &snap->procs[hit->idx];
@@ -441,8 +444,8 @@ containers_attribute(struct kw_snapshot *snap,
 		refuse[i] = 1;
 		if (res->refused++ == 0) {
 			res->refused_pid = p->pid;
-			snprintf(res->refused_id, sizeof(res->refused_id), "%s",
-			    p->container_id);
+			snprintf(res->refused_id, sizeof(res->refused_id),
+			    "%s", p->container_id);
 			snprintf(res->refused_dir, sizeof(res->refused_dir),
 			    "%s", p->cgroup != NULL ? p->cgroup : "");
 			snprintf(res->real_dir, sizeof(res->real_dir), "%s",
@@ -453,12 +456,13 @@ containers_attribute(struct kw_snapshot *snap,
 	for (i = 0, j = 0; i < snap->ncgroups; i++) {
 		st = &snap->cgroups[i];
 		real = real_dir_of(reals, nreals, st->container_id);
-		ok = real != NULL ? strcmp(st->cgroup, real) == 0 :
+		ok = real != NULL ?
+		    strcmp(st->cgroup, real) == 0 :
 		    attr_parent_trusted(st->cgroup, parents, nparents);
 		/* Two trusted look-alikes (root made them): the first. */
 		for (k = 0; ok && k < j; k++)
 			if (strcmp(snap->cgroups[k].container_id,
-			    st->container_id) == 0)
+				st->container_id) == 0)
 				ok = 0;
 		if (!ok) {
 			res->cgroups_dropped++;

@@ -10,10 +10,10 @@
 #include "curluv.h"
 
 struct curluv_sock {
-	uv_poll_t		 poll;
-	curl_socket_t		 fd;
-	struct curluv		*cu;
-	struct curluv_sock	*prev, *next;
+	uv_poll_t poll;
+	curl_socket_t fd;
+	struct curluv *cu;
+	struct curluv_sock *prev, *next;
 };
 
 static void

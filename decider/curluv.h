@@ -12,27 +12,27 @@
 struct curluv_sock;
 
 struct curluv {
-	uv_loop_t		*loop;
-	CURLM			*multi;
-	uv_timer_t		 timer;
-	struct curluv_sock	*socks;
-	unsigned		 open;		/* the timer and the sockets */
-	int			 closing;
-	const char		*who;		/* for the log */
+	uv_loop_t *loop;
+	CURLM *multi;
+	uv_timer_t timer;
+	struct curluv_sock *socks;
+	unsigned open; /* the timer and the sockets */
+	int closing;
+	const char *who; /* for the log */
 	/* curl did some work: read its messages (curl_multi_info_read). */
-	void		       (*work)(void *arg);
+	void (*work)(void *arg);
 	/* After curluv_close, once every handle is closed. */
-	void		       (*closed)(void *arg);
-	void			*arg;
+	void (*closed)(void *arg);
+	void *arg;
 };
 
 /* -1 when curl cannot make its multi handle. */
-int	curluv_init(struct curluv *cu, uv_loop_t *loop, const char *who,
-	    void (*work)(void *), void (*closed)(void *), void *arg);
+int curluv_init(struct curluv *cu, uv_loop_t *loop, const char *who,
+    void (*work)(void *), void (*closed)(void *), void *arg);
 /*
  * Clean up the multi handle (the caller has removed its easy handles) and
  * close the timer and the sockets curl kept for reuse; closed() follows.
  */
-void	curluv_close(struct curluv *cu);
+void curluv_close(struct curluv *cu);
 
 #endif

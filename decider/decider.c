@@ -26,14 +26,14 @@
  * An action sent with no answer is settled by what Docker says: gone or
  * stopped is done; still running this long after is a failure (retried).
  */
-#define SETTLE_MIN_MS	60000
+#define SETTLE_MIN_MS 60000
 
 /* An action out to Docker: its record is published when it ends. */
 struct pending_action {
-	struct decider		*dz;
-	struct kw_deletion_rec	 rec;
-	enum action		 action;	/* dry-run: a row, no call */
-	uint64_t		 nano_cpus;	/* throttle, release */
+	struct decider *dz;
+	struct kw_deletion_rec rec;
+	enum action action; /* dry-run: a row, no call */
+	uint64_t nano_cpus; /* throttle, release */
 };
 
 /* Evidence and hooks from [hooks]; they take effect on restart. */
@@ -68,8 +68,9 @@ hooks_from_conf(struct decider *dz)
 	if ((dz->hooks = hooks_new(dz->d.loop, &hc)) == NULL)
 		fatalx("hooks: cannot set up");
 	if (hc.exec[0] != '\0' || hc.webhook[0] != '\0')
-		log_info("hooks: exec %s, webhook %s", hc.exec[0] ? hc.exec :
-		    "none", hc.webhook[0] ? hc.webhook : "none");
+		log_info("hooks: exec %s, webhook %s",
+		    hc.exec[0] ? hc.exec : "none",
+		    hc.webhook[0] ? hc.webhook : "none");
 }
 
 static void
@@ -84,14 +85,14 @@ policy_log(const struct policy *p)
 		    p->classes[i].min_alive);
 	ladder_format(&p->ladder, ladder, sizeof(ladder));
 	log_info("policy: cpu > %.1f%%, mem (%s) > %.1f%%, window %" PRIu64
-	    " ms, action %s, sustain %" PRIu64 " ms, escalate after %" PRIu64
-	    " ms, quarantine after %u in %" PRIu64 " s, classes: %s",
+		 " ms, action %s, sustain %" PRIu64
+		 " ms, escalate after %" PRIu64
+		 " ms, quarantine after %u in %" PRIu64 " s, classes: %s",
 	    p->cpu_threshold, mem_basis_name(p->mem_basis), p->mem_threshold,
 	    p->window_ms, ladder, p->sustain_ms, p->escalate_after_ms,
 	    p->quarantine_after, p->quarantine_window_ms / 1000,
 	    p->nclasses ? buf : "none");
 }
-
 
 static void
 publish(struct decider *dz, enum kw_msg_type type, size_t fields,
@@ -99,8 +100,8 @@ publish(struct decider *dz, enum kw_msg_type type, size_t fields,
 {
 	msgpack_packer *pk;
 
-	if (dz->pub == NULL || (pk = kw_pub_begin(dz->pub, type, fields)) ==
-	    NULL)
+	if (dz->pub == NULL ||
+	    (pk = kw_pub_begin(dz->pub, type, fields)) == NULL)
 		return;
 	pack(pk, rec);
 	kw_pub_commit(dz->pub);
@@ -205,9 +206,10 @@ on_action_done(void *arg, enum docker_outcome outcome, const char *result)
 
 	switch (outcome) {
 	case DOCKER_ACT_CANCELLED:
-		log_info("container %.12s: %s: %s", r->container_id,
-		    r->action, result);
-		snprintf(r->result, sizeof(r->result), "unknown: cancelled "
+		log_info("container %.12s: %s: %s", r->container_id, r->action,
+		    result);
+		snprintf(r->result, sizeof(r->result),
+		    "unknown: cancelled "
 		    "at shutdown");
 		break;
 	case DOCKER_ACT_OK:
@@ -249,8 +251,7 @@ on_evidence(void *arg, char *json)
 	}
 	if (dz->docker == NULL)
 		rc = -1;
-	else if (pa->action == ACTION_THROTTLE ||
-	    pa->action == ACTION_RELEASE)
+	else if (pa->action == ACTION_THROTTLE || pa->action == ACTION_RELEASE)
 		rc = docker_update_cpu(dz->docker, pa->rec.container_id,
 		    pa->action, pa->nano_cpus, on_action_done, pa);
 	else
@@ -289,8 +290,8 @@ decider_act(struct decider *dz, const struct engine_intent *in)
 }
 
 /* Strikes and quarantines, beside the database: survive a restart. */
-#define STRIKES_FILE	"decider-strikes.json"
-#define STRIKES_FILE_MAX	(16u << 20)
+#define STRIKES_FILE	 "decider-strikes.json"
+#define STRIKES_FILE_MAX (16u << 20)
 
 static void
 strikes_path(const struct kw_conf *conf, char *out, size_t len)
@@ -302,8 +303,8 @@ strikes_path(const struct kw_conf *conf, char *out, size_t len)
 }
 
 /* The actions out when the decider stops: beside the strikes. */
-#define ACTS_FILE	"decider-acts.json"
-#define ACTS_FILE_MAX	(4u << 20)
+#define ACTS_FILE     "decider-acts.json"
+#define ACTS_FILE_MAX (4u << 20)
 
 /* Write text to path: temp file, fsync, rename, mode 0640. */
 static int
@@ -315,8 +316,9 @@ write_file(const char *path, const char *text)
 	int fd;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640))
-	    == -1 || fchmod(fd, 0640) == -1)
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640)) ==
+		-1 ||
+	    fchmod(fd, 0640) == -1)
 		goto fail;
 	while (off < len) {
 		if ((n = write(fd, text + off, len - off)) == -1) {
@@ -397,8 +399,10 @@ acts_load(struct decider *dz, uint64_t hold_ms)
 	}
 	n = read(fd, buf, (size_t)sb.st_size);
 	close(fd);
-	got = n == -1 ? -1 : acts_load_pending(&dz->eng.acts, buf, (size_t)n,
-	    kw_mono_ns(), hold_ms * 1000000ULL, err, sizeof(err));
+	got = n == -1 ?
+	    -1 :
+	    acts_load_pending(&dz->eng.acts, buf, (size_t)n, kw_mono_ns(),
+		hold_ms * 1000000ULL, err, sizeof(err));
 	free(buf);
 	if (got == -1) {
 		snprintf(bad, sizeof(bad), "%s.bad", dz->acts_path);
@@ -409,9 +413,11 @@ acts_load(struct decider *dz, uint64_t hold_ms)
 	}
 	dz->acts_loaded = (uint64_t)got;
 	if (got > 0)
-		log_warnx("actions: %d call(s) to Docker were out when the "
+		log_warnx(
+		    "actions: %d call(s) to Docker were out when the "
 		    "decider stopped: not made again; Docker's table settles "
-		    "them", got);
+		    "them",
+		    got);
 }
 
 /* Read the file if there is one; a bad one is kept aside, not lost. */
@@ -432,22 +438,24 @@ strikes_load(struct decider *dz)
 	if (fstat(fd, &sb) == -1 || sb.st_size > STRIKES_FILE_MAX ||
 	    (buf = malloc((size_t)sb.st_size + 1)) == NULL) {
 		log_warnx("strikes: %s: unreadable or over %u bytes; starting "
-		    "with none", dz->strikes_path, STRIKES_FILE_MAX);
+			  "with none",
+		    dz->strikes_path, STRIKES_FILE_MAX);
 		close(fd);
 		return;
 	}
 	n = read(fd, buf, (size_t)sb.st_size);
 	close(fd);
-	if (n == -1 || strikes_parse(&dz->eng.strikes, buf, (size_t)n, err,
-	    sizeof(err)) == -1) {
+	if (n == -1 ||
+	    strikes_parse(&dz->eng.strikes, buf, (size_t)n, err,
+		sizeof(err)) == -1) {
 		snprintf(bad, sizeof(bad), "%s.bad", dz->strikes_path);
 		log_warnx("strikes: %s: %s; moved to %s, starting with none",
 		    dz->strikes_path, n == -1 ? strerror(errno) : err, bad);
 		if (rename(dz->strikes_path, bad) == -1)
 			log_warn("strikes: rename to %s", bad);
 	} else
-		log_info("strikes: %zu identities from %s",
-		    dz->eng.strikes.n, dz->strikes_path);
+		log_info("strikes: %zu identities from %s", dz->eng.strikes.n,
+		    dz->strikes_path);
 	free(buf);
 }
 
@@ -489,7 +497,7 @@ carry_out(struct decider *dz, const struct engine_out *out)
 			log_info("%s", out->logs[i].text);
 	if (out->oom)
 		log_warnx("out of memory: some records of this sample were "
-		    "dropped");
+			  "dropped");
 	for (i = 0; i < out->nlookups && dz->docker != NULL; i++)
 		(void)docker_lookup(dz->docker, out->lookups[i]);
 	if (out->has_sys)
@@ -521,7 +529,7 @@ carry_out(struct decider *dz, const struct engine_out *out)
 		(void)decider_save_strikes(dz);
 }
 
-#define ATTR_LOG_EVERY_NS	(60ull * 1000000000ull)
+#define ATTR_LOG_EVERY_NS (60ull * 1000000000ull)
 
 /*
  * Processes count for a container only from its real cgroup: the rest
@@ -537,10 +545,10 @@ attribute(struct decider *dz, const struct docker_table *table)
 	size_t i;
 
 	if (containers_attribute(&dz->snap, table,
-	    (const char (*)[64])dz->parents, dz->nparents, a) == -1) {
+		(const char(*)[64])dz->parents, dz->nparents, a) == -1) {
 		/* Nothing trusted: every claim is a host process. */
 		log_warnx("attribution: out of memory: container processes "
-		    "counted as host processes in this sample");
+			  "counted as host processes in this sample");
 		for (i = 0; i < dz->snap.nprocs; i++)
 			dz->snap.procs[i].container_id[0] = '\0';
 		dz->snap.ncgroups = 0;
@@ -552,19 +560,21 @@ attribute(struct decider *dz, const struct docker_table *table)
 		docker_refresh(dz->docker, a->refresh[i]);
 	if (a->refused == 0)
 		return;
-	if (dz->attr_logged_ns != 0 && now - dz->attr_logged_ns <
-	    ATTR_LOG_EVERY_NS) {
+	if (dz->attr_logged_ns != 0 &&
+	    now - dz->attr_logged_ns < ATTR_LOG_EVERY_NS) {
 		dz->attr_unlogged += a->refused;
 		return;
 	}
 	log_warnx("attribution: %" PRIu64 " processes claim a container from "
-	    "a cgroup that is not its own and count as host processes "
-	    "(%" PRIu64 " more since the last line), e.g. pid %d claims "
-	    "%.12s from %s; %s%s", a->refused, dz->attr_unlogged,
-	    (int)a->refused_pid, a->refused_id, a->refused_dir[0] ?
-	    a->refused_dir : "no directory", a->real_dir[0] ?
-	    "its cgroup is " : "its cgroup is not known yet and that is "
-	    "not in decider.cgroup_parents", a->real_dir);
+		  "a cgroup that is not its own and count as host processes "
+		  "(%" PRIu64 " more since the last line), e.g. pid %d claims "
+		  "%.12s from %s; %s%s",
+	    a->refused, dz->attr_unlogged, (int)a->refused_pid, a->refused_id,
+	    a->refused_dir[0] ? a->refused_dir : "no directory",
+	    a->real_dir[0] ? "its cgroup is " :
+			     "its cgroup is not known yet and that is "
+			     "not in decider.cgroup_parents",
+	    a->real_dir);
 	dz->attr_logged_ns = now;
 	dz->attr_unlogged = 0;
 }
@@ -646,13 +656,13 @@ on_reload(struct kw_daemon *d)
 		return;
 	}
 	if (strcmp(kw_conf_str(conf, "decider.docker_socket"),
-	    kw_conf_str(d->conf, "decider.docker_socket")) != 0 ||
+		kw_conf_str(d->conf, "decider.docker_socket")) != 0 ||
 	    kw_conf_ms(conf, "decider.docker_timeout") !=
-	    kw_conf_ms(d->conf, "decider.docker_timeout"))
+		kw_conf_ms(d->conf, "decider.docker_timeout"))
 		log_warnx("reload: decider.docker_socket and docker_timeout "
-		    "take effect on restart");
+			  "take effect on restart");
 	if (strcmp(kw_conf_str(conf, "metrics.listen"),
-	    kw_conf_str(d->conf, "metrics.listen")) != 0)
+		kw_conf_str(d->conf, "metrics.listen")) != 0)
 		log_warnx("reload: metrics.listen takes effect on restart");
 	kw_conf_free(d->conf);
 	d->conf = conf;
@@ -689,10 +699,12 @@ on_stop_tick(uv_timer_t *t)
 
 	kw_pub_stats(dz->pub, &ps);
 	if (ps.acked_seq >= ps.seq)
-		log_info("stop: the recorder acked seq %" PRIu64, ps.acked_seq);
+		log_info("stop: the recorder acked seq %" PRIu64,
+		    ps.acked_seq);
 	else if (kw_mono_ns() >= dz->stop_deadline_ns)
-		log_warnx("stop: the recorder acked seq %" PRIu64 " of %" PRIu64
-		    " in time; the rest is not recorded", ps.acked_seq, ps.seq);
+		log_warnx("stop: the recorder acked seq %" PRIu64
+			  " of %" PRIu64 " in time; the rest is not recorded",
+		    ps.acked_seq, ps.seq);
 	else
 		return;
 	uv_close((uv_handle_t *)t, stop_timer_closed);
@@ -736,14 +748,15 @@ on_stop(struct kw_daemon *d)
 	wait_ms = kw_conf_ms(d->conf, "decider.stop_ack_wait");
 	if (ps.acked_seq == 0 || ps.acked_seq >= ps.seq || wait_ms == 0) {
 		log_info("stop: published seq %" PRIu64 ", the recorder acked "
-		    "%" PRIu64 "%s", ps.seq, ps.acked_seq, ps.acked_seq == 0 ?
-		    " (no durable consumer)" : "");
+			 "%" PRIu64 "%s",
+		    ps.seq, ps.acked_seq,
+		    ps.acked_seq == 0 ? " (no durable consumer)" : "");
 		close_stream(dz);
 		return;
 	}
 	log_info("stop: waiting up to %" PRIu64 " ms for the recorder to ack "
-	    "seq %" PRIu64 " (acked %" PRIu64 ")", wait_ms, ps.seq,
-	    ps.acked_seq);
+		 "seq %" PRIu64 " (acked %" PRIu64 ")",
+	    wait_ms, ps.seq, ps.acked_seq);
 	dz->stop_deadline_ns = kw_mono_ns() + wait_ms * 1000000ULL;
 	uv_timer_init(d->loop, &dz->stop_timer);
 	dz->stop_timer.data = dz;
@@ -820,18 +833,19 @@ main(int argc, char **argv)
 	if (dz->strikes_path[0] != '\0') {
 		char db[4096];
 
-		snprintf(db, sizeof(db), "%s", kw_conf_str(dz->d.conf,
-		    "paths.database"));
+		snprintf(db, sizeof(db), "%s",
+		    kw_conf_str(dz->d.conf, "paths.database"));
 		snprintf(dz->acts_path, sizeof(dz->acts_path), "%s/%s",
 		    dirname(db), ACTS_FILE);
-		acts_load(dz, policy.stop_timeout_ms + kw_conf_ms(dz->d.conf,
-		    "decider.docker_timeout"));
+		acts_load(dz,
+		    policy.stop_timeout_ms +
+			kw_conf_ms(dz->d.conf, "decider.docker_timeout"));
 	}
 	mode = (int)kw_conf_int(dz->d.conf, "paths.socket_mode");
 
 	memset(&opts, 0, sizeof(opts));
-	opts.ring_bytes = (size_t)kw_conf_size(dz->d.conf,
-	    "decider.ring_size");
+	opts.ring_bytes =
+	    (size_t)kw_conf_size(dz->d.conf, "decider.ring_size");
 	opts.mode = mode;
 	kw_conf_sock_path(dz->d.conf, "decider", ".sock", path, sizeof(path));
 	if ((dz->pub = kw_pub_new(&loop, path, "decider", &opts)) == NULL)
@@ -841,7 +855,8 @@ main(int argc, char **argv)
 	publish_policy(dz, dz->d.conf, "start");
 
 	kw_conf_sock_path(dz->d.conf, "decider", ".ctl", path, sizeof(path));
-	if ((dz->ctl = kw_ctl_new(&loop, path, decider_ctl_cmds, dz, mode)) == NULL)
+	if ((dz->ctl = kw_ctl_new(&loop, path, decider_ctl_cmds, dz, mode)) ==
+	    NULL)
 		fatalx("%s: cannot set up the control socket", path);
 	if (kw_ctl_start(dz->ctl) == -1)
 		fatalx("%s: cannot listen", path);
@@ -857,9 +872,9 @@ main(int argc, char **argv)
 
 	if ((rc = (int)curl_global_init(CURL_GLOBAL_ALL)) != 0)
 		fatalx("curl_global_init: %s", curl_easy_strerror(rc));
-	dz->docker = docker_new(&loop, kw_conf_str(dz->d.conf,
-	    "decider.docker_socket"), kw_conf_ms(dz->d.conf,
-	    "decider.docker_timeout"));
+	dz->docker =
+	    docker_new(&loop, kw_conf_str(dz->d.conf, "decider.docker_socket"),
+		kw_conf_ms(dz->d.conf, "decider.docker_timeout"));
 	if (dz->docker == NULL)
 		fatalx("docker: cannot set up the API client");
 	docker_set_stop_timeout(dz->docker, policy.stop_timeout_ms);

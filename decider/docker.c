@@ -21,23 +21,23 @@
 #include "decider.h"
 #include "curluv.h"
 
-#define API		"http://localhost/v1.41"
-#define EVENTS_FILTER	"%7B%22type%22%3A%5B%22container%22%5D%7D"
-#define BACKOFF_MIN_MS	250
-#define BACKOFF_MAX_MS	5000
-#define BODY_MAX	(16u << 20)	/* list, inspect, error bodies */
-#define EVENT_MAX	(1u << 20)	/* one event object */
-#define INSPECT_QUEUE	64
-#define MISSING_MAX	256		/* ids Docker said are unknown */
-#define INSPECT_RETRY_MIN_MS	1000	/* after a failed inspect ... */
-#define INSPECT_RETRY_MAX_MS	60000	/* ... doubling up to this */
-#define INSPECT_FAILED_MAX	64
+#define API		     "http://localhost/v1.41"
+#define EVENTS_FILTER	     "%7B%22type%22%3A%5B%22container%22%5D%7D"
+#define BACKOFF_MIN_MS	     250
+#define BACKOFF_MAX_MS	     5000
+#define BODY_MAX	     (16u << 20) /* list, inspect, error bodies */
+#define EVENT_MAX	     (1u << 20)	 /* one event object */
+#define INSPECT_QUEUE	     64
+#define MISSING_MAX	     256   /* ids Docker said are unknown */
+#define INSPECT_RETRY_MIN_MS 1000  /* after a failed inspect ... */
+#define INSPECT_RETRY_MAX_MS 60000 /* ... doubling up to this */
+#define INSPECT_FAILED_MAX   64
 
 /* An inspect that failed (not 404): not asked again before not_before. */
 struct inspect_failure {
-	char		 id[KW_CID_LEN];
-	uint64_t	 not_before_ms;		/* uv_now() */
-	uint64_t	 backoff_ms;
+	char id[KW_CID_LEN];
+	uint64_t not_before_ms; /* uv_now() */
+	uint64_t backoff_ms;
 };
 
 enum dreq_kind {
@@ -45,74 +45,74 @@ enum dreq_kind {
 	DREQ_EVENTS,
 	DREQ_INSPECT,
 	DREQ_ACTION,
-	DREQ_FETCH,		/* docker_fetch: a GET for the caller */
+	DREQ_FETCH, /* docker_fetch: a GET for the caller */
 };
 
 struct docker;
 
 struct dreq {
-	struct docker	*dk;
-	CURL		*easy;
-	enum dreq_kind	 kind;
-	uint64_t	 session;	/* list, events, inspect */
-	char		*buf;
-	size_t		 len;
-	size_t		 cap;
-	char		 id[KW_CID_LEN];
-	enum action	 action;
+	struct docker *dk;
+	CURL *easy;
+	enum dreq_kind kind;
+	uint64_t session; /* list, events, inspect */
+	char *buf;
+	size_t len;
+	size_t cap;
+	char id[KW_CID_LEN];
+	enum action action;
 	docker_action_cb cb;
-	docker_fetch_cb	 fcb;		/* DREQ_FETCH */
-	size_t		 max;		/* body cap; 0: BODY_MAX */
-	void		*arg;
-	char		 fail[256];	/* why on_write gave up */
-	struct curl_slist *headers;	/* a call with a JSON body */
-	int		 chained;	/* quarantine: the stop after update */
-	char		 errbuf[CURL_ERROR_SIZE];
-	struct dreq	*prev, *next;
+	docker_fetch_cb fcb; /* DREQ_FETCH */
+	size_t max;	     /* body cap; 0: BODY_MAX */
+	void *arg;
+	char fail[256];		    /* why on_write gave up */
+	struct curl_slist *headers; /* a call with a JSON body */
+	int chained;		    /* quarantine: the stop after update */
+	char errbuf[CURL_ERROR_SIZE];
+	struct dreq *prev, *next;
 };
 
 enum dk_state {
-	DK_DOWN,		/* waiting for the retry timer */
-	DK_CONNECTING,		/* events requested, list not back yet */
+	DK_DOWN,       /* waiting for the retry timer */
+	DK_CONNECTING, /* events requested, list not back yet */
 	DK_CONNECTED,
 };
 
 struct docker {
-	uv_loop_t	*loop;
-	struct curluv	 cu;
-	uv_timer_t	 retry_timer;
-	char		*socket_path;
-	uint64_t	 timeout_ms;
-	uint64_t	 stop_timeout_ms;	/* 0: half timeout_ms */
+	uv_loop_t *loop;
+	struct curluv cu;
+	uv_timer_t retry_timer;
+	char *socket_path;
+	uint64_t timeout_ms;
+	uint64_t stop_timeout_ms; /* 0: half timeout_ms */
 	struct docker_table table;
-	struct dreq	*reqs;
-	size_t		 nreqs;
-	uint64_t	 session;
-	struct dreq	*events;
-	struct dreq	*list;
-	enum dk_state	 state;
-	int		 reported;	/* this state was logged */
-	uint64_t	 backoff_ms;
-	char		 inspect_q[INSPECT_QUEUE][KW_CID_LEN];
-	size_t		 ninspect_q;
-	char		 (*missing)[KW_CID_LEN];
-	size_t		 nmissing;
-	size_t		 missing_next;
+	struct dreq *reqs;
+	size_t nreqs;
+	uint64_t session;
+	struct dreq *events;
+	struct dreq *list;
+	enum dk_state state;
+	int reported; /* this state was logged */
+	uint64_t backoff_ms;
+	char inspect_q[INSPECT_QUEUE][KW_CID_LEN];
+	size_t ninspect_q;
+	kw_cidbuf *missing;
+	size_t nmissing;
+	size_t missing_next;
 	struct inspect_failure ifail[INSPECT_FAILED_MAX];
-	size_t		 nifail;
-	int		 closing;
-	int		 open_handles;
-	uint64_t	 lookup_start_ms;	/* limits.docker_lookups window */
-	uint64_t	 lookups_in_window;
+	size_t nifail;
+	int closing;
+	int open_handles;
+	uint64_t lookup_start_ms; /* limits.docker_lookups window */
+	uint64_t lookups_in_window;
 	struct docker_stats st;
 };
 
-static void	session_begin(struct docker *dk);
-static int	quarantine_stop(struct docker *dk, struct dreq *from);
-static void	on_retry(uv_timer_t *t);
-static void	check_done(struct docker *dk);
-static void	fetch_done(struct docker *dk, struct dreq *r, CURLcode res,
-		    long code);
+static void session_begin(struct docker *dk);
+static int quarantine_stop(struct docker *dk, struct dreq *from);
+static void on_retry(uv_timer_t *t);
+static void check_done(struct docker *dk);
+static void fetch_done(struct docker *dk, struct dreq *r, CURLcode res,
+    long code);
 
 static void
 maybe_free(struct docker *dk)
@@ -191,8 +191,8 @@ id_set_missing(struct docker *dk, const char *id)
 {
 	if (id_missing(dk, id))
 		return;
-	if (dk->missing == NULL && (dk->missing = calloc(MISSING_MAX,
-	    sizeof(*dk->missing))) == NULL)
+	if (dk->missing == NULL &&
+	    (dk->missing = calloc(MISSING_MAX, sizeof(*dk->missing))) == NULL)
 		return;
 	snprintf(dk->missing[dk->missing_next], KW_CID_LEN, "%s", id);
 	dk->missing_next = (dk->missing_next + 1) % MISSING_MAX;
@@ -238,13 +238,14 @@ ifail_note(struct docker *dk, const char *id)
 	uint64_t now = uv_now(dk->loop);
 
 	if (f == NULL) {
-		f = dk->nifail < INSPECT_FAILED_MAX ? &dk->ifail[dk->nifail++] :
+		f = dk->nifail < INSPECT_FAILED_MAX ?
+		    &dk->ifail[dk->nifail++] :
 		    &dk->ifail[now % INSPECT_FAILED_MAX];
 		memset(f, 0, sizeof(*f));
 		snprintf(f->id, sizeof(f->id), "%s", id);
 	}
-	f->backoff_ms = f->backoff_ms ? f->backoff_ms * 2 :
-	    INSPECT_RETRY_MIN_MS;
+	f->backoff_ms =
+	    f->backoff_ms ? f->backoff_ms * 2 : INSPECT_RETRY_MIN_MS;
 	if (f->backoff_ms > INSPECT_RETRY_MAX_MS)
 		f->backoff_ms = INSPECT_RETRY_MAX_MS;
 	f->not_before_ms = now + f->backoff_ms;
@@ -292,13 +293,15 @@ events_feed(struct dreq *r)
 			break;
 		}
 		if (n < 0) {
-			snprintf(r->fail, sizeof(r->fail), "event stream: "
-			    "not a JSON object at byte %zu", used + start);
+			snprintf(r->fail, sizeof(r->fail),
+			    "event stream: "
+			    "not a JSON object at byte %zu",
+			    used + start);
 			return -1;
 		}
 		dk->st.events++;
 		if (docker_parse_event(r->buf + used + start, (size_t)n, &ev,
-		    err, sizeof(err)) == -1)
+			err, sizeof(err)) == -1)
 			log_warnx("docker: %s: skipped", err);
 		else {
 			switch (docker_table_apply_event(&dk->table, &ev)) {
@@ -308,8 +311,7 @@ events_feed(struct dreq *r)
 			case DOCKER_APPLY_ADDED:
 				id_clear_missing(dk, ev.c.id);
 				log_debug("docker: %s %.12s %s (%s)",
-				    ev.action, ev.c.id, ev.c.name,
-				    ev.c.image);
+				    ev.action, ev.c.id, ev.c.name, ev.c.image);
 				break;
 			default:
 				log_debug("docker: %s %.12s", ev.action,
@@ -324,8 +326,10 @@ events_feed(struct dreq *r)
 		r->len -= used;
 	}
 	if (r->len > EVENT_MAX) {
-		snprintf(r->fail, sizeof(r->fail), "event stream: an event "
-		    "over %u bytes", EVENT_MAX);
+		snprintf(r->fail, sizeof(r->fail),
+		    "event stream: an event "
+		    "over %u bytes",
+		    EVENT_MAX);
 		return -1;
 	}
 	return 0;
@@ -360,7 +364,6 @@ on_write(char *p, size_t size, size_t nmemb, void *arg)
 static void
 req_free(struct docker *dk, struct dreq *r)
 {
-
 	if (r->prev != NULL)
 		r->prev->next = r->next;
 	else
@@ -434,8 +437,7 @@ req_new(struct docker *dk, enum dreq_kind kind, const char *method,
 
 /* Why a call failed, as a person would say it. */
 static void
-req_error(const struct dreq *r, CURLcode res, long code, char *out,
-    size_t len)
+req_error(const struct dreq *r, CURLcode res, long code, char *out, size_t len)
 {
 	long os_errno = 0;
 
@@ -444,15 +446,16 @@ req_error(const struct dreq *r, CURLcode res, long code, char *out,
 	if (r->fail[0] != '\0')
 		snprintf(out, len, "%.200s", r->fail);
 	else if (res == CURLE_OPERATION_TIMEDOUT)
-		snprintf(out, len, "Docker did not answer within %" PRIu64
-		    " ms", r->dk->timeout_ms);
+		snprintf(out, len,
+		    "Docker did not answer within %" PRIu64 " ms",
+		    r->dk->timeout_ms);
 	else if (res == CURLE_COULDNT_CONNECT && os_errno != 0)
 		snprintf(out, len, "Docker unreachable at %.100s: %s",
 		    r->dk->socket_path, strerror((int)os_errno));
 	else if (res != CURLE_OK)
 		snprintf(out, len, "Docker unreachable at %.100s: %.120s",
-		    r->dk->socket_path, r->errbuf[0] ? r->errbuf :
-		    curl_easy_strerror(res));
+		    r->dk->socket_path,
+		    r->errbuf[0] ? r->errbuf : curl_easy_strerror(res));
 	else
 		docker_error_text(r->buf, r->len, code, out, len);
 }
@@ -472,9 +475,8 @@ start_inspects(struct docker *dk)
 		snprintf(path, sizeof(path), "/containers/%s/json",
 		    dk->inspect_q[i]);
 		if ((r = req_new(dk, DREQ_INSPECT, NULL, path,
-		    dk->timeout_ms)) != NULL)
-			snprintf(r->id, sizeof(r->id), "%s",
-			    dk->inspect_q[i]);
+			 dk->timeout_ms)) != NULL)
+			snprintf(r->id, sizeof(r->id), "%s", dk->inspect_q[i]);
 	}
 	dk->ninspect_q = 0;
 }
@@ -491,10 +493,11 @@ session_fail(struct docker *dk, const char *why)
 		if (r->kind != DREQ_ACTION && r->kind != DREQ_FETCH)
 			req_free(dk, r);
 	}
-	if (dk->state != DK_DOWN && (dk->state == DK_CONNECTED ||
-	    !dk->reported)) {
+	if (dk->state != DK_DOWN &&
+	    (dk->state == DK_CONNECTED || !dk->reported)) {
 		log_warnx("docker: unreachable: %s; retrying in the "
-		    "background", why);
+			  "background",
+		    why);
 		dk->reported = 1;
 	}
 	if (dk->state == DK_CONNECTED)
@@ -549,8 +552,8 @@ inspect_done(struct docker *dk, struct dreq *r, long code)
 		docker_table_remove(&dk->table, r->id);
 		return;
 	}
-	if (code != 200 || docker_parse_inspect(r->buf, r->len, &c, err,
-	    sizeof(err)) == -1) {
+	if (code != 200 ||
+	    docker_parse_inspect(r->buf, r->len, &c, err, sizeof(err)) == -1) {
 		if (code == 200)
 			log_warnx("docker: %s", err);
 		ifail_note(dk, r->id);
@@ -584,8 +587,10 @@ action_done(struct docker *dk, struct dreq *r, CURLcode res, long code)
 	} else if (code == 0 && res != CURLE_OK && sent > 0) {
 		outcome = DOCKER_ACT_UNKNOWN;
 		req_error(r, res, code, why, sizeof(why));
-		snprintf(result, sizeof(result), "unknown: %s; waiting for "
-		    "Docker", why);
+		snprintf(result, sizeof(result),
+		    "unknown: %s; waiting for "
+		    "Docker",
+		    why);
 		dk->st.actions_unknown++;
 	} else {
 		outcome = DOCKER_ACT_FAILED;
@@ -600,7 +605,8 @@ action_done(struct docker *dk, struct dreq *r, CURLcode res, long code)
 			return;
 		}
 		outcome = DOCKER_ACT_FAILED;
-		snprintf(result, sizeof(result), "restart policy set to "
+		snprintf(result, sizeof(result),
+		    "restart policy set to "
 		    "\"no\"; cannot start the stop call");
 	}
 	if (r->cb != NULL)
@@ -640,16 +646,18 @@ req_done(struct dreq *r, CURLcode res)
 			}
 		} else
 			req_error(r, res, code, why, sizeof(why));
-		session_fail(dk, why);		/* frees r */
+		session_fail(dk, why); /* frees r */
 		return;
 	case DREQ_EVENTS:
 		if (code == 200 && r->fail[0] == '\0')
-			snprintf(why, sizeof(why), "event stream closed%s"
-			    "%.200s", res == CURLE_OK ? "" : ": ",
+			snprintf(why, sizeof(why),
+			    "event stream closed%s"
+			    "%.200s",
+			    res == CURLE_OK ? "" : ": ",
 			    res == CURLE_OK ? "" : curl_easy_strerror(res));
 		else
 			req_error(r, res, code, why, sizeof(why));
-		session_fail(dk, why);		/* frees r */
+		session_fail(dk, why); /* frees r */
 		return;
 	}
 }
@@ -700,8 +708,8 @@ session_begin(struct docker *dk)
 	snprintf(path, sizeof(path), "/events?since=%lld&filters=%s",
 	    (long long)time(NULL) - 1, EVENTS_FILTER);
 	dk->events = req_new(dk, DREQ_EVENTS, NULL, path, 0);
-	dk->list = req_new(dk, DREQ_LIST, NULL, "/containers/json",
-	    dk->timeout_ms);
+	dk->list =
+	    req_new(dk, DREQ_LIST, NULL, "/containers/json", dk->timeout_ms);
 	if (dk->events == NULL || dk->list == NULL)
 		session_fail(dk, "cannot start an API call");
 }
@@ -718,7 +726,7 @@ docker_new(struct uv_loop_s *loop, const char *socket_path,
 		return NULL;
 	if ((dk->socket_path = strdup(socket_path)) == NULL ||
 	    curluv_init(&dk->cu, loop, "docker", on_curl_work, on_curl_closed,
-	    dk) == -1) {
+		dk) == -1) {
 		free(dk->socket_path);
 		free(dk);
 		return NULL;
@@ -729,7 +737,7 @@ docker_new(struct uv_loop_s *loop, const char *socket_path,
 	docker_table_init(&dk->table);
 	uv_timer_init(loop, &dk->retry_timer);
 	dk->retry_timer.data = dk;
-	dk->open_handles = 2;	/* the retry timer and curluv */
+	dk->open_handles = 2; /* the retry timer and curluv */
 	return dk;
 }
 
@@ -779,10 +787,11 @@ lookup_allowed(struct docker *dk)
 	}
 	if (dk->lookups_in_window >= l->docker_lookups) {
 		dk->st.lookups_deferred++;
-		kw_limit_hit(KW_HIT_DOCKER_LOOKUPS, "docker: more than %"
-		    PRIu64 " unknown container ids in %" PRIu64 " ms: not "
-		    "inspected now (limits.docker_lookups)", l->docker_lookups,
-		    l->docker_lookup_interval_ms);
+		kw_limit_hit(KW_HIT_DOCKER_LOOKUPS,
+		    "docker: more than %" PRIu64
+		    " unknown container ids in %" PRIu64 " ms: not "
+		    "inspected now (limits.docker_lookups)",
+		    l->docker_lookups, l->docker_lookup_interval_ms);
 		return 0;
 	}
 	dk->lookups_in_window++;
@@ -833,7 +842,8 @@ stop_times(const struct docker *dk, uint64_t *stop_s, uint64_t *deadline_ms)
 	docker_stop_plan(dk->timeout_ms, stop_s, deadline_ms);
 	if (dk->stop_timeout_ms > 0) {
 		*stop_s = dk->stop_timeout_ms >= 1000 ?
-		    dk->stop_timeout_ms / 1000 : 1;
+		    dk->stop_timeout_ms / 1000 :
+		    1;
 		*deadline_ms = *stop_s * 1000 + dk->timeout_ms;
 	}
 }
@@ -846,8 +856,8 @@ update_req(struct docker *dk, const char *path, const char *body,
 	struct curl_slist *h;
 	struct dreq *r;
 
-	if ((h = curl_slist_append(NULL, "Content-Type: application/json"))
-	    == NULL)
+	if ((h = curl_slist_append(NULL, "Content-Type: application/json")) ==
+	    NULL)
 		return NULL;
 	if ((r = req_new(dk, DREQ_ACTION, "POST", path, deadline_ms)) ==
 	    NULL) {
@@ -891,12 +901,11 @@ docker_update_cpu(struct docker *dk, const char *id, enum action action,
 	struct dreq *r;
 	char path[256], body[64];
 
-	if (dk->closing || !kw_cid_ok(id) || (action != ACTION_THROTTLE &&
-	    action != ACTION_RELEASE))
+	if (dk->closing || !kw_cid_ok(id) ||
+	    (action != ACTION_THROTTLE && action != ACTION_RELEASE))
 		return -1;
 	snprintf(path, sizeof(path), "/containers/%s/update", id);
-	snprintf(body, sizeof(body), "{\"NanoCpus\":%" PRIu64 "}",
-	    nano_cpus);
+	snprintf(body, sizeof(body), "{\"NanoCpus\":%" PRIu64 "}", nano_cpus);
 	if ((r = update_req(dk, path, body, dk->timeout_ms)) == NULL)
 		return -1;
 	snprintf(r->id, sizeof(r->id), "%s", id);
@@ -942,8 +951,10 @@ docker_act(struct docker *dk, const char *id, enum action action,
 	case ACTION_QUARANTINE:
 		/* First the restart policy, then (action_done) the stop. */
 		snprintf(path, sizeof(path), "/containers/%s/update", id);
-		r = update_req(dk, path, "{\"RestartPolicy\":{\"Name\":"
-		    "\"no\"}}", dk->timeout_ms);
+		r = update_req(dk, path,
+		    "{\"RestartPolicy\":{\"Name\":"
+		    "\"no\"}}",
+		    dk->timeout_ms);
 		goto made;
 	default:
 		return -1;
@@ -1024,8 +1035,8 @@ fetch_done(struct docker *dk, struct dreq *r, CURLcode res, long code)
 }
 
 int
-docker_fetch(struct docker *dk, const char *id, const char *what,
-    size_t max, uint64_t deadline_ms, docker_fetch_cb cb, void *arg)
+docker_fetch(struct docker *dk, const char *id, const char *what, size_t max,
+    uint64_t deadline_ms, docker_fetch_cb cb, void *arg)
 {
 	struct dreq *r;
 	char path[512];

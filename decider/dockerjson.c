@@ -12,10 +12,10 @@
 
 #include "decider.h"
 
-#define LABEL_CLASS	"kwarden.class"
-#define LABEL_COMPOSE_PROJECT	"com.docker.compose.project"
-#define LABEL_COMPOSE_SERVICE	"com.docker.compose.service"
-#define LABEL_SWARM_SERVICE	"com.docker.swarm.service.name"
+#define LABEL_CLASS	      "kwarden.class"
+#define LABEL_COMPOSE_PROJECT "com.docker.compose.project"
+#define LABEL_COMPOSE_SERVICE "com.docker.compose.service"
+#define LABEL_SWARM_SERVICE   "com.docker.swarm.service.name"
 
 static void
 copy_str(char *dst, size_t len, const char *src)
@@ -54,8 +54,7 @@ set_label(char *dst, size_t len, json_t *labels, const char *key)
 static void
 set_label_class(struct docker_ctr *c, json_t *labels)
 {
-	set_label(c->label_class, sizeof(c->label_class), labels,
-	    LABEL_CLASS);
+	set_label(c->label_class, sizeof(c->label_class), labels, LABEL_CLASS);
 	set_label(c->compose_project, sizeof(c->compose_project), labels,
 	    LABEL_COMPOSE_PROJECT);
 	set_label(c->compose_service, sizeof(c->compose_service), labels,
@@ -124,8 +123,8 @@ docker_parse_list(const char *buf, size_t len, struct docker_ctr **out,
 		return -1;
 	}
 	for (i = 0; i < size; i++)
-		if (list_entry(json_array_get(root, i), &c[k], err,
-		    errlen) == 0)
+		if (list_entry(json_array_get(root, i), &c[k], err, errlen) ==
+		    0)
 			k++;
 	json_decref(root);
 	if (k == 0 && i > 0) {
@@ -158,16 +157,14 @@ docker_parse_inspect(const char *buf, size_t len, struct docker_ctr *c,
 	config = json_object_get(root, "Config");
 	/* Config.Image is the name it was run with; .Image is the digest. */
 	if (json_is_object(config) && get_str(config, "Image") != NULL)
-		copy_str(c->image, sizeof(c->image), get_str(config,
-		    "Image"));
+		copy_str(c->image, sizeof(c->image), get_str(config, "Image"));
 	else
 		copy_str(c->image, sizeof(c->image), get_str(root, "Image"));
 	if (json_is_object(config))
 		set_label_class(c, json_object_get(config, "Labels"));
 	state = json_object_get(root, "State");
 	if (json_is_object(state)) {
-		copy_str(c->state, sizeof(c->state), get_str(state,
-		    "Status"));
+		copy_str(c->state, sizeof(c->state), get_str(state, "Status"));
 		/* The container's first process: its cgroup is the real one. */
 		pid = json_object_get(state, "Pid");
 		if (json_is_integer(pid) && json_integer_value(pid) > 0 &&
@@ -197,7 +194,7 @@ docker_parse_event(const char *buf, size_t len, struct docker_event *ev,
 	type = get_str(root, "Type");
 	action = get_str(root, "Action");
 	if (action == NULL)
-		action = get_str(root, "status");	/* before API 1.22 */
+		action = get_str(root, "status"); /* before API 1.22 */
 	actor = json_object_get(root, "Actor");
 	id = json_is_object(actor) ? get_str(actor, "ID") : NULL;
 	if (id == NULL)
@@ -207,8 +204,8 @@ docker_parse_event(const char *buf, size_t len, struct docker_event *ev,
 		json_decref(root);
 		return -1;
 	}
-	copy_str(ev->type, sizeof(ev->type), type != NULL ? type :
-	    "container");
+	copy_str(ev->type, sizeof(ev->type),
+	    type != NULL ? type : "container");
 	/* "exec_start: sh -c ...", "health_status: healthy": the verb. */
 	n = strcspn(action, ":");
 	if (n >= sizeof(ev->action))
@@ -222,7 +219,7 @@ docker_parse_event(const char *buf, size_t len, struct docker_event *ev,
 	}
 	copy_str(ev->c.id, sizeof(ev->c.id), id);
 	attrs = json_is_object(actor) ? json_object_get(actor, "Attributes") :
-	    NULL;
+					NULL;
 	if (json_is_object(attrs)) {
 		if ((v = get_str(attrs, "name")) != NULL) {
 			copy_name(ev->c.name, sizeof(ev->c.name), v);
@@ -254,8 +251,9 @@ docker_stream_next(const char *buf, size_t len, size_t *start)
 	size_t i = 0, depth = 0;
 	int in_str = 0, esc = 0;
 
-	while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r'
-	    || buf[i] == '\t'))
+	while (i < len &&
+	    (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\r' ||
+		buf[i] == '\t'))
 		i++;
 	*start = i;
 	if (i == len)
@@ -304,7 +302,8 @@ docker_error_text(const char *buf, size_t len, long http_code, char *out,
 	else if (len > 0 && root == NULL) {
 		/* Plain text: its first line (buf need not end in a NUL). */
 		for (n = 0; n < len && buf[n] != '\r' && buf[n] != '\n' &&
-		    buf[n] != '\0'; n++)
+		     buf[n] != '\0';
+		     n++)
 			;
 		snprintf(out, outlen, "HTTP %ld: %.*s", http_code, (int)n,
 		    buf);
@@ -411,8 +410,7 @@ event_state(const char *action)
 }
 
 enum docker_apply
-docker_table_apply_event(struct docker_table *t,
-    const struct docker_event *ev)
+docker_table_apply_event(struct docker_table *t, const struct docker_event *ev)
 {
 	struct docker_ctr *e, c;
 	const char *state;
@@ -437,8 +435,8 @@ docker_table_apply_event(struct docker_table *t,
 		if (!ev->has_name || !ev->has_image)
 			return DOCKER_APPLY_UNKNOWN;
 		c = ev->c;
-		copy_str(c.state, sizeof(c.state), state != NULL ? state :
-		    "running");
+		copy_str(c.state, sizeof(c.state),
+		    state != NULL ? state : "running");
 		if (docker_table_upsert(t, &c) == NULL)
 			return DOCKER_APPLY_UNKNOWN;
 		return DOCKER_APPLY_ADDED;

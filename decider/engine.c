@@ -115,8 +115,8 @@ engine_set_policy(struct engine *e, const struct policy *p)
 	if (p->action != ACTION_DRY_RUN)
 		for (i = 0; i < e->acts.n; i++) {
 			a = &e->acts.e[i];
-			if (a->state == ACT_DONE && a->action ==
-			    ACTION_DRY_RUN) {
+			if (a->state == ACT_DONE &&
+			    a->action == ACTION_DRY_RUN) {
 				a->state = ACT_NONE;
 				a->logged = 0;
 				a->nsteps = 0;
@@ -164,14 +164,18 @@ engine_out_free(struct engine_out *o)
  * The next slot of an output list, zeroed; NULL (and o->oom set) when it
  * cannot grow: the caller drops that one output.
  */
-#define OUT_ADD(o, list, n, cap) \
-	((grow(&(o)->list, &(o)->cap, (o)->n + 1, sizeof(*(o)->list), 8) \
-	    == -1) ? ((o)->oom = 1, (void *)NULL) : \
-	    memset(&(o)->list[(o)->n++], 0, sizeof(*(o)->list)))
+#define OUT_ADD(o, list, n, cap)                                            \
+	((grow(&(o)->list, &(o)->cap, (o)->n + 1, sizeof(*(o)->list), 8) == \
+	     -1) ?                                                          \
+		((o)->oom = 1, (void *)NULL) :                              \
+		memset(&(o)->list[(o)->n++], 0, sizeof(*(o)->list)))
 
-static void __attribute__((format(printf, 3, 4)))
-out_log(struct engine_out *o, enum engine_log_level level,
-    const char *fmt, ...)
+static void out_log(struct engine_out *o, enum engine_log_level level,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+out_log(struct engine_out *o, enum engine_log_level level, const char *fmt,
+    ...)
 {
 	struct engine_log *l;
 	va_list ap;
@@ -209,7 +213,7 @@ view_of(const struct engine_docker *dv, const struct docker_ctr *dc)
 
 struct sweep_arg {
 	const struct engine_docker *dv;
-	struct engine_out	*out;
+	struct engine_out *out;
 };
 
 static int
@@ -228,8 +232,9 @@ sweep_gone(void *arg, const struct act_entry *a)
 	if (a->state == ACT_NONE)
 		return;
 	out_log(sa->out, ENGINE_LOG_INFO, "container %.12s is gone (%s%s)",
-	    a->container_id, a->action == ACTION_DRY_RUN ? "acted on in " :
-	    "after ", action_name(a->action));
+	    a->container_id,
+	    a->action == ACTION_DRY_RUN ? "acted on in " : "after ",
+	    action_name(a->action));
 }
 
 /* Step 1: figures per process and per container (from a snapshot). */
@@ -237,15 +242,15 @@ static int
 figures_from_snapshot(struct engine *e, const struct kw_snapshot *snap)
 {
 	if (grow(&e->proc_cpu, &e->proc_cap, snap->nprocs ? snap->nprocs : 1,
-	    sizeof(*e->proc_cpu), 256) == -1 ||
+		sizeof(*e->proc_cpu), 256) == -1 ||
 	    grow(&e->rank, &e->rank_cap, snap->nprocs ? snap->nprocs : 1,
-	    sizeof(*e->rank), 256) == -1)
+		sizeof(*e->rank), 256) == -1)
 		return -1;
 	if (rates_update(&e->rates, snap, e->proc_cpu, &e->machine_cpu) == -1)
 		return -1;
 	if (containers_aggregate(snap, e->proc_cpu, &e->set) == -1 ||
 	    containers_apply_cgroups(&e->set, snap, &e->cgrates,
-	    e->policy.mem_basis, e->policy.window_ms * 1000000ULL) == -1)
+		e->policy.mem_basis, e->policy.window_ms * 1000000ULL) == -1)
 		return -1;
 	return 0;
 }
@@ -262,8 +267,8 @@ build_rows(struct engine *e, const struct engine_docker *dv,
 	if (grow(&e->rows, &e->rows_cap, n, sizeof(*e->rows), 32) == -1 ||
 	    grow(&e->cand, &e->cand_cap, n, sizeof(*e->cand), 32) == -1 ||
 	    grow(&e->dec, &e->dec_cap, n, sizeof(*e->dec), 32) == -1 ||
-	    grow(&e->class_of, &e->class_cap, n, sizeof(*e->class_of), 32)
-	    == -1)
+	    grow(&e->class_of, &e->class_cap, n, sizeof(*e->class_of), 32) ==
+		-1)
 		return -1;
 
 	e->acts.gen++;
@@ -274,8 +279,7 @@ build_rows(struct engine *e, const struct engine_docker *dv,
 	for (i = 0; i < e->set.n; i++) {
 		memset(&e->rows[i], 0, sizeof(e->rows[i]));
 		e->rows[i].c = e->set.c[i];
-		e->rows[i].act = acts_find(&e->acts,
-		    e->set.c[i].container_id);
+		e->rows[i].act = acts_find(&e->acts, e->set.c[i].container_id);
 		e->rows[i].class_idx = POLICY_CLASS_NONE;
 	}
 	e->nrows = e->set.n;
@@ -289,7 +293,7 @@ enrich(struct engine *e, const struct engine_docker *dv,
 {
 	const struct docker_ctr *dc;
 	struct engine_row *r;
-	char (*id)[KW_CID_LEN];
+	kw_cidbuf *id;
 	size_t i;
 
 	for (i = 0; i < e->nrows; i++) {
@@ -298,8 +302,9 @@ enrich(struct engine *e, const struct engine_docker *dv,
 		if (dv->table == NULL)
 			continue;
 		if ((dc = view_find(dv, r->c.container_id)) == NULL) {
-			if (dv->connected && (id = OUT_ADD(out, lookups,
-			    nlookups, lookups_cap)) != NULL)
+			if (dv->connected &&
+			    (id = OUT_ADD(out, lookups, nlookups,
+				 lookups_cap)) != NULL)
 				copy_str(*id, sizeof(*id), r->c.container_id);
 			continue;
 		}
@@ -321,8 +326,8 @@ deletion_from_act(const struct act_entry *a, const char *reason,
     const char *result, struct kw_deletion_rec *rec)
 {
 	memcpy(rec->container_id, a->container_id, sizeof(rec->container_id));
-	cut_names(rec->name, sizeof(rec->name), rec->image,
-	    sizeof(rec->image), a->name, a->image);
+	cut_names(rec->name, sizeof(rec->name), rec->image, sizeof(rec->image),
+	    a->name, a->image);
 	copy_str(rec->class_name, sizeof(rec->class_name),
 	    a->act_class[0] != '\0' ? a->act_class : a->last_class);
 	copy_str(rec->action, sizeof(rec->action), action_name(a->action));
@@ -354,16 +359,17 @@ settle(struct engine *e, const struct engine_docker *dv, uint64_t now_ns,
 		view = view_of(dv, dc);
 		if (a->state == ACT_DONE && view == ACT_VIEW_RUNNING &&
 		    dc != NULL && dc->starts != a->starts_at_act)
-			out_log(out, ENGINE_LOG_INFO, "container %.12s started "
-			    "again after %s", a->container_id,
-			    action_name(a->action));
+			out_log(out, ENGINE_LOG_INFO,
+			    "container %.12s started "
+			    "again after %s",
+			    a->container_id, action_name(a->action));
 		if (acts_settle(a, view, dc != NULL ? dc->starts : 0, now_ns,
-		    e->settle_ns, result, sizeof(result)) != 1)
+			e->settle_ns, result, sizeof(result)) != 1)
 			continue;
 		out_log(out, ENGINE_LOG_INFO, "container %.12s: %s: %s",
 		    a->container_id, action_name(a->action), result);
 		if ((rec = OUT_ADD(out, deletions, ndeletions,
-		    deletions_cap)) != NULL)
+			 deletions_cap)) != NULL)
 			deletion_from_act(a, "settled: the call had no answer",
 			    result, rec);
 	}
@@ -400,14 +406,17 @@ hold_reason(const struct engine *e, const struct engine_docker *dv,
 	if (a->docker_state[0] == '\0')
 		return "unknown to Docker";
 	if (now_ns < a->released_until_ns) {
-		snprintf(a->hold, sizeof(a->hold), "released on decider.ctl: "
+		snprintf(a->hold, sizeof(a->hold),
+		    "released on decider.ctl: "
 		    "left alone for %.0f s more",
 		    (double)(a->released_until_ns - now_ns) / 1e9 + 0.5);
 		return a->hold;
 	}
 	if (a->retry_mono_ns != 0 && now_ns < a->retry_mono_ns) {
-		snprintf(a->hold, sizeof(a->hold), "retry in %.0f s after: "
-		    "%.180s", (double)(a->retry_mono_ns - now_ns) / 1e9 + 0.5,
+		snprintf(a->hold, sizeof(a->hold),
+		    "retry in %.0f s after: "
+		    "%.180s",
+		    (double)(a->retry_mono_ns - now_ns) / 1e9 + 0.5,
 		    a->last_error);
 		return a->hold;
 	}
@@ -438,8 +447,8 @@ engine_container_rec(const struct engine *e, const struct engine_row *r,
 	cr->cpu_pct = r->c.cpu_pct;
 	cr->mem_pct = r->c.mem_pct;
 	cr->rss_kb = r->c.rss_kb;
-	copy_str(cr->figures, sizeof(cr->figures), r->c.cg_flags & KW_CG_CPU ?
-	    "cgroup" : "processes");
+	copy_str(cr->figures, sizeof(cr->figures),
+	    r->c.cg_flags & KW_CG_CPU ? "cgroup" : "processes");
 	cr->cpu_pct_procs = r->c.cpu_pct_procs;
 	cr->mem_usage_kb = r->c.mem_usage_kb;
 	cr->working_set_kb = r->c.working_set_kb;
@@ -486,7 +495,7 @@ out_figures(struct engine *e, struct engine_out *out)
 	for (i = 0; i < e->nrows; i++) {
 		r = &e->rows[i];
 		if ((cr = OUT_ADD(out, containers, ncontainers,
-		    containers_cap)) == NULL)
+			 containers_cap)) == NULL)
 			return;
 		engine_container_rec(e, r, r->class_idx, cr);
 	}
@@ -525,10 +534,10 @@ out_proc(const struct kw_snapshot *snap, const struct proc_rank *rk,
 	copy_str(pr->name, sizeof(pr->name), p->name);
 	copy_str(pr->cmdline, sizeof(pr->cmdline),
 	    p->cmdline != NULL ? p->cmdline : "");
-	copy_str(pr->container_id, sizeof(pr->container_id),
-	    p->container_id);
+	copy_str(pr->container_id, sizeof(pr->container_id), p->container_id);
 	pr->cpu_pct = rk->cpu_pct;
-	pr->mem_pct = snap->host.mem_total_kb == 0 ? 0.0 :
+	pr->mem_pct = snap->host.mem_total_kb == 0 ?
+	    0.0 :
 	    (double)p->rss_kb * 100.0 / (double)snap->host.mem_total_kb;
 	pr->rss_kb = p->rss_kb;
 }
@@ -574,8 +583,10 @@ log_decision(struct engine *e, struct engine_row *r,
 
 	a->seen = 1;
 	if (d->verdict == POLICY_TAKEN) {
-		out_log(out, ENGINE_LOG_INFO, "container %.12s%s%s (class "
-		    "%s): %s: %s", r->c.container_id, sp, r->c.name, cls,
+		out_log(out, ENGINE_LOG_INFO,
+		    "container %.12s%s%s (class "
+		    "%s): %s: %s",
+		    r->c.container_id, sp, r->c.name, cls,
 		    action_name(r->plan.action), d->reason);
 		/* Its "already being acted on" next round says nothing new. */
 		a->logged = 1;
@@ -586,9 +597,10 @@ log_decision(struct engine *e, struct engine_row *r,
 	if (a->logged && a->last_verdict == d->verdict &&
 	    strcmp(a->last_class, cls) == 0)
 		return;
-	out_log(out, ENGINE_LOG_INFO, "container %.12s%s%s (class %s): %s: "
-	    "skipped: %s", r->c.container_id, sp, r->c.name, cls, d->over,
-	    d->reason);
+	out_log(out, ENGINE_LOG_INFO,
+	    "container %.12s%s%s (class %s): %s: "
+	    "skipped: %s",
+	    r->c.container_id, sp, r->c.name, cls, d->over, d->reason);
 	a->logged = 1;
 	a->last_verdict = d->verdict;
 	copy_str(a->last_class, sizeof(a->last_class), cls);
@@ -618,18 +630,21 @@ strike(struct engine *e, struct engine_row *r, struct engine_out *out)
 	    window_s, p->quarantine_after);
 	out->strikes_changed = 1;
 	if (q == -1) {
-		out_log(out, ENGINE_LOG_WARN, "%s: out of memory or too many "
-		    "identities: strike not kept", r->identity);
+		out_log(out, ENGINE_LOG_WARN,
+		    "%s: out of memory or too many "
+		    "identities: strike not kept",
+		    r->identity);
 		return 0;
 	}
 	s = strikes_find(&e->strikes, r->identity);
 	if (q == 1)
-		out_log(out, ENGINE_LOG_WARN, "%s: quarantined after %zu "
+		out_log(out, ENGINE_LOG_WARN,
+		    "%s: quarantined after %zu "
 		    "evictions within %" PRIu64 " s: its next container is "
 		    "stopped with restart policy \"no\" and left alone until "
-		    "released", r->identity, s->nstrikes, window_s);
-	return s != NULL ? (uint32_t)strikes_count(s, e->wall_s, window_s) :
-	    0;
+		    "released",
+		    r->identity, s->nstrikes, window_s);
+	return s != NULL ? (uint32_t)strikes_count(s, e->wall_s, window_s) : 0;
 }
 
 static void
@@ -638,8 +653,8 @@ fill_rec(struct engine *e, const struct engine_row *r, size_t class_idx,
 {
 	memcpy(rec->container_id, r->c.container_id,
 	    sizeof(rec->container_id));
-	cut_names(rec->name, sizeof(rec->name), rec->image,
-	    sizeof(rec->image), r->c.name, r->c.image);
+	cut_names(rec->name, sizeof(rec->name), rec->image, sizeof(rec->image),
+	    r->c.name, r->c.image);
 	copy_str(rec->class_name, sizeof(rec->class_name),
 	    policy_class_name(&e->policy, class_idx));
 	copy_str(rec->action, sizeof(rec->action), action_name(action));
@@ -669,13 +684,15 @@ act(struct engine *e, const struct engine_docker *dv, struct engine_row *r,
 		a->state = ACT_DONE;
 		e->dry_runs++;
 		if ((rec = OUT_ADD(out, deletions, ndeletions,
-		    deletions_cap)) == NULL)
+			 deletions_cap)) == NULL)
 			return;
 	} else {
 		if ((in = OUT_ADD(out, intents, nintents, intents_cap)) ==
 		    NULL) {
-			out_log(out, ENGINE_LOG_WARN, "container %.12s: out "
-			    "of memory: not acted on", a->container_id);
+			out_log(out, ENGINE_LOG_WARN,
+			    "container %.12s: out "
+			    "of memory: not acted on",
+			    a->container_id);
 			return;
 		}
 		in->action = action;
@@ -684,8 +701,8 @@ act(struct engine *e, const struct engine_docker *dv, struct engine_row *r,
 		a->starts_at_act = dc != NULL ? dc->starts : 0;
 		a->state = ACT_IN_FLIGHT;
 		if (action == ACTION_THROTTLE) {
-			a->cap_pct = policy_throttle_pct(&e->policy,
-			    d->class_idx);
+			a->cap_pct =
+			    policy_throttle_pct(&e->policy, d->class_idx);
 			in->nano_cpus = nano_cpus_of(e->ncpu, a->cap_pct);
 		}
 	}
@@ -739,9 +756,10 @@ quarantine(struct engine *e, const struct engine_docker *dv,
 	e->strikes.dirty = 1;
 	out->strikes_changed = 1;
 	e->quarantines++;
-	snprintf(reason, sizeof(reason), "quarantined: %zu evictions of %.150s "
-	    "within %" PRIu64 " s", s->nstrikes, r->identity,
-	    e->policy.quarantine_window_ms / 1000);
+	snprintf(reason, sizeof(reason),
+	    "quarantined: %zu evictions of %.150s "
+	    "within %" PRIu64 " s",
+	    s->nstrikes, r->identity, e->policy.quarantine_window_ms / 1000);
 	fill_rec(e, r, engine_class_of(e, r), ACTION_QUARANTINE, reason,
 	    &in->rec);
 	copy_str(a->act_class, sizeof(a->act_class), in->rec.class_name);
@@ -764,8 +782,10 @@ ladder_hold(struct engine *e, struct engine_row *r, size_t k, int cpu_over,
 
 	if ((s = strikes_find(&e->strikes, r->identity)) != NULL &&
 	    s->quarantined) {
-		snprintf(r->plan.why, sizeof(r->plan.why), "quarantined: "
-		    "%.100s (release it on decider.ctl)", r->identity);
+		snprintf(r->plan.why, sizeof(r->plan.why),
+		    "quarantined: "
+		    "%.100s (release it on decider.ctl)",
+		    r->identity);
 		*verdict = POLICY_SKIP_QUARANTINED;
 		return r->plan.why;
 	}
@@ -803,7 +823,7 @@ verdicts_hash(const struct engine *e, const struct policy_result *res)
 		r = &e->rows[res->dec[i].cand];
 		h = 1469598103934665603ULL;
 		for (p = (const unsigned char *)r->c.container_id; *p != '\0';
-		    p++)
+		     p++)
 			h = (h ^ *p) * 1099511628211ULL;
 		h = (h ^ (unsigned)res->dec[i].verdict) * 1099511628211ULL;
 		h = (h ^ (unsigned)r->act->nsteps) * 1099511628211ULL;
@@ -831,7 +851,7 @@ out_decisions(struct engine *e, const struct policy_result *res,
 		d = &res->dec[i];
 		r = &e->rows[d->cand];
 		if ((dr = OUT_ADD(out, decisions, ndecisions,
-		    decisions_cap)) == NULL)
+			 decisions_cap)) == NULL)
 			return;
 		memcpy(dr->container_id, r->c.container_id,
 		    sizeof(dr->container_id));
@@ -842,17 +862,18 @@ out_decisions(struct engine *e, const struct policy_result *res,
 		copy_str(dr->identity, sizeof(dr->identity), r->identity);
 		dr->cpu_pct = r->c.cpu_pct;
 		dr->mem_pct = r->c.mem_pct;
-		dr->cpu_threshold = policy_cpu_threshold(&e->policy,
-		    d->class_idx);
-		dr->mem_threshold = policy_mem_threshold(&e->policy,
-		    d->class_idx);
+		dr->cpu_threshold =
+		    policy_cpu_threshold(&e->policy, d->class_idx);
+		dr->mem_threshold =
+		    policy_mem_threshold(&e->policy, d->class_idx);
 		dr->excess = d->excess;
 		copy_str(dr->verdict, sizeof(dr->verdict),
 		    policy_verdict_name(d->verdict));
 		copy_str(dr->action, sizeof(dr->action),
 		    d->verdict == POLICY_TAKEN ||
-		    d->verdict == POLICY_SKIP_ESCALATE ?
-		    action_name(r->plan.action) : "");
+			    d->verdict == POLICY_SKIP_ESCALATE ?
+			action_name(r->plan.action) :
+			"");
 		copy_str(dr->reason, sizeof(dr->reason), d->reason);
 		if ((s = strikes_find(&e->strikes, r->identity)) != NULL)
 			dr->strikes = (uint32_t)strikes_count(s, e->wall_s,
@@ -925,8 +946,10 @@ decide(struct engine *e, const struct engine_docker *dv, uint64_t now_ns,
 	for (i = 0; i < e->nrows; i++) {
 		r = &e->rows[i];
 		if (!r->act->seen && r->act->logged) {
-			out_log(out, ENGINE_LOG_INFO, "container %.12s: back "
-			    "under the thresholds", r->c.container_id);
+			out_log(out, ENGINE_LOG_INFO,
+			    "container %.12s: back "
+			    "under the thresholds",
+			    r->c.container_id);
 			r->act->logged = 0;
 		}
 	}
@@ -945,7 +968,7 @@ step_rows(struct engine *e, uint64_t ts_ns, const struct engine_docker *dv,
 	if (ts_ns / 1000000000ULL > e->wall_s)
 		e->wall_s = ts_ns / 1000000000ULL;
 	if (strikes_prune(&e->strikes, e->wall_s,
-	    e->policy.quarantine_window_ms / 1000) > 0)
+		e->policy.quarantine_window_ms / 1000) > 0)
 		out->strikes_changed = 1;
 	enrich(e, dv, out);
 	settle(e, dv, now_ns, out);
@@ -1017,8 +1040,8 @@ figures_from_recs(struct engine *e, const struct kw_container_rec *recs,
 	struct container *c;
 	size_t i, k;
 
-	if (grow(&e->set.c, &e->set.cap, n ? n : 1, sizeof(*e->set.c), 32)
-	    == -1)
+	if (grow(&e->set.c, &e->set.cap, n ? n : 1, sizeof(*e->set.c), 32) ==
+	    -1)
 		return -1;
 	e->rec_table.gen++;
 	for (i = k = 0; i < n; i++) {
@@ -1039,8 +1062,8 @@ figures_from_recs(struct engine *e, const struct kw_container_rec *recs,
 		c->mem_pct = cr->mem_pct;
 		c->rss_kb = cr->rss_kb;
 		c->cpu_pct_procs = cr->cpu_pct_procs;
-		c->cg_flags = strcmp(cr->figures, "cgroup") == 0 ? KW_CG_CPU :
-		    0;
+		c->cg_flags =
+		    strcmp(cr->figures, "cgroup") == 0 ? KW_CG_CPU : 0;
 		c->mem_usage_kb = cr->mem_usage_kb;
 		c->working_set_kb = cr->working_set_kb;
 		c->anon_kb = cr->anon_kb;
@@ -1101,8 +1124,8 @@ engine_action_done(struct engine *e, const char *container_id,
 	/* A quarantine that failed is carried out again. */
 	if (a->action == ACTION_QUARANTINE && outcome == DOCKER_ACT_FAILED)
 		for (i = 0; i < e->strikes.n; i++)
-			if (strcmp(e->strikes.e[i].applied_id,
-			    container_id) == 0) {
+			if (strcmp(e->strikes.e[i].applied_id, container_id) ==
+			    0) {
 				e->strikes.e[i].applied_id[0] = '\0';
 				e->strikes.dirty = 1;
 			}
@@ -1122,12 +1145,14 @@ engine_release(struct engine *e, const char *what, uint64_t now_ns,
 	*has_cap = 0;
 	msg[0] = '\0';
 	s = r != NULL ? strikes_find(&e->strikes, r->identity) :
-	    strikes_lookup(&e->strikes, what);
+			strikes_lookup(&e->strikes, what);
 	if (s != NULL && s->quarantined) {
 		copy_str(ident, sizeof(ident), s->identity);
 		strikes_release(&e->strikes, ident);
-		off += (size_t)snprintf(msg, len, "quarantine of %s lifted, "
-		    "its strikes forgotten", ident);
+		off += (size_t)snprintf(msg, len,
+		    "quarantine of %s lifted, "
+		    "its strikes forgotten",
+		    ident);
 	} else if (s != NULL) {
 		copy_str(ident, sizeof(ident), s->identity);
 		strikes_release(&e->strikes, ident);
@@ -1138,8 +1163,8 @@ engine_release(struct engine *e, const char *what, uint64_t now_ns,
 	    (s != NULL || a->throttled)) {
 		a->nsteps = 0;
 		a->over_since_ns = 0;
-		a->released_until_ns = now_ns + e->policy.escalate_after_ms *
-		    1000000ULL;
+		a->released_until_ns =
+		    now_ns + e->policy.escalate_after_ms * 1000000ULL;
 		if (a->throttled) {
 			memset(cap, 0, sizeof(*cap));
 			cap->action = ACTION_RELEASE;
@@ -1150,15 +1175,18 @@ engine_release(struct engine *e, const char *what, uint64_t now_ns,
 			a->state = ACT_IN_FLIGHT;
 			*has_cap = 1;
 			if (off < len)
-				snprintf(msg + off, len - off, "%scap of "
-				    "%.1f%% lifted", off ? "; " : "",
-				    a->cap_pct);
+				snprintf(msg + off, len - off,
+				    "%scap of "
+				    "%.1f%% lifted",
+				    off ? "; " : "", a->cap_pct);
 			return 0;
 		}
 	}
 	if (s == NULL) {
-		snprintf(msg, len, r != NULL ? "not capped and not "
-		    "quarantined" : "no such container or identity");
+		snprintf(msg, len,
+		    r != NULL ? "not capped and not "
+				"quarantined" :
+				"no such container or identity");
 		return -1;
 	}
 	return 0;
@@ -1181,8 +1209,8 @@ engine_find(const struct engine *e, const char *name_or_id)
 }
 
 const char *
-engine_row_state(const struct engine_row *r, int docker_connected,
-    char *buf, size_t len)
+engine_row_state(const struct engine_row *r, int docker_connected, char *buf,
+    size_t len)
 {
 	static const char *const done[] = {
 		[ACTION_REMOVE] = "removed",
@@ -1216,5 +1244,5 @@ engine_row_state(const struct engine_row *r, int docker_connected,
 	if (a->docker_state[0] != '\0')
 		return a->docker_state;
 	return docker_connected ? "unknown to Docker" :
-	    "unknown (Docker unreachable)";
+				  "unknown (Docker unreachable)";
 }

@@ -71,8 +71,9 @@ add_line(struct log_lines *ll, int stream, const char *s, size_t len)
 		len = ll->max_bytes - 1;
 		ll->cut = 1;
 	}
-	while (ll->n > 0 && (ll->bytes + line_cost(len) > ll->max_bytes ||
-	    ll->n >= ll->max_lines))
+	while (ll->n > 0 &&
+	    (ll->bytes + line_cost(len) > ll->max_bytes ||
+		ll->n >= ll->max_lines))
 		drop_oldest(ll);
 	if (ll->n == ll->cap) {
 		cap = ll->cap ? ll->cap * 2 : 16;
@@ -98,7 +99,8 @@ static int
 pend(struct log_lines *ll, int stream, const char *s, size_t len)
 {
 	size_t room = ll->max_bytes > ll->npending[stream] ?
-	    ll->max_bytes - ll->npending[stream] : 0;
+	    ll->max_bytes - ll->npending[stream] :
+	    0;
 	char *p;
 
 	if (len > room) {
@@ -182,7 +184,7 @@ docker_logs_demux(const char *buf, size_t len, int multiplexed,
 	}
 	while (pos < len) {
 		if (len - pos < 8) {
-			ll->cut = 1;		/* a header cut short */
+			ll->cut = 1; /* a header cut short */
 			break;
 		}
 		b = (const unsigned char *)buf + pos;
@@ -196,7 +198,7 @@ docker_logs_demux(const char *buf, size_t len, int multiplexed,
 		    (size_t)b[6] << 8 | (size_t)b[7];
 		pos += 8;
 		if (n > len - pos) {
-			n = len - pos;		/* the body cut short */
+			n = len - pos; /* the body cut short */
 			ll->cut = 1;
 		}
 		if (feed_text(ll, stream, buf + pos, n) == -1)
@@ -295,7 +297,7 @@ evidence_parse_inspect(const char *buf, size_t len,
 	rp = json_object_get(host, "RestartPolicy");
 	snprintf(out->name, sizeof(out->name), "%s",
 	    jstr(root, "Name")[0] == '/' ? jstr(root, "Name") + 1 :
-	    jstr(root, "Name"));
+					   jstr(root, "Name"));
 	snprintf(out->image, sizeof(out->image), "%s", jstr(cfg, "Image"));
 	snprintf(out->image_id, sizeof(out->image_id), "%s",
 	    jstr(root, "Image"));
@@ -322,7 +324,8 @@ evidence_parse_inspect(const char *buf, size_t len,
 	out->memory_reservation = jint(host, "MemoryReservation");
 	out->pids_limit = jint(host, "PidsLimit");
 	labels = json_object_get(cfg, "Labels");
-	json_object_foreach(labels, k, v) {
+	json_object_foreach(labels, k, v)
+	{
 		if (!json_is_string(v))
 			continue;
 		if (n == EVIDENCE_LABELS_MAX) {
@@ -373,7 +376,8 @@ evidence_top_procs(const struct kw_snapshot *snap, const double *cpu_pct,
 		p.rss_kb = sp->rss_kb;
 		p.cpu_pct = cpu_pct != NULL ? cpu_pct[i] : 0;
 		p.mem_pct = snap->host.mem_total_kb > 0 ? 100.0 *
-		    (double)sp->rss_kb / (double)snap->host.mem_total_kb : 0;
+			(double)sp->rss_kb / (double)snap->host.mem_total_kb :
+							  0;
 		snprintf(p.name, sizeof(p.name), "%s", sp->name);
 		snprintf(p.cmdline, sizeof(p.cmdline), "%s",
 		    sp->cmdline != NULL ? sp->cmdline : "");
@@ -423,8 +427,7 @@ inspect_json(const struct evidence_inspect *in)
 	json_object_set_new(lim, "cpu_shares", json_integer(in->cpu_shares));
 	json_object_set_new(lim, "cpuset_cpus", json_str(in->cpuset_cpus));
 	json_object_set_new(lim, "memory", json_integer(in->memory));
-	json_object_set_new(lim, "memory_swap",
-	    json_integer(in->memory_swap));
+	json_object_set_new(lim, "memory_swap", json_integer(in->memory_swap));
 	json_object_set_new(lim, "memory_reservation",
 	    json_integer(in->memory_reservation));
 	json_object_set_new(lim, "pids_limit", json_integer(in->pids_limit));
@@ -451,10 +454,10 @@ logs_json(const struct log_lines *ll, size_t from)
 	a = json_array();
 	for (i = from; i < ll->n; i++) {
 		o = json_object();
-		json_object_set_new(o, "stream", json_string(
-		    stream_names[ll->l[i].stream % 3]));
-		json_object_set_new(o, "text", json_text(ll->l[i].text,
-		    ll->l[i].len));
+		json_object_set_new(o, "stream",
+		    json_string(stream_names[ll->l[i].stream % 3]));
+		json_object_set_new(o, "text",
+		    json_text(ll->l[i].text, ll->l[i].len));
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -494,10 +497,10 @@ evidence_doc(const struct evidence_in *in, size_t logs_from, int lean)
 
 	o = json_object();
 	json_object_set_new(o, "v", json_integer(1));
-	json_object_set_new(o, "ts", json_integer((json_int_t)(in->ts_ns /
-	    1000000000ULL)));
-	json_object_set_new(o, "ts_ms", json_integer((json_int_t)(in->ts_ns /
-	    1000000ULL)));
+	json_object_set_new(o, "ts",
+	    json_integer((json_int_t)(in->ts_ns / 1000000000ULL)));
+	json_object_set_new(o, "ts_ms",
+	    json_integer((json_int_t)(in->ts_ns / 1000000ULL)));
 	json_object_set_new(o, "container_id", json_str(r->container_id));
 	json_object_set_new(o, "name", json_str(r->name));
 	json_object_set_new(o, "image", json_str(r->image));
@@ -506,27 +509,28 @@ evidence_doc(const struct evidence_in *in, size_t logs_from, int lean)
 	json_object_set_new(o, "reason", json_str(r->reason));
 	json_object_set_new(o, "cpu_pct", json_real(r->cpu_pct));
 	json_object_set_new(o, "mem_pct", json_real(r->mem_pct));
-	if (in->ctr != NULL && (v = kw_record_to_json(&kw_container_schema,
-	    in->ctr)) != NULL)
+	if (in->ctr != NULL &&
+	    (v = kw_record_to_json(&kw_container_schema, in->ctr)) != NULL)
 		json_object_set_new(o, "figures", v);
 	else
 		json_object_set_new(o, "figures", json_null());
-	json_object_set_new(o, "top", lean ? json_array() :
-	    procs_json(in->procs, in->nprocs));
+	json_object_set_new(o, "top",
+	    lean ? json_array() : procs_json(in->procs, in->nprocs));
 	if (in->logs != NULL) {
-		json_object_set_new(o, "logs", logs_json(in->logs,
-		    lean ? in->logs->n : logs_from));
-		json_object_set_new(o, "logs_dropped", json_integer(
-		    (json_int_t)(in->logs->dropped + (lean ? in->logs->n :
-		    logs_from))));
+		json_object_set_new(o, "logs",
+		    logs_json(in->logs, lean ? in->logs->n : logs_from));
+		json_object_set_new(o, "logs_dropped",
+		    json_integer((json_int_t)(in->logs->dropped +
+			(lean ? in->logs->n : logs_from))));
 		json_object_set_new(o, "logs_cut",
 		    json_boolean(in->logs->cut));
 	} else
 		json_object_set_new(o, "logs", json_null());
 	if (in->logs_error != NULL)
 		json_object_set_new(o, "logs_error", json_str(in->logs_error));
-	json_object_set_new(o, "inspect", in->inspect != NULL && !lean ?
-	    inspect_json(in->inspect) : json_null());
+	json_object_set_new(o, "inspect",
+	    in->inspect != NULL && !lean ? inspect_json(in->inspect) :
+					   json_null());
 	if (in->inspect_error != NULL)
 		json_object_set_new(o, "inspect_error",
 		    json_str(in->inspect_error));

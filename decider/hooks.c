@@ -32,8 +32,8 @@ hook_bucket_take(struct hook_bucket *b, double rate_per_min, double burst,
 		b->primed = 1;
 	}
 	if (now_ms > b->last_ms) {
-		b->tokens += (double)(now_ms - b->last_ms) * rate_per_min /
-		    60000.0;
+		b->tokens +=
+		    (double)(now_ms - b->last_ms) * rate_per_min / 60000.0;
 		if (b->tokens > burst)
 			b->tokens = burst;
 		b->last_ms = now_ms;
@@ -85,19 +85,20 @@ hook_admit(struct hook_bucket *b, size_t waiting, size_t queue_max,
 }
 
 size_t
-hook_env(const struct kw_deletion_rec *r, uint64_t action_id,
-    unsigned attempt, char *buf, size_t len, char **env, size_t max)
+hook_env(const struct kw_deletion_rec *r, uint64_t action_id, unsigned attempt,
+    char *buf, size_t len, char **env, size_t max)
 {
 	char v[HOOK_ENV_MAX][320];
 	const char *names[HOOK_ENV_MAX];
 	size_t n = 0, i, off = 0;
 	int w;
 
-#define ENV(nm, ...) do {						\
-	names[n] = nm;							\
-	snprintf(v[n], sizeof(v[n]), __VA_ARGS__);			\
-	n++;								\
-} while (0)
+#define ENV(nm, ...)                                       \
+	do {                                               \
+		names[n] = nm;                             \
+		snprintf(v[n], sizeof(v[n]), __VA_ARGS__); \
+		n++;                                       \
+	} while (0)
 	ENV("KWARDEN_ACTION", "%s", r->action);
 	ENV("KWARDEN_RESULT", "%s", r->result);
 	ENV("KWARDEN_OK", "%d", strncmp(r->result, "ok", 2) == 0);
@@ -132,64 +133,64 @@ enum hook_kind {
 static const char *const kind_names[HOOK__KINDS] = { "exec", "webhook" };
 
 enum job_state {
-	JOB_QUEUED,			/* waiting for a slot */
-	JOB_BACKOFF,			/* waiting for the timer */
+	JOB_QUEUED,  /* waiting for a slot */
+	JOB_BACKOFF, /* waiting for the timer */
 	JOB_RUNNING,
-	JOB_ENDED,			/* handles closing */
+	JOB_ENDED, /* handles closing */
 };
 
 struct hooks;
 
 struct job {
-	struct hooks	*h;
-	enum hook_kind	 kind;
-	enum job_state	 state;
-	struct kw_deletion_rec rec;	/* facts; evidence is payload */
-	uint64_t	 action_id;
-	char		*payload;
-	size_t		 len;
-	unsigned	 attempt;
-	int		 handles;	/* open: timer, process, pipe */
-	uv_timer_t	 timer;		/* backoff, then the attempt's timeout */
-	uv_process_t	 proc;
-	uv_pipe_t	 in;
-	uv_write_t	 wr;
-	int		 proc_live;
-	int		 timed_out;
-	CURL		*easy;
+	struct hooks *h;
+	enum hook_kind kind;
+	enum job_state state;
+	struct kw_deletion_rec rec; /* facts; evidence is payload */
+	uint64_t action_id;
+	char *payload;
+	size_t len;
+	unsigned attempt;
+	int handles;	  /* open: timer, process, pipe */
+	uv_timer_t timer; /* backoff, then the attempt's timeout */
+	uv_process_t proc;
+	uv_pipe_t in;
+	uv_write_t wr;
+	int proc_live;
+	int timed_out;
+	CURL *easy;
 	struct curl_slist *headers;
-	char		 errbuf[CURL_ERROR_SIZE];
-	struct job	*prev, *next;
+	char errbuf[CURL_ERROR_SIZE];
+	struct job *prev, *next;
 };
 
 struct hook_counts {
-	uint64_t	sent;		/* attempts started */
-	uint64_t	ok;		/* deliveries that ended well */
-	uint64_t	failed;		/* given up */
-	uint64_t	retried;
-	uint64_t	dropped_rate;
-	uint64_t	dropped_queue;
-	uint64_t	timeouts;	/* attempts over the timeout */
-	size_t		waiting;	/* queued or in backoff */
-	size_t		in_flight;
-	char		last_error[256];
+	uint64_t sent;	 /* attempts started */
+	uint64_t ok;	 /* deliveries that ended well */
+	uint64_t failed; /* given up */
+	uint64_t retried;
+	uint64_t dropped_rate;
+	uint64_t dropped_queue;
+	uint64_t timeouts; /* attempts over the timeout */
+	size_t waiting;	   /* queued or in backoff */
+	size_t in_flight;
+	char last_error[256];
 	struct hook_bucket bucket;
 };
 
 struct hooks {
-	uv_loop_t	*loop;
+	uv_loop_t *loop;
 	struct hooks_conf c;
-	struct curluv	 cu;
-	int		 open;		/* curluv until it is closed */
-	int		 closing;
-	struct job	*jobs;
-	size_t		 running;
-	uint64_t	 next_id;
+	struct curluv cu;
+	int open; /* curluv until it is closed */
+	int closing;
+	struct job *jobs;
+	size_t running;
+	uint64_t next_id;
 	struct hook_counts k[HOOK__KINDS];
 };
 
-static void	pump(struct hooks *h);
-static void	check_curl(struct hooks *h);
+static void pump(struct hooks *h);
+static void check_curl(struct hooks *h);
 
 static void
 maybe_free(struct hooks *h)
@@ -275,8 +276,9 @@ attempt_done(struct job *j, int ok, int retryable, const char *why)
 		wait = hook_backoff_ms(j->attempt, h->c.backoff_ms,
 		    h->c.backoff_max_ms);
 		log_warnx("hook %s: container %.12s %s: attempt %u: %s; "
-		    "retrying in %" PRIu64 " ms", kind_names[j->kind],
-		    j->rec.container_id, j->rec.action, j->attempt, why, wait);
+			  "retrying in %" PRIu64 " ms",
+		    kind_names[j->kind], j->rec.container_id, j->rec.action,
+		    j->attempt, why, wait);
 		snprintf(k->last_error, sizeof(k->last_error), "%s", why);
 		if (h->closing) {
 			job_end(j);
@@ -289,8 +291,9 @@ attempt_done(struct job *j, int ok, int retryable, const char *why)
 	case HOOK_NEXT_FAILED:
 		k->failed++;
 		log_warnx("hook %s: container %.12s %s: failed after %u "
-		    "attempt%s: %s", kind_names[j->kind], j->rec.container_id,
-		    j->rec.action, j->attempt, j->attempt > 1 ? "s" : "", why);
+			  "attempt%s: %s",
+		    kind_names[j->kind], j->rec.container_id, j->rec.action,
+		    j->attempt, j->attempt > 1 ? "s" : "", why);
 		snprintf(k->last_error, sizeof(k->last_error), "%s", why);
 		job_end(j);
 		break;
@@ -399,7 +402,7 @@ start_exec(struct job *j, char *why, size_t whylen)
 	j->proc.data = j;
 	rc = uv_spawn(h->loop, &j->proc, &o);
 	free(env);
-	j->handles++;		/* the process handle, even on failure */
+	j->handles++; /* the process handle, even on failure */
 	if (rc != 0) {
 		snprintf(why, whylen, "%.200s: %s", h->c.exec,
 		    uv_strerror(rc));
@@ -462,13 +465,15 @@ check_curl(struct hooks *h)
 		if (m->data.result == CURLE_OPERATION_TIMEDOUT)
 			h->k[j->kind].timeouts++;
 		if (m->data.result != CURLE_OK)
-			snprintf(why, sizeof(why), "%.300s", j->errbuf[0] ?
-			    j->errbuf : curl_easy_strerror(m->data.result));
+			snprintf(why, sizeof(why), "%.300s",
+			    j->errbuf[0] ? j->errbuf :
+					   curl_easy_strerror(m->data.result));
 		else
 			snprintf(why, sizeof(why), "HTTP %ld", code);
-		attempt_done(j, m->data.result == CURLE_OK && code >= 200 &&
-		    code < 300, m->data.result != CURLE_OK ||
-		    hook_http_retryable(code), why);
+		attempt_done(j,
+		    m->data.result == CURLE_OK && code >= 200 && code < 300,
+		    m->data.result != CURLE_OK || hook_http_retryable(code),
+		    why);
 	}
 }
 
@@ -520,7 +525,7 @@ pump(struct hooks *h)
 		oldest = NULL;
 		for (j = h->jobs; j != NULL; j = j->next)
 			if (j->state == JOB_QUEUED)
-				oldest = j;	/* the list is newest first */
+				oldest = j; /* the list is newest first */
 		if ((j = oldest) == NULL)
 			return;
 		h->k[j->kind].waiting--;
@@ -530,7 +535,7 @@ pump(struct hooks *h)
 		h->k[j->kind].in_flight++;
 		h->k[j->kind].sent++;
 		rc = j->kind == HOOK_EXEC ? start_exec(j, why, sizeof(why)) :
-		    start_webhook(j, why, sizeof(why));
+					    start_webhook(j, why, sizeof(why));
 		if (rc == -1)
 			attempt_done(j, 0, 1, why);
 	}
@@ -548,14 +553,14 @@ enqueue(struct hooks *h, enum hook_kind kind, const struct kw_deletion_rec *r,
 	case HOOK_DROP_QUEUE:
 		k->dropped_queue++;
 		log_warnx("hook %s: container %.12s %s: dropped: %zu "
-		    "deliveries already waiting (hooks.queue_max)",
+			  "deliveries already waiting (hooks.queue_max)",
 		    kind_names[kind], r->container_id, r->action, k->waiting);
 		return;
 	case HOOK_DROP_RATE:
 		k->dropped_rate++;
 		log_warnx("hook %s: container %.12s %s: dropped: over "
-		    "hooks.rate_per_min", kind_names[kind], r->container_id,
-		    r->action);
+			  "hooks.rate_per_min",
+		    kind_names[kind], r->container_id, r->action);
 		return;
 	case HOOK_ADMIT:
 		break;
@@ -597,7 +602,7 @@ hooks_new(struct uv_loop_s *loop, const struct hooks_conf *c)
 	if (h->c.concurrency == 0)
 		h->c.concurrency = 1;
 	if (curluv_init(&h->cu, loop, "hooks", on_curl_work, on_curl_closed,
-	    h) == -1) {
+		h) == -1) {
 		free(h);
 		return NULL;
 	}
@@ -611,8 +616,8 @@ hooks_fire(struct hooks *h, const struct kw_deletion_rec *rec)
 	char *doc = NULL;
 	const char *payload;
 
-	if (h == NULL || h->closing || (h->c.exec[0] == '\0' &&
-	    h->c.webhook[0] == '\0'))
+	if (h == NULL || h->closing ||
+	    (h->c.exec[0] == '\0' && h->c.webhook[0] == '\0'))
 		return;
 	h->next_id++;
 	payload = rec->evidence;
@@ -634,7 +639,7 @@ int
 hooks_outcomes(const struct hooks *h, struct metrics_counts *t)
 {
 	static const char *const names[] = { "ok", "failed", "retried",
-	    "dropped_rate", "dropped_queue", "timeout" };
+		"dropped_rate", "dropped_queue", "timeout" };
 	const struct hook_counts *k;
 	const char *target, *label[2];
 	uint64_t v[6];
@@ -677,16 +682,14 @@ hooks_status(const struct hooks *h)
 		k = &h->k[i];
 		v = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}",
 		    "target", i == HOOK_EXEC ? h->c.exec : h->c.webhook,
-		    "sent", (json_int_t)k->sent,
-		    "ok", (json_int_t)k->ok,
-		    "failed", (json_int_t)k->failed,
-		    "retried", (json_int_t)k->retried,
-		    "dropped_rate", (json_int_t)k->dropped_rate,
-		    "dropped_queue", (json_int_t)k->dropped_queue,
-		    "timeouts", (json_int_t)k->timeouts,
-		    "waiting", (json_int_t)k->waiting,
-		    "in_flight", (json_int_t)k->in_flight,
-		    "last_error", k->last_error);
+		    "sent", (json_int_t)k->sent, "ok", (json_int_t)k->ok,
+		    "failed", (json_int_t)k->failed, "retried",
+		    (json_int_t)k->retried, "dropped_rate",
+		    (json_int_t)k->dropped_rate, "dropped_queue",
+		    (json_int_t)k->dropped_queue, "timeouts",
+		    (json_int_t)k->timeouts, "waiting", (json_int_t)k->waiting,
+		    "in_flight", (json_int_t)k->in_flight, "last_error",
+		    k->last_error);
 		json_object_set_new(o, kind_names[i], v);
 	}
 	return o;

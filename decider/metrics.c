@@ -28,17 +28,19 @@
  * (docs/decisions.md).
  */
 
-#define CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
+#define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* The scalar metrics: one row each. */
 struct scalar_row {
-	const char	*name;
-	const char	*type;		/* gauge or counter */
-	const char	*help;
-	size_t		 off;		/* a double in struct metrics_view */
+	const char *name;
+	const char *type; /* gauge or counter */
+	const char *help;
+	size_t off; /* a double in struct metrics_view */
 };
 
-#define V(f)	offsetof(struct metrics_view, f)
+#define V(f) offsetof(struct metrics_view, f)
+/* One row a metric, as written (not clang-formatted): */
+/* clang-format off */
 static const struct scalar_row scalars[] = {
 	{ "kwarden_up_seconds", "gauge", "Seconds since the decider started",
 	    V(up_seconds) },
@@ -118,38 +120,59 @@ static const struct scalar_row scalars[] = {
 	    V(scrapes) },
 };
 #undef V
+/* clang-format on */
 
 /* The per-container metrics: one row each. */
-#define C(f)	offsetof(struct metrics_container, f)
+#define C(f) offsetof(struct metrics_container, f)
 static const struct scalar_row container_rows[] = {
-	{ "kwarden_container_cpu_ratio", "gauge", "CPU of the container, "
-	    "share of the machine (0-1) over the policy window", C(cpu_ratio) },
-	{ "kwarden_container_memory_ratio", "gauge", "Memory of the container "
+	{ "kwarden_container_cpu_ratio", "gauge",
+	    "CPU of the container, "
+	    "share of the machine (0-1) over the policy window",
+	    C(cpu_ratio) },
+	{ "kwarden_container_memory_ratio", "gauge",
+	    "Memory of the container "
 	    "as judged (policy.mem_basis), share of MemTotal (0-1)",
 	    C(memory_ratio) },
-	{ "kwarden_container_memory_working_set_bytes", "gauge", "Working set "
+	{ "kwarden_container_memory_working_set_bytes", "gauge",
+	    "Working set "
 	    "of the container's cgroup (usage - inactive_file)",
 	    C(working_set_bytes) },
-	{ "kwarden_container_memory_usage_bytes", "gauge", "Memory charged to "
-	    "the container's cgroup", C(memory_usage_bytes) },
-	{ "kwarden_container_memory_rss_bytes", "gauge", "RSS summed over the "
-	    "container's processes", C(rss_bytes) },
-	{ "kwarden_container_memory_limit_bytes", "gauge", "Memory limit of "
-	    "the container's cgroup (0: none)", C(memory_limit_bytes) },
+	{ "kwarden_container_memory_usage_bytes", "gauge",
+	    "Memory charged to "
+	    "the container's cgroup",
+	    C(memory_usage_bytes) },
+	{ "kwarden_container_memory_rss_bytes", "gauge",
+	    "RSS summed over the "
+	    "container's processes",
+	    C(rss_bytes) },
+	{ "kwarden_container_memory_limit_bytes", "gauge",
+	    "Memory limit of "
+	    "the container's cgroup (0: none)",
+	    C(memory_limit_bytes) },
 	{ "kwarden_container_processes", "gauge", "Processes in the container",
 	    C(processes) },
-	{ "kwarden_container_cpu_throttled_periods_total", "counter", "CFS "
+	{ "kwarden_container_cpu_throttled_periods_total", "counter",
+	    "CFS "
 	    "periods the container's cgroup was throttled in",
 	    C(throttled_periods) },
-	{ "kwarden_container_cpu_throttled_seconds_total", "counter", "Time "
-	    "the container's cgroup was throttled", C(throttled_seconds) },
-	{ "kwarden_container_oom_kills_total", "counter", "OOM kills in the "
-	    "container's cgroup", C(oom_kills) },
-	{ "kwarden_container_quarantined", "gauge", "1 when the container's "
-	    "identity is quarantined", C(quarantined) },
-	{ "kwarden_container_throttled", "gauge", "1 while kwarden caps the "
-	    "container's CPU (the ladder's throttle step)", C(throttled) },
-	{ "kwarden_container_strikes", "gauge", "Strikes against the "
+	{ "kwarden_container_cpu_throttled_seconds_total", "counter",
+	    "Time "
+	    "the container's cgroup was throttled",
+	    C(throttled_seconds) },
+	{ "kwarden_container_oom_kills_total", "counter",
+	    "OOM kills in the "
+	    "container's cgroup",
+	    C(oom_kills) },
+	{ "kwarden_container_quarantined", "gauge",
+	    "1 when the container's "
+	    "identity is quarantined",
+	    C(quarantined) },
+	{ "kwarden_container_throttled", "gauge",
+	    "1 while kwarden caps the "
+	    "container's CPU (the ladder's throttle step)",
+	    C(throttled) },
+	{ "kwarden_container_strikes", "gauge",
+	    "Strikes against the "
 	    "container's identity within policy.quarantine_window",
 	    C(strikes) },
 };
@@ -157,23 +180,28 @@ static const struct scalar_row container_rows[] = {
 
 /* The labelled counts: one row each. */
 struct counts_row {
-	const char	*name;
-	const char	*help;
-	const char	*label[METRICS_LABELS_MAX];
-	size_t		 nlabel;
-	size_t		 off;		/* a counts pointer in the view */
+	const char *name;
+	const char *help;
+	const char *label[METRICS_LABELS_MAX];
+	size_t nlabel;
+	size_t off; /* a counts pointer in the view */
 };
 
-#define V(f)	offsetof(struct metrics_view, f)
+#define V(f) offsetof(struct metrics_view, f)
 static const struct counts_row counts_rows[] = {
-	{ "kwarden_actions_total", "Actions on containers by action, class "
+	{ "kwarden_actions_total",
+	    "Actions on containers by action, class "
 	    "and result (ok, failed, unknown, cancelled)",
 	    { "action", "class", "result" }, 3, V(actions) },
-	{ "kwarden_skips_total", "Candidates skipped by reason, one per "
-	    "sample each", { "reason" }, 1, V(skips) },
-	{ "kwarden_hook_deliveries_total", "Hook deliveries by kind (exec, "
+	{ "kwarden_skips_total",
+	    "Candidates skipped by reason, one per "
+	    "sample each",
+	    { "reason" }, 1, V(skips) },
+	{ "kwarden_hook_deliveries_total",
+	    "Hook deliveries by kind (exec, "
 	    "webhook) and outcome (ok, failed, retried, dropped_rate, "
-	    "dropped_queue, timeout)", { "kind", "outcome" }, 2, V(hooks) },
+	    "dropped_queue, timeout)",
+	    { "kind", "outcome" }, 2, V(hooks) },
 };
 #undef V
 
@@ -282,7 +310,7 @@ sample(struct metrics_buf *b, const char *name, const char *const *lname,
 
 	buf_str(b, name);
 	for (i = 0; i < nlabel; i++) {
-		buf_str(b, i ? ",": "{");
+		buf_str(b, i ? "," : "{");
 		buf_str(b, lname[i]);
 		buf_str(b, "=\"");
 		metrics_escape_label(b, lvalue[i]);
@@ -303,7 +331,8 @@ metrics_render(const struct metrics_view *v, struct metrics_buf *out)
 	const char *lv[METRICS_LABELS_MAX], *cv[4];
 	size_t i, j, k;
 
-	family(out, "kwarden_build_info", "gauge", "kwarden's version; always "
+	family(out, "kwarden_build_info", "gauge",
+	    "kwarden's version; always "
 	    "1");
 	lv[0] = v->version;
 	sample(out, "kwarden_build_info", build_l, lv, 1, 1);
@@ -313,7 +342,7 @@ metrics_render(const struct metrics_view *v, struct metrics_buf *out)
 		    *(const double *)((const char *)v + scalars[i].off));
 	}
 	for (i = 0; i < sizeof(container_rows) / sizeof(container_rows[0]);
-	    i++) {
+	     i++) {
 		family(out, container_rows[i].name, container_rows[i].type,
 		    container_rows[i].help);
 		for (j = 0; j < v->ncontainers; j++) {
@@ -324,7 +353,7 @@ metrics_render(const struct metrics_view *v, struct metrics_buf *out)
 			cv[3] = c->class_name;
 			sample(out, container_rows[i].name, ctr_l, cv, 4,
 			    *(const double *)((const char *)c +
-			    container_rows[i].off));
+				container_rows[i].off));
 		}
 	}
 	for (i = 0; i < sizeof(counts_rows) / sizeof(counts_rows[0]); i++) {
@@ -355,7 +384,7 @@ metrics_counts_add(struct metrics_counts *t, const char *const *label,
 		c = &t->c[i];
 		for (k = 0; k < nlabel; k++)
 			if (strncmp(c->label[k], label[k],
-			    METRICS_LABEL_LEN - 1) != 0)
+				METRICS_LABEL_LEN - 1) != 0)
 				break;
 		if (k == nlabel) {
 			c->value += by;
@@ -397,8 +426,8 @@ metrics_result_class(const char *result)
 }
 
 int
-metrics_parse_listen(const char *s, char *host, size_t hostlen,
-    uint16_t *port, char *err, size_t errlen)
+metrics_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port,
+    char *err, size_t errlen)
 {
 	const char *colon, *h = s, *end;
 	size_t hlen;
@@ -407,7 +436,8 @@ metrics_parse_listen(const char *s, char *host, size_t hostlen,
 
 	if (s[0] == '[') {
 		if ((end = strchr(s, ']')) == NULL || end[1] != ':') {
-			snprintf(err, errlen, "\"%.100s\": not [IPV6]:PORT", s);
+			snprintf(err, errlen, "\"%.100s\": not [IPV6]:PORT",
+			    s);
 			return -1;
 		}
 		h = s + 1;
@@ -416,8 +446,10 @@ metrics_parse_listen(const char *s, char *host, size_t hostlen,
 	} else {
 		if ((colon = strrchr(s, ':')) == NULL ||
 		    memchr(s, ':', (size_t)(colon - s)) != NULL) {
-			snprintf(err, errlen, "\"%.100s\": not HOST:PORT "
-			    "(an IPv6 address goes in brackets)", s);
+			snprintf(err, errlen,
+			    "\"%.100s\": not HOST:PORT "
+			    "(an IPv6 address goes in brackets)",
+			    s);
 			return -1;
 		}
 		hlen = (size_t)(colon - s);
@@ -430,7 +462,8 @@ metrics_parse_listen(const char *s, char *host, size_t hostlen,
 	p = strtoul(colon + 1, &ep, 10);
 	if (colon[1] < '0' || colon[1] > '9' || *ep != '\0' || errno != 0 ||
 	    p == 0 || p > 65535) {
-		snprintf(err, errlen, "\"%.100s\": the port is not 1-65535", s);
+		snprintf(err, errlen, "\"%.100s\": the port is not 1-65535",
+		    s);
 		return -1;
 	}
 	memcpy(host, h, hlen);
@@ -442,27 +475,27 @@ metrics_parse_listen(const char *s, char *host, size_t hostlen,
 /* The server. */
 
 struct metrics {
-	uv_loop_t		*loop;
-	struct decider		*dz;
-	struct MHD_Daemon	*mhd;
-	uv_poll_t		 poll;
-	uv_timer_t		 timer;
-	int			 open_handles;
-	int			 closing;
-	char			 listen[128];
-	char			 error[256];
-	size_t			 max_connections;
-	uint64_t		 connections;
-	uint64_t		 refused;
-	uint64_t		 timeouts;
-	uint64_t		 scrapes;
-	uint64_t		 not_found;
-	struct metrics_counts	 actions;
-	struct metrics_counts	 skips;
-	struct metrics_counts	 hooks;		/* rebuilt at each scrape */
+	uv_loop_t *loop;
+	struct decider *dz;
+	struct MHD_Daemon *mhd;
+	uv_poll_t poll;
+	uv_timer_t timer;
+	int open_handles;
+	int closing;
+	char listen[128];
+	char error[256];
+	size_t max_connections;
+	uint64_t connections;
+	uint64_t refused;
+	uint64_t timeouts;
+	uint64_t scrapes;
+	uint64_t not_found;
+	struct metrics_counts actions;
+	struct metrics_counts skips;
+	struct metrics_counts hooks; /* rebuilt at each scrape */
 	struct metrics_container *ctr;
-	size_t			 ctr_cap;
-	uint64_t		 start_mono_ns;
+	size_t ctr_cap;
+	uint64_t start_mono_ns;
 };
 
 static void
@@ -497,13 +530,13 @@ collect(struct metrics *m, struct metrics_view *v)
 		v->host_cpu_ratio = dz->eng.machine_cpu / 100;
 		v->host_cpus = h->ncpu;
 		v->host_memory_total_bytes = (double)h->mem_total_kb * 1024;
-		v->host_memory_available_bytes = (double)h->mem_available_kb *
-		    1024;
+		v->host_memory_available_bytes =
+		    (double)h->mem_available_kb * 1024;
 		v->host_memory_used_bytes = (double)h->mem_used_kb * 1024;
 		v->host_memory_free_bytes = (double)h->mem_free_kb * 1024;
 		v->host_processes = (double)dz->eng.nprocs;
-		v->snapshot_age_seconds = (double)(kw_mono_ns() -
-		    dz->last_mono_ns) / 1e9;
+		v->snapshot_age_seconds =
+		    (double)(kw_mono_ns() - dz->last_mono_ns) / 1e9;
 	} else
 		v->snapshot_age_seconds = NAN;
 	v->cpu_threshold_ratio = dz->eng.policy.cpu_threshold / 100;
@@ -519,8 +552,10 @@ collect(struct metrics *m, struct metrics_view *v)
 	v->docker_calls_in_flight = (double)ds.in_flight;
 	v->stream_seq = (double)ps.seq;
 	v->stream_acked_seq = (double)ps.acked_seq;
-	v->stream_unacked_messages = ps.acked_seq != 0 && ps.seq > ps.acked_seq ?
-	    (double)(ps.seq - ps.acked_seq) : 0;
+	v->stream_unacked_messages =
+	    ps.acked_seq != 0 && ps.seq > ps.acked_seq ?
+	    (double)(ps.seq - ps.acked_seq) :
+	    0;
 	v->stream_ring_bytes = (double)ps.ring_bytes;
 	v->stream_held_bytes = (double)ps.held_bytes;
 	v->stream_clients = (double)ps.clients;
@@ -545,7 +580,7 @@ collect(struct metrics *m, struct metrics_view *v)
 	if (dz->eng.nrows > m->ctr_cap) {
 		if ((nc = realloc(m->ctr, dz->eng.nrows * sizeof(*nc))) ==
 		    NULL)
-			return;		/* no container series this time */
+			return; /* no container series this time */
 		m->ctr = nc;
 		m->ctr_cap = dz->eng.nrows;
 	}
@@ -554,8 +589,8 @@ collect(struct metrics *m, struct metrics_view *v)
 		c = &m->ctr[i];
 		memset(c, 0, sizeof(*c));
 		snprintf(c->id, sizeof(c->id), "%.12s", r->c.container_id);
-		engine_container_rec(&dz->eng, r, engine_class_of(&dz->eng,
-		    r), &rec);
+		engine_container_rec(&dz->eng, r, engine_class_of(&dz->eng, r),
+		    &rec);
 		c->name = r->c.name;
 		c->image = r->c.image;
 		c->class_name = policy_class_name(&dz->eng.policy,
@@ -570,12 +605,14 @@ collect(struct metrics *m, struct metrics_view *v)
 		c->throttled_periods = (double)rec.nr_throttled;
 		c->throttled_seconds = (double)rec.throttled_ns / 1e9;
 		c->oom_kills = (double)rec.oom_kills;
-		s = r->identity[0] != '\0' ? strikes_find(&dz->eng.strikes,
-		    r->identity) : NULL;
+		s = r->identity[0] != '\0' ?
+		    strikes_find(&dz->eng.strikes, r->identity) :
+		    NULL;
 		c->quarantined = s != NULL && s->quarantined;
-		c->strikes = s != NULL ? (double)strikes_count(s,
-		    dz->eng.wall_s, dz->eng.policy.quarantine_window_ms /
-		    1000) : 0;
+		c->strikes = s != NULL ?
+		    (double)strikes_count(s, dz->eng.wall_s,
+			dz->eng.policy.quarantine_window_ms / 1000) :
+		    0;
 		c->throttled = r->act != NULL && r->act->throttled;
 	}
 	v->containers = m->ctr;
@@ -583,8 +620,8 @@ collect(struct metrics *m, struct metrics_view *v)
 }
 
 static enum MHD_Result
-reply(struct MHD_Connection *conn, unsigned int code, char *body,
-    size_t len, enum MHD_ResponseMemoryMode mode)
+reply(struct MHD_Connection *conn, unsigned int code, char *body, size_t len,
+    enum MHD_ResponseMemoryMode mode)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result rc;
@@ -597,7 +634,8 @@ reply(struct MHD_Connection *conn, unsigned int code, char *body,
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    code == MHD_HTTP_OK && mode == MHD_RESPMEM_MUST_FREE ?
-	    CONTENT_TYPE : "text/plain; charset=utf-8");
+		CONTENT_TYPE :
+		"text/plain; charset=utf-8");
 	rc = MHD_queue_response(conn, code, resp);
 	MHD_destroy_response(resp);
 	return rc;
@@ -620,7 +658,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, bad_method,
 		    strlen(bad_method), MHD_RESPMEM_PERSISTENT);
 	if (*upload_size != 0) {
-		*upload_size = 0;	/* a GET body: ignored */
+		*upload_size = 0; /* a GET body: ignored */
 		return MHD_YES;
 	}
 	if (strcmp(url, "/") == 0)
@@ -721,8 +759,7 @@ run_mhd(struct metrics *m)
 }
 
 static int
-start_server(struct metrics *m, uint64_t timeout_ms, char *err,
-    size_t errlen)
+start_server(struct metrics *m, uint64_t timeout_ms, char *err, size_t errlen)
 {
 	struct addrinfo hints, *ai = NULL;
 	const union MHD_DaemonInfo *info;
@@ -732,7 +769,7 @@ start_server(struct metrics *m, uint64_t timeout_ms, char *err,
 	int rc;
 
 	if (metrics_parse_listen(m->listen, host, sizeof(host), &port, err,
-	    errlen) == -1)
+		errlen) == -1)
 		return -1;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
@@ -745,14 +782,13 @@ start_server(struct metrics *m, uint64_t timeout_ms, char *err,
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	m->mhd = MHD_start_daemon(flags, port, on_accept, m, on_request, m,
-	    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)m->max_connections + 1,
+	    MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned int)m->max_connections + 1,
 	    MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned int)((timeout_ms + 999) / 1000),
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, m,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
-	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, m,
-	    MHD_OPTION_END);
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, m, MHD_OPTION_END);
 	rc = errno;
 	freeaddrinfo(ai);
 	if (m->mhd == NULL) {
@@ -792,8 +828,8 @@ counts_zero(struct metrics *m, const struct policy *p)
 {
 	static const char *const results[] = { "ok", "failed", "unknown" };
 	static const enum policy_verdict skips[] = { POLICY_SKIP_ACTED,
-	    POLICY_SKIP_PROTECTED, POLICY_SKIP_NO_CLASS, POLICY_SKIP_MIN_ALIVE,
-	    POLICY_SKIP_HOLD };
+		POLICY_SKIP_PROTECTED, POLICY_SKIP_NO_CLASS,
+		POLICY_SKIP_MIN_ALIVE, POLICY_SKIP_HOLD };
 	const char *label[3];
 	size_t i, k;
 
@@ -825,16 +861,16 @@ metrics_new(uv_loop_t *loop, struct decider *dz, char *err, size_t errlen)
 	m->dz = dz;
 	m->start_mono_ns = kw_mono_ns();
 	counts_zero(m, &dz->eng.policy);
-	m->max_connections = (size_t)kw_conf_int(conf,
-	    "metrics.max_connections");
+	m->max_connections =
+	    (size_t)kw_conf_int(conf, "metrics.max_connections");
 	snprintf(m->listen, sizeof(m->listen), "%s",
 	    kw_conf_str(conf, "metrics.listen"));
 	if (m->listen[0] == '\0') {
 		log_info("metrics: off (metrics.listen is empty)");
 		return m;
 	}
-	if (metrics_parse_listen(m->listen, why, sizeof(why), &(uint16_t){0},
-	    err, errlen) == -1) {
+	if (metrics_parse_listen(m->listen, why, sizeof(why), &(uint16_t){ 0 },
+		err, errlen) == -1) {
 		free(m);
 		return NULL;
 	}
@@ -843,7 +879,7 @@ metrics_new(uv_loop_t *loop, struct decider *dz, char *err, size_t errlen)
 	 * taken must not leave the host without its policy.
 	 */
 	if (start_server(m, kw_conf_ms(conf, "metrics.timeout"), why,
-	    sizeof(why)) == -1) {
+		sizeof(why)) == -1) {
 		snprintf(m->error, sizeof(m->error), "%s", why);
 		log_warnx("metrics: %s; /metrics is not served", why);
 	} else
@@ -892,18 +928,18 @@ metrics_status_json(const struct metrics *m)
 	json_object_set_new(o, "listen", json_string(m->listen));
 	json_object_set_new(o, "listening", json_boolean(m->mhd != NULL));
 	json_object_set_new(o, "error", json_string(m->error));
-	json_object_set_new(o, "connections", json_integer((json_int_t)
-	    m->connections));
-	json_object_set_new(o, "max_connections", json_integer((json_int_t)
-	    m->max_connections));
-	json_object_set_new(o, "connections_refused", json_integer(
-	    (json_int_t)m->refused));
-	json_object_set_new(o, "timeouts", json_integer((json_int_t)
-	    m->timeouts));
-	json_object_set_new(o, "scrapes", json_integer((json_int_t)
-	    m->scrapes));
-	json_object_set_new(o, "not_found", json_integer((json_int_t)
-	    m->not_found));
+	json_object_set_new(o, "connections",
+	    json_integer((json_int_t)m->connections));
+	json_object_set_new(o, "max_connections",
+	    json_integer((json_int_t)m->max_connections));
+	json_object_set_new(o, "connections_refused",
+	    json_integer((json_int_t)m->refused));
+	json_object_set_new(o, "timeouts",
+	    json_integer((json_int_t)m->timeouts));
+	json_object_set_new(o, "scrapes",
+	    json_integer((json_int_t)m->scrapes));
+	json_object_set_new(o, "not_found",
+	    json_integer((json_int_t)m->not_found));
 	return o;
 }
 

@@ -80,13 +80,17 @@ policy_check(const struct policy *p, char *err, size_t errlen)
 	size_t i, j;
 
 	if (!(p->cpu_threshold >= 0.0 && p->cpu_threshold <= 100.0)) {
-		snprintf(err, errlen, "policy.cpu_threshold: %g is not a "
-		    "percentage", p->cpu_threshold);
+		snprintf(err, errlen,
+		    "policy.cpu_threshold: %g is not a "
+		    "percentage",
+		    p->cpu_threshold);
 		return -1;
 	}
 	if (!(p->mem_threshold >= 0.0 && p->mem_threshold <= 100.0)) {
-		snprintf(err, errlen, "policy.mem_threshold: %g is not a "
-		    "percentage", p->mem_threshold);
+		snprintf(err, errlen,
+		    "policy.mem_threshold: %g is not a "
+		    "percentage",
+		    p->mem_threshold);
 		return -1;
 	}
 	if (p->window_ms == 0) {
@@ -100,20 +104,23 @@ policy_check(const struct policy *p, char *err, size_t errlen)
 		return -1;
 	}
 	if (p->quarantine_after > STRIKES_MAX) {
-		snprintf(err, errlen, "policy.quarantine_after: %u, at most %d",
+		snprintf(err, errlen,
+		    "policy.quarantine_after: %u, at most %d",
 		    p->quarantine_after, STRIKES_MAX);
 		return -1;
 	}
 	for (i = 0; i < p->nclasses; i++) {
 		if (strcasecmp(p->classes[i].name, "none") == 0) {
-			snprintf(err, errlen, "class.none: the name is "
+			snprintf(err, errlen,
+			    "class.none: the name is "
 			    "reserved for unclassified containers");
 			return -1;
 		}
 		for (j = 0; j < i; j++)
 			if (strcasecmp(p->classes[i].name,
-			    p->classes[j].name) == 0) {
-				snprintf(err, errlen, "class.%s: defined twice",
+				p->classes[j].name) == 0) {
+				snprintf(err, errlen,
+				    "class.%s: defined twice",
 				    p->classes[i].name);
 				return -1;
 			}
@@ -283,8 +290,10 @@ ladder_parse(const char *s, struct policy_ladder *l, const char *key,
 		snprintf(item, sizeof(item), "%.*s", (int)len, p);
 		p = end;
 		if (action_parse(item, &a) == -1) {
-			snprintf(err, errlen, "%s: \"%s\" is not one of "
-			    "throttle, stop, kill, remove, dry-run", key, item);
+			snprintf(err, errlen,
+			    "%s: \"%s\" is not one of "
+			    "throttle, stop, kill, remove, dry-run",
+			    key, item);
 			return -1;
 		}
 		for (i = 0; i < l->n; i++)
@@ -306,8 +315,10 @@ ladder_parse(const char *s, struct policy_ladder *l, const char *key,
 	}
 	for (i = 0; i < l->n; i++)
 		if (l->step[i] == ACTION_DRY_RUN && l->n > 1) {
-			snprintf(err, errlen, "%s: dry-run goes alone, not in "
-			    "a ladder", key);
+			snprintf(err, errlen,
+			    "%s: dry-run goes alone, not in "
+			    "a ladder",
+			    key);
 			return -1;
 		}
 	return 0;
@@ -389,8 +400,8 @@ format_pair(char *v, char *t, size_t len, double value, double threshold)
 
 /* "cpu 48.3% > 20.0%", the larger excess first, both when both are over. */
 static void
-format_over(double cpu_t, double mem_t, const struct policy_cand *c,
-    char *buf, size_t len)
+format_over(double cpu_t, double mem_t, const struct policy_cand *c, char *buf,
+    size_t len)
 {
 	char cpu[40], mem[40], v[16], t[16];
 	int cpu_over = c->cpu_pct > cpu_t;
@@ -410,8 +421,8 @@ format_over(double cpu_t, double mem_t, const struct policy_cand *c,
 }
 
 void
-policy_decide(const struct policy *p, const struct policy_cand *cand,
-    size_t n, struct policy_result *res)
+policy_decide(const struct policy *p, const struct policy_cand *cand, size_t n,
+    struct policy_result *res)
 {
 	uint32_t left[POLICY_CLASS_MAX];
 	struct policy_decision *d;
@@ -425,8 +436,9 @@ policy_decide(const struct policy *p, const struct policy_cand *cand,
 	memset(res->alive, 0, sizeof(res->alive));
 
 	for (i = 0; i < n; i++) {
-		k = cand[i].unknown ? POLICY_CLASS_NONE : policy_classify(p,
-		    cand[i].name, cand[i].image, cand[i].label_class);
+		k = cand[i].unknown ? POLICY_CLASS_NONE :
+				      policy_classify(p, cand[i].name,
+					  cand[i].image, cand[i].label_class);
 		res->class_of[i] = k;
 		if (k == POLICY_CLASS_NONE)
 			continue;
@@ -463,7 +475,7 @@ policy_decide(const struct policy *p, const struct policy_cand *cand,
 			snprintf(d->reason, sizeof(d->reason),
 			    "already being acted on");
 		} else if ((prot = policy_protected_by(p, cand[d->cand].name,
-		    cand[d->cand].image)) != NULL) {
+				cand[d->cand].image)) != NULL) {
 			d->verdict = POLICY_SKIP_PROTECTED;
 			snprintf(d->reason, sizeof(d->reason),
 			    "protected (matches \"%s\")", prot);
@@ -471,14 +483,15 @@ policy_decide(const struct policy *p, const struct policy_cand *cand,
 			d->verdict = POLICY_SKIP_HOLD;
 			snprintf(d->reason, sizeof(d->reason), "%s",
 			    cand[d->cand].hold != NULL ? cand[d->cand].hold :
-			    "unknown to Docker");
+							 "unknown to Docker");
 		} else if (cls == NULL) {
 			d->verdict = POLICY_SKIP_NO_CLASS;
 			snprintf(d->reason, sizeof(d->reason),
 			    "no class (class none is never acted on)");
 		} else if (cand[d->cand].hold != NULL) {
-			d->verdict = cand[d->cand].hold_verdict !=
-			    POLICY_TAKEN ? cand[d->cand].hold_verdict :
+			d->verdict =
+			    cand[d->cand].hold_verdict != POLICY_TAKEN ?
+			    cand[d->cand].hold_verdict :
 			    POLICY_SKIP_HOLD;
 			snprintf(d->reason, sizeof(d->reason), "%s",
 			    cand[d->cand].hold);
@@ -501,8 +514,8 @@ policy_decide(const struct policy *p, const struct policy_cand *cand,
 
 /* class.NAME.cpu_threshold, mem_threshold, action, sustain: "" inherits. */
 static int
-class_overrides(const struct kw_conf *conf, struct policy_class *c,
-    char *err, size_t errlen)
+class_overrides(const struct kw_conf *conf, struct policy_class *c, char *err,
+    size_t errlen)
 {
 	char key[128];
 
@@ -518,7 +531,7 @@ class_overrides(const struct kw_conf *conf, struct policy_class *c,
 	snprintf(key, sizeof(key), "class.%s.action", c->name);
 	if ((c->has_ladder = kw_conf_str(conf, key)[0] != '\0') &&
 	    ladder_parse(kw_conf_str(conf, key), &c->ladder, key, err,
-	    errlen) == -1)
+		errlen) == -1)
 		return -1;
 	return 0;
 }
@@ -541,14 +554,15 @@ policy_from_conf(const struct kw_conf *conf, struct policy *p, char *err,
 	p->window_ms = kw_conf_ms(conf, "policy.window");
 	p->interval_ms = kw_conf_ms(conf, "reader.interval");
 	if (mem_basis_parse(kw_conf_str(conf, "policy.mem_basis"),
-	    &p->mem_basis) == -1) {
-		snprintf(err, errlen, "policy.mem_basis: \"%s\" is not one of "
+		&p->mem_basis) == -1) {
+		snprintf(err, errlen,
+		    "policy.mem_basis: \"%s\" is not one of "
 		    "working_set, rss, anon",
 		    kw_conf_str(conf, "policy.mem_basis"));
 		return -1;
 	}
 	if (ladder_parse(kw_conf_str(conf, "policy.action"), &p->ladder,
-	    "policy.action", err, errlen) == -1)
+		"policy.action", err, errlen) == -1)
 		return -1;
 	p->action = p->ladder.step[0];
 	if (kw_conf_str(conf, "policy.throttle_to")[0] != '\0')
@@ -556,14 +570,16 @@ policy_from_conf(const struct kw_conf *conf, struct policy *p, char *err,
 	p->stop_timeout_ms = kw_conf_ms(conf, "policy.stop_timeout");
 	p->escalate_after_ms = kw_conf_ms(conf, "policy.escalate_after");
 	p->sustain_ms = kw_conf_ms(conf, "policy.sustain");
-	p->quarantine_after = (uint32_t)kw_conf_int(conf,
-	    "policy.quarantine_after");
+	p->quarantine_after =
+	    (uint32_t)kw_conf_int(conf, "policy.quarantine_after");
 	p->quarantine_window_ms = kw_conf_ms(conf, "policy.quarantine_window");
 	n = kw_conf_list(conf, "policy.protect", p->protect,
 	    POLICY_PROTECT_MAX);
 	if (n > POLICY_PROTECT_MAX) {
-		snprintf(err, errlen, "policy.protect: %zu patterns, at most "
-		    "%d", n, POLICY_PROTECT_MAX);
+		snprintf(err, errlen,
+		    "policy.protect: %zu patterns, at most "
+		    "%d",
+		    n, POLICY_PROTECT_MAX);
 		return -1;
 	}
 	p->nprotect = n;
@@ -579,8 +595,8 @@ policy_from_conf(const struct kw_conf *conf, struct policy *p, char *err,
 		snprintf(c->name, sizeof(c->name), "%s",
 		    kw_conf_class_name(conf, i));
 		snprintf(key, sizeof(key), "class.%s.match", c->name);
-		c->nmatch = kw_conf_list(conf, key, c->match,
-		    POLICY_MATCH_MAX);
+		c->nmatch =
+		    kw_conf_list(conf, key, c->match, POLICY_MATCH_MAX);
 		if (c->nmatch > POLICY_MATCH_MAX) {
 			snprintf(err, errlen, "%s: %zu patterns, at most %d",
 			    key, c->nmatch, POLICY_MATCH_MAX);

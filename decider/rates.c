@@ -8,12 +8,12 @@
 
 #include "decider.h"
 
-#define RATES_EMPTY	UINT32_MAX
+#define RATES_EMPTY UINT32_MAX
 
 static double
 clamp_pct(double v)
 {
-	if (!(v > 0.0))		/* also NaN */
+	if (!(v > 0.0)) /* also NaN */
 		return 0.0;
 	if (v > 100.0)
 		return 100.0;
@@ -55,11 +55,11 @@ hist_resize(struct rates *r)
 	if (len == r->hlen)
 		return;
 	if (r->capent == 0 || r->hist == NULL) {
-		r->hlen = len;	/* nothing kept yet */
+		r->hlen = len; /* nothing kept yet */
 		return;
 	}
 	if ((h = calloc(r->capent, len * sizeof(*h))) == NULL)
-		return;		/* keep the old length: still correct */
+		return; /* keep the old length: still correct */
 	for (i = 0; i < r->nent; i++) {
 		e = &r->ent[i];
 		keep = e->nhist < len ? e->nhist : len;
@@ -169,9 +169,9 @@ rates_entry_step(struct rate_entry *e, uint64_t ts_ns, uint64_t cpu_ns,
 	if (e->nhist > 0) {
 		last = &e->hist[e->nhist - 1];
 		if (ts_ns == last->ts_ns && cpu_ns == last->cpu_ns)
-			return e->cpu_pct;	/* same sample twice */
+			return e->cpu_pct; /* same sample twice */
 		if (ts_ns <= last->ts_ns || cpu_ns < last->cpu_ns)
-			e->nhist = 0;	/* counter reset, clock step */
+			e->nhist = 0; /* counter reset, clock step */
 	}
 	if (e->nhist == 0) {
 		e->hist[0].ts_ns = ts_ns;
@@ -235,7 +235,7 @@ rates_update(struct rates *r, const struct kw_snapshot *snap,
 		r->ent = e;
 		if ((h = reallocarray(r->hist, cap, r->hlen * sizeof(*h))) ==
 		    NULL)
-			return -1;	/* ent[] is larger: harmless */
+			return -1; /* ent[] is larger: harmless */
 		r->hist = h;
 		r->capent = cap;
 	}
@@ -276,7 +276,7 @@ rates_update(struct rates *r, const struct kw_snapshot *snap,
 	}
 	if (j != r->nent) {
 		r->nent = j;
-		index_rebuild(r, 0);	/* same size: cannot fail */
+		index_rebuild(r, 0); /* same size: cannot fail */
 	}
 	if (machine_cpu_pct != NULL)
 		*machine_cpu_pct = clamp_pct(sum);
@@ -349,8 +349,8 @@ cgroup_rates_step(struct cgroup_rates *cr, const char *id, uint64_t ts_ns,
 	cr->r[i].gen = cr->gen;
 	cr->r[i].e.hist = cr->r[i].hist;
 	cr->r[i].e.hcap = RATES_HIST;
-	*cpu_pct = rates_entry_step(&cr->r[i].e, ts_ns, cpu_ns, ncpu,
-	    window_ns);
+	*cpu_pct =
+	    rates_entry_step(&cr->r[i].e, ts_ns, cpu_ns, ncpu, window_ns);
 	return 0;
 }
 

@@ -14,7 +14,7 @@
 #include "decider.h"
 
 /* The file's layout; a newer one is refused rather than misread. */
-#define STRIKES_FILE_VERSION	1
+#define STRIKES_FILE_VERSION 1
 
 void
 ident_of(const char *project, const char *service, const char *swarm,
@@ -78,8 +78,7 @@ strikes_lookup(const struct strike_table *t, const char *what)
 }
 
 size_t
-strikes_count(const struct strike_entry *s, uint64_t now_s,
-    uint64_t window_s)
+strikes_count(const struct strike_entry *s, uint64_t now_s, uint64_t window_s)
 {
 	size_t i, n = 0;
 
@@ -264,10 +263,13 @@ parse_entry(json_t *e, struct strike_entry *s, char *err, size_t errlen)
 	snprintf(s->identity, sizeof(s->identity), "%s", id);
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	snprintf(s->applied_id, sizeof(s->applied_id), "%s", applied);
-	json_array_foreach(st, j, v) {
+	json_array_foreach(st, j, v)
+	{
 		if (!json_is_integer(v) || json_integer_value(v) < 0) {
-			snprintf(err, errlen, "%s: a strike that is not a "
-			    "time", id);
+			snprintf(err, errlen,
+			    "%s: a strike that is not a "
+			    "time",
+			    id);
 			return -1;
 		}
 		s->strike_s[s->nstrikes++] = (uint64_t)json_integer_value(v);
@@ -278,8 +280,8 @@ parse_entry(json_t *e, struct strike_entry *s, char *err, size_t errlen)
 }
 
 int
-strikes_parse(struct strike_table *t, const char *buf, size_t len,
-    char *err, size_t errlen)
+strikes_parse(struct strike_table *t, const char *buf, size_t len, char *err,
+    size_t errlen)
 {
 	struct strike_table nt;
 	json_error_t jerr;
@@ -293,8 +295,9 @@ strikes_parse(struct strike_table *t, const char *buf, size_t len,
 	}
 	v = json_object_get(o, "version");
 	a = json_object_get(o, "identities");
-	if (!json_is_integer(v) || json_integer_value(v) !=
-	    STRIKES_FILE_VERSION || !json_is_array(a)) {
+	if (!json_is_integer(v) ||
+	    json_integer_value(v) != STRIKES_FILE_VERSION ||
+	    !json_is_array(a)) {
 		snprintf(err, errlen, "not a version %d strikes file",
 		    STRIKES_FILE_VERSION);
 		json_decref(o);
@@ -307,8 +310,8 @@ strikes_parse(struct strike_table *t, const char *buf, size_t len,
 		return -1;
 	}
 	strikes_init(&nt);
-	if (json_array_size(a) > 0 && (nt.e = calloc(json_array_size(a),
-	    sizeof(*nt.e))) == NULL) {
+	if (json_array_size(a) > 0 &&
+	    (nt.e = calloc(json_array_size(a), sizeof(*nt.e))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		json_decref(o);
 		return -1;

@@ -10,9 +10,8 @@
 
 #include "decider.h"
 
-
-static void	explain_ladder(struct decider *dz, const struct engine_row *r,
-		    size_t k, json_t *o);
+static void explain_ladder(struct decider *dz, const struct engine_row *r,
+    size_t k, json_t *o);
 
 static json_t *
 json_u64(uint64_t v)
@@ -36,9 +35,10 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(o, "last_snapshot_seq", json_u64(dz->last_seq));
 	json_object_set_new(o, "last_snapshot_ts",
 	    json_u64(dz->last_ts_ns / 1000000000ULL));
-	json_object_set_new(o, "last_snapshot_age_s", dz->have_snapshot ?
-	    json_real((double)(kw_mono_ns() - dz->last_mono_ns) / 1e9) :
-	    json_null());
+	json_object_set_new(o, "last_snapshot_age_s",
+	    dz->have_snapshot ?
+		json_real((double)(kw_mono_ns() - dz->last_mono_ns) / 1e9) :
+		json_null());
 
 	memset(&ss, 0, sizeof(ss));
 	if (dz->sub != NULL)
@@ -53,8 +53,7 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(o, "pub", p);
 
 	json_object_set_new(o, "decisions_taken", json_u64(dz->eng.taken));
-	json_object_set_new(o, "decisions_skipped",
-	    json_u64(dz->eng.skipped));
+	json_object_set_new(o, "decisions_skipped", json_u64(dz->eng.skipped));
 	json_object_set_new(o, "action",
 	    json_string(action_name(dz->eng.policy.action)));
 	json_object_set_new(o, "containers", json_u64(dz->eng.nrows));
@@ -68,11 +67,11 @@ cmd_status(void *arg, const char *args)
 	if (dz->docker != NULL)
 		docker_stats(dz->docker, &ds);
 	k = json_object();
-	json_object_set_new(k, "state", json_string(ds.connected ?
-	    "connected" : "unreachable"));
+	json_object_set_new(k, "state",
+	    json_string(ds.connected ? "connected" : "unreachable"));
 	json_object_set_new(k, "connected", json_boolean(ds.connected));
-	json_object_set_new(k, "socket", json_string(kw_conf_str(dz->d.conf,
-	    "decider.docker_socket")));
+	json_object_set_new(k, "socket",
+	    json_string(kw_conf_str(dz->d.conf, "decider.docker_socket")));
 	json_object_set_new(k, "last_error", json_string(ds.last_error));
 	json_object_set_new(k, "reconnects", json_u64(ds.reconnects));
 	json_object_set_new(k, "containers", json_u64(ds.table_size));
@@ -108,10 +107,10 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(o, "strikes_saves", json_u64(dz->strikes_saves));
 	json_object_set_new(o, "strikes_save_errors",
 	    json_u64(dz->strikes_save_errors));
-	json_object_set_new(o, "actions_file", json_pack("{s:I,s:I,s:I}",
-	    "saves", (json_int_t)dz->acts_saves,
-	    "save_errors", (json_int_t)dz->acts_save_errors,
-	    "loaded_at_start", (json_int_t)dz->acts_loaded));
+	json_object_set_new(o, "actions_file",
+	    json_pack("{s:I,s:I,s:I}", "saves", (json_int_t)dz->acts_saves,
+		"save_errors", (json_int_t)dz->acts_save_errors,
+		"loaded_at_start", (json_int_t)dz->acts_loaded));
 	return o;
 }
 
@@ -139,14 +138,14 @@ container_json(struct decider *dz, const struct engine_row *r, int connected)
 	engine_container_rec(&dz->eng, r, engine_class_of(&dz->eng, r), &rec);
 	if ((e = kw_record_to_json(&kw_container_schema, &rec)) == NULL)
 		return NULL;
-	json_object_set_new(e, "state", json_string(
-	    engine_row_state(r, connected, buf, sizeof(buf))));
+	json_object_set_new(e, "state",
+	    json_string(engine_row_state(r, connected, buf, sizeof(buf))));
 	s = strikes_find(&dz->eng.strikes, r->identity);
 	json_object_set_new(e, "identity", json_string(r->identity));
-	json_object_set_new(e, "quarantined", json_boolean(s != NULL &&
-	    s->quarantined));
-	json_object_set_new(e, "step", json_integer((json_int_t)
-	    r->act->nsteps));
+	json_object_set_new(e, "quarantined",
+	    json_boolean(s != NULL && s->quarantined));
+	json_object_set_new(e, "step",
+	    json_integer((json_int_t)r->act->nsteps));
 	json_object_set_new(e, "capped", json_boolean(r->act->throttled));
 	return e;
 }
@@ -162,8 +161,9 @@ quarantine_json(const struct engine *eng, const struct strike_entry *s)
 	json_object_set_new(q, "container_id", json_string(s->applied_id));
 	json_object_set_new(q, "quarantined", json_boolean(s->quarantined));
 	json_object_set_new(q, "since", json_u64(s->quarantined_s));
-	json_object_set_new(q, "strikes", json_u64(strikes_count(s,
-	    eng->wall_s, eng->policy.quarantine_window_ms / 1000)));
+	json_object_set_new(q, "strikes",
+	    json_u64(strikes_count(s, eng->wall_s,
+		eng->policy.quarantine_window_ms / 1000)));
 	json_object_set_new(q, "carried_out",
 	    json_boolean(s->applied_id[0] != '\0'));
 	return q;
@@ -179,15 +179,15 @@ cmd_containers(void *arg, const char *args)
 
 	a = json_array();
 	for (i = 0; i < dz->eng.nrows; i++)
-		json_array_append_new(a, container_json(dz, &dz->eng.rows[i],
-		    connected));
+		json_array_append_new(a,
+		    container_json(dz, &dz->eng.rows[i], connected));
 	o = json_object();
 	json_object_set_new(o, "containers", a);
 	a = json_array();
 	for (i = 0; i < dz->eng.strikes.n; i++)
 		if (dz->eng.strikes.e[i].quarantined)
-			json_array_append_new(a, quarantine_json(&dz->eng,
-			    &dz->eng.strikes.e[i]));
+			json_array_append_new(a,
+			    quarantine_json(&dz->eng, &dz->eng.strikes.e[i]));
 	json_object_set_new(o, "quarantined", a);
 	return o;
 }
@@ -232,15 +232,15 @@ cmd_policy(void *arg, const char *args)
 	json_object_set_new(o, "action", json_string(action_name(p->action)));
 	json_object_set_new(o, "acting_as",
 	    json_string(action_name(p->action)));
-	json_object_set_new(o, "protect", string_array(p->protect,
-	    p->nprotect));
+	json_object_set_new(o, "protect",
+	    string_array(p->protect, p->nprotect));
 	a = json_array();
 	for (i = 0; i < p->nclasses; i++) {
 		e = json_object();
 		json_object_set_new(e, "name",
 		    json_string(p->classes[i].name));
-		json_object_set_new(e, "match", string_array(
-		    p->classes[i].match, p->classes[i].nmatch));
+		json_object_set_new(e, "match",
+		    string_array(p->classes[i].match, p->classes[i].nmatch));
 		json_object_set_new(e, "min_alive",
 		    json_integer(p->classes[i].min_alive));
 		json_object_set_new(e, "alive", json_integer(alive[i]));
@@ -306,8 +306,9 @@ cmd_explain(void *arg, const char *args)
 			json_object_set_new(o, "name", json_string(s->name));
 			json_object_set_new(o, "verdict",
 			    json_string("quarantined"));
-			json_object_set_new(o, "reason", json_string(
-			    "quarantined: no action until released"));
+			json_object_set_new(o, "reason",
+			    json_string(
+				"quarantined: no action until released"));
 			json_object_set_new(o, "identity",
 			    json_string(s->identity));
 			json_object_set_new(o, "quarantined", json_true());
@@ -315,8 +316,9 @@ cmd_explain(void *arg, const char *args)
 			    quarantine_json(&dz->eng, s));
 			return o;
 		}
-		json_object_set_new(o, "error", json_string("no such container "
-		    "in the last sample"));
+		json_object_set_new(o, "error",
+		    json_string("no such container "
+				"in the last sample"));
 		json_object_set_new(o, "container", json_string(args));
 		return o;
 	}
@@ -330,15 +332,14 @@ cmd_explain(void *arg, const char *args)
 		verdict = "under-thresholds";
 		reason = "under the thresholds";
 	}
-	json_object_set_new(o, "container_id",
-	    json_string(r->c.container_id));
+	json_object_set_new(o, "container_id", json_string(r->c.container_id));
 	json_object_set_new(o, "name", json_string(r->c.name));
 	json_object_set_new(o, "image", json_string(r->c.image));
 	json_object_set_new(o, "verdict", json_string(verdict));
 	json_object_set_new(o, "reason", json_string(reason));
 	json_object_set_new(o, "over", json_boolean(r->dec != NULL));
-	json_object_set_new(o, "over_by", r->dec != NULL ?
-	    json_string(r->dec->over) : json_null());
+	json_object_set_new(o, "over_by",
+	    r->dec != NULL ? json_string(r->dec->over) : json_null());
 	json_object_set_new(o, "cpu_pct", json_real(r->c.cpu_pct));
 	json_object_set_new(o, "cpu_threshold",
 	    json_real(policy_cpu_threshold(p, k)));
@@ -347,25 +348,23 @@ cmd_explain(void *arg, const char *args)
 	    json_real(policy_mem_threshold(p, k)));
 	json_object_set_new(o, "mem_basis",
 	    json_string(mem_basis_name(p->mem_basis)));
-	json_object_set_new(o, "figures", json_string(r->c.cg_flags &
-	    KW_CG_CPU ? "cgroup" : "processes"));
-	json_object_set_new(o, "class",
-	    json_string(policy_class_name(p, k)));
-	json_object_set_new(o, "class_min_alive", cls != NULL ?
-	    json_integer(cls->min_alive) : json_null());
-	json_object_set_new(o, "class_alive", cls != NULL ?
-	    json_integer(dz->eng.alive[k]) : json_null());
-	json_object_set_new(o, "class_running", cls != NULL ?
-	    json_integer(dz->eng.running[k]) : json_null());
-	json_object_set_new(o, "protected_by", prot != NULL ?
-	    json_string(prot) : json_null());
+	json_object_set_new(o, "figures",
+	    json_string(r->c.cg_flags & KW_CG_CPU ? "cgroup" : "processes"));
+	json_object_set_new(o, "class", json_string(policy_class_name(p, k)));
+	json_object_set_new(o, "class_min_alive",
+	    cls != NULL ? json_integer(cls->min_alive) : json_null());
+	json_object_set_new(o, "class_alive",
+	    cls != NULL ? json_integer(dz->eng.alive[k]) : json_null());
+	json_object_set_new(o, "class_running",
+	    cls != NULL ? json_integer(dz->eng.running[k]) : json_null());
+	json_object_set_new(o, "protected_by",
+	    prot != NULL ? json_string(prot) : json_null());
 	json_object_set_new(o, "action", json_string(action_name(p->action)));
-	json_object_set_new(o, "state", json_string(engine_row_state(r,
-	    connected, buf, sizeof(buf))));
-	json_object_set_new(o, "docker", json_string(connected ?
-	    "connected" : "unreachable"));
-	json_object_set_new(o, "last_error",
-	    json_string(r->act->last_error));
+	json_object_set_new(o, "state",
+	    json_string(engine_row_state(r, connected, buf, sizeof(buf))));
+	json_object_set_new(o, "docker",
+	    json_string(connected ? "connected" : "unreachable"));
+	json_object_set_new(o, "last_error", json_string(r->act->last_error));
 	explain_ladder(dz, r, k, o);
 	return o;
 }
@@ -386,41 +385,47 @@ explain_ladder(struct decider *dz, const struct engine_row *r, size_t k,
 	ladder_format(l, buf, sizeof(buf));
 	json_object_set_new(o, "ladder", json_string(buf));
 	json_object_set_new(o, "step", json_integer((json_int_t)a->nsteps));
-	json_object_set_new(o, "last_step", a->nsteps > 0 &&
-	    a->nsteps <= l->n ? json_string(action_name(
-	    l->step[a->nsteps - 1])) : json_null());
-	json_object_set_new(o, "next_step", over && (pl->kind == LADDER_ACT ||
-	    pl->kind == LADDER_ESCALATE) ? json_string(action_name(
-	    pl->action)) : json_null());
-	json_object_set_new(o, "next_step_in_s", over &&
-	    pl->kind == LADDER_ESCALATE ? json_real((double)pl->wait_ms /
-	    1e3) : json_null());
+	json_object_set_new(o, "last_step",
+	    a->nsteps > 0 && a->nsteps <= l->n ?
+		json_string(action_name(l->step[a->nsteps - 1])) :
+		json_null());
+	json_object_set_new(o, "next_step",
+	    over && (pl->kind == LADDER_ACT || pl->kind == LADDER_ESCALATE) ?
+		json_string(action_name(pl->action)) :
+		json_null());
+	json_object_set_new(o, "next_step_in_s",
+	    over && pl->kind == LADDER_ESCALATE ?
+		json_real((double)pl->wait_ms / 1e3) :
+		json_null());
 	json_object_set_new(o, "escalate_after_s",
 	    json_real((double)p->escalate_after_ms / 1e3));
 	json_object_set_new(o, "sustain_s",
 	    json_real((double)policy_sustain_ms(p, k) / 1e3));
-	json_object_set_new(o, "over_for_s", json_real(over ?
-	    (double)pl->over_ms / 1e3 : 0.0));
-	json_object_set_new(o, "sustain_pending", json_boolean(over &&
-	    pl->kind == LADDER_SUSTAIN));
-	json_object_set_new(o, "sustain_left_s", over &&
-	    pl->kind == LADDER_SUSTAIN ? json_real((double)pl->wait_ms /
-	    1e3) : json_null());
+	json_object_set_new(o, "over_for_s",
+	    json_real(over ? (double)pl->over_ms / 1e3 : 0.0));
+	json_object_set_new(o, "sustain_pending",
+	    json_boolean(over && pl->kind == LADDER_SUSTAIN));
+	json_object_set_new(o, "sustain_left_s",
+	    over && pl->kind == LADDER_SUSTAIN ?
+		json_real((double)pl->wait_ms / 1e3) :
+		json_null());
 	json_object_set_new(o, "capped", json_boolean(a->throttled));
-	json_object_set_new(o, "cap_pct", a->throttled ?
-	    json_real(a->cap_pct) : json_null());
+	json_object_set_new(o, "cap_pct",
+	    a->throttled ? json_real(a->cap_pct) : json_null());
 	json_object_set_new(o, "identity", json_string(r->identity));
-	json_object_set_new(o, "strikes", json_u64(s != NULL ?
-	    strikes_count(s, dz->eng.wall_s, p->quarantine_window_ms / 1000) :
-	    0));
+	json_object_set_new(o, "strikes",
+	    json_u64(s != NULL ? strikes_count(s, dz->eng.wall_s,
+				     p->quarantine_window_ms / 1000) :
+				 0));
 	json_object_set_new(o, "quarantine_after",
 	    json_u64(p->quarantine_after));
 	json_object_set_new(o, "quarantine_window_s",
 	    json_u64(p->quarantine_window_ms / 1000));
-	json_object_set_new(o, "quarantined", json_boolean(s != NULL &&
-	    s->quarantined));
-	json_object_set_new(o, "quarantine", s != NULL && s->quarantined ?
-	    quarantine_json(&dz->eng, s) : json_null());
+	json_object_set_new(o, "quarantined",
+	    json_boolean(s != NULL && s->quarantined));
+	json_object_set_new(o, "quarantine",
+	    s != NULL && s->quarantined ? quarantine_json(&dz->eng, s) :
+					  json_null());
 }
 
 /* release NAME|ID: lift a cap, a quarantine, the strikes. */
@@ -441,7 +446,7 @@ cmd_release(void *arg, const char *args)
 		return o;
 	}
 	if (engine_release(&dz->eng, args, kw_mono_ns(), &in, &has_cap, msg,
-	    sizeof(msg)) == -1) {
+		sizeof(msg)) == -1) {
 		json_object_set_new(o, "error", json_string(msg));
 		json_object_set_new(o, "container", json_string(args));
 		return o;
@@ -466,9 +471,13 @@ const struct kw_ctl_cmd decider_ctl_cmds[] = {
 	    cmd_policy },
 	{ "explain", "explain NAME|ID: why a container is or is not acted on",
 	    cmd_explain },
-	{ "evidence", "evidence NAME|ID: what was seen of a container when "
-	    "it was last acted on", evidence_ctl },
-	{ "release", "release NAME|ID: lift its CPU cap, its quarantine and "
-	    "its strikes", cmd_release },
+	{ "evidence",
+	    "evidence NAME|ID: what was seen of a container when "
+	    "it was last acted on",
+	    evidence_ctl },
+	{ "release",
+	    "release NAME|ID: lift its CPU cap, its quarantine and "
+	    "its strikes",
+	    cmd_release },
 	{ NULL, NULL, NULL },
 };

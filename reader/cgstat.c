@@ -24,7 +24,7 @@
 #include "reader.h"
 
 /* v1 reports no limit as the largest page-aligned long. */
-#define V1_NO_LIMIT	(1ULL << 62)
+#define V1_NO_LIMIT (1ULL << 62)
 
 static int
 parse_u64_at(const char *s, const char *end, uint64_t *v, const char **next)
@@ -75,7 +75,10 @@ cgstat_parse_kv(const char *buf, size_t len, const char *key, uint64_t *v)
 		if ((size_t)(eol - line) > klen + 1 &&
 		    memcmp(line, key, klen) == 0 && line[klen] == ' ')
 			return parse_u64_at(line + klen + 1, eol, v, &next) ==
-			    0 && next == eol ? 0 : -1;
+				    0 &&
+				next == eol ?
+			    0 :
+			    -1;
 		if (eol == end)
 			break;
 	}
@@ -139,22 +142,23 @@ cgstat_parse_psi(const char *buf, size_t len, double *some_avg10,
 
 /* The v1 memory.stat figures and the working set from them. */
 int
-cgstat_memory_from_stat(const char *stat, size_t len, int v2,
-    uint64_t usage, struct kw_cgroup_stat *st)
+cgstat_memory_from_stat(const char *stat, size_t len, int v2, uint64_t usage,
+    struct kw_cgroup_stat *st)
 {
 	uint64_t inactive_file = 0, anon = 0, file = 0;
 	int have_inactive;
 
 	if (v2) {
 		have_inactive = cgstat_parse_kv(stat, len, "inactive_file",
-		    &inactive_file) == 0;
+				    &inactive_file) == 0;
 		(void)cgstat_parse_kv(stat, len, "anon", &anon);
 		(void)cgstat_parse_kv(stat, len, "file", &file);
 	} else {
-		have_inactive = cgstat_parse_kv(stat, len,
-		    "total_inactive_file", &inactive_file) == 0 ||
+		have_inactive =
+		    cgstat_parse_kv(stat, len, "total_inactive_file",
+			&inactive_file) == 0 ||
 		    cgstat_parse_kv(stat, len, "inactive_file",
-		    &inactive_file) == 0;
+			&inactive_file) == 0;
 		if (cgstat_parse_kv(stat, len, "total_rss", &anon) == -1)
 			(void)cgstat_parse_kv(stat, len, "rss", &anon);
 		if (cgstat_parse_kv(stat, len, "total_cache", &file) == -1)
@@ -164,8 +168,8 @@ cgstat_memory_from_stat(const char *stat, size_t len, int v2,
 	st->mem_anon_bytes = anon;
 	st->mem_file_bytes = file;
 	/* Without inactive_file the working set is the usage (kubelet). */
-	st->mem_working_set_bytes = usage > inactive_file ?
-	    usage - inactive_file : 0;
+	st->mem_working_set_bytes =
+	    usage > inactive_file ? usage - inactive_file : 0;
 	return have_inactive ? 0 : -1;
 }
 
@@ -179,7 +183,7 @@ read_small(const char *root, const char *sub, const char *dir,
 	int fd;
 
 	if (snprintf(path, sizeof(path), "%s%s%s%s/%s", root,
-	    sub[0] ? "/" : "", sub, dir, file) >= (int)sizeof(path)) {
+		sub[0] ? "/" : "", sub, dir, file) >= (int)sizeof(path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -207,9 +211,9 @@ cgstat_layout(const char *root, char *cpu_sub, char *cpuacct_sub,
     char *memory_sub, size_t sublen)
 {
 	static const char *const cpuacct[] = { "cpuacct", "cpu,cpuacct",
-	    "cpuacct,cpu" };
+		"cpuacct,cpu" };
 	static const char *const cpu[] = { "cpu", "cpu,cpuacct",
-	    "cpuacct,cpu" };
+		"cpuacct,cpu" };
 	char path[PATH_MAX];
 	size_t i;
 
@@ -240,8 +244,8 @@ cgstat_layout(const char *root, char *cpu_sub, char *cpuacct_sub,
 	return CGSTAT_V1;
 }
 
-#define BUF_STAT	8192
-#define BUF_SMALL	512
+#define BUF_STAT  8192
+#define BUF_SMALL 512
 
 static int
 read_v2(const char *root, const char *dir, struct kw_cgroup_stat *st,
@@ -254,7 +258,8 @@ read_v2(const char *root, const char *dir, struct kw_cgroup_stat *st,
 	int is_max, has_full;
 
 	if ((n = read_small(root, "", dir, "cpu.stat", buf, sizeof(buf))) ==
-	    -1 || cgstat_parse_kv(buf, (size_t)n, "usage_usec", &v) == -1) {
+		-1 ||
+	    cgstat_parse_kv(buf, (size_t)n, "usage_usec", &v) == -1) {
 		snprintf(err, errlen, "%s%s/cpu.stat: %s", root, dir,
 		    n == -1 ? strerror(errno) : "no usage_usec");
 		return -1;
@@ -268,14 +273,15 @@ read_v2(const char *root, const char *dir, struct kw_cgroup_stat *st,
 		st->flags |= KW_CG_THROTTLE;
 	}
 	if ((n = read_small(root, "", dir, "memory.current", buf,
-	    sizeof(buf))) == -1 || cgstat_parse_value(buf, (size_t)n, &usage,
-	    &is_max) == -1 || is_max) {
+		 sizeof(buf))) == -1 ||
+	    cgstat_parse_value(buf, (size_t)n, &usage, &is_max) == -1 ||
+	    is_max) {
 		snprintf(err, errlen, "%s%s/memory.current: %s", root, dir,
 		    n == -1 ? strerror(errno) : "not a number");
 		return -1;
 	}
-	if ((n = read_small(root, "", dir, "memory.stat", buf,
-	    sizeof(buf))) == -1) {
+	if ((n = read_small(root, "", dir, "memory.stat", buf, sizeof(buf))) ==
+	    -1) {
 		snprintf(err, errlen, "%s%s/memory.stat: %s", root, dir,
 		    strerror(errno));
 		return -1;
@@ -283,25 +289,25 @@ read_v2(const char *root, const char *dir, struct kw_cgroup_stat *st,
 	if (cgstat_memory_from_stat(buf, (size_t)n, 1, usage, st) == 0)
 		st->flags |= KW_CG_WORKING_SET;
 	st->flags |= KW_CG_MEMORY;
-	if ((n = read_small(root, "", dir, "memory.max", buf,
-	    sizeof(buf))) != -1 && cgstat_parse_value(buf, (size_t)n, &v,
-	    &is_max) == 0)
+	if ((n = read_small(root, "", dir, "memory.max", buf, sizeof(buf))) !=
+		-1 &&
+	    cgstat_parse_value(buf, (size_t)n, &v, &is_max) == 0)
 		st->mem_limit_bytes = is_max ? 0 : v;
 	if ((n = read_small(root, "", dir, "memory.events", buf,
-	    sizeof(buf))) != -1 && cgstat_parse_kv(buf, (size_t)n, "oom_kill",
-	    &v) == 0) {
+		 sizeof(buf))) != -1 &&
+	    cgstat_parse_kv(buf, (size_t)n, "oom_kill", &v) == 0) {
 		st->oom_kills = v;
 		st->flags |= KW_CG_OOM;
 	}
 	if ((n = read_small(root, "", dir, "cpu.pressure", buf,
-	    sizeof(buf))) != -1 && cgstat_parse_psi(buf, (size_t)n, &some,
-	    &full, &has_full) == 0) {
+		 sizeof(buf))) != -1 &&
+	    cgstat_parse_psi(buf, (size_t)n, &some, &full, &has_full) == 0) {
 		st->psi_cpu_some_avg10 = some;
 		st->flags |= KW_CG_PSI;
 	}
 	if ((n = read_small(root, "", dir, "memory.pressure", buf,
-	    sizeof(buf))) != -1 && cgstat_parse_psi(buf, (size_t)n, &some,
-	    &full, &has_full) == 0) {
+		 sizeof(buf))) != -1 &&
+	    cgstat_parse_psi(buf, (size_t)n, &some, &full, &has_full) == 0) {
 		st->psi_mem_some_avg10 = some;
 		st->psi_mem_full_avg10 = full;
 		st->flags |= KW_CG_PSI;
@@ -320,18 +326,19 @@ read_v1(const struct cgstat *cg, const char *dir, struct kw_cgroup_stat *st,
 
 	if (cg->cpuacct_sub[0] != '\0') {
 		if ((n = read_small(cg->root, cg->cpuacct_sub, dir,
-		    "cpuacct.usage", buf, BUF_SMALL)) == -1 ||
+			 "cpuacct.usage", buf, BUF_SMALL)) == -1 ||
 		    cgstat_parse_value(buf, (size_t)n, &v, &is_max) == -1) {
 			snprintf(err, errlen, "%s/%s%s/cpuacct.usage: %s",
-			    cg->root, cg->cpuacct_sub, dir, n == -1 ?
-			    strerror(errno) : "not a number");
+			    cg->root, cg->cpuacct_sub, dir,
+			    n == -1 ? strerror(errno) : "not a number");
 			return -1;
 		}
 		st->cpu_usage_ns = v;
 		st->flags |= KW_CG_CPU;
 	}
-	if (cg->cpu_sub[0] != '\0' && (n = read_small(cg->root, cg->cpu_sub,
-	    dir, "cpu.stat", buf, sizeof(buf))) != -1 &&
+	if (cg->cpu_sub[0] != '\0' &&
+	    (n = read_small(cg->root, cg->cpu_sub, dir, "cpu.stat", buf,
+		 sizeof(buf))) != -1 &&
 	    cgstat_parse_kv(buf, (size_t)n, "nr_throttled", &v) == 0) {
 		st->nr_throttled = v;
 		if (cgstat_parse_kv(buf, (size_t)n, "throttled_time", &v) == 0)
@@ -341,15 +348,15 @@ read_v1(const struct cgstat *cg, const char *dir, struct kw_cgroup_stat *st,
 	if (cg->memory_sub[0] == '\0')
 		return 0;
 	if ((n = read_small(cg->root, cg->memory_sub, dir,
-	    "memory.usage_in_bytes", buf, BUF_SMALL)) == -1 ||
+		 "memory.usage_in_bytes", buf, BUF_SMALL)) == -1 ||
 	    cgstat_parse_value(buf, (size_t)n, &usage, &is_max) == -1) {
 		snprintf(err, errlen, "%s/%s%s/memory.usage_in_bytes: %s",
-		    cg->root, cg->memory_sub, dir, n == -1 ? strerror(errno) :
-		    "not a number");
+		    cg->root, cg->memory_sub, dir,
+		    n == -1 ? strerror(errno) : "not a number");
 		return -1;
 	}
 	if ((n = read_small(cg->root, cg->memory_sub, dir, "memory.stat", buf,
-	    sizeof(buf))) == -1) {
+		 sizeof(buf))) == -1) {
 		snprintf(err, errlen, "%s/%s%s/memory.stat: %s", cg->root,
 		    cg->memory_sub, dir, strerror(errno));
 		return -1;
@@ -358,11 +365,11 @@ read_v1(const struct cgstat *cg, const char *dir, struct kw_cgroup_stat *st,
 		st->flags |= KW_CG_WORKING_SET;
 	st->flags |= KW_CG_MEMORY;
 	if ((n = read_small(cg->root, cg->memory_sub, dir,
-	    "memory.limit_in_bytes", buf, BUF_SMALL)) != -1 &&
+		 "memory.limit_in_bytes", buf, BUF_SMALL)) != -1 &&
 	    cgstat_parse_value(buf, (size_t)n, &v, &is_max) == 0)
 		st->mem_limit_bytes = v >= V1_NO_LIMIT ? 0 : v;
 	if ((n = read_small(cg->root, cg->memory_sub, dir,
-	    "memory.oom_control", buf, BUF_SMALL)) != -1 &&
+		 "memory.oom_control", buf, BUF_SMALL)) != -1 &&
 	    cgstat_parse_kv(buf, (size_t)n, "oom_kill", &v) == 0) {
 		st->oom_kills = v;
 		st->flags |= KW_CG_OOM;
@@ -458,7 +465,9 @@ dir_of_pid(struct cgstat *cg, int32_t pid, const char *id, char *dir,
 	if (read_small(cg->proc_root, "", "", file, buf, sizeof(buf)) == -1)
 		return -1;
 	return kw_cgroup_file_dir(buf, cg->layout == CGSTAT_V2, id, dir,
-	    dirlen) ? 0 : -1;
+		   dirlen) ?
+	    0 :
+	    -1;
 }
 
 static int
@@ -468,7 +477,7 @@ open_at(const struct cgstat *cg, const char *sub, const char *dir,
 	char path[PATH_MAX];
 
 	if (snprintf(path, sizeof(path), "%s%s%s%s/%s", cg->root,
-	    sub[0] ? "/" : "", sub, dir, file) >= (int)sizeof(path))
+		sub[0] ? "/" : "", sub, dir, file) >= (int)sizeof(path))
 		return -1;
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
@@ -483,10 +492,13 @@ dir_open(struct cgstat *cg, struct cgstat_dir *d)
 		d->fd_cpu = open_at(cg, "", d->dir, "cpu.stat");
 		d->fd_mem = open_at(cg, "", d->dir, "memory.current");
 	} else {
-		d->fd_cpu = cg->cpuacct_sub[0] == '\0' ? -1 : open_at(cg,
-		    cg->cpuacct_sub, d->dir, "cpuacct.usage");
-		d->fd_mem = cg->memory_sub[0] == '\0' ? -1 : open_at(cg,
-		    cg->memory_sub, d->dir, "memory.usage_in_bytes");
+		d->fd_cpu = cg->cpuacct_sub[0] == '\0' ?
+		    -1 :
+		    open_at(cg, cg->cpuacct_sub, d->dir, "cpuacct.usage");
+		d->fd_mem = cg->memory_sub[0] == '\0' ?
+		    -1 :
+		    open_at(cg, cg->memory_sub, d->dir,
+			"memory.usage_in_bytes");
 	}
 	cg->open_fds += (d->fd_cpu != -1) + (d->fd_mem != -1);
 	if (d->fd_cpu == -1 || d->fd_mem == -1)
@@ -519,8 +531,8 @@ read_usage(const struct cgstat *cg, const struct cgstat_dir *d,
 	ssize_t n;
 	int is_max, v2 = cg->layout == CGSTAT_V2;
 
-	if (d->fd_cpu == -1 || (n = pread_all(d->fd_cpu, buf, sizeof(buf))) <=
-	    0)
+	if (d->fd_cpu == -1 ||
+	    (n = pread_all(d->fd_cpu, buf, sizeof(buf))) <= 0)
 		return -1;
 	if (v2) {
 		/* cpu.stat: usage and throttling in one read. */
@@ -542,8 +554,8 @@ read_usage(const struct cgstat *cg, const struct cgstat_dir *d,
 		st->throttled_ns = thr_us * 1000;
 	}
 	st->mem_usage_bytes = mem;
-	st->mem_working_set_bytes = mem > d->inactive_file ?
-	    mem - d->inactive_file : 0;
+	st->mem_working_set_bytes =
+	    mem > d->inactive_file ? mem - d->inactive_file : 0;
 	return 0;
 }
 
@@ -579,7 +591,8 @@ cgstat_collect(struct cgstat *cg, struct kw_snapshot *snap)
 			continue;
 		} else {
 			if (cg->ndirs == cg->capdirs) {
-				size_t cap = cg->capdirs ? cg->capdirs * 2 : 16;
+				size_t cap =
+				    cg->capdirs ? cg->capdirs * 2 : 16;
 
 				nd = reallocarray(cg->dirs, cap, sizeof(*nd));
 				if (nd == NULL)
@@ -595,8 +608,9 @@ cgstat_collect(struct cgstat *cg, struct kw_snapshot *snap)
 			snprintf(d->claim, sizeof(d->claim), "%s", claim);
 		}
 		d->seen = 1;
-		if (d->dir[0] == '\0' && dir_of_pid(cg, p->pid,
-		    p->container_id, d->dir, sizeof(d->dir)) == -1) {
+		if (d->dir[0] == '\0' &&
+		    dir_of_pid(cg, p->pid, p->container_id, d->dir,
+			sizeof(d->dir)) == -1) {
 			/* Gone meanwhile: the next process of it may do. */
 			d->seen = 0;
 			continue;
@@ -604,8 +618,9 @@ cgstat_collect(struct cgstat *cg, struct kw_snapshot *snap)
 		if ((st = kw_snapshot_add_cgroup(snap)) == NULL)
 			return -1;
 		cg->reads++;
-		if (d->last.flags != 0 && cg->samples - d->detail_at <
-		    cg->detail_every && read_usage(cg, d, st) == 0) {
+		if (d->last.flags != 0 &&
+		    cg->samples - d->detail_at < cg->detail_every &&
+		    read_usage(cg, d, st) == 0) {
 			snprintf(st->cgroup, sizeof(st->cgroup), "%s",
 			    d->claim);
 			continue;
@@ -629,8 +644,8 @@ cgstat_collect(struct cgstat *cg, struct kw_snapshot *snap)
 		cg->full_reads++;
 		d->last = *st;
 		d->detail_at = cg->samples;
-		d->inactive_file = st->mem_usage_bytes -
-		    st->mem_working_set_bytes;
+		d->inactive_file =
+		    st->mem_usage_bytes - st->mem_working_set_bytes;
 		if (cg->detail_every > 1)
 			dir_open(cg, d);
 	}

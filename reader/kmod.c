@@ -43,8 +43,8 @@
 void
 kmod_strip_trailing_commas(char *buf, size_t len)
 {
-	size_t	 i, j;
-	int	 in_str = 0, esc = 0;
+	size_t i, j;
+	int in_str = 0, esc = 0;
 
 	for (i = 0; i < len; i++) {
 		if (in_str) {
@@ -63,8 +63,8 @@ kmod_strip_trailing_commas(char *buf, size_t len)
 		if (buf[i] != ',')
 			continue;
 		for (j = i + 1; j < len; j++)
-			if (buf[j] != ' ' && buf[j] != '\t' && buf[j] != '\n' &&
-			    buf[j] != '\r')
+			if (buf[j] != ' ' && buf[j] != '\t' &&
+			    buf[j] != '\n' && buf[j] != '\r')
 				break;
 		/* A space keeps jansson's error positions true to the file. */
 		if (j < len && (buf[j] == ']' || buf[j] == '}'))
@@ -103,8 +103,8 @@ static int
 get_uint(const json_t *obj, const char *where, const char *key, uint64_t max,
     uint64_t *v, char *err, size_t errlen)
 {
-	json_t		*j;
-	json_int_t	 n;
+	json_t *j;
+	json_int_t n;
 
 	if ((j = json_object_get(obj, key)) == NULL)
 		return 0;
@@ -125,10 +125,10 @@ get_uint(const json_t *obj, const char *where, const char *key, uint64_t max,
 
 /* An optional string field: 0 if absent, 1 if set, -1 on the wrong type. */
 static int
-get_str(const json_t *obj, const char *where, const char *key,
-    const char **s, size_t *len, char *err, size_t errlen)
+get_str(const json_t *obj, const char *where, const char *key, const char **s,
+    size_t *len, char *err, size_t errlen)
 {
-	json_t	*j;
+	json_t *j;
 
 	if ((j = json_object_get(obj, key)) == NULL)
 		return 0;
@@ -138,21 +138,21 @@ get_str(const json_t *obj, const char *where, const char *key,
 		return -1;
 	}
 	*s = json_string_value(j);
-	*len = strnlen(*s, json_string_length(j));	/* stop at \u0000 */
+	*len = strnlen(*s, json_string_length(j)); /* stop at \u0000 */
 	return 1;
 }
 
 /* Fill p from one entry; -1 with err (p is then dropped by the caller). */
 static int
-parse_proc(const json_t *e, const char *where, struct kw_proc *p,
-    int *no_cid, char *err, size_t errlen)
+parse_proc(const json_t *e, const char *where, struct kw_proc *p, int *no_cid,
+    char *err, size_t errlen)
 {
-	const char	*s;
-	char		 cgpath[PATH_MAX], dir[KW_CGDIR_MAX];
-	char		 id[KW_CID_LEN];
-	size_t		 len;
-	uint64_t	 v;
-	int		 r;
+	const char *s;
+	char cgpath[PATH_MAX], dir[KW_CGDIR_MAX];
+	char id[KW_CID_LEN];
+	size_t len;
+	uint64_t v;
+	int r;
 
 	if (!json_is_object(e)) {
 		kw_seterr(err, errlen, "%.*s: expected object, got %s",
@@ -169,8 +169,7 @@ parse_proc(const json_t *e, const char *where, struct kw_proc *p,
 		return -1;
 	}
 	p->pid = (int32_t)v;
-	if ((r = get_uint(e, where, "ppid", INT32_MAX, &v, err, errlen)) ==
-	    -1)
+	if ((r = get_uint(e, where, "ppid", INT32_MAX, &v, err, errlen)) == -1)
 		return -1;
 	p->ppid = r ? (int32_t)v : 0;
 	if ((r = get_uint(e, where, "uid", UINT32_MAX, &v, err, errlen)) == -1)
@@ -181,18 +180,19 @@ parse_proc(const json_t *e, const char *where, struct kw_proc *p,
 		return -1;
 	p->threads = r ? (uint32_t)v : 1;
 	if (get_uint(e, where, "vsz_kb", INT64_MAX, &p->vsz_kb, err, errlen) ==
-	    -1 ||
+		-1 ||
 	    get_uint(e, where, "rss_kb", INT64_MAX, &p->rss_kb, err, errlen) ==
-	    -1 ||
+		-1 ||
 	    get_uint(e, where, "start_ns", INT64_MAX, &p->start_ns, err,
-	    errlen) == -1)
+		errlen) == -1)
 		return -1;
 	if ((r = get_uint(e, where, "cpu_ns", INT64_MAX, &p->cpu_ns, err,
-	    errlen)) == -1)
+		 errlen)) == -1)
 		return -1;
 	if (r == 0) {
 		if ((r = get_uint(e, where, "proc_jiffies",
-		    INT64_MAX / KMOD_SEED_JIFFY_NS, &v, err, errlen)) == -1)
+			 INT64_MAX / KMOD_SEED_JIFFY_NS, &v, err, errlen)) ==
+		    -1)
 			return -1;
 		p->cpu_ns = r ? v * KMOD_SEED_JIFFY_NS : 0;
 	}
@@ -212,7 +212,8 @@ parse_proc(const json_t *e, const char *where, struct kw_proc *p,
 			len--;
 		len = kw_utf8_cut(s, len, KW_CMDLINE_MAX - 1);
 		if (kw_proc_set_cmdline(p, s, len) == -1) {
-			kw_seterr(err, errlen, "%scmdline: out of memory", where);
+			kw_seterr(err, errlen, "%scmdline: out of memory",
+			    where);
 			return -1;
 		}
 	}
@@ -224,8 +225,10 @@ parse_proc(const json_t *e, const char *where, struct kw_proc *p,
 		return -1;
 	if (r && len > 0) {
 		if (!kw_is_container_id(s, len)) {
-			kw_seterr(err, errlen, "%scontainer_id: expected 64 hex "
-			    "digits", where);
+			kw_seterr(err, errlen,
+			    "%scontainer_id: expected 64 hex "
+			    "digits",
+			    where);
 			return -1;
 		}
 		memcpy(p->container_id, s, len);
@@ -255,11 +258,12 @@ parse_proc(const json_t *e, const char *where, struct kw_proc *p,
 		if (kw_cgroup_container_dir(cgpath, id, dir, sizeof(dir)) != 1)
 			id[0] = '\0';
 	}
-	if (id[0] != '\0' && (p->container_id[0] == '\0' ||
-	    strcmp(id, p->container_id) == 0)) {
+	if (id[0] != '\0' &&
+	    (p->container_id[0] == '\0' || strcmp(id, p->container_id) == 0)) {
 		memcpy(p->container_id, id, sizeof(p->container_id));
 		if (kw_proc_set_cgroup(p, dir, strlen(dir)) == -1) {
-			kw_seterr(err, errlen, "%scgroup: out of memory", where);
+			kw_seterr(err, errlen, "%scgroup: out of memory",
+			    where);
 			return -1;
 		}
 	} else
@@ -270,27 +274,29 @@ parse_proc(const json_t *e, const char *where, struct kw_proc *p,
 static int
 parse_host(const json_t *root, struct kw_host *h, char *err, size_t errlen)
 {
-	uint64_t	 v;
-	long		 n;
-	int		 r, has_used;
+	uint64_t v;
+	long n;
+	int r, has_used;
 
 	if (get_uint(root, "", "mem_total_kb", INT64_MAX, &h->mem_total_kb,
-	    err, errlen) != 1 ||
+		err, errlen) != 1 ||
 	    get_uint(root, "", "mem_free_kb", INT64_MAX, &h->mem_free_kb, err,
-	    errlen) != 1) {
+		errlen) != 1) {
 		if (err != NULL && errlen > 0 && err[0] == '\0')
-			kw_seterr(err, errlen, "mem_total_kb and mem_free_kb "
+			kw_seterr(err, errlen,
+			    "mem_total_kb and mem_free_kb "
 			    "are required");
 		return -1;
 	}
 	if ((has_used = get_uint(root, "", "mem_used_kb", INT64_MAX,
-	    &h->mem_used_kb, err, errlen)) == -1)
+		 &h->mem_used_kb, err, errlen)) == -1)
 		return -1;
 	if (!has_used)
 		h->mem_used_kb = h->mem_total_kb > h->mem_free_kb ?
-		    h->mem_total_kb - h->mem_free_kb : 0;
+		    h->mem_total_kb - h->mem_free_kb :
+		    0;
 	if ((r = get_uint(root, "", "mem_available_kb", INT64_MAX,
-	    &h->mem_available_kb, err, errlen)) == -1)
+		 &h->mem_available_kb, err, errlen)) == -1)
 		return -1;
 	if (r == 0)
 		h->mem_available_kb = h->mem_free_kb;
@@ -324,7 +330,7 @@ kmod_info_free(struct kmod_info *info)
 static int
 cmp_i32(const void *a, const void *b)
 {
-	int32_t	 x = *(const int32_t *)a, y = *(const int32_t *)b;
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
 
 	return x < y ? -1 : x > y;
 }
@@ -337,31 +343,35 @@ static int
 parse_delta_fields(const json_t *root, struct kmod_info *info, char *err,
     size_t errlen)
 {
-	json_t		*j, *e;
-	json_int_t	 n;
-	int32_t		*exited;
-	size_t		 i;
+	json_t *j, *e;
+	json_int_t n;
+	int32_t *exited;
+	size_t i;
 
 	j = json_object_get(root, "full");
 	if (j == NULL || !json_is_boolean(j)) {
-		kw_seterr(err, errlen, "full: %s", j == NULL ? "missing (not a "
-		    "delta file)" : "expected boolean");
+		kw_seterr(err, errlen, "full: %s",
+		    j == NULL ? "missing (not a "
+				"delta file)" :
+				"expected boolean");
 		return -1;
 	}
 	info->delta = 1;
 	info->full = json_is_true(j);
-	if (get_uint(root, "", "generation", INT64_MAX, &info->generation,
-	    err, errlen) != 1 || get_uint(root, "", "cap_hits", INT64_MAX,
-	    &info->cap_hits, err, errlen) != 1) {
+	if (get_uint(root, "", "generation", INT64_MAX, &info->generation, err,
+		errlen) != 1 ||
+	    get_uint(root, "", "cap_hits", INT64_MAX, &info->cap_hits, err,
+		errlen) != 1) {
 		if (err != NULL && errlen > 0 && err[0] == '\0')
-			kw_seterr(err, errlen, "generation and cap_hits are "
+			kw_seterr(err, errlen,
+			    "generation and cap_hits are "
 			    "required");
 		return -1;
 	}
 	j = json_object_get(root, "exited");
 	if (j == NULL || !json_is_array(j)) {
-		kw_seterr(err, errlen, "exited: %s", j == NULL ? "missing" :
-		    "expected array");
+		kw_seterr(err, errlen, "exited: %s",
+		    j == NULL ? "missing" : "expected array");
 		return -1;
 	}
 	if ((n = (json_int_t)json_array_size(j)) == 0)
@@ -371,10 +381,12 @@ parse_delta_fields(const json_t *root, struct kmod_info *info, char *err,
 		return -1;
 	}
 	info->exited = exited;
-	json_array_foreach(j, i, e) {
+	json_array_foreach(j, i, e)
+	{
 		n = json_is_integer(e) ? json_integer_value(e) : 0;
 		if (n <= 0 || n > INT32_MAX) {
-			kw_seterr(err, errlen, "exited[%zu]: expected a pid", i);
+			kw_seterr(err, errlen, "exited[%zu]: expected a pid",
+			    i);
 			return -1;
 		}
 		exited[info->nexited++] = (int32_t)n;
@@ -383,8 +395,8 @@ parse_delta_fields(const json_t *root, struct kmod_info *info, char *err,
 	return 0;
 }
 
-static int	parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
-		    struct kmod_info *info, int delta, char *err, size_t errlen);
+static int parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
+    struct kmod_info *info, int delta, char *err, size_t errlen);
 
 int
 kmod_parse(const char *buf, size_t len, struct kw_snapshot *snap,
@@ -399,13 +411,13 @@ parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
     struct kmod_info *info, int delta, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "processes", "containers" };
-	char		 first[256], where[64], *copy;
-	json_error_t	 jerr;
-	json_t		*root, *arr, *e;
-	struct kw_proc	*p;
-	uint64_t	 ts;
-	size_t		 i, k, narrays = 0, nentries = 0;
-	int		 skipped = 0, r, no_cid;
+	char first[256], where[64], *copy;
+	json_error_t jerr;
+	json_t *root, *arr, *e;
+	struct kw_proc *p;
+	uint64_t ts;
+	size_t i, k, narrays = 0, nentries = 0;
+	int skipped = 0, r, no_cid;
 
 	if (info != NULL)
 		memset(info, 0, sizeof(*info));
@@ -456,7 +468,8 @@ parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
 			goto reject;
 		}
 		narrays++;
-		json_array_foreach(arr, i, e) {
+		json_array_foreach(arr, i, e)
+		{
 			nentries++;
 			snprintf(where, sizeof(where), "%s[%zu].", keys[k], i);
 			if ((p = kw_snapshot_add(snap)) == NULL) {
@@ -464,8 +477,9 @@ parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
 				goto reject;
 			}
 			no_cid = 0;
-			if (parse_proc(e, where, p, &no_cid, first[0] == '\0' ?
-			    first : NULL, sizeof(first)) == -1) {
+			if (parse_proc(e, where, p, &no_cid,
+				first[0] == '\0' ? first : NULL,
+				sizeof(first)) == -1) {
 				/* Drop the entry; its cmdline goes with it. */
 				free(p->cmdline);
 				p->cmdline = NULL;
@@ -478,7 +492,8 @@ parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
 		}
 	}
 	if (narrays == 0) {
-		kw_seterr(err, errlen, "missing \"processes\" or \"containers\" "
+		kw_seterr(err, errlen,
+		    "missing \"processes\" or \"containers\" "
 		    "array");
 		goto reject;
 	}
@@ -488,8 +503,8 @@ parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
 	}
 	json_decref(root);
 	if (skipped > 0)
-		kw_seterr(err, errlen, "%d malformed entries skipped, first: %s",
-		    skipped, first);
+		kw_seterr(err, errlen,
+		    "%d malformed entries skipped, first: %s", skipped, first);
 	return skipped;
 
 reject:
@@ -504,10 +519,10 @@ int
 source_kmod_read(const char *path, struct kw_snapshot *snap,
     struct kmod_info *info, char *err, size_t errlen)
 {
-	char	*buf, *nbuf;
-	size_t	 len = 0, cap = 64 * 1024;
-	ssize_t	 n;
-	int	 fd, r;
+	char *buf, *nbuf;
+	size_t len = 0, cap = 64 * 1024;
+	ssize_t n;
+	int fd, r;
 
 	if (info != NULL)
 		memset(info, 0, sizeof(*info));
@@ -523,12 +538,14 @@ source_kmod_read(const char *path, struct kw_snapshot *snap,
 	for (;;) {
 		if (len == cap) {
 			if (cap >= KMOD_MAX_FILE) {
-				kw_seterr(err, errlen, "%s: larger than %u bytes",
-				    path, KMOD_MAX_FILE);
+				kw_seterr(err, errlen,
+				    "%s: larger than %u bytes", path,
+				    KMOD_MAX_FILE);
 				goto fail;
 			}
 			if ((nbuf = realloc(buf, cap * 2)) == NULL) {
-				kw_seterr(err, errlen, "%s: out of memory", path);
+				kw_seterr(err, errlen, "%s: out of memory",
+				    path);
 				goto fail;
 			}
 			buf = nbuf;
@@ -550,7 +567,7 @@ source_kmod_read(const char *path, struct kw_snapshot *snap,
 	r = kmod_parse(buf, len, snap, info, err, errlen);
 	if (r == -1 && err != NULL && errlen > 0) {
 		/* Prefix the path: "PATH: line 3 column 1 ...". */
-		char	 tmp[512];
+		char tmp[512];
 
 		snprintf(tmp, sizeof(tmp), "%s", err);
 		kw_seterr(err, errlen, "%s: %s", path, tmp);
@@ -604,7 +621,7 @@ kmod_delta_free(struct kmod_delta *kd)
 static int
 cmp_proc_pid(const void *a, const void *b)
 {
-	const struct kw_proc	*x = a, *y = b;
+	const struct kw_proc *x = a, *y = b;
 
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
@@ -623,9 +640,9 @@ int
 kmod_delta_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
     const struct kmod_info *info, char *err, size_t errlen)
 {
-	struct kw_snapshot	 out;
-	struct kw_proc		*pb, *pd;
-	size_t			 i, j, e;
+	struct kw_snapshot out;
+	struct kw_proc *pb, *pd;
+	size_t i, j, e;
 
 	if (delta->nprocs > 1)
 		qsort(delta->procs, delta->nprocs, sizeof(*delta->procs),
@@ -664,8 +681,8 @@ kmod_delta_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
 	}
 	kw_snapshot_init(&out);
 	out.cap = base->nprocs + delta->nprocs;
-	if (out.cap > 0 && (out.procs = calloc(out.cap,
-	    sizeof(*out.procs))) == NULL) {
+	if (out.cap > 0 &&
+	    (out.procs = calloc(out.cap, sizeof(*out.procs))) == NULL) {
 		kw_seterr(err, errlen, "out of memory");
 		return -1;
 	}
@@ -711,9 +728,9 @@ kmod_delta_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
 static ssize_t
 read_pass(struct kmod_delta *kd, const char *path, char *err, size_t errlen)
 {
-	size_t	 len = 0, ncap;
-	ssize_t	 n;
-	char	*nbuf;
+	size_t len = 0, ncap;
+	ssize_t n;
+	char *nbuf;
 
 	if (lseek(kd->fd, 0, SEEK_SET) == -1) {
 		kw_seterr(err, errlen, "%s: lseek: %s", path, strerror(errno));
@@ -722,13 +739,15 @@ read_pass(struct kmod_delta *kd, const char *path, char *err, size_t errlen)
 	for (;;) {
 		if (len == kd->cap) {
 			if (kd->cap >= KMOD_MAX_FILE) {
-				kw_seterr(err, errlen, "%s: larger than %u bytes",
-				    path, KMOD_MAX_FILE);
+				kw_seterr(err, errlen,
+				    "%s: larger than %u bytes", path,
+				    KMOD_MAX_FILE);
 				return -1;
 			}
 			ncap = kd->cap ? kd->cap * 2 : 64 * 1024;
 			if ((nbuf = realloc(kd->buf, ncap)) == NULL) {
-				kw_seterr(err, errlen, "%s: out of memory", path);
+				kw_seterr(err, errlen, "%s: out of memory",
+				    path);
 				return -1;
 			}
 			kd->buf = nbuf;
@@ -751,11 +770,11 @@ read_pass(struct kmod_delta *kd, const char *path, char *err, size_t errlen)
 void
 kmod_delta_give_back(struct kmod_delta *kd, struct kw_snapshot *snap)
 {
-	struct kw_snapshot	 t;
+	struct kw_snapshot t;
 
 	if (kd->lent != snap || snap == NULL)
 		return;
-	t = kd->base;		/* the empty storage lent in exchange */
+	t = kd->base; /* the empty storage lent in exchange */
 	kd->base = *snap;
 	*snap = t;
 	kd->lent = NULL;
@@ -772,11 +791,11 @@ int
 kmod_delta_read(struct kmod_delta *kd, const char *path,
     struct kw_snapshot *out, char *err, size_t errlen)
 {
-	struct kmod_info	 info;
-	struct kw_snapshot	 tmp_snap;
-	char			 tmp[512];
-	ssize_t			 len;
-	int			 r;
+	struct kmod_info info;
+	struct kw_snapshot tmp_snap;
+	char tmp[512];
+	ssize_t len;
+	int r;
 
 	memset(&info, 0, sizeof(info));
 	if (kd->lent != NULL) {
@@ -789,7 +808,8 @@ kmod_delta_read(struct kmod_delta *kd, const char *path,
 	if (kd->fd == -1) {
 		kmod_delta_reset(kd);
 		if ((kd->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-			kw_seterr(err, errlen, "%s: %s", path, strerror(errno));
+			kw_seterr(err, errlen, "%s: %s", path,
+			    strerror(errno));
 			goto fail;
 		}
 		snprintf(kd->path, sizeof(kd->path), "%s", path);
@@ -801,26 +821,30 @@ kmod_delta_read(struct kmod_delta *kd, const char *path,
 	    sizeof(tmp));
 	if (r != 0) {
 		/* A skipped entry would leave the base stale until a full pass. */
-		kw_seterr(err, errlen, "%s: %s", path, r > 0 ?
-		    "malformed entries in a delta pass" : tmp);
+		kw_seterr(err, errlen, "%s: %s", path,
+		    r > 0 ? "malformed entries in a delta pass" : tmp);
 		goto fail;
 	}
-	if (!info.full && (!kd->have_base ||
-	    info.generation != kd->generation + 1)) {
-		kw_seterr(err, errlen, "%s: delta pass %" PRIu64 " does not follow "
-		    "%s %" PRIu64, path, info.generation, kd->have_base ?
-		    "pass" : "no full pass, generation", kd->generation);
+	if (!info.full &&
+	    (!kd->have_base || info.generation != kd->generation + 1)) {
+		kw_seterr(err, errlen,
+		    "%s: delta pass %" PRIu64 " does not follow "
+		    "%s %" PRIu64,
+		    path, info.generation,
+		    kd->have_base ? "pass" : "no full pass, generation",
+		    kd->generation);
 		goto fail;
 	}
 	if (info.no_container_id > 0 && kd->fill != NULL &&
 	    kd->fill(kd->fill_arg, &kd->scratch) == -1) {
-		kw_seterr(err, errlen, "%s: container ids: out of memory", path);
+		kw_seterr(err, errlen, "%s: container ids: out of memory",
+		    path);
 		goto fail;
 	}
 	kd->last_records = kd->scratch.nprocs;
 	kd->last_exited = info.nexited;
 	if (kmod_delta_apply(&kd->base, &kd->scratch, &info, tmp,
-	    sizeof(tmp)) == -1) {
+		sizeof(tmp)) == -1) {
 		kw_seterr(err, errlen, "%s: %s", path, tmp);
 		goto fail;
 	}

@@ -29,41 +29,41 @@
 
 #include "reader.h"
 
-#define PROCFS_BUCKETS		1024
-#define PROCFS_REFRESH_SAMPLES	16
-#define PROCFS_SCRATCH		(64 * 1024)
-#define PROCFS_SMALL		4096
-#define PROCFS_CGROUP_MAX	8192
+#define PROCFS_BUCKETS	       1024
+#define PROCFS_REFRESH_SAMPLES 16
+#define PROCFS_SCRATCH	       (64 * 1024)
+#define PROCFS_SMALL	       4096
+#define PROCFS_CGROUP_MAX      8192
 /*
  * A cached comm at the kernel's size (TASK_COMM_LEN): one entry per
  * process, 10,000 of them. A longer name (a fixture's) never matches, so
  * the entry is re-read every sample: slower, not wrong.
  */
-#define PROCFS_COMM_LEN		16
+#define PROCFS_COMM_LEN 16
 
 struct procfs_cache {
-	struct procfs_cache	*next;
-	int32_t			 pid;
-	uint64_t		 starttime;
-	char			 comm[PROCFS_COMM_LEN];
-	char			*cmdline;
-	size_t			 cmdline_len;
-	char			 container_id[KW_CID_LEN];
-	char			*cgroup;	/* the claimed directory, or NULL */
-	uint32_t		 uid;		/* real uid, from status */
-	int			 cgroup_valid;	/* id is known */
-	uint64_t		 seen;		/* sample number */
-	uint64_t		 refresh_at;	/* sample number */
+	struct procfs_cache *next;
+	int32_t pid;
+	uint64_t starttime;
+	char comm[PROCFS_COMM_LEN];
+	char *cmdline;
+	size_t cmdline_len;
+	char container_id[KW_CID_LEN];
+	char *cgroup;	     /* the claimed directory, or NULL */
+	uint32_t uid;	     /* real uid, from status */
+	int cgroup_valid;    /* id is known */
+	uint64_t seen;	     /* sample number */
+	uint64_t refresh_at; /* sample number */
 };
 
 struct procfs {
-	char			*root;
-	uint64_t		 hz;
-	uint64_t		 page_kb;
-	uint64_t		 gen;
-	struct procfs_counters	 counters;
-	struct procfs_cache	*buckets[PROCFS_BUCKETS];
-	char			*scratch;	/* PROCFS_SCRATCH bytes */
+	char *root;
+	uint64_t hz;
+	uint64_t page_kb;
+	uint64_t gen;
+	struct procfs_counters counters;
+	struct procfs_cache *buckets[PROCFS_BUCKETS];
+	char *scratch; /* PROCFS_SCRATCH bytes */
 };
 
 static void
@@ -81,8 +81,8 @@ comm_copy(char dst[PROCFS_COMM_LEN], const char *src)
 static int
 scan_u64(const char **pp, const char *end, uint64_t *v)
 {
-	const char	*p = *pp;
-	uint64_t	 n = 0;
+	const char *p = *pp;
+	uint64_t n = 0;
 
 	while (p < end && (*p == ' ' || *p == '\t'))
 		p++;
@@ -103,7 +103,7 @@ scan_u64(const char **pp, const char *end, uint64_t *v)
 static int
 skip_field(const char **pp, const char *end)
 {
-	const char	*p = *pp;
+	const char *p = *pp;
 
 	while (p < end && *p == ' ')
 		p++;
@@ -118,10 +118,10 @@ skip_field(const char **pp, const char *end)
 int
 procfs_parse_stat(const char *buf, size_t len, struct procfs_stat *st)
 {
-	const char	*end = buf + len, *open, *close, *p;
-	uint64_t	 v, pid;
-	size_t		 n;
-	int		 field;
+	const char *end = buf + len, *open, *close, *p;
+	uint64_t v, pid;
+	size_t n;
+	int field;
 
 	memset(st, 0, sizeof(*st));
 	open = memchr(buf, '(', len);
@@ -155,13 +155,13 @@ procfs_parse_stat(const char *buf, size_t len, struct procfs_stat *st)
 	/* Fields 4 (ppid) .. 24 (rss), numbered as in proc(5). */
 	for (field = 4; field <= 24; field++) {
 		switch (field) {
-		case 7:		/* tty_nr */
-		case 8:		/* tpgid: -1 without a terminal */
-		case 16:	/* cutime */
-		case 17:	/* cstime */
-		case 18:	/* priority */
-		case 19:	/* nice */
-		case 21:	/* itrealvalue */
+		case 7:	 /* tty_nr */
+		case 8:	 /* tpgid: -1 without a terminal */
+		case 16: /* cutime */
+		case 17: /* cstime */
+		case 18: /* priority */
+		case 19: /* nice */
+		case 21: /* itrealvalue */
 			if (skip_field(&p, end) == -1)
 				return -1;
 			continue;
@@ -203,7 +203,7 @@ procfs_parse_stat(const char *buf, size_t len, struct procfs_stat *st)
 int
 procfs_parse_statm(const char *buf, size_t len, struct procfs_statm *sm)
 {
-	const char	*p = buf, *end = buf + len;
+	const char *p = buf, *end = buf + len;
 
 	memset(sm, 0, sizeof(*sm));
 	if (scan_u64(&p, end, &sm->size_pages) == -1 ||
@@ -216,8 +216,8 @@ procfs_parse_statm(const char *buf, size_t len, struct procfs_statm *sm)
 static const char *
 find_key(const char *buf, size_t len, const char *key)
 {
-	const char	*p = buf, *end = buf + len, *nl;
-	size_t		 klen = strlen(key);
+	const char *p = buf, *end = buf + len, *nl;
+	size_t klen = strlen(key);
 
 	while (p < end) {
 		if ((size_t)(end - p) > klen && memcmp(p, key, klen) == 0 &&
@@ -234,8 +234,8 @@ find_key(const char *buf, size_t len, const char *key)
 int
 procfs_parse_status(const char *buf, size_t len, struct procfs_status *ss)
 {
-	const char	*end = buf + len, *p;
-	uint64_t	 v;
+	const char *end = buf + len, *p;
+	uint64_t v;
 
 	memset(ss, 0, sizeof(*ss));
 	if ((p = find_key(buf, len, "Uid")) != NULL &&
@@ -254,8 +254,8 @@ procfs_parse_status(const char *buf, size_t len, struct procfs_status *ss)
 int
 procfs_parse_meminfo(const char *buf, size_t len, struct kw_host *h)
 {
-	const char	*end = buf + len, *p;
-	uint64_t	 total, free_kb, avail;
+	const char *end = buf + len, *p;
+	uint64_t total, free_kb, avail;
 
 	h->mem_total_kb = h->mem_free_kb = 0;
 	h->mem_used_kb = h->mem_available_kb = 0;
@@ -280,8 +280,8 @@ procfs_parse_meminfo(const char *buf, size_t len, struct kw_host *h)
 uint32_t
 procfs_count_cpus(const char *buf, size_t len)
 {
-	const char	*p = buf, *end = buf + len, *nl;
-	uint32_t	 n = 0;
+	const char *p = buf, *end = buf + len, *nl;
+	uint32_t n = 0;
 
 	while (p < end) {
 		if (end - p > 3 && memcmp(p, "cpu", 3) == 0 &&
@@ -298,7 +298,7 @@ procfs_count_cpus(const char *buf, size_t len)
 size_t
 procfs_cmdline_clean(char *buf, size_t len)
 {
-	size_t	 i;
+	size_t i;
 
 	if (len > KW_CMDLINE_MAX - 1)
 		len = KW_CMDLINE_MAX - 1;
@@ -330,9 +330,9 @@ procfs_ticks_to_ns(uint64_t ticks, uint64_t hz)
 static ssize_t
 read_at(int dirfd, const char *name, char *buf, size_t size)
 {
-	ssize_t	 n;
-	size_t	 off = 0;
-	int	 fd, saved;
+	ssize_t n;
+	size_t off = 0;
+	int fd, saved;
 
 	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
@@ -358,8 +358,8 @@ read_at(int dirfd, const char *name, char *buf, size_t size)
 struct procfs *
 procfs_new(const char *root)
 {
-	struct procfs	*pf;
-	long		 v;
+	struct procfs *pf;
+	long v;
 
 	if ((pf = calloc(1, sizeof(*pf))) == NULL)
 		return NULL;
@@ -386,8 +386,8 @@ cache_free(struct procfs_cache *c)
 void
 procfs_free(struct procfs *pf)
 {
-	struct procfs_cache	*c, *next;
-	size_t			 i;
+	struct procfs_cache *c, *next;
+	size_t i;
 
 	if (pf == NULL)
 		return;
@@ -410,10 +410,10 @@ procfs_get_counters(const struct procfs *pf, struct procfs_counters *c)
 static struct procfs_cache *
 cache_get(struct procfs *pf, int32_t pid)
 {
-	struct procfs_cache	*c;
+	struct procfs_cache *c;
 
 	for (c = pf->buckets[(uint32_t)pid % PROCFS_BUCKETS]; c != NULL;
-	    c = c->next)
+	     c = c->next)
 		if (c->pid == pid)
 			return c;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -428,8 +428,8 @@ cache_get(struct procfs *pf, int32_t pid)
 static void
 cache_sweep(struct procfs *pf)
 {
-	struct procfs_cache	**cp, *c;
-	size_t			  i;
+	struct procfs_cache **cp, *c;
+	size_t i;
 
 	for (i = 0; i < PROCFS_BUCKETS; i++) {
 		cp = &pf->buckets[i];
@@ -460,8 +460,8 @@ cache_set_claim(struct procfs_cache *c, const char *content)
 
 	free(c->cgroup);
 	c->cgroup = NULL;
-	if (kw_cgroup_file_claim(content, c->container_id, dir,
-	    sizeof(dir)) != 1)
+	if (kw_cgroup_file_claim(content, c->container_id, dir, sizeof(dir)) !=
+	    1)
 		return 0;
 	if ((c->cgroup = strdup(dir)) == NULL) {
 		c->container_id[0] = '\0';
@@ -476,10 +476,10 @@ static int
 cache_fill(struct procfs *pf, int pfd, struct procfs_cache *c,
     const struct procfs_stat *st)
 {
-	char	 buf[KW_CMDLINE_MAX + 1], cg[PROCFS_CGROUP_MAX];
-	char	*s;
-	ssize_t	 n;
-	size_t	 len;
+	char buf[KW_CMDLINE_MAX + 1], cg[PROCFS_CGROUP_MAX];
+	char *s;
+	ssize_t n;
+	size_t len;
 
 	c->starttime = st->starttime;
 	comm_copy(c->comm, st->comm);
@@ -529,12 +529,12 @@ static int
 sample_pid(struct procfs *pf, int rootfd, const char *name, int32_t pid,
     struct kw_snapshot *snap)
 {
-	char			 buf[PROCFS_SMALL], path[32];
-	struct procfs_stat	 st;
-	struct procfs_cache	*c;
-	struct kw_proc		*p;
-	ssize_t			 n;
-	int			 kthread, pfd, r;
+	char buf[PROCFS_SMALL], path[32];
+	struct procfs_stat st;
+	struct procfs_cache *c;
+	struct kw_proc *p;
+	ssize_t n;
+	int kthread, pfd, r;
 
 	snprintf(path, sizeof(path), "%s/stat", name);
 	if ((n = read_at(rootfd, path, buf, sizeof(buf))) == -1)
@@ -575,7 +575,7 @@ sample_pid(struct procfs *pf, int rootfd, const char *name, int32_t pid,
 	p->ppid = st.ppid;
 	p->uid = c->uid;
 	p->threads = st.num_threads > UINT32_MAX ? UINT32_MAX :
-	    (uint32_t)st.num_threads;
+						   (uint32_t)st.num_threads;
 	p->state = st.state;
 	memcpy(p->name, st.comm, sizeof(p->name));
 	if (kw_proc_set_cmdline(p, c->cmdline, c->cmdline_len) == -1) {
@@ -589,8 +589,8 @@ sample_pid(struct procfs *pf, int rootfd, const char *name, int32_t pid,
 	p->cpu_ns = procfs_ticks_to_ns(st.utime + st.stime, pf->hz);
 	p->start_ns = procfs_ticks_to_ns(st.starttime, pf->hz);
 	memcpy(p->container_id, c->container_id, sizeof(p->container_id));
-	if (c->cgroup != NULL && kw_proc_set_cgroup(p, c->cgroup,
-	    strlen(c->cgroup)) == -1)
+	if (c->cgroup != NULL &&
+	    kw_proc_set_cgroup(p, c->cgroup, strlen(c->cgroup)) == -1)
 		return -1;
 	return 0;
 
@@ -619,11 +619,11 @@ int
 procfs_sample(struct procfs *pf, struct kw_snapshot *snap, char *err,
     size_t errlen)
 {
-	struct dirent	*de;
-	DIR		*dir;
-	ssize_t		 n;
-	long		 v, ncpu;
-	int		 rootfd, r;
+	struct dirent *de;
+	DIR *dir;
+	ssize_t n;
+	long v, ncpu;
+	int rootfd, r;
 
 	kw_snapshot_clear(snap);
 	snprintf(snap->source, sizeof(snap->source), "procfs");
@@ -691,15 +691,15 @@ fill_from_cache(struct kw_proc *p, const struct procfs_cache *c)
 int
 procfs_fill_container_ids(struct procfs *pf, struct kw_snapshot *snap)
 {
-	char			 cg[PROCFS_CGROUP_MAX], name[32];
-	struct procfs_cache	*c;
-	struct kw_proc		*p;
-	size_t			 i;
-	int			 rootfd;
+	char cg[PROCFS_CGROUP_MAX], name[32];
+	struct procfs_cache *c;
+	struct kw_proc *p;
+	size_t i;
+	int rootfd;
 
 	if ((rootfd = open(pf->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1)
-		return 0;	/* every process stays a host process */
+		return 0; /* every process stays a host process */
 	pf->gen++;
 	for (i = 0; i < snap->nprocs; i++) {
 		p = &snap->procs[i];

@@ -38,85 +38,85 @@ static const char *const delta_names[] = { "auto", "on", "off" };
  * nothing but this struct and the procfs source.
  */
 struct sample {
-	uv_work_t		 req;
-	struct reader		*r;
+	uv_work_t req;
+	struct reader *r;
 	/* in */
-	enum source_mode	 mode;
-	enum delta_mode		 delta;
-	char			 kmod_path[PATH_MAX];
+	enum source_mode mode;
+	enum delta_mode delta;
+	char kmod_path[PATH_MAX];
 	/* out */
-	struct kw_snapshot	 snap;
-	int			 ok;		/* publish snap */
-	int			 kmod_rc;	/* -1, or entries skipped */
-	int			 kmod_tried;
-	int			 delta_tried;	/* the delta file was read */
-	int			 delta_rc;
-	char			 delta_err[600];
-	int			 procfs_rc;
-	int			 procfs_tried;
-	int			 filled_ids;	/* ids from procfs */
-	int			 cg_rc;		/* cgstat_collect */
-	uint64_t		 cg_errors;	/* containers unreadable */
-	uint64_t		 cg_refused;	/* limits.cgroup_dirs */
-	char			 cg_err[320];
-	char			 kmod_err[512];
-	char			 procfs_err[512];
-	uint64_t		 took_ns;
-	struct procfs_counters	 counters;
+	struct kw_snapshot snap;
+	int ok;	     /* publish snap */
+	int kmod_rc; /* -1, or entries skipped */
+	int kmod_tried;
+	int delta_tried; /* the delta file was read */
+	int delta_rc;
+	char delta_err[600];
+	int procfs_rc;
+	int procfs_tried;
+	int filled_ids;	     /* ids from procfs */
+	int cg_rc;	     /* cgstat_collect */
+	uint64_t cg_errors;  /* containers unreadable */
+	uint64_t cg_refused; /* limits.cgroup_dirs */
+	char cg_err[320];
+	char kmod_err[512];
+	char procfs_err[512];
+	uint64_t took_ns;
+	struct procfs_counters counters;
 };
 
 struct reader {
-	struct kw_daemon	 d;
-	struct kw_pub		*pub;
-	struct kw_ctl		*ctl;
-	uv_timer_t		 timer;
-	int			 timer_init;
-	struct procfs		*pf;
-	struct cgstat		 cg;		/* the worker's, like pf */
-	struct kmod_delta	 kd;		/* the worker's, like pf */
-	int			 cg_on;
-	struct sample		 work;
-	int			 in_flight;
-	int			 closed;
+	struct kw_daemon d;
+	struct kw_pub *pub;
+	struct kw_ctl *ctl;
+	uv_timer_t timer;
+	int timer_init;
+	struct procfs *pf;
+	struct cgstat cg;     /* the worker's, like pf */
+	struct kmod_delta kd; /* the worker's, like pf */
+	int cg_on;
+	struct sample work;
+	int in_flight;
+	int closed;
 
 	/* config */
-	enum source_mode	 mode;
-	enum delta_mode		 delta;
-	uint64_t		 interval_ms;
-	char			 kmod_path[PATH_MAX];
+	enum source_mode mode;
+	enum delta_mode delta;
+	uint64_t interval_ms;
+	char kmod_path[PATH_MAX];
 
 	/* the delta file, copied from kd after each sample */
-	int			 delta_in_use;
-	uint64_t		 delta_passes;
-	uint64_t		 delta_full_passes;
-	uint64_t		 delta_errors;
-	uint64_t		 delta_opens;
-	uint64_t		 delta_cap_hits;
-	uint64_t		 delta_last_records;
-	uint64_t		 delta_last_exited;
-	char			 logged_delta_err[600];
+	int delta_in_use;
+	uint64_t delta_passes;
+	uint64_t delta_full_passes;
+	uint64_t delta_errors;
+	uint64_t delta_opens;
+	uint64_t delta_cap_hits;
+	uint64_t delta_last_records;
+	uint64_t delta_last_exited;
+	char logged_delta_err[600];
 
 	/* counters for `status` */
-	uint64_t		 samples;	/* published */
-	uint64_t		 failed;	/* nothing published */
-	uint64_t		 overruns;	/* tick while a sample ran */
-	uint64_t		 read_errors;
-	uint64_t		 kmod_skipped;	/* malformed entries */
-	uint64_t		 last_sample_ns;
-	uint64_t		 last_nprocs;
-	char			 in_use[8];	/* "", kmod, procfs */
-	char			 last_read_error[512];
-	char			 logged_kmod_err[512];
-	char			 logged_procfs_err[512];
-	char			 logged_cgroup_err[320];
-	uint64_t		 cgroup_errors;	/* containers unreadable */
-	struct procfs_counters	 counters;
+	uint64_t samples;  /* published */
+	uint64_t failed;   /* nothing published */
+	uint64_t overruns; /* tick while a sample ran */
+	uint64_t read_errors;
+	uint64_t kmod_skipped; /* malformed entries */
+	uint64_t last_sample_ns;
+	uint64_t last_nprocs;
+	char in_use[8]; /* "", kmod, procfs */
+	char last_read_error[512];
+	char logged_kmod_err[512];
+	char logged_procfs_err[512];
+	char logged_cgroup_err[320];
+	uint64_t cgroup_errors; /* containers unreadable */
+	struct procfs_counters counters;
 };
 
 static int
 parse_delta(const char *s, enum delta_mode *mode)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(delta_names) / sizeof(delta_names[0]); i++)
 		if (strcmp(s, delta_names[i]) == 0) {
@@ -133,7 +133,7 @@ parse_delta(const char *s, enum delta_mode *mode)
 static int
 sample_delta(struct sample *w)
 {
-	char	 path[PATH_MAX + 8];
+	char path[PATH_MAX + 8];
 
 	w->delta_tried = 0;
 	w->delta_err[0] = '\0';
@@ -147,8 +147,8 @@ sample_delta(struct sample *w)
 		return 0;
 	}
 	w->delta_tried = 1;
-	w->delta_rc = kmod_delta_read(&w->r->kd, path, &w->snap,
-	    w->delta_err, sizeof(w->delta_err));
+	w->delta_rc = kmod_delta_read(&w->r->kd, path, &w->snap, w->delta_err,
+	    sizeof(w->delta_err));
 	return w->delta_rc == 0 ? 1 : -1;
 }
 
@@ -156,7 +156,7 @@ sample_delta(struct sample *w)
 static int
 fill_ids(void *arg, struct kw_snapshot *pass)
 {
-	struct reader	*r = arg;
+	struct reader *r = arg;
 
 	return procfs_fill_container_ids(r->pf, pass);
 }
@@ -164,7 +164,7 @@ fill_ids(void *arg, struct kw_snapshot *pass)
 static int
 parse_mode(const char *s, enum source_mode *mode)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(source_names) / sizeof(source_names[0]); i++)
 		if (strcmp(s, source_names[i]) == 0) {
@@ -181,17 +181,17 @@ parse_mode(const char *s, enum source_mode *mode)
 static void
 sample_work(uv_work_t *req)
 {
-	struct sample	*w = req->data;
-	struct reader	*r = w->r;
+	struct sample *w = req->data;
+	struct reader *r = w->r;
 	struct kmod_info info;
-	uint64_t	 t0 = kw_mono_ns();
-	int		 use_kmod;
+	uint64_t t0 = kw_mono_ns();
+	int use_kmod;
 
 	w->ok = w->kmod_tried = w->procfs_tried = w->filled_ids = 0;
 	w->kmod_rc = w->procfs_rc = 0;
 	w->kmod_err[0] = w->procfs_err[0] = '\0';
-	use_kmod = w->mode == SOURCE_KMOD || (w->mode == SOURCE_AUTO &&
-	    access(w->kmod_path, F_OK) == 0);
+	use_kmod = w->mode == SOURCE_KMOD ||
+	    (w->mode == SOURCE_AUTO && access(w->kmod_path, F_OK) == 0);
 	memset(&info, 0, sizeof(info));
 	w->delta_tried = 0;
 	if (use_kmod && sample_delta(w) == 1) {
@@ -263,15 +263,15 @@ note_ok(struct reader *r, char *logged, const char *what)
 	}
 }
 
-static void	reader_finish(struct reader *r);
+static void reader_finish(struct reader *r);
 
 static void
 sample_done(uv_work_t *req, int status)
 {
-	struct sample	*w = req->data;
-	struct reader	*r = w->r;
-	msgpack_packer	*pk;
-	const char	*used = "";
+	struct sample *w = req->data;
+	struct reader *r = w->r;
+	msgpack_packer *pk;
+	const char *used = "";
 
 	r->in_flight = 0;
 	if (status != 0) {
@@ -313,7 +313,8 @@ sample_done(uv_work_t *req, int status)
 			/* Entries skipped: not a failed sample. */
 			r->kmod_skipped += (uint64_t)w->kmod_rc;
 			note_error(r, r->logged_kmod_err,
-			    sizeof(r->logged_kmod_err), "kmod", w->kmod_err, 0);
+			    sizeof(r->logged_kmod_err), "kmod", w->kmod_err,
+			    0);
 			used = "kmod";
 		} else {
 			note_ok(r, r->logged_kmod_err, "kmod");
@@ -339,19 +340,21 @@ sample_done(uv_work_t *req, int status)
 		snprintf(r->in_use, sizeof(r->in_use), "%s", used);
 	}
 	if (w->cg_rc == -1)
-		note_error(r, r->logged_cgroup_err, sizeof(r->logged_cgroup_err),
-		    "cgroup", "out of memory: figures from processes", 1);
+		note_error(r, r->logged_cgroup_err,
+		    sizeof(r->logged_cgroup_err), "cgroup",
+		    "out of memory: figures from processes", 1);
 	else if (w->cg_errors > 0) {
 		r->cgroup_errors += w->cg_errors;
-		note_error(r, r->logged_cgroup_err, sizeof(r->logged_cgroup_err),
-		    "cgroup", w->cg_err, 0);
+		note_error(r, r->logged_cgroup_err,
+		    sizeof(r->logged_cgroup_err), "cgroup", w->cg_err, 0);
 	} else if (w->ok && r->cg_on)
 		note_ok(r, r->logged_cgroup_err, "cgroup");
 	if (w->cg_refused > 0)
-		kw_limit_hit(KW_HIT_CGROUP_DIRS, "cgroup: %" PRIu64 " processes "
+		kw_limit_hit(KW_HIT_CGROUP_DIRS,
+		    "cgroup: %" PRIu64 " processes "
 		    "in more directories naming one container id than "
-		    "limits.cgroup_dirs (%zu): not read", w->cg_refused,
-		    r->cg.dirs_per_id);
+		    "limits.cgroup_dirs (%zu): not read",
+		    w->cg_refused, r->cg.dirs_per_id);
 	r->last_sample_ns = w->took_ns;
 	if (!w->ok) {
 		r->failed++;
@@ -382,9 +385,9 @@ out:
 static void
 on_tick(uv_timer_t *t)
 {
-	struct reader	*r = t->data;
-	struct sample	*w = &r->work;
-	int		 rc;
+	struct reader *r = t->data;
+	struct sample *w = &r->work;
+	int rc;
 
 	if (r->in_flight) {
 		r->overruns++;
@@ -394,15 +397,15 @@ on_tick(uv_timer_t *t)
 	 * The array sized from the last sample's count and a little more,
 	 * not doubled: a kw_proc is ~200 bytes, 10,000 of them 2 MB.
 	 */
-	(void)kw_snapshot_reserve(&w->snap, r->last_nprocs +
-	    r->last_nprocs / 32 + 64);
+	(void)kw_snapshot_reserve(&w->snap,
+	    r->last_nprocs + r->last_nprocs / 32 + 64);
 	w->mode = r->mode;
 	w->delta = r->delta;
 	snprintf(w->kmod_path, sizeof(w->kmod_path), "%s", r->kmod_path);
 	w->req.data = w;
 	w->r = r;
 	if ((rc = uv_queue_work(r->d.loop, &w->req, sample_work,
-	    sample_done)) != 0) {
+		 sample_done)) != 0) {
 		log_warnx("uv_queue_work: %s", uv_strerror(rc));
 		return;
 	}
@@ -429,7 +432,7 @@ reader_finish(struct reader *r)
 static void
 on_stop(struct kw_daemon *d)
 {
-	struct reader	*r = d->arg;
+	struct reader *r = d->arg;
 
 	if (r->timer_init && !uv_is_closing((uv_handle_t *)&r->timer)) {
 		uv_timer_stop(&r->timer);
@@ -443,8 +446,8 @@ on_stop(struct kw_daemon *d)
 static int
 read_tunables(struct reader *r, struct kw_conf *conf)
 {
-	enum source_mode	 mode;
-	const char		*s = kw_conf_str(conf, "reader.source");
+	enum source_mode mode;
+	const char *s = kw_conf_str(conf, "reader.source");
 
 	if (parse_mode(s, &mode) == -1) {
 		log_warnx("reader.source: \"%s\" is not auto, kmod or procfs",
@@ -469,10 +472,10 @@ read_tunables(struct reader *r, struct kw_conf *conf)
 static void
 on_reload(struct kw_daemon *d)
 {
-	struct reader	*r = d->arg;
-	struct kw_conf	*conf;
-	char		 err[512];
-	uint64_t	 old_ms = r->interval_ms;
+	struct reader *r = d->arg;
+	struct kw_conf *conf;
+	char err[512];
+	uint64_t old_ms = r->interval_ms;
 
 	if ((conf = kw_conf_reload(d->conf, err, sizeof(err))) == NULL) {
 		log_warnx("reload: %s (keeping the running config)", err);
@@ -484,7 +487,7 @@ on_reload(struct kw_daemon *d)
 		return;
 	}
 	if (strcmp(kw_conf_str(conf, "reader.proc_root"),
-	    kw_conf_str(d->conf, "reader.proc_root")) != 0)
+		kw_conf_str(d->conf, "reader.proc_root")) != 0)
 		log_warnx("reload: reader.proc_root changes at restart only");
 	kw_conf_free(d->conf);
 	d->conf = conf;
@@ -492,16 +495,17 @@ on_reload(struct kw_daemon *d)
 		uv_timer_start(&r->timer, on_tick, r->interval_ms,
 		    r->interval_ms);
 	log_info("reloaded: source %s, interval %" PRIu64 " ms, kmod_path %s, "
-	    "kmod_delta %s", source_names[r->mode], r->interval_ms,
-	    r->kmod_path, delta_names[r->delta]);
+		 "kmod_delta %s",
+	    source_names[r->mode], r->interval_ms, r->kmod_path,
+	    delta_names[r->delta]);
 }
 
 static json_t *
 cmd_status(void *arg, const char *args)
 {
-	struct reader		*r = arg;
-	struct kw_pub_stats	 ps;
-	json_t			*o, *pub, *pf;
+	struct reader *r = arg;
+	struct kw_pub_stats ps;
+	json_t *o, *pub, *pf;
 
 	(void)args;
 	if ((o = kw_daemon_status(&r->d)) == NULL)
@@ -511,7 +515,8 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(o, "kmod_path", json_string(r->kmod_path));
 	json_object_set_new(o, "interval_ms",
 	    json_integer((json_int_t)r->interval_ms));
-	json_object_set_new(o, "samples", json_integer((json_int_t)r->samples));
+	json_object_set_new(o, "samples",
+	    json_integer((json_int_t)r->samples));
 	json_object_set_new(o, "samples_failed",
 	    json_integer((json_int_t)r->failed));
 	json_object_set_new(o, "overruns",
@@ -558,8 +563,10 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(o, "procfs", pf);
 	pf = json_object();
 	json_object_set_new(pf, "root", json_string(r->cg.root));
-	json_object_set_new(pf, "layout", json_string(!r->cg_on ? "off" :
-	    r->cg.layout == CGSTAT_V2 ? "v2" : "v1"));
+	json_object_set_new(pf, "layout",
+	    json_string(!r->cg_on	      ? "off" :
+		    r->cg.layout == CGSTAT_V2 ? "v2" :
+						"v1"));
 	json_object_set_new(pf, "containers_read",
 	    json_integer((json_int_t)r->cg.reads));
 	json_object_set_new(pf, "full_reads",
@@ -584,7 +591,7 @@ cmd_status(void *arg, const char *args)
 static json_t *
 cmd_config(void *arg, const char *args)
 {
-	struct reader	*r = arg;
+	struct reader *r = arg;
 
 	(void)args;
 	return kw_conf_json(r->d.conf);
@@ -603,21 +610,22 @@ start_cgstat(struct reader *r)
 {
 	const char *root = kw_conf_str(r->d.conf, "reader.cgroup_root");
 
-	if (cgstat_init(&r->cg, root, kw_conf_str(r->d.conf,
-	    "reader.proc_root")) == -1) {
+	if (cgstat_init(&r->cg, root,
+		kw_conf_str(r->d.conf, "reader.proc_root")) == -1) {
 		log_warnx("cgroup: no cgroup hierarchy at %s: container "
-		    "figures come from their processes", root);
+			  "figures come from their processes",
+		    root);
 		snprintf(r->logged_cgroup_err, sizeof(r->logged_cgroup_err),
 		    "no cgroup hierarchy at %s", root);
 		return;
 	}
-	r->cg.detail_every = (uint64_t)kw_conf_int(r->d.conf,
-	    "reader.cgroup_detail_every");
+	r->cg.detail_every =
+	    (uint64_t)kw_conf_int(r->d.conf, "reader.cgroup_detail_every");
 	r->cg.dirs_per_id = kw_limits_get()->cgroup_dirs;
 	r->cg_on = r->cg.layout != CGSTAT_NONE;
 	if (r->cg_on)
-		log_info("cgroup: %s (%s)", root, r->cg.layout == CGSTAT_V2 ?
-		    "v2" : "v1");
+		log_info("cgroup: %s (%s)", root,
+		    r->cg.layout == CGSTAT_V2 ? "v2" : "v1");
 	else
 		log_info("cgroup: off (reader.cgroup_root is empty)");
 }
@@ -625,11 +633,11 @@ start_cgstat(struct reader *r)
 int
 main(int argc, char **argv)
 {
-	struct reader		 r;
-	struct kw_pub_opts	 opts;
-	uv_loop_t		*loop = uv_default_loop();
-	char			 sock[PATH_MAX];
-	int			 ex, mode;
+	struct reader r;
+	struct kw_pub_opts opts;
+	uv_loop_t *loop = uv_default_loop();
+	char sock[PATH_MAX];
+	int ex, mode;
 
 	/*
 	 * One malloc arena: a sample is built in the worker pool and packed
@@ -682,9 +690,9 @@ main(int argc, char **argv)
 	r.timer_init = 1;
 	uv_timer_start(&r.timer, on_tick, 0, r.interval_ms);
 	log_info("source %s, interval %" PRIu64 " ms, kmod_path %s, "
-	    "kmod_delta %s, proc_root %s", source_names[r.mode], r.interval_ms,
-	    r.kmod_path, delta_names[r.delta],
-	    kw_conf_str(r.d.conf, "reader.proc_root"));
+		 "kmod_delta %s, proc_root %s",
+	    source_names[r.mode], r.interval_ms, r.kmod_path,
+	    delta_names[r.delta], kw_conf_str(r.d.conf, "reader.proc_root"));
 	kw_daemon_ready(&r.d);
 	ex = kw_daemon_run(&r.d);
 	procfs_free(r.pf);

@@ -46,8 +46,8 @@ rq_push(struct rec_queue *q, struct rec *r)
 void
 rq_take(struct rec_queue *q, size_t max_rows, struct rec_queue *out)
 {
-	struct rec	*r;
-	uint64_t	 epoch;
+	struct rec *r;
+	uint64_t epoch;
 
 	rq_init(out);
 	if (q->head == NULL)
@@ -76,7 +76,7 @@ rec_free(struct rec *r)
 void
 rq_free(struct rec_queue *q)
 {
-	struct rec	*r, *next;
+	struct rec *r, *next;
 
 	for (r = q->head; r != NULL; r = next) {
 		next = r->next;
@@ -89,7 +89,7 @@ static struct rec *
 rec_new(size_t size, enum rec_kind kind, const struct kw_msg *msg,
     uint64_t epoch)
 {
-	struct rec	*r;
+	struct rec *r;
 
 	if ((r = calloc(1, size)) == NULL)
 		return NULL;
@@ -102,20 +102,22 @@ rec_new(size_t size, enum rec_kind kind, const struct kw_msg *msg,
 
 /* The schema's offsets read the body in place: it must be aligned. */
 _Static_assert(offsetof(struct rec_proc, body) %
-    _Alignof(struct kw_proc_rec) == 0, "rec_proc.body misaligned");
+	    _Alignof(struct kw_proc_rec) ==
+	0,
+    "rec_proc.body misaligned");
 
 struct rec *
 rec_proc_new(const struct kw_proc_rec *r)
 {
-	struct rec_proc	*p;
-	size_t		 len, n;
+	struct rec_proc *p;
+	size_t len, n;
 
 	len = strnlen(r->cmdline, sizeof(r->cmdline) - 1);
 	n = offsetof(struct kw_proc_rec, cmdline) + len;
 	if ((p = calloc(1, sizeof(*p) + n + 1)) == NULL)
 		return NULL;
 	p->h.kind = REC_PROC;
-	memcpy(p->body, r, n);		/* the NUL is calloc's */
+	memcpy(p->body, r, n); /* the NUL is calloc's */
 	return &p->h;
 }
 
@@ -127,12 +129,11 @@ rec_proc_new(const struct kw_proc_rec *r)
  * thread only.
  */
 static struct rec *
-decode_proc(const struct kw_msg *msg, uint64_t epoch, char *err,
-    size_t errlen)
+decode_proc(const struct kw_msg *msg, uint64_t epoch, char *err, size_t errlen)
 {
-	static struct kw_proc_rec	 scratch;
-	struct kw_proc_rec		*pr = &scratch;
-	struct rec			*r;
+	static struct kw_proc_rec scratch;
+	struct kw_proc_rec *pr = &scratch;
+	struct rec *r;
 
 	memset(pr, 0, offsetof(struct kw_proc_rec, cmdline));
 	pr->cmdline[0] = '\0';
@@ -147,11 +148,10 @@ decode_proc(const struct kw_msg *msg, uint64_t epoch, char *err,
 }
 
 struct rec *
-rec_decode(const struct kw_msg *msg, uint64_t epoch, char *err,
-    size_t errlen)
+rec_decode(const struct kw_msg *msg, uint64_t epoch, char *err, size_t errlen)
 {
-	struct rec	*h;
-	int		 rc;
+	struct rec *h;
+	int rc;
 
 	if (errlen > 0)
 		err[0] = '\0';
@@ -188,12 +188,11 @@ rec_decode(const struct kw_msg *msg, uint64_t epoch, char *err,
 		    &((struct rec_decision *)h)->r, err, errlen);
 		break;
 	case KW_MSG_POLICY:
-		h = rec_new(sizeof(struct rec_policy), REC_POLICY, msg,
-		    epoch);
+		h = rec_new(sizeof(struct rec_policy), REC_POLICY, msg, epoch);
 		if (h == NULL)
 			return NULL;
-		rc = kw_policy_unpack(msg->obj,
-		    &((struct rec_policy *)h)->r, err, errlen);
+		rc = kw_policy_unpack(msg->obj, &((struct rec_policy *)h)->r,
+		    err, errlen);
 		break;
 	case KW_MSG_PROC:
 		return decode_proc(msg, epoch, err, errlen);

@@ -25,8 +25,8 @@
  * columns is written down here: see common/schema.c.
  */
 static const struct table {
-	const char		*name;
-	enum rec_kind		 kind;
+	const char *name;
+	enum rec_kind kind;
 } tables[RDB__NTABLES] = {
 	[RDB_SYS_METRICS] = { "sys_metrics", REC_SYS },
 	[RDB_PROCESS_COUNT] = { "process_count", REC_SYS },
@@ -38,7 +38,7 @@ static const struct table {
 };
 
 static const char *const envelope_columns[] = { "ts", "epoch", "seq" };
-#define NENVELOPE	(sizeof(envelope_columns) / sizeof(envelope_columns[0]))
+#define NENVELOPE (sizeof(envelope_columns) / sizeof(envelope_columns[0]))
 
 /*
  * Besides the data tables (and the index on ts of each, for Grafana's
@@ -46,10 +46,10 @@ static const char *const envelope_columns[] = { "ts", "epoch", "seq" };
  */
 static const char *const other_sql[] = {
 	"CREATE TABLE IF NOT EXISTS stream_state ("
-	    " stream TEXT PRIMARY KEY, epoch INTEGER, seq INTEGER)",
+	" stream TEXT PRIMARY KEY, epoch INTEGER, seq INTEGER)",
 };
 
-#define NOTHER_SQL	(sizeof(other_sql) / sizeof(other_sql[0]))
+#define NOTHER_SQL (sizeof(other_sql) / sizeof(other_sql[0]))
 
 enum {
 	ST_BEGIN,
@@ -65,26 +65,31 @@ static const char *const misc_sql[ST__COUNT] = {
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_STATE_SET] = "INSERT OR REPLACE INTO stream_state"
-	    " (stream, epoch, seq) VALUES (?1, ?2, ?3)",
+			 " (stream, epoch, seq) VALUES (?1, ?2, ?3)",
 	[ST_STATE_GET] = "SELECT epoch, seq FROM stream_state"
-	    " WHERE stream = ?1",
+			 " WHERE stream = ?1",
 };
 
 /* The files at the path: the database, its -wal and its -shm. */
-enum { RDB_F_DB, RDB_F_WAL, RDB_F_SHM, RDB_F__N };
+enum {
+	RDB_F_DB,
+	RDB_F_WAL,
+	RDB_F_SHM,
+	RDB_F__N
+};
 static const char *const file_suffix[RDB_F__N] = { "", "-wal", "-shm" };
 
 struct rdb {
-	sqlite3		*conn;
-	char		*path;		/* NULL: not a file (":memory:") */
-	int		 known[RDB_F__N];
-	dev_t		 dev[RDB_F__N];
-	ino_t		 ino[RDB_F__N];
-	sqlite3_stmt	*ins[RDB__NTABLES];
+	sqlite3 *conn;
+	char *path; /* NULL: not a file (":memory:") */
+	int known[RDB_F__N];
+	dev_t dev[RDB_F__N];
+	ino_t ino[RDB_F__N];
+	sqlite3_stmt *ins[RDB__NTABLES];
 	const struct kw_field *cols[RDB__NTABLES][KW_FIELDS_MAX];
-	size_t		 ncols[RDB__NTABLES];
-	sqlite3_stmt	*prune[RDB__NTABLES];
-	sqlite3_stmt	*st[ST__COUNT];
+	size_t ncols[RDB__NTABLES];
+	sqlite3_stmt *prune[RDB__NTABLES];
+	sqlite3_stmt *st[ST__COUNT];
 };
 
 static void
@@ -105,8 +110,8 @@ rdb_table_name(enum rdb_table t)
 static size_t
 table_fields(enum rdb_table t, const struct kw_field *out[KW_FIELDS_MAX])
 {
-	const struct kw_schema	*s = rec_schema(tables[t].kind);
-	size_t			 i, n = 0;
+	const struct kw_schema *s = rec_schema(tables[t].kind);
+	size_t i, n = 0;
 
 	for (i = 0; i < s->nfields && n < KW_FIELDS_MAX; i++)
 		if (s->fields[i].table != NULL &&
@@ -119,7 +124,7 @@ table_fields(enum rdb_table t, const struct kw_field *out[KW_FIELDS_MAX])
 static char *
 str_finish(sqlite3_str *q)
 {
-	char	*sql;
+	char *sql;
 
 	if (sqlite3_str_errcode(q) != SQLITE_OK) {
 		sqlite3_free(sqlite3_str_finish(q));
@@ -132,16 +137,18 @@ str_finish(sqlite3_str *q)
 char *
 rdb_create_sql(enum rdb_table t)
 {
-	const struct kw_field	*f[KW_FIELDS_MAX];
-	sqlite3_str		*q;
-	size_t			 i, n;
+	const struct kw_field *f[KW_FIELDS_MAX];
+	sqlite3_str *q;
+	size_t i, n;
 
 	if (t >= RDB__NTABLES)
 		return NULL;
 	n = table_fields(t, f);
 	q = sqlite3_str_new(NULL);
-	sqlite3_str_appendf(q, "CREATE TABLE IF NOT EXISTS \"%w\" ("
-	    "id INTEGER PRIMARY KEY AUTOINCREMENT", tables[t].name);
+	sqlite3_str_appendf(q,
+	    "CREATE TABLE IF NOT EXISTS \"%w\" ("
+	    "id INTEGER PRIMARY KEY AUTOINCREMENT",
+	    tables[t].name);
 	for (i = 0; i < n; i++)
 		sqlite3_str_appendf(q, ", \"%w\" %s", f[i]->column,
 		    kw_field_sql_type(f[i]));
@@ -155,9 +162,9 @@ rdb_create_sql(enum rdb_table t)
 char *
 rdb_insert_sql(enum rdb_table t)
 {
-	const struct kw_field	*f[KW_FIELDS_MAX];
-	sqlite3_str		*q;
-	size_t			 i, n;
+	const struct kw_field *f[KW_FIELDS_MAX];
+	sqlite3_str *q;
+	size_t i, n;
 
 	if (t >= RDB__NTABLES)
 		return NULL;
@@ -180,7 +187,7 @@ rdb_insert_sql(enum rdb_table t)
 static int
 exec(struct rdb *db, const char *sql, char *err, size_t errlen)
 {
-	char	*msg = NULL;
+	char *msg = NULL;
 
 	if (sqlite3_exec(db->conn, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		kw_seterr(err, errlen, "%s: %s", sql,
@@ -195,8 +202,8 @@ exec(struct rdb *db, const char *sql, char *err, size_t errlen)
 static int64_t
 query_int(struct rdb *db, const char *sql)
 {
-	sqlite3_stmt	*st;
-	int64_t		 v = -1;
+	sqlite3_stmt *st;
+	int64_t v = -1;
 
 	if (sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
@@ -216,12 +223,12 @@ rdb_user_version(struct rdb *db)
 static int
 has_column(struct rdb *db, const char *table, const char *column)
 {
-	sqlite3_stmt	*st;
-	int		 found = 0, rc;
+	sqlite3_stmt *st;
+	int found = 0, rc;
 
 	if (sqlite3_prepare_v2(db->conn,
-	    "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st,
-	    NULL) != SQLITE_OK)
+		"SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st,
+		NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
@@ -239,8 +246,8 @@ static int
 add_column(struct rdb *db, const char *t, const char *c, const char *type,
     char *err, size_t errlen)
 {
-	char	*sql;
-	int	 have, rc;
+	char *sql;
+	int have, rc;
 
 	if ((have = has_column(db, t, c)) == -1) {
 		dberr(db, err, errlen, t);
@@ -249,7 +256,7 @@ add_column(struct rdb *db, const char *t, const char *c, const char *type,
 	if (have)
 		return 0;
 	if ((sql = sqlite3_mprintf("ALTER TABLE \"%w\" ADD COLUMN \"%w\" %s",
-	    t, c, type)) == NULL) {
+		 t, c, type)) == NULL) {
 		kw_seterr(err, errlen, "%s.%s: out of memory", t, c);
 		return -1;
 	}
@@ -263,7 +270,7 @@ static int
 exec_free(struct rdb *db, char *sql, const char *what, char *err,
     size_t errlen)
 {
-	int	rc;
+	int rc;
 
 	if (sql == NULL) {
 		kw_seterr(err, errlen, "%s: out of memory", what);
@@ -286,11 +293,11 @@ exec_free(struct rdb *db, char *sql, const char *what, char *err,
 static int
 migrate(struct rdb *db, char *err, size_t errlen)
 {
-	const struct kw_field	*f[KW_FIELDS_MAX];
-	const char		*t;
-	char			 buf[64];
-	size_t			 i, k, n;
-	int			 from;
+	const struct kw_field *f[KW_FIELDS_MAX];
+	const char *t;
+	char buf[64];
+	size_t i, k, n;
+	int from;
 
 	from = rdb_user_version(db);
 	if (from < 0) {
@@ -298,8 +305,10 @@ migrate(struct rdb *db, char *err, size_t errlen)
 		return -1;
 	}
 	if (from > RDB_SCHEMA_VERSION) {
-		kw_seterr(err, errlen, "schema version %d is newer than this "
-		    "recorder's (%d)", from, RDB_SCHEMA_VERSION);
+		kw_seterr(err, errlen,
+		    "schema version %d is newer than this "
+		    "recorder's (%d)",
+		    from, RDB_SCHEMA_VERSION);
 		return -1;
 	}
 	if (exec(db, "BEGIN IMMEDIATE", err, errlen) == -1)
@@ -311,14 +320,17 @@ migrate(struct rdb *db, char *err, size_t errlen)
 		n = table_fields(i, f);
 		for (k = 0; k < n; k++)
 			if (add_column(db, t, f[k]->column,
-			    kw_field_sql_type(f[k]), err, errlen) == -1)
+				kw_field_sql_type(f[k]), err, errlen) == -1)
 				goto fail;
 		for (k = 0; k < NENVELOPE; k++)
 			if (add_column(db, t, envelope_columns[k], "INTEGER",
-			    err, errlen) == -1)
+				err, errlen) == -1)
 				goto fail;
-		if (exec_free(db, sqlite3_mprintf("CREATE INDEX IF NOT EXISTS"
-		    " \"%w_ts\" ON \"%w\"(ts)", t, t), t, err, errlen) == -1)
+		if (exec_free(db,
+			sqlite3_mprintf("CREATE INDEX IF NOT EXISTS"
+					" \"%w_ts\" ON \"%w\"(ts)",
+			    t, t),
+			t, err, errlen) == -1)
 			goto fail;
 	}
 	for (i = 0; i < NOTHER_SQL; i++)
@@ -330,7 +342,7 @@ migrate(struct rdb *db, char *err, size_t errlen)
 	    exec(db, "COMMIT", err, errlen) == -1)
 		goto fail;
 	return 0;
- fail:
+fail:
 	sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
 }
@@ -338,12 +350,12 @@ migrate(struct rdb *db, char *err, size_t errlen)
 static int
 set_wal(struct rdb *db, char *err, size_t errlen)
 {
-	sqlite3_stmt	*st;
-	const char	*mode;
-	int		 rc = -1;
+	sqlite3_stmt *st;
+	const char *mode;
+	int rc = -1;
 
 	if (sqlite3_prepare_v2(db->conn, "PRAGMA journal_mode = WAL", -1, &st,
-	    NULL) != SQLITE_OK) {
+		NULL) != SQLITE_OK) {
 		dberr(db, err, errlen, "PRAGMA journal_mode");
 		return -1;
 	}
@@ -352,8 +364,8 @@ set_wal(struct rdb *db, char *err, size_t errlen)
 	else if ((mode = (const char *)sqlite3_column_text(st, 0)) == NULL)
 		kw_seterr(err, errlen, "PRAGMA journal_mode: out of memory");
 	else if (strcmp(mode, "wal") != 0)
-		kw_seterr(err, errlen, "cannot use WAL here (journal_mode is %s)",
-		    mode);
+		kw_seterr(err, errlen,
+		    "cannot use WAL here (journal_mode is %s)", mode);
 	else
 		rc = 0;
 	sqlite3_finalize(st);
@@ -365,7 +377,7 @@ prepare(struct rdb *db, const char *sql, sqlite3_stmt **st, char *err,
     size_t errlen)
 {
 	if (sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT,
-	    st, NULL) != SQLITE_OK) {
+		st, NULL) != SQLITE_OK) {
 		kw_seterr(err, errlen, "prepare %s: %s", sql,
 		    sqlite3_errmsg(db->conn));
 		return -1;
@@ -377,8 +389,8 @@ prepare(struct rdb *db, const char *sql, sqlite3_stmt **st, char *err,
 static int
 prepare_insert(struct rdb *db, enum rdb_table t, char *err, size_t errlen)
 {
-	char	*sql;
-	int	 rc;
+	char *sql;
+	int rc;
 
 	db->ncols[t] = table_fields(t, db->cols[t]);
 	if ((sql = rdb_insert_sql(t)) == NULL) {
@@ -399,10 +411,11 @@ prepare_insert(struct rdb *db, enum rdb_table t, char *err, size_t errlen)
 static int
 create_file(const char *path, char *err, size_t errlen)
 {
-	int	fd;
+	int fd;
 
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, 0640)) == -1) {
+	if ((fd = open(path,
+		 O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		 0640)) == -1) {
 		if (errno == EEXIST)
 			return 0;
 		kw_seterr(err, errlen, "%s: %s", path, strerror(errno));
@@ -421,9 +434,9 @@ create_file(const char *path, char *err, size_t errlen)
 struct rdb *
 rdb_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
 {
-	struct rdb	*db;
-	char		 sql[256];
-	int		 i, rc;
+	struct rdb *db;
+	char sql[256];
+	int i, rc;
 
 	if ((db = calloc(1, sizeof(*db))) == NULL) {
 		kw_seterr(err, errlen, "%s: out of memory", path);
@@ -443,11 +456,13 @@ rdb_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
 	 * then one job at a time in the worker pool, then shutdown), so
 	 * SQLite's per-call mutexes are pure cost (a few % of its CPU).
 	 */
-	rc = sqlite3_open_v2(path, &db->conn, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(path, &db->conn,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	    NULL);
 	if (rc != SQLITE_OK) {
-		kw_seterr(err, errlen, "%s: %s", path, db->conn != NULL ?
-		    sqlite3_errmsg(db->conn) : sqlite3_errstr(rc));
+		kw_seterr(err, errlen, "%s: %s", path,
+		    db->conn != NULL ? sqlite3_errmsg(db->conn) :
+				       sqlite3_errstr(rc));
 		goto fail;
 	}
 	sqlite3_extended_result_codes(db->conn, 1);
@@ -466,12 +481,14 @@ rdb_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
 		 * one before the cut: it stays (kwarden-replay needs it).
 		 */
 		if (i == RDB_POLICY)
-			snprintf(sql, sizeof(sql), "DELETE FROM policy WHERE"
+			snprintf(sql, sizeof(sql),
+			    "DELETE FROM policy WHERE"
 			    " id IN (SELECT id FROM policy WHERE ts < ?1 AND"
 			    " id < (SELECT max(id) FROM policy WHERE ts < ?1)"
 			    " LIMIT ?2)");
 		else
-			snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id IN"
+			snprintf(sql, sizeof(sql),
+			    "DELETE FROM %s WHERE id IN"
 			    " (SELECT id FROM %s WHERE ts < ?1 LIMIT ?2)",
 			    tables[i].name, tables[i].name);
 		if (prepare(db, sql, &db->prune[i], err, errlen) == -1)
@@ -480,9 +497,9 @@ rdb_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
 	for (i = 0; i < ST__COUNT; i++)
 		if (prepare(db, misc_sql[i], &db->st[i], err, errlen) == -1)
 			goto fail;
-	(void)rdb_file_changed(db, NULL, 0);	/* note the files' identity */
+	(void)rdb_file_changed(db, NULL, 0); /* note the files' identity */
 	return db;
- fail:
+fail:
 	rdb_close(db);
 	return NULL;
 }
@@ -490,7 +507,7 @@ rdb_open(const char *path, int busy_timeout_ms, char *err, size_t errlen)
 int
 rdb_close(struct rdb *db)
 {
-	int	i, rc;
+	int i, rc;
 
 	if (db == NULL)
 		return 0;
@@ -510,7 +527,7 @@ rdb_close(struct rdb *db)
 static int
 run(struct rdb *db, sqlite3_stmt *st, char *err, size_t errlen)
 {
-	int	rc;
+	int rc;
 
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE)
@@ -538,12 +555,12 @@ static void
 bind_row(struct rdb *db, enum rdb_table t, const void *body,
     const struct rec *r)
 {
-	sqlite3_stmt		*st = db->ins[t];
-	const struct kw_field	*f;
-	const char		*v;
-	char			 c[2];
-	size_t			 i;
-	int			 n = 1;
+	sqlite3_stmt *st = db->ins[t];
+	const struct kw_field *f;
+	const char *v;
+	char c[2];
+	size_t i;
+	int n = 1;
 
 	for (i = 0; i < db->ncols[t]; i++, n++) {
 		f = db->cols[t][i];
@@ -584,8 +601,8 @@ static int
 insert(struct rdb *db, const struct rec *r, uint64_t rows[RDB__NTABLES],
     char *err, size_t errlen)
 {
-	const void	*body;
-	int		 t;
+	const void *body;
+	int t;
 
 	if (r->kind == REC_SKIP || r->kind == REC_END)
 		return 0;
@@ -607,13 +624,13 @@ insert(struct rdb *db, const struct rec *r, uint64_t rows[RDB__NTABLES],
 
 int
 rdb_write_batch(struct rdb *db, const struct rec *head, const char *stream,
-    uint64_t epoch, uint64_t last_seq, uint64_t rows[RDB__NTABLES],
-    char *err, size_t errlen)
+    uint64_t epoch, uint64_t last_seq, uint64_t rows[RDB__NTABLES], char *err,
+    size_t errlen)
 {
-	uint64_t	 n[RDB__NTABLES] = { 0 };
+	uint64_t n[RDB__NTABLES] = { 0 };
 	const struct rec *r, *last = NULL;
-	sqlite3_stmt	*st;
-	char		 name[64];
+	sqlite3_stmt *st;
+	char name[64];
 
 	if (run(db, db->st[ST_BEGIN], err, errlen) == -1)
 		return -1;
@@ -642,7 +659,7 @@ rdb_write_batch(struct rdb *db, const struct rec *head, const char *stream,
 	if (rows != NULL)
 		memcpy(rows, n, sizeof(n));
 	return 0;
- fail:
+fail:
 	/* A failed COMMIT (SQLITE_BUSY) leaves the transaction open. */
 	if (!sqlite3_get_autocommit(db->conn))
 		run(db, db->st[ST_ROLLBACK], NULL, 0);
@@ -653,8 +670,8 @@ int
 rdb_load_state(struct rdb *db, const char *stream, uint64_t *epoch,
     uint64_t *seq, char *err, size_t errlen)
 {
-	sqlite3_stmt	*st = db->st[ST_STATE_GET];
-	int		 rc, found = 0;
+	sqlite3_stmt *st = db->st[ST_STATE_GET];
+	int rc, found = 0;
 
 	bind_str(st, 1, stream);
 	rc = sqlite3_step(st);
@@ -677,7 +694,7 @@ rdb_state_ended(struct rdb *db, const char *stream, uint64_t epoch,
     uint64_t seq)
 {
 	uint64_t e, s;
-	char	 name[64];
+	char name[64];
 
 	snprintf(name, sizeof(name), "%s.end", stream);
 	return rdb_load_state(db, name, &e, &s, NULL, 0) == 1 && e == epoch &&
@@ -688,9 +705,9 @@ int64_t
 rdb_prune(struct rdb *db, int64_t cutoff_ts, int chunk,
     uint64_t pruned[RDB__NTABLES], char *err, size_t errlen)
 {
-	sqlite3_stmt	*st;
-	int64_t		 total = 0;
-	int		 i, n;
+	sqlite3_stmt *st;
+	int64_t total = 0;
+	int i, n;
 
 	for (i = 0; i < RDB__NTABLES; i++) {
 		st = db->prune[i];
@@ -715,9 +732,9 @@ rdb_prune(struct rdb *db, int64_t cutoff_ts, int chunk,
 int
 rdb_file_changed(struct rdb *db, char *what, size_t whatlen)
 {
-	struct stat	st;
-	char		name[4096];
-	int		i;
+	struct stat st;
+	char name[4096];
+	int i;
 
 	if (db->path == NULL)
 		return 0;
@@ -726,15 +743,16 @@ rdb_file_changed(struct rdb *db, char *what, size_t whatlen)
 		if (stat(name, &st) == -1) {
 			if (!db->known[i] && i != RDB_F_DB)
 				continue;
-			kw_seterr(what, whatlen, "%s %s", name, errno == ENOENT ?
-			    "deleted" : strerror(errno));
+			kw_seterr(what, whatlen, "%s %s", name,
+			    errno == ENOENT ? "deleted" : strerror(errno));
 			return 1;
 		}
 		if (!db->known[i]) {
 			db->known[i] = 1;
 			db->dev[i] = st.st_dev;
 			db->ino[i] = st.st_ino;
-		} else if (st.st_dev != db->dev[i] || st.st_ino != db->ino[i]) {
+		} else if (st.st_dev != db->dev[i] ||
+		    st.st_ino != db->ino[i]) {
 			kw_seterr(what, whatlen, "%s replaced by another file",
 			    name);
 			return 1;
@@ -746,12 +764,12 @@ rdb_file_changed(struct rdb *db, char *what, size_t whatlen)
 int
 rdb_close_moved(struct rdb *db)
 {
-	struct stat	st;
-	char		path[4096], name[4200];
-	int		mine[RDB_F__N] = { 0 };
-	dev_t		dev[RDB_F__N];
-	ino_t		ino[RDB_F__N];
-	int		i, rc;
+	struct stat st;
+	char path[4096], name[4200];
+	int mine[RDB_F__N] = { 0 };
+	dev_t dev[RDB_F__N];
+	ino_t ino[RDB_F__N];
+	int i, rc;
 
 	if (db == NULL)
 		return 0;
@@ -785,9 +803,9 @@ rdb_close_moved(struct rdb *db)
 static int64_t
 probe_int(sqlite3 *conn, const char *sql, char *err, size_t errlen)
 {
-	sqlite3_stmt	*st;
-	int64_t		 v = -1;
-	int		 rc;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+	int rc;
 
 	if (sqlite3_prepare_v2(conn, sql, -1, &st, NULL) != SQLITE_OK) {
 		kw_seterr(err, errlen, "%s", sqlite3_errmsg(conn));
@@ -805,12 +823,12 @@ int
 rdb_probe(const char *path, char *err, size_t errlen)
 {
 	static const char magic[16] = "SQLite format 3";
-	struct stat	 st;
-	sqlite3		*conn = NULL;
-	char		 head[16], why[256];
-	int64_t		 version, ntables, ours;
-	int		 fd, rc = -1;
-	ssize_t		 n;
+	struct stat st;
+	sqlite3 *conn = NULL;
+	char head[16], why[256];
+	int64_t version, ntables, ours;
+	int fd, rc = -1;
+	ssize_t n;
 
 	if (stat(path, &st) == -1) {
 		if (errno == ENOENT)
@@ -831,38 +849,45 @@ rdb_probe(const char *path, char *err, size_t errlen)
 	n = read(fd, head, sizeof(head));
 	close(fd);
 	if (n != (ssize_t)sizeof(head) || memcmp(head, magic, 16) != 0) {
-		kw_seterr(err, errlen, "%s: not a SQLite database: not a kwarden "
-		    "database, left as it is", path);
+		kw_seterr(err, errlen,
+		    "%s: not a SQLite database: not a kwarden "
+		    "database, left as it is",
+		    path);
 		return -1;
 	}
 	if (sqlite3_open_v2(path, &conn, SQLITE_OPEN_READWRITE, NULL) !=
 	    SQLITE_OK) {
-		kw_seterr(err, errlen, "%s: %s", path, conn != NULL ?
-		    sqlite3_errmsg(conn) : "out of memory");
+		kw_seterr(err, errlen, "%s: %s", path,
+		    conn != NULL ? sqlite3_errmsg(conn) : "out of memory");
 		goto out;
 	}
 	sqlite3_busy_timeout(conn, 1000);
 	why[0] = '\0';
 	version = probe_int(conn, "PRAGMA user_version", why, sizeof(why));
-	ntables = probe_int(conn, "SELECT count(*) FROM sqlite_master",
-	    why, sizeof(why));
-	ours = probe_int(conn, "SELECT count(*) FROM sqlite_master WHERE"
+	ntables = probe_int(conn, "SELECT count(*) FROM sqlite_master", why,
+	    sizeof(why));
+	ours = probe_int(conn,
+	    "SELECT count(*) FROM sqlite_master WHERE"
 	    " type = 'table' AND name IN ('stream_state', 'sys_metrics',"
-	    " 'processes')", why, sizeof(why));
+	    " 'processes')",
+	    why, sizeof(why));
 	if (version < 0 || ntables < 0 || ours < 0)
 		kw_seterr(err, errlen, "%s: %s", path, why);
 	else if (version > RDB_SCHEMA_VERSION)
-		kw_seterr(err, errlen, "%s: schema version %lld is newer than "
-		    "this recorder's (%d)", path, (long long)version,
-		    RDB_SCHEMA_VERSION);
+		kw_seterr(err, errlen,
+		    "%s: schema version %lld is newer than "
+		    "this recorder's (%d)",
+		    path, (long long)version, RDB_SCHEMA_VERSION);
 	else if (ntables == 0)
 		rc = 0;
 	else if (version >= 1 || ours > 0)
 		rc = 1;
 	else
-		kw_seterr(err, errlen, "%s: a SQLite database without kwarden's "
-		    "tables: not a kwarden database, left as it is", path);
- out:
+		kw_seterr(err, errlen,
+		    "%s: a SQLite database without kwarden's "
+		    "tables: not a kwarden database, left as it is",
+		    path);
+out:
 	sqlite3_close(conn);
 	return rc;
 }

@@ -17,13 +17,13 @@
 #include "kwarden.h"
 #include "recorder.h"
 
-#define STREAM			"decider"
-#define BUSY_TIMEOUT_MS		5000
-#define BACKOFF_MIN_MS		100
-#define BACKOFF_MAX_MS		5000
-#define PRUNE_FIRST_MAX_MS	(60 * 1000)
+#define STREAM		   "decider"
+#define BUSY_TIMEOUT_MS	   5000
+#define BACKOFF_MIN_MS	   100
+#define BACKOFF_MAX_MS	   5000
+#define PRUNE_FIRST_MAX_MS (60 * 1000)
 /* Failed writes tolerated while stopping before we give up on the rest. */
-#define STOP_ATTEMPTS		3
+#define STOP_ATTEMPTS 3
 
 enum job {
 	JOB_NONE,
@@ -32,85 +32,85 @@ enum job {
 };
 
 struct recorder {
-	struct kw_daemon	 d;
-	struct rdb		*db;		/* NULL: to open again */
-	char			*db_path;
-	struct kw_sub		*sub;
-	struct kw_ctl		*ctl;
-	uv_timer_t		 flush_timer;	/* batch_delay */
-	uv_timer_t		 retry_timer;	/* backoff after a failure */
-	uv_timer_t		 prune_timer;	/* prune_interval */
-	uv_work_t		 work;
+	struct kw_daemon d;
+	struct rdb *db; /* NULL: to open again */
+	char *db_path;
+	struct kw_sub *sub;
+	struct kw_ctl *ctl;
+	uv_timer_t flush_timer; /* batch_delay */
+	uv_timer_t retry_timer; /* backoff after a failure */
+	uv_timer_t prune_timer; /* prune_interval */
+	uv_work_t work;
 
 	/* tunables */
-	size_t			 batch_rows;
-	uint64_t		 batch_delay_ms;
-	size_t			 max_pending_rows;
-	uint64_t		 retention_ms;
-	uint64_t		 prune_interval_ms;
-	int			 prune_chunk;
+	size_t batch_rows;
+	uint64_t batch_delay_ms;
+	size_t max_pending_rows;
+	uint64_t retention_ms;
+	uint64_t prune_interval_ms;
+	int prune_chunk;
 
 	/* the records waiting, and the batch being written */
-	struct rec_queue	 pending;
-	struct rec_queue	 inflight;
-	uint64_t		 inflight_epoch;
-	uint64_t		 inflight_seq;	/* last seq of the batch */
-	uint64_t		 queued_epoch;	/* last record queued */
-	uint64_t		 queued_seq;
-	enum job		 job;		/* running in the worker */
-	int			 flush_due;
-	int			 retry_wait;
-	int			 prune_due;
-	int			 paused;
-	int			 finished;
-	uint64_t		 backoff_ms;
-	unsigned int		 stop_failures;
-	int			 gave_up;	/* exit 1: rows not written */
+	struct rec_queue pending;
+	struct rec_queue inflight;
+	uint64_t inflight_epoch;
+	uint64_t inflight_seq; /* last seq of the batch */
+	uint64_t queued_epoch; /* last record queued */
+	uint64_t queued_seq;
+	enum job job; /* running in the worker */
+	int flush_due;
+	int retry_wait;
+	int prune_due;
+	int paused;
+	int finished;
+	uint64_t backoff_ms;
+	unsigned int stop_failures;
+	int gave_up; /* exit 1: rows not written */
 
 	/* job results: written by the worker, read by after_work */
-	int			 job_rc;
-	char			 job_err[256];
-	uint64_t		 job_rows[RDB__NTABLES];
-	uint64_t		 job_ns;
-	int64_t			 job_pruned;
-	uint64_t		 job_retention_ms;	/* for the worker */
-	int			 job_prune_chunk;
-	char			 job_event[256];	/* the file changed */
-	int			 job_reopened;
-	int			 job_refused;
+	int job_rc;
+	char job_err[256];
+	uint64_t job_rows[RDB__NTABLES];
+	uint64_t job_ns;
+	int64_t job_pruned;
+	uint64_t job_retention_ms; /* for the worker */
+	int job_prune_chunk;
+	char job_event[256]; /* the file changed */
+	int job_reopened;
+	int job_refused;
 
 	/* counters for status */
-	uint64_t		 messages;
-	uint64_t		 rows_written[RDB__NTABLES];
-	uint64_t		 batches;
-	uint64_t		 last_batch_rows;
-	double			 last_commit_ms;
-	uint64_t		 committed_epoch;
-	uint64_t		 committed_seq;
-	uint64_t		 db_errors;
-	char			 last_db_error[320];
-	uint64_t		 last_db_error_ts;
-	uint64_t		 skipped;	/* wrong shape or type */
-	uint64_t		 duplicates;
-	uint64_t		 gaps;
-	uint64_t		 gap_msgs;
-	uint64_t		 pruned[RDB__NTABLES];
-	uint64_t		 prune_runs;
-	uint64_t		 pauses;
-	uint64_t		 oom;
+	uint64_t messages;
+	uint64_t rows_written[RDB__NTABLES];
+	uint64_t batches;
+	uint64_t last_batch_rows;
+	double last_commit_ms;
+	uint64_t committed_epoch;
+	uint64_t committed_seq;
+	uint64_t db_errors;
+	char last_db_error[320];
+	uint64_t last_db_error_ts;
+	uint64_t skipped; /* wrong shape or type */
+	uint64_t duplicates;
+	uint64_t gaps;
+	uint64_t gap_msgs;
+	uint64_t pruned[RDB__NTABLES];
+	uint64_t prune_runs;
+	uint64_t pauses;
+	uint64_t oom;
 	/* the file at paths.database (docs/reliability.md) */
-	uint64_t		 file_events;	/* deleted or replaced */
-	uint64_t		 reopens;
-	uint64_t		 refusals;
-	int			 file_refused;	/* what is there is not ours */
-	char			 file_event[256];
-	uint64_t		 file_event_ts;
-	uint64_t		 file_event_seq;	/* committed then */
-	uint64_t		 file_first_seq;	/* first in this file */
-	int			 file_fresh;	/* no commit yet in it */
+	uint64_t file_events; /* deleted or replaced */
+	uint64_t reopens;
+	uint64_t refusals;
+	int file_refused; /* what is there is not ours */
+	char file_event[256];
+	uint64_t file_event_ts;
+	uint64_t file_event_seq; /* committed then */
+	uint64_t file_first_seq; /* first in this file */
+	int file_fresh;		 /* no commit yet in it */
 };
 
-static void	schedule(struct recorder *);
+static void schedule(struct recorder *);
 
 static void
 noop_close(uv_handle_t *h)
@@ -126,8 +126,8 @@ unwritten_rows(const struct recorder *rc)
 static void
 read_tunables(struct recorder *rc)
 {
-	const struct kw_conf	*conf = rc->d.conf;
-	uint64_t		 v;
+	const struct kw_conf *conf = rc->d.conf;
+	uint64_t v;
 
 	rc->batch_rows = kw_conf_int(conf, "recorder.batch_rows");
 	rc->batch_delay_ms = kw_conf_ms(conf, "recorder.batch_delay");
@@ -148,7 +148,7 @@ read_tunables(struct recorder *rc)
 static int
 mkdir_parent(const char *path)
 {
-	char	 buf[4096], *slash;
+	char buf[4096], *slash;
 
 	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
 		errno = ENAMETOOLONG;
@@ -164,8 +164,8 @@ static void
 db_error(struct recorder *rc, const char *what, const char *err)
 {
 	rc->db_errors++;
-	snprintf(rc->last_db_error, sizeof(rc->last_db_error), "%s: %s",
-	    what, err);
+	snprintf(rc->last_db_error, sizeof(rc->last_db_error), "%s: %s", what,
+	    err);
 	rc->last_db_error_ts = kw_now_ns();
 }
 
@@ -179,8 +179,8 @@ check_pressure(struct recorder *rc)
 		rc->paused = 1;
 		rc->pauses++;
 		log_info("%zu rows not written yet (max_pending_rows %zu): "
-		    "pausing the %s stream", unwritten_rows(rc),
-		    rc->max_pending_rows, STREAM);
+			 "pausing the %s stream",
+		    unwritten_rows(rc), rc->max_pending_rows, STREAM);
 		kw_sub_pause(rc->sub);
 	} else if (rc->paused &&
 	    unwritten_rows(rc) <= rc->max_pending_rows / 2) {
@@ -205,7 +205,7 @@ db_check(struct recorder *rc)
 {
 	if (rc->db != NULL) {
 		if (!rdb_file_changed(rc->db, rc->job_event,
-		    sizeof(rc->job_event)))
+			sizeof(rc->job_event)))
 			return 0;
 		(void)rdb_close_moved(rc->db);
 		rc->db = NULL;
@@ -215,7 +215,7 @@ db_check(struct recorder *rc)
 		return -1;
 	}
 	if ((rc->db = rdb_open(rc->db_path, BUSY_TIMEOUT_MS, rc->job_err,
-	    sizeof(rc->job_err))) == NULL)
+		 sizeof(rc->job_err))) == NULL)
 		return -1;
 	rc->job_reopened = 1;
 	return 0;
@@ -225,10 +225,10 @@ db_check(struct recorder *rc)
 static void
 work_cb(uv_work_t *w)
 {
-	struct recorder	*rc = w->data;
-	uint64_t	 t0 = kw_mono_ns();
-	int64_t		 cutoff;
-	char		 what[200];
+	struct recorder *rc = w->data;
+	uint64_t t0 = kw_mono_ns();
+	int64_t cutoff;
+	char what[200];
 
 	rc->job_err[0] = rc->job_event[0] = '\0';
 	rc->job_reopened = rc->job_refused = 0;
@@ -245,15 +245,17 @@ work_cb(uv_work_t *w)
 		 * Changed under the commit: it may have gone to the old file.
 		 * Not acked; written again into the file at the path.
 		 */
-		if (rc->job_rc == 0 && rdb_file_changed(rc->db, what,
-		    sizeof(what))) {
-			snprintf(rc->job_err, sizeof(rc->job_err), "%s during "
-			    "the commit: writing the batch again", what);
+		if (rc->job_rc == 0 &&
+		    rdb_file_changed(rc->db, what, sizeof(what))) {
+			snprintf(rc->job_err, sizeof(rc->job_err),
+			    "%s during "
+			    "the commit: writing the batch again",
+			    what);
 			rc->job_rc = -2;
 		}
 		break;
 	case JOB_PRUNE:
-		if (rc->db == NULL) {	/* opened by the next write */
+		if (rc->db == NULL) { /* opened by the next write */
 			rc->job_pruned = 0;
 			memset(rc->job_rows, 0, sizeof(rc->job_rows));
 			rc->job_rc = 0;
@@ -274,7 +276,7 @@ work_cb(uv_work_t *w)
 static void
 retry_cb(uv_timer_t *t)
 {
-	struct recorder	*rc = t->data;
+	struct recorder *rc = t->data;
 
 	rc->retry_wait = 0;
 	schedule(rc);
@@ -291,8 +293,9 @@ file_news(struct recorder *rc)
 		rc->file_event_ts = kw_now_ns();
 		rc->file_event_seq = rc->committed_seq;
 		db_error(rc, "database file", rc->job_event);
-		log_warnx("database: %s under the recorder: rows up to seq %"
-		    PRIu64 " went to that file; opening %s again",
+		log_warnx(
+		    "database: %s under the recorder: rows up to seq %" PRIu64
+		    " went to that file; opening %s again",
 		    rc->job_event, rc->committed_seq, rc->db_path);
 	}
 	if (rc->job_refused) {
@@ -305,16 +308,17 @@ file_news(struct recorder *rc)
 		rc->reopens++;
 		rc->file_refused = 0;
 		rc->file_fresh = 1;
-		log_warnx("database: %s opened again: writing from seq %"
-		    PRIu64, rc->db_path, rc->inflight.head != NULL ?
-		    rc->inflight.head->seq : 0);
+		log_warnx(
+		    "database: %s opened again: writing from seq %" PRIu64,
+		    rc->db_path,
+		    rc->inflight.head != NULL ? rc->inflight.head->seq : 0);
 	}
 }
 
 static void
 write_done(struct recorder *rc)
 {
-	size_t	i;
+	size_t i;
 	uint64_t rows = 0;
 
 	file_news(rc);
@@ -326,10 +330,11 @@ write_done(struct recorder *rc)
 	if (rc->job_rc == -1) {
 		db_error(rc, "write", rc->job_err);
 		if (rc->d.stopping && ++rc->stop_failures >= STOP_ATTEMPTS) {
-			log_warnx("database: %s; stopping: giving up on %zu "
+			log_warnx(
+			    "database: %s; stopping: giving up on %zu "
 			    "unwritten rows (not acked: the decider replays "
-			    "them from its ring on restart)", rc->job_err,
-			    unwritten_rows(rc));
+			    "them from its ring on restart)",
+			    rc->job_err, unwritten_rows(rc));
 			rq_free(&rc->inflight);
 			rq_free(&rc->pending);
 			rc->gave_up = 1;
@@ -339,13 +344,13 @@ write_done(struct recorder *rc)
 		if (!rc->job_refused || rc->refusals == 1 ||
 		    rc->backoff_ms < BACKOFF_MAX_MS)
 			log_warnx("database: batch of %zu rows (seq %" PRIu64
-			    "): %s; retrying in %" PRIu64 " ms",
+				  "): %s; retrying in %" PRIu64 " ms",
 			    rc->inflight.nrows, rc->inflight_seq, rc->job_err,
 			    rc->backoff_ms);
 		rc->retry_wait = 1;
 		uv_timer_start(&rc->retry_timer, retry_cb, rc->backoff_ms, 0);
-		rc->backoff_ms = kw_backoff_next(rc->backoff_ms,
-		    BACKOFF_MAX_MS);
+		rc->backoff_ms =
+		    kw_backoff_next(rc->backoff_ms, BACKOFF_MAX_MS);
 		return;
 	}
 	if (rc->backoff_ms != BACKOFF_MIN_MS)
@@ -364,7 +369,8 @@ write_done(struct recorder *rc)
 	rc->last_commit_ms = (double)rc->job_ns / 1e6;
 	rc->committed_epoch = rc->inflight_epoch;
 	rc->committed_seq = rc->inflight_seq;
-	log_debug("committed %" PRIu64 " rows up to seq %" PRIu64 " in %.1f ms",
+	log_debug("committed %" PRIu64 " rows up to seq %" PRIu64
+		  " in %.1f ms",
 	    rows, rc->inflight_seq, rc->last_commit_ms);
 	rq_free(&rc->inflight);
 	if (rc->sub != NULL) {
@@ -380,8 +386,8 @@ write_done(struct recorder *rc)
 static void
 prune_done(struct recorder *rc)
 {
-	size_t	i;
-	int	more = 0;
+	size_t i;
+	int more = 0;
 
 	if (rc->job_rc == -1) {
 		db_error(rc, "prune", rc->job_err);
@@ -405,8 +411,8 @@ static void finish(struct recorder *);
 static void
 after_work_cb(uv_work_t *w, int status)
 {
-	struct recorder	*rc = w->data;
-	enum job	 job = rc->job;
+	struct recorder *rc = w->data;
+	enum job job = rc->job;
 
 	rc->job = JOB_NONE;
 	if (status != 0) {
@@ -425,7 +431,7 @@ after_work_cb(uv_work_t *w, int status)
 static int
 start_job(struct recorder *rc, enum job job)
 {
-	int	r;
+	int r;
 
 	rc->job = job;
 	/* The worker reads its own copies: SIGHUP may change the tunables. */
@@ -433,7 +439,7 @@ start_job(struct recorder *rc, enum job job)
 	rc->job_prune_chunk = rc->prune_chunk;
 	rc->work.data = rc;
 	if ((r = uv_queue_work(rc->d.loop, &rc->work, work_cb,
-	    after_work_cb)) != 0) {
+		 after_work_cb)) != 0) {
 		rc->job = JOB_NONE;
 		log_warnx("uv_queue_work: %s", uv_strerror(r));
 		return -1;
@@ -444,7 +450,7 @@ start_job(struct recorder *rc, enum job job)
 static void
 flush_cb(uv_timer_t *t)
 {
-	struct recorder	*rc = t->data;
+	struct recorder *rc = t->data;
 
 	rc->flush_due = 1;
 	schedule(rc);
@@ -453,7 +459,7 @@ flush_cb(uv_timer_t *t)
 static void
 prune_cb(uv_timer_t *t)
 {
-	struct recorder	*rc = t->data;
+	struct recorder *rc = t->data;
 
 	rc->prune_due = 1;
 	schedule(rc);
@@ -467,7 +473,7 @@ prune_cb(uv_timer_t *t)
 static void
 schedule(struct recorder *rc)
 {
-	struct rec	*r;
+	struct rec *r;
 
 	if (rc->job != JOB_NONE || rc->finished)
 		return;
@@ -476,8 +482,9 @@ schedule(struct recorder *rc)
 			(void)start_job(rc, JOB_WRITE);
 		return;
 	}
-	if (rc->pending.nrecs > 0 && (rc->d.stopping || rc->flush_due ||
-	    rc->pending.nrows >= rc->batch_rows)) {
+	if (rc->pending.nrecs > 0 &&
+	    (rc->d.stopping || rc->flush_due ||
+		rc->pending.nrows >= rc->batch_rows)) {
 		rq_take(&rc->pending, rc->batch_rows, &rc->inflight);
 		rc->inflight_epoch = rc->inflight.head->epoch;
 		for (r = rc->inflight.head; r->next != NULL; r = r->next)
@@ -506,10 +513,10 @@ schedule(struct recorder *rc)
 static void
 on_msg(void *arg, const struct kw_msg *msg)
 {
-	struct recorder		*rc = arg;
-	struct kw_sub_stats	 st;
-	struct rec		*r;
-	char			 err[256];
+	struct recorder *rc = arg;
+	struct kw_sub_stats st;
+	struct rec *r;
+	char err[256];
 
 	if (rc->d.stopping || rc->sub == NULL)
 		return;
@@ -532,7 +539,8 @@ on_msg(void *arg, const struct kw_msg *msg)
 		/* Log the first few, then one in a thousand. */
 		if (++rc->skipped <= 10 || rc->skipped % 1000 == 0)
 			log_warnx("%s: seq %" PRIu64 " skipped (%" PRIu64
-			    " so far): %s", STREAM, msg->seq, rc->skipped, err);
+				  " so far): %s",
+			    STREAM, msg->seq, rc->skipped, err);
 	}
 	rc->queued_epoch = r->epoch;
 	rc->queued_seq = r->seq;
@@ -547,7 +555,7 @@ on_msg(void *arg, const struct kw_msg *msg)
 static void
 on_event(void *arg, enum kw_sub_event ev, uint64_t from, uint64_t to)
 {
-	struct recorder	*rc = arg;
+	struct recorder *rc = arg;
 
 	switch (ev) {
 	case KW_SUB_CONNECTED:
@@ -560,7 +568,8 @@ on_event(void *arg, enum kw_sub_event ev, uint64_t from, uint64_t to)
 		rc->gaps++;
 		rc->gap_msgs += to - from + 1;
 		log_warnx("%s: messages %" PRIu64 "..%" PRIu64 " lost by the "
-		    "producer", STREAM, from, to);
+			  "producer",
+		    STREAM, from, to);
 		break;
 	}
 }
@@ -568,21 +577,21 @@ on_event(void *arg, enum kw_sub_event ev, uint64_t from, uint64_t to)
 static json_t *
 table_counts(const uint64_t v[RDB__NTABLES])
 {
-	json_t	*o = json_object();
-	int	 i;
+	json_t *o = json_object();
+	int i;
 
 	for (i = 0; i < RDB__NTABLES; i++)
-		json_object_set_new(o, rdb_table_name(i), json_integer(
-		    (json_int_t)v[i]));
+		json_object_set_new(o, rdb_table_name(i),
+		    json_integer((json_int_t)v[i]));
 	return o;
 }
 
 static json_t *
 cmd_status(void *arg, const char *args)
 {
-	struct recorder		*rc = arg;
-	struct kw_sub_stats	 st;
-	json_t			*o, *s;
+	struct recorder *rc = arg;
+	struct kw_sub_stats st;
+	json_t *o, *s;
 
 	if ((o = kw_daemon_status(&rc->d)) == NULL)
 		return NULL;
@@ -595,9 +604,9 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(o, "pending_rows",
 	    json_integer(unwritten_rows(rc)));
 	json_object_set_new(o, "paused", json_boolean(rc->paused));
-	json_object_set_new(o, "committed", json_pack("{s:I,s:I}",
-	    "epoch", (json_int_t)rc->committed_epoch,
-	    "seq", (json_int_t)rc->committed_seq));
+	json_object_set_new(o, "committed",
+	    json_pack("{s:I,s:I}", "epoch", (json_int_t)rc->committed_epoch,
+		"seq", (json_int_t)rc->committed_seq));
 	json_object_set_new(o, "messages", json_integer(rc->messages));
 	json_object_set_new(o, "skipped", json_integer(rc->skipped));
 	json_object_set_new(o, "duplicates", json_integer(rc->duplicates));
@@ -612,18 +621,19 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(o, "prune_runs", json_integer(rc->prune_runs));
 	json_object_set_new(o, "pauses", json_integer(rc->pauses));
 	json_object_set_new(o, "lost_oom", json_integer(rc->oom));
-	json_object_set_new(o, "db_file", json_pack("{s:s,s:s,s:I,s:I,s:I,"
-	    "s:s,s:I,s:I,s:I}",
-	    "path", rc->db_path,
-	    "state", rc->file_refused ? "refused" : rc->db == NULL &&
-	    rc->file_events > 0 ? "reopening" : "open",
-	    "events", (json_int_t)rc->file_events,
-	    "reopens", (json_int_t)rc->reopens,
-	    "refusals", (json_int_t)rc->refusals,
-	    "last_event", rc->file_event,
-	    "last_event_ts", (json_int_t)rc->file_event_ts,
-	    "committed_before", (json_int_t)rc->file_event_seq,
-	    "first_seq", (json_int_t)rc->file_first_seq));
+	json_object_set_new(o, "db_file",
+	    json_pack("{s:s,s:s,s:I,s:I,s:I,"
+		      "s:s,s:I,s:I,s:I}",
+		"path", rc->db_path, "state",
+		rc->file_refused			  ? "refused" :
+		    rc->db == NULL && rc->file_events > 0 ? "reopening" :
+							    "open",
+		"events", (json_int_t)rc->file_events, "reopens",
+		(json_int_t)rc->reopens, "refusals", (json_int_t)rc->refusals,
+		"last_event", rc->file_event, "last_event_ts",
+		(json_int_t)rc->file_event_ts, "committed_before",
+		(json_int_t)rc->file_event_seq, "first_seq",
+		(json_int_t)rc->file_first_seq));
 	if (rc->sub != NULL) {
 		kw_sub_stats(rc->sub, &st);
 		s = kw_sub_stats_json(&st, STREAM);
@@ -635,7 +645,7 @@ cmd_status(void *arg, const char *args)
 static json_t *
 cmd_config(void *arg, const char *args)
 {
-	struct recorder	*rc = arg;
+	struct recorder *rc = arg;
 
 	return kw_conf_json(rc->d.conf);
 }
@@ -671,7 +681,7 @@ finish(struct recorder *rc)
 static void
 on_stop(struct kw_daemon *d)
 {
-	struct recorder	*rc = d->arg;
+	struct recorder *rc = d->arg;
 
 	/* No more messages; write what we have, then finish. */
 	kw_sub_close(rc->sub);
@@ -690,9 +700,9 @@ on_stop(struct kw_daemon *d)
 static void
 on_reload(struct kw_daemon *d)
 {
-	struct recorder	*rc = d->arg;
-	struct kw_conf	*conf;
-	char		 err[512];
+	struct recorder *rc = d->arg;
+	struct kw_conf *conf;
+	char err[512];
 
 	if ((conf = kw_conf_reload(d->conf, err, sizeof(err))) == NULL) {
 		log_warnx("reload: %s (keeping the running config)", err);
@@ -702,8 +712,8 @@ on_reload(struct kw_daemon *d)
 	d->conf = conf;
 	read_tunables(rc);
 	log_info("reloaded: batch_rows %zu, batch_delay %" PRIu64 " ms, "
-	    "retention %" PRIu64 " s", rc->batch_rows, rc->batch_delay_ms,
-	    rc->retention_ms / 1000);
+		 "retention %" PRIu64 " s",
+	    rc->batch_rows, rc->batch_delay_ms, rc->retention_ms / 1000);
 	if (uv_is_active((uv_handle_t *)&rc->prune_timer))
 		uv_timer_start(&rc->prune_timer, prune_cb,
 		    rc->prune_interval_ms, rc->prune_interval_ms);
@@ -714,13 +724,13 @@ on_reload(struct kw_daemon *d)
 int
 main(int argc, char **argv)
 {
-	static struct recorder	 rc;
-	struct kw_sub_cb	 cb;
-	uv_loop_t		*loop = uv_default_loop();
-	const char		*path;
-	char			 sock[512], err[512];
-	uint64_t		 epoch = 0, seq = 0, first;
-	int			 found, ex;
+	static struct recorder rc;
+	struct kw_sub_cb cb;
+	uv_loop_t *loop = uv_default_loop();
+	const char *path;
+	char sock[512], err[512];
+	uint64_t epoch = 0, seq = 0, first;
+	int found, ex;
 
 	kw_daemon_init(&rc.d, loop, argc, argv, "recorder", NULL);
 	rc.d.arg = &rc;
@@ -742,10 +752,11 @@ main(int argc, char **argv)
 		log_warnx("database: %s", err);
 		exit(2);
 	}
-	if ((rc.db = rdb_open(path, BUSY_TIMEOUT_MS, err, sizeof(err))) == NULL)
+	if ((rc.db = rdb_open(path, BUSY_TIMEOUT_MS, err, sizeof(err))) ==
+	    NULL)
 		fatalx("database: %s", err);
 	if ((found = rdb_load_state(rc.db, STREAM, &epoch, &seq, err,
-	    sizeof(err))) == -1)
+		 sizeof(err))) == -1)
 		fatalx("database: %s", err);
 	if (found) {
 		rc.committed_epoch = rc.queued_epoch = epoch;
@@ -760,9 +771,9 @@ main(int argc, char **argv)
 	uv_timer_init(loop, &rc.prune_timer);
 	rc.flush_timer.data = rc.retry_timer.data = rc.prune_timer.data = &rc;
 	first = rc.prune_interval_ms < PRUNE_FIRST_MAX_MS ?
-	    rc.prune_interval_ms : PRUNE_FIRST_MAX_MS;
-	uv_timer_start(&rc.prune_timer, prune_cb, first,
-	    rc.prune_interval_ms);
+	    rc.prune_interval_ms :
+	    PRUNE_FIRST_MAX_MS;
+	uv_timer_start(&rc.prune_timer, prune_cb, first, rc.prune_interval_ms);
 
 	kw_conf_sock_path(rc.d.conf, "recorder", ".ctl", sock, sizeof(sock));
 	rc.ctl = kw_ctl_new(loop, sock, commands, &rc,

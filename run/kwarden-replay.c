@@ -96,13 +96,13 @@ rows_of(const struct replay_result *r, size_t *n)
 	struct row *rows;
 	size_t i, k = 0;
 
-	if ((rows = calloc(r->would.n + r->did.n + 1, sizeof(*rows))) ==
-	    NULL)
+	if ((rows = calloc(r->would.n + r->did.n + 1, sizeof(*rows))) == NULL)
 		return NULL;
 	for (i = 0; i < r->would.n; i++) {
 		rows[k].w = &r->would.e[i];
 		rows[k].d = r->would.e[i].other >= 0 ?
-		    &r->did.e[r->would.e[i].other] : NULL;
+		    &r->did.e[r->would.e[i].other] :
+		    NULL;
 		rows[k++].ts = r->would.e[i].ts;
 	}
 	for (i = 0; i < r->did.n; i++)
@@ -135,11 +135,14 @@ print_table(const struct replay_result *r, const struct row *rows, size_t n)
 
 	for (i = 0; i < n; i++) {
 		e = rows[i].w != NULL ? rows[i].w : rows[i].d;
-		if (i == 0 || strcmp(e->container_id, (rows[i - 1].w ?
-		    rows[i - 1].w : rows[i - 1].d)->container_id) != 0)
+		if (i == 0 ||
+		    strcmp(e->container_id,
+			(rows[i - 1].w ? rows[i - 1].w : rows[i - 1].d)
+			    ->container_id) != 0)
 			printf("%scontainer %.12s %s (class %s)\n"
-			    "  %-20s  %-14s  %-24s  %s\n", i ? "\n" : "",
-			    e->container_id, e->name[0] ? e->name : "-",
+			       "  %-20s  %-14s  %-24s  %s\n",
+			    i ? "\n" : "", e->container_id,
+			    e->name[0] ? e->name : "-",
 			    e->class_name[0] ? e->class_name : "-", "TIME",
 			    "WOULD", "DID", "WHY");
 		iso(rows[i].ts, t, sizeof(t));
@@ -151,8 +154,7 @@ print_table(const struct replay_result *r, const struct row *rows, size_t n)
 		else
 			snprintf(did, sizeof(did), "-");
 		printf("  %-20s  %-14s  %-24s  %s\n", t, would, did,
-		    rows[i].w != NULL ? rows[i].w->reason :
-		    rows[i].d->reason);
+		    rows[i].w != NULL ? rows[i].w->reason : rows[i].d->reason);
 	}
 	if (n > 0)
 		printf("\n");
@@ -198,9 +200,10 @@ print_json(const struct replay_result *r, const struct row *rows, size_t n)
 		e = rows[i].w != NULL ? rows[i].w : rows[i].d;
 		iso(rows[i].ts, t, sizeof(t));
 		print_line(json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o, "
-		    "s:o, s:b}", "type", "action", "container_id",
-		    e->container_id, "name", e->name, "class", e->class_name,
-		    "ts", (json_int_t)rows[i].ts, "time", t, "would",
+				     "s:o, s:b}",
+		    "type", "action", "container_id", e->container_id, "name",
+		    e->name, "class", e->class_name, "ts",
+		    (json_int_t)rows[i].ts, "time", t, "would",
 		    event_json(rows[i].w, 0), "did", event_json(rows[i].d, 1),
 		    "same", rows[i].w != NULL && rows[i].d != NULL));
 	}
@@ -208,8 +211,7 @@ print_json(const struct replay_result *r, const struct row *rows, size_t n)
 }
 
 static void
-summary(const struct replay_opts *o, const struct replay_result *r,
-    int json)
+summary(const struct replay_opts *o, const struct replay_result *r, int json)
 {
 	char a[32], b[32];
 
@@ -217,9 +219,9 @@ summary(const struct replay_opts *o, const struct replay_result *r,
 	iso(r->last_ts, b, sizeof(b));
 	if (json) {
 		print_line(json_pack("{s:s, s:I, s:I, s:I, s:s, s:I, s:I, "
-		    "s:s?, s:s?, s:I, s:I, s:I, s:I, s:I}", "type", "summary",
-		    "samples", (json_int_t)r->samples, "rows",
-		    (json_int_t)r->rows, "runs", (json_int_t)r->epochs,
+				     "s:s?, s:s?, s:I, s:I, s:I, s:I, s:I}",
+		    "type", "summary", "samples", (json_int_t)r->samples,
+		    "rows", (json_int_t)r->rows, "runs", (json_int_t)r->epochs,
 		    "policy", o->conf_file != NULL ? "file" : "recorded",
 		    "policies", (json_int_t)r->policies, "overrides",
 		    (json_int_t)o->noverrides, "from", r->samples ? a : NULL,
@@ -231,7 +233,8 @@ summary(const struct replay_opts *o, const struct replay_result *r,
 		return;
 	}
 	printf("%" PRIu64 " samples (%" PRIu64 " container rows, %" PRIu64
-	    " decider runs)", r->samples, r->rows, r->epochs);
+	       " decider runs)",
+	    r->samples, r->rows, r->epochs);
 	if (r->samples)
 		printf(" from %s to %s", a, b);
 	if (o->conf_file != NULL)
@@ -242,8 +245,9 @@ summary(const struct replay_opts *o, const struct replay_result *r,
 	if (o->noverrides)
 		printf(" with %zu -o", o->noverrides);
 	printf("\nwould %zu action%s, did %zu: %zu the same, %zu only "
-	    "would, %zu only did\n", r->would.n, r->would.n == 1 ? "" : "s",
-	    r->did.n, r->same, r->would.n - r->same, r->did.n - r->same);
+	       "would, %zu only did\n",
+	    r->would.n, r->would.n == 1 ? "" : "s", r->did.n, r->same,
+	    r->would.n - r->same, r->did.n - r->same);
 	if (r->oom)
 		printf("%" PRIu64 " samples skipped: out of memory\n", r->oom);
 }
@@ -260,8 +264,10 @@ parse_time(const char *opt, const char *s, uint64_t *out)
 	uint64_t ns;
 
 	if (kw_parse_time(s, kw_now_ns(), &ns) == -1) {
-		fprintf(stderr, "kwarden-replay: %s \"%s\": not a time (unix "
-		    "seconds, ISO-8601, now or -DURATION)\n", opt, s);
+		fprintf(stderr,
+		    "kwarden-replay: %s \"%s\": not a time (unix "
+		    "seconds, ISO-8601, now or -DURATION)\n",
+		    opt, s);
 		return -1;
 	}
 	*out = ns / 1000000000ULL;
@@ -272,13 +278,13 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "config",	required_argument,	NULL, 'c' },
-		{ "since",	required_argument,	NULL, OPT_SINCE },
-		{ "until",	required_argument,	NULL, OPT_UNTIL },
-		{ "json",	no_argument,		NULL, OPT_JSON },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ "version",	no_argument,		NULL, 'V' },
-		{ NULL,		0,			NULL, 0 },
+		{ "config", required_argument, NULL, 'c' },
+		{ "since", required_argument, NULL, OPT_SINCE },
+		{ "until", required_argument, NULL, OPT_UNTIL },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct replay_opts o;
 	struct replay_result r;
@@ -293,8 +299,8 @@ main(int argc, char **argv)
 		return REPLAY_EDB;
 	o.overrides = ov;
 	/* Options and DB in any order (GNU getopt permutes). */
-	while ((ch = getopt_long(argc, argv, "c:o:hV", longopts, NULL)) !=
-	    -1) {
+	while (
+	    (ch = getopt_long(argc, argv, "c:o:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			o.conf_file = optarg;
@@ -327,9 +333,10 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "kwarden-replay: %s\n", optind >= argc ?
-		    "which database? (kwarden-replay DB ...)" :
-		    "one database only");
+		fprintf(stderr, "kwarden-replay: %s\n",
+		    optind >= argc ?
+			"which database? (kwarden-replay DB ...)" :
+			"one database only");
 		goto usage;
 	}
 	if (o.until_s != 0 && o.since_s > o.until_s) {

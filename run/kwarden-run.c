@@ -19,61 +19,63 @@
 
 #include "kwarden.h"
 
-#define NCHILDREN	3
+#define NCHILDREN 3
 /* A child that stayed up this long starts the backoff again from the start. */
-#define STABLE_MS	10000
+#define STABLE_MS 10000
 
 struct supervisor;
 
 struct child {
-	const char		*name;		/* "reader", ... */
-	char			 path[PATH_MAX + 64];
-	struct supervisor	*sv;
-	uv_process_t		 proc;
-	uv_timer_t		 restart_timer;
-	int			 proc_open;	/* handle not closed yet */
-	int			 running;	/* the process is alive */
-	uint64_t		 started_ms;	/* uv_now() at spawn */
-	uint64_t		 delay_ms;	/* next restart's backoff */
-	uint64_t		 restarts;
+	const char *name; /* "reader", ... */
+	char path[PATH_MAX + 64];
+	struct supervisor *sv;
+	uv_process_t proc;
+	uv_timer_t restart_timer;
+	int proc_open;	     /* handle not closed yet */
+	int running;	     /* the process is alive */
+	uint64_t started_ms; /* uv_now() at spawn */
+	uint64_t delay_ms;   /* next restart's backoff */
+	uint64_t restarts;
 };
 
 struct supervisor {
-	uv_loop_t		*loop;
-	struct kw_conf		*conf;
-	struct child		 children[NCHILDREN];
-	char			**argv;		/* [0] set per spawn */
-	uv_signal_t		 sigint, sigterm, sighup;
-	uv_timer_t		 stop_timer;
-	uint64_t		 restart_delay_ms;
-	uint64_t		 restart_delay_max_ms;
-	uint64_t		 stop_timeout_ms;
-	int			 stopping;
-	uint64_t		 stop_ns;	/* when the stop began */
-	int			 unclean;	/* a child exited non-zero */
-	int			 closed;
+	uv_loop_t *loop;
+	struct kw_conf *conf;
+	struct child children[NCHILDREN];
+	char **argv; /* [0] set per spawn */
+	uv_signal_t sigint, sigterm, sighup;
+	uv_timer_t stop_timer;
+	uint64_t restart_delay_ms;
+	uint64_t restart_delay_max_ms;
+	uint64_t stop_timeout_ms;
+	int stopping;
+	uint64_t stop_ns; /* when the stop began */
+	int unclean;	  /* a child exited non-zero */
+	int closed;
 };
 
 static const char *const child_names[NCHILDREN] = {
-	"reader", "decider", "recorder",
+	"reader",
+	"decider",
+	"recorder",
 };
 
-static void	find_binaries(struct supervisor *sv);
-static void	make_dir(const char *path, const char *what);
-static void	make_dirs(struct supervisor *sv);
-static void	build_argv(struct supervisor *sv);
-static void	child_spawn(struct child *c);
-static void	on_child_exit(uv_process_t *proc, int64_t status, int sig);
-static void	on_proc_closed(uv_handle_t *h);
-static void	on_restart_timer(uv_timer_t *t);
-static void	kill_all(struct supervisor *sv, int sig);
-static void	sv_stop(struct supervisor *sv, int sig);
-static void	sv_check_done(struct supervisor *sv);
-static void	on_stop_timer(uv_timer_t *t);
-static void	on_signal(uv_signal_t *h, int sig);
-static void	fmt_ms(uint64_t ms, char *buf, size_t len);
+static void find_binaries(struct supervisor *sv);
+static void make_dir(const char *path, const char *what);
+static void make_dirs(struct supervisor *sv);
+static void build_argv(struct supervisor *sv);
+static void child_spawn(struct child *c);
+static void on_child_exit(uv_process_t *proc, int64_t status, int sig);
+static void on_proc_closed(uv_handle_t *h);
+static void on_restart_timer(uv_timer_t *t);
+static void kill_all(struct supervisor *sv, int sig);
+static void sv_stop(struct supervisor *sv, int sig);
+static void sv_check_done(struct supervisor *sv);
+static void on_stop_timer(uv_timer_t *t);
+static void on_signal(uv_signal_t *h, int sig);
+static void fmt_ms(uint64_t ms, char *buf, size_t len);
 static const char *sig_name(int sig);
-static void	open_std_fds(void);
+static void open_std_fds(void);
 
 /*
  * KWARDEN_BINDIR, else the directory kwarden-run is in when it holds
@@ -82,12 +84,12 @@ static void	open_std_fds(void);
 static void
 find_binaries(struct supervisor *sv)
 {
-	char		 exe[PATH_MAX], dir[PATH_MAX], cand[PATH_MAX + 64];
-	const char	*env, *layout;
-	char		*slash;
-	ssize_t		 n;
-	size_t		 i;
-	int		 installed = 0;
+	char exe[PATH_MAX], dir[PATH_MAX], cand[PATH_MAX + 64];
+	const char *env, *layout;
+	char *slash;
+	ssize_t n;
+	size_t i;
+	int installed = 0;
 
 	dir[0] = '\0';
 	if ((env = getenv("KWARDEN_BINDIR")) != NULL && *env != '\0') {
@@ -121,8 +123,9 @@ find_binaries(struct supervisor *sv)
 		if (access(cand, X_OK) == -1) {
 			log_warnx("no executable kwarden-%s at %s (%s): %s%s",
 			    name, cand, layout, strerror(errno),
-			    env != NULL && *env != '\0' ? "" :
-			    "; build it (make) or set KWARDEN_BINDIR");
+			    env != NULL && *env != '\0' ?
+				"" :
+				"; build it (make) or set KWARDEN_BINDIR");
 			exit(2);
 		}
 		/* Absolute and short for the log; cand works if this fails. */
@@ -151,8 +154,8 @@ make_dir(const char *path, const char *what)
 static void
 make_dirs(struct supervisor *sv)
 {
-	char		 dbdir[PATH_MAX], *slash;
-	const char	*run_dir, *db;
+	char dbdir[PATH_MAX], *slash;
+	const char *run_dir, *db;
 
 	run_dir = kw_conf_str(sv->conf, "paths.run_dir");
 	db = kw_conf_str(sv->conf, "paths.database");
@@ -169,8 +172,8 @@ make_dirs(struct supervisor *sv)
 static void
 build_argv(struct supervisor *sv)
 {
-	const char *const	*flags;
-	size_t			 nflags = 0, i;
+	const char *const *flags;
+	size_t nflags = 0, i;
 
 	flags = kw_conf_argv(sv->conf, &nflags);
 	if ((sv->argv = calloc(nflags + 2, sizeof(*sv->argv))) == NULL)
@@ -182,10 +185,10 @@ build_argv(struct supervisor *sv)
 static void
 child_spawn(struct child *c)
 {
-	struct supervisor	*sv = c->sv;
-	uv_process_options_t	 opts;
-	uv_stdio_container_t	 stdio[3];
-	int			 i, r;
+	struct supervisor *sv = c->sv;
+	uv_process_options_t opts;
+	uv_stdio_container_t stdio[3];
+	int i, r;
 
 	memset(&opts, 0, sizeof(opts));
 	for (i = 0; i < 3; i++) {
@@ -221,8 +224,8 @@ child_spawn(struct child *c)
 static void
 on_child_exit(uv_process_t *proc, int64_t status, int sig)
 {
-	struct child		*c = proc->data;
-	struct supervisor	*sv = c->sv;
+	struct child *c = proc->data;
+	struct supervisor *sv = c->sv;
 
 	c->running = 0;
 	if (sig != 0)
@@ -242,10 +245,10 @@ on_child_exit(uv_process_t *proc, int64_t status, int sig)
 static void
 on_proc_closed(uv_handle_t *h)
 {
-	struct child		*c = h->data;
-	struct supervisor	*sv = c->sv;
-	char			 delay[32];
-	uint64_t		 up_ms;
+	struct child *c = h->data;
+	struct supervisor *sv = c->sv;
+	char delay[32];
+	uint64_t up_ms;
 
 	c->proc_open = 0;
 	if (sv->stopping) {
@@ -266,7 +269,7 @@ on_proc_closed(uv_handle_t *h)
 static void
 on_restart_timer(uv_timer_t *t)
 {
-	struct child	*c = t->data;
+	struct child *c = t->data;
 
 	if (c->sv->stopping || c->proc_open)
 		return;
@@ -277,16 +280,15 @@ on_restart_timer(uv_timer_t *t)
 static void
 kill_all(struct supervisor *sv, int sig)
 {
-	struct child	*c;
-	size_t		 i;
-	int		 r;
+	struct child *c;
+	size_t i;
+	int r;
 
 	for (i = 0; i < NCHILDREN; i++) {
 		c = &sv->children[i];
 		if (!c->running)
 			continue;
-		if ((r = uv_process_kill(&c->proc, sig)) != 0 &&
-		    r != UV_ESRCH)
+		if ((r = uv_process_kill(&c->proc, sig)) != 0 && r != UV_ESRCH)
 			log_warnx("%s: kill %d: %s", c->name, sig,
 			    uv_strerror(r));
 	}
@@ -299,8 +301,8 @@ kill_all(struct supervisor *sv, int sig)
 static void
 sv_stop(struct supervisor *sv, int sig)
 {
-	char	timeout[32];
-	size_t	i;
+	char timeout[32];
+	size_t i;
 
 	if (sv->stopping) {
 		/*
@@ -330,13 +332,14 @@ sv_stop(struct supervisor *sv, int sig)
 static void
 on_stop_timer(uv_timer_t *t)
 {
-	struct supervisor	*sv = t->data;
-	size_t			 i;
+	struct supervisor *sv = t->data;
+	size_t i;
 
 	for (i = 0; i < NCHILDREN; i++)
 		if (sv->children[i].running)
 			log_warnx("%s still running after stop_timeout: "
-			    "SIGKILL", sv->children[i].name);
+				  "SIGKILL",
+			    sv->children[i].name);
 	sv->unclean = 1;
 	kill_all(sv, SIGKILL);
 }
@@ -345,7 +348,7 @@ on_stop_timer(uv_timer_t *t)
 static void
 sv_check_done(struct supervisor *sv)
 {
-	size_t	i;
+	size_t i;
 
 	if (sv->closed)
 		return;
@@ -364,7 +367,7 @@ sv_check_done(struct supervisor *sv)
 static void
 on_signal(uv_signal_t *h, int sig)
 {
-	struct supervisor	*sv = h->data;
+	struct supervisor *sv = h->data;
 
 	if (sig == SIGHUP) {
 		if (sv->stopping)
@@ -383,7 +386,7 @@ on_signal(uv_signal_t *h, int sig)
 static void
 open_std_fds(void)
 {
-	int	fd;
+	int fd;
 
 	for (fd = 0; fd < 3; fd++) {
 		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
@@ -420,13 +423,13 @@ fmt_ms(uint64_t ms, char *buf, size_t len)
 int
 main(int argc, char **argv)
 {
-	struct supervisor	 sv;
-	enum kw_log_level	 level = KW_LOG_INFO;
-	const char		*name;
-	uv_loop_t		 loop;
-	struct child		*c;
-	size_t			 i;
-	int			 r;
+	struct supervisor sv;
+	enum kw_log_level level = KW_LOG_INFO;
+	const char *name;
+	uv_loop_t loop;
+	struct child *c;
+	size_t i;
+	int r;
 
 	open_std_fds();
 	kw_log_init("kwarden-run", KW_LOG_INFO);
@@ -439,7 +442,8 @@ main(int argc, char **argv)
 	name = kw_conf_str(sv.conf, "run.log_level");
 	if (kw_log_parse_level(name, &level) == -1) {
 		log_warnx("run.log_level: \"%s\" is not "
-		    "debug/info/warn/error", name ? name : "");
+			  "debug/info/warn/error",
+		    name ? name : "");
 		exit(2);
 	}
 	kw_log_init("kwarden-run", level);

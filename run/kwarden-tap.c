@@ -22,33 +22,33 @@
 
 #include "kwarden.h"
 
-#define READ_CHUNK	(64 * 1024)
+#define READ_CHUNK (64 * 1024)
 
 /* A growable output buffer: one line is built here, then written. */
 struct buf {
-	char	*data;
-	size_t	 len;
-	size_t	 cap;
+	char *data;
+	size_t len;
+	size_t cap;
 };
 
-static void	usage_to(FILE *fp);
-static void	usage(void) __attribute__((noreturn));
-static void	die(int code, const char *fmt, ...)
-		    __attribute__((format(printf, 2, 3), noreturn));
-static void	buf_grow(struct buf *b, size_t more);
-static void	buf_add(struct buf *b, const void *p, size_t len);
-static void	buf_addc(struct buf *b, char c);
-static void	buf_printf(struct buf *b, const char *fmt, ...)
-		    __attribute__((format(printf, 2, 3)));
-static void	json_str(struct buf *b, const char *s, size_t len);
-static void	json_base64(struct buf *b, const char *s, size_t len);
-static void	json_double(struct buf *b, double d, int single);
-static void	json_value(struct buf *b, const msgpack_object *o);
-static void	json_key(struct buf *b, const msgpack_object *k);
-static int	type_matches(const msgpack_object *o, const char *type);
-static int	connect_unix(const char *path);
-static void	send_sub(int fd, uint64_t epoch, uint64_t from);
-static void	write_line(const struct buf *b);
+static void usage_to(FILE *fp);
+static void usage(void) __attribute__((noreturn));
+static void die(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+static void buf_grow(struct buf *b, size_t more);
+static void buf_add(struct buf *b, const void *p, size_t len);
+static void buf_addc(struct buf *b, char c);
+static void buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void json_str(struct buf *b, const char *s, size_t len);
+static void json_base64(struct buf *b, const char *s, size_t len);
+static void json_double(struct buf *b, double d, int single);
+static void json_value(struct buf *b, const msgpack_object *o);
+static void json_key(struct buf *b, const msgpack_object *k);
+static int type_matches(const msgpack_object *o, const char *type);
+static int connect_unix(const char *path);
+static void send_sub(int fd, uint64_t epoch, uint64_t from);
+static void write_line(const struct buf *b);
 static const char *object_kind(const msgpack_object *o);
 
 static const char *progname = "kwarden-tap";
@@ -65,7 +65,8 @@ usage_to(FILE *fp)
 	    "  --count N  exit 0 after printing N messages\n"
 	    "  --type T   print only messages whose \"t\" is T\n"
 	    "  --sub E:N  after connecting, ask for replay from seq N of "
-	    "epoch E\n", progname);
+	    "epoch E\n",
+	    progname);
 }
 
 static void
@@ -78,7 +79,7 @@ usage(void)
 static void
 die(int code, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	fprintf(stderr, "%s: ", progname);
 	va_start(ap, fmt);
@@ -91,8 +92,8 @@ die(int code, const char *fmt, ...)
 static void
 buf_grow(struct buf *b, size_t more)
 {
-	size_t	 cap;
-	char	*p;
+	size_t cap;
+	char *p;
 
 	if (b->len + more <= b->cap)
 		return;
@@ -123,8 +124,8 @@ buf_addc(struct buf *b, char c)
 static void
 buf_printf(struct buf *b, const char *fmt, ...)
 {
-	va_list	ap;
-	int	n;
+	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
@@ -142,8 +143,8 @@ buf_printf(struct buf *b, const char *fmt, ...)
 static void
 json_str(struct buf *b, const char *s, size_t len)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i = 0, n;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n;
 
 	buf_addc(b, '"');
 	while (i < len) {
@@ -194,11 +195,11 @@ json_str(struct buf *b, const char *s, size_t len)
 static void
 json_base64(struct buf *b, const char *s, size_t len)
 {
-	static const char	 tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				    "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char	*p = (const unsigned char *)s;
-	uint32_t		 v;
-	size_t			 i;
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t v;
+	size_t i;
 
 	buf_grow(b, 2 + (len + 2) / 3 * 4);
 	buf_addc(b, '"');
@@ -231,8 +232,8 @@ json_base64(struct buf *b, const char *s, size_t len)
 static void
 json_double(struct buf *b, double d, int single)
 {
-	char	text[40];
-	int	prec;
+	char text[40];
+	int prec;
 
 	if (!isfinite(d)) {
 		buf_add(b, "null", 4);
@@ -241,7 +242,7 @@ json_double(struct buf *b, double d, int single)
 	for (prec = single ? 6 : 15; prec <= 17; prec++) {
 		snprintf(text, sizeof(text), "%.*g", prec, d);
 		if (single ? strtof(text, NULL) == (float)d :
-		    strtod(text, NULL) == d)
+			     strtod(text, NULL) == d)
 			break;
 	}
 	buf_add(b, text, strlen(text));
@@ -253,7 +254,7 @@ json_double(struct buf *b, double d, int single)
 static void
 json_value(struct buf *b, const msgpack_object *o)
 {
-	uint32_t	i;
+	uint32_t i;
 
 	switch (o->type) {
 	case MSGPACK_OBJECT_NIL:
@@ -318,7 +319,7 @@ json_value(struct buf *b, const msgpack_object *o)
 static void
 json_key(struct buf *b, const msgpack_object *k)
 {
-	struct buf	tmp = { NULL, 0, 0 };
+	struct buf tmp = { NULL, 0, 0 };
 
 	if (k->type == MSGPACK_OBJECT_STR) {
 		json_str(b, k->via.str.ptr, k->via.str.size);
@@ -338,8 +339,8 @@ json_key(struct buf *b, const msgpack_object *k)
 static int
 type_matches(const msgpack_object *o, const char *type)
 {
-	const msgpack_object_kv	*kv;
-	uint32_t		 i;
+	const msgpack_object_kv *kv;
+	uint32_t i;
 
 	for (i = 0; i < o->via.map.size; i++) {
 		kv = &o->via.map.ptr[i];
@@ -348,8 +349,8 @@ type_matches(const msgpack_object *o, const char *type)
 			continue;
 		return kv->val.type == MSGPACK_OBJECT_STR &&
 		    kv->val.via.str.size == strlen(type) &&
-		    memcmp(kv->val.via.str.ptr, type,
-		    kv->val.via.str.size) == 0;
+		    memcmp(kv->val.via.str.ptr, type, kv->val.via.str.size) ==
+		    0;
 	}
 	return 0;
 }
@@ -384,8 +385,8 @@ object_kind(const msgpack_object *o)
 static int
 connect_unix(const char *path)
 {
-	struct sockaddr_un	sun;
-	int			fd;
+	struct sockaddr_un sun;
+	int fd;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -402,10 +403,10 @@ connect_unix(const char *path)
 static void
 send_sub(int fd, uint64_t epoch, uint64_t from)
 {
-	msgpack_sbuffer	sb;
-	msgpack_packer	pk;
-	size_t		off = 0;
-	ssize_t		n;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t off = 0;
+	ssize_t n;
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -426,8 +427,8 @@ send_sub(int fd, uint64_t epoch, uint64_t from)
 static void
 write_line(const struct buf *b)
 {
-	size_t	off = 0;
-	ssize_t	n;
+	size_t off = 0;
+	ssize_t n;
 
 	while (off < b->len) {
 		n = write(STDOUT_FILENO, b->data + off, b->len - off);
@@ -446,22 +447,22 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "count",	required_argument,	NULL, 'n' },
-		{ "type",	required_argument,	NULL, 't' },
-		{ "sub",	required_argument,	NULL, 's' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ NULL,		0,			NULL, 0 },
+		{ "count", required_argument, NULL, 'n' },
+		{ "type", required_argument, NULL, 't' },
+		{ "sub", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
-	msgpack_unpacker	 up;
-	struct kw_mpscan	 scan;
-	msgpack_unpacked	 res;
-	struct buf		 line = { NULL, 0, 0 };
-	const char		*type = NULL, *src;
-	char			*end;
-	uint64_t		 count = 0, printed = 0, nmsg = 0;
-	uint64_t		 sub_epoch = 0, sub_from = 0;
-	int			 ch, fd, do_sub = 0, ret;
-	ssize_t			 n;
+	msgpack_unpacker up;
+	struct kw_mpscan scan;
+	msgpack_unpacked res;
+	struct buf line = { NULL, 0, 0 };
+	const char *type = NULL, *src;
+	char *end;
+	uint64_t count = 0, printed = 0, nmsg = 0;
+	uint64_t sub_epoch = 0, sub_from = 0;
+	int ch, fd, do_sub = 0, ret;
+	ssize_t n;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -470,8 +471,10 @@ main(int argc, char **argv)
 			count = strtoull(optarg, &end, 10);
 			if (errno || *optarg == '\0' || *optarg == '-' ||
 			    *end != '\0' || count == 0)
-				die(2, "--count: \"%s\" is not a positive "
-				    "number", optarg);
+				die(2,
+				    "--count: \"%s\" is not a positive "
+				    "number",
+				    optarg);
 			break;
 		case 't':
 			type = optarg;
@@ -535,9 +538,10 @@ main(int argc, char **argv)
 		    MSGPACK_UNPACK_SUCCESS) {
 			nmsg++;
 			if (res.data.type != MSGPACK_OBJECT_MAP)
-				die(1, "%s: message %" PRIu64 " is %s, not "
-				    "a map: not a kwarden stream", src, nmsg,
-				    object_kind(&res.data));
+				die(1,
+				    "%s: message %" PRIu64 " is %s, not "
+				    "a map: not a kwarden stream",
+				    src, nmsg, object_kind(&res.data));
 			if (type != NULL && !type_matches(&res.data, type))
 				continue;
 			line.len = 0;
@@ -548,18 +552,24 @@ main(int argc, char **argv)
 				goto done;
 		}
 		if (ret == KW_UNPACK_REFUSED)
-			die(1, "%s: message %" PRIu64 " declares a string, "
+			die(1,
+			    "%s: message %" PRIu64 " declares a string, "
 			    "array or total size larger than a message may "
-			    "be", src, nmsg + 1);
+			    "be",
+			    src, nmsg + 1);
 		if (ret == MSGPACK_UNPACK_PARSE_ERROR)
 			die(1, "%s: malformed msgpack in message %" PRIu64,
 			    src, nmsg + 1);
 		if (ret == MSGPACK_UNPACK_NOMEM_ERROR)
-			die(1, "%s: message %" PRIu64 " nests too deep or "
-			    "is too large for memory", src, nmsg + 1);
+			die(1,
+			    "%s: message %" PRIu64 " nests too deep or "
+			    "is too large for memory",
+			    src, nmsg + 1);
 		if (msgpack_unpacker_message_size(&up) > KW_MSG_MAX)
-			die(1, "%s: message %" PRIu64 " is larger than %u "
-			    "bytes", src, nmsg + 1, KW_MSG_MAX);
+			die(1,
+			    "%s: message %" PRIu64 " is larger than %u "
+			    "bytes",
+			    src, nmsg + 1, KW_MSG_MAX);
 	}
 	if (msgpack_unpacker_message_size(&up) > 0)
 		die(1, "%s: truncated message %" PRIu64 " at end of input",

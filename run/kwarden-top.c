@@ -19,54 +19,54 @@
 #include "kwarden.h"
 #include "top.h"
 
-#define CTL_TIMEOUT_MS	2000
-#define CTL_REPLY_MAX	(16u << 20)	/* a `containers` reply, at most */
-#define COMMIT_IDLE_MS	100		/* a sample's last message: quiet */
-#define DRAW_DELAY_MS	20		/* redraws coalesce */
-#define EXPLAIN_MAX	16384
-#define UNREACHABLE_MS	3000		/* --once: never connected */
+#define CTL_TIMEOUT_MS 2000
+#define CTL_REPLY_MAX  (16u << 20) /* a `containers` reply, at most */
+#define COMMIT_IDLE_MS 100	   /* a sample's last message: quiet */
+#define DRAW_DELAY_MS  20	   /* redraws coalesce */
+#define EXPLAIN_MAX    16384
+#define UNREACHABLE_MS 3000 /* --once: never connected */
 
 struct top;
 
 /* One round of requests on a control socket, one reply line each. */
 struct ctl_round {
-	struct top	*t;
-	int		 daemon;	/* enum top_daemon, or -1: explain */
-	char		 path[108];
-	uv_pipe_t	 pipe;
-	uv_connect_t	 creq;
-	uv_write_t	 wreq;
-	uv_timer_t	 timer;
-	char		 cmds[256];
-	size_t		 nexpect, got;
-	char		*buf;
-	size_t		 len, cap;
-	int		 busy;		/* pipe open, until its close ends */
-	int		 closing;
-	char		 name[128];	/* explain: the container */
+	struct top *t;
+	int daemon; /* enum top_daemon, or -1: explain */
+	char path[108];
+	uv_pipe_t pipe;
+	uv_connect_t creq;
+	uv_write_t wreq;
+	uv_timer_t timer;
+	char cmds[256];
+	size_t nexpect, got;
+	char *buf;
+	size_t len, cap;
+	int busy; /* pipe open, until its close ends */
+	int closing;
+	char name[128]; /* explain: the container */
 };
 
 struct top {
-	uv_loop_t		 loop;
-	struct kw_conf		*conf;
-	struct kw_sub		*sub;
-	char			 sock_path[108];
-	struct top_model	 model;
-	struct top_view		 view;
-	struct top_screen	 screen;
-	struct ctl_round	 ctl[TOP_DAEMON__COUNT];
-	struct ctl_round	 explain;
-	char			 explain_text[EXPLAIN_MAX];
-	uv_timer_t		 tick, commit, draw, deadline;
-	uv_signal_t		 sigint, sigterm, sigwinch;
-	uv_poll_t		 input;
-	uint64_t		 interval_ms, timeout_ms, start_ms;
-	int			 once;
-	int			 color;
-	int			 curses;
-	int			 stopping;
-	int			 rc;
-	SCREEN			*scr;
+	uv_loop_t loop;
+	struct kw_conf *conf;
+	struct kw_sub *sub;
+	char sock_path[108];
+	struct top_model model;
+	struct top_view view;
+	struct top_screen screen;
+	struct ctl_round ctl[TOP_DAEMON__COUNT];
+	struct ctl_round explain;
+	char explain_text[EXPLAIN_MAX];
+	uv_timer_t tick, commit, draw, deadline;
+	uv_signal_t sigint, sigterm, sigwinch;
+	uv_poll_t input;
+	uint64_t interval_ms, timeout_ms, start_ms;
+	int once;
+	int color;
+	int curses;
+	int stopping;
+	int rc;
+	SCREEN *scr;
 };
 
 static const char *progname = "kwarden-top";
@@ -76,10 +76,10 @@ static const char *const ctl_names[TOP_DAEMON__COUNT] = {
 	[TOP_RECORDER] = "recorder",
 };
 
-static void	schedule_draw(struct top *t);
-static void	draw(struct top *t);
-static void	stop(struct top *t, int rc);
-static void	once_check(struct top *t);
+static void schedule_draw(struct top *t);
+static void draw(struct top *t);
+static void stop(struct top *t, int rc);
+static void once_check(struct top *t);
 
 static void
 usage_to(FILE *fp)
@@ -106,12 +106,12 @@ usage_to(FILE *fp)
 	    "P/M/N/X/C sort by\n"
 	    "  cpu/mem/name/excess/class, f filter by class, e explain the "
 	    "selected\n"
-	    "  container (Esc closes), q quit.\n", progname);
+	    "  container (Esc closes), q quit.\n",
+	    progname);
 }
 
-static void
-die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3),
-    noreturn));
+static void die(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
 
 static void
 die(int code, const char *fmt, ...)
@@ -230,14 +230,16 @@ round_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (r->closing)
 		return;
 	if (nread < 0) {
-		round_fail(r, nread == UV_EOF ? "closed before answering" :
-		    uv_strerror((int)nread));
+		round_fail(r,
+		    nread == UV_EOF ? "closed before answering" :
+				      uv_strerror((int)nread));
 		return;
 	}
 	r->len += (size_t)nread;
 	start = r->buf;
-	while (r->got < r->nexpect && (nl = memchr(start, '\n',
-	    r->len - (size_t)(start - r->buf))) != NULL) {
+	while (r->got < r->nexpect &&
+	    (nl = memchr(start, '\n', r->len - (size_t)(start - r->buf))) !=
+		NULL) {
 		*nl = '\0';
 		round_line(r, start);
 		r->got++;
@@ -277,8 +279,9 @@ round_connected(uv_connect_t *req, int status)
 	}
 	b = uv_buf_init(r->cmds, (unsigned)strlen(r->cmds));
 	if (uv_write(&r->wreq, (uv_stream_t *)&r->pipe, &b, 1,
-	    round_written) != 0 || uv_read_start((uv_stream_t *)&r->pipe,
-	    round_alloc, round_read) != 0)
+		round_written) != 0 ||
+	    uv_read_start((uv_stream_t *)&r->pipe, round_alloc, round_read) !=
+		0)
 		round_fail(r, "cannot write the request");
 }
 
@@ -336,7 +339,7 @@ explain_start(struct top *t)
 {
 	struct ctl_round *r = &t->explain;
 	const char *name = t->view.selected_name[0] ? t->view.selected_name :
-	    t->view.selected_id;
+						      t->view.selected_id;
 	char cmd[192];
 	size_t i;
 
@@ -409,8 +412,8 @@ stream_note(struct top *t)
 		    "connected to %s", t->sock_path);
 	else
 		snprintf(m->stream_note, sizeof(m->stream_note),
-		    "%s: %s; reconnecting", t->sock_path, st.last_error[0] ?
-		    st.last_error : "not connected");
+		    "%s: %s; reconnecting", t->sock_path,
+		    st.last_error[0] ? st.last_error : "not connected");
 }
 
 static void
@@ -504,7 +507,8 @@ draw(struct top *t)
 		move(y, 0);
 		for (i = 0; i < l->len && i < (size_t)COLS; i = j) {
 			for (j = i + 1; j < l->len && j < (size_t)COLS &&
-			    l->role[j] == l->role[i]; j++)
+			     l->role[j] == l->role[i];
+			     j++)
 				;
 			attrset(role_attr(t, l->role[i]));
 			addnstr(l->text + i, (int)(j - i));
@@ -531,7 +535,8 @@ on_draw(uv_timer_t *tm)
 static void
 schedule_draw(struct top *t)
 {
-	if (t->curses && !t->stopping && !uv_is_active((uv_handle_t *)&t->draw))
+	if (t->curses && !t->stopping &&
+	    !uv_is_active((uv_handle_t *)&t->draw))
 		uv_timer_start(&t->draw, on_draw, DRAW_DELAY_MS, 0);
 }
 
@@ -561,15 +566,15 @@ next_filter(struct top *t)
 	size_t i;
 
 	if (f[0] == '\0') {
-		snprintf(f, sizeof(t->view.filter), "%s", p->nclasses ?
-		    p->classes[0].name : "none");
+		snprintf(f, sizeof(t->view.filter), "%s",
+		    p->nclasses ? p->classes[0].name : "none");
 		return;
 	}
 	for (i = 0; i < p->nclasses; i++)
 		if (strcmp(f, p->classes[i].name) == 0) {
 			snprintf(f, sizeof(t->view.filter), "%s",
 			    i + 1 < p->nclasses ? p->classes[i + 1].name :
-			    "none");
+						  "none");
 			return;
 		}
 	f[0] = '\0';
@@ -652,11 +657,11 @@ key(struct top *t, int ch)
 		else
 			explain_start(t);
 		break;
-	case 27:	/* Esc */
+	case 27: /* Esc */
 		v->explain = NULL;
 		break;
 	case KEY_RESIZE:
-	case 12:	/* ^L */
+	case 12: /* ^L */
 		clear();
 		break;
 	default:
@@ -736,18 +741,19 @@ on_deadline(uv_timer_t *tm)
 	kw_sub_stats(t->sub, &st);
 	if ((st.connected || t->model.stream_epoch != 0) &&
 	    waited < t->timeout_ms) {
-		uv_timer_start(&t->deadline, on_deadline, t->timeout_ms -
-		    waited, 0);
+		uv_timer_start(&t->deadline, on_deadline,
+		    t->timeout_ms - waited, 0);
 		return;
 	}
 	if (st.connected || t->model.stream_epoch != 0)
-		fprintf(stderr, "%s: %s: no sample within %.1f s (is the "
-		    "reader running?)\n", progname, t->sock_path,
-		    (double)t->timeout_ms / 1000.0);
+		fprintf(stderr,
+		    "%s: %s: no sample within %.1f s (is the "
+		    "reader running?)\n",
+		    progname, t->sock_path, (double)t->timeout_ms / 1000.0);
 	else
 		fprintf(stderr, "%s: %s: the decider is unreachable: %s\n",
-		    progname, t->sock_path, st.last_error[0] ?
-		    st.last_error : "cannot connect");
+		    progname, t->sock_path,
+		    st.last_error[0] ? st.last_error : "cannot connect");
 	stop(t, 1);
 }
 
@@ -816,11 +822,11 @@ load_conf(const char *file, char **sets, size_t nsets, const char *state_dir)
 			die(2, "-o: \"%s\" is not SECTION.KEY=VALUE", arg);
 		*eq = *dot = '\0';
 		if (kw_conf_set(conf, arg, dot + 1, eq + 1, "-o", err,
-		    sizeof(err)) == -1)
+			sizeof(err)) == -1)
 			die(2, "%s", err);
 	}
-	if (state_dir != NULL && kw_conf_apply_state_dir(conf, state_dir, err,
-	    sizeof(err)) == -1)
+	if (state_dir != NULL &&
+	    kw_conf_apply_state_dir(conf, state_dir, err, sizeof(err)) == -1)
 		die(2, "%s", err);
 	return conf;
 }
@@ -829,16 +835,16 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "once",	no_argument,		NULL, '1' },
-		{ "no-color",	no_argument,		NULL, 'n' },
-		{ "interval",	required_argument,	NULL, 'i' },
-		{ "timeout",	required_argument,	NULL, 't' },
-		{ "config",	required_argument,	NULL, 'c' },
-		{ "state-dir",	required_argument,	NULL, 's' },
-		{ "socket-dir",	required_argument,	NULL, 'S' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ "version",	no_argument,		NULL, 'V' },
-		{ NULL,		0,			NULL, 0 },
+		{ "once", no_argument, NULL, '1' },
+		{ "no-color", no_argument, NULL, 'n' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "socket-dir", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
 	};
 	static struct top top;
 	struct top *t = &top;
@@ -855,8 +861,8 @@ main(int argc, char **argv)
 	t->color = nc == NULL || nc[0] == '\0';
 	if ((sets = calloc((size_t)argc, sizeof(*sets))) == NULL)
 		die(1, "out of memory");
-	while ((ch = getopt_long(argc, argv, "c:o:hV", longopts, NULL)) !=
-	    -1) {
+	while (
+	    (ch = getopt_long(argc, argv, "c:o:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case '1':
 			t->once = 1;
@@ -894,7 +900,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind != argc)
-		die(2, "unexpected argument \"%s\" (try --help)", argv[optind]);
+		die(2, "unexpected argument \"%s\" (try --help)",
+		    argv[optind]);
 	if (state_dir != NULL && socket_dir != NULL)
 		die(2, "--state-dir and --socket-dir: give one");
 	if (!t->once && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)))
@@ -908,7 +915,7 @@ main(int argc, char **argv)
 		char err[256];
 
 		if (kw_conf_set(t->conf, "paths", "run_dir", socket_dir,
-		    "--socket-dir", err, sizeof(err)) == -1)
+			"--socket-dir", err, sizeof(err)) == -1)
 			die(2, "%s", err);
 	}
 	kw_conf_sock_path(t->conf, "decider", ".sock", t->sock_path,
@@ -949,8 +956,10 @@ main(int argc, char **argv)
 
 	if (t->once) {
 		t->start_ms = kw_mono_ns() / 1000000;
-		uv_timer_start(&t->deadline, on_deadline, t->timeout_ms <
-		    UNREACHABLE_MS ? t->timeout_ms : UNREACHABLE_MS, 0);
+		uv_timer_start(&t->deadline, on_deadline,
+		    t->timeout_ms < UNREACHABLE_MS ? t->timeout_ms :
+						     UNREACHABLE_MS,
+		    0);
 	} else {
 		curses_start(t);
 		uv_signal_init(&t->loop, &t->sigwinch);

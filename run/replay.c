@@ -26,7 +26,10 @@
 #include "../decider/decider.h"
 #include "replay.h"
 
-static int __attribute__((format(printf, 4, 5)))
+static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
 fail(int code, char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -89,8 +92,8 @@ db_open(const char *path, int immutable, char *err, size_t errlen)
 	    NULL);
 	sqlite3_free(uri);
 	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s", db != NULL ? sqlite3_errmsg(db) :
-		    sqlite3_errstr(rc));
+		snprintf(err, errlen, "%s",
+		    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 		sqlite3_close(db);
 		return NULL;
 	}
@@ -105,10 +108,11 @@ db_has(sqlite3 *db, const char *table, const char *column)
 	sqlite3_stmt *st;
 	int rc, found;
 
-	if (sqlite3_prepare_v2(db, column != NULL ?
-	    "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2" :
-	    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-	    -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db,
+		column != NULL ?
+		    "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2" :
+		    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+		-1, &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
 	if (column != NULL)
@@ -121,27 +125,27 @@ db_has(sqlite3 *db, const char *table, const char *column)
 
 /* A recorded policy row. */
 struct rpolicy {
-	uint64_t	ts, epoch, seq;
-	char		*conf;
-	int		 built;
-	struct policy	 p;
+	uint64_t ts, epoch, seq;
+	char *conf;
+	int built;
+	struct policy p;
 };
 
 struct replay {
 	const struct replay_opts *o;
-	sqlite3		*db;
-	struct rpolicy	*pol;
-	size_t		 npol;
-	struct policy	 fixed;		/* -c FILE: the one policy */
-	struct engine	 eng;
+	sqlite3 *db;
+	struct rpolicy *pol;
+	size_t npol;
+	struct policy fixed; /* -c FILE: the one policy */
+	struct engine eng;
 	struct engine_out out;
-	int		 have_engine;
-	long		 cur_policy;	/* index into pol, -1: fixed */
-	uint64_t	 cur_epoch;
+	int have_engine;
+	long cur_policy; /* index into pol, -1: fixed */
+	uint64_t cur_epoch;
 	struct kw_container_rec *recs;
-	size_t		 nrecs, caprecs;
-	uint64_t	 rec_epoch, rec_sample, rec_ts;
-	int		 rec_docker;
+	size_t nrecs, caprecs;
+	uint64_t rec_epoch, rec_sample, rec_ts;
+	int rec_docker;
 };
 
 /* Defaults or the file, the recorded text, then -o in order. */
@@ -157,8 +161,9 @@ policy_build(const struct replay_opts *o, const char *recorded,
 
 	if ((conf = kw_conf_load(o->conf_file, e, sizeof(e))) == NULL)
 		return fail(REPLAY_EUSAGE, err, errlen, "%s", e);
-	if (recorded != NULL && kw_conf_apply_text(conf, recorded,
-	    "recorded policy", e, sizeof(e)) == -1) {
+	if (recorded != NULL &&
+	    kw_conf_apply_text(conf, recorded, "recorded policy", e,
+		sizeof(e)) == -1) {
 		code = REPLAY_EDB;
 		goto bad;
 	}
@@ -169,8 +174,10 @@ policy_build(const struct replay_opts *o, const char *recorded,
 		    dot == s || dot + 1 == eq ||
 		    (size_t)(dot - s) >= sizeof(section) ||
 		    (size_t)(eq - dot - 1) >= sizeof(key)) {
-			snprintf(e, sizeof(e), "config: -o %s: expected "
-			    "SECTION.KEY=VALUE", s);
+			snprintf(e, sizeof(e),
+			    "config: -o %s: expected "
+			    "SECTION.KEY=VALUE",
+			    s);
 			goto bad;
 		}
 		snprintf(section, sizeof(section), "%.*s", (int)(dot - s), s);
@@ -178,7 +185,7 @@ policy_build(const struct replay_opts *o, const char *recorded,
 		    dot + 1);
 		snprintf(origin, sizeof(origin), "-o %.*s", (int)(eq - s), s);
 		if (kw_conf_set(conf, section, key, eq + 1, origin, e,
-		    sizeof(e)) == -1)
+			sizeof(e)) == -1)
 			goto bad;
 	}
 	if (policy_from_conf(conf, p, pe, sizeof(pe)) == -1) {
@@ -189,8 +196,8 @@ policy_build(const struct replay_opts *o, const char *recorded,
 	return REPLAY_OK;
 bad:
 	kw_conf_free(conf);
-	return fail(code, err, errlen, "%s%s", code == REPLAY_EDB ?
-	    "DB: policy table: " : "", e);
+	return fail(code, err, errlen, "%s%s",
+	    code == REPLAY_EDB ? "DB: policy table: " : "", e);
 }
 
 static int
@@ -201,9 +208,10 @@ load_policies(struct replay *rp, char *err, size_t errlen)
 	const char *text;
 	int rc;
 
-	if (sqlite3_prepare_v2(rp->db, "SELECT ts, epoch, seq, conf FROM "
-	    "policy WHERE conf IS NOT NULL ORDER BY id", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v2(rp->db,
+		"SELECT ts, epoch, seq, conf FROM "
+		"policy WHERE conf IS NOT NULL ORDER BY id",
+		-1, &st, NULL) != SQLITE_OK)
 		return fail(REPLAY_EDB, err, errlen, "DB: policy: %s",
 		    sqlite3_errmsg(rp->db));
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -225,14 +233,13 @@ load_policies(struct replay *rp, char *err, size_t errlen)
 	if (rc != SQLITE_DONE)
 		return fail(REPLAY_EDB, err, errlen, "DB: policy: %s",
 		    rc == SQLITE_ROW ? "out of memory" :
-		    sqlite3_errmsg(rp->db));
+				       sqlite3_errmsg(rp->db));
 	return REPLAY_OK;
 }
 
 /* The recorded policy in force for a sample (see the top). */
 static long
-policy_for(const struct replay *rp, uint64_t epoch, uint64_t seq,
-    uint64_t ts)
+policy_for(const struct replay *rp, uint64_t epoch, uint64_t seq, uint64_t ts)
 {
 	long best = -1;
 	size_t i;
@@ -286,7 +293,7 @@ run_sample(struct replay *rp, uint64_t seq, struct replay_result *res,
 		pp = &rp->pol[pi];
 		if (!pp->built) {
 			if ((code = policy_build(o, pp->conf, &pp->p, err,
-			    errlen)) != REPLAY_OK)
+				 errlen)) != REPLAY_OK)
 				return code;
 			pp->built = 1;
 			res->policies++;
@@ -313,7 +320,7 @@ run_sample(struct replay *rp, uint64_t seq, struct replay_result *res,
 		rp->cur_policy = pi;
 	}
 	if (engine_step_recs(&rp->eng, rp->recs, rp->nrecs, rp->rec_docker,
-	    rp->rec_ts * 1000000000ULL, rp->rec_sample, &rp->out) == -1) {
+		rp->rec_ts * 1000000000ULL, rp->rec_sample, &rp->out) == -1) {
 		res->oom++;
 		return REPLAY_OK;
 	}
@@ -323,7 +330,7 @@ run_sample(struct replay *rp, uint64_t seq, struct replay_result *res,
 	res->last_ts = rp->rec_ts;
 	for (i = 0; i < out->ndeletions; i++)
 		if (strcmp(out->deletions[i].action,
-		    action_name(ACTION_DRY_RUN)) == 0 &&
+			action_name(ACTION_DRY_RUN)) == 0 &&
 		    rp->rec_ts >= o->since_s &&
 		    would_add(res, &out->deletions[i], rp->rec_ts) == NULL)
 			return fail(REPLAY_EDB, err, errlen, "out of memory");
@@ -338,7 +345,8 @@ run_sample(struct replay *rp, uint64_t seq, struct replay_result *res,
 	return REPLAY_OK;
 }
 
-#define COLS "epoch, seq, ts, sample_ns, docker, container_id, name, " \
+#define COLS                                                               \
+	"epoch, seq, ts, sample_ns, docker, container_id, name, "          \
 	"image, class, label_class, identity, docker_state, starts, pid, " \
 	"nprocs, cpu_pct, mem_pct, rss_kb, figures, cpu_pct_procs"
 
@@ -360,9 +368,11 @@ run_samples(struct replay *rp, struct replay_result *res, char *err,
 	size_t ncap;
 	int rc, code = REPLAY_OK;
 
-	if (sqlite3_prepare_v2(rp->db, "SELECT " COLS " FROM containers "
-	    "WHERE sample_ns IS NOT NULL AND (?1 = 0 OR ts <= ?1) "
-	    "ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(rp->db,
+		"SELECT " COLS " FROM containers "
+		"WHERE sample_ns IS NOT NULL AND (?1 = 0 OR ts <= ?1) "
+		"ORDER BY id",
+		-1, &st, NULL) != SQLITE_OK)
 		return fail(REPLAY_EDB, err, errlen, "DB: containers: %s",
 		    sqlite3_errmsg(rp->db));
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)rp->o->until_s);
@@ -370,10 +380,10 @@ run_samples(struct replay *rp, struct replay_result *res, char *err,
 		epoch = (uint64_t)sqlite3_column_int64(st, 0);
 		seq = (uint64_t)sqlite3_column_int64(st, 1);
 		sample = (uint64_t)sqlite3_column_int64(st, 3);
-		if (rp->nrecs > 0 && (epoch != rp->rec_epoch ||
-		    sample != rp->rec_sample)) {
+		if (rp->nrecs > 0 &&
+		    (epoch != rp->rec_epoch || sample != rp->rec_sample)) {
 			if ((code = run_sample(rp, first_seq, res, err,
-			    errlen)) != REPLAY_OK)
+				 errlen)) != REPLAY_OK)
 				break;
 			rp->nrecs = 0;
 		}
@@ -433,11 +443,12 @@ load_did(struct replay *rp, struct replay_result *res, char *err,
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(rp->db, "SELECT container_id, name, class, "
-	    "action, step, reason, result, ts FROM deletions WHERE "
-	    "reason NOT LIKE 'settled:%' AND action NOT IN ('release') AND "
-	    "ts >= ?1 AND (?2 = 0 OR ts <= ?2 + ?3) ORDER BY id", -1, &st,
-	    NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(rp->db,
+		"SELECT container_id, name, class, "
+		"action, step, reason, result, ts FROM deletions WHERE "
+		"reason NOT LIKE 'settled:%' AND action NOT IN ('release') AND "
+		"ts >= ?1 AND (?2 = 0 OR ts <= ?2 + ?3) ORDER BY id",
+		-1, &st, NULL) != SQLITE_OK)
 		return fail(REPLAY_EDB, err, errlen, "DB: deletions: %s",
 		    sqlite3_errmsg(rp->db));
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)o->since_s);
@@ -459,7 +470,7 @@ load_did(struct replay *rp, struct replay_result *res, char *err,
 	if (rc != SQLITE_DONE)
 		return fail(REPLAY_EDB, err, errlen, "DB: deletions: %s",
 		    rc == SQLITE_ROW ? "out of memory" :
-		    sqlite3_errmsg(rp->db));
+				       sqlite3_errmsg(rp->db));
 	return REPLAY_OK;
 }
 
@@ -473,10 +484,10 @@ replay_match(struct replay_events *would, struct replay_events *did)
 		w = &would->e[i];
 		for (j = 0; j < did->n; j++) {
 			d = &did->e[j];
-			if (d->other != -1 || strcmp(d->container_id,
-			    w->container_id) != 0 || strcmp(d->action,
-			    w->action) != 0 || d->step != w->step ||
-			    d->ts + 2 < w->ts ||
+			if (d->other != -1 ||
+			    strcmp(d->container_id, w->container_id) != 0 ||
+			    strcmp(d->action, w->action) != 0 ||
+			    d->step != w->step || d->ts + 2 < w->ts ||
 			    d->ts > w->ts + REPLAY_MATCH_WINDOW_S)
 				continue;
 			w->other = (long)j;
@@ -518,24 +529,30 @@ check_db(struct replay *rp, char *err, size_t errlen)
 		return fail(REPLAY_EDB, err, errlen, "DB: %s: %s", path,
 		    sqlite3_errmsg(rp->db));
 	if (!has || db_has(rp->db, "deletions", NULL) != 1)
-		return fail(REPLAY_EDB, err, errlen, "DB: %s: not a kwarden "
-		    "database (no containers or deletions table)", path);
+		return fail(REPLAY_EDB, err, errlen,
+		    "DB: %s: not a kwarden "
+		    "database (no containers or deletions table)",
+		    path);
 	if (db_has(rp->db, "containers", "sample_ns") != 1)
-		return fail(REPLAY_EDB, err, errlen, "DB: %s: recorded before "
+		return fail(REPLAY_EDB, err, errlen,
+		    "DB: %s: recorded before "
 		    "replay support (containers has no sample_ns column): "
-		    "record with this kwarden version first", path);
+		    "record with this kwarden version first",
+		    path);
 	if (rp->o->conf_file != NULL)
 		return REPLAY_OK;
 	if (db_has(rp->db, "policy", NULL) != 1)
-		return fail(REPLAY_EDB, err, errlen, "DB: %s: recorded before "
+		return fail(REPLAY_EDB, err, errlen,
+		    "DB: %s: recorded before "
 		    "replay support (no policy table): give the policy with "
-		    "-c FILE", path);
+		    "-c FILE",
+		    path);
 	return REPLAY_OK;
 }
 
 int
-replay_run(const struct replay_opts *o, struct replay_result *res,
-    char *err, size_t errlen)
+replay_run(const struct replay_opts *o, struct replay_result *res, char *err,
+    size_t errlen)
 {
 	struct replay rp;
 	char e[512];
@@ -566,9 +583,11 @@ replay_run(const struct replay_opts *o, struct replay_result *res,
 		if ((code = load_policies(&rp, err, errlen)) != REPLAY_OK)
 			goto out;
 		if (rp.npol == 0) {
-			code = fail(REPLAY_EDB, err, errlen, "DB: %s: no policy "
+			code = fail(REPLAY_EDB, err, errlen,
+			    "DB: %s: no policy "
 			    "recorded (recorded before replay support?): give "
-			    "the policy with -c FILE", o->db);
+			    "the policy with -c FILE",
+			    o->db);
 			goto out;
 		}
 	}

@@ -12,24 +12,47 @@
 
 /* Fields of `containers` the table shows in their own columns. */
 static const char *const ctr_known[] = {
-	"container_id", "name", "image", "class", "pid", "nprocs", "cpu_pct",
-	"mem_pct", "rss_kb", "state",
+	"container_id",
+	"name",
+	"image",
+	"class",
+	"pid",
+	"nprocs",
+	"cpu_pct",
+	"mem_pct",
+	"rss_kb",
+	"state",
 	/* The cgroup's own figures: columns for them are still to come. */
-	"figures", "cpu_pct_procs", "mem_usage_kb", "anon_kb", "mem_limit_kb",
-	"nr_throttled", "throttled_ns", "oom_kills", "psi_cpu_some",
-	"psi_mem_some", "psi_mem_full",
+	"figures",
+	"cpu_pct_procs",
+	"mem_usage_kb",
+	"anon_kb",
+	"mem_limit_kb",
+	"nr_throttled",
+	"throttled_ns",
+	"oom_kills",
+	"psi_cpu_some",
+	"psi_mem_some",
+	"psi_mem_full",
 };
 /* Names a working set may come under, the first present wins. */
 static const char *const ws_keys[] = {
-	"working_set_kb", "ws_kb", "mem_working_set_kb",
+	"working_set_kb",
+	"ws_kb",
+	"mem_working_set_kb",
 };
 /* Fields of `policy` the header shows in their own places. */
 static const char *const policy_known[] = {
-	"cpu_threshold", "mem_threshold", "window_ms", "action", "acting_as",
-	"protect", "classes",
+	"cpu_threshold",
+	"mem_threshold",
+	"window_ms",
+	"action",
+	"acting_as",
+	"protect",
+	"classes",
 };
 
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 void
 top_model_init(struct top_model *m)
@@ -113,14 +136,14 @@ top_model_msg(struct top_model *m, const struct kw_msg *msg, char *err,
 		return 0;
 	case KW_MSG_CONTAINER:
 		if (!p->have_sys)
-			return 0;	/* the rest of a sample we joined late */
+			return 0; /* the rest of a sample we joined late */
 		if (grow(&p->ctrs, p->nctrs, &p->ctrs_cap,
-		    sizeof(p->ctrs[0])) == -1) {
+			sizeof(p->ctrs[0])) == -1) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
 		if (kw_container_unpack(msg->obj, &p->ctrs[p->nctrs], err,
-		    errlen) == -1)
+			errlen) == -1)
 			return -1;
 		p->nctrs++;
 		return 0;
@@ -128,12 +151,12 @@ top_model_msg(struct top_model *m, const struct kw_msg *msg, char *err,
 		if (!p->have_sys)
 			return 0;
 		if (grow(&p->procs, p->nprocs, &p->procs_cap,
-		    sizeof(p->procs[0])) == -1) {
+			sizeof(p->procs[0])) == -1) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
 		if (kw_proc_rec_unpack(msg->obj, &p->procs[p->nprocs], err,
-		    errlen) == -1)
+			errlen) == -1)
 			return -1;
 		p->nprocs++;
 		return 0;
@@ -150,7 +173,7 @@ top_model_msg(struct top_model *m, const struct kw_msg *msg, char *err,
 			m->nactions++;
 		return 0;
 	default:
-		return 0;	/* not ours to show */
+		return 0; /* not ours to show */
 	}
 }
 
@@ -163,9 +186,9 @@ top_model_action(const struct top_model *m, size_t i)
 	    TOP_ACTIONS_MAX];
 }
 
-static void	collect_extra(const json_t *o, const char *const *known,
-		    size_t nknown, const char *const *also, size_t nalso,
-		    char *buf, size_t len);
+static void collect_extra(const json_t *o, const char *const *known,
+    size_t nknown, const char *const *also, size_t nalso, char *buf,
+    size_t len);
 
 /* JSON helpers: absent or of another type reads as zero or "". */
 
@@ -183,7 +206,8 @@ juint(const json_t *o, const char *key)
 	const json_t *v = json_object_get(o, key);
 
 	if (json_is_integer(v))
-		return json_integer_value(v) < 0 ? 0 :
+		return json_integer_value(v) < 0 ?
+		    0 :
 		    (uint64_t)json_integer_value(v);
 	if (json_is_real(v) && json_real_value(v) > 0)
 		return (uint64_t)json_real_value(v);
@@ -195,8 +219,8 @@ jstr(const json_t *o, const char *key, char *buf, size_t len)
 {
 	const json_t *v = json_object_get(o, key);
 
-	snprintf(buf, len, "%s", json_is_string(v) ? json_string_value(v) :
-	    "");
+	snprintf(buf, len, "%s",
+	    json_is_string(v) ? json_string_value(v) : "");
 }
 
 /* One reply line as a JSON object; NULL with err otherwise. */
@@ -225,8 +249,7 @@ load_object(const char *line, char *err, size_t errlen)
 }
 
 void
-top_model_unreachable(struct top_model *m, enum top_daemon d,
-    const char *why)
+top_model_unreachable(struct top_model *m, enum top_daemon d, const char *why)
 {
 	struct top_health *h = &m->health[d];
 
@@ -261,8 +284,8 @@ top_model_status(struct top_model *m, enum top_daemon d, const char *line,
 	sub = json_object_get(o, d == TOP_RECORDER ? "sub" : "reader");
 	if (json_is_object(sub)) {
 		h->in_seq = juint(sub, "last_seq");
-		h->in_connected = json_is_true(json_object_get(sub,
-		    "connected"));
+		h->in_connected =
+		    json_is_true(json_object_get(sub, "connected"));
 	}
 	v = json_object_get(o, "last_snapshot_age_s");
 	if (json_is_number(v))
@@ -288,7 +311,8 @@ join_strings(const json_t *a, char *buf, size_t len)
 	int n;
 
 	buf[0] = '\0';
-	json_array_foreach(a, i, v) {
+	json_array_foreach(a, i, v)
+	{
 		if (!json_is_string(v))
 			continue;
 		n = snprintf(buf + off, len - off, "%s%s", off ? "," : "",
@@ -322,10 +346,11 @@ top_model_policy(struct top_model *m, const char *line, char *err,
 		jstr(o, "action", p->action, sizeof(p->action));
 	join_strings(json_object_get(o, "protect"), p->protect,
 	    sizeof(p->protect));
-	collect_extra(o, policy_known, NELEM(policy_known), NULL, 0,
-	    p->extra, sizeof(p->extra));
+	collect_extra(o, policy_known, NELEM(policy_known), NULL, 0, p->extra,
+	    sizeof(p->extra));
 	a = json_object_get(o, "classes");
-	json_array_foreach(a, i, e) {
+	json_array_foreach(a, i, e)
+	{
 		if (p->nclasses == TOP_CLASS_MAX)
 			break;
 		c = &p->classes[p->nclasses++];
@@ -350,8 +375,7 @@ value_text(const json_t *v, char *buf, size_t len)
 		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
 	else if (json_is_real(v))
 		snprintf(buf, len, "%.4g", json_real_value(v));
-	else if ((t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) !=
-	    NULL) {
+	else if ((t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) != NULL) {
 		snprintf(buf, len, "%s", t);
 		free(t);
 	} else
@@ -384,9 +408,9 @@ collect_extra(const json_t *o, const char *const *known, size_t nknown,
 	int n;
 
 	buf[0] = '\0';
-	json_object_foreach((json_t *)o, key, v) {
-		if (is_known(key, known, nknown) ||
-		    is_known(key, also, nalso))
+	json_object_foreach((json_t *)o, key, v)
+	{
+		if (is_known(key, known, nknown) || is_known(key, also, nalso))
 			continue;
 		value_text(v, val, sizeof(val));
 		n = snprintf(buf + off, len - off, "%s%s=%s", off ? " " : "",
@@ -407,8 +431,8 @@ ctl_ctr_fill(struct top_ctl_ctr *c, const json_t *e)
 	jstr(e, "state", c->state, sizeof(c->state));
 	for (i = 0; i < NELEM(ws_keys) && c->ws_kb == 0; i++)
 		c->ws_kb = juint(e, ws_keys[i]);
-	collect_extra(e, ctr_known, NELEM(ctr_known), ws_keys,
-	    NELEM(ws_keys), c->extra, sizeof(c->extra));
+	collect_extra(e, ctr_known, NELEM(ctr_known), ws_keys, NELEM(ws_keys),
+	    c->extra, sizeof(c->extra));
 }
 
 int
@@ -428,7 +452,8 @@ top_model_containers(struct top_model *m, const char *line, char *err,
 		return -1;
 	}
 	m->nctl = 0;
-	json_array_foreach(a, i, e) {
+	json_array_foreach(a, i, e)
+	{
 		if (!json_is_object(e))
 			continue;
 		if (grow(&m->ctl, m->nctl, &m->ctl_cap, sizeof(m->ctl[0])) ==
@@ -458,15 +483,16 @@ top_explain_text(const char *name, const char *line, char *out, size_t len)
 		return;
 	}
 	e = json_object_get(o, "error");
-	if (json_is_string(e) && strcmp(json_string_value(e),
-	    "unknown command") == 0)
+	if (json_is_string(e) &&
+	    strcmp(json_string_value(e), "unknown command") == 0)
 		snprintf(out, len, "explain %s: not supported by this decider",
 		    name);
 	else if (json_is_string(e))
 		snprintf(out, len, "explain %s: %s", name,
 		    json_string_value(e));
-	else if ((t = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
-	    JSON_REAL_PRECISION(6))) != NULL) {
+	else if ((t = json_dumps(o,
+		      JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+			  JSON_REAL_PRECISION(6))) != NULL) {
 		snprintf(out, len, "explain %s:\n%s", name, t);
 		free(t);
 	} else

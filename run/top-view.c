@@ -12,14 +12,14 @@
 
 #include "top.h"
 
-#define NAME_W		24
-#define CLASS_W		6
-#define PCT_W		6
-#define BAR_W		12
-#define MEM_W		7
-#define EXCESS_W	7
-#define BOTTOM_ROWS	5	/* actions, processes: rows each, full screen */
-#define ONCE_ROWS	10	/* and in --once */
+#define NAME_W	    24
+#define CLASS_W	    6
+#define PCT_W	    6
+#define BAR_W	    12
+#define MEM_W	    7
+#define EXCESS_W    7
+#define BOTTOM_ROWS 5  /* actions, processes: rows each, full screen */
+#define ONCE_ROWS   10 /* and in --once */
 
 static const char *const sort_names[TOP_SORT__COUNT] = {
 	[TOP_SORT_EXCESS] = "excess",
@@ -108,8 +108,8 @@ void
 top_sort_rows(struct top_row *rows, size_t n, enum top_sort sort, int reverse)
 {
 	if (n > 1)
-		qsort_r(rows, n, sizeof(rows[0]), reverse ? cmp_reverse :
-		    cmp_forward, &sort);
+		qsort_r(rows, n, sizeof(rows[0]),
+		    reverse ? cmp_reverse : cmp_forward, &sort);
 }
 
 size_t
@@ -142,7 +142,8 @@ top_bar(char *text, unsigned char *role, size_t width, double value,
 		if (i < fill) {
 			text[1 + i] = '#';
 			role[1 + i] = threshold > 0 && i >= mark ?
-			    TOP_ROLE_HOT : TOP_ROLE_OK;
+			    TOP_ROLE_HOT :
+			    TOP_ROLE_OK;
 		} else {
 			text[1 + i] = threshold > 0 && i == mark ? '|' : ' ';
 			role[1 + i] = TOP_ROLE_DIM;
@@ -242,10 +243,11 @@ top_rows(const struct top_model *m, const char *filter, enum top_sort sort,
 			continue;
 		r = &rows[(*n)++];
 		r->rec = s->ctrs[i];
-		r->excess = m->policy.known ? top_excess(r->rec.cpu_pct,
-		    r->rec.mem_pct, m->policy.cpu_threshold,
-		    m->policy.mem_threshold) : (r->rec.cpu_pct >
-		    r->rec.mem_pct ? r->rec.cpu_pct : r->rec.mem_pct);
+		r->excess = m->policy.known ?
+		    top_excess(r->rec.cpu_pct, r->rec.mem_pct,
+			m->policy.cpu_threshold, m->policy.mem_threshold) :
+		    (r->rec.cpu_pct > r->rec.mem_pct ? r->rec.cpu_pct :
+						       r->rec.mem_pct);
 		if ((c = ctl_find(m, r->rec.container_id)) != NULL) {
 			memcpy(r->state, c->state, sizeof(r->state));
 			memcpy(r->extra, c->extra, sizeof(r->extra));
@@ -259,9 +261,9 @@ top_rows(const struct top_model *m, const char *filter, enum top_sort sort,
 /* Building lines. */
 
 struct frame {
-	struct top_screen	*s;
-	size_t			 width;
-	int			 failed;	/* out of memory */
+	struct top_screen *s;
+	size_t width;
+	int failed; /* out of memory */
 };
 
 static struct top_line *
@@ -298,8 +300,8 @@ put_raw(struct frame *f, struct top_line *l, enum top_role role,
 	if (l == NULL)
 		return;
 	for (i = 0; text[i] != '\0' && l->len < f->width; i++) {
-		l->text[l->len] = text[i] >= 0x20 && text[i] < 0x7f ?
-		    text[i] : '?';
+		l->text[l->len] =
+		    text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
 		l->role[l->len++] = (unsigned char)role;
 	}
 	l->text[l->len] = '\0';
@@ -416,18 +418,21 @@ render_host(struct frame *f, const struct top_model *m, uint64_t now_ns)
 	}
 	top_fmt_kb(used, sizeof(used), y->mem_used_kb);
 	top_fmt_kb(total, sizeof(total), y->mem_total_kb);
-	mem_pct = y->mem_total_kb ? 100.0 * (double)y->mem_used_kb /
-	    (double)y->mem_total_kb : 0;
-	top_fmt_age(age, sizeof(age), now_ns > s->ts_ns ?
-	    (double)(now_ns - s->ts_ns) / 1e9 : 0);
+	mem_pct = y->mem_total_kb ?
+	    100.0 * (double)y->mem_used_kb / (double)y->mem_total_kb :
+	    0;
+	top_fmt_age(age, sizeof(age),
+	    now_ns > s->ts_ns ? (double)(now_ns - s->ts_ns) / 1e9 : 0);
 	put(f, l, TOP_ROLE_NORMAL, "  host cpu ");
 	put(f, l, TOP_ROLE_BOLD, "%.1f%%", y->cpu_pct);
 	put(f, l, TOP_ROLE_NORMAL, "  mem ");
 	put(f, l, TOP_ROLE_BOLD, "%s/%s %.1f%%", used, total, mem_pct);
 	put(f, l, TOP_ROLE_NORMAL, "  procs %llu  containers %zu  sample ",
 	    (unsigned long long)y->nprocs, s->nctrs);
-	put(f, l, now_ns > s->ts_ns + 5000000000ULL ? TOP_ROLE_WARN :
-	    TOP_ROLE_NORMAL, "%s ago", age);
+	put(f, l,
+	    now_ns > s->ts_ns + 5000000000ULL ? TOP_ROLE_WARN :
+						TOP_ROLE_NORMAL,
+	    "%s ago", age);
 }
 
 static void
@@ -455,9 +460,9 @@ render_link(struct frame *f, const struct top_model *m)
 	else if (strcmp(d->docker_state, "connected") == 0)
 		put(f, l, TOP_ROLE_OK, "connected");
 	else
-		put(f, l, TOP_ROLE_HOT, "%s%s%s", d->docker_state[0] ?
-		    d->docker_state : "?", d->docker_error[0] ? ": " : "",
-		    d->docker_error);
+		put(f, l, TOP_ROLE_HOT, "%s%s%s",
+		    d->docker_state[0] ? d->docker_state : "?",
+		    d->docker_error[0] ? ": " : "", d->docker_error);
 }
 
 /* Records of the stream that did not have the shape of their type. */
@@ -466,9 +471,11 @@ render_bad(struct frame *f, const struct top_model *m)
 {
 	if (m->bad_records == 0)
 		return;
-	put(f, line_new(f), TOP_ROLE_HOT, "  %llu record%s refused, the "
-	    "last: %s", (unsigned long long)m->bad_records,
-	    m->bad_records == 1 ? "" : "s", m->bad_record);
+	put(f, line_new(f), TOP_ROLE_HOT,
+	    "  %llu record%s refused, the "
+	    "last: %s",
+	    (unsigned long long)m->bad_records, m->bad_records == 1 ? "" : "s",
+	    m->bad_record);
 }
 
 static void
@@ -480,7 +487,8 @@ render_policy(struct frame *f, const struct top_model *m)
 
 	put(f, l, TOP_ROLE_NORMAL, "policy ");
 	if (!p->known) {
-		put(f, l, TOP_ROLE_DIM, "unknown (decider.ctl does not "
+		put(f, l, TOP_ROLE_DIM,
+		    "unknown (decider.ctl does not "
 		    "answer)");
 		return;
 	}
@@ -515,11 +523,12 @@ behind(const struct top_model *m, enum top_daemon d)
 	if (!m->health_known[d == TOP_DECIDER ? TOP_READER : TOP_DECIDER] ||
 	    !up->reachable)
 		return -1;
-	if (d == TOP_RECORDER)	/* what it has not committed yet */
+	if (d == TOP_RECORDER) /* what it has not committed yet */
 		return up->pub_seq > up->acked_seq ?
-		    (int64_t)(up->pub_seq - up->acked_seq) : 0;
+		    (int64_t)(up->pub_seq - up->acked_seq) :
+		    0;
 	return up->pub_seq > h->in_seq ? (int64_t)(up->pub_seq - h->in_seq) :
-	    0;
+					 0;
 }
 
 static void
@@ -547,9 +556,12 @@ render_health(struct frame *f, const struct top_model *m)
 		top_fmt_age(up, sizeof(up), h->uptime_s);
 		put(f, l, TOP_ROLE_NORMAL, "up %s", up);
 		if ((b = behind(m, (enum top_daemon)d)) >= 0)
-			put(f, l, b > (d == TOP_RECORDER ? 10000 : 2) ?
-			    TOP_ROLE_WARN : TOP_ROLE_NORMAL, " behind %lld %s%s",
-			    (long long)b, d == TOP_RECORDER ? "msg" : "sample",
+			put(f, l,
+			    b > (d == TOP_RECORDER ? 10000 : 2) ?
+				TOP_ROLE_WARN :
+				TOP_ROLE_NORMAL,
+			    " behind %lld %s%s", (long long)b,
+			    d == TOP_RECORDER ? "msg" : "sample",
 			    b == 1 ? "" : "s");
 		if (d == TOP_READER && h->samples_failed > 0)
 			put(f, l, TOP_ROLE_WARN, " failed %llu",
@@ -593,8 +605,11 @@ render_classes(struct frame *f, const struct top_model *m, size_t nnone)
 	for (i = 0; i < p->nclasses; i++) {
 		c = &p->classes[i];
 		put(f, l, TOP_ROLE_NORMAL, "  %s ", c->name);
-		put(f, l, c->running > 0 && c->alive <= c->min_alive ?
-		    TOP_ROLE_WARN : TOP_ROLE_BOLD, "%lld", (long long)c->alive);
+		put(f, l,
+		    c->running > 0 && c->alive <= c->min_alive ?
+			TOP_ROLE_WARN :
+			TOP_ROLE_BOLD,
+		    "%lld", (long long)c->alive);
 		put(f, l, TOP_ROLE_NORMAL, "/%lld alive, min %lld",
 		    (long long)c->running, (long long)c->min_alive);
 		if (c->running > 0 && c->alive <= c->min_alive)
@@ -614,8 +629,10 @@ table_title(struct frame *f, const struct top_model *m,
 	char cpu_t[32], mem_t[32], name[32];
 	const char *mark = v->reverse ? "^" : "v";
 
-#define TITLE(col, text) (snprintf(name, sizeof(name), "%s%s", text,	\
-    v->sort == (col) ? mark : ""), name)
+#define TITLE(col, text)                            \
+	(snprintf(name, sizeof(name), "%s%s", text, \
+	     v->sort == (col) ? mark : ""),         \
+	    name)
 	if (m->policy.known) {
 		snprintf(cpu_t, sizeof(cpu_t), "cpu vs %.0f%%",
 		    m->policy.cpu_threshold);
@@ -649,8 +666,8 @@ table_row(struct frame *f, const struct top_model *m, const struct top_row *r,
 	struct top_line *l = line_new(f);
 	char buf[64], state[TOP_STATE_LEN + TOP_EXTRA_LEN + 2];
 
-	cell(f, l, TOP_ROLE_NORMAL, NAME_W, r->rec.name[0] ? r->rec.name :
-	    r->rec.container_id);
+	cell(f, l, TOP_ROLE_NORMAL, NAME_W,
+	    r->rec.name[0] ? r->rec.name : r->rec.container_id);
 	cell(f, l, TOP_ROLE_NORMAL, CLASS_W, r->rec.class_name);
 	fmt_pct(buf, sizeof(buf), r->rec.cpu_pct);
 	cell_right(f, l, level(r->rec.cpu_pct, p->cpu_threshold, p->known),
@@ -666,12 +683,18 @@ table_row(struct frame *f, const struct top_model *m, const struct top_row *r,
 		snprintf(buf, sizeof(buf), "%+.1f", r->excess);
 	else
 		snprintf(buf, sizeof(buf), "-");
-	cell_right(f, l, p->known && r->excess > 0 ? TOP_ROLE_HOT :
-	    TOP_ROLE_NORMAL, EXCESS_W, buf);
-	snprintf(state, sizeof(state), "%s%s%s", r->state[0] ? r->state :
-	    (m->ctl_known ? "gone" : "?"), r->extra[0] ? " " : "", r->extra);
-	put(f, l, strcmp(state, "running") == 0 || strncmp(state, "running ",
-	    8) == 0 ? TOP_ROLE_NORMAL : TOP_ROLE_WARN, "%s", state);
+	cell_right(f, l,
+	    p->known && r->excess > 0 ? TOP_ROLE_HOT : TOP_ROLE_NORMAL,
+	    EXCESS_W, buf);
+	snprintf(state, sizeof(state), "%s%s%s",
+	    r->state[0] ? r->state : (m->ctl_known ? "gone" : "?"),
+	    r->extra[0] ? " " : "", r->extra);
+	put(f, l,
+	    strcmp(state, "running") == 0 ||
+		    strncmp(state, "running ", 8) == 0 ?
+		TOP_ROLE_NORMAL :
+		TOP_ROLE_WARN,
+	    "%s", state);
 	if (selected && l != NULL) {
 		pad(f, l, f->width);
 		memset(l->role, TOP_ROLE_SELECTED, l->len);
@@ -691,15 +714,17 @@ table_detail(struct frame *f, const struct top_row *r)
 	}
 	top_fmt_kb(rss, sizeof(rss), r->rec.rss_kb);
 	put(f, l, TOP_ROLE_BOLD, "%s", r->rec.name);
-	put(f, l, TOP_ROLE_NORMAL, "  id %.12s  image %s  pid %d  procs %u"
-	    "  rss %s", r->rec.container_id, r->rec.image, (int)r->rec.pid,
+	put(f, l, TOP_ROLE_NORMAL,
+	    "  id %.12s  image %s  pid %d  procs %u"
+	    "  rss %s",
+	    r->rec.container_id, r->rec.image, (int)r->rec.pid,
 	    (unsigned)r->rec.nprocs, rss);
 	if (r->ws_kb) {
 		top_fmt_kb(ws, sizeof(ws), r->ws_kb);
 		put(f, l, TOP_ROLE_NORMAL, "  working set %s", ws);
 	}
-	put(f, l, TOP_ROLE_NORMAL, "  state %s%s%s", r->state[0] ? r->state :
-	    "?", r->extra[0] ? "  " : "", r->extra);
+	put(f, l, TOP_ROLE_NORMAL, "  state %s%s%s",
+	    r->state[0] ? r->state : "?", r->extra[0] ? "  " : "", r->extra);
 }
 
 static void
@@ -720,18 +745,19 @@ render_actions(struct frame *f, const struct top_model *m, size_t max,
 		put(f, line_new(f), TOP_ROLE_DIM, "none");
 		return;
 	}
-	for (i = 0; i + 1 < max && (a = top_model_action(m, i)) != NULL;
-	    i++) {
+	for (i = 0; i + 1 < max && (a = top_model_action(m, i)) != NULL; i++) {
 		l = line_new(f);
-		top_fmt_age(age, sizeof(age), now_ns > a->ts_ns ?
-		    (double)(now_ns - a->ts_ns) / 1e9 : 0);
+		top_fmt_age(age, sizeof(age),
+		    now_ns > a->ts_ns ? (double)(now_ns - a->ts_ns) / 1e9 : 0);
 		cell_right(f, l, TOP_ROLE_DIM, 7, age);
-		cell(f, l, TOP_ROLE_NORMAL, NAME_W, a->rec.name[0] ?
-		    a->rec.name : a->rec.container_id);
+		cell(f, l, TOP_ROLE_NORMAL, NAME_W,
+		    a->rec.name[0] ? a->rec.name : a->rec.container_id);
 		cell(f, l, TOP_ROLE_NORMAL, CLASS_W, a->rec.class_name);
 		cell(f, l, TOP_ROLE_BOLD, 7, a->rec.action);
-		put(f, l, strcmp(a->rec.result, "ok") == 0 ? TOP_ROLE_OK :
-		    TOP_ROLE_HOT, "%s", a->rec.result);
+		put(f, l,
+		    strcmp(a->rec.result, "ok") == 0 ? TOP_ROLE_OK :
+						       TOP_ROLE_HOT,
+		    "%s", a->rec.result);
 		put(f, l, TOP_ROLE_NORMAL, "  %s", a->rec.reason);
 	}
 }
@@ -804,8 +830,8 @@ render_procs(struct frame *f, const struct top_model *m, size_t max)
 		cell_right(f, l, TOP_ROLE_NORMAL, PCT_W, buf);
 		top_fmt_kb(buf, sizeof(buf), order[i]->rss_kb);
 		cell_right(f, l, TOP_ROLE_NORMAL, MEM_W, buf);
-		put(f, l, TOP_ROLE_DIM, "%.40s", ctr_name(m,
-		    order[i]->container_id));
+		put(f, l, TOP_ROLE_DIM, "%.40s",
+		    ctr_name(m, order[i]->container_id));
 	}
 	free(order);
 }
@@ -837,9 +863,10 @@ render_keys(struct frame *f, const struct top_view *v)
 {
 	struct top_line *l = line_new(f);
 
-	put(f, l, TOP_ROLE_DIM, "up/down select  s sort: %s  r reverse  "
-	    "f filter: %s  e explain  q quit", top_sort_name(v->sort),
-	    v->filter[0] ? v->filter : "all");
+	put(f, l, TOP_ROLE_DIM,
+	    "up/down select  s sort: %s  r reverse  "
+	    "f filter: %s  e explain  q quit",
+	    top_sort_name(v->sort), v->filter[0] ? v->filter : "all");
 }
 
 int
@@ -872,7 +899,7 @@ top_render(const struct top_model *m, struct top_view *v, uint64_t now_ns,
 	render_policy(&f, m);
 	render_health(&f, m);
 	render_classes(&f, m, nnone);
-	head = s->n + 1;	/* and a blank line */
+	head = s->n + 1; /* and a blank line */
 	line_new(&f);
 
 	/* Rows for each part: everything in --once, else what fits. */
@@ -890,8 +917,9 @@ top_render(const struct top_model *m, struct top_view *v, uint64_t now_ns,
 		want = nproc;
 		nproc = nproc > BOTTOM_ROWS + 1 ? BOTTOM_ROWS + 1 : nproc;
 		/* title, detail line and keys; the bottom parts after a blank */
-		avail = (size_t)v->height > head + 3 ? (size_t)v->height -
-		    head - 3 : 1;
+		avail = (size_t)v->height > head + 3 ?
+		    (size_t)v->height - head - 3 :
+		    1;
 		bottom = v->explain != NULL ? nexplain + 1 : nact + nproc + 2;
 		/* An empty table still takes a line, to say so. */
 		lines = nrows ? nrows : 1;
@@ -930,11 +958,12 @@ top_render(const struct top_model *m, struct top_view *v, uint64_t now_ns,
 
 	table_title(&f, m, v);
 	if (nrows == 0)
-		put(&f, line_new(&f), TOP_ROLE_DIM, m->cur.nctrs ?
-		    "no container of class %s" : "no containers",
+		put(&f, line_new(&f), TOP_ROLE_DIM,
+		    m->cur.nctrs ? "no container of class %s" :
+				   "no containers",
 		    v->filter);
-	for (i = v->height > 0 ? v->scroll : 0; i < nrows &&
-	    (v->height <= 0 || i < v->scroll + table); i++)
+	for (i = v->height > 0 ? v->scroll : 0;
+	     i < nrows && (v->height <= 0 || i < v->scroll + table); i++)
 		table_row(&f, m, &rows[i], v->height > 0 && i == v->selected);
 	if (v->height > 0) {
 		if (nrows > 0) {

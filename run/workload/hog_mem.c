@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STEP_MB		16
-#define MB		(1024UL * 1024UL)
+#define STEP_MB 16
+#define MB	(1024UL * 1024UL)
 
 static volatile sig_atomic_t stop;
 

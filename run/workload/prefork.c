@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MB	(1024UL * 1024UL)
+#define MB (1024UL * 1024UL)
 
 static volatile sig_atomic_t stop;
 

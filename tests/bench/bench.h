@@ -21,7 +21,7 @@
 static inline uint64_t
 bench_ns(clockid_t clk)
 {
-	struct timespec	ts;
+	struct timespec ts;
 
 	clock_gettime(clk, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
@@ -44,7 +44,7 @@ bench_tv_ns(const struct timeval *tv)
 static inline void
 bench_self_cpu(uint64_t *user_ns, uint64_t *sys_ns)
 {
-	struct rusage	ru;
+	struct rusage ru;
 
 	getrusage(RUSAGE_SELF, &ru);
 	*user_ns = bench_tv_ns(&ru.ru_utime);
@@ -60,10 +60,10 @@ static inline int
 bench_run(char *const argv[], uint64_t *user_ns, uint64_t *sys_ns,
     uint64_t *wall_ns)
 {
-	struct rusage	ru;
-	uint64_t	t0;
-	pid_t		pid;
-	int		status, fd;
+	struct rusage ru;
+	uint64_t t0;
+	pid_t pid;
+	int status, fd;
 
 	t0 = bench_wall_ns();
 	if ((pid = fork()) == -1)
@@ -86,7 +86,7 @@ bench_run(char *const argv[], uint64_t *user_ns, uint64_t *sys_ns,
 static int
 bench_cmp_double(const void *a, const void *b)
 {
-	double	x = *(const double *)a, y = *(const double *)b;
+	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
 }
@@ -95,7 +95,7 @@ bench_cmp_double(const void *a, const void *b)
 static inline double
 bench_median(const double *v, size_t n)
 {
-	double	*c, m;
+	double *c, m;
 
 	if (n == 0)
 		return 0;

@@ -16,7 +16,7 @@
 #include "reader.h"
 #include "bench.h"
 
-#define MAXREPS	1000
+#define MAXREPS 1000
 
 int
 main(int argc, char **argv)
@@ -43,21 +43,23 @@ main(int argc, char **argv)
 			cgroot = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: cgbench [-r REPS] [-p PROC] "
+			fprintf(stderr,
+			    "usage: cgbench [-r REPS] [-p PROC] "
 			    "[-c CGROUP_ROOT]\n");
 			return 2;
 		}
 	if (reps < 1 || reps > MAXREPS)
 		reps = 9;
 	kw_snapshot_init(&snap);
-	if ((pf = procfs_new(proc)) == NULL || cgstat_init(&cg, cgroot,
-	    proc) == -1) {
+	if ((pf = procfs_new(proc)) == NULL ||
+	    cgstat_init(&cg, cgroot, proc) == -1) {
 		fprintf(stderr, "cgbench: cannot read %s or %s\n", proc,
 		    cgroot);
 		return 1;
 	}
 	cg.detail_every = getenv("KW_CG_DETAIL_EVERY") != NULL ?
-	    strtoull(getenv("KW_CG_DETAIL_EVERY"), NULL, 10) : 5;
+	    strtoull(getenv("KW_CG_DETAIL_EVERY"), NULL, 10) :
+	    5;
 	if (cg.detail_every < 1)
 		cg.detail_every = 1;
 	/* Warm both: the caches of a running reader. */

@@ -19,31 +19,32 @@
 #include "bench.h"
 
 struct fake {
-	uv_loop_t	*loop;
-	struct kw_pub	*pub;
-	uv_timer_t	 timer;
-	uint64_t	 n;
-	uint64_t	 last_seq;
-	uint64_t	 t_start;	/* mono ns */
-	uint64_t	 t_connected;
-	uint64_t	 t0, t1;
-	int		 state;		/* 0 wait client, 1 settle, 2 wait ack */
-	int		 rc;
+	uv_loop_t *loop;
+	struct kw_pub *pub;
+	uv_timer_t timer;
+	uint64_t n;
+	uint64_t last_seq;
+	uint64_t t_start; /* mono ns */
+	uint64_t t_connected;
+	uint64_t t0, t1;
+	int state; /* 0 wait client, 1 settle, 2 wait ack */
+	int rc;
 };
 
 static void
 publish(struct fake *f)
 {
-	struct kw_proc_rec	 r;
-	msgpack_packer		*pk;
-	uint64_t		 i;
+	struct kw_proc_rec r;
+	msgpack_packer *pk;
+	uint64_t i;
 
 	memset(&r, 0, sizeof(r));
 	for (i = 0; i < f->n; i++) {
 		r.pid = (int32_t)(1000 + i % 30000);
 		snprintf(r.name, sizeof(r.name), "worker-%" PRIu64, i % 97);
 		snprintf(r.cmdline, sizeof(r.cmdline),
-		    "/usr/bin/worker --id %" PRIu64 " --config /etc/worker.conf",
+		    "/usr/bin/worker --id %" PRIu64
+		    " --config /etc/worker.conf",
 		    i);
 		if (i % 4 == 0)
 			memset(r.container_id, 'a' + (int)(i % 6), 64);
@@ -53,8 +54,8 @@ publish(struct fake *f)
 		r.cpu_pct = (double)(i % 1000) / 10.0;
 		r.mem_pct = (double)(i % 500) / 100.0;
 		r.rss_kb = 1000 + i % 100000;
-		if ((pk = kw_pub_begin(f->pub, KW_MSG_PROC,
-		    KW_PROC_FIELDS)) == NULL) {
+		if ((pk = kw_pub_begin(f->pub, KW_MSG_PROC, KW_PROC_FIELDS)) ==
+		    NULL) {
 			fprintf(stderr, "fakedecider: kw_pub_begin failed\n");
 			f->rc = 1;
 			return;
@@ -67,9 +68,9 @@ publish(struct fake *f)
 static void
 on_timer(uv_timer_t *t)
 {
-	struct fake		*f = t->data;
-	struct kw_pub_stats	 st;
-	uint64_t		 now = bench_wall_ns();
+	struct fake *f = t->data;
+	struct kw_pub_stats st;
+	uint64_t now = bench_wall_ns();
 
 	kw_pub_stats(f->pub, &st);
 	switch (f->state) {
@@ -78,7 +79,8 @@ on_timer(uv_timer_t *t)
 			f->state = 1;
 			f->t_connected = now;
 		} else if (now - f->t_start > 10000000000ull) {
-			fprintf(stderr, "fakedecider: no recorder connected\n");
+			fprintf(stderr,
+			    "fakedecider: no recorder connected\n");
 			f->rc = 1;
 			goto done;
 		}
@@ -99,9 +101,10 @@ on_timer(uv_timer_t *t)
 			goto done;
 		}
 		if (now - f->t0 > 600000000000ull) {
-			fprintf(stderr, "fakedecider: last ack %" PRIu64
-			    " of %" PRIu64 " after 600 s\n", st.acked_seq,
-			    f->last_seq);
+			fprintf(stderr,
+			    "fakedecider: last ack %" PRIu64 " of %" PRIu64
+			    " after 600 s\n",
+			    st.acked_seq, f->last_seq);
 			f->rc = 1;
 			goto done;
 		}
@@ -117,10 +120,10 @@ done:
 int
 main(int argc, char **argv)
 {
-	struct kw_pub_opts	opts;
-	struct fake		f;
-	uv_loop_t		loop;
-	double			s;
+	struct kw_pub_opts opts;
+	struct fake f;
+	uv_loop_t loop;
+	double s;
 
 	if (argc != 3 || atoll(argv[2]) <= 0) {
 		fprintf(stderr, "usage: fakedecider SOCKET N\n");
@@ -132,7 +135,7 @@ main(int argc, char **argv)
 	uv_loop_init(&loop);
 	f.loop = &loop;
 	memset(&opts, 0, sizeof(opts));
-	opts.ring_bytes = 1024u << 20;	/* every record fits: no cut */
+	opts.ring_bytes = 1024u << 20; /* every record fits: no cut */
 	opts.mode = 0600;
 	if ((f.pub = kw_pub_new(&loop, argv[1], "decider", &opts)) == NULL ||
 	    kw_pub_start(f.pub) == -1)

@@ -32,8 +32,8 @@ on_signal(int sig)
 static void
 write_ready(const char *path, long made)
 {
-	char	tmp[4096];
-	FILE	*fp;
+	char tmp[4096];
+	FILE *fp;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if ((fp = fopen(tmp, "w")) == NULL) {
@@ -42,15 +42,15 @@ write_ready(const char *path, long made)
 	}
 	fprintf(fp, "%ld\n", made);
 	fclose(fp);
-	rename(tmp, path);	/* readers never see a half-written file */
+	rename(tmp, path); /* readers never see a half-written file */
 }
 
 /* Wake every 200 ms and burn a little CPU, forever. */
 static void
 busy_child(void)
 {
-	volatile unsigned long	 x = 0;
-	unsigned long		 k;
+	volatile unsigned long x = 0;
+	unsigned long k;
 
 	for (;;) {
 		usleep(200000);
@@ -63,9 +63,9 @@ int
 main(int argc, char **argv)
 {
 	struct sigaction sa;
-	sigset_t	 block, old;
-	pid_t		*pids, parent = getpid();
-	long		 n, made, i, busy = 0;
+	sigset_t block, old;
+	pid_t *pids, parent = getpid();
+	long n, made, i, busy = 0;
 
 	if ((argc != 3 && argc != 4) || (n = atol(argv[1])) < 0 ||
 	    (argc == 4 && (busy = atol(argv[3])) < 0)) {
@@ -105,8 +105,8 @@ main(int argc, char **argv)
 				pause();
 		}
 		if (pid == -1) {
-			fprintf(stderr, "forker: fork %ld of %ld: %s\n", made + 1,
-			    n, strerror(errno));
+			fprintf(stderr, "forker: fork %ld of %ld: %s\n",
+			    made + 1, n, strerror(errno));
 			break;
 		}
 		pids[made] = pid;

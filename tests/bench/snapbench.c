@@ -30,15 +30,21 @@
 #include "reader.h"
 #include "bench.h"
 
-#define MAXREPS	1000
+#define MAXREPS 1000
 
-enum { ALT_PS, ALT_WARM, ALT_COLD, ALT_SKETCH, NALT };
+enum {
+	ALT_PS,
+	ALT_WARM,
+	ALT_COLD,
+	ALT_SKETCH,
+	NALT
+};
 static const char *alt_name[NALT] = { "ps", "procfs-warm", "procfs-cold",
 	"stat-only-sketch" };
 
 struct sample {
-	double	cpu_us, wall_us, sys_us;
-	size_t	nprocs;
+	double cpu_us, wall_us, sys_us;
+	size_t nprocs;
 };
 
 static char *ps_argv[] = { "ps", "-eo", "pid,ppid,comm,args,vsz,rss,stat,time",
@@ -47,8 +53,8 @@ static char *ps_argv[] = { "ps", "-eo", "pid,ppid,comm,args,vsz,rss,stat,time",
 static int
 run_ps(struct sample *s)
 {
-	uint64_t	u, sy, w;
-	int		rc;
+	uint64_t u, sy, w;
+	int rc;
 
 	if ((rc = bench_run(ps_argv, &u, &sy, &w)) != 0) {
 		fprintf(stderr, "snapbench: ps failed (status %d)\n", rc);
@@ -65,9 +71,9 @@ static int
 run_procfs(struct procfs **pfp, const char *root, int cold,
     struct kw_snapshot *snap, struct sample *s)
 {
-	char		err[256];
-	uint64_t	u0, s0, u1, s1, t0, t1;
-	int		r;
+	char err[256];
+	uint64_t u0, s0, u1, s1, t0, t1;
+	int r;
 
 	bench_self_cpu(&u0, &s0);
 	t0 = bench_wall_ns();
@@ -94,14 +100,14 @@ run_procfs(struct procfs **pfp, const char *root, int cold,
 static int
 run_sketch(const char *root, struct sample *s)
 {
-	char			 path[300], buf[1024];
-	struct procfs_stat	 st;
-	struct dirent		*de;
-	DIR			*dir;
-	uint64_t		 u0, s0, u1, s1, t0, t1;
-	ssize_t			 n;
-	size_t			 count = 0;
-	int			 fd;
+	char path[300], buf[1024];
+	struct procfs_stat st;
+	struct dirent *de;
+	DIR *dir;
+	uint64_t u0, s0, u1, s1, t0, t1;
+	ssize_t n;
+	size_t count = 0;
+	int fd;
 
 	bench_self_cpu(&u0, &s0);
 	t0 = bench_wall_ns();
@@ -111,7 +117,8 @@ run_sketch(const char *root, struct sample *s)
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "%s/stat", de->d_name);
-		if ((fd = openat(dirfd(dir), path, O_RDONLY | O_CLOEXEC)) == -1)
+		if ((fd = openat(dirfd(dir), path, O_RDONLY | O_CLOEXEC)) ==
+		    -1)
 			continue;
 		n = read(fd, buf, sizeof(buf) - 1);
 		close(fd);
@@ -131,21 +138,28 @@ run_sketch(const char *root, struct sample *s)
 int
 main(int argc, char **argv)
 {
-	static struct sample	 res[NALT][MAXREPS];
-	double			 v[MAXREPS], w[MAXREPS], k[MAXREPS];
-	const char		*root = "/proc";
-	struct procfs		*warm, *cold;
-	struct kw_snapshot	 snap;
-	char			 err[256];
-	int			 reps = 5, only_warm = 0, c, i, j, a;
+	static struct sample res[NALT][MAXREPS];
+	double v[MAXREPS], w[MAXREPS], k[MAXREPS];
+	const char *root = "/proc";
+	struct procfs *warm, *cold;
+	struct kw_snapshot snap;
+	char err[256];
+	int reps = 5, only_warm = 0, c, i, j, a;
 
 	while ((c = getopt(argc, argv, "r:p:w")) != -1) {
 		switch (c) {
-		case 'w': only_warm = 1; break;
-		case 'r': reps = atoi(optarg); break;
-		case 'p': root = optarg; break;
+		case 'w':
+			only_warm = 1;
+			break;
+		case 'r':
+			reps = atoi(optarg);
+			break;
+		case 'p':
+			root = optarg;
+			break;
 		default:
-			fprintf(stderr, "usage: snapbench [-r REPS] [-p ROOT] [-w]\n");
+			fprintf(stderr,
+			    "usage: snapbench [-r REPS] [-p ROOT] [-w]\n");
 			return 2;
 		}
 	}
@@ -180,12 +194,12 @@ main(int argc, char **argv)
 				break;
 			case ALT_WARM:
 				if (run_procfs(&warm, root, 0, &snap,
-				    &res[a][i]) == -1)
+					&res[a][i]) == -1)
 					return 1;
 				break;
 			case ALT_COLD:
 				if (run_procfs(&cold, root, 1, &snap,
-				    &res[a][i]) == -1)
+					&res[a][i]) == -1)
 					return 1;
 				break;
 			case ALT_SKETCH:
@@ -196,7 +210,7 @@ main(int argc, char **argv)
 		}
 	}
 	for (a = 0; a < NALT; a++) {
-		size_t	n = 0;
+		size_t n = 0;
 
 		for (i = 0; i < reps; i++) {
 			v[i] = res[a][i].cpu_us;
@@ -210,7 +224,8 @@ main(int argc, char **argv)
 		printf("%s %zu %.0f %.0f %.0f\n", alt_name[a], n,
 		    bench_median(v, reps), bench_median(w, reps),
 		    100.0 * bench_median(k, reps) /
-		    (bench_median(v, reps) > 0 ? bench_median(v, reps) : 1));
+			(bench_median(v, reps) > 0 ? bench_median(v, reps) :
+						     1));
 	}
 	procfs_free(warm);
 	procfs_free(cold);

@@ -32,7 +32,8 @@ static int
 check(sqlite3 *db, int rc, const char *what)
 {
 	if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		fprintf(stderr, "sqlbench: %s: %s\n", what, sqlite3_errmsg(db));
+		fprintf(stderr, "sqlbench: %s: %s\n", what,
+		    sqlite3_errmsg(db));
 		return -1;
 	}
 	return 0;
@@ -41,14 +42,15 @@ check(sqlite3 *db, int rc, const char *what)
 int
 main(int argc, char **argv)
 {
-	char		 name[64], cmdline[128], cid[65];
-	sqlite3		*db;
-	sqlite3_stmt	*st;
-	uint64_t	 n, i, t0, t1;
-	int		 txn;
+	char name[64], cmdline[128], cid[65];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	uint64_t n, i, t0, t1;
+	int txn;
 
-	if (argc != 4 || (strcmp(argv[1], "autocommit") &&
-	    strcmp(argv[1], "txn")) || atoll(argv[3]) <= 0) {
+	if (argc != 4 ||
+	    (strcmp(argv[1], "autocommit") && strcmp(argv[1], "txn")) ||
+	    atoll(argv[3]) <= 0) {
 		fprintf(stderr, "usage: sqlbench autocommit|txn DB N\n");
 		return 2;
 	}
@@ -57,20 +59,24 @@ main(int argc, char **argv)
 	if (sqlite3_open(argv[2], &db) != SQLITE_OK ||
 	    check(db, sqlite3_exec(db, schema, NULL, NULL, NULL), "schema"))
 		return 1;
-	if (check(db, sqlite3_prepare_v2(db, "INSERT INTO processes (pid, "
-	    "name, cmdline, container_id, cpu_pct, mem_pct, rss_kb, ts, "
-	    "epoch, seq) VALUES (?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL),
-	    "prepare"))
+	if (check(db,
+		sqlite3_prepare_v2(db,
+		    "INSERT INTO processes (pid, "
+		    "name, cmdline, container_id, cpu_pct, mem_pct, rss_kb, ts, "
+		    "epoch, seq) VALUES (?,?,?,?,?,?,?,?,?,?)",
+		    -1, &st, NULL),
+		"prepare"))
 		return 1;
 	t0 = bench_wall_ns();
-	if (txn && check(db, sqlite3_exec(db, "BEGIN", NULL, NULL, NULL),
-	    "BEGIN"))
+	if (txn &&
+	    check(db, sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), "BEGIN"))
 		return 1;
 	for (i = 0; i < n; i++) {
 		/* the rows fakedecider publishes */
 		snprintf(name, sizeof(name), "worker-%" PRIu64, i % 97);
 		snprintf(cmdline, sizeof(cmdline),
-		    "/usr/bin/worker --id %" PRIu64 " --config /etc/worker.conf",
+		    "/usr/bin/worker --id %" PRIu64
+		    " --config /etc/worker.conf",
 		    i);
 		if (i % 4 == 0)
 			memset(cid, 'a' + (int)(i % 6), 64);
@@ -91,8 +97,8 @@ main(int argc, char **argv)
 			return 1;
 		sqlite3_reset(st);
 	}
-	if (txn && check(db, sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
-	    "COMMIT"))
+	if (txn &&
+	    check(db, sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), "COMMIT"))
 		return 1;
 	t1 = bench_wall_ns();
 	sqlite3_finalize(st);

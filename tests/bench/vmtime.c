@@ -29,18 +29,18 @@
 
 #include "bench.h"
 
-#define MAXREPS	100
+#define MAXREPS 100
 #define BUFSZ	(128 * 1024)
 
-static char	buf[BUFSZ];
+static char buf[BUFSZ];
 
 static int
 read_file(const char *path, double *cpu_us, double *wall_us, size_t *bytes)
 {
-	uint64_t	 u0, s0, u1, s1, t0, t1;
-	size_t		 total = 0;
-	ssize_t		 n;
-	int		 fd;
+	uint64_t u0, s0, u1, s1, t0, t1;
+	size_t total = 0;
+	ssize_t n;
+	int fd;
 
 	bench_self_cpu(&u0, &s0);
 	t0 = bench_wall_ns();
@@ -65,10 +65,10 @@ read_file(const char *path, double *cpu_us, double *wall_us, size_t *bytes)
 static size_t
 count_procs(const char *path)
 {
-	static const char	 key[] = "\"pid\":";
-	size_t			 n_pid = 0, match = 0;
-	ssize_t			 n, i;
-	int			 fd;
+	static const char key[] = "\"pid\":";
+	size_t n_pid = 0, match = 0;
+	ssize_t n, i;
+	int fd;
 
 	if ((fd = open(path, O_RDONLY)) == -1)
 		return 0;
@@ -91,9 +91,9 @@ static int
 read_pass(int fd, double *cpu_us, double *wall_us, size_t *bytes,
     size_t *records)
 {
-	uint64_t	 u0, s0, u1, s1, t0, t1;
-	size_t		 total = 0, i, recs = 0;
-	ssize_t		 n;
+	uint64_t u0, s0, u1, s1, t0, t1;
+	size_t total = 0, i, recs = 0;
+	ssize_t n;
 
 	bench_self_cpu(&u0, &s0);
 	t0 = bench_wall_ns();
@@ -121,7 +121,7 @@ read_pass(int fd, double *cpu_us, double *wall_us, size_t *bytes,
 static int
 run_cmd(char **argv, double *cpu_us, double *wall_us)
 {
-	uint64_t	u, sy, w;
+	uint64_t u, sy, w;
 
 	if (bench_run(argv, &u, &sy, &w) != 0)
 		return -1;
@@ -133,15 +133,16 @@ run_cmd(char **argv, double *cpu_us, double *wall_us)
 int
 main(int argc, char **argv)
 {
-	double	fc[MAXREPS], fw[MAXREPS], cc[MAXREPS], cw[MAXREPS];
-	double	gc[MAXREPS], gw[MAXREPS], dc[MAXREPS], dw[MAXREPS];
-	double	dfull_c = 0, dfull_w = 0;
-	size_t	bytes = 0, bytes2 = 0, nprocs = 0, dbytes = 0, drecs = 0;
-	char	*file2, *delta = NULL;
-	int	reps, i, dfd = -1;
+	double fc[MAXREPS], fw[MAXREPS], cc[MAXREPS], cw[MAXREPS];
+	double gc[MAXREPS], gw[MAXREPS], dc[MAXREPS], dw[MAXREPS];
+	double dfull_c = 0, dfull_w = 0;
+	size_t bytes = 0, bytes2 = 0, nprocs = 0, dbytes = 0, drecs = 0;
+	char *file2, *delta = NULL;
+	int reps, i, dfd = -1;
 
 	if (argc < 4 || (reps = atoi(argv[1])) < 1 || reps > MAXREPS) {
-		fprintf(stderr, "usage: vmtime REPS FILE[,FILE2] CMD [ARGS...]\n");
+		fprintf(stderr,
+		    "usage: vmtime REPS FILE[,FILE2] CMD [ARGS...]\n");
 		return 2;
 	}
 	if ((file2 = strchr(argv[2], ',')) != NULL)
@@ -150,7 +151,8 @@ main(int argc, char **argv)
 		*delta++ = '\0';
 	if (delta != NULL) {
 		if ((dfd = open(delta, O_RDONLY)) == -1 ||
-		    read_pass(dfd, &dfull_c, &dfull_w, &dbytes, &drecs) == -1) {
+		    read_pass(dfd, &dfull_c, &dfull_w, &dbytes, &drecs) ==
+			-1) {
 			fprintf(stderr, "vmtime: %s: %s\n", delta,
 			    strerror(errno));
 			return 1;
@@ -159,30 +161,29 @@ main(int argc, char **argv)
 	for (i = 0; i < reps; i++) {
 		int first_file = i % 2 == 0;
 
-		if (first_file && read_file(argv[2], &fc[i], &fw[i],
-		    &bytes) == -1)
+		if (first_file &&
+		    read_file(argv[2], &fc[i], &fw[i], &bytes) == -1)
 			return 1;
-		if (file2 != NULL && read_file(file2, &gc[i], &gw[i],
-		    &bytes2) == -1)
+		if (file2 != NULL &&
+		    read_file(file2, &gc[i], &gw[i], &bytes2) == -1)
 			return 1;
-		if (dfd != -1 && read_pass(dfd, &dc[i], &dw[i], &dbytes,
-		    &drecs) == -1)
+		if (dfd != -1 &&
+		    read_pass(dfd, &dc[i], &dw[i], &dbytes, &drecs) == -1)
 			return 1;
 		if (run_cmd(argv + 3, &cc[i], &cw[i]) == -1) {
 			fprintf(stderr, "vmtime: %s failed\n", argv[3]);
 			return 1;
 		}
-		if (!first_file && read_file(argv[2], &fc[i], &fw[i],
-		    &bytes) == -1)
+		if (!first_file &&
+		    read_file(argv[2], &fc[i], &fw[i], &bytes) == -1)
 			return 1;
 	}
 	nprocs = count_procs(argv[2]);
 	printf("file %zu %zu %.0f %.0f\n", bytes, nprocs,
 	    bench_median(fc, reps), bench_median(fw, reps));
 	if (file2 != NULL)
-		printf("file2 %zu %zu %.0f %.0f\n", bytes2,
-		    count_procs(file2), bench_median(gc, reps),
-		    bench_median(gw, reps));
+		printf("file2 %zu %zu %.0f %.0f\n", bytes2, count_procs(file2),
+		    bench_median(gc, reps), bench_median(gw, reps));
 	if (dfd != -1) {
 		printf("delta %zu %zu %.0f %.0f %.0f\n", dbytes, drecs,
 		    bench_median(dc, reps), bench_median(dw, reps), dfull_c);

@@ -11,17 +11,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int	LLVMFuzzerInitialize(int *argc, char ***argv);
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A broken promise of the code under test: a crash libFuzzer keeps. */
-#define FUZZ_CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #cond);					\
-		abort();						\
-	}								\
-} while (0)
+#define FUZZ_CHECK(cond)                                             \
+	do {                                                         \
+		if (!(cond)) {                                       \
+			fprintf(stderr, "%s:%d: check failed: %s\n", \
+			    __FILE__, __LINE__, #cond);              \
+			abort();                                     \
+		}                                                    \
+	} while (0)
 
 /*
  * The first two bytes of an input choose how the rest arrives: max is the
@@ -29,8 +30,8 @@ int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  * lengths in between.
  */
 struct fuzz_chunks {
-	uint8_t		max;
-	uint32_t	state;
+	uint8_t max;
+	uint32_t state;
 };
 
 static inline void
@@ -48,7 +49,7 @@ fuzz_chunks_next(struct fuzz_chunks *ch, size_t left)
 
 	if (ch->max == 0)
 		return left;
-	ch->state ^= ch->state << 13;	/* xorshift32 */
+	ch->state ^= ch->state << 13; /* xorshift32 */
 	ch->state ^= ch->state >> 17;
 	ch->state ^= ch->state << 5;
 	n = 1 + ch->state % ch->max;

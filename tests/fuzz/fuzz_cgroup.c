@@ -28,8 +28,9 @@ whole_id_in(const char *s, const char *id)
 	for (p = s; (p = strstr(p, id)) != NULL; p++) {
 		before = p == s ? '/' : p[-1];
 		after = p[KW_CONTAINER_ID_LEN];
-		if ((before == '/' || before == '-') && (after == '\0' ||
-		    after == '/' || after == '.' || after == '\n'))
+		if ((before == '/' || before == '-') &&
+		    (after == '\0' || after == '/' || after == '.' ||
+			after == '\n'))
 			return 1;
 	}
 	return 0;
@@ -87,10 +88,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (kw_cgroup_file_container_id(s, id, NULL, 0) == 1) {
 		for (unified = 0; unified < 2; unified++)
 			if (kw_cgroup_file_dir(s, unified, id, dir,
-			    sizeof(dir)) == 1) {
+				sizeof(dir)) == 1) {
 				FUZZ_CHECK(strstr(s, dir) != NULL);
-				FUZZ_CHECK(kw_cgroup_container_id(dir,
-				    id2) == 1 && strcmp(id, id2) == 0);
+				FUZZ_CHECK(
+				    kw_cgroup_container_id(dir, id2) == 1 &&
+				    strcmp(id, id2) == 0);
 			}
 	}
 	/* The claim: an id and a directory in the input that names it. */

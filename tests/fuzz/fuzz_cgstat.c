@@ -21,7 +21,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const keys[] = { "usage_usec", "nr_throttled",
-	    "throttled_usec", "oom_kill", "inactive_file", "anon", "file" };
+		"throttled_usec", "oom_kill", "inactive_file", "anon",
+		"file" };
 	const char *buf = (const char *)data;
 	struct kw_cgroup_stat st;
 	double some, full;

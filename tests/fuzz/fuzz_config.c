@@ -14,10 +14,10 @@
 #include "kwarden.h"
 #include "fuzz.h"
 
-#define SEP	"\n%%\n"
+#define SEP "\n%%\n"
 
-static char	 path[64];
-static FILE	*devnull;
+static char path[64];
+static FILE *devnull;
 
 static void
 cleanup(void)

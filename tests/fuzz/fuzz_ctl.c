@@ -17,9 +17,9 @@
 #include "../../common/ctl.c"
 #include "fuzz.h"
 
-static uv_loop_t	 loop;
-static char		*out;
-static size_t		 outlen, outcap;
+static uv_loop_t loop;
+static char *out;
+static size_t outlen, outcap;
 
 static json_t *
 cmd_status(void *arg, const char *args)
@@ -27,7 +27,8 @@ cmd_status(void *arg, const char *args)
 	json_t *o = json_object();
 
 	json_object_set_new(o, "ok", json_true());
-	json_object_set_new(o, "args_len", json_integer((json_int_t)strlen(args)));
+	json_object_set_new(o, "args_len",
+	    json_integer((json_int_t)strlen(args)));
 	return o;
 }
 
@@ -133,7 +134,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	outlen = 0;
 
 	/* Once closed, c is freed by the loop: only ctl tells. */
-#define GONE	(ctl->nclients == 0)
+#define GONE (ctl->nclients == 0)
 	pos = 2;
 	while (pos < size && !GONE && !c->eof) {
 		on_alloc((uv_handle_t *)&c->pipe, 65536, &buf);

@@ -33,8 +33,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	multiplexed = data[0] & 1;
-	max_bytes = (size_t)((data[0] >> 1) & 7) * 37;	/* 0 .. 259 */
-	max_lines = (size_t)(data[0] >> 4);		/* 0 .. 15 */
+	max_bytes = (size_t)((data[0] >> 1) & 7) * 37; /* 0 .. 259 */
+	max_lines = (size_t)(data[0] >> 4);	       /* 0 .. 15 */
 	log_lines_init(&ll, max_bytes, max_lines);
 	rc = docker_logs_demux((const char *)data + 1, size - 1, multiplexed,
 	    &ll);

@@ -11,8 +11,8 @@
 #include "fuzz.h"
 
 struct cut {
-	size_t	off;		/* in the stream */
-	long	len;		/* -1: not an object there, the end */
+	size_t off; /* in the stream */
+	long len;   /* -1: not an object there, the end */
 };
 
 int
@@ -27,8 +27,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
  * most one per two bytes), the last may be an error.
  */
 static size_t
-run(const char *data, size_t size, uint8_t max, uint8_t seed,
-    struct cut *cuts)
+run(const char *data, size_t size, uint8_t max, uint8_t seed, struct cut *cuts)
 {
 	struct fuzz_chunks ch;
 	struct docker_table t;
@@ -62,7 +61,7 @@ run(const char *data, size_t size, uint8_t max, uint8_t seed,
 			FUZZ_CHECK((size_t)n <= len - used - start);
 			FUZZ_CHECK(buf[used + start] == '{');
 			if (docker_parse_event(buf + used + start, (size_t)n,
-			    &ev, err, sizeof(err)) == 0)
+				&ev, err, sizeof(err)) == 0)
 				(void)docker_table_apply_event(&t, &ev);
 			used += start + (size_t)n;
 		}

@@ -52,10 +52,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(p->pid > 0 && p->ppid >= 0);
 		FUZZ_CHECK(p->cmdline != NULL);
 		FUZZ_CHECK(strlen(p->cmdline) < KW_CMDLINE_MAX);
-		FUZZ_CHECK(strnlen(p->name, sizeof(p->name)) <
-		    sizeof(p->name));
-		FUZZ_CHECK(p->container_id[0] == '\0' ||
-		    is_cid(p->container_id));
+		FUZZ_CHECK(
+		    strnlen(p->name, sizeof(p->name)) < sizeof(p->name));
+		FUZZ_CHECK(
+		    p->container_id[0] == '\0' || is_cid(p->container_id));
 	}
 	kw_snapshot_clear(&snap);
 	return 0;

@@ -9,9 +9,9 @@
 #include "fuzz.h"
 
 /* Small limits, so a size the scanner let through is cheap to see. */
-#define SCAN_MAX_LEN	4096
-#define SCAN_MAX_COUNT	256
-#define MSG_MAX		(1u << 20)
+#define SCAN_MAX_LEN   4096
+#define SCAN_MAX_COUNT 256
+#define MSG_MAX	       (1u << 20)
 
 static struct kw_snapshot snap, snap2;
 
@@ -84,13 +84,13 @@ snapshot_roundtrip(void)
 	kw_snapshot_pack(&pk, &snap);
 	msgpack_unpacked_init(&res);
 	reparse(&sb, &res);
-	FUZZ_CHECK(kw_snapshot_unpack(&res.data, &snap2, err,
-	    sizeof(err)) == 0);
+	FUZZ_CHECK(
+	    kw_snapshot_unpack(&res.data, &snap2, err, sizeof(err)) == 0);
 	FUZZ_CHECK(snap2.nprocs == snap.nprocs);
 	FUZZ_CHECK(snap2.ncgroups == snap.ncgroups);
 	for (i = 0; i < snap.ncgroups; i++) {
 		FUZZ_CHECK(strcmp(snap2.cgroups[i].container_id,
-		    snap.cgroups[i].container_id) == 0);
+			       snap.cgroups[i].container_id) == 0);
 		FUZZ_CHECK(snap2.cgroups[i].cpu_usage_ns ==
 		    snap.cgroups[i].cpu_usage_ns);
 		FUZZ_CHECK(snap2.cgroups[i].mem_usage_bytes ==
@@ -132,40 +132,43 @@ heap_deletion(void *a, void *b, void *c)
 		return;
 	/* No evidence is left out of the message and stays NULL. */
 	FUZZ_CHECK((r2->evidence == NULL) == (r3->evidence == NULL));
-	FUZZ_CHECK(r2->evidence == NULL ||
-	    strcmp(r2->evidence, r3->evidence) == 0);
+	FUZZ_CHECK(
+	    r2->evidence == NULL || strcmp(r2->evidence, r3->evidence) == 0);
 	kw_deletion_rec_free(r2);
 	kw_deletion_rec_free(r3);
 }
 
-#define RECORD_ROUNDTRIP(name, type, schema, obj, heap) do {	\
-	type r1, r2, r3;						\
-	msgpack_sbuffer sb;						\
-	msgpack_packer pk;						\
-	msgpack_unpacked res;						\
-	char rerr[128];							\
-									\
-	if (name##_unpack(obj, &r1, rerr, sizeof(rerr)) == -1) {	\
-		heap(&r1, NULL, NULL);					\
-		break;							\
-	}								\
-	msgpack_sbuffer_init(&sb);					\
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);		\
-	msgpack_unpacked_init(&res);					\
-	msgpack_pack_map(&pk, kw_fields_count(&schema, &r1));		\
-	name##_pack(&pk, &r1);						\
-	reparse(&sb, &res);						\
-	FUZZ_CHECK(name##_unpack(&res.data, &r2, rerr, sizeof(rerr)) == 0); \
-	msgpack_sbuffer_clear(&sb);					\
-	msgpack_pack_map(&pk, kw_fields_count(&schema, &r2));		\
-	name##_pack(&pk, &r2);						\
-	reparse(&sb, &res);						\
-	FUZZ_CHECK(name##_unpack(&res.data, &r3, rerr, sizeof(rerr)) == 0); \
-	heap(&r1, &r2, &r3);						\
-	FUZZ_CHECK(memcmp(&r2, &r3, sizeof(r2)) == 0);			\
-	msgpack_unpacked_destroy(&res);					\
-	msgpack_sbuffer_destroy(&sb);					\
-} while (0)
+#define RECORD_ROUNDTRIP(name, type, schema, obj, heap)                      \
+	do {                                                                 \
+		type r1, r2, r3;                                             \
+		msgpack_sbuffer sb;                                          \
+		msgpack_packer pk;                                           \
+		msgpack_unpacked res;                                        \
+		char rerr[128];                                              \
+                                                                             \
+		if (name##_unpack(obj, &r1, rerr, sizeof(rerr)) == -1) {     \
+			heap(&r1, NULL, NULL);                               \
+			break;                                               \
+		}                                                            \
+		msgpack_sbuffer_init(&sb);                                   \
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);        \
+		msgpack_unpacked_init(&res);                                 \
+		msgpack_pack_map(&pk, kw_fields_count(&schema, &r1));        \
+		name##_pack(&pk, &r1);                                       \
+		reparse(&sb, &res);                                          \
+		FUZZ_CHECK(                                                  \
+		    name##_unpack(&res.data, &r2, rerr, sizeof(rerr)) == 0); \
+		msgpack_sbuffer_clear(&sb);                                  \
+		msgpack_pack_map(&pk, kw_fields_count(&schema, &r2));        \
+		name##_pack(&pk, &r2);                                       \
+		reparse(&sb, &res);                                          \
+		FUZZ_CHECK(                                                  \
+		    name##_unpack(&res.data, &r3, rerr, sizeof(rerr)) == 0); \
+		heap(&r1, &r2, &r3);                                         \
+		FUZZ_CHECK(memcmp(&r2, &r3, sizeof(r2)) == 0);               \
+		msgpack_unpacked_destroy(&res);                              \
+		msgpack_sbuffer_destroy(&sb);                                \
+	} while (0)
 
 static void
 on_message(const msgpack_object *obj)
@@ -200,8 +203,8 @@ on_message(const msgpack_object *obj)
 			snapshot_roundtrip();
 		break;
 	case KW_MSG_SYS:
-		RECORD_ROUNDTRIP(kw_sys, struct kw_sys_rec, kw_sys_schema,
-		    obj, heap_none);
+		RECORD_ROUNDTRIP(kw_sys, struct kw_sys_rec, kw_sys_schema, obj,
+		    heap_none);
 		break;
 	case KW_MSG_CONTAINER:
 		RECORD_ROUNDTRIP(kw_container, struct kw_container_rec,
@@ -262,7 +265,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			on_message(&res.data);
 		}
 		if (rc != MSGPACK_UNPACK_CONTINUE)
-			break;		/* the daemon disconnects */
+			break; /* the daemon disconnects */
 		if (msgpack_unpacker_message_size(&u) > MSG_MAX)
 			break;
 	}

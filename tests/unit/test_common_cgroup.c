@@ -13,16 +13,16 @@
 
 #include "kwarden.h"
 
-#define ID	"4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d"
-#define ID2	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-#define UID	"8c2f6a1e-3b4d-4e5f-9a0b-1c2d3e4f5a6b"
-#define UIDU	"8c2f6a1e_3b4d_4e5f_9a0b_1c2d3e4f5a6b"
+#define ID   "4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d"
+#define ID2  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define UID  "8c2f6a1e-3b4d-4e5f-9a0b-1c2d3e4f5a6b"
+#define UIDU "8c2f6a1e_3b4d_4e5f_9a0b_1c2d3e4f5a6b"
 
 static void
 expect_id(const char *path, const char *want)
 {
-	char	out[KW_CONTAINER_ID_LEN + 1];
-	int	r;
+	char out[KW_CONTAINER_ID_LEN + 1];
+	int r;
 
 	memset(out, 'x', sizeof(out));
 	r = kw_cgroup_container_id(path, out);
@@ -61,7 +61,8 @@ cgroup_id__systemd_scope__parsed(void **state)
 	expect_id("/system.slice/docker-" ID ".scope/init", ID);
 	/* rootless docker under a user's systemd */
 	expect_id("/user.slice/user-1000.slice/user@1000.service/user.slice/"
-	    "docker-" ID ".scope", ID);
+		  "docker-" ID ".scope",
+	    ID);
 }
 
 static void
@@ -107,19 +108,23 @@ static void
 cgroup_id__kubepods_systemd__parsed(void **state)
 {
 	expect_id("/kubepods.slice/kubepods-burstable.slice/"
-	    "kubepods-burstable-pod" UIDU ".slice/cri-containerd-" ID ".scope",
+		  "kubepods-burstable-pod" UIDU ".slice/cri-containerd-" ID
+		  ".scope",
 	    ID);
 	expect_id("/kubepods.slice/kubepods-besteffort.slice/"
-	    "kubepods-besteffort-pod" UIDU ".slice/crio-" ID ".scope", ID);
+		  "kubepods-besteffort-pod" UIDU ".slice/crio-" ID ".scope",
+	    ID);
 	expect_id("/kubepods.slice/kubepods-pod" UIDU ".slice/docker-" ID
-	    ".scope", ID);
+		  ".scope",
+	    ID);
 }
 
 static void
 cgroup_id__kubepods_pod_slice__not_container(void **state)
 {
 	expect_id("/kubepods.slice/kubepods-burstable.slice/"
-	    "kubepods-burstable-pod" UIDU ".slice", NULL);
+		  "kubepods-burstable-pod" UIDU ".slice",
+	    NULL);
 	expect_id("/kubepods/burstable/pod" UID, NULL);
 }
 
@@ -134,7 +139,8 @@ cgroup_id__host_paths__none(void **state)
 	expect_id("/system.slice/docker.socket", NULL);
 	expect_id("/user.slice/user-1000.slice/session-2.scope", NULL);
 	expect_id("/user.slice/user-1000.slice/user@1000.service/app.slice/"
-	    "app-gnome-firefox-1234.scope", NULL);
+		  "app-gnome-firefox-1234.scope",
+	    NULL);
 	expect_id("/docker", NULL);
 	expect_id(NULL, NULL);
 }
@@ -143,19 +149,24 @@ static void
 cgroup_id__near_misses__none(void **state)
 {
 	/* 63 and 65 hex digits */
-	expect_id("/docker/"
+	expect_id(
+	    "/docker/"
 	    "4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2",
 	    NULL);
 	expect_id("/docker/" ID "0", NULL);
 	expect_id("/system.slice/docker-" ID "0.scope", NULL);
-	expect_id("/system.slice/docker-"
+	expect_id(
+	    "/system.slice/docker-"
 	    "4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2"
-	    ".scope", NULL);
+	    ".scope",
+	    NULL);
 	/* uppercase, non-hex */
-	expect_id("/docker/"
+	expect_id(
+	    "/docker/"
 	    "4F1C2D3E5A6B7C8D9E0F1A2B3C4D5E6F7A8B9C0D1E2F3A4B5C6D7E8F9A0B1C2D",
 	    NULL);
-	expect_id("/docker/"
+	expect_id(
+	    "/docker/"
 	    "gf1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d",
 	    NULL);
 	/* wrong suffix or prefix */
@@ -173,11 +184,12 @@ cgroup_id__near_misses__none(void **state)
 static void
 cgroup_file__v2_unified__parsed(void **state)
 {
-	char	out[KW_CONTAINER_ID_LEN + 1], path[256];
+	char out[KW_CONTAINER_ID_LEN + 1], path[256];
 
 	assert_int_equal(kw_cgroup_file_container_id(
-	    "0::/system.slice/docker-" ID ".scope\n", out, path,
-	    sizeof(path)), 1);
+			     "0::/system.slice/docker-" ID ".scope\n", out,
+			     path, sizeof(path)),
+	    1);
 	assert_string_equal(out, ID);
 	assert_string_equal(path, "/system.slice/docker-" ID ".scope");
 }
@@ -185,15 +197,15 @@ cgroup_file__v2_unified__parsed(void **state)
 static void
 cgroup_file__v1_lines__container_line_wins(void **state)
 {
-	char		 out[KW_CONTAINER_ID_LEN + 1], path[256];
-	const char	*content =
-	    "12:pids:/\n"
-	    "11:cpuset:/docker/" ID "\n"
-	    "10:memory:/docker/" ID "\n"
-	    "1:name=systemd:/docker/" ID "\n";
+	char out[KW_CONTAINER_ID_LEN + 1], path[256];
+	const char *content = "12:pids:/\n"
+			      "11:cpuset:/docker/" ID "\n"
+			      "10:memory:/docker/" ID "\n"
+			      "1:name=systemd:/docker/" ID "\n";
 
 	assert_int_equal(kw_cgroup_file_container_id(content, out, path,
-	    sizeof(path)), 1);
+			     sizeof(path)),
+	    1);
 	assert_string_equal(out, ID);
 	/* No unified line: the first line's path. */
 	assert_string_equal(path, "/");
@@ -202,14 +214,14 @@ cgroup_file__v1_lines__container_line_wins(void **state)
 static void
 cgroup_file__hybrid__unified_path_copied(void **state)
 {
-	char		 out[KW_CONTAINER_ID_LEN + 1], path[256];
-	const char	*content =
-	    "12:memory:/docker/" ID "\n"
-	    "1:name=systemd:/docker/" ID "\n"
-	    "0::/docker/" ID;	/* no final newline */
+	char out[KW_CONTAINER_ID_LEN + 1], path[256];
+	const char *content = "12:memory:/docker/" ID "\n"
+			      "1:name=systemd:/docker/" ID "\n"
+			      "0::/docker/" ID; /* no final newline */
 
 	assert_int_equal(kw_cgroup_file_container_id(content, out, path,
-	    sizeof(path)), 1);
+			     sizeof(path)),
+	    1);
 	assert_string_equal(out, ID);
 	assert_string_equal(path, "/docker/" ID);
 }
@@ -217,11 +229,12 @@ cgroup_file__hybrid__unified_path_copied(void **state)
 static void
 cgroup_file__host_process__none(void **state)
 {
-	char	out[KW_CONTAINER_ID_LEN + 1], path[256];
+	char out[KW_CONTAINER_ID_LEN + 1], path[256];
 
 	assert_int_equal(kw_cgroup_file_container_id(
-	    "0::/system.slice/containerd.service\n", out, path,
-	    sizeof(path)), 0);
+			     "0::/system.slice/containerd.service\n", out,
+			     path, sizeof(path)),
+	    0);
 	assert_string_equal(out, "");
 	assert_string_equal(path, "/system.slice/containerd.service");
 }
@@ -229,22 +242,26 @@ cgroup_file__host_process__none(void **state)
 static void
 cgroup_file__garbage__none(void **state)
 {
-	char	out[KW_CONTAINER_ID_LEN + 1], path[16];
+	char out[KW_CONTAINER_ID_LEN + 1], path[16];
 
 	assert_int_equal(kw_cgroup_file_container_id("", out, path,
-	    sizeof(path)), 0);
+			     sizeof(path)),
+	    0);
 	assert_string_equal(path, "");
 	assert_int_equal(kw_cgroup_file_container_id("no colons here\n\n:",
-	    out, path, sizeof(path)), 0);
+			     out, path, sizeof(path)),
+	    0);
 	assert_string_equal(path, "");
 	/* A path that does not fit is cut, the id is still found. */
-	assert_int_equal(kw_cgroup_file_container_id(
-	    "0::/docker/" ID "\n", out, path, sizeof(path)), 1);
+	assert_int_equal(kw_cgroup_file_container_id("0::/docker/" ID "\n",
+			     out, path, sizeof(path)),
+	    1);
 	assert_string_equal(out, ID);
 	assert_int_equal(strlen(path), sizeof(path) - 1);
 	/* path_out may be NULL. */
-	assert_int_equal(kw_cgroup_file_container_id(
-	    "0::/docker/" ID "\n", out, NULL, 0), 1);
+	assert_int_equal(kw_cgroup_file_container_id("0::/docker/" ID "\n",
+			     out, NULL, 0),
+	    1);
 }
 
 /*
@@ -255,8 +272,8 @@ cgroup_file__garbage__none(void **state)
 static void
 cgroup_file__long_path__not_cut_into_an_id(void **state)
 {
-	char	content[8192], out[KW_CONTAINER_ID_LEN + 1], path[64];
-	size_t	n, i;
+	char content[8192], out[KW_CONTAINER_ID_LEN + 1], path[64];
+	size_t n, i;
 
 	n = (size_t)snprintf(content, sizeof(content), "0::");
 	/* "/ab" x 1341 + "/docker/": the id starts at byte 4031 of the path. */
@@ -266,17 +283,19 @@ cgroup_file__long_path__not_cut_into_an_id(void **state)
 	    "/docker/%s0123456\n", ID);
 	assert_true(n < sizeof(content));
 	assert_int_equal(kw_cgroup_file_container_id(content, out, path,
-	    sizeof(path)), 0);
+			     sizeof(path)),
+	    0);
 	assert_string_equal(out, "");
 
 	n = (size_t)snprintf(content, sizeof(content), "0::");
 	for (i = 0; i < 2000; i++)
 		n += (size_t)snprintf(content + n, sizeof(content) - n, "/ab");
-	n += (size_t)snprintf(content + n, sizeof(content) - n,
-	    "/docker/%s\n", ID);
+	n += (size_t)snprintf(content + n, sizeof(content) - n, "/docker/%s\n",
+	    ID);
 	assert_true(n < sizeof(content));
 	assert_int_equal(kw_cgroup_file_container_id(content, out, path,
-	    sizeof(path)), 1);
+			     sizeof(path)),
+	    1);
 	assert_string_equal(out, ID);
 }
 
@@ -285,19 +304,20 @@ static void
 cgroup_claim__lines__one_line_gives_both(void **state)
 {
 	static const struct {
-		const char	*content;
-		const char	*id;		/* NULL: no claim */
-		const char	*dir;
+		const char *content;
+		const char *id; /* NULL: no claim */
+		const char *dir;
 	} cases[] = {
 		{ "0::/system.slice/docker-" ID ".scope/init.scope\n", ID,
 		    "/system.slice/docker-" ID ".scope" },
 		{ "12:pids:/\n11:cpuset:/docker/" ID "/sub\n"
-		    "10:memory:/docker/" ID "\n0::/\n", ID, "/docker/" ID },
+		  "10:memory:/docker/" ID "\n0::/\n",
+		    ID, "/docker/" ID },
 		/* A look-alike in one v1 hierarchy: the first line naming. */
 		{ "12:pids:/user.slice\n"
-		    "4:cpu,cpuacct:/fake.slice/docker-" ID ".scope\n"
-		    "3:memory:/user.slice\n0::/user.slice\n", ID,
-		    "/fake.slice/docker-" ID ".scope" },
+		  "4:cpu,cpuacct:/fake.slice/docker-" ID ".scope\n"
+		  "3:memory:/user.slice\n0::/user.slice\n",
+		    ID, "/fake.slice/docker-" ID ".scope" },
 		/* The unified line wins, even when a v1 line names another. */
 		{ "5:memory:/docker/" ID2 "\n0::/docker/" ID "\n", ID,
 		    "/docker/" ID },
@@ -311,14 +331,16 @@ cgroup_claim__lines__one_line_gives_both(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		memset(id, 'x', sizeof(id));
-		assert_int_equal(kw_cgroup_file_claim(cases[i].content, id, dir,
-		    sizeof(dir)), cases[i].id != NULL);
+		assert_int_equal(kw_cgroup_file_claim(cases[i].content, id,
+				     dir, sizeof(dir)),
+		    cases[i].id != NULL);
 		assert_string_equal(id, cases[i].id ? cases[i].id : "");
 		assert_string_equal(dir, cases[i].dir);
 	}
 	/* A directory that does not fit: no claim. */
 	assert_int_equal(kw_cgroup_file_claim("0::/docker/" ID "\n", id, dir,
-	    10), 0);
+			     10),
+	    0);
 	assert_string_equal(id, "");
 	assert_int_equal(kw_cgroup_file_claim(NULL, id, dir, sizeof(dir)), 0);
 }

@@ -19,18 +19,18 @@
 
 #include "kwarden.h"
 
-#define ERRLEN	1024
+#define ERRLEN 1024
 
 /* Temp files, removed by teardown. */
-static char	tmp_paths[8][64];
-static int	ntmp;
+static char tmp_paths[8][64];
+static int ntmp;
 
 static const char *
 write_tmp(const char *content)
 {
-	char	*path;
-	int	 fd;
-	size_t	 len = strlen(content);
+	char *path;
+	int fd;
+	size_t len = strlen(content);
 
 	assert_true(ntmp < 8);
 	path = tmp_paths[ntmp++];
@@ -45,7 +45,7 @@ write_tmp(const char *content)
 static void
 rewrite(const char *path, const char *content)
 {
-	FILE	*fp = fopen(path, "w");
+	FILE *fp = fopen(path, "w");
 
 	assert_non_null(fp);
 	fputs(content, fp);
@@ -63,8 +63,8 @@ teardown(void **state)
 static struct kw_conf *
 load_ok(const char *content)
 {
-	struct kw_conf	*conf;
-	char		 err[ERRLEN];
+	struct kw_conf *conf;
+	char err[ERRLEN];
 
 	conf = kw_conf_load(write_tmp(content), err, sizeof(err));
 	if (conf == NULL)
@@ -77,8 +77,8 @@ load_ok(const char *content)
 static void
 load_fails(const char *content, const char *want_fmt)
 {
-	char		 err[ERRLEN], want[ERRLEN];
-	const char	*path = write_tmp(content);
+	char err[ERRLEN], want[ERRLEN];
+	const char *path = write_tmp(content);
 
 	assert_null(kw_conf_load(path, err, sizeof(err)));
 	snprintf(want, sizeof(want), want_fmt, path);
@@ -88,9 +88,9 @@ load_fails(const char *content, const char *want_fmt)
 static char *
 print_str(const struct kw_conf *conf)
 {
-	char	*buf = NULL;
-	size_t	 len = 0;
-	FILE	*fp = open_memstream(&buf, &len);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
 
 	assert_non_null(fp);
 	kw_conf_print(conf, fp);
@@ -101,12 +101,13 @@ print_str(const struct kw_conf *conf)
 static void
 config__defaults__every_key(void **state)
 {
-	struct kw_conf	*conf;
-	char		 err[ERRLEN], items[4][64];
+	struct kw_conf *conf;
+	char err[ERRLEN], items[4][64];
 
 	conf = kw_conf_load(NULL, err, sizeof(err));
 	assert_non_null(conf);
-	assert_string_equal(kw_conf_str(conf, "paths.run_dir"), "/run/kwarden");
+	assert_string_equal(kw_conf_str(conf, "paths.run_dir"),
+	    "/run/kwarden");
 	assert_string_equal(kw_conf_str(conf, "paths.database"),
 	    "/var/lib/kwarden/kwarden.db");
 	assert_string_equal(kw_conf_str(conf, "paths.socket_mode"), "0660");
@@ -174,8 +175,8 @@ static const char design_example[] =
 static void
 config__design_example__parses(void **state)
 {
-	struct kw_conf	*conf;
-	char		 text[1024], items[4][64];
+	struct kw_conf *conf;
+	char text[1024], items[4][64];
 
 	snprintf(text, sizeof(text), design_example, "dry-run");
 	conf = load_ok(text);
@@ -192,8 +193,8 @@ config__design_example__parses(void **state)
 static void
 config__design_example_remove__parses(void **state)
 {
-	struct kw_conf	*conf;
-	char		 text[1024];
+	struct kw_conf *conf;
+	char text[1024];
 
 	/* The design's example says remove, the default. */
 	snprintf(text, sizeof(text), design_example, "remove");
@@ -205,7 +206,7 @@ config__design_example_remove__parses(void **state)
 static void
 config__file__values_comments_and_spacing(void **state)
 {
-	struct kw_conf	*conf;
+	struct kw_conf *conf;
 
 	conf = load_ok(
 	    "; a comment\n"
@@ -217,18 +218,17 @@ config__file__values_comments_and_spacing(void **state)
 	    "/proc/x;not a comment without a space before");
 	kw_conf_free(conf);
 
-	conf = load_ok(
-	    "[reader]\n"
-	    "interval=250ms\n"
-	    "   source   =   procfs   ; indented, spaced\n"
-	    "\tring_size = 64KiB\n"
-	    "[ decider ]\r\n"
-	    "top_k: 3\r\n"
-	    "[paths]\n"
-	    "socket_mode = 0600\n"
-	    "[policy]\n"
-	    "cpu_threshold = 12.5\n"
-	    "protect =\n");
+	conf = load_ok("[reader]\n"
+		       "interval=250ms\n"
+		       "   source   =   procfs   ; indented, spaced\n"
+		       "\tring_size = 64KiB\n"
+		       "[ decider ]\r\n"
+		       "top_k: 3\r\n"
+		       "[paths]\n"
+		       "socket_mode = 0600\n"
+		       "[policy]\n"
+		       "cpu_threshold = 12.5\n"
+		       "protect =\n");
 	assert_int_equal(kw_conf_ms(conf, "reader.interval"), 250);
 	assert_string_equal(kw_conf_str(conf, "reader.source"), "procfs");
 	assert_int_equal(kw_conf_size(conf, "reader.ring_size"), 65536);
@@ -242,13 +242,12 @@ config__file__values_comments_and_spacing(void **state)
 static void
 config__bad_number__error_names_file_line_key(void **state)
 {
-	load_fails(
-	    "[reader]\n"
-	    "interval = 1s\n"
-	    "\n"
-	    "[policy]\n"
-	    "; line 5\n"
-	    "cpu_threshold = abc\n",
+	load_fails("[reader]\n"
+		   "interval = 1s\n"
+		   "\n"
+		   "[policy]\n"
+		   "; line 5\n"
+		   "cpu_threshold = abc\n",
 	    "config: %s:6: policy.cpu_threshold: \"abc\" is not a number");
 }
 
@@ -363,7 +362,7 @@ config__syntax_errors__line_reported(void **state)
 static void
 config__long_line__error(void **state)
 {
-	char	text[600];
+	char text[600];
 
 	snprintf(text, sizeof(text), "[policy]\nprotect = %0500d\n", 0);
 	load_fails(text, "config: %s:2: line longer than 197 characters");
@@ -372,7 +371,7 @@ config__long_line__error(void **state)
 static void
 config__indented_line__plain_key(void **state)
 {
-	struct kw_conf	*conf;
+	struct kw_conf *conf;
 
 	/* Not a continuation of the previous value. */
 	conf = load_ok("[reader]\nsource = kmod\n  interval = 2s\n");
@@ -384,68 +383,79 @@ config__indented_line__plain_key(void **state)
 static void
 config__missing_file__error(void **state)
 {
-	char	err[ERRLEN];
+	char err[ERRLEN];
 
-	assert_null(kw_conf_load("/nonexistent/kwarden.conf", err,
-	    sizeof(err)));
-	assert_string_equal(err, "config: /nonexistent/kwarden.conf: No such "
+	assert_null(
+	    kw_conf_load("/nonexistent/kwarden.conf", err, sizeof(err)));
+	assert_string_equal(err,
+	    "config: /nonexistent/kwarden.conf: No such "
 	    "file or directory");
 }
 
 static void
 config__set__validates_and_names_origin(void **state)
 {
-	struct kw_conf	*conf;
-	char		 err[ERRLEN];
+	struct kw_conf *conf;
+	char err[ERRLEN];
 
 	conf = kw_conf_load(NULL, err, sizeof(err));
 	assert_int_equal(kw_conf_set(conf, "policy", "cpu_threshold", "10",
-	    "-o policy.cpu_threshold", err, sizeof(err)), 0);
+			     "-o policy.cpu_threshold", err, sizeof(err)),
+	    0);
 	assert_true(kw_conf_num(conf, "policy.cpu_threshold") == 10.0);
 
 	assert_int_equal(kw_conf_set(conf, "policy", "cpu_threshold", "abc",
-	    "-o policy.cpu_threshold", err, sizeof(err)), -1);
-	assert_string_equal(err, "config: -o policy.cpu_threshold: \"abc\" is "
+			     "-o policy.cpu_threshold", err, sizeof(err)),
+	    -1);
+	assert_string_equal(err,
+	    "config: -o policy.cpu_threshold: \"abc\" is "
 	    "not a number");
 	assert_true(kw_conf_num(conf, "policy.cpu_threshold") == 10.0);
 
 	assert_int_equal(kw_conf_set(conf, "reader", "interval", "x",
-	    "--interval", err, sizeof(err)), -1);
-	assert_string_equal(err, "config: --interval: \"x\" is not a duration "
+			     "--interval", err, sizeof(err)),
+	    -1);
+	assert_string_equal(err,
+	    "config: --interval: \"x\" is not a duration "
 	    "(e.g. 500ms, 1s, 2.5s, 5m, 1h, 7d)");
 
 	assert_int_equal(kw_conf_set(conf, "nope", "x", "1", "-o nope.x", err,
-	    sizeof(err)), -1);
+			     sizeof(err)),
+	    -1);
 	assert_string_equal(err, "config: -o nope.x: unknown section [nope]");
 	assert_int_equal(kw_conf_set(conf, "policy", "x", "1", NULL, err,
-	    sizeof(err)), -1);
+			     sizeof(err)),
+	    -1);
 	assert_string_equal(err, "config: policy.x: unknown key");
 
 	/* Values a file could not hold are refused. */
 	assert_int_equal(kw_conf_set(conf, "policy", "protect", "a ; b", NULL,
-	    err, sizeof(err)), -1);
+			     err, sizeof(err)),
+	    -1);
 	assert_int_equal(kw_conf_set(conf, "policy", "protect", "a\nb", NULL,
-	    err, sizeof(err)), -1);
+			     err, sizeof(err)),
+	    -1);
 	assert_int_equal(kw_conf_set(conf, "policy", "protect", " a", NULL,
-	    err, sizeof(err)), -1);
+			     err, sizeof(err)),
+	    -1);
 	kw_conf_free(conf);
 }
 
 static void
 config__classes__defaults_then_added_in_order(void **state)
 {
-	struct kw_conf	*conf;
-	char		 err[ERRLEN], items[4][64];
+	struct kw_conf *conf;
+	char err[ERRLEN], items[4][64];
 
-	conf = load_ok(
-	    "[class.mid]\n"
-	    "match = web, api\n"
-	    "min_alive = 1\n"
-	    "[class.high]\n"
-	    "min_alive = 5\n"
-	    "[class.empty_one]\n");
+	conf = load_ok("[class.mid]\n"
+		       "match = web, api\n"
+		       "min_alive = 1\n"
+		       "[class.high]\n"
+		       "min_alive = 5\n"
+		       "[class.empty_one]\n");
 	assert_int_equal(kw_conf_set(conf, "class.new-2", "min_alive", "4",
-	    "-o class.new-2.min_alive", err, sizeof(err)), 0);
+			     "-o class.new-2.min_alive", err, sizeof(err)),
+	    0);
 	assert_int_equal(kw_conf_class_count(conf), 5);
 	assert_string_equal(kw_conf_class_name(conf, 0), "high");
 	assert_string_equal(kw_conf_class_name(conf, 1), "low");
@@ -463,7 +473,8 @@ config__classes__defaults_then_added_in_order(void **state)
 	assert_int_equal(kw_conf_int(conf, "class.new-2.min_alive"), 4);
 
 	assert_int_equal(kw_conf_set(conf, "class.Bad", "min_alive", "1",
-	    "-o class.Bad.min_alive", err, sizeof(err)), -1);
+			     "-o class.Bad.min_alive", err, sizeof(err)),
+	    -1);
 	assert_int_equal(kw_conf_class_count(conf), 5);
 	kw_conf_free(conf);
 }
@@ -471,8 +482,8 @@ config__classes__defaults_then_added_in_order(void **state)
 static void
 config__list__split_trimmed_bounded(void **state)
 {
-	struct kw_conf	*conf;
-	char		 err[ERRLEN], items[2][64], big[80];
+	struct kw_conf *conf;
+	char err[ERRLEN], items[2][64], big[80];
 
 	conf = load_ok("[policy]\nprotect = a ,, b,c  ,\n");
 	assert_int_equal(kw_conf_list(conf, "policy.protect", items, 2), 3);
@@ -480,11 +491,13 @@ config__list__split_trimmed_bounded(void **state)
 	assert_string_equal(items[1], "b");
 	memset(big, 'x', 64);
 	big[64] = '\0';
-	assert_int_equal(kw_conf_set(conf, "policy", "protect", big, NULL,
-	    err, sizeof(err)), -1);
+	assert_int_equal(kw_conf_set(conf, "policy", "protect", big, NULL, err,
+			     sizeof(err)),
+	    -1);
 	big[63] = '\0';
-	assert_int_equal(kw_conf_set(conf, "policy", "protect", big, NULL,
-	    err, sizeof(err)), 0);
+	assert_int_equal(kw_conf_set(conf, "policy", "protect", big, NULL, err,
+			     sizeof(err)),
+	    0);
 	assert_int_equal(kw_conf_list(conf, "policy.protect", items, 2), 1);
 	assert_string_equal(items[0], big);
 	kw_conf_free(conf);
@@ -493,12 +506,13 @@ config__list__split_trimmed_bounded(void **state)
 static void
 config__state_dir__sets_run_dir_and_database(void **state)
 {
-	struct kw_conf	*conf;
-	char		 err[ERRLEN], path[256];
+	struct kw_conf *conf;
+	char err[ERRLEN], path[256];
 
 	conf = kw_conf_load(NULL, err, sizeof(err));
 	assert_int_equal(kw_conf_apply_state_dir(conf, "/tmp/kw/", err,
-	    sizeof(err)), 0);
+			     sizeof(err)),
+	    0);
 	assert_string_equal(kw_conf_str(conf, "paths.run_dir"), "/tmp/kw/run");
 	assert_string_equal(kw_conf_str(conf, "paths.database"),
 	    "/tmp/kw/kwarden.db");
@@ -514,21 +528,26 @@ config__state_dir__sets_run_dir_and_database(void **state)
 static void
 config__print__round_trips(void **state)
 {
-	struct kw_conf	*conf, *back;
-	char		 err[ERRLEN], *text, *text2;
+	struct kw_conf *conf, *back;
+	char err[ERRLEN], *text, *text2;
 
 	conf = load_ok("[class.mid]\nmatch = web\n[reader]\nsource = kmod\n");
 	assert_int_equal(kw_conf_set(conf, "policy", "protect",
-	    "grafana, my db;x", NULL, err, sizeof(err)), 0);
+			     "grafana, my db;x", NULL, err, sizeof(err)),
+	    0);
 	assert_int_equal(kw_conf_set(conf, "policy", "cpu_threshold", "7.25",
-	    NULL, err, sizeof(err)), 0);
+			     NULL, err, sizeof(err)),
+	    0);
 	assert_int_equal(kw_conf_set(conf, "class.z", "min_alive", "9", NULL,
-	    err, sizeof(err)), 0);
+			     err, sizeof(err)),
+	    0);
 	assert_int_equal(kw_conf_apply_state_dir(conf, "/var/tmp/k", err,
-	    sizeof(err)), 0);
+			     sizeof(err)),
+	    0);
 	text = print_str(conf);
 	assert_non_null(strstr(text, "\n[paths]\nrun_dir = /var/tmp/k/run\n"));
-	assert_non_null(strstr(text, "\n[class.z]\nmatch = \nmin_alive = 9\n"));
+	assert_non_null(
+	    strstr(text, "\n[class.z]\nmatch = \nmin_alive = 9\n"));
 
 	back = load_ok(text);
 	text2 = print_str(back);
@@ -548,11 +567,11 @@ config__print__round_trips(void **state)
 static void
 config__argv__file_then_overrides_in_order(void **state)
 {
-	struct kw_conf		*conf;
-	const char *const	*argv;
-	const char		*path;
-	char			 err[ERRLEN];
-	size_t			 argc;
+	struct kw_conf *conf;
+	const char *const *argv;
+	const char *path;
+	char err[ERRLEN];
+	size_t argc;
 
 	conf = kw_conf_load(NULL, err, sizeof(err));
 	argv = kw_conf_argv(conf, &argc);
@@ -564,11 +583,13 @@ config__argv__file_then_overrides_in_order(void **state)
 	conf = kw_conf_load(path, err, sizeof(err));
 	assert_non_null(conf);
 	assert_int_equal(kw_conf_set(conf, "reader", "interval", "2s",
-	    "--interval", err, sizeof(err)), 0);
-	assert_int_equal(kw_conf_apply_state_dir(conf, "/s", err,
-	    sizeof(err)), 0);
+			     "--interval", err, sizeof(err)),
+	    0);
+	assert_int_equal(kw_conf_apply_state_dir(conf, "/s", err, sizeof(err)),
+	    0);
 	assert_int_equal(kw_conf_set(conf, "class.x", "min_alive", "1",
-	    "-o class.x.min_alive", err, sizeof(err)), 0);
+			     "-o class.x.min_alive", err, sizeof(err)),
+	    0);
 	argv = kw_conf_argv(conf, &argc);
 	assert_int_equal(argc, 10);
 	assert_string_equal(argv[0], "-c");
@@ -586,20 +607,23 @@ config__argv__file_then_overrides_in_order(void **state)
 static void
 config__reload__rereads_file_and_reapplies_overrides(void **state)
 {
-	struct kw_conf	*conf, *conf2;
-	const char	*path;
-	char		 err[ERRLEN];
-	size_t		 argc;
+	struct kw_conf *conf, *conf2;
+	const char *path;
+	char err[ERRLEN];
+	size_t argc;
 
 	path = write_tmp("[policy]\ncpu_threshold = 30\nmem_threshold = 40\n");
 	conf = kw_conf_load(path, err, sizeof(err));
 	assert_non_null(conf);
 	assert_int_equal(kw_conf_set(conf, "policy", "mem_threshold", "50",
-	    "-o policy.mem_threshold", err, sizeof(err)), 0);
+			     "-o policy.mem_threshold", err, sizeof(err)),
+	    0);
 	assert_int_equal(kw_conf_apply_state_dir(conf, "/st", err,
-	    sizeof(err)), 0);
+			     sizeof(err)),
+	    0);
 
-	rewrite(path, "[policy]\ncpu_threshold = 35\nmem_threshold = 45\n"
+	rewrite(path,
+	    "[policy]\ncpu_threshold = 35\nmem_threshold = 45\n"
 	    "[class.extra]\nmin_alive = 1\n");
 	conf2 = kw_conf_reload(conf, err, sizeof(err));
 	assert_non_null(conf2);
@@ -622,23 +646,34 @@ config__reload__rereads_file_and_reapplies_overrides(void **state)
 static void
 config__json__sections_with_string_values(void **state)
 {
-	struct kw_conf	*conf;
-	json_t		*j;
-	char		 err[ERRLEN];
+	struct kw_conf *conf;
+	json_t *j;
+	char err[ERRLEN];
 
 	conf = kw_conf_load(NULL, err, sizeof(err));
 	j = kw_conf_json(conf);
 	assert_non_null(j);
-	assert_string_equal(json_string_value(json_object_get(
-	    json_object_get(j, "reader"), "interval")), "1s");
-	assert_string_equal(json_string_value(json_object_get(
-	    json_object_get(j, "policy"), "cpu_threshold")), "20");
-	assert_string_equal(json_string_value(json_object_get(
-	    json_object_get(j, "class.low"), "min_alive")), "3");
-	assert_string_equal(json_string_value(json_object_get(
-	    json_object_get(j, "limits"), "stream_clients")), "64");
-	assert_string_equal(json_string_value(json_object_get(
-	    json_object_get(j, "metrics"), "listen")), "127.0.0.1:9877");
+	assert_string_equal(json_string_value(
+				json_object_get(json_object_get(j, "reader"),
+				    "interval")),
+	    "1s");
+	assert_string_equal(json_string_value(
+				json_object_get(json_object_get(j, "policy"),
+				    "cpu_threshold")),
+	    "20");
+	assert_string_equal(json_string_value(
+				json_object_get(json_object_get(j,
+						    "class.low"),
+				    "min_alive")),
+	    "3");
+	assert_string_equal(json_string_value(
+				json_object_get(json_object_get(j, "limits"),
+				    "stream_clients")),
+	    "64");
+	assert_string_equal(json_string_value(
+				json_object_get(json_object_get(j, "metrics"),
+				    "listen")),
+	    "127.0.0.1:9877");
 	assert_int_equal(json_object_size(j), 11);
 	json_decref(j);
 	kw_conf_free(conf);
@@ -648,12 +683,13 @@ static void
 config__shipped_default_file__equals_builtins(void **state)
 {
 	static const char *const paths[] = {
-		"run/kwarden.conf", "../run/kwarden.conf",
+		"run/kwarden.conf",
+		"../run/kwarden.conf",
 		"../../run/kwarden.conf",
 	};
-	struct kw_conf	*file, *defaults;
-	char		 err[ERRLEN], *a, *b;
-	size_t		 i;
+	struct kw_conf *file, *defaults;
+	char err[ERRLEN], *a, *b;
+	size_t i;
 
 	for (i = 0; i < 3; i++)
 		if (access(paths[i], R_OK) == 0)
@@ -676,16 +712,16 @@ config__shipped_default_file__equals_builtins(void **state)
 
 /* kw_conf_cli in a child: exit status, stdout and stderr. */
 struct cli_result {
-	int	status;		/* exit code; 100 when kw_conf_cli returned */
-	char	out[8192];
-	char	err[2048];
+	int status; /* exit code; 100 when kw_conf_cli returned */
+	char out[8192];
+	char err[2048];
 };
 
 static void
 slurp(int fd, char *buf, size_t len)
 {
-	ssize_t	n;
-	size_t	got = 0;
+	ssize_t n;
+	size_t got = 0;
 
 	lseek(fd, 0, SEEK_SET);
 	while (got < len - 1 && (n = read(fd, buf + got, len - 1 - got)) > 0)
@@ -697,11 +733,11 @@ slurp(int fd, char *buf, size_t len)
 static void
 run_cli(const char *section, const char *const *args, struct cli_result *res)
 {
-	char		 po[] = "/tmp/kw_out_XXXXXX";
-	char		 pe[] = "/tmp/kw_err_XXXXXX";
-	char		*argv[32];
-	int		 fo, fe, st, argc = 0;
-	pid_t		 pid;
+	char po[] = "/tmp/kw_out_XXXXXX";
+	char pe[] = "/tmp/kw_err_XXXXXX";
+	char *argv[32];
+	int fo, fe, st, argc = 0;
+	pid_t pid;
 
 	fo = mkstemp(po);
 	fe = mkstemp(pe);
@@ -718,9 +754,9 @@ run_cli(const char *section, const char *const *args, struct cli_result *res)
 	pid = fork();
 	assert_true(pid != -1);
 	if (pid == 0) {
-		struct kw_conf		*conf;
-		const char *const	*cargv;
-		size_t			 cargc, i;
+		struct kw_conf *conf;
+		const char *const *cargv;
+		size_t cargc, i;
 
 		dup2(fo, STDOUT_FILENO);
 		dup2(fe, STDERR_FILENO);
@@ -743,11 +779,11 @@ run_cli(const char *section, const char *const *args, struct cli_result *res)
 }
 
 struct cli_case {
-	const char	*section;
-	const char	*args[12];
-	int		 status;
-	const char	*out;		/* stdout contains, or NULL */
-	const char	*err;		/* stderr contains, or NULL */
+	const char *section;
+	const char *args[12];
+	int status;
+	const char *out; /* stdout contains, or NULL */
+	const char *err; /* stderr contains, or NULL */
 };
 
 static void
@@ -793,14 +829,18 @@ cli__table__exit_codes_and_messages(void **state)
 		    "config: -o policy=1: expected SECTION.KEY=VALUE" },
 		{ "reader", { "-c", "/nonexistent/k.conf" }, 2, NULL,
 		    "config: /nonexistent/k.conf: No such file or directory" },
-		{ "reader", { "--interval", "500ms", "--source", "procfs",
-		    "--state-dir", "/sd", "-o", "class.high.min_alive=1",
-		    "-opolicy.window=9s" }, 100,
+		{ "reader",
+		    { "--interval", "500ms", "--source", "procfs",
+			"--state-dir", "/sd", "-o", "class.high.min_alive=1",
+			"-opolicy.window=9s" },
+		    100,
 		    "argv: -o reader.interval=500ms -o reader.source=procfs "
 		    "-o paths.run_dir=/sd/run -o paths.database=/sd/kwarden.db "
-		    "-o class.high.min_alive=1 -o policy.window=9s\n", NULL },
-		{ "reader", { "--print-config", "--state-dir", "/x",
-		    "--interval=2s" }, 0, "run_dir = /x/run\n", "" },
+		    "-o class.high.min_alive=1 -o policy.window=9s\n",
+		    NULL },
+		{ "reader",
+		    { "--print-config", "--state-dir", "/x", "--interval=2s" },
+		    0, "run_dir = /x/run\n", "" },
 		{ "run", { "--restart-delay", "1s", "--print-config" }, 0,
 		    "restart_delay = 1s\n", "" },
 		{ "recorder", { "--batch-rows", "0" }, 2, NULL,
@@ -868,8 +908,8 @@ cli__table__exit_codes_and_messages(void **state)
 		{ "reader", { "--print-config", "--", "x" }, 2, NULL,
 		    "unexpected argument \"x\"" },
 	};
-	struct cli_result	*res;
-	size_t			 i;
+	struct cli_result *res;
+	size_t i;
 
 	res = calloc(1, sizeof(*res));
 	assert_non_null(res);
@@ -877,11 +917,13 @@ cli__table__exit_codes_and_messages(void **state)
 		run_cli(cases[i].section, cases[i].args, res);
 		if (res->status != cases[i].status ||
 		    (cases[i].out && !strstr(res->out, cases[i].out)) ||
-		    (cases[i].err && (cases[i].err[0] ? !strstr(res->err,
-		    cases[i].err) : res->err[0] != '\0')))
+		    (cases[i].err &&
+			(cases[i].err[0] ? !strstr(res->err, cases[i].err) :
+					   res->err[0] != '\0')))
 			print_error("case %zu (%s): status %d\nstdout: %s\n"
-			    "stderr: %s\n", i, cases[i].args[0], res->status,
-			    res->out, res->err);
+				    "stderr: %s\n",
+			    i, cases[i].args[0], res->status, res->out,
+			    res->err);
 		assert_int_equal(res->status, cases[i].status);
 		if (cases[i].out != NULL)
 			assert_non_null(strstr(res->out, cases[i].out));
@@ -898,8 +940,8 @@ static void
 config__policy_text__round_trips(void **state)
 {
 	static char text[32768], again[32768];
-	struct kw_conf	*a, *b;
-	char		 err[512];
+	struct kw_conf *a, *b;
+	char err[512];
 
 	(void)state;
 	a = kw_conf_load(NULL, err, sizeof(err));
@@ -907,24 +949,29 @@ config__policy_text__round_trips(void **state)
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_int_equal(kw_conf_set(a, "policy", "cpu_threshold", "33",
-	    "test", err, sizeof(err)), 0);
+			     "test", err, sizeof(err)),
+	    0);
 	assert_int_equal(kw_conf_set(a, "class.web", "match", "web*, api*",
-	    "test", err, sizeof(err)), 0);
+			     "test", err, sizeof(err)),
+	    0);
 	assert_int_equal(kw_conf_policy_text(a, text, sizeof(text)), 0);
 	assert_non_null(strstr(text, "policy.cpu_threshold=33\n"));
 	assert_non_null(strstr(text, "class.web.match=web*, api*\n"));
 	assert_null(strstr(text, "recorder."));
 	assert_int_equal(kw_conf_apply_text(b, text, "policy", err,
-	    sizeof(err)), 0);
+			     sizeof(err)),
+	    0);
 	assert_int_equal(kw_conf_policy_text(b, again, sizeof(again)), 0);
 	assert_string_equal(text, again);
 	assert_float_equal(kw_conf_num(b, "policy.cpu_threshold"), 33, 0);
 	assert_int_equal(kw_conf_policy_text(a, text, 16), -1);
 	assert_int_equal(kw_conf_apply_text(b, "policy.nope=1\n", "policy",
-	    err, sizeof(err)), -1);
+			     err, sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "nope"));
 	assert_int_equal(kw_conf_apply_text(b, "garbage\n", "policy", err,
-	    sizeof(err)), -1);
+			     sizeof(err)),
+	    -1);
 	kw_conf_free(a);
 	kw_conf_free(b);
 }
@@ -932,13 +979,13 @@ config__policy_text__round_trips(void **state)
 static void
 cli__file_then_overrides__command_line_order(void **state)
 {
-	struct cli_result	*res;
-	const char		*path;
+	struct cli_result *res;
+	const char *path;
 
 	res = calloc(1, sizeof(*res));
 	assert_non_null(res);
 	path = write_tmp("[reader]\ninterval = 3s\nsource = kmod\n"
-	    "[policy]\ncpu_threshold = abc\n");
+			 "[policy]\ncpu_threshold = abc\n");
 	{
 		/* An error in the file names it, with the line. */
 		const char *args[] = { "-c", path, NULL };
@@ -946,22 +993,26 @@ cli__file_then_overrides__command_line_order(void **state)
 
 		run_cli("reader", args, res);
 		assert_int_equal(res->status, 2);
-		snprintf(want, sizeof(want), "kwarden-reader: config: %s:5: "
-		    "policy.cpu_threshold: \"abc\" is not a number\n", path);
+		snprintf(want, sizeof(want),
+		    "kwarden-reader: config: %s:5: "
+		    "policy.cpu_threshold: \"abc\" is not a number\n",
+		    path);
 		assert_non_null(strstr(res->err, want));
 	}
 	rewrite(path, "[reader]\ninterval = 3s\nsource = kmod\n");
 	{
 		/* -o before -c still wins over the file. */
 		const char *args[] = { "-o", "reader.interval=4s", "-c", path,
-		    "--interval", "5s", "-o", "reader.interval=6s", NULL };
+			"--interval", "5s", "-o", "reader.interval=6s", NULL };
 		char want[256];
 
 		run_cli("reader", args, res);
 		assert_int_equal(res->status, 100);
-		snprintf(want, sizeof(want), "argv: -c %s "
+		snprintf(want, sizeof(want),
+		    "argv: -c %s "
 		    "-o reader.interval=4s -o reader.interval=5s "
-		    "-o reader.interval=6s\n", path);
+		    "-o reader.interval=6s\n",
+		    path);
 		assert_non_null(strstr(res->out, want));
 		assert_non_null(strstr(res->out, "interval = 6s\n"));
 		assert_non_null(strstr(res->out, "source = kmod\n"));
@@ -985,10 +1036,12 @@ main(void)
 		cmocka_unit_test_teardown(
 		    config__bad_number__error_names_file_line_key, teardown),
 		cmocka_unit_test_teardown(
-		    config__socket_mode_zero_and_bad_limits__refused, teardown),
+		    config__socket_mode_zero_and_bad_limits__refused,
+		    teardown),
 		cmocka_unit_test_teardown(
 		    config__bad_values__each_type_explained, teardown),
-		cmocka_unit_test_teardown(config__choices__validated, teardown),
+		cmocka_unit_test_teardown(config__choices__validated,
+		    teardown),
 		cmocka_unit_test_teardown(
 		    config__unknown_key__error_with_file_line, teardown),
 		cmocka_unit_test_teardown(
@@ -1008,7 +1061,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_teardown(
 		    config__state_dir__sets_run_dir_and_database, teardown),
-		cmocka_unit_test_teardown(config__print__round_trips, teardown),
+		cmocka_unit_test_teardown(config__print__round_trips,
+		    teardown),
 		cmocka_unit_test_teardown(
 		    config__argv__file_then_overrides_in_order, teardown),
 		cmocka_unit_test_teardown(

@@ -207,8 +207,8 @@ ctl__overlong_line__error_then_closed(void **state)
 	(void)state;
 	memset(big, 'a', sizeof(big));
 	calls = 0;
-	assert_non_null(strstr(converse(&loop, big, sizeof(big)),
-	    "line too long"));
+	assert_non_null(
+	    strstr(converse(&loop, big, sizeof(big)), "line too long"));
 	assert_int_equal(calls, 0);
 	stop(&loop, ctl);
 }
@@ -374,11 +374,13 @@ main(void)
 		cmocka_unit_test(ctl__overlong_line__error_then_closed),
 		cmocka_unit_test(ctl__nul_in_line__refused),
 		cmocka_unit_test(
-		ctl__many_commands_at_once__every_one_answered_in_order),
+		    ctl__many_commands_at_once__every_one_answered_in_order),
 		cmocka_unit_test(
-		ctl__full_of_idle_connections__operator_still_answered),
-		cmocka_unit_test(ctl__idle_connection__closed_after_the_timeout),
-		cmocka_unit_test(ctl__flood_of_large_replies_never_read__cut_off),
+		    ctl__full_of_idle_connections__operator_still_answered),
+		cmocka_unit_test(
+		    ctl__idle_connection__closed_after_the_timeout),
+		cmocka_unit_test(
+		    ctl__flood_of_large_replies_never_read__cut_off),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

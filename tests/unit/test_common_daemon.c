@@ -67,9 +67,11 @@ limits__from_config__every_key(void **state)
 	conf = kw_conf_load(NULL, err, sizeof(err));
 	assert_non_null(conf);
 	assert_int_equal(kw_conf_set(conf, "limits", "stream_clients", "3",
-	    "-o", err, sizeof(err)), 0);
-	assert_int_equal(kw_conf_set(conf, "limits", "ctl_idle_timeout",
-	    "2s", "-o", err, sizeof(err)), 0);
+			     "-o", err, sizeof(err)),
+	    0);
+	assert_int_equal(kw_conf_set(conf, "limits", "ctl_idle_timeout", "2s",
+			     "-o", err, sizeof(err)),
+	    0);
 	kw_limits_from_conf(conf, &l);
 	assert_int_equal(l.stream_clients, 3);
 	assert_int_equal(l.ctl_idle_ms, 2000);
@@ -100,8 +102,10 @@ limit_hit__flood__counted_every_time_logged_once(void **state)
 	d.name = "test";
 	d.start_mono_ns = kw_mono_ns();
 	o = kw_daemon_status(&d);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(
-	    o, "limits"), "ctl_idle_closed")), before + 1000);
+	assert_int_equal(json_integer_value(
+			     json_object_get(json_object_get(o, "limits"),
+				 "ctl_idle_closed")),
+	    before + 1000);
 	assert_non_null(json_object_get(json_object_get(o, "limits"),
 	    "stream_clients_refused"));
 	json_decref(o);
@@ -111,9 +115,9 @@ limit_hit__flood__counted_every_time_logged_once(void **state)
 static void
 stats_json__every_field__by_name(void **state)
 {
-	struct kw_pub_stats	ps;
-	struct kw_sub_stats	ss;
-	json_t			*o;
+	struct kw_pub_stats ps;
+	struct kw_sub_stats ss;
+	json_t *o;
 
 	(void)state;
 	memset(&ps, 0, sizeof(ps));
@@ -128,10 +132,11 @@ stats_json__every_field__by_name(void **state)
 	assert_int_equal(json_integer_value(json_object_get(o, "seq")), 42);
 	assert_int_equal(json_integer_value(json_object_get(o, "acked_seq")),
 	    40);
-	assert_int_equal(json_integer_value(json_object_get(o,
-	    "clients_bad")), 3);
-	assert_int_equal(json_integer_value(json_object_get(o,
-	    "queued_bytes")), 99);
+	assert_int_equal(json_integer_value(json_object_get(o, "clients_bad")),
+	    3);
+	assert_int_equal(json_integer_value(
+			     json_object_get(o, "queued_bytes")),
+	    99);
 	json_decref(o);
 
 	memset(&ss, 0, sizeof(ss));
@@ -147,12 +152,15 @@ stats_json__every_field__by_name(void **state)
 	assert_true(json_is_true(json_object_get(o, "connected")));
 	assert_int_equal(json_integer_value(json_object_get(o, "last_seq")),
 	    11);
-	assert_int_equal(json_integer_value(json_object_get(o,
-	    "restarts_clean")), 2);
-	assert_int_equal(json_integer_value(json_object_get(o,
-	    "restarts_lossy")), 1);
-	assert_string_equal(json_string_value(json_object_get(o,
-	    "last_error")), "gone");
+	assert_int_equal(json_integer_value(
+			     json_object_get(o, "restarts_clean")),
+	    2);
+	assert_int_equal(json_integer_value(
+			     json_object_get(o, "restarts_lossy")),
+	    1);
+	assert_string_equal(json_string_value(
+				json_object_get(o, "last_error")),
+	    "gone");
 	json_decref(o);
 }
 

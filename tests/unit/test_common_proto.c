@@ -13,8 +13,8 @@
 #include "kwarden.h"
 
 struct packed {
-	msgpack_sbuffer	sb;
-	msgpack_packer	pk;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
 	msgpack_unpacked res;
 };
 
@@ -32,7 +32,8 @@ packed_unpack(struct packed *p)
 	size_t off = 0;
 
 	assert_int_equal(msgpack_unpack_next(&p->res, p->sb.data, p->sb.size,
-	    &off), MSGPACK_UNPACK_SUCCESS);
+			     &off),
+	    MSGPACK_UNPACK_SUCCESS);
 	assert_int_equal(off, p->sb.size);
 	return &p->res.data;
 }
@@ -104,7 +105,8 @@ snapshot__round_trip__every_field_kept(void **state)
 	envelope(&p.pk, "snapshot", KW_SNAPSHOT_FIELDS);
 	kw_snapshot_pack(&p.pk, &in);
 	assert_int_equal(kw_msg_decode(packed_unpack(&p), &msg, err,
-	    sizeof(err)), 0);
+			     sizeof(err)),
+	    0);
 	assert_int_equal(msg.type, KW_MSG_SNAPSHOT);
 	assert_int_equal(msg.seq, 7);
 	kw_snapshot_init(&out);
@@ -156,7 +158,8 @@ snapshot__pid_of_wrong_type__error_names_field(void **state)
 	kw_pack_kstr(&p.pk, "pid", "one");
 	kw_snapshot_init(&out);
 	assert_int_equal(kw_snapshot_unpack(packed_unpack(&p), &out, err,
-	    sizeof(err)), -1);
+			     sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "procs[0].pid"));
 	kw_snapshot_free(&out);
 	packed_free(&p);
@@ -209,26 +212,30 @@ records__round_trip__every_field_kept(void **state)
 	kw_deletion_pack(&p.pk, &d);
 
 	assert_int_equal(msgpack_unpack_next(&p.res, p.sb.data, p.sb.size,
-	    &off), MSGPACK_UNPACK_SUCCESS);
+			     &off),
+	    MSGPACK_UNPACK_SUCCESS);
 	o = &p.res.data;
 	assert_int_equal(o->via.map.size, KW_SYS_FIELDS);
 	assert_int_equal(kw_sys_unpack(o, &s2, err, sizeof(err)), 0);
 	assert_memory_equal(&s, &s2, sizeof(s));
 
 	assert_int_equal(msgpack_unpack_next(&p.res, p.sb.data, p.sb.size,
-	    &off), MSGPACK_UNPACK_SUCCESS);
+			     &off),
+	    MSGPACK_UNPACK_SUCCESS);
 	assert_int_equal(o->via.map.size, KW_CONTAINER_FIELDS);
 	assert_int_equal(kw_container_unpack(o, &c2, err, sizeof(err)), 0);
 	assert_memory_equal(&c, &c2, sizeof(c));
 
 	assert_int_equal(msgpack_unpack_next(&p.res, p.sb.data, p.sb.size,
-	    &off), MSGPACK_UNPACK_SUCCESS);
+			     &off),
+	    MSGPACK_UNPACK_SUCCESS);
 	assert_int_equal(o->via.map.size, KW_PROC_FIELDS);
 	assert_int_equal(kw_proc_rec_unpack(o, &pr2, err, sizeof(err)), 0);
 	assert_memory_equal(&pr, &pr2, sizeof(pr));
 
 	assert_int_equal(msgpack_unpack_next(&p.res, p.sb.data, p.sb.size,
-	    &off), MSGPACK_UNPACK_SUCCESS);
+			     &off),
+	    MSGPACK_UNPACK_SUCCESS);
 	assert_int_equal(o->via.map.size, KW_DELETION_FIELDS);
 	assert_int_equal(kw_deletion_unpack(o, &d2, err, sizeof(err)), 0);
 	assert_string_equal(d2.evidence, d.evidence);
@@ -249,7 +256,8 @@ envelope__not_a_map__refused(void **state)
 	packed_init(&p);
 	msgpack_pack_array(&p.pk, 0);
 	assert_int_equal(kw_msg_decode(packed_unpack(&p), &msg, err,
-	    sizeof(err)), -1);
+			     sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "not a map"));
 	packed_free(&p);
 }
@@ -267,7 +275,8 @@ envelope__seq_negative__refused(void **state)
 	kw_pack_kstr(&p.pk, "t", "sys");
 	kw_pack_ki64(&p.pk, "seq", -1);
 	assert_int_equal(kw_msg_decode(packed_unpack(&p), &msg, err,
-	    sizeof(err)), -1);
+			     sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "seq"));
 	packed_free(&p);
 }
@@ -286,7 +295,8 @@ envelope__unknown_type_and_keys__accepted_as_unknown(void **state)
 	kw_pack_ku64(&p.pk, "seq", 3);
 	kw_pack_kstr(&p.pk, "extra", "x");
 	assert_int_equal(kw_msg_decode(packed_unpack(&p), &msg, err,
-	    sizeof(err)), 0);
+			     sizeof(err)),
+	    0);
 	assert_int_equal(msg.type, KW_MSG_UNKNOWN);
 	assert_int_equal(msg.seq, 3);
 	packed_free(&p);
@@ -306,7 +316,8 @@ envelope__non_string_key__refused(void **state)
 	msgpack_pack_int(&p.pk, 1);
 	msgpack_pack_int(&p.pk, 2);
 	assert_int_equal(kw_msg_decode(packed_unpack(&p), &msg, err,
-	    sizeof(err)), -1);
+			     sizeof(err)),
+	    -1);
 	packed_free(&p);
 }
 
@@ -344,11 +355,11 @@ static void
 mpscan__huge_declared_sizes__refused(void **state)
 {
 	static const char *const bad[] = {
-		"\xdd\xff\xff\xff\xff",		/* array32 of 4G */
-		"\xdf\x00\x10\x00\x00",		/* map32 of 1M pairs */
-		"\x81\xa1t\xdb\x10\x00\x00\x00",	/* str32 of 256 MiB */
-		"\xc6\x7f\xff\xff\xff",		/* bin32 */
-		"\xc9\x7f\xff\xff\xff\x01",	/* ext32 */
+		"\xdd\xff\xff\xff\xff",		 /* array32 of 4G */
+		"\xdf\x00\x10\x00\x00",		 /* map32 of 1M pairs */
+		"\x81\xa1t\xdb\x10\x00\x00\x00", /* str32 of 256 MiB */
+		"\xc6\x7f\xff\xff\xff",		 /* bin32 */
+		"\xc9\x7f\xff\xff\xff\x01",	 /* ext32 */
 	};
 	static const size_t lens[] = { 5, 5, 8, 5, 6 };
 	struct kw_mpscan s;
@@ -378,7 +389,8 @@ mpscan__real_message_in_pieces__accepted_to_the_end(void **state)
 	kw_pack_ki64(&p.pk, "i", -5000000000ll);
 	kw_pack_str(&p.pk, "b");
 	msgpack_pack_bin(&p.pk, 3);
-	msgpack_pack_bin_body(&p.pk, "\xc1\xc1\xc1", 3);	/* payload, not headers */
+	msgpack_pack_bin_body(&p.pk, "\xc1\xc1\xc1",
+	    3); /* payload, not headers */
 	/* Fed one more byte at a time, as a socket may deliver it. */
 	kw_mpscan_init(&s, 1 << 20, 1 << 16);
 	for (i = 1; i < p.sb.size; i++)
@@ -433,7 +445,7 @@ static void
 build_corpus(struct packed *p, size_t *nmsgs)
 {
 	static const char evil[] = "\xdd\x7f\xff\xff\xff\xdf\xff\xff\xff\xff"
-	    "\xdb\x7f\xff\xff\xff";
+				   "\xdb\x7f\xff\xff\xff";
 	struct kw_snapshot snap;
 	char big[300];
 	size_t n = 0;
@@ -527,8 +539,8 @@ build_corpus(struct packed *p, size_t *nmsgs)
 
 /* Feed buf in pieces cut at the offsets in cuts; re-pack what comes out. */
 static void
-unpack_in_pieces(const char *buf, size_t len, const size_t *cuts,
-    size_t ncuts, msgpack_sbuffer *out, size_t *nmsgs)
+unpack_in_pieces(const char *buf, size_t len, const size_t *cuts, size_t ncuts,
+    msgpack_sbuffer *out, size_t *nmsgs)
 {
 	msgpack_unpacker u;
 	msgpack_unpacked res;
@@ -544,7 +556,8 @@ unpack_in_pieces(const char *buf, size_t len, const size_t *cuts,
 	*nmsgs = 0;
 	for (i = 0; i <= ncuts; i++, from = to) {
 		to = i < ncuts ? cuts[i] : len;
-		assert_true(msgpack_unpacker_reserve_buffer(&u, to - from + 1));
+		assert_true(
+		    msgpack_unpacker_reserve_buffer(&u, to - from + 1));
 		memcpy(msgpack_unpacker_buffer(&u), buf + from, to - from);
 		msgpack_unpacker_buffer_consumed(&u, to - from);
 		while ((rc = kw_unpacker_next(&u, &s, &res)) ==
@@ -553,7 +566,8 @@ unpack_in_pieces(const char *buf, size_t len, const size_t *cuts,
 			(*nmsgs)++;
 		}
 		if (rc != MSGPACK_UNPACK_CONTINUE)
-			fail_msg("cut at %zu: kw_unpacker_next = %d", from, rc);
+			fail_msg("cut at %zu: kw_unpacker_next = %d", from,
+			    rc);
 	}
 	msgpack_unpacked_destroy(&res);
 	msgpack_unpacker_destroy(&u);
@@ -630,10 +644,12 @@ unpacker_next__count_after_a_pause__refused(void **state)
 	    KW_UNPACK_REFUSED);
 	/* The same inside a map, the count cut in its middle. */
 	assert_int_equal(unpack_two_reads("\x81\xa1t\xdd\x7f\xff", 6,
-	    "\xff\xff", 2), KW_UNPACK_REFUSED);
+			     "\xff\xff", 2),
+	    KW_UNPACK_REFUSED);
 	/* map32 and str32 the same way. */
-	assert_int_equal(unpack_two_reads("\x91\xdf", 2,
-	    "\x7f\xff\xff\xff", 4), KW_UNPACK_REFUSED);
+	assert_int_equal(unpack_two_reads("\x91\xdf", 2, "\x7f\xff\xff\xff",
+			     4),
+	    KW_UNPACK_REFUSED);
 	assert_int_equal(unpack_two_reads("\xdb", 1, "\x7f\xff\xff\xff", 4),
 	    KW_UNPACK_REFUSED);
 }
@@ -652,7 +668,7 @@ get_str__empty_string_without_bytes__empty(void **state)
 	kv.key.via.str.ptr = "name";
 	kv.key.via.str.size = 4;
 	kv.val.type = MSGPACK_OBJECT_STR;
-	kv.val.via.str.ptr = NULL;	/* an empty str may point nowhere */
+	kv.val.via.str.ptr = NULL; /* an empty str may point nowhere */
 	kv.val.via.str.size = 0;
 	map.type = MSGPACK_OBJECT_MAP;
 	map.via.map.size = 1;
@@ -684,7 +700,7 @@ snapshot__reserve__exact_capacity(void **state)
 		assert_non_null(kw_snapshot_add(&s));
 	assert_int_equal(kw_snapshot_reserve(&s, 100), 0);
 	assert_int_equal(s.cap, 100);
-	assert_int_equal(kw_snapshot_reserve(&s, 95), 0);	/* within 1/8 */
+	assert_int_equal(kw_snapshot_reserve(&s, 95), 0); /* within 1/8 */
 	assert_int_equal(s.cap, 100);
 	assert_int_equal(kw_snapshot_reserve(&s, 3), 0);
 	assert_int_equal(s.cap, 10);
@@ -702,7 +718,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(snapshot__round_trip__every_field_kept),
 		cmocka_unit_test(snapshot__reserve__exact_capacity),
-		cmocka_unit_test(snapshot__pid_of_wrong_type__error_names_field),
+		cmocka_unit_test(
+		    snapshot__pid_of_wrong_type__error_names_field),
 		cmocka_unit_test(records__round_trip__every_field_kept),
 		cmocka_unit_test(envelope__not_a_map__refused),
 		cmocka_unit_test(envelope__seq_negative__refused),

@@ -20,13 +20,13 @@
 #include "kwarden.h"
 
 struct got {
-	uint64_t	seqs[4096];
-	size_t		n;
-	uint64_t	gap_from, gap_to;
-	int		gaps;
-	int		connected;
-	uint64_t	epoch;
-	size_t		ends;		/* end messages handled */
+	uint64_t seqs[4096];
+	size_t n;
+	uint64_t gap_from, gap_to;
+	int gaps;
+	int connected;
+	uint64_t epoch;
+	size_t ends; /* end messages handled */
 };
 
 static char sockpath[108];
@@ -64,7 +64,7 @@ on_msg(void *arg, const struct kw_msg *msg)
 	}
 	assert_int_equal(msg->type, KW_MSG_SYS);
 	assert_int_equal(kw_get_u64(msg->obj, "nprocs", &v), 0);
-	assert_int_equal(v, msg->seq * 10);	/* body matches its seq */
+	assert_int_equal(v, msg->seq * 10); /* body matches its seq */
 	if (g->n < sizeof(g->seqs) / sizeof(g->seqs[0]))
 		g->seqs[g->n++] = msg->seq;
 }
@@ -121,8 +121,8 @@ is_connected(void *arg)
 }
 
 struct want {
-	struct got	*g;
-	size_t		 n;
+	struct got *g;
+	size_t n;
 };
 
 static int
@@ -168,7 +168,7 @@ pubsub__live_client__gets_every_message_in_order(void **state)
 	(void)state;
 	uv_loop_init(&loop);
 	pub = new_pub(&loop, 1 << 20);
-	publish(pub, 5);	/* before the client: not replayed */
+	publish(pub, 5); /* before the client: not replayed */
 	sub = kw_sub_new(&loop, sockpath, "decider", 0, &cb);
 	kw_sub_start(sub);
 	assert_true(run_until(&loop, is_connected, g, 2000));
@@ -205,7 +205,7 @@ pubsub__resume_point__replays_the_rest_exactly_once(void **state)
 	kw_sub_resume_from(sub, st.epoch, 3, 0);
 	kw_sub_start(sub);
 	assert_true(run_until(&loop, is_connected, g, 2000));
-	publish(pub, 10);	/* live ones race the replay */
+	publish(pub, 10); /* live ones race the replay */
 	assert_true(run_until(&loop, has_n, &w, 2000));
 	uv_run(&loop, UV_RUN_NOWAIT);
 	assert_int_equal(g->n, 17);
@@ -231,7 +231,7 @@ pubsub__resume_out_of_ring__gap_then_oldest(void **state)
 
 	(void)state;
 	uv_loop_init(&loop);
-	pub = new_pub(&loop, 400);	/* a few dozen small messages */
+	pub = new_pub(&loop, 400); /* a few dozen small messages */
 	publish(pub, 200);
 	kw_pub_stats(pub, &st);
 	assert_true(st.oldest_seq > 2);
@@ -288,7 +288,7 @@ producer_restart(int with_end)
 	uv_run(&loop, UV_RUN_NOWAIT);
 
 	pub = new_pub(&loop, 1 << 20);
-	publish(pub, 3);	/* before the client is back */
+	publish(pub, 3); /* before the client is back */
 	kw_pub_stats(pub, &st2);
 	assert_true(st2.epoch != st1.epoch);
 	w.n = 8;
@@ -360,7 +360,7 @@ pubsub__garbage_from_client__that_client_cut_others_served(void **state)
 	sub = kw_sub_new(&loop, sockpath, "decider", 0, &cb);
 	kw_sub_start(sub);
 	assert_true(run_until(&loop, is_connected, g, 2000));
-	fd = raw_client("\xc1\xc1\xc1 garbage", 11);	/* 0xc1: never used */
+	fd = raw_client("\xc1\xc1\xc1 garbage", 11); /* 0xc1: never used */
 	assert_true(run_until(&loop, bad_counted, pub, 2000));
 	publish(pub, 10);
 	assert_true(run_until(&loop, has_n, &w, 2000));
@@ -414,7 +414,7 @@ pubsub__client_that_never_reads__cut_off_producer_goes_on(void **state)
 	kw_pub_stats(pub, &st);
 	assert_int_equal(st.clients_cut, 1);
 	assert_int_equal(st.clients, 0);
-	assert_true(st.seq >= 64);	/* 1 MiB of lag took that many */
+	assert_true(st.seq >= 64); /* 1 MiB of lag took that many */
 	assert_int_equal(kw_limit_count(KW_HIT_STREAM_CLIENT_BYTES), hits + 1);
 	close(fd);
 	kw_pub_close(pub);
@@ -494,7 +494,7 @@ static void
 pub__sizes_swing__each_message_whole(void **state)
 {
 	static const size_t sizes[] = { 10, 300000, 50, 200000, 900000, 10,
-	    70000, 70001, 5 };
+		70000, 70001, 5 };
 	uv_loop_t loop;
 	struct got *g = calloc(1, sizeof(*g));
 	struct kw_sub_cb cb = { on_msg, on_event, g };
@@ -624,9 +624,9 @@ flow__over_high_water__paused_until_under_low(void **state)
 	assert_int_equal(kw_flow_sent(&f, 60, 0), KW_FLOW_GO);
 	assert_int_equal(kw_flow_sent(&f, 60, 0), KW_FLOW_PAUSE);
 	assert_true(f.paused);
-	assert_int_equal(kw_flow_written(&f, 60), 0);	/* 60 left > 25 */
+	assert_int_equal(kw_flow_written(&f, 60), 0); /* 60 left > 25 */
 	assert_true(f.paused);
-	assert_int_equal(kw_flow_written(&f, 40), 1);	/* 20 <= 25 */
+	assert_int_equal(kw_flow_written(&f, 40), 1); /* 20 <= 25 */
 	assert_false(f.paused);
 	assert_int_equal(f.inflight, 20);
 }
@@ -656,7 +656,7 @@ pub__second_instance_on_same_path__refused(void **state)
 	kw_pub_close(b);
 	kw_pub_close(a);
 	close_all(&loop);
-	assert_int_equal(access(sockpath, F_OK), -1);	/* removed on close */
+	assert_int_equal(access(sockpath, F_OK), -1); /* removed on close */
 }
 
 /* Run the loop until fd reads EOF (the producer closed it). */
@@ -765,7 +765,7 @@ pub__ack_not_durable_or_past_seq__ignored_and_counted(void **state)
 	assert_true(run_until(&loop, has_n, &w, 2000));
 	kw_sub_ack(sub, 3);
 	assert_true(run_until(&loop, acked_3, pub, 2000));
-	kw_sub_ack(sub, 99);	/* never published */
+	kw_sub_ack(sub, 99); /* never published */
 	assert_true(run_until(&loop, acks_refused_2, pub, 2000));
 	kw_pub_stats(pub, &st);
 	assert_int_equal(st.acked_seq, 3);
@@ -855,7 +855,7 @@ pub__many_clients_replaying_never_reading__bytes_shared(void **state)
 	}
 	kw_pub_stats(pub, &st);
 	assert_int_equal(st.clients, 40);
-	assert_true(st.bytes_out > 20ull * (1 << 20));	/* 40 x 1 MiB handed */
+	assert_true(st.bytes_out > 20ull * (1 << 20)); /* 40 x 1 MiB handed */
 	/* What they wait for is the ring's bytes, not 40 copies. */
 	assert_true(st.held_bytes <= st.ring_bytes + (64 << 10));
 	for (i = 0; i < 40; i++)
@@ -952,7 +952,7 @@ pub__queued_bytes_over_the_total__biggest_client_cut(void **state)
 	uv_loop_init(&loop);
 	o.ring_bytes = 16 << 20;
 	o.high_water = 256 << 10;
-	o.queued_bytes = 1 << 20;	/* four clients' high watermarks */
+	o.queued_bytes = 1 << 20; /* four clients' high watermarks */
 	pub = kw_pub_new(&loop, sockpath, "reader", &o);
 	assert_int_equal(kw_pub_start(pub), 0);
 	for (i = 0; i < 8; i++) {
@@ -977,8 +977,8 @@ pub__queued_bytes_over_the_total__biggest_client_cut(void **state)
 				got += (uint64_t)n;
 		}
 		kw_pub_stats(pub, &st);
-		assert_true(st.queued_bytes <= o.queued_bytes + sizeof(big) +
-		    64);
+		assert_true(
+		    st.queued_bytes <= o.queued_bytes + sizeof(big) + 64);
 	}
 	/* The reader drains what is left: it was never cut. */
 	for (k = 0; k < 1000 && got < 100 * sizeof(big); k++) {
@@ -989,7 +989,7 @@ pub__queued_bytes_over_the_total__biggest_client_cut(void **state)
 	}
 	assert_true(got >= 100 * sizeof(big));
 	assert_true(st.queued_cut >= 4);
-	assert_true(st.clients >= 2);	/* the reader, and who fits */
+	assert_true(st.clients >= 2); /* the reader, and who fits */
 	assert_true(kw_limit_count(KW_HIT_STREAM_QUEUED_BYTES) >=
 	    hits + st.queued_cut);
 	for (i = 0; i < 8; i++)
@@ -1012,13 +1012,13 @@ main(void)
 		    pubsub__ring_bounded_by_messages__gap_then_newest),
 		cmocka_unit_test(pub__sizes_swing__each_message_whole),
 		cmocka_unit_test(
-	    pubsub__producer_restart__durable_client_takes_new_epoch_from_1),
+		    pubsub__producer_restart__durable_client_takes_new_epoch_from_1),
 		cmocka_unit_test(
 		    pubsub__producer_restart_after_end__counted_clean),
 		cmocka_unit_test(
-	    pubsub__garbage_from_client__that_client_cut_others_served),
+		    pubsub__garbage_from_client__that_client_cut_others_served),
 		cmocka_unit_test(
-	    pubsub__client_that_never_reads__cut_off_producer_goes_on),
+		    pubsub__client_that_never_reads__cut_off_producer_goes_on),
 		cmocka_unit_test(
 		    flow__over_high_water__paused_until_under_low),
 		cmocka_unit_test(flow__backlog_past_hard_limit__cut),

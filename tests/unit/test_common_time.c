@@ -18,22 +18,22 @@
 #include "kwarden.h"
 
 struct parse_case {
-	const char	*in;
-	int		 ok;
-	uint64_t	 want;
+	const char *in;
+	int ok;
+	uint64_t want;
 };
 
 static void
 time__clocks__advance(void **state)
 {
-	uint64_t	r1, m1, r2, m2;
+	uint64_t r1, m1, r2, m2;
 
 	r1 = kw_now_ns();
 	m1 = kw_mono_ns();
 	usleep(2000);
 	r2 = kw_now_ns();
 	m2 = kw_mono_ns();
-	assert_true(r1 > 1600000000ULL * 1000000000ULL);	/* after 2020 */
+	assert_true(r1 > 1600000000ULL * 1000000000ULL); /* after 2020 */
 	assert_true(m2 - m1 >= 2000000);
 	assert_true(r2 > r1);
 }
@@ -52,7 +52,7 @@ duration__table__parsed_or_rejected(void **state)
 		{ "1.5h", 1, 5400000 },
 		{ "0", 1, 0 },
 		{ "0ms", 1, 0 },
-		{ "30", 1, 30000 },	/* bare number: seconds */
+		{ "30", 1, 30000 }, /* bare number: seconds */
 		{ "1.25", 1, 1250 },
 		{ "18446744073709551615ms", 1, UINT64_MAX },
 		{ "", 0, 0 },
@@ -71,15 +71,15 @@ duration__table__parsed_or_rejected(void **state)
 		{ "1..5s", 0, 0 },
 		{ "1e3ms", 0, 0 },
 		{ "0x10s", 0, 0 },
-		{ "0.5ms", 0, 0 },	/* not a whole millisecond */
+		{ "0.5ms", 0, 0 }, /* not a whole millisecond */
 		{ "18446744073709551616ms", 0, 0 },
 		{ "18446744073709551615s", 0, 0 },
 		{ "99999999999999999999999d", 0, 0 },
 		{ "1.0000000001s", 0, 0 },
 	};
-	size_t		i;
-	uint64_t	ms;
-	int		r;
+	size_t i;
+	uint64_t ms;
+	int r;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		ms = 12345;
@@ -112,34 +112,28 @@ time__table__parsed_or_rejected(void **state)
 		{ "2026-12-02 10:00:00", 1, 1796205600ULL * 1000000000ULL },
 		{ "2026-12-02T10:00", 1, 1796205600ULL * 1000000000ULL },
 		{ "2026-12-02", 1, 1796169600ULL * 1000000000ULL },
-		{ "2026-12-02T12:00:00+02:00", 1, 1796205600ULL * 1000000000ULL },
-		{ "2026-12-02T05:30:00-0430", 1, 1796205600ULL * 1000000000ULL },
+		{ "2026-12-02T12:00:00+02:00", 1,
+		    1796205600ULL * 1000000000ULL },
+		{ "2026-12-02T05:30:00-0430", 1,
+		    1796205600ULL * 1000000000ULL },
 		{ "2026-12-02T10:00:00.25Z", 1, 1796205600250000000ULL },
 		{ "1970-01-01T00:00:00Z", 1, 0 },
 		{ "2024-02-29", 1, 1709164800ULL * 1000000000ULL },
-		{ "", 0, 0 },
-		{ "yesterday", 0, 0 },
-		{ "-", 0, 0 },
-		{ "-1x", 0, 0 },
-		{ "-99999d", 0, 0 },		/* before 1970 */
-		{ "1796205600.", 0, 0 },
-		{ "1796205600.1234567891", 0, 0 },
+		{ "", 0, 0 }, { "yesterday", 0, 0 }, { "-", 0, 0 },
+		{ "-1x", 0, 0 }, { "-99999d", 0, 0 }, /* before 1970 */
+		{ "1796205600.", 0, 0 }, { "1796205600.1234567891", 0, 0 },
 		{ "1796205600x", 0, 0 },
-		{ "999999999999", 0, 0 },	/* after 9999 */
-		{ "2026-13-01", 0, 0 },
-		{ "2026-02-30", 0, 0 },
-		{ "2025-02-29", 0, 0 },
-		{ "2026-12-02T24:00", 0, 0 },
-		{ "2026-12-02T10", 0, 0 },
-		{ "2026-12-02T10:00:00+2", 0, 0 },
-		{ "2026-12-02T10:00:00 ", 0, 0 },
-		{ "1969-12-31", 0, 0 },
+		{ "999999999999", 0, 0 }, /* after 9999 */
+		{ "2026-13-01", 0, 0 }, { "2026-02-30", 0, 0 },
+		{ "2025-02-29", 0, 0 }, { "2026-12-02T24:00", 0, 0 },
+		{ "2026-12-02T10", 0, 0 }, { "2026-12-02T10:00:00+2", 0, 0 },
+		{ "2026-12-02T10:00:00 ", 0, 0 }, { "1969-12-31", 0, 0 },
 		{ "26-12-02", 0, 0 },
-		{ "1234", 0, 0 },		/* neither: too short for either */
+		{ "1234", 0, 0 }, /* neither: too short for either */
 	};
-	size_t		i;
-	uint64_t	ns;
-	int		r;
+	size_t i;
+	uint64_t ns;
+	int r;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		ns = 12345;
@@ -174,18 +168,18 @@ size__table__parsed_or_rejected(void **state)
 		{ "", 0, 0 },
 		{ "k", 0, 0 },
 		{ "-1", 0, 0 },
-		{ "1.5", 0, 0 },	/* half a byte */
+		{ "1.5", 0, 0 }, /* half a byte */
 		{ "64 k", 0, 0 },
 		{ "64kk", 0, 0 },
 		{ "64x", 0, 0 },
 		{ "64i", 0, 0 },
 		{ "64ib", 0, 0 },
-		{ "16777216T", 0, 0 },	/* 2^64 */
+		{ "16777216T", 0, 0 }, /* 2^64 */
 		{ "0x40", 0, 0 },
 	};
-	size_t		i;
-	uint64_t	b;
-	int		r;
+	size_t i;
+	uint64_t b;
+	int r;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		b = 12345;
@@ -201,7 +195,7 @@ size__table__parsed_or_rejected(void **state)
 static void
 log__parse_level__names(void **state)
 {
-	enum kw_log_level	l;
+	enum kw_log_level l;
 
 	assert_int_equal(kw_log_parse_level("debug", &l), 0);
 	assert_int_equal(l, KW_LOG_DEBUG);
@@ -220,10 +214,10 @@ log__parse_level__names(void **state)
 static char *
 capture_stderr(void (*fn)(void))
 {
-	char	 path[] = "/tmp/kw_log_XXXXXX", *buf;
-	int	 fd, saved;
-	long	 len;
-	FILE	*fp;
+	char path[] = "/tmp/kw_log_XXXXXX", *buf;
+	int fd, saved;
+	long len;
+	FILE *fp;
 
 	fd = mkstemp(path);
 	assert_true(fd != -1);
@@ -260,9 +254,9 @@ emit_some(void)
 static void
 log__lines__format_and_last_error(void **state)
 {
-	const char	*last;
-	char		*out, *line2, *line3;
-	uint64_t	 ts, before = kw_log_error_count(), t0 = kw_now_ns();
+	const char *last;
+	char *out, *line2, *line3;
+	uint64_t ts, before = kw_log_error_count(), t0 = kw_now_ns();
 
 	kw_log_init("reader", KW_LOG_INFO);
 	out = capture_stderr(emit_some);
@@ -276,7 +270,8 @@ log__lines__format_and_last_error(void **state)
 	assert_non_null(strstr(out, " reader["));
 	assert_non_null(strstr(out, "] info: hello world\n"));
 	line2 = strchr(out, '\n') + 1;
-	assert_non_null(strstr(line2, "] warn: open /nope: No such file or "
+	assert_non_null(strstr(line2,
+	    "] warn: open /nope: No such file or "
 	    "directory\n"));
 	line3 = strchr(line2, '\n') + 1;
 	assert_non_null(strstr(line3, "] warn: two lines\n"));
@@ -287,7 +282,7 @@ log__lines__format_and_last_error(void **state)
 	last = kw_log_last_error(&ts);
 	assert_string_equal(last, "two lines");
 	assert_true(ts >= t0);
-	assert_int_equal(errno, ENOENT);	/* logging keeps errno */
+	assert_int_equal(errno, ENOENT); /* logging keeps errno */
 }
 
 static void
@@ -300,8 +295,8 @@ quiet_warn(void)
 static void
 log__below_level__dropped_but_counted(void **state)
 {
-	uint64_t	 before = kw_log_error_count();
-	char		*out;
+	uint64_t before = kw_log_error_count();
+	char *out;
 
 	kw_log_init("decider", KW_LOG_ERROR);
 	out = capture_stderr(quiet_warn);
@@ -315,8 +310,8 @@ log__below_level__dropped_but_counted(void **state)
 static void
 journal_lines(void)
 {
-	struct stat	st;
-	char		js[64];
+	struct stat st;
+	char js[64];
 
 	assert_int_equal(fstat(STDERR_FILENO, &st), 0);
 	snprintf(js, sizeof(js), "%lu:%lu", (unsigned long)st.st_dev,
@@ -333,12 +328,12 @@ journal_lines(void)
 static void
 log__stderr_is_the_journal__priority_prefix_no_timestamp(void **state)
 {
-	char	*out;
+	char *out;
 
 	(void)state;
 	out = capture_stderr(journal_lines);
-	assert_true(strncmp(out, "<4>warn: disk full\n<6>info: hello\n",
-	    33) == 0);
+	assert_true(
+	    strncmp(out, "<4>warn: disk full\n<6>info: hello\n", 33) == 0);
 	assert_non_null(strstr(out + 33, "Z recorder["));
 	assert_non_null(strstr(out + 33, "] info: plain again\n"));
 	free(out);
@@ -356,7 +351,7 @@ main(void)
 		cmocka_unit_test(log__lines__format_and_last_error),
 		cmocka_unit_test(log__below_level__dropped_but_counted),
 		cmocka_unit_test(
-	    log__stderr_is_the_journal__priority_prefix_no_timestamp),
+		    log__stderr_is_the_journal__priority_prefix_no_timestamp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,9 +16,9 @@
 static void
 backoff__doubles__to_the_cap(void **state)
 {
-	uint64_t	ms = 100;
-	uint64_t	want[] = { 200, 400, 800, 1000, 1000 };
-	size_t		i;
+	uint64_t ms = 100;
+	uint64_t want[] = { 200, 400, 800, 1000, 1000 };
+	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -35,7 +35,7 @@ backoff__doubles__to_the_cap(void **state)
 static void
 container_id__64_lowercase_hex__only(void **state)
 {
-	char	id[KW_CONTAINER_ID_LEN + 2];
+	char id[KW_CONTAINER_ID_LEN + 2];
 
 	(void)state;
 	memset(id, 'a', KW_CONTAINER_ID_LEN);
@@ -59,7 +59,7 @@ container_id__64_lowercase_hex__only(void **state)
 static void
 seterr__null_and_truncation(void **state)
 {
-	char	err[8];
+	char err[8];
 
 	(void)state;
 	kw_seterr(NULL, 0, "%s", "ignored");
@@ -69,9 +69,9 @@ seterr__null_and_truncation(void **state)
 }
 
 struct utf8_case {
-	const char	*bytes;
-	size_t		 n;
-	size_t		 want;
+	const char *bytes;
+	size_t n;
+	size_t want;
 };
 
 static void
@@ -80,39 +80,42 @@ utf8_len__rfc3629_table(void **state)
 	static const struct utf8_case cases[] = {
 		{ "a", 1, 1 },
 		{ "\x7f", 1, 1 },
-		{ "\xc3\xa9", 2, 2 },			/* é */
-		{ "\xc3", 1, 0 },			/* cut */
-		{ "\xc0\x80", 2, 0 },			/* overlong NUL */
-		{ "\xc1\xbf", 2, 0 },			/* overlong */
-		{ "\xe0\x80\x80", 3, 0 },		/* overlong */
-		{ "\xe0\xa0\x80", 3, 3 },		/* U+0800 */
-		{ "\xed\x9f\xbf", 3, 3 },		/* U+D7FF */
-		{ "\xed\xa0\x80", 3, 0 },		/* surrogate */
-		{ "\xef\xbf\xbd", 3, 3 },		/* U+FFFD */
-		{ "\xf0\x8f\xbf\xbf", 4, 0 },		/* overlong */
-		{ "\xf0\x90\x80\x80", 4, 4 },		/* U+10000 */
-		{ "\xf4\x8f\xbf\xbf", 4, 4 },		/* U+10FFFF */
-		{ "\xf4\x90\x80\x80", 4, 0 },		/* past U+10FFFF */
+		{ "\xc3\xa9", 2, 2 },	      /* é */
+		{ "\xc3", 1, 0 },	      /* cut */
+		{ "\xc0\x80", 2, 0 },	      /* overlong NUL */
+		{ "\xc1\xbf", 2, 0 },	      /* overlong */
+		{ "\xe0\x80\x80", 3, 0 },     /* overlong */
+		{ "\xe0\xa0\x80", 3, 3 },     /* U+0800 */
+		{ "\xed\x9f\xbf", 3, 3 },     /* U+D7FF */
+		{ "\xed\xa0\x80", 3, 0 },     /* surrogate */
+		{ "\xef\xbf\xbd", 3, 3 },     /* U+FFFD */
+		{ "\xf0\x8f\xbf\xbf", 4, 0 }, /* overlong */
+		{ "\xf0\x90\x80\x80", 4, 4 }, /* U+10000 */
+		{ "\xf4\x8f\xbf\xbf", 4, 4 }, /* U+10FFFF */
+		{ "\xf4\x90\x80\x80", 4, 0 }, /* past U+10FFFF */
 		{ "\xf5\x80\x80\x80", 4, 0 },
-		{ "\x80", 1, 0 },			/* continuation */
-		{ "\xe2\x82", 2, 0 },			/* cut */
-		{ "\xe2\x28\xa1", 3, 0 },		/* bad continuation */
+		{ "\x80", 1, 0 },	  /* continuation */
+		{ "\xe2\x82", 2, 0 },	  /* cut */
+		{ "\xe2\x28\xa1", 3, 0 }, /* bad continuation */
 		{ "", 0, 0 },
 	};
-	size_t	i;
+	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		print_message("case %zu\n", i);
-		assert_int_equal(kw_utf8_len((const unsigned char *)
-		    cases[i].bytes, cases[i].n), cases[i].want);
+		assert_int_equal(kw_utf8_len((const unsigned char *)cases[i]
+						 .bytes,
+				     cases[i].n),
+		    cases[i].want);
 	}
 }
 
 static void
 utf8_cut__never_splits(void **state)
 {
-	const char	*s = "ab\xc3\xa9" "c";	/* a b é c */
+	const char *s = "ab\xc3\xa9"
+			"c"; /* a b é c */
 
 	(void)state;
 	assert_int_equal(kw_utf8_cut(s, 5, 10), 5);

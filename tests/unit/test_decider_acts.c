@@ -18,10 +18,10 @@
 
 #include "../../decider/decider.h"
 
-#define A	"aaaa"
-#define B	"bbbb"
-#define SEC	1000000000ULL
-#define SETTLE	(60 * SEC)
+#define A      "aaaa"
+#define B      "bbbb"
+#define SEC    1000000000ULL
+#define SETTLE (60 * SEC)
 
 static int known_result;
 static int gone_calls;
@@ -147,30 +147,37 @@ acts__unknown_outcome__counted_gone_until_docker_settles(void **state)
 	memset(&e, 0, sizeof(e));
 	e.state = ACT_IN_FLIGHT;
 	e.action = ACTION_REMOVE;
-	acts_on_result(&e, DOCKER_ACT_UNKNOWN, "unknown: Docker did not "
-	    "answer within 10000 ms; waiting for Docker", 100 * SEC);
+	acts_on_result(&e, DOCKER_ACT_UNKNOWN,
+	    "unknown: Docker did not "
+	    "answer within 10000 ms; waiting for Docker",
+	    100 * SEC);
 	assert_int_equal(e.state, ACT_UNKNOWN);
 	assert_int_equal(acts_settle(&e, ACT_VIEW_NONE, 0, 500 * SEC, SETTLE,
-	    result, sizeof(result)), 0);
+			     result, sizeof(result)),
+	    0);
 	assert_int_equal(e.state, ACT_UNKNOWN);
 	assert_int_equal(acts_settle(&e, ACT_VIEW_RUNNING, 0, 130 * SEC,
-	    SETTLE, result, sizeof(result)), 0);
+			     SETTLE, result, sizeof(result)),
+	    0);
 	assert_int_equal(e.state, ACT_UNKNOWN);
 	assert_int_equal(acts_settle(&e, ACT_VIEW_GONE, 0, 131 * SEC, SETTLE,
-	    result, sizeof(result)), 1);
+			     result, sizeof(result)),
+	    1);
 	assert_int_equal(e.state, ACT_DONE);
 	assert_non_null(strstr(result, "ok"));
 
 	e.state = ACT_UNKNOWN;
 	e.unknown_since_ns = 100 * SEC;
 	assert_int_equal(acts_settle(&e, ACT_VIEW_STOPPED, 0, 101 * SEC,
-	    SETTLE, result, sizeof(result)), 1);
+			     SETTLE, result, sizeof(result)),
+	    1);
 	assert_int_equal(e.state, ACT_DONE);
 
 	e.state = ACT_UNKNOWN;
 	e.retry_ms = 0;
 	assert_int_equal(acts_settle(&e, ACT_VIEW_RUNNING, 0, 161 * SEC,
-	    SETTLE, result, sizeof(result)), 1);
+			     SETTLE, result, sizeof(result)),
+	    1);
 	assert_int_equal(e.state, ACT_NONE);
 	assert_non_null(strstr(result, "failed"));
 	assert_true(e.retry_mono_ns > 161 * SEC);
@@ -194,17 +201,20 @@ acts__stopped_then_started__running_again(void **state)
 	e.starts_at_act = 2;
 	/* Its die not seen yet: still running, no new start: done. */
 	assert_int_equal(acts_settle(&e, ACT_VIEW_RUNNING, 2, 1, SETTLE,
-	    result, sizeof(result)), 0);
+			     result, sizeof(result)),
+	    0);
 	assert_int_equal(e.state, ACT_DONE);
 	assert_int_equal(acts_settle(&e, ACT_VIEW_RUNNING, 3, 2, SETTLE,
-	    result, sizeof(result)), 0);
+			     result, sizeof(result)),
+	    0);
 	assert_int_equal(e.state, ACT_NONE);
 
 	/* A removed container does not come back under the same id. */
 	e.action = ACTION_REMOVE;
 	e.state = ACT_DONE;
 	assert_int_equal(acts_settle(&e, ACT_VIEW_RUNNING, 4, 3, SETTLE,
-	    result, sizeof(result)), 0);
+			     result, sizeof(result)),
+	    0);
 	assert_int_equal(e.state, ACT_DONE);
 }
 
@@ -238,8 +248,7 @@ table__start_events__counted(void **state)
 	docker_table_free(&t);
 }
 
-
-#define MS	1000000ULL
+#define MS 1000000ULL
 
 static struct policy_ladder
 ladder(enum action a, enum action b, enum action c)
@@ -255,24 +264,24 @@ ladder(enum action a, enum action b, enum action c)
 	return l;
 }
 
-#define NO	((enum action)-1)
+#define NO ((enum action) - 1)
 
 /* The ladder from one state, at one time: what it says. */
 static void
 acts__ladder_plan__table(void **state)
 {
 	static const struct {
-		const char	*name;
-		enum action	 l0, l1, l2;
-		size_t		 nsteps;
-		int		 throttled;
-		uint64_t	 over_since_s;	/* before now; 0: not over */
-		uint64_t	 step_s;	/* before now */
-		int		 cpu_over, mem_over;
-		uint64_t	 sustain_ms;
+		const char *name;
+		enum action l0, l1, l2;
+		size_t nsteps;
+		int throttled;
+		uint64_t over_since_s; /* before now; 0: not over */
+		uint64_t step_s;       /* before now */
+		int cpu_over, mem_over;
+		uint64_t sustain_ms;
 		enum ladder_kind want;
-		enum action	 want_action;
-		uint64_t	 want_wait_ms;
+		enum action want_action;
+		uint64_t want_wait_ms;
 	} rows[] = {
 		{ "sustain pending", ACTION_THROTTLE, ACTION_REMOVE, NO, 0, 0,
 		    3, 0, 1, 0, 10000, LADDER_SUSTAIN, 0, 7000 },
@@ -293,9 +302,9 @@ acts__ladder_plan__table(void **state)
 		{ "throttled 10 s ago: escalation in 20 s", ACTION_THROTTLE,
 		    ACTION_REMOVE, NO, 1, 1, 40, 10, 1, 0, 0, LADDER_ESCALATE,
 		    ACTION_REMOVE, 20000 },
-		{ "throttled 30 s ago, still over: next step",
-		    ACTION_THROTTLE, ACTION_REMOVE, NO, 1, 1, 40, 30, 1, 0, 0,
-		    LADDER_ACT, ACTION_REMOVE, 0 },
+		{ "throttled 30 s ago, still over: next step", ACTION_THROTTLE,
+		    ACTION_REMOVE, NO, 1, 1, 40, 30, 1, 0, 0, LADDER_ACT,
+		    ACTION_REMOVE, 0 },
 		{ "back over 5 s ago: escalation counts from then",
 		    ACTION_THROTTLE, ACTION_REMOVE, NO, 1, 1, 5, 100, 1, 0, 0,
 		    LADDER_ESCALATE, ACTION_REMOVE, 25000 },
@@ -317,8 +326,9 @@ acts__ladder_plan__table(void **state)
 		memset(&e, 0, sizeof(e));
 		e.nsteps = rows[i].nsteps;
 		e.throttled = rows[i].throttled;
-		e.over_since_ns = rows[i].over_since_s ? now -
-		    rows[i].over_since_s * SEC : 0;
+		e.over_since_ns = rows[i].over_since_s ?
+		    now - rows[i].over_since_s * SEC :
+		    0;
 		if (rows[i].over_since_s == 0)
 			acts_track_over(&e, 1, now);
 		e.step_ns = rows[i].nsteps ? now - rows[i].step_s * SEC : 0;
@@ -421,7 +431,7 @@ ident__labels__compose_then_swarm_then_name(void **state)
 	assert_string_equal(id, "");
 }
 
-#define HOUR	3600
+#define HOUR 3600
 
 /* quarantine_after strikes within the window quarantine; older ones expire. */
 static void
@@ -432,30 +442,37 @@ strikes__within_window__quarantined_on_the_last(void **state)
 	uint64_t now = 1700000000;
 
 	strikes_init(&t);
-	assert_int_equal(strikes_add(&t, "compose:p/web", "p-web-1", now,
-	    HOUR, 3), 0);
+	assert_int_equal(strikes_add(&t, "compose:p/web", "p-web-1", now, HOUR,
+			     3),
+	    0);
 	/* Out of the window by the time of the next ones. */
 	assert_int_equal(strikes_add(&t, "compose:p/web", "p-web-2",
-	    now + HOUR, HOUR, 3), 0);
+			     now + HOUR, HOUR, 3),
+	    0);
 	assert_int_equal(strikes_add(&t, "compose:p/web", "p-web-3",
-	    now + HOUR + 10, HOUR, 3), 0);
+			     now + HOUR + 10, HOUR, 3),
+	    0);
 	assert_non_null(s = strikes_find(&t, "compose:p/web"));
 	assert_int_equal(strikes_count(s, now + HOUR + 10, HOUR), 2);
 	assert_false(s->quarantined);
 	assert_int_equal(strikes_add(&t, "compose:p/web", "p-web-4",
-	    now + HOUR + 20, HOUR, 3), 1);
+			     now + HOUR + 20, HOUR, 3),
+	    1);
 	assert_non_null(s = strikes_find(&t, "compose:p/web"));
 	assert_true(s->quarantined);
 	assert_int_equal(s->quarantined_s, now + HOUR + 20);
 	assert_string_equal(s->name, "p-web-4");
 	/* Another identity is its own. */
 	assert_int_equal(strikes_add(&t, "name:db", "db", now + HOUR + 20,
-	    HOUR, 3), 0);
+			     HOUR, 3),
+	    0);
 	/* quarantine_after 0: never. */
 	assert_int_equal(strikes_add(&t, "name:db", "db", now + HOUR + 21,
-	    HOUR, 0), 0);
+			     HOUR, 0),
+	    0);
 	assert_int_equal(strikes_add(&t, "name:db", "db", now + HOUR + 22,
-	    HOUR, 0), 0);
+			     HOUR, 0),
+	    0);
 	assert_false(strikes_find(&t, "name:db")->quarantined);
 
 	/* Found by container and name too; released, it is forgotten. */
@@ -484,14 +501,14 @@ strikes__format_parse__round_trip_and_hostile(void **state)
 		"{\"version\":1,\"identities\":{}}",
 		"{\"version\":1,\"identities\":[{\"identity\":\"x\"}]}",
 		"{\"version\":1,\"identities\":[{\"identity\":\"x\",\"name\":"
-		    "\"x\",\"strikes\":[\"soon\"],\"quarantined\":false,"
-		    "\"quarantined_ts\":0,\"applied_id\":\"\"}]}",
+		"\"x\",\"strikes\":[\"soon\"],\"quarantined\":false,"
+		"\"quarantined_ts\":0,\"applied_id\":\"\"}]}",
 		"{\"version\":1,\"identities\":[{\"identity\":\"x\",\"name\":"
-		    "\"x\",\"strikes\":[-5],\"quarantined\":false,"
-		    "\"quarantined_ts\":0,\"applied_id\":\"\"}]}",
+		"\"x\",\"strikes\":[-5],\"quarantined\":false,"
+		"\"quarantined_ts\":0,\"applied_id\":\"\"}]}",
 		"{\"version\":1,\"identities\":[{\"identity\":\"\",\"name\":"
-		    "\"x\",\"strikes\":[],\"quarantined\":false,"
-		    "\"quarantined_ts\":0,\"applied_id\":\"\"}]}",
+		"\"x\",\"strikes\":[],\"quarantined\":false,"
+		"\"quarantined_ts\":0,\"applied_id\":\"\"}]}",
 		"{\"version\":1,\"version\":1,\"identities\":[]}",
 	};
 	struct strike_table t, u;
@@ -501,16 +518,20 @@ strikes__format_parse__round_trip_and_hostile(void **state)
 
 	strikes_init(&t);
 	strikes_init(&u);
-	assert_int_equal(strikes_add(&t, "compose:p/web", "p-web-1", 100,
-	    HOUR, 2), 0);
-	assert_int_equal(strikes_add(&t, "compose:p/web", "p-web-2", 200,
-	    HOUR, 2), 1);
+	assert_int_equal(strikes_add(&t, "compose:p/web", "p-web-1", 100, HOUR,
+			     2),
+	    0);
+	assert_int_equal(strikes_add(&t, "compose:p/web", "p-web-2", 200, HOUR,
+			     2),
+	    1);
 	snprintf(t.e[0].applied_id, sizeof(t.e[0].applied_id), "%s", A);
-	assert_int_equal(strikes_add(&t, "name:\"odd\\\n", "odd", 300,
-	    HOUR, 2), 0);
+	assert_int_equal(strikes_add(&t, "name:\"odd\\\n", "odd", 300, HOUR,
+			     2),
+	    0);
 	assert_non_null(text = strikes_format(&t));
 	assert_int_equal(strikes_parse(&u, text, strlen(text), err,
-	    sizeof(err)), 0);
+			     sizeof(err)),
+	    0);
 	free(text);
 	assert_int_equal(u.n, 2);
 	assert_non_null(s = strikes_find(&u, "compose:p/web"));
@@ -525,7 +546,8 @@ strikes__format_parse__round_trip_and_hostile(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
 		assert_int_equal(strikes_parse(&u, bad[i], strlen(bad[i]), err,
-		    sizeof(err)), -1);
+				     sizeof(err)),
+		    -1);
 		assert_true(err[0] != '\0');
 		assert_int_equal(u.n, 2);
 	}
@@ -544,9 +566,9 @@ static void
 acts__pending_file__round_trip(void **state)
 {
 	static const char id[] = "0123456789abcdef0123456789abcdef"
-	    "0123456789abcdef0123456789abcdef";
+				 "0123456789abcdef0123456789abcdef";
 	static const char id2[] = "fedcba9876543210fedcba9876543210"
-	    "fedcba9876543210fedcba9876543210";
+				  "fedcba9876543210fedcba9876543210";
 	struct act_table t, u;
 	struct act_entry *e;
 	char *text, res[200], err[256];
@@ -569,7 +591,8 @@ acts__pending_file__round_trip(void **state)
 
 	acts_init(&u);
 	assert_int_equal(acts_load_pending(&u, text, strlen(text), 100 * SEC,
-	    20 * SEC, err, sizeof(err)), 1);
+			     20 * SEC, err, sizeof(err)),
+	    1);
 	assert_non_null(e = acts_find(&u, id));
 	assert_int_equal(e->state, ACT_UNKNOWN);
 	assert_int_equal(e->action, ACTION_STOP);
@@ -578,12 +601,15 @@ acts__pending_file__round_trip(void **state)
 	assert_string_equal(e->name, "web_1");
 	assert_string_equal(e->act_class, "low");
 	/* Still running inside the stop's own time and the settle time. */
-	assert_int_equal(acts_settle(e, ACT_VIEW_RUNNING, 3, 110 * SEC,
-	    SETTLE, res, sizeof(res)), 0);
-	assert_int_equal(acts_settle(e, ACT_VIEW_RUNNING, 3, 150 * SEC,
-	    SETTLE, res, sizeof(res)), 0);
-	assert_int_equal(acts_settle(e, ACT_VIEW_STOPPED, 3, 151 * SEC,
-	    SETTLE, res, sizeof(res)), 1);
+	assert_int_equal(acts_settle(e, ACT_VIEW_RUNNING, 3, 110 * SEC, SETTLE,
+			     res, sizeof(res)),
+	    0);
+	assert_int_equal(acts_settle(e, ACT_VIEW_RUNNING, 3, 150 * SEC, SETTLE,
+			     res, sizeof(res)),
+	    0);
+	assert_int_equal(acts_settle(e, ACT_VIEW_STOPPED, 3, 151 * SEC, SETTLE,
+			     res, sizeof(res)),
+	    1);
 	assert_int_equal(e->state, ACT_DONE);
 	free(text);
 	assert_non_null(text = acts_format_pending(&u));
@@ -595,11 +621,13 @@ acts__pending_file__round_trip(void **state)
 	acts_init(&u);
 	bad = "{\"version\":2,\"pending\":[]}";
 	assert_int_equal(acts_load_pending(&u, bad, strlen(bad), 0, 0, err,
-	    sizeof(err)), -1);
+			     sizeof(err)),
+	    -1);
 	bad = "{\"version\":1,\"pending\":[{\"id\":\"x\",\"action\":"
-	    "\"stop\"}]}";
+	      "\"stop\"}]}";
 	assert_int_equal(acts_load_pending(&u, bad, strlen(bad), 0, 0, err,
-	    sizeof(err)), -1);
+			     sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "no container id"));
 	assert_int_equal(u.n, 0);
 	acts_free(&u);
@@ -609,7 +637,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(acts__missing_from_a_snapshot__in_flight_kept),
+		cmocka_unit_test(
+		    acts__missing_from_a_snapshot__in_flight_kept),
 		cmocka_unit_test(
 		    acts__retry_backoff__survives_a_missing_sample),
 		cmocka_unit_test(acts__docker_still_has_it__kept),
@@ -623,7 +652,8 @@ main(void)
 		cmocka_unit_test(ident__labels__compose_then_swarm_then_name),
 		cmocka_unit_test(
 		    strikes__within_window__quarantined_on_the_last),
-		cmocka_unit_test(strikes__format_parse__round_trip_and_hostile),
+		cmocka_unit_test(
+		    strikes__format_parse__round_trip_and_hostile),
 		cmocka_unit_test(acts__pending_file__round_trip),
 	};
 

@@ -13,37 +13,40 @@
 
 #include "../../decider/decider.h"
 
-#define CID_A	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+#define CID_A                              \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
 	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define CID_B	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" \
+#define CID_B                              \
+	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" \
 	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
-#define CID_C	"cccccccccccccccccccccccccccccccc" \
+#define CID_C                              \
+	"cccccccccccccccccccccccccccccccc" \
 	"cccccccccccccccccccccccccccccccc"
 
 struct row {
-	int32_t		pid;
-	uint64_t	start_ns;
-	const char	*cid;
-	uint64_t	rss_kb;
-	double		cpu_pct;
+	int32_t pid;
+	uint64_t start_ns;
+	const char *cid;
+	uint64_t rss_kb;
+	double cpu_pct;
 };
 
 struct want {
-	const char	*cid;
-	int32_t		pid;
-	uint32_t	nprocs;
-	double		cpu_pct;
-	double		mem_pct;
-	uint64_t	rss_kb;
+	const char *cid;
+	int32_t pid;
+	uint32_t nprocs;
+	double cpu_pct;
+	double mem_pct;
+	uint64_t rss_kb;
 };
 
 struct table {
-	const char	*name;
-	uint64_t	 mem_total_kb;
+	const char *name;
+	uint64_t mem_total_kb;
 	const struct row *rows;
-	size_t		 nrows;
+	size_t nrows;
 	const struct want *wants;
-	size_t		 nwants;
+	size_t nwants;
 };
 
 static void
@@ -95,13 +98,16 @@ run_table(const struct table *t)
 	containers_free(&set);
 }
 
+/* A row of the table, not a block (not clang-formatted): */
+/* clang-format off */
 #define TABLE(n, mem, r, w) \
 	{ n, mem, r, sizeof(r) / sizeof(r[0]), w, sizeof(w) / sizeof(w[0]) }
+/* clang-format on */
 
 /* Three processes of one container, interleaved with others. */
 static const struct row sums_rows[] = {
 	{ 10, 500, CID_A, 1000, 10.0 },
-	{ 1, 1, "", 5000, 40.0 },		/* host */
+	{ 1, 1, "", 5000, 40.0 }, /* host */
 	{ 11, 600, CID_A, 2000, 15.5 },
 	{ 20, 700, CID_B, 100, 1.0 },
 	{ 12, 650, CID_A, 3000, 0.5 },
@@ -124,10 +130,10 @@ static const struct want host_wants[0];
  */
 static const struct row main_rows[] = {
 	{ 900, 300, CID_A, 1, 0.0 },
-	{ 50, 900, CID_A, 1, 0.0 },		/* lower pid, later start */
-	{ 300, 100, CID_A, 1, 0.0 },		/* earliest: main */
+	{ 50, 900, CID_A, 1, 0.0 },  /* lower pid, later start */
+	{ 300, 100, CID_A, 1, 0.0 }, /* earliest: main */
 	{ 77, 400, CID_B, 1, 0.0 },
-	{ 66, 400, CID_B, 1, 0.0 },		/* tie: lowest pid */
+	{ 66, 400, CID_B, 1, 0.0 }, /* tie: lowest pid */
 	{ 88, 400, CID_B, 1, 0.0 },
 };
 static const struct want main_wants[] = {
@@ -150,7 +156,7 @@ static const struct want order_wants[] = {
 /* mem_total_kb 0 (bad host data) gives 0 %, not a division by zero. */
 static const struct row nomem_rows[] = {
 	{ 1, 1, CID_A, 1000, 60.0 },
-	{ 2, 1, CID_A, 1000, 60.0 },	/* sum over 100 is clamped */
+	{ 2, 1, CID_A, 1000, 60.0 }, /* sum over 100 is clamped */
 };
 static const struct want nomem_wants[] = {
 	{ CID_A, 1, 2, 100.0, 0.0, 2000 },
@@ -246,15 +252,15 @@ containers__many__grow_then_empty(void **state)
  * C has no cgroup figures: its sums stand.
  */
 struct cgcase {
-	const char	*name;
-	enum mem_basis	 basis;
-	double		 a_cpu_lo, a_cpu_hi;	/* step 2 */
-	double		 b_mem;			/* percent of 24 GiB */
-	double		 c_mem;
+	const char *name;
+	enum mem_basis basis;
+	double a_cpu_lo, a_cpu_hi; /* step 2 */
+	double b_mem;		   /* percent of 24 GiB */
+	double c_mem;
 };
 
-#define MIB	1024ULL
-#define TOTAL	(24ULL * 1024 * MIB)	/* kB */
+#define MIB   1024ULL
+#define TOTAL (24ULL * 1024 * MIB) /* kB */
 
 static void
 cg_snapshot(struct kw_snapshot *snap, struct kw_proc *procs,
@@ -294,7 +300,7 @@ cg_snapshot(struct kw_snapshot *snap, struct kw_proc *procs,
 	snap->host.ncpu = 2;
 	snap->procs = procs;
 	snap->nprocs = n;
-	snap->cgroups = cg;		/* not sorted by id: the code sorts */
+	snap->cgroups = cg; /* not sorted by id: the code sorts */
 	snap->ncgroups = 2;
 }
 
@@ -326,14 +332,16 @@ containers__cgroup_figures__over_process_sums(void **state)
 		cg_snapshot(&snap, procs, cg, 1000000000ULL, 7000000000ULL);
 		assert_int_equal(containers_aggregate(&snap, pct, &set), 0);
 		assert_int_equal(containers_apply_cgroups(&set, &snap, &cr,
-		    cases[i].basis, 5000000000ULL), 0);
+				     cases[i].basis, 5000000000ULL),
+		    0);
 		/* First sample: no rate yet, no spike. */
 		a = containers_find(&set, CID_A);
 		assert_true(a->cpu_pct == 0.0);
 		cg_snapshot(&snap, procs, cg, 2000000000ULL, 8000000000ULL);
 		assert_int_equal(containers_aggregate(&snap, pct, &set), 0);
 		assert_int_equal(containers_apply_cgroups(&set, &snap, &cr,
-		    cases[i].basis, 5000000000ULL), 0);
+				     cases[i].basis, 5000000000ULL),
+		    0);
 		a = containers_find(&set, CID_A);
 		b = containers_find(&set, CID_B);
 		c = containers_find(&set, CID_C);
@@ -370,17 +378,20 @@ containers__cgroup_counter_backwards__no_spike(void **state)
 	cg_snapshot(&snap, procs, cg, 1000000000ULL, 9000000000ULL);
 	assert_int_equal(containers_aggregate(&snap, pct, &set), 0);
 	assert_int_equal(containers_apply_cgroups(&set, &snap, &cr,
-	    MEM_BASIS_WORKING_SET, 5000000000ULL), 0);
+			     MEM_BASIS_WORKING_SET, 5000000000ULL),
+	    0);
 	cg_snapshot(&snap, procs, cg, 2000000000ULL, 100);
 	assert_int_equal(containers_aggregate(&snap, pct, &set), 0);
 	assert_int_equal(containers_apply_cgroups(&set, &snap, &cr,
-	    MEM_BASIS_WORKING_SET, 5000000000ULL), 0);
+			     MEM_BASIS_WORKING_SET, 5000000000ULL),
+	    0);
 	assert_true(containers_find(&set, CID_A)->cpu_pct == 0.0);
 	/* Without its figures the container's history goes. */
 	snap.ncgroups = 0;
 	assert_int_equal(containers_aggregate(&snap, pct, &set), 0);
 	assert_int_equal(containers_apply_cgroups(&set, &snap, &cr,
-	    MEM_BASIS_WORKING_SET, 5000000000ULL), 0);
+			     MEM_BASIS_WORKING_SET, 5000000000ULL),
+	    0);
 	assert_int_equal(cr.n, 0);
 	containers_free(&set);
 	cgroup_rates_free(&cr);
@@ -405,29 +416,30 @@ mem_basis__names__round_trip(void **state)
  * container's real directory, that of its first process (Docker's
  * State.Pid), or, while that is not known, under a trusted parent.
  */
-#define DIR_A		"/docker/" CID_A
-#define SCOPE_A		"/system.slice/docker-" CID_A ".scope"
-#define FAKE_USER_A	"/user.slice/user-1000.slice/user@1000.service/" \
+#define DIR_A	"/docker/" CID_A
+#define SCOPE_A "/system.slice/docker-" CID_A ".scope"
+#define FAKE_USER_A                                      \
+	"/user.slice/user-1000.slice/user@1000.service/" \
 	"docker-" CID_A ".scope"
-#define FAKE_SLICE_A	"/fake.slice/docker-" CID_A ".scope"
+#define FAKE_SLICE_A "/fake.slice/docker-" CID_A ".scope"
 
 struct claim {
-	int32_t		 pid;
-	const char	*cid;		/* NULL: host */
-	const char	*dir;
-	int		 held;		/* still a container process after */
+	int32_t pid;
+	const char *cid; /* NULL: host */
+	const char *dir;
+	int held; /* still a container process after */
 };
 
 struct attr_case {
-	const char	*name;
-	int32_t		 docker_pid_a;	/* -1: no table; 0: pid not known */
-	const char	*state_a;
-	struct claim	 claims[6];
+	const char *name;
+	int32_t docker_pid_a; /* -1: no table; 0: pid not known */
+	const char *state_a;
+	struct claim claims[6];
 	/* cgroup figure sets: directory of A, and whether kept */
-	const char	*cg_dirs[3];
-	int		 cg_kept[3];
-	uint64_t	 refused;
-	int		 refresh_a;	/* A asked for */
+	const char *cg_dirs[3];
+	int cg_kept[3];
+	uint64_t refused;
+	int refresh_a; /* A asked for */
 };
 
 static const char *const trusted[] = { "/docker", "/system.slice/" };
@@ -453,8 +465,8 @@ run_attr(const struct attr_case *t)
 	if (t->docker_pid_a >= 0) {
 		memset(&dc, 0, sizeof(dc));
 		snprintf(dc.id, sizeof(dc.id), "%s", CID_A);
-		snprintf(dc.state, sizeof(dc.state), "%s", t->state_a ?
-		    t->state_a : "running");
+		snprintf(dc.state, sizeof(dc.state), "%s",
+		    t->state_a ? t->state_a : "running");
 		dc.pid = t->docker_pid_a;
 		assert_non_null(docker_table_upsert(&table, &dc));
 	}
@@ -466,7 +478,9 @@ run_attr(const struct attr_case *t)
 			    "%s", t->claims[i].cid);
 		if (t->claims[i].dir != NULL)
 			assert_int_equal(kw_proc_set_cgroup(p,
-			    t->claims[i].dir, strlen(t->claims[i].dir)), 0);
+					     t->claims[i].dir,
+					     strlen(t->claims[i].dir)),
+			    0);
 	}
 	for (i = 0; i < 3 && t->cg_dirs[i] != NULL; i++, ncg++) {
 		assert_non_null(st = kw_snapshot_add_cgroup(&snap));
@@ -475,8 +489,10 @@ run_attr(const struct attr_case *t)
 		snprintf(st->cgroup, sizeof(st->cgroup), "%s", t->cg_dirs[i]);
 		st->cpu_usage_ns = i;
 	}
-	assert_int_equal(containers_attribute(&snap, t->docker_pid_a >= 0 ?
-	    &table : NULL, (const char (*)[64])parents, 2, &res), 0);
+	assert_int_equal(containers_attribute(&snap,
+			     t->docker_pid_a >= 0 ? &table : NULL,
+			     (const char(*)[64])parents, 2, &res),
+	    0);
 	for (i = 0; i < nclaims; i++) {
 		p = &snap.procs[i];
 		if (t->claims[i].held) {
@@ -501,8 +517,9 @@ run_attr(const struct attr_case *t)
 		fail_msg("%s: refused %llu, want %llu", t->name,
 		    (unsigned long long)res.refused,
 		    (unsigned long long)t->refused);
-	assert_int_equal(res.nrefresh == 1 && strcmp(res.refresh[0], CID_A)
-	    == 0, t->refresh_a);
+	assert_int_equal(res.nrefresh == 1 &&
+		strcmp(res.refresh[0], CID_A) == 0,
+	    t->refresh_a);
 	attr_result_free(&res);
 	docker_table_free(&table);
 	kw_snapshot_free(&snap);
@@ -513,59 +530,79 @@ attribute__claims__held_only_in_the_real_cgroup(void **state)
 {
 	static const struct attr_case cases[] = {
 		{ "first process known: look-alikes are host processes", 100,
-		    NULL, {
+		    NULL,
+		    {
 			{ 100, CID_A, DIR_A, 1 },
 			{ 101, CID_A, DIR_A, 1 },
 			{ 200, CID_A, FAKE_SLICE_A, 0 },
 			{ 201, CID_A, FAKE_USER_A, 0 },
 			{ 300, NULL, NULL, 0 },
-		    }, { FAKE_SLICE_A, DIR_A, NULL }, { 0, 1, 0 }, 2, 0 },
-		{ "below the real directory is in it", 100, NULL, {
+		    },
+		    { FAKE_SLICE_A, DIR_A, NULL }, { 0, 1, 0 }, 2, 0 },
+		{ "below the real directory is in it", 100, NULL,
+		    {
 			{ 100, CID_A, DIR_A, 1 },
 			{ 101, CID_A, DIR_A, 1 },
-		    }, { DIR_A, NULL }, { 1, 0 }, 0, 0 },
-		{ "a real cgroup anywhere (rootless) is its own", 100, NULL, {
+		    },
+		    { DIR_A, NULL }, { 1, 0 }, 0, 0 },
+		{ "a real cgroup anywhere (rootless) is its own", 100, NULL,
+		    {
 			{ 100, CID_A, FAKE_USER_A, 1 },
 			{ 101, CID_A, FAKE_USER_A, 1 },
 			{ 102, CID_A, DIR_A, 0 },
-		    }, { DIR_A, FAKE_USER_A, NULL }, { 0, 1, 0 }, 1, 0 },
-		{ "a trusted look-alike is not the real one either", 100,
-		    NULL, {
+		    },
+		    { DIR_A, FAKE_USER_A, NULL }, { 0, 1, 0 }, 1, 0 },
+		{ "a trusted look-alike is not the real one either", 100, NULL,
+		    {
 			{ 100, CID_A, DIR_A, 1 },
 			{ 101, CID_A, SCOPE_A, 0 },
-		    }, { SCOPE_A, DIR_A, NULL }, { 0, 1, 0 }, 1, 0 },
-		{ "first process not inspected yet: trusted parents", 0,
-		    NULL, {
+		    },
+		    { SCOPE_A, DIR_A, NULL }, { 0, 1, 0 }, 1, 0 },
+		{ "first process not inspected yet: trusted parents", 0, NULL,
+		    {
 			{ 100, CID_A, DIR_A, 1 },
 			{ 101, CID_A, SCOPE_A, 1 },
 			{ 200, CID_A, FAKE_SLICE_A, 0 },
 			{ 201, CID_A, FAKE_USER_A, 0 },
-		    }, { FAKE_USER_A, DIR_A, SCOPE_A }, { 0, 1, 0 }, 2, 1 },
-		{ "no Docker: trusted parents, nothing asked", -1, NULL, {
+		    },
+		    { FAKE_USER_A, DIR_A, SCOPE_A }, { 0, 1, 0 }, 2, 1 },
+		{ "no Docker: trusted parents, nothing asked", -1, NULL,
+		    {
 			{ 200, CID_A, FAKE_SLICE_A, 0 },
 			{ 100, CID_A, DIR_A, 1 },
-		    }, { FAKE_SLICE_A, DIR_A, NULL }, { 0, 1, 0 }, 1, 0 },
+		    },
+		    { FAKE_SLICE_A, DIR_A, NULL }, { 0, 1, 0 }, 1, 0 },
 		{ "first process gone from the snapshot: trusted parents",
-		    4242, NULL, {
+		    4242, NULL,
+		    {
 			{ 100, CID_A, DIR_A, 1 },
 			{ 200, CID_A, FAKE_SLICE_A, 0 },
-		    }, { DIR_A, NULL }, { 1, 0 }, 1, 0 },
-		{ "first process claims another id: not trusted as real",
-		    200, NULL, {
+		    },
+		    { DIR_A, NULL }, { 1, 0 }, 1, 0 },
+		{ "first process claims another id: not trusted as real", 200,
+		    NULL,
+		    {
 			{ 100, CID_A, DIR_A, 1 },
 			{ 200, CID_B, "/docker/" CID_B, 1 },
 			{ 201, CID_A, FAKE_SLICE_A, 0 },
-		    }, { DIR_A, NULL }, { 1, 0 }, 1, 0 },
-		{ "a claim without a directory is refused", 100, NULL, {
+		    },
+		    { DIR_A, NULL }, { 1, 0 }, 1, 0 },
+		{ "a claim without a directory is refused", 100, NULL,
+		    {
 			{ 100, CID_A, DIR_A, 1 },
 			{ 101, CID_A, NULL, 0 },
-		    }, { NULL }, { 0 }, 1, 0 },
-		{ "a directory at the root is not trusted", 0, NULL, {
+		    },
+		    { NULL }, { 0 }, 1, 0 },
+		{ "a directory at the root is not trusted", 0, NULL,
+		    {
 			{ 100, CID_A, "/docker-" CID_A ".scope", 0 },
-		    }, { NULL }, { 0 }, 1, 1 },
-		{ "a stopped container is not asked about", 0, "exited", {
+		    },
+		    { NULL }, { 0 }, 1, 1 },
+		{ "a stopped container is not asked about", 0, "exited",
+		    {
 			{ 100, CID_A, DIR_A, 1 },
-		    }, { NULL }, { 0 }, 0, 0 },
+		    },
+		    { NULL }, { 0 }, 0, 0 },
 	};
 	size_t i;
 
@@ -578,8 +615,8 @@ static void
 attribute__parent__only_a_direct_child(void **state)
 {
 	static const struct {
-		const char	*dir;
-		int		 trusted;
+		const char *dir;
+		int trusted;
 	} cases[] = {
 		{ DIR_A, 1 },
 		{ SCOPE_A, 1 },
@@ -597,11 +634,12 @@ attribute__parent__only_a_direct_child(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (attr_parent_trusted(cases[i].dir,
-		    (const char (*)[64])parents, 2) != cases[i].trusted)
+			(const char(*)[64])parents, 2) != cases[i].trusted)
 			fail_msg("%s: want %d", cases[i].dir,
 			    cases[i].trusted);
-	assert_int_equal(attr_parent_trusted(NULL,
-	    (const char (*)[64])parents, 2), 0);
+	assert_int_equal(attr_parent_trusted(NULL, (const char(*)[64])parents,
+			     2),
+	    0);
 }
 
 int

@@ -19,10 +19,10 @@
 
 #include "../../decider/decider.h"
 
-#define FX_LOW	\
-    "6dba52f593a29062a99fe7c373b1b36c84aa64e0da7d5440b2612bb994d296fd"
+#define FX_LOW \
+	"6dba52f593a29062a99fe7c373b1b36c84aa64e0da7d5440b2612bb994d296fd"
 
-static char	err[256];
+static char err[256];
 
 static char *
 slurp(const char *name, size_t *len)
@@ -33,8 +33,8 @@ slurp(const char *name, size_t *len)
 	char *buf;
 	long n;
 
-	snprintf(path, sizeof(path), "%s/docker/%s", dir != NULL ? dir :
-	    "tests/fixtures", name);
+	snprintf(path, sizeof(path), "%s/docker/%s",
+	    dir != NULL ? dir : "tests/fixtures", name);
 	if ((fp = fopen(path, "rb")) == NULL)
 		fail_msg("%s: cannot open", path);
 	fseek(fp, 0, SEEK_END);
@@ -56,8 +56,8 @@ list__captured__running_containers_with_names(void **state)
 	size_t len, n, i, found = 0;
 	char *buf = slurp("list.json", &len);
 
-	assert_int_equal(docker_parse_list(buf, len, &c, &n, err,
-	    sizeof(err)), 0);
+	assert_int_equal(docker_parse_list(buf, len, &c, &n, err, sizeof(err)),
+	    0);
 	assert_int_equal(n, 2);
 	for (i = 0; i < n; i++) {
 		assert_int_equal(strlen(c[i].id), 64);
@@ -84,19 +84,22 @@ list__empty_and_malformed(void **state)
 	struct docker_ctr *c;
 	size_t n;
 
-	assert_int_equal(docker_parse_list("[]", 2, &c, &n, err,
-	    sizeof(err)), 0);
+	assert_int_equal(docker_parse_list("[]", 2, &c, &n, err, sizeof(err)),
+	    0);
 	assert_int_equal(n, 0);
 	assert_null(c);
 	assert_int_equal(docker_parse_list("{\"message\":\"x\"}", 15, &c, &n,
-	    err, sizeof(err)), -1);
+			     err, sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "not an array"));
 	assert_int_equal(docker_parse_list("[{\"Id\":", 7, &c, &n, err,
-	    sizeof(err)), -1);
+			     sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "bad JSON"));
 	/* An entry without a proper id is left out, not trusted. */
 	assert_int_equal(docker_parse_list("[{\"Id\":\"../../etc\"}]", 20, &c,
-	    &n, err, sizeof(err)), -1);
+			     &n, err, sizeof(err)),
+	    -1);
 }
 
 static void
@@ -106,8 +109,8 @@ inspect__captured__name_image_label_state(void **state)
 	size_t len;
 	char *buf = slurp("inspect.json", &len);
 
-	assert_int_equal(docker_parse_inspect(buf, len, &c, err,
-	    sizeof(err)), 0);
+	assert_int_equal(docker_parse_inspect(buf, len, &c, err, sizeof(err)),
+	    0);
 	assert_int_equal(strlen(c.id), 64);
 	assert_string_equal(c.name, "kwt-fx-low");
 	/* Config.Image (as run), not the sha256 digest. */
@@ -121,8 +124,8 @@ inspect__captured__name_image_label_state(void **state)
 
 /* Feed the stream in pieces of `step` bytes; count parsed events. */
 static size_t
-feed_stream(const char *data, size_t len, size_t step,
-    struct docker_table *t, char actions[][32], size_t max)
+feed_stream(const char *data, size_t len, size_t step, struct docker_table *t,
+    char actions[][32], size_t max)
 {
 	char *buf = malloc(len + 1);
 	size_t have = 0, off = 0, start, nev = 0, k;
@@ -137,13 +140,15 @@ feed_stream(const char *data, size_t len, size_t step,
 		off += k;
 		while ((n = docker_stream_next(buf, have, &start)) > 0) {
 			assert_int_equal(docker_parse_event(buf + start,
-			    (size_t)n, &ev, err, sizeof(err)), 0);
+					     (size_t)n, &ev, err, sizeof(err)),
+			    0);
 			if (nev < max)
 				snprintf(actions[nev], 32, "%s", ev.action);
 			nev++;
 			if (t != NULL)
 				docker_table_apply_event(t, &ev);
-			memmove(buf, buf + start + n, have - start - (size_t)n);
+			memmove(buf, buf + start + n,
+			    have - start - (size_t)n);
 			have -= start + (size_t)n;
 		}
 		assert_true(n == 0);
@@ -156,8 +161,8 @@ static void
 events__cut_at_every_size__same_events(void **state)
 {
 	static const char *const want[] = { "create", "start", "rename",
-	    "pause", "unpause", "kill", "die", "stop", "kill", "die",
-	    "destroy" };
+		"pause", "unpause", "kill", "die", "stop", "kill", "die",
+		"destroy" };
 	char actions[16][32];
 	size_t len, step, i, n;
 	char *buf = slurp("events.jsonl", &len);
@@ -188,7 +193,8 @@ events__captured__table_follows_them(void **state)
 	n = docker_stream_next(buf, len, &start);
 	assert_true(n > 0);
 	assert_int_equal(docker_parse_event(buf + start, (size_t)n, &ev, err,
-	    sizeof(err)), 0);
+			     sizeof(err)),
+	    0);
 	assert_string_equal(ev.type, "container");
 	assert_string_equal(ev.action, "create");
 	assert_string_equal(ev.c.id, FX_LOW);
@@ -215,12 +221,15 @@ events__rename_and_pause__updated(void **state)
 	struct docker_table t;
 	struct docker_event ev;
 	struct docker_ctr c, *e;
-	static const char ren[] = "{\"Type\":\"container\",\"Action\":"
+	static const char ren[] =
+	    "{\"Type\":\"container\",\"Action\":"
 	    "\"rename\",\"Actor\":{\"ID\":\"" FX_LOW "\",\"Attributes\":"
 	    "{\"name\":\"new\",\"oldName\":\"/old\",\"image\":\"low_img\"}}}";
-	static const char pause[] = "{\"Type\":\"container\",\"Action\":"
+	static const char pause[] =
+	    "{\"Type\":\"container\",\"Action\":"
 	    "\"pause\",\"Actor\":{\"ID\":\"" FX_LOW "\",\"Attributes\":{}}}";
-	static const char exec[] = "{\"Type\":\"container\",\"Action\":"
+	static const char exec[] =
+	    "{\"Type\":\"container\",\"Action\":"
 	    "\"exec_start: sh -c true\",\"Actor\":{\"ID\":\"" FX_LOW "\"}}";
 
 	docker_table_init(&t);
@@ -230,14 +239,16 @@ events__rename_and_pause__updated(void **state)
 	snprintf(c.state, sizeof(c.state), "running");
 	assert_non_null(docker_table_upsert(&t, &c));
 	assert_int_equal(docker_parse_event(ren, sizeof(ren) - 1, &ev, err,
-	    sizeof(err)), 0);
+			     sizeof(err)),
+	    0);
 	assert_int_equal(docker_table_apply_event(&t, &ev),
 	    DOCKER_APPLY_UPDATED);
 	e = docker_table_find(&t, FX_LOW);
 	assert_string_equal(e->name, "new");
 	assert_string_equal(e->image, "low_img");
-	assert_int_equal(docker_parse_event(pause, sizeof(pause) - 1, &ev,
-	    err, sizeof(err)), 0);
+	assert_int_equal(docker_parse_event(pause, sizeof(pause) - 1, &ev, err,
+			     sizeof(err)),
+	    0);
 	docker_table_apply_event(&t, &ev);
 	assert_string_equal(e->state, "paused");
 	/* Unnamed event of an unknown container: ask Docker (inspect). */
@@ -246,15 +257,18 @@ events__rename_and_pause__updated(void **state)
 	    DOCKER_APPLY_UNKNOWN);
 	/* "exec_start: sh -c true" is the verb exec_start. */
 	assert_int_equal(docker_parse_event(exec, sizeof(exec) - 1, &ev, err,
-	    sizeof(err)), 0);
+			     sizeof(err)),
+	    0);
 	assert_string_equal(ev.action, "exec_start");
 	/* Other types are not ours. */
 	{
-		static const char net[] = "{\"Type\":\"network\",\"Action\":"
+		static const char net[] =
+		    "{\"Type\":\"network\",\"Action\":"
 		    "\"connect\",\"Actor\":{\"ID\":\"x\"}}";
 
 		assert_int_equal(docker_parse_event(net, sizeof(net) - 1, &ev,
-		    err, sizeof(err)), 0);
+				     err, sizeof(err)),
+		    0);
 	}
 	assert_int_equal(docker_table_apply_event(&t, &ev),
 	    DOCKER_APPLY_IGNORED);
@@ -272,12 +286,13 @@ stream__garbage_and_strings__handled(void **state)
 	assert_int_equal(docker_stream_next("[1]", 3, &start), -1);
 	assert_int_equal(docker_stream_next("}", 1, &start), -1);
 	/* Braces and quotes inside strings do not end the object. */
-	assert_int_equal(docker_stream_next("{\"a\":\"}\\\"{\"}x", 13,
-	    &start), 12);
+	assert_int_equal(docker_stream_next("{\"a\":\"}\\\"{\"}x", 13, &start),
+	    12);
 	assert_int_equal(docker_stream_next("{\"a\":\"}\\\"{\"", 11, &start),
 	    0);
 	assert_int_equal(docker_parse_event("{\"Type\":\"container\"}", 20,
-	    &(struct docker_event){ 0 }, err, sizeof(err)), -1);
+			     &(struct docker_event){ 0 }, err, sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "no Action"));
 }
 
@@ -289,7 +304,8 @@ errors__captured__docker_message(void **state)
 
 	buf = slurp("error-404.json", &len);
 	docker_error_text(buf, len, 404, out, sizeof(out));
-	assert_string_equal(out, "No such container: "
+	assert_string_equal(out,
+	    "No such container: "
 	    "0000000000000000000000000000000000000000000000000000000000000000");
 	free(buf);
 	buf = slurp("error-409.json", &len);
@@ -358,7 +374,8 @@ table__generations__stale_entries_dropped(void **state)
 static void
 class__from_docker_list__name_image_label(void **state)
 {
-	static const char list[] = "["
+	static const char list[] =
+	    "["
 	    "{\"Id\":\"" FX_LOW "\",\"Names\":[\"/high_cpu_1\"],"
 	    "\"Image\":\"high_cpu_img\",\"State\":\"running\"},"
 	    "{\"Id\":\"1" FX_LOW "\",\"Names\":[\"/web\"],"
@@ -372,14 +389,15 @@ class__from_docker_list__name_image_label(void **state)
 	    "\"Image\":\"high_mem_img\",\"State\":\"running\","
 	    "\"Labels\":{\"kwarden.class\":\"nosuch\"}}]";
 	static const char *const want[] = { "high", "low", "high", "low",
-	    "high" };
+		"high" };
 	struct docker_ctr *c;
 	struct policy p;
 	size_t n, i;
 
 	/* Ids of 65 characters are refused: only the first and fixed ones. */
-	assert_int_equal(docker_parse_list(list, sizeof(list) - 1, &c, &n,
-	    err, sizeof(err)), 0);
+	assert_int_equal(docker_parse_list(list, sizeof(list) - 1, &c, &n, err,
+			     sizeof(err)),
+	    0);
 	assert_int_equal(n, 1);
 	free(c);
 
@@ -391,19 +409,22 @@ class__from_docker_list__name_image_label(void **state)
 		/* Give each entry its own 64-hex id. */
 		memcpy(fixed, list, sizeof(list));
 		for (i = 1, q = fixed; (q = strstr(q, "\"Id\":\"")) != NULL;
-		    q += 6) {
+		     q += 6) {
 			if (q[6] >= '1' && q[6] <= '4') {
 				memmove(q + 6, q + 7, strlen(q + 7) + 1);
 				q[6 + 63] = (char)('0' + i++);
 			}
 		}
 		assert_int_equal(docker_parse_list(fixed, strlen(fixed), &c,
-		    &n, err, sizeof(err)), 0);
+				     &n, err, sizeof(err)),
+		    0);
 	}
 	assert_int_equal(n, 5);
 	for (i = 0; i < n; i++)
-		assert_string_equal(policy_class_name(&p, policy_classify(&p,
-		    c[i].name, c[i].image, c[i].label_class)), want[i]);
+		assert_string_equal(policy_class_name(&p,
+					policy_classify(&p, c[i].name,
+					    c[i].image, c[i].label_class)),
+		    want[i]);
 	assert_string_equal(policy_protected_by(&p, c[3].name, c[3].image),
 	    "grafana");
 	free(c);
@@ -423,10 +444,13 @@ protect__long_name__matches_past_127_bytes(void **state)
 
 	memset(name, 'x', 193);
 	memcpy(name + 193, "grafana", 8);
-	snprintf(list, sizeof(list), "[{\"Id\":\"" FX_LOW "\",\"Names\":"
-	    "[\"/%s\"],\"Image\":\"img\",\"State\":\"running\"}]", name);
+	snprintf(list, sizeof(list),
+	    "[{\"Id\":\"" FX_LOW "\",\"Names\":"
+	    "[\"/%s\"],\"Image\":\"img\",\"State\":\"running\"}]",
+	    name);
 	assert_int_equal(docker_parse_list(list, strlen(list), &c, &n, err,
-	    sizeof(err)), 0);
+			     sizeof(err)),
+	    0);
 	assert_int_equal(n, 1);
 	assert_string_equal(c[0].name, name);
 	policy_defaults(&p);

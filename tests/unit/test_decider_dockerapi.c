@@ -25,24 +25,23 @@
 
 #include "../../decider/decider.h"
 
-#define CID	\
-    "6dba52f593a29062a99fe7c373b1b36c84aa64e0da7d5440b2612bb994d296fd"
-#define HELD_MAX	16
+#define CID	 "6dba52f593a29062a99fe7c373b1b36c84aa64e0da7d5440b2612bb994d296fd"
+#define HELD_MAX 16
 
 struct fake {
-	char		 path[108];
-	int		 lfd;
-	pthread_t	 th;
-	const char	*list_body;	/* GET /containers/json */
-	int		 actions_hang;	/* DELETE/stop/kill: never answer */
-	int		 stop;
-	int		 lists;		/* answered */
-	int		 actions;	/* received */
-	int		 inspect_500;	/* inspect: 500, else 404 */
-	int		 inspects;	/* received */
-	int		 held[HELD_MAX];
-	int		 nheld;
-	pthread_mutex_t	 mu;
+	char path[108];
+	int lfd;
+	pthread_t th;
+	const char *list_body; /* GET /containers/json */
+	int actions_hang;      /* DELETE/stop/kill: never answer */
+	int stop;
+	int lists;	 /* answered */
+	int actions;	 /* received */
+	int inspect_500; /* inspect: 500, else 404 */
+	int inspects;	 /* received */
+	int held[HELD_MAX];
+	int nheld;
+	pthread_mutex_t mu;
 };
 
 static void
@@ -60,9 +59,11 @@ fake_reply(int fd, const char *status, const char *body)
 	char head[256];
 	ssize_t n;
 
-	snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Type: "
+	snprintf(head, sizeof(head),
+	    "HTTP/1.1 %s\r\nContent-Type: "
 	    "application/json\r\nContent-Length: %zu\r\nConnection: close\r\n"
-	    "\r\n", status, strlen(body));
+	    "\r\n",
+	    status, strlen(body));
 	n = write(fd, head, strlen(head));
 	if (n > 0 && body[0] != '\0')
 		n = write(fd, body, strlen(body));
@@ -93,7 +94,8 @@ fake_serve(struct fake *f, int fd)
 	}
 	pthread_mutex_lock(&f->mu);
 	if (strncmp(path, "/v1.41/events", 13) == 0) {
-		static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+		static const char head[] =
+		    "HTTP/1.1 200 OK\r\nContent-Type: "
 		    "application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
 
 		n = write(fd, head, sizeof(head) - 1);
@@ -198,9 +200,9 @@ fake_stop(struct fake *f)
 
 /* The loop, until cond(arg) or ms have passed. */
 struct until {
-	int		(*cond)(void *);
-	void		*arg;
-	int		 met;
+	int (*cond)(void *);
+	void *arg;
+	int met;
 };
 
 static void
@@ -248,8 +250,8 @@ close_all(uv_loop_t *loop, struct docker *dk)
 }
 
 struct session_watch {
-	struct docker	*dk;
-	struct fake	*f;
+	struct docker *dk;
+	struct fake *f;
 };
 
 static int
@@ -259,8 +261,7 @@ list_failed(void *arg)
 	struct docker_stats st;
 
 	docker_stats(w->dk, &st);
-	return fake_count(w->f, &w->f->lists) >= 1 &&
-	    st.last_error[0] != '\0';
+	return fake_count(w->f, &w->f->lists) >= 1 && st.last_error[0] != '\0';
 }
 
 static int
@@ -304,9 +305,9 @@ docker__list_unparsable__session_fails_once(void **state)
 }
 
 struct action_watch {
-	int		 calls;
+	int calls;
 	enum docker_outcome outcome;
-	char		 result[256];
+	char result[256];
 };
 
 static void
@@ -454,7 +455,7 @@ static void
 docker__stop_t__below_the_deadline(void **state)
 {
 	static const uint64_t timeouts[] = { 1, 500, 999, 1000, 1500, 1999,
-	    2000, 3999, 4000, 10000, 60000 };
+		2000, 3999, 4000, 10000, 60000 };
 	uint64_t t_s, deadline_ms;
 	size_t i;
 
@@ -482,7 +483,7 @@ main(void)
 	};
 	int rc;
 
-	signal(SIGPIPE, SIG_IGN);	/* the fake may write late */
+	signal(SIGPIPE, SIG_IGN); /* the fake may write late */
 	curl_global_init(CURL_GLOBAL_ALL);
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();

@@ -16,30 +16,30 @@
 
 #include "../../decider/decider.h"
 
-#define N(a)		(sizeof(a) / sizeof((a)[0]))
-#define SEC		1000000000ULL
-#define MEM_TOTAL_KB	1000000ULL
+#define N(a)	     (sizeof(a) / sizeof((a)[0]))
+#define SEC	     1000000000ULL
+#define MEM_TOTAL_KB 1000000ULL
 
 /* A container of a test: its id is its letter repeated 64 times. */
 struct tctr {
-	char		 letter;
-	const char	*name;		/* NULL: unknown to Docker */
-	const char	*state;		/* Docker's, "running" if NULL */
-	double		 mem_pct;	/* of MEM_TOTAL_KB, from its RSS */
-	int		 nprocs;	/* 1 if 0 */
-	double		 cpu_pct;	/* of the machine, on top */
-	const char	*service;	/* compose service of project "shop" */
+	char letter;
+	const char *name;    /* NULL: unknown to Docker */
+	const char *state;   /* Docker's, "running" if NULL */
+	double mem_pct;	     /* of MEM_TOTAL_KB, from its RSS */
+	int nprocs;	     /* 1 if 0 */
+	double cpu_pct;	     /* of the machine, on top */
+	const char *service; /* compose service of project "shop" */
 };
 
 struct world {
-	struct engine		 eng;
-	struct engine_out	 out;
-	struct kw_snapshot	 snap;
-	struct docker_table	 table;
-	struct engine_docker	 dv;
-	uint64_t		 now;
-	uint64_t		 cpu_ns;	/* per process, grows per step */
-	uint64_t		 cpu_acc[128];	/* per process, by letter */
+	struct engine eng;
+	struct engine_out out;
+	struct kw_snapshot snap;
+	struct docker_table table;
+	struct engine_docker dv;
+	uint64_t now;
+	uint64_t cpu_ns;       /* per process, grows per step */
+	uint64_t cpu_acc[128]; /* per process, by letter */
 };
 
 static void
@@ -58,7 +58,7 @@ test_policy(struct policy *p, enum action action, uint32_t low_min)
 	p->ladder.n = 1;
 	p->mem_threshold = 20.0;
 	p->cpu_threshold = 90.0;
-	p->classes[1].min_alive = low_min;	/* "low": everything else */
+	p->classes[1].min_alive = low_min; /* "low": everything else */
 }
 
 static void
@@ -133,9 +133,9 @@ world_step(struct world *w, const struct tctr *c, size_t n)
 	p->rss_kb = 1000;
 	p->cpu_ns = w->cpu_ns;
 	for (i = 0; i < n; i++)
-		w->cpu_acc[(unsigned char)c[i].letter & 127] += (uint64_t)
-		    (c[i].cpu_pct / 100.0 * 2.0 * (double)SEC /
-		    (c[i].nprocs ? c[i].nprocs : 1));
+		w->cpu_acc[(unsigned char)c[i].letter & 127] +=
+		    (uint64_t)(c[i].cpu_pct / 100.0 * 2.0 * (double)SEC /
+			(c[i].nprocs ? c[i].nprocs : 1));
 	for (i = 0; i < n; i++)
 		for (k = 0; k < (c[i].nprocs ? c[i].nprocs : 1); k++) {
 			p = kw_snapshot_add(&w->snap);
@@ -146,8 +146,8 @@ world_step(struct world *w, const struct tctr *c, size_t n)
 			    c[i].letter, k);
 			cid(c[i].letter, p->container_id);
 			p->rss_kb = (uint64_t)(c[i].mem_pct / 100.0 *
-			    (double)MEM_TOTAL_KB) / (uint64_t)(c[i].nprocs ?
-			    c[i].nprocs : 1);
+					(double)MEM_TOTAL_KB) /
+			    (uint64_t)(c[i].nprocs ? c[i].nprocs : 1);
 			p->cpu_ns = w->cpu_ns +
 			    w->cpu_acc[(unsigned char)c[i].letter & 127];
 		}
@@ -180,22 +180,23 @@ row(const struct world *w, char letter)
 
 /* One sample from a fresh engine: what it publishes, asks and logs. */
 struct scase {
-	const char	*name;
-	enum action	 action;
-	int		 connected;
-	int		 no_client;	/* no Docker client at all */
-	uint32_t	 low_min;
-	struct tctr	 ctrs[4];
-	size_t		 nctrs;
-	size_t		 want_intents;
-	size_t		 want_deletions;
-	size_t		 want_lookups;
-	const char	*want_log;	/* substring of a log line, or NULL */
+	const char *name;
+	enum action action;
+	int connected;
+	int no_client; /* no Docker client at all */
+	uint32_t low_min;
+	struct tctr ctrs[4];
+	size_t nctrs;
+	size_t want_intents;
+	size_t want_deletions;
+	size_t want_lookups;
+	const char *want_log; /* substring of a log line, or NULL */
 };
 
 static const struct scase single[] = {
 	{ "remove over memory: one intent", ACTION_REMOVE, 1, 0, 0,
-	    { { 'a', "web", NULL, 50, 0, 0, NULL } }, 1, 1, 0, 0, "(class low): "
+	    { { 'a', "web", NULL, 50, 0, 0, NULL } }, 1, 1, 0, 0,
+	    "(class low): "
 	    "remove: mem 50.0% > 20.0%" },
 	{ "dry-run over memory: recorded at once", ACTION_DRY_RUN, 1, 0, 0,
 	    { { 'a', "web", NULL, 50, 0, 0, NULL } }, 1, 0, 1, 0, "dry-run" },
@@ -204,24 +205,25 @@ static const struct scase single[] = {
 	{ "under the thresholds: nothing", ACTION_REMOVE, 1, 0, 0,
 	    { { 'a', "web", NULL, 10, 0, 0, NULL } }, 1, 0, 0, 0, NULL },
 	{ "Docker unreachable: held", ACTION_REMOVE, 0, 0, 0,
-	    { { 'a', "web", NULL, 50, 0, 0, NULL } }, 1, 0, 0, 0, "Docker unreachable"
-	},
+	    { { 'a', "web", NULL, 50, 0, 0, NULL } }, 1, 0, 0, 0,
+	    "Docker unreachable" },
 	{ "no Docker client: held", ACTION_REMOVE, 0, 1, 0,
-	    { { 'a', "web", NULL, 50, 0, 0, NULL } }, 1, 0, 0, 0, "Docker unreachable"
-	},
+	    { { 'a', "web", NULL, 50, 0, 0, NULL } }, 1, 0, 0, 0,
+	    "Docker unreachable" },
 	{ "unknown to Docker: looked up, held", ACTION_REMOVE, 1, 0, 0,
-	    { { 'a', NULL, NULL, 50, 0, 0, NULL } }, 1, 0, 0, 1, "unknown to Docker" },
+	    { { 'a', NULL, NULL, 50, 0, 0, NULL } }, 1, 0, 0, 1,
+	    "unknown to Docker" },
 	{ "protected: skipped", ACTION_REMOVE, 1, 0, 0,
 	    { { 'a', "grafana", NULL, 50, 0, 0, NULL } }, 1, 0, 0, 0,
 	    "protected (matches \"grafana\")" },
 	{ "class at min_alive: held", ACTION_REMOVE, 1, 0, 2,
 	    { { 'a', "web", NULL, 50, 0, 0, NULL },
-	    { 'b', "db", NULL, 5, 0, 0, NULL } }, 2, 0, 0, 0,
-	    "class low at min_alive (2 alive, min 2)" },
+		{ 'b', "db", NULL, 5, 0, 0, NULL } },
+	    2, 0, 0, 0, "class low at min_alive (2 alive, min 2)" },
 	{ "min_alive leaves room for one of two", ACTION_STOP, 1, 0, 1,
 	    { { 'a', "web", NULL, 50, 0, 0, NULL },
-	    { 'b', "db", NULL, 60, 0, 0, NULL } }, 2, 1, 0, 0,
-	    "skipped: class low at min_alive (1 alive, min 1)" },
+		{ 'b', "db", NULL, 60, 0, 0, NULL } },
+	    2, 1, 0, 0, "skipped: class low at min_alive (1 alive, min 1)" },
 	{ "memory summed over processes", ACTION_KILL, 1, 0, 0,
 	    { { 'a', "web", NULL, 30, 6, 0, NULL } }, 1, 1, 0, 0,
 	    "mem 30.0% > 20.0%" },
@@ -272,7 +274,8 @@ engine__single_sample__table(void **state)
 static void
 engine__action_in_flight__not_taken_twice(void **state)
 {
-	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0, NULL } };
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0,
+	    NULL } };
 	char id[KW_CID_LEN];
 	struct policy p;
 	struct world w;
@@ -283,8 +286,9 @@ engine__action_in_flight__not_taken_twice(void **state)
 	assert_int_equal(world_step(&w, c, N(c)), 0);
 	assert_int_equal(w.out.nintents, 1);
 	assert_int_equal(row(&w, 'a')->act->state, ACT_IN_FLIGHT);
-	assert_string_equal(engine_row_state(row(&w, 'a'), 1, (char[64]){0},
-	    64), "remove in flight");
+	assert_string_equal(engine_row_state(row(&w, 'a'), 1, (char[64]){ 0 },
+				64),
+	    "remove in flight");
 
 	assert_int_equal(world_step(&w, c, N(c)), 0);
 	assert_int_equal(w.out.nintents, 0);
@@ -302,7 +306,8 @@ engine__action_in_flight__not_taken_twice(void **state)
 static void
 engine__failed_action__retried_after_backoff(void **state)
 {
-	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0, NULL } };
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0,
+	    NULL } };
 	char id[KW_CID_LEN];
 	struct policy p;
 	struct world w;
@@ -338,7 +343,7 @@ static void
 engine__unknown_outcome__settled_when_gone(void **state)
 {
 	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0, NULL },
-	    { 'b', "db", NULL, 50, 0, 0, NULL } };
+		{ 'b', "db", NULL, 50, 0, 0, NULL } };
 	char id[KW_CID_LEN];
 	struct policy p;
 	struct world w;
@@ -377,7 +382,8 @@ engine__unknown_outcome__settled_when_gone(void **state)
 static void
 engine__unknown_outcome__still_running__retried(void **state)
 {
-	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0, NULL } };
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0,
+	    NULL } };
 	char id[KW_CID_LEN];
 	struct policy p;
 	struct world w;
@@ -396,7 +402,8 @@ engine__unknown_outcome__still_running__retried(void **state)
 	}
 	assert_int_equal(world_step(&w, c, N(c)), 0);
 	assert_int_equal(w.out.ndeletions, 1);
-	assert_non_null(strstr(w.out.deletions[0].result, "failed: still "
+	assert_non_null(strstr(w.out.deletions[0].result,
+	    "failed: still "
 	    "running 3 s"));
 	assert_int_equal(row(&w, 'a')->act->state, ACT_NONE);
 	world_free(&w);
@@ -406,7 +413,8 @@ engine__unknown_outcome__still_running__retried(void **state)
 static void
 engine__stopped_then_started_again__acted_again(void **state)
 {
-	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0, NULL } };
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0,
+	    NULL } };
 	char id[KW_CID_LEN];
 	struct docker_ctr *dc;
 	struct policy p;
@@ -434,7 +442,8 @@ engine__stopped_then_started_again__acted_again(void **state)
 static void
 engine__reload_dry_run_to_remove__acts_for_real(void **state)
 {
-	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0, NULL } };
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0,
+	    NULL } };
 	struct policy p;
 	struct world w;
 
@@ -467,8 +476,10 @@ engine__reload_dry_run_to_remove__acts_for_real(void **state)
 static void
 engine__skip_logged_once__back_under_logged(void **state)
 {
-	static const struct tctr over[] = { { 'a', "grafana", NULL, 50, 0, 0, NULL } };
-	static const struct tctr under[] = { { 'a', "grafana", NULL, 5, 0, 0, NULL } };
+	static const struct tctr over[] = { { 'a', "grafana", NULL, 50, 0, 0,
+	    NULL } };
+	static const struct tctr under[] = { { 'a', "grafana", NULL, 5, 0, 0,
+	    NULL } };
 	struct policy p;
 	struct world w;
 
@@ -512,7 +523,7 @@ static void
 engine__top_processes__cpu_then_memory_no_duplicates(void **state)
 {
 	static const struct tctr c[] = { { 'a', "web", NULL, 12, 4, 0, NULL },
-	    { 'b', "db", NULL, 2, 2, 0, NULL } };
+		{ 'b', "db", NULL, 2, 2, 0, NULL } };
 	struct policy p;
 	struct world w;
 	size_t i, j;
@@ -538,7 +549,8 @@ engine__top_processes__cpu_then_memory_no_duplicates(void **state)
 static void
 engine__gone_container__forgotten_after_absence(void **state)
 {
-	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0, NULL } };
+	static const struct tctr c[] = { { 'a', "web", NULL, 50, 0, 0,
+	    NULL } };
 	char id[KW_CID_LEN];
 	struct policy p;
 	struct world w;
@@ -565,7 +577,7 @@ static void
 engine__find__by_name_or_id_prefix(void **state)
 {
 	static const struct tctr c[] = { { 'a', "web", NULL, 1, 0, 0, NULL },
-	    { 'b', "aaaa", NULL, 1, 0, 0, NULL } };
+		{ 'b', "aaaa", NULL, 1, 0, 0, NULL } };
 	struct policy p;
 	struct world w;
 
@@ -581,7 +593,6 @@ engine__find__by_name_or_id_prefix(void **state)
 	assert_null(engine_find(&w.eng, ""));
 	world_free(&w);
 }
-
 
 /* The intent of the last step for letter, or NULL. */
 static const struct engine_intent *
@@ -653,9 +664,11 @@ static void
 engine__throttle_then_remove__escalates_only_if_still_over(void **state)
 {
 	static const struct tctr hog[] = { { 'a', "web", NULL, 1, 0, 50,
-	    NULL }, { 'b', "api", NULL, 1, 0, 50, NULL } };
+					       NULL },
+		{ 'b', "api", NULL, 1, 0, 50, NULL } };
 	static const struct tctr capped[] = { { 'a', "web", NULL, 1, 0, 50,
-	    NULL }, { 'b', "api", NULL, 1, 0, 5, NULL } };
+						  NULL },
+		{ 'b', "api", NULL, 1, 0, 5, NULL } };
 	const struct engine_intent *in;
 	char ida[KW_CID_LEN], idb[KW_CID_LEN];
 	struct policy p;
@@ -677,7 +690,7 @@ engine__throttle_then_remove__escalates_only_if_still_over(void **state)
 	assert_int_equal(w.out.nintents, 2);
 	assert_non_null(in = intent_for(&w, 'a'));
 	assert_int_equal(in->action, ACTION_THROTTLE);
-	assert_int_equal(in->nano_cpus, 200000000ULL);	/* 10% of 2 */
+	assert_int_equal(in->nano_cpus, 200000000ULL); /* 10% of 2 */
 	assert_string_equal(in->rec.action, "throttle");
 	assert_int_equal(in->rec.step, 1);
 	assert_int_equal(in->rec.strikes, 0);
@@ -729,7 +742,8 @@ engine__memory_over__skips_throttle(void **state)
 	/* A class that is only throttled: nothing to do for memory. */
 	test_policy(&p, ACTION_REMOVE, 0);
 	assert_int_equal(ladder_parse("throttle", &p.classes[1].ladder, "x",
-	    NULL, 0), 0);
+			     NULL, 0),
+	    0);
 	p.classes[1].has_ladder = 1;
 	world_free(&w);
 	world_init(&w, &p);
@@ -784,8 +798,8 @@ engine__respawning_service__quarantined_after_strikes(void **state)
 		engine_action_done(&w.eng, id, DOCKER_ACT_OK, "ok", w.now);
 	}
 	assert_true(logged(&w.out, "compose:shop/web: quarantined after 2"));
-	assert_true(strikes_find(&w.eng.strikes,
-	    "compose:shop/web")->quarantined);
+	assert_true(
+	    strikes_find(&w.eng.strikes, "compose:shop/web")->quarantined);
 
 	/* Under the thresholds, still quarantined: stop + restart "no". */
 	only(&w, &gen[2]);
@@ -794,14 +808,16 @@ engine__respawning_service__quarantined_after_strikes(void **state)
 	assert_string_equal(in->rec.action, "quarantine");
 	assert_int_equal(w.eng.quarantines, 1);
 	cid('c', id);
-	assert_string_equal(strikes_find(&w.eng.strikes,
-	    "compose:shop/web")->applied_id, id);
+	assert_string_equal(strikes_find(&w.eng.strikes, "compose:shop/web")
+				->applied_id,
+	    id);
 	/* Found by the quarantined container's name once it is gone. */
 	assert_ptr_equal(strikes_lookup(&w.eng.strikes, "shop-web-3"),
 	    strikes_find(&w.eng.strikes, "compose:shop/web"));
 	engine_action_done(&w.eng, id, DOCKER_ACT_OK, "ok", w.now);
-	assert_string_equal(row(&w, 'c')->act->state == ACT_DONE ?
-	    "done" : "not", "done");
+	assert_string_equal(row(&w, 'c')->act->state == ACT_DONE ? "done" :
+								   "not",
+	    "done");
 
 	/* Its identity is left alone from now on. */
 	for (i = 0; i < 3; i++) {
@@ -809,8 +825,9 @@ engine__respawning_service__quarantined_after_strikes(void **state)
 		assert_int_equal(w.out.nintents, 0);
 		assert_int_equal(verdict_of(&w, 'd'), POLICY_SKIP_QUARANTINED);
 	}
-	assert_int_equal(engine_release(&w.eng, "compose:shop/web", w.now, &cap,
-	    &has_cap, msg, sizeof(msg)), 0);
+	assert_int_equal(engine_release(&w.eng, "compose:shop/web", w.now,
+			     &cap, &has_cap, msg, sizeof(msg)),
+	    0);
 	assert_false(has_cap);
 	assert_non_null(strstr(msg, "quarantine of compose:shop/web lifted"));
 	assert_null(strikes_find(&w.eng.strikes, "compose:shop/web"));
@@ -839,10 +856,12 @@ engine__release__lifts_a_cap(void **state)
 	world_docker(&w, c, N(c));
 	cid('a', id);
 	assert_int_equal(engine_release(&w.eng, "web", w.now, &cap, &has_cap,
-	    msg, sizeof(msg)), -1);
+			     msg, sizeof(msg)),
+	    -1);
 	assert_int_equal(world_step(&w, c, N(c)), 0);
 	assert_int_equal(engine_release(&w.eng, "web", w.now, &cap, &has_cap,
-	    msg, sizeof(msg)), -1);
+			     msg, sizeof(msg)),
+	    -1);
 	assert_string_equal(msg, "not capped and not quarantined");
 	assert_int_equal(world_step(&w, c, N(c)), 0);
 	assert_int_equal(w.out.nintents, 1);
@@ -851,7 +870,8 @@ engine__release__lifts_a_cap(void **state)
 	assert_int_equal(world_step(&w, c, N(c)), 0);
 	assert_int_equal(verdict_of(&w, 'a'), POLICY_SKIP_LADDER_END);
 	assert_int_equal(engine_release(&w.eng, "web", w.now, &cap, &has_cap,
-	    msg, sizeof(msg)), 0);
+			     msg, sizeof(msg)),
+	    0);
 	assert_true(has_cap);
 	assert_int_equal(cap.action, ACTION_RELEASE);
 	assert_int_equal(cap.nano_cpus, 2000000000ULL);
@@ -861,7 +881,8 @@ engine__release__lifts_a_cap(void **state)
 	/* Left alone escalate_after, then capped again if still over. */
 	assert_int_equal(world_step(&w, c, N(c)), 0);
 	assert_int_equal(w.out.nintents, 0);
-	assert_non_null(strstr(row(&w, 'a')->dec->reason, "released on "
+	assert_non_null(strstr(row(&w, 'a')->dec->reason,
+	    "released on "
 	    "decider.ctl"));
 	for (i = 0; i < 40 && w.out.nintents == 0; i++)
 		assert_int_equal(world_step(&w, c, N(c)), 0);
@@ -869,8 +890,9 @@ engine__release__lifts_a_cap(void **state)
 	assert_true(i >= 28 && i <= 31);
 	assert_int_equal(w.out.nintents, 1);
 	assert_int_equal(w.out.intents[0].action, ACTION_THROTTLE);
-	assert_int_equal(engine_release(&w.eng, "nosuch", w.now, &cap, &has_cap,
-	    msg, sizeof(msg)), -1);
+	assert_int_equal(engine_release(&w.eng, "nosuch", w.now, &cap,
+			     &has_cap, msg, sizeof(msg)),
+	    -1);
 	world_free(&w);
 }
 
@@ -923,10 +945,11 @@ engine__recorded_rows__replayed_the_same(void **state)
 		world_docker(&w, cur, n);
 		assert_int_equal(world_step(&w, cur, n), 0);
 		assert_true(w.out.ncontainers <= N(recs));
-		memcpy(recs, w.out.containers, w.out.ncontainers *
-		    sizeof(*recs));
+		memcpy(recs, w.out.containers,
+		    w.out.ncontainers * sizeof(*recs));
 		assert_int_equal(engine_step_recs(&b, recs, w.out.ncontainers,
-		    w.dv.connected, w.snap.ts_ns, w.now, &ob), 0);
+				     w.dv.connected, w.snap.ts_ns, w.now, &ob),
+		    0);
 		assert_int_equal(ob.nintents, w.out.nintents);
 		assert_int_equal(ob.ndeletions, w.out.ndeletions);
 		assert_int_equal(ob.ndecisions, w.out.ndecisions);
@@ -950,7 +973,8 @@ engine__recorded_rows__replayed_the_same(void **state)
 			    ia->rec.container_id);
 			assert_int_equal(ib->rec.step, ia->rec.step);
 			assert_int_equal(ib->rec.strikes, ia->rec.strikes);
-			assert_string_equal(ib->rec.identity, ia->rec.identity);
+			assert_string_equal(ib->rec.identity,
+			    ia->rec.identity);
 			assert_string_equal(ib->rec.reason, ia->rec.reason);
 			seen[ia->action]++;
 			engine_action_done(&w.eng, ia->rec.container_id,
@@ -966,9 +990,9 @@ engine__recorded_rows__replayed_the_same(void **state)
 		}
 	}
 	/* It went through every kind of step on the way. */
-	assert_int_equal(seen[ACTION_THROTTLE], 1);	/* web */
-	assert_int_equal(seen[ACTION_REMOVE], 3);	/* web, db-1, db-2 */
-	assert_int_equal(seen[ACTION_QUARANTINE], 1);	/* db-3 */
+	assert_int_equal(seen[ACTION_THROTTLE], 1);   /* web */
+	assert_int_equal(seen[ACTION_REMOVE], 3);     /* web, db-1, db-2 */
+	assert_int_equal(seen[ACTION_QUARANTINE], 1); /* db-3 */
 	assert_true(gone[0] && gone[1] && !gone[2] && !gone[3]);
 	engine_free(&b);
 	engine_out_free(&ob);

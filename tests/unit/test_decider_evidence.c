@@ -121,7 +121,7 @@ demux__cut_anywhere__no_more_lines_than_whole(void **state)
 		log_lines_init(&part, 4096, 100);
 		assert_int_equal(docker_logs_demux(buf, cut, 1, &part), 0);
 		assert_true(part.n <= whole.n);
-		if (cut > 0 && cut != 14)	/* 14: exactly the first frame */
+		if (cut > 0 && cut != 14) /* 14: exactly the first frame */
 			assert_true(part.cut);
 		log_lines_free(&part);
 	}
@@ -164,7 +164,8 @@ demux__long_line__cut_to_budget(void **state)
 static void
 utf8_clean__invalid_bytes__replaced(void **state)
 {
-	const char in[] = "ok \xc3\xa9 \xff bad \xe2\x82 \xed\xa0\x80 \xc0\xaf "
+	const char in[] =
+	    "ok \xc3\xa9 \xff bad \xe2\x82 \xed\xa0\x80 \xc0\xaf "
 	    "\0.";
 	char out[sizeof(in)];
 	size_t n;
@@ -194,7 +195,8 @@ inspect__summary__limits_labels_no_env(void **state)
 	char err[128];
 
 	assert_int_equal(evidence_parse_inspect(inspect_body,
-	    strlen(inspect_body), in, err, sizeof(err)), 0);
+			     strlen(inspect_body), in, err, sizeof(err)),
+	    0);
 	assert_string_equal(in->name, "web_1");
 	assert_string_equal(in->image, "nginx:1");
 	assert_string_equal(in->image_id, "sha256:1234");
@@ -220,16 +222,18 @@ inspect__not_json__error(void **state)
 	char err[128];
 
 	assert_int_equal(evidence_parse_inspect("{\"Id\":", 6, in, err,
-	    sizeof(err)), -1);
+			     sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "inspect"));
 	assert_int_equal(evidence_parse_inspect("[1]", 3, in, err,
-	    sizeof(err)), -1);
+			     sizeof(err)),
+	    -1);
 	free(in);
 }
 
 static void
-add_proc(struct kw_snapshot *s, int32_t pid, const char *name,
-    const char *cid, uint64_t rss_kb)
+add_proc(struct kw_snapshot *s, int32_t pid, const char *name, const char *cid,
+    uint64_t rss_kb)
 {
 	struct kw_proc *p = kw_snapshot_add(s);
 
@@ -285,8 +289,11 @@ build__every_part__in_the_document(void **state)
 {
 	struct kw_deletion_rec rec;
 	struct kw_container_rec ctr;
-	struct evidence_proc p = { .pid = 42, .name = "nginx",
-	    .cmdline = "nginx -g daemon off;", .state = 'R', .cpu_pct = 48 };
+	struct evidence_proc p = { .pid = 42,
+		.name = "nginx",
+		.cmdline = "nginx -g daemon off;",
+		.state = 'R',
+		.cpu_pct = 48 };
 	struct evidence_inspect *ins = calloc(1, sizeof(*ins));
 	struct evidence_in in;
 	struct log_lines ll;
@@ -299,7 +306,8 @@ build__every_part__in_the_document(void **state)
 	ctr.cpu_pct = 48.3;
 	ctr.working_set_kb = 1234;
 	assert_int_equal(evidence_parse_inspect(inspect_body,
-	    strlen(inspect_body), ins, err, sizeof(err)), 0);
+			     strlen(inspect_body), ins, err, sizeof(err)),
+	    0);
 	log_lines_init(&ll, 4096, 10);
 	assert_int_equal(docker_logs_demux(raw, sizeof(raw) - 1, 0, &ll), 0);
 	memset(&in, 0, sizeof(in));
@@ -319,16 +327,30 @@ build__every_part__in_the_document(void **state)
 	    "stop");
 	assert_string_equal(json_string_value(json_object_get(o, "name")),
 	    "web_1");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(o,
-	    "figures"), "working_set_kb")), 1234);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(
-	    json_object_get(o, "top"), 0), "pid")), 42);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(
-	    json_object_get(o, "logs"), 0), "text")), "bad ? byte");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(
-	    json_object_get(o, "inspect"), "limits"), "memory")), 268435456);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(
-	    json_object_get(o, "inspect"), "restart_policy"), "name")),
+	assert_int_equal(json_integer_value(
+			     json_object_get(json_object_get(o, "figures"),
+				 "working_set_kb")),
+	    1234);
+	assert_int_equal(json_integer_value(
+			     json_object_get(json_array_get(json_object_get(o,
+								"top"),
+						 0),
+				 "pid")),
+	    42);
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(o, "logs"), 0),
+				"text")),
+	    "bad ? byte");
+	assert_int_equal(json_integer_value(
+			     json_object_get(json_object_get(json_object_get(o,
+								 "inspect"),
+						 "limits"),
+				 "memory")),
+	    268435456);
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(json_object_get(o, "inspect"),
+				    "restart_policy"),
+				"name")),
 	    "always");
 	assert_null(strstr(s, "hunter2"));
 	assert_true(json_is_false(json_object_get(o, "timed_out")));
@@ -358,8 +380,9 @@ build__missing_parts__null_with_errors(void **state)
 	assert_true(json_is_null(json_object_get(o, "inspect")));
 	assert_true(json_is_null(json_object_get(o, "logs")));
 	assert_true(json_is_null(json_object_get(o, "figures")));
-	assert_string_equal(json_string_value(json_object_get(o,
-	    "inspect_error")), "no answer within 2000 ms");
+	assert_string_equal(json_string_value(
+				json_object_get(o, "inspect_error")),
+	    "no answer within 2000 ms");
 	assert_true(json_is_true(json_object_get(o, "timed_out")));
 	json_decref(o);
 	free(s);
@@ -396,8 +419,10 @@ build__over_max__oldest_logs_go_then_cut(void **state)
 	logs = json_object_get(o, "logs");
 	assert_true(json_array_size(logs) > 0 && json_array_size(logs) < 200);
 	/* The newest line stays. */
-	assert_string_equal(json_string_value(json_object_get(json_array_get(
-	    logs, json_array_size(logs) - 1), "text")),
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(logs,
+						    json_array_size(logs) - 1),
+				    "text")),
 	    "199 some text that makes each line long enough");
 	json_decref(o);
 	free(s);
@@ -441,8 +466,10 @@ main(void)
 		cmocka_unit_test(demux__frames__lines_with_their_stream),
 		cmocka_unit_test(demux__raw_tty__one_stream),
 		cmocka_unit_test(demux__over_bytes__newest_kept),
-		cmocka_unit_test(demux__cut_anywhere__no_more_lines_than_whole),
-		cmocka_unit_test(demux__not_a_frame__refused_lines_before_kept),
+		cmocka_unit_test(
+		    demux__cut_anywhere__no_more_lines_than_whole),
+		cmocka_unit_test(
+		    demux__not_a_frame__refused_lines_before_kept),
 		cmocka_unit_test(demux__long_line__cut_to_budget),
 		cmocka_unit_test(utf8_clean__invalid_bytes__replaced),
 		cmocka_unit_test(inspect__summary__limits_labels_no_env),
@@ -451,7 +478,8 @@ main(void)
 		cmocka_unit_test(build__every_part__in_the_document),
 		cmocka_unit_test(build__missing_parts__null_with_errors),
 		cmocka_unit_test(build__over_max__oldest_logs_go_then_cut),
-		cmocka_unit_test(with_result__adds_result__bad_input_still_json),
+		cmocka_unit_test(
+		    with_result__adds_result__bad_input_still_json),
 	};
 
 	return cmocka_run_group_tests_name("decider_evidence", tests, NULL,

@@ -62,11 +62,15 @@ static void
 backoff__doubles__capped(void **state)
 {
 	static const struct {
-		unsigned	attempt;
-		uint64_t	want;
+		unsigned attempt;
+		uint64_t want;
 	} t[] = {
-		{ 1, 1000 }, { 2, 2000 }, { 3, 4000 }, { 4, 8000 },
-		{ 6, 10000 }, { 100, 10000 },
+		{ 1, 1000 },
+		{ 2, 2000 },
+		{ 3, 4000 },
+		{ 4, 8000 },
+		{ 6, 10000 },
+		{ 100, 10000 },
 	};
 	size_t i;
 
@@ -80,23 +84,23 @@ static void
 next__table__ok_retry_failed(void **state)
 {
 	static const struct {
-		int		ok, retryable;
-		unsigned	attempt, retries;
-		enum hook_next	want;
+		int ok, retryable;
+		unsigned attempt, retries;
+		enum hook_next want;
 	} t[] = {
-		{ 1, 0, 1, 3, HOOK_NEXT_OK },
-		{ 1, 1, 4, 3, HOOK_NEXT_OK },
+		{ 1, 0, 1, 3, HOOK_NEXT_OK }, { 1, 1, 4, 3, HOOK_NEXT_OK },
 		{ 0, 1, 1, 3, HOOK_NEXT_RETRY },
 		{ 0, 1, 3, 3, HOOK_NEXT_RETRY },
-		{ 0, 1, 4, 3, HOOK_NEXT_FAILED },	/* 1 + 3 done */
-		{ 0, 0, 1, 3, HOOK_NEXT_FAILED },	/* a 4xx */
-		{ 0, 1, 1, 0, HOOK_NEXT_FAILED },	/* no retries */
+		{ 0, 1, 4, 3, HOOK_NEXT_FAILED }, /* 1 + 3 done */
+		{ 0, 0, 1, 3, HOOK_NEXT_FAILED }, /* a 4xx */
+		{ 0, 1, 1, 0, HOOK_NEXT_FAILED }, /* no retries */
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		assert_int_equal(hook_next(t[i].ok, t[i].retryable,
-		    t[i].attempt, t[i].retries), t[i].want);
+				     t[i].attempt, t[i].retries),
+		    t[i].want);
 }
 
 static void
@@ -169,6 +173,5 @@ main(void)
 		cmocka_unit_test(env__facts__one_variable_each),
 	};
 
-	return cmocka_run_group_tests_name("decider_hooks", tests, NULL,
-	    NULL);
+	return cmocka_run_group_tests_name("decider_hooks", tests, NULL, NULL);
 }

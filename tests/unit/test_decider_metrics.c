@@ -69,14 +69,14 @@ check_lines(const char *text)
 
 	assert_non_null(copy);
 	for (line = strtok_r(copy, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
+	     line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "# TYPE ", 7) == 0) {
 			p = line + 7;
 			q = strchr(p, ' ');
 			assert_non_null(q);
 			for (i = 0; i < nseen; i++)
 				assert_false(strncmp(seen[i], p,
-				    (size_t)(q - p)) == 0 &&
+						 (size_t)(q - p)) == 0 &&
 				    seen[i][q - p] == '\0');
 			assert_true(nseen < 200);
 			snprintf(seen[nseen++], sizeof(seen[0]), "%.*s",
@@ -103,8 +103,8 @@ check_lines(const char *text)
 					assert_true(*p != '\0');
 					if (*p == '\\') {
 						p++;
-						assert_non_null(strchr("\\\"n",
-						    *p));
+						assert_non_null(
+						    strchr("\\\"n", *p));
 					}
 					p++;
 				}
@@ -135,17 +135,19 @@ render__hostile_names__escaped_and_utf8(void **state)
 
 	memset(&v, 0, sizeof(v));
 	v.version = "0.1.0";
-	c[0] = ctr("0123456789ab", "a\"b\\c\nd} x=\"1\"", "img\xff\xfe.\xc3\xa9",
-	    "lo\xe0\x80\xafw");
+	c[0] = ctr("0123456789ab", "a\"b\\c\nd} x=\"1\"",
+	    "img\xff\xfe.\xc3\xa9", "lo\xe0\x80\xafw");
 	v.containers = c;
 	v.ncontainers = 1;
 	text = render(&v);
 	check_lines(text);
-	assert_non_null(strstr(text, "kwarden_container_cpu_ratio{"
+	assert_non_null(strstr(text,
+	    "kwarden_container_cpu_ratio{"
 	    "id=\"0123456789ab\",name=\"a\\\"b\\\\c\\nd} x=\\\"1\\\"\","
 	    "image=\"img\xef\xbf\xbd\xef\xbf\xbd.\xc3\xa9\","
 	    "class=\"lo\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdw\"} 0.5\n"));
-	assert_non_null(strstr(text, "kwarden_container_memory_working_set_"
+	assert_non_null(strstr(text,
+	    "kwarden_container_memory_working_set_"
 	    "bytes{id=\"0123456789ab\""));
 	free(text);
 }
@@ -156,21 +158,19 @@ escape__each_case__as_the_format_says(void **state)
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-		{ "plain", "plain" },
-		{ "", "" },
-		{ "q\"", "q\\\"" },
-		{ "b\\", "b\\\\" },
-		{ "n\n", "n\\n" },
-		{ "tab\tcr\r", "tab\tcr\r" },		/* legal as they are */
+		{ "plain", "plain" }, { "", "" }, { "q\"", "q\\\"" },
+		{ "b\\", "b\\\\" }, { "n\n", "n\\n" },
+		{ "tab\tcr\r", "tab\tcr\r" }, /* legal as they are */
 		{ "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
 		    "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80" },
-		{ "\x80", "\xef\xbf\xbd" },		/* lone continuation */
-		{ "\xc3", "\xef\xbf\xbd" },		/* cut short */
-		{ "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd" },	/* overlong */
+		{ "\x80", "\xef\xbf\xbd" }, /* lone continuation */
+		{ "\xc3", "\xef\xbf\xbd" }, /* cut short */
+		{ "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd" }, /* overlong */
 		{ "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
-							/* surrogate */
-		{ "\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
-		    "\xef\xbf\xbd" },			/* past U+10FFFF */
+		/* surrogate */
+		{ "\xf4\x90\x80\x80",
+		    "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+		    "\xef\xbf\xbd" }, /* past U+10FFFF */
 	};
 	struct metrics_buf b;
 	size_t i;
@@ -201,10 +201,12 @@ render__container_gone__its_series_gone(void **state)
 	v.containers = c;
 	v.ncontainers = 2;
 	text = render(&v);
-	assert_non_null(strstr(text, "\nkwarden_container_throttled{id="
+	assert_non_null(strstr(text,
+	    "\nkwarden_container_throttled{id="
 	    "\"bbbbbbbbbbbb\",name=\"kwp-two\",image=\"img\",class=\"high\"} "
 	    "1\n"));
-	assert_non_null(strstr(text, "\nkwarden_container_strikes{id="
+	assert_non_null(strstr(text,
+	    "\nkwarden_container_strikes{id="
 	    "\"bbbbbbbbbbbb\",name=\"kwp-two\",image=\"img\",class=\"high\"} "
 	    "2\n"));
 	assert_int_equal(count(text, "id=\"bbbbbbbbbbbb\""), 13);
@@ -215,7 +217,8 @@ render__container_gone__its_series_gone(void **state)
 	assert_int_equal(count(text, "id=\"bbbbbbbbbbbb\""), 0);
 	assert_int_equal(count(text, "id=\"aaaaaaaaaaaa\""), 13);
 	/* the families stay, typed, with no samples */
-	assert_non_null(strstr(text, "# TYPE kwarden_container_cpu_ratio "
+	assert_non_null(strstr(text,
+	    "# TYPE kwarden_container_cpu_ratio "
 	    "gauge\n"));
 	free(text);
 }
@@ -245,31 +248,39 @@ render__scalars_and_counts__values_and_types(void **state)
 	v.host_cpu_ratio = 0.25;
 	v.host_memory_total_bytes = 25769803776.0;
 	v.snapshot_age_seconds = NAN;
-	v.stream_seq = 9007199254740993.0;	/* past 2^53: as a double */
+	v.stream_seq = 9007199254740993.0; /* past 2^53: as a double */
 	v.docker_connected = 1;
 	v.actions = &actions;
 	v.skips = &skips;
 	v.hooks = &hooks;
 	text = render(&v);
 	check_lines(text);
-	assert_non_null(strstr(text, "kwarden_build_info{version=\"1.2\\\"3\"} "
+	assert_non_null(strstr(text,
+	    "kwarden_build_info{version=\"1.2\\\"3\"} "
 	    "1\n"));
 	assert_non_null(strstr(text, "\nkwarden_host_cpu_ratio 0.25\n"));
-	assert_non_null(strstr(text, "\nkwarden_host_memory_total_bytes "
+	assert_non_null(strstr(text,
+	    "\nkwarden_host_memory_total_bytes "
 	    "25769803776\n"));
 	assert_non_null(strstr(text, "\nkwarden_snapshot_age_seconds NaN\n"));
 	assert_non_null(strstr(text, "\nkwarden_docker_connected 1\n"));
-	assert_non_null(strstr(text, "# TYPE kwarden_actions_total counter\n"));
-	assert_non_null(strstr(text, "\nkwarden_actions_total{action=\"remove\","
+	assert_non_null(
+	    strstr(text, "# TYPE kwarden_actions_total counter\n"));
+	assert_non_null(strstr(text,
+	    "\nkwarden_actions_total{action=\"remove\","
 	    "class=\"low\",result=\"ok\"} 3\n"));
-	assert_non_null(strstr(text, "\nkwarden_actions_total{action=\"remove\","
+	assert_non_null(strstr(text,
+	    "\nkwarden_actions_total{action=\"remove\","
 	    "class=\"low\",result=\"failed\"} 1\n"));
-	assert_non_null(strstr(text, "\nkwarden_skips_total{reason="
+	assert_non_null(strstr(text,
+	    "\nkwarden_skips_total{reason="
 	    "\"min-alive\"} 5\n"));
-	assert_non_null(strstr(text, "\nkwarden_hook_deliveries_total{kind="
+	assert_non_null(strstr(text,
+	    "\nkwarden_hook_deliveries_total{kind="
 	    "\"webhook\",outcome=\"retried\"} 4\n"));
 	/* counters end in _total, and only they */
-	assert_non_null(strstr(text, "# TYPE kwarden_snapshots_total "
+	assert_non_null(strstr(text,
+	    "# TYPE kwarden_snapshots_total "
 	    "counter\n"));
 	assert_int_equal(count(text, "_total gauge\n"), 0);
 	free(text);
@@ -310,7 +321,7 @@ parse_listen__table(void **state)
 		{ "localhost:65535", 0, "localhost", 65535 },
 		{ "[::1]:9877", 0, "::1", 9877 },
 		{ "[fe80::1%eth0]:80", 0, "fe80::1%eth0", 80 },
-		{ "::1:9877", -1, NULL, 0 },		/* v6 needs [] */
+		{ "::1:9877", -1, NULL, 0 }, /* v6 needs [] */
 		{ "127.0.0.1", -1, NULL, 0 },
 		{ "127.0.0.1:", -1, NULL, 0 },
 		{ ":9877", -1, NULL, 0 },
@@ -329,7 +340,8 @@ parse_listen__table(void **state)
 		err[0] = '\0';
 		port = 0;
 		assert_int_equal(metrics_parse_listen(cases[i].in, host,
-		    sizeof(host), &port, err, sizeof(err)), cases[i].rc);
+				     sizeof(host), &port, err, sizeof(err)),
+		    cases[i].rc);
 		if (cases[i].rc == 0) {
 			assert_string_equal(host, cases[i].host);
 			assert_int_equal(port, cases[i].port);
@@ -344,9 +356,11 @@ result_class__table(void **state)
 	assert_string_equal(metrics_result_class("ok"), "ok");
 	assert_string_equal(metrics_result_class("ok: gone"), "ok");
 	assert_string_equal(metrics_result_class("unknown: timed out; "
-	    "waiting for Docker"), "unknown");
+						 "waiting for Docker"),
+	    "unknown");
 	assert_string_equal(metrics_result_class("unknown: cancelled at "
-	    "shutdown"), "cancelled");
+						 "shutdown"),
+	    "cancelled");
 	assert_string_equal(metrics_result_class("No such container"),
 	    "failed");
 	assert_string_equal(metrics_result_class(""), "failed");

@@ -14,34 +14,37 @@
 
 #include "../../decider/decider.h"
 
-#define MAXC	16
+#define MAXC 16
 
 struct cont {
-	const char	*name;
-	const char	*image;
-	const char	*label;
-	double		 cpu_pct;
-	double		 mem_pct;
-	int		 acted;
-	const char	*want_class;
+	const char *name;
+	const char *image;
+	const char *label;
+	double cpu_pct;
+	double mem_pct;
+	int acted;
+	const char *want_class;
 };
 
 struct dec {
-	const char	*name;		/* container name */
+	const char *name; /* container name */
 	enum policy_verdict verdict;
-	const char	*reason_has;	/* substring of the reason */
+	const char *reason_has; /* substring of the reason */
 };
 
 struct pcase {
-	const char	*name;
+	const char *name;
 	const struct cont *conts;
-	size_t		 nconts;
+	size_t nconts;
 	const struct dec *decs;
-	size_t		 ndecs;
+	size_t ndecs;
 };
 
-#define N(a)	(sizeof(a) / sizeof((a)[0]))
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+/* A row of the table, not a block (not clang-formatted): */
+/* clang-format off */
 #define CASE(n, c, d)	{ n, c, N(c), d, N(d) }
+/* clang-format on */
 
 static void
 run_case(const struct policy *p, const struct pcase *pc)
@@ -58,8 +61,8 @@ run_case(const struct policy *p, const struct pcase *pc)
 		cand[i].container_id = pc->conts[i].name;
 		cand[i].name = pc->conts[i].name;
 		cand[i].image = pc->conts[i].image ? pc->conts[i].image : "";
-		cand[i].label_class = pc->conts[i].label ?
-		    pc->conts[i].label : "";
+		cand[i].label_class =
+		    pc->conts[i].label ? pc->conts[i].label : "";
 		cand[i].cpu_pct = pc->conts[i].cpu_pct;
 		cand[i].mem_pct = pc->conts[i].mem_pct;
 		cand[i].acted = pc->conts[i].acted;
@@ -72,10 +75,11 @@ run_case(const struct policy *p, const struct pcase *pc)
 	for (i = 0; i < pc->nconts; i++)
 		if (pc->conts[i].want_class != NULL &&
 		    strcmp(policy_class_name(p, class_of[i]),
-		    pc->conts[i].want_class) != 0)
+			pc->conts[i].want_class) != 0)
 			fail_msg("%s: %s: class %s, want %s", pc->name,
-			    pc->conts[i].name, policy_class_name(p,
-			    class_of[i]), pc->conts[i].want_class);
+			    pc->conts[i].name,
+			    policy_class_name(p, class_of[i]),
+			    pc->conts[i].want_class);
 	if (res.ndec != pc->ndecs)
 		fail_msg("%s: %zu decisions, want %zu", pc->name, res.ndec,
 		    pc->ndecs);
@@ -85,7 +89,8 @@ run_case(const struct policy *p, const struct pcase *pc)
 		    d->verdict != pc->decs[i].verdict ||
 		    strstr(d->reason, pc->decs[i].reason_has) == NULL)
 			fail_msg("%s: decision %zu: %s %s \"%s\", want %s %s "
-			    "\"%s\"", pc->name, i, cand[d->cand].name,
+				 "\"%s\"",
+			    pc->name, i, cand[d->cand].name,
 			    policy_verdict_name(d->verdict), d->reason,
 			    pc->decs[i].name,
 			    policy_verdict_name(pc->decs[i].verdict),
@@ -101,8 +106,8 @@ run_case(const struct policy *p, const struct pcase *pc)
 }
 
 static void
-add_class(struct policy *p, const char *name, const char *m1,
-    const char *m2, uint32_t min_alive)
+add_class(struct policy *p, const char *name, const char *m1, const char *m2,
+    uint32_t min_alive)
 {
 	struct policy_class *c = &p->classes[p->nclasses++];
 
@@ -111,16 +116,16 @@ add_class(struct policy *p, const char *name, const char *m1,
 		snprintf(c->match[c->nmatch++], POLICY_PATTERN_LEN, "%s", m1);
 	if (m2 != NULL)
 		snprintf(c->match[c->nmatch++], POLICY_PATTERN_LEN, "%s", m2);
-	c->wildcard = (m1 && strcmp(m1, "*") == 0) ||
-	    (m2 && strcmp(m2, "*") == 0);
+	c->wildcard =
+	    (m1 && strcmp(m1, "*") == 0) || (m2 && strcmp(m2, "*") == 0);
 	c->min_alive = min_alive;
 }
 
-#define T	POLICY_TAKEN
-#define S_ACT	POLICY_SKIP_ACTED
-#define S_PROT	POLICY_SKIP_PROTECTED
-#define S_NONE	POLICY_SKIP_NO_CLASS
-#define S_MIN	POLICY_SKIP_MIN_ALIVE
+#define T      POLICY_TAKEN
+#define S_ACT  POLICY_SKIP_ACTED
+#define S_PROT POLICY_SKIP_PROTECTED
+#define S_NONE POLICY_SKIP_NO_CLASS
+#define S_MIN  POLICY_SKIP_MIN_ALIVE
 
 /*
  * The seed's demo: five hogs, four "high" and Grafana, three idle "low".
@@ -214,12 +219,12 @@ policy__protected__never_chosen(void **state)
 
 /* Largest excess first, CPU and memory compared on points over. */
 static const struct cont order_conts[] = {
-	{ "a", "", NULL, 50.0, 0.0, 0, "any" },	/* +30 cpu */
-	{ "b", "", NULL, 0.0, 45.0, 0, "any" },	/* +35 mem (thr 10) */
-	{ "c", "", NULL, 25.0, 60.0, 0, "any" },	/* +50 mem */
-	{ "d", "", NULL, 20.0, 10.0, 0, "any" },	/* at, not over */
-	{ "e", "", NULL, 30.0, 0.0, 0, "any" },	/* +10, tie with f */
-	{ "f", "", NULL, 0.0, 20.0, 0, "any" },	/* +10 */
+	{ "a", "", NULL, 50.0, 0.0, 0, "any" },	 /* +30 cpu */
+	{ "b", "", NULL, 0.0, 45.0, 0, "any" },	 /* +35 mem (thr 10) */
+	{ "c", "", NULL, 25.0, 60.0, 0, "any" }, /* +50 mem */
+	{ "d", "", NULL, 20.0, 10.0, 0, "any" }, /* at, not over */
+	{ "e", "", NULL, 30.0, 0.0, 0, "any" },	 /* +10, tie with f */
+	{ "f", "", NULL, 0.0, 20.0, 0, "any" },	 /* +10 */
 };
 static const struct dec order_decs[] = {
 	{ "c", T, "mem 60.0% > 10.0%, cpu 25.0% > 20.0%" },
@@ -232,8 +237,7 @@ static const struct dec order_decs[] = {
 static void
 policy__order__largest_excess_first(void **state)
 {
-	static const struct pcase pc = CASE("order", order_conts,
-	    order_decs);
+	static const struct pcase pc = CASE("order", order_conts, order_decs);
 	struct policy p;
 
 	policy_defaults(&p);
@@ -256,8 +260,7 @@ static const struct dec label_decs[0];
 static void
 policy__label__overrides_match(void **state)
 {
-	static const struct pcase pc = CASE("label", label_conts,
-	    label_decs);
+	static const struct pcase pc = CASE("label", label_conts, label_decs);
 	struct policy p;
 
 	policy_defaults(&p);
@@ -281,8 +284,7 @@ static const struct dec acted_decs[] = {
 static void
 policy__already_acted__not_chosen_twice(void **state)
 {
-	static const struct pcase pc = CASE("acted", acted_conts,
-	    acted_decs);
+	static const struct pcase pc = CASE("acted", acted_conts, acted_decs);
 	struct policy p;
 	struct policy_cand cand[3];
 	struct policy_decision dec[3];
@@ -397,7 +399,7 @@ policy__unknown_to_docker__class_none_not_counted_alive(void **state)
 	static const char *const names[] = { "low-1", "low-2", "low-3", "" };
 	size_t i;
 
-	policy_defaults(&p);		/* low: "*", min_alive 3 */
+	policy_defaults(&p); /* low: "*", min_alive 3 */
 	memset(cand, 0, sizeof(cand));
 	for (i = 0; i < 4; i++) {
 		cand[i].container_id = names[i];
@@ -443,8 +445,7 @@ static const struct dec quiet_decs[0];
 static void
 policy__nothing_over_threshold__no_decisions(void **state)
 {
-	static const struct pcase pc = CASE("quiet", quiet_conts,
-	    quiet_decs);
+	static const struct pcase pc = CASE("quiet", quiet_conts, quiet_decs);
 	struct policy p;
 
 	policy_defaults(&p);
@@ -468,8 +469,8 @@ static const struct dec allmin_decs[] = {
 static void
 policy__all_classes_at_min__all_skipped_with_reasons(void **state)
 {
-	static const struct pcase pc = CASE("allmin", allmin_conts,
-	    allmin_decs);
+	static const struct pcase pc =
+	    CASE("allmin", allmin_conts, allmin_decs);
 	struct policy p;
 
 	policy_defaults(&p);
@@ -566,7 +567,7 @@ static void
 action__names__round_trip(void **state)
 {
 	static const enum action all[] = { ACTION_REMOVE, ACTION_STOP,
-	    ACTION_KILL, ACTION_DRY_RUN, ACTION_THROTTLE };
+		ACTION_KILL, ACTION_DRY_RUN, ACTION_THROTTLE };
 	enum action a;
 	size_t i;
 
@@ -590,11 +591,11 @@ static void
 policy__check__rejects_bad_policy(void **state)
 {
 	static const struct {
-		double		cpu, mem;
-		uint64_t	window_ms;
-		const char	*action;
-		const char	*class2;
-		const char	*err_has;
+		double cpu, mem;
+		uint64_t window_ms;
+		const char *action;
+		const char *class2;
+		const char *err_has;
 	} rows[] = {
 		{ 20, 20, 5000, "remove", NULL, NULL },
 		{ 20, 20, 5000, "dry-run", NULL, NULL },
@@ -632,11 +633,10 @@ policy__check__rejects_bad_policy(void **state)
 	}
 }
 
-
 /* A class's own thresholds judge "over" for its containers only. */
 static const struct cont cls_conts[] = {
-	{ "batch-1", "", NULL, 40.0, 0.0, 0, "batch" },	/* under 50 */
-	{ "batch-2", "", NULL, 60.0, 0.0, 0, "batch" },	/* over 50 */
+	{ "batch-1", "", NULL, 40.0, 0.0, 0, "batch" }, /* under 50 */
+	{ "batch-2", "", NULL, 60.0, 0.0, 0, "batch" }, /* over 50 */
 	{ "web-1", "", NULL, 40.0, 0.0, 0, "web" },	/* over 20 */
 	{ "web-2", "", NULL, 0.0, 15.0, 0, "web" },	/* over mem 10 */
 };
@@ -678,7 +678,8 @@ policy__class_ladder_and_sustain__override_the_policy(void **state)
 	policy_defaults(&p);
 	p.sustain_ms = 10000;
 	assert_int_equal(ladder_parse("throttle", &p.classes[0].ladder,
-	    "class.high.action", err, sizeof(err)), 0);
+			     "class.high.action", err, sizeof(err)),
+	    0);
 	p.classes[0].has_ladder = 1;
 	p.classes[1].has_sustain = 1;
 	p.classes[1].sustain_ms = 0;
@@ -698,11 +699,11 @@ static void
 ladder__parse__table(void **state)
 {
 	static const struct {
-		const char	*text;
-		size_t		 n;
-		enum action	 first, last;
-		const char	*err_has;
-		const char	*formatted;
+		const char *text;
+		size_t n;
+		enum action first, last;
+		const char *err_has;
+		const char *formatted;
 	} rows[] = {
 		{ "remove", 1, ACTION_REMOVE, ACTION_REMOVE, NULL, "remove" },
 		{ "throttle,remove", 2, ACTION_THROTTLE, ACTION_REMOVE, NULL,
@@ -817,7 +818,8 @@ main(void)
 		cmocka_unit_test(policy__small_figures__reason_keeps_digits),
 		cmocka_unit_test(policy__check__rejects_bad_policy),
 		cmocka_unit_test(action__names__round_trip),
-		cmocka_unit_test(policy__class_thresholds__override_the_policy),
+		cmocka_unit_test(
+		    policy__class_thresholds__override_the_policy),
 		cmocka_unit_test(
 		    policy__class_ladder_and_sustain__override_the_policy),
 		cmocka_unit_test(ladder__parse__table),

@@ -12,24 +12,24 @@
 
 #include "../../decider/decider.h"
 
-#define MS	1000000ULL		/* ns per ms */
-#define SEC	1000000000ULL
+#define MS  1000000ULL /* ns per ms */
+#define SEC 1000000000ULL
 
 struct step {
-	int32_t		pid;
-	uint64_t	start_ns;
-	uint64_t	ts_ms;
-	uint64_t	cpu_ms;
-	double		want_pct;
+	int32_t pid;
+	uint64_t start_ns;
+	uint64_t ts_ms;
+	uint64_t cpu_ms;
+	double want_pct;
 };
 
 struct scenario {
-	const char	*name;
-	uint32_t	 ncpu;
-	uint64_t	 window_ms;
+	const char *name;
+	uint32_t ncpu;
+	uint64_t window_ms;
 	const struct step *steps;
-	size_t		 nsteps;
-	size_t		 want_keys;	/* after the last step */
+	size_t nsteps;
+	size_t want_keys; /* after the last step */
 };
 
 /*
@@ -93,12 +93,15 @@ run_scenario(const struct scenario *sc)
 		run_scenario_at(sc, min * MS);
 }
 
+/* A row of the table, not a block (not clang-formatted): */
+/* clang-format off */
 #define SCENARIO(n, cpus, win, keys, arr) \
 	{ n, cpus, win, arr, sizeof(arr) / sizeof(arr[0]), keys }
+/* clang-format on */
 
 /* One core busy on a two-core machine. */
 static const struct step steady_half[] = {
-	{ 0, 0, 0, 0, 0.0 },		/* first sample: 0, not a spike */
+	{ 0, 0, 0, 0, 0.0 }, /* first sample: 0, not a spike */
 	{ 0, 0, 1000, 1000, 50.0 },
 	{ 0, 0, 2000, 2000, 50.0 },
 	{ 0, 0, 3000, 3000, 50.0 },
@@ -114,7 +117,7 @@ static const struct step window_slides[] = {
 	{ 0, 0, 3000, 3000, 100.0 },
 	{ 0, 0, 4000, 4000, 100.0 },
 	{ 0, 0, 5000, 5000, 100.0 },
-	{ 0, 0, 6000, 5000, 80.0 },	/* base t=1 s */
+	{ 0, 0, 6000, 5000, 80.0 }, /* base t=1 s */
 	{ 0, 0, 7000, 5000, 60.0 },
 	{ 0, 0, 8000, 5000, 40.0 },
 	{ 0, 0, 9000, 5000, 20.0 },
@@ -124,10 +127,9 @@ static const struct step window_slides[] = {
 
 /* Half a core on a four-core machine, then a burst. */
 static const struct step four_cpus[] = {
-	{ 0, 0, 0, 0, 0.0 },
-	{ 0, 0, 1000, 500, 12.5 },
+	{ 0, 0, 0, 0, 0.0 }, { 0, 0, 1000, 500, 12.5 },
 	{ 0, 0, 2000, 1000, 12.5 },
-	{ 0, 0, 3000, 5000, 41.667 },	/* 5 s cpu over 3 s x 4 */
+	{ 0, 0, 3000, 5000, 41.667 }, /* 5 s cpu over 3 s x 4 */
 };
 
 /* A reader that reports ncpu 0 is read as one CPU. */
@@ -140,7 +142,7 @@ static const struct step ncpu_zero[] = {
 static const struct step pid_reuse[] = {
 	{ 100, 5 * SEC, 0, 0, 0.0 },
 	{ 100, 5 * SEC, 1000, 1000, 100.0 },
-	{ 100, 9 * SEC, 2000, 30000, 0.0 },	/* not 2900 % */
+	{ 100, 9 * SEC, 2000, 30000, 0.0 }, /* not 2900 % */
 	{ 100, 9 * SEC, 3000, 30500, 50.0 },
 };
 
@@ -169,10 +171,9 @@ static const struct step clamped[] = {
 
 /* A pause longer than the window: the newest older sample is the base. */
 static const struct step long_pause[] = {
-	{ 0, 0, 0, 0, 0.0 },
-	{ 0, 0, 1000, 500, 50.0 },
-	{ 0, 0, 21000, 10500, 50.0 },	/* 10 s over 20 s */
-	{ 0, 0, 22000, 11500, 100.0 },	/* base t=21 s */
+	{ 0, 0, 0, 0, 0.0 }, { 0, 0, 1000, 500, 50.0 },
+	{ 0, 0, 21000, 10500, 50.0 },  /* 10 s over 20 s */
+	{ 0, 0, 22000, 11500, 100.0 }, /* base t=21 s */
 };
 
 /* The same snapshot twice (no time passed) keeps the last figure. */
@@ -309,9 +310,9 @@ static void
 rates__machine_pct__sum_clamped(void **state)
 {
 	static const struct {
-		uint32_t	ncpu;
-		uint64_t	cpu_ms[3];	/* used in one second */
-		double		want;
+		uint32_t ncpu;
+		uint64_t cpu_ms[3]; /* used in one second */
+		double want;
 	} rows[] = {
 		{ 2, { 1000, 0, 0 }, 50.0 },
 		{ 2, { 500, 500, 500 }, 75.0 },
@@ -338,7 +339,8 @@ rates__machine_pct__sum_clamped(void **state)
 			snap.procs = procs;
 			snap.nprocs = 3;
 			assert_int_equal(rates_update(&r, &snap, pct,
-			    &machine), 0);
+					     &machine),
+			    0);
 		}
 		assert_float_equal(machine, rows[i].want, 0.001);
 		rates_free(&r);
@@ -368,14 +370,14 @@ rates__history_from_window_and_interval__sized_and_kept(void **state)
 	assert_int_equal(r.hlen, 7);
 	for (t = 0; t < 20; t++) {
 		if (t == 8)
-			rates_set_window(&r, 2 * SEC);	/* 4 samples */
+			rates_set_window(&r, 2 * SEC); /* 4 samples */
 		if (t == 14)
-			rates_set_window(&r, 10 * SEC);	/* 12 */
+			rates_set_window(&r, 10 * SEC); /* 12 */
 		memset(procs, 0, sizeof(procs));
 		procs[0].pid = 1;
-		procs[0].cpu_ns = t * 500 * MS;		/* half a core */
+		procs[0].cpu_ns = t * 500 * MS; /* half a core */
 		procs[1].pid = 2;
-		procs[1].cpu_ns = t * t * 10 * MS;	/* speeding up */
+		procs[1].cpu_ns = t * t * 10 * MS; /* speeding up */
 		memset(&snap, 0, sizeof(snap));
 		snap.ts_ns = (t + 1) * SEC;
 		snap.host.ncpu = 1;
@@ -384,9 +386,8 @@ rates__history_from_window_and_interval__sized_and_kept(void **state)
 		assert_int_equal(rates_update(&r, &snap, pct, &machine), 0);
 		if (t > 0)
 			assert_float_equal(pct[0], 50.0, 0.001);
-		if (t >= 8 && t < 14)	/* over the last 2 s: 2t - 2 */
-			assert_float_equal(pct[1], (2.0 * t - 2) * 1.0,
-			    0.001);
+		if (t >= 8 && t < 14) /* over the last 2 s: 2t - 2 */
+			assert_float_equal(pct[1], (2.0 * t - 2) * 1.0, 0.001);
 	}
 	assert_int_equal(r.hlen, 12);
 	assert_int_equal(rates_count(&r), 2);
@@ -406,8 +407,8 @@ rates__fast_sampling__history_bounded(void **state)
 	e.hist = hist;
 	e.hcap = RATES_HIST;
 	for (t = 0; t <= 1000; t++)
-		pct = rates_entry_step(&e, t * 10 * MS, t * 5 * MS, 1,
-		    5 * SEC);
+		pct =
+		    rates_entry_step(&e, t * 10 * MS, t * 5 * MS, 1, 5 * SEC);
 	assert_true(e.nhist <= RATES_HIST);
 	assert_float_equal(pct, 50.0, 0.001);
 }
@@ -434,15 +435,17 @@ rates__wall_clock_step__monotonic_rates(void **state)
 		proc.pid = 100;
 		proc.cpu_ns = i * 500 * MS;
 		memset(&snap, 0, sizeof(snap));
-		snap.ts_ns = (uint64_t)((1700000000 + wall_s[i]) * (int64_t)SEC);
+		snap.ts_ns =
+		    (uint64_t)((1700000000 + wall_s[i]) * (int64_t)SEC);
 		snap.mono_ns = 5000 * SEC + i * SEC;
 		snap.host.ncpu = 1;
 		snap.procs = &proc;
 		snap.nprocs = 1;
 		assert_int_equal(rates_update(&r, &snap, &pct, &machine), 0);
 		if (i > 0 && (pct < 49.99 || pct > 50.01))
-			fail_msg("sample %zu (wall %+lld s): %.3f%%, want 50%%",
-			    i, (long long)wall_s[i], pct);
+			fail_msg(
+			    "sample %zu (wall %+lld s): %.3f%%, want 50%%", i,
+			    (long long)wall_s[i], pct);
 	}
 	rates_free(&r);
 }
@@ -468,6 +471,5 @@ main(void)
 		    rates__history_from_window_and_interval__sized_and_kept),
 	};
 
-	return cmocka_run_group_tests_name("decider_rates", tests, NULL,
-	    NULL);
+	return cmocka_run_group_tests_name("decider_rates", tests, NULL, NULL);
 }

@@ -20,12 +20,12 @@
 #define CID1 "3fa836846de1a1950cd414ffb4936a50aac4200f8e20c7030c38e433020cd388"
 #define HOST "\"mem_total_kb\": 1000, \"mem_free_kb\": 400, "
 
-static char	 err[512];
+static char err[512];
 
 static const char *
 fixture(const char *name, char *buf, size_t len)
 {
-	const char	*dir = getenv("KW_FIXTURES");
+	const char *dir = getenv("KW_FIXTURES");
 
 	snprintf(buf, len, "%s/%s", dir != NULL ? dir : "tests/fixtures",
 	    name);
@@ -35,7 +35,7 @@ fixture(const char *name, char *buf, size_t len)
 static const struct kw_proc *
 find_pid(const struct kw_snapshot *snap, int32_t pid)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < snap->nprocs; i++)
 		if (snap->procs[i].pid == pid)
@@ -53,15 +53,17 @@ parse(const char *s, struct kw_snapshot *snap)
 static void
 kmod_seed__sysinfo_trailing_commas__parsed(void **state)
 {
-	char			 path[512];
-	struct kw_snapshot	 snap;
-	const struct kw_proc	*p;
-	struct kmod_info	 info;
-	long			 ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	char path[512];
+	struct kw_snapshot snap;
+	const struct kw_proc *p;
+	struct kmod_info info;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	kw_snapshot_init(&snap);
 	assert_int_equal(source_kmod_read(fixture("seed/sysinfo.json", path,
-	    sizeof(path)), &snap, &info, err, sizeof(err)), 0);
+					      sizeof(path)),
+			     &snap, &info, err, sizeof(err)),
+	    0);
 	/* No container ids: the reader takes them from /proc/<pid>/cgroup. */
 	assert_int_equal(info.no_container_id, 10);
 	assert_string_equal(snap.source, "kmod");
@@ -96,13 +98,15 @@ kmod_seed__sysinfo_trailing_commas__parsed(void **state)
 static void
 kmod_seed__continfo_containers_key__parsed(void **state)
 {
-	char			 path[512];
-	struct kw_snapshot	 snap;
-	const struct kw_proc	*p;
+	char path[512];
+	struct kw_snapshot snap;
+	const struct kw_proc *p;
 
 	kw_snapshot_init(&snap);
 	assert_int_equal(source_kmod_read(fixture("seed/continfo.json", path,
-	    sizeof(path)), &snap, NULL, err, sizeof(err)), 0);
+					      sizeof(path)),
+			     &snap, NULL, err, sizeof(err)),
+	    0);
 	assert_int_equal(snap.nprocs, 4);
 	assert_int_equal(snap.host.mem_total_kb, 3960492);
 	assert_int_equal(snap.host.mem_free_kb, 2198276);
@@ -110,7 +114,8 @@ kmod_seed__continfo_containers_key__parsed(void **state)
 	p = find_pid(&snap, 22071);
 	assert_non_null(p);
 	assert_string_equal(p->name, "containerd-shim");
-	assert_string_equal(p->cmdline, "/usr/bin/containerd-shim-runc-v2 "
+	assert_string_equal(p->cmdline,
+	    "/usr/bin/containerd-shim-runc-v2 "
 	    "-namespace moby -id " CID1 " -address "
 	    "/run/containerd/containerd.sock");
 	assert_int_equal(p->rss_kb, 11016);
@@ -125,14 +130,16 @@ kmod_seed__continfo_containers_key__parsed(void **state)
 static void
 kmod_sample__new_format__every_field(void **state)
 {
-	char			 path[512];
-	struct kw_snapshot	 snap;
-	const struct kw_proc	*p;
-	struct kmod_info	 info;
+	char path[512];
+	struct kw_snapshot snap;
+	const struct kw_proc *p;
+	struct kmod_info info;
 
 	kw_snapshot_init(&snap);
 	assert_int_equal(source_kmod_read(fixture("kmod-sample.json", path,
-	    sizeof(path)), &snap, &info, err, sizeof(err)), 0);
+					      sizeof(path)),
+			     &snap, &info, err, sizeof(err)),
+	    0);
 	assert_int_equal(info.no_container_id, 0);
 	assert_int_equal(snap.nprocs, 3);
 	assert_int_equal(snap.host.mem_available_kb, 2900000);
@@ -161,18 +168,22 @@ kmod_sample__new_format__every_field(void **state)
 static void
 kmod_commas__inside_strings__kept(void **state)
 {
-	struct kw_snapshot	 snap;
+	struct kw_snapshot snap;
 
 	kw_snapshot_init(&snap);
-	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\": 1, "
-	    "\"name\": \"a,]\", \"cmdline\": \"x, } \\\", ]\", },\n\t],\n}",
-	    &snap), 0);
+	assert_int_equal(
+	    parse(
+		"{" HOST "\"processes\": [{\"pid\": 1, "
+		"\"name\": \"a,]\", \"cmdline\": \"x, } \\\", ]\", },\n\t],\n}",
+		&snap),
+	    0);
 	assert_int_equal(snap.nprocs, 1);
 	assert_string_equal(snap.procs[0].name, "a,]");
 	assert_string_equal(snap.procs[0].cmdline, "x, } \", ]");
 	/* A comma not before a closer is still an error. */
 	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\": 1},,]}",
-	    &snap), -1);
+			     &snap),
+	    -1);
 	assert_non_null(strstr(err, "line 1"));
 	assert_int_equal(snap.nprocs, 0);
 	kw_snapshot_free(&snap);
@@ -181,11 +192,13 @@ kmod_commas__inside_strings__kept(void **state)
 static void
 kmod_cgroup__no_container_id__taken_from_cgroup(void **state)
 {
-	struct kw_snapshot	 snap;
+	struct kw_snapshot snap;
 
 	kw_snapshot_init(&snap);
 	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\": 9, "
-	    "\"cgroup\": \"/system.slice/docker-" CID1 ".scope\"}]}", &snap),
+			       "\"cgroup\": \"/system.slice/docker-" CID1
+			       ".scope\"}]}",
+			     &snap),
 	    0);
 	assert_string_equal(snap.procs[0].container_id, CID1);
 	assert_int_equal(snap.procs[0].state, '?');
@@ -195,10 +208,10 @@ kmod_cgroup__no_container_id__taken_from_cgroup(void **state)
 static void
 kmod_hostile__truncated__error_with_position(void **state)
 {
-	char			 path[512], *buf;
-	struct kw_snapshot	 snap;
-	FILE			*fp;
-	long			 n;
+	char path[512], *buf;
+	struct kw_snapshot snap;
+	FILE *fp;
+	long n;
 
 	kw_snapshot_init(&snap);
 	fp = fopen(fixture("kmod-sample.json", path, sizeof(path)), "r");
@@ -209,7 +222,8 @@ kmod_hostile__truncated__error_with_position(void **state)
 	fclose(fp);
 	assert_true(n > 100);
 	assert_int_equal(snapshot_parse_json(buf, (size_t)n / 2, &snap, err,
-	    sizeof(err)), -1);
+			     sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "line "));
 	assert_non_null(strstr(err, "column "));
 	assert_int_equal(snap.nprocs, 0);
@@ -220,42 +234,52 @@ kmod_hostile__truncated__error_with_position(void **state)
 static void
 kmod_hostile__wrong_type__entry_skipped_with_path(void **state)
 {
-	struct kw_snapshot	 snap;
+	struct kw_snapshot snap;
 
 	kw_snapshot_init(&snap);
-	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\": 1}, "
-	    "{\"pid\": 2}, {\"pid\": 3}, {\"pid\": \"4\", \"name\": \"x\"}, "
-	    "{\"pid\": 5, \"rss_kb\": 1.5}, {\"pid\": 6, \"name\": 7}, "
-	    "{\"name\": \"nopid\"}, 8, {\"pid\": -1}, {\"pid\": 9}]}", &snap),
+	assert_int_equal(
+	    parse(
+		"{" HOST "\"processes\": [{\"pid\": 1}, "
+		"{\"pid\": 2}, {\"pid\": 3}, {\"pid\": \"4\", \"name\": \"x\"}, "
+		"{\"pid\": 5, \"rss_kb\": 1.5}, {\"pid\": 6, \"name\": 7}, "
+		"{\"name\": \"nopid\"}, 8, {\"pid\": -1}, {\"pid\": 9}]}",
+		&snap),
 	    6);
 	assert_non_null(strstr(err, "6 malformed entries skipped"));
-	assert_non_null(strstr(err,
-	    "processes[3].pid: expected integer, got string"));
+	assert_non_null(
+	    strstr(err, "processes[3].pid: expected integer, got string"));
 	assert_int_equal(snap.nprocs, 4);
 	assert_non_null(find_pid(&snap, 9));
 	assert_null(find_pid(&snap, 5));
 
 	/* All entries bad: the snapshot is rejected. */
 	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\": 1, "
-	    "\"cmdline\": [\"a\"]}]}", &snap), -1);
-	assert_non_null(strstr(err,
-	    "processes[0].cmdline: expected string, got array"));
+			       "\"cmdline\": [\"a\"]}]}",
+			     &snap),
+	    -1);
+	assert_non_null(
+	    strstr(err, "processes[0].cmdline: expected string, got array"));
 	assert_int_equal(snap.nprocs, 0);
 
 	/* A host field of the wrong type rejects the whole snapshot. */
 	assert_int_equal(parse("{\"mem_total_kb\": \"1000\", "
-	    "\"mem_free_kb\": 1, \"processes\": []}", &snap), -1);
-	assert_non_null(strstr(err,
-	    "mem_total_kb: expected integer, got string"));
+			       "\"mem_free_kb\": 1, \"processes\": []}",
+			     &snap),
+	    -1);
+	assert_non_null(
+	    strstr(err, "mem_total_kb: expected integer, got string"));
 	assert_int_equal(parse("{\"mem_free_kb\": 1, \"processes\": []}",
-	    &snap), -1);
+			     &snap),
+	    -1);
 	assert_non_null(strstr(err, "mem_total_kb"));
 	assert_int_equal(parse("{" HOST "\"processes\": {}}", &snap), -1);
 	assert_non_null(strstr(err, "processes: expected array, got object"));
 	assert_int_equal(parse("{" HOST "\"procs\": []}", &snap), -1);
 	assert_non_null(strstr(err, "missing \"processes\""));
 	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\": "
-	    "99999999999999999999999}]}", &snap), -1);
+			       "99999999999999999999999}]}",
+			     &snap),
+	    -1);
 	assert_non_null(strstr(err, "too big"));
 	kw_snapshot_free(&snap);
 }
@@ -263,14 +287,15 @@ kmod_hostile__wrong_type__entry_skipped_with_path(void **state)
 static void
 kmod_hostile__megabyte_strings__capped(void **state)
 {
-	struct kw_snapshot	 snap;
-	size_t			 big = 1 << 20, n;
-	char			*buf;
+	struct kw_snapshot snap;
+	size_t big = 1 << 20, n;
+	char *buf;
 
 	kw_snapshot_init(&snap);
 	buf = malloc(2 * big + 256);
 	assert_non_null(buf);
-	n = (size_t)sprintf(buf, "{" HOST "\"processes\": [{\"pid\": 1, "
+	n = (size_t)sprintf(buf,
+	    "{" HOST "\"processes\": [{\"pid\": 1, "
 	    "\"name\": \"");
 	memset(buf + n, 'n', big);
 	n += big;
@@ -290,13 +315,14 @@ kmod_hostile__megabyte_strings__capped(void **state)
 static void
 kmod_hostile__utf8_cut__not_split(void **state)
 {
-	struct kw_snapshot	 snap;
-	char			 buf[512];
-	size_t			 i, n;
+	struct kw_snapshot snap;
+	char buf[512];
+	size_t i, n;
 
 	kw_snapshot_init(&snap);
 	/* 1 + 31 two-byte characters: 63 bytes would split the last one. */
-	n = (size_t)sprintf(buf, "{" HOST "\"processes\": [{\"pid\": 1, "
+	n = (size_t)sprintf(buf,
+	    "{" HOST "\"processes\": [{\"pid\": 1, "
 	    "\"name\": \"a");
 	for (i = 0; i < 40; i++)
 		n += (size_t)sprintf(buf + n, "\xc3\xa9");
@@ -309,9 +335,9 @@ kmod_hostile__utf8_cut__not_split(void **state)
 static void
 kmod_hostile__deep_nesting__error(void **state)
 {
-	struct kw_snapshot	 snap;
-	char			*buf;
-	size_t			 depth = 10000, i, n = 0;
+	struct kw_snapshot snap;
+	char *buf;
+	size_t depth = 10000, i, n = 0;
 
 	kw_snapshot_init(&snap);
 	buf = malloc(2 * depth + 64);
@@ -332,11 +358,13 @@ kmod_hostile__deep_nesting__error(void **state)
 static void
 kmod_hostile__invalid_utf8__error(void **state)
 {
-	struct kw_snapshot	 snap;
+	struct kw_snapshot snap;
 
 	kw_snapshot_init(&snap);
 	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\": 1, "
-	    "\"name\": \"bad\xff\xfe\"}]}", &snap), -1);
+			       "\"name\": \"bad\xff\xfe\"}]}",
+			     &snap),
+	    -1);
 	assert_non_null(strstr(err, "unable to decode byte 0xff"));
 	assert_non_null(strstr(err, "line 1"));
 	kw_snapshot_free(&snap);
@@ -345,9 +373,9 @@ kmod_hostile__invalid_utf8__error(void **state)
 static void
 kmod_hostile__empty_and_not_object__error(void **state)
 {
-	struct kw_snapshot	 snap;
-	char			 path[] = "/tmp/kw-test-kmod-XXXXXX";
-	int			 fd;
+	struct kw_snapshot snap;
+	char path[] = "/tmp/kw-test-kmod-XXXXXX";
+	int fd;
 
 	kw_snapshot_init(&snap);
 	assert_int_equal(parse("", &snap), -1);
@@ -364,13 +392,14 @@ kmod_hostile__empty_and_not_object__error(void **state)
 	fd = mkstemp(path);
 	assert_true(fd != -1);
 	close(fd);
-	assert_int_equal(source_kmod_read(path, &snap, NULL, err,
-	    sizeof(err)), -1);
+	assert_int_equal(source_kmod_read(path, &snap, NULL, err, sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "empty input"));
 	unlink(path);
 	assert_int_equal(source_kmod_read("/nonexistent/sysinfo", &snap, NULL,
-	    err, sizeof(err)), -1);
+			     err, sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "/nonexistent/sysinfo: No such file"));
 	kw_snapshot_free(&snap);
 }
@@ -378,10 +407,10 @@ kmod_hostile__empty_and_not_object__error(void **state)
 static void
 kmod_read__several_megabytes__buffer_grows(void **state)
 {
-	struct kw_snapshot	 snap;
-	char			 path[] = "/tmp/kw-test-kmod-XXXXXX";
-	FILE			*fp;
-	int			 fd, i, n = 30000;
+	struct kw_snapshot snap;
+	char path[] = "/tmp/kw-test-kmod-XXXXXX";
+	FILE *fp;
+	int fd, i, n = 30000;
 
 	kw_snapshot_init(&snap);
 	fd = mkstemp(path);
@@ -390,15 +419,17 @@ kmod_read__several_megabytes__buffer_grows(void **state)
 	assert_non_null(fp);
 	fprintf(fp, "{" HOST "\"ncpu\": 8, \"processes\": [\n");
 	for (i = 1; i <= n; i++)
-		fprintf(fp, "{\"pid\": %d, \"name\": \"p%d\", \"cmdline\": "
+		fprintf(fp,
+		    "{\"pid\": %d, \"name\": \"p%d\", \"cmdline\": "
 		    "\"/usr/bin/something --with --a --fairly --long "
 		    "--argument-list %d\", \"vsz_kb\": %d, \"rss_kb\": 1, "
-		    "\"cpu_ns\": %d, \"state\": \"S\"},\n", i, i, i, i, i);
+		    "\"cpu_ns\": %d, \"state\": \"S\"},\n",
+		    i, i, i, i, i);
 	fprintf(fp, "]}\n");
 	assert_true(ftell(fp) > 4 * 1024 * 1024);
 	fclose(fp);
-	assert_int_equal(source_kmod_read(path, &snap, NULL, err,
-	    sizeof(err)), 0);
+	assert_int_equal(source_kmod_read(path, &snap, NULL, err, sizeof(err)),
+	    0);
 	assert_int_equal(snap.nprocs, (size_t)n);
 	assert_int_equal(snap.host.ncpu, 8);
 	assert_int_equal(snap.procs[n - 1].pid, n);
@@ -410,11 +441,13 @@ kmod_read__several_megabytes__buffer_grows(void **state)
 static void
 kmod_nul_in_string__cut_there(void **state)
 {
-	struct kw_snapshot	 snap;
+	struct kw_snapshot snap;
 
 	kw_snapshot_init(&snap);
 	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\": 1, "
-	    "\"name\": \"ab\\u0000cd\"}]}", &snap), 0);
+			       "\"name\": \"ab\\u0000cd\"}]}",
+			     &snap),
+	    0);
 	assert_string_equal(snap.procs[0].name, "ab");
 	kw_snapshot_free(&snap);
 }
@@ -422,11 +455,11 @@ kmod_nul_in_string__cut_there(void **state)
 static int
 is_container_id(const char *s)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; s[i]; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
+			(s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return i == 64;
 }
@@ -434,9 +467,9 @@ is_container_id(const char *s)
 static char *
 slurp(const char *path, size_t *len)
 {
-	FILE	*fp = fopen(path, "r");
-	char	*buf;
-	long	 n;
+	FILE *fp = fopen(path, "r");
+	char *buf;
+	long n;
 
 	assert_non_null(fp);
 	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
@@ -458,13 +491,13 @@ slurp(const char *path, size_t *len)
 static void
 kmod_vm_fixtures__every_capture__parsed_whole(void **state)
 {
-	char			 dir[512], path[1024];
-	struct kw_snapshot	 snap;
-	struct kmod_info	 info;
-	struct dirent		*de;
-	DIR			*d;
-	size_t			 i, len, files = 0, hostile = 0;
-	char			*buf;
+	char dir[512], path[1024];
+	struct kw_snapshot snap;
+	struct kmod_info info;
+	struct dirent *de;
+	DIR *d;
+	size_t i, len, files = 0, hostile = 0;
+	char *buf;
 
 	(void)state;
 	fixture("kmod", dir, sizeof(dir));
@@ -478,8 +511,7 @@ kmod_vm_fixtures__every_capture__parsed_whole(void **state)
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		buf = slurp(path, &len);
 		kw_snapshot_init(&snap);
-		if (kmod_parse(buf, len, &snap, &info, err,
-		    sizeof(err)) != 0)
+		if (kmod_parse(buf, len, &snap, &info, err, sizeof(err)) != 0)
 			fail_msg("%s: %s", path, err);
 		assert_true(snap.nprocs > 0);
 		assert_true(snap.host.mem_total_kb > 0);
@@ -512,36 +544,44 @@ kmod_vm_fixtures__every_capture__parsed_whole(void **state)
  * The delta file: passes written to a real file the reader keeps open and
  * reads again from offset 0, as it does the module's.
  */
-#define DHDR(full, gen) "{" HOST "\"ts_ns\": " gen ", \"full\": " full \
+#define DHDR(full, gen)                                \
+	"{" HOST "\"ts_ns\": " gen ", \"full\": " full \
 	", \"generation\": " gen ", \"cap_hits\": 0,\n \"processes\": [\n"
-#define DREC(pid, start, name, cpu) "{\"pid\": " pid ", \"ppid\": 1, " \
-	"\"name\": \"" name "\", \"cmdline\": \"" name " --arg\", " \
-	"\"vsz_kb\": 100, \"rss_kb\": 10, \"mem_pct\": \"0.00\", " \
+#define DREC(pid, start, name, cpu)                                    \
+	"{\"pid\": " pid ", \"ppid\": 1, "                             \
+	"\"name\": \"" name "\", \"cmdline\": \"" name " --arg\", "    \
+	"\"vsz_kb\": 100, \"rss_kb\": 10, \"mem_pct\": \"0.00\", "     \
 	"\"proc_jiffies\": 0, \"cpu_ns\": " cpu ", \"state\": \"S\", " \
-	"\"uid\": 0, \"threads\": 1, \"start_ns\": " start ", " \
+	"\"uid\": 0, \"threads\": 1, \"start_ns\": " start ", "        \
 	"\"container_id\": \"\", \"cgroup\": \"/\"}"
-#define DCREC(pid, start) "{\"pid\": " pid ", \"ppid\": 1, " \
-	"\"name\": \"ctr\", \"cmdline\": \"ctr\", \"vsz_kb\": 1, " \
-	"\"rss_kb\": 1, \"mem_pct\": \"0.00\", \"proc_jiffies\": 0, " \
+#define DCREC(pid, start)                                               \
+	"{\"pid\": " pid ", \"ppid\": 1, "                              \
+	"\"name\": \"ctr\", \"cmdline\": \"ctr\", \"vsz_kb\": 1, "      \
+	"\"rss_kb\": 1, \"mem_pct\": \"0.00\", \"proc_jiffies\": 0, "   \
 	"\"cpu_ns\": 7, \"state\": \"S\", \"uid\": 0, \"threads\": 1, " \
-	"\"start_ns\": " start ", \"container_id\": \"" CID1 "\", " \
+	"\"start_ns\": " start ", \"container_id\": \"" CID1 "\", "     \
 	"\"cgroup\": \"/system.slice/docker-" CID1 ".scope\"}"
 #define DEND(exited) "\n ],\n \"exited\": [" exited "]}\n"
 
-#define PASS1 DHDR("true", "1") DREC("1", "10", "init", "100") ",\n" \
-	DREC("5", "50", "five", "500") ",\n" DCREC("9", "90") ",\n" \
+/* One record a line (not clang-formatted): */
+/* clang-format off */
+#define PASS1 DHDR("true", "1")					\
+	DREC("1", "10", "init", "100") ",\n"			\
+	DREC("5", "50", "five", "500") ",\n"			\
+	DCREC("9", "90") ",\n"					\
 	DREC("30", "300", "thirty", "3000") DEND("")
+/* clang-format on */
 
 struct delta_fx {
-	char			 path[64];
-	struct kmod_delta	 kd;
-	struct kw_snapshot	 out;
+	char path[64];
+	struct kmod_delta kd;
+	struct kw_snapshot out;
 };
 
 static void
 dwrite(struct delta_fx *fx, const char *s)
 {
-	FILE	*f = fopen(fx->path, "w");
+	FILE *f = fopen(fx->path, "w");
 
 	assert_non_null(f);
 	assert_int_equal(fputs(s, f) >= 0, 1);
@@ -561,8 +601,8 @@ dread(struct delta_fx *fx)
 static int
 delta_setup(void **state)
 {
-	struct delta_fx	*fx = calloc(1, sizeof(*fx));
-	int		 fd;
+	struct delta_fx *fx = calloc(1, sizeof(*fx));
+	int fd;
 
 	if (fx == NULL)
 		return -1;
@@ -581,7 +621,7 @@ delta_setup(void **state)
 static int
 delta_teardown(void **state)
 {
-	struct delta_fx	*fx = *state;
+	struct delta_fx *fx = *state;
 
 	kmod_delta_give_back(&fx->kd, &fx->out);
 	kmod_delta_free(&fx->kd);
@@ -595,8 +635,8 @@ delta_teardown(void **state)
 static const char *
 pids(const struct kw_snapshot *snap)
 {
-	static char	 buf[256];
-	size_t		 i, n = 0;
+	static char buf[256];
+	size_t i, n = 0;
 
 	buf[0] = '\0';
 	for (i = 0; i < snap->nprocs && n + 16 < sizeof(buf); i++)
@@ -608,16 +648,17 @@ pids(const struct kw_snapshot *snap)
 static void
 kmod_delta__full_then_changes__merged(void **state)
 {
-	struct delta_fx		*fx = *state;
-	const struct kw_proc	*p;
+	struct delta_fx *fx = *state;
+	const struct kw_proc *p;
 
 	dwrite(fx, PASS1);
 	assert_int_equal(dread(fx), 0);
 	assert_string_equal(pids(&fx->out), "1 5 9 30");
 	assert_int_equal(fx->kd.full_passes, 1);
 	/* 5 ran, 9 exited, 12 is new, 1 and 30 did nothing */
-	dwrite(fx, DHDR("false", "2") DREC("5", "50", "five", "600") ",\n"
-	    DREC("12", "120", "twelve", "1") DEND("9"));
+	dwrite(fx,
+	    DHDR("false", "2") DREC("5", "50", "five", "600") ",\n" DREC("12",
+		"120", "twelve", "1") DEND("9"));
 	assert_int_equal(dread(fx), 0);
 	assert_string_equal(pids(&fx->out), "1 5 12 30");
 	assert_int_equal(fx->out.ts_ns, 2);
@@ -640,20 +681,18 @@ kmod_delta__full_then_changes__merged(void **state)
 static void
 kmod_delta__container_kept_across_passes__same_claim(void **state)
 {
-	struct delta_fx		*fx = *state;
-	const struct kw_proc	*p;
+	struct delta_fx *fx = *state;
+	const struct kw_proc *p;
 
 	dwrite(fx, PASS1);
 	assert_int_equal(dread(fx), 0);
-	dwrite(fx, DHDR("false", "2") DREC("5", "50", "five", "601")
-	    DEND(""));
+	dwrite(fx, DHDR("false", "2") DREC("5", "50", "five", "601") DEND(""));
 	assert_int_equal(dread(fx), 0);
 	p = find_pid(&fx->out, 9);
 	assert_non_null(p);
 	assert_string_equal(p->container_id, CID1);
 	assert_non_null(p->cgroup);
-	assert_string_equal(p->cgroup, "/system.slice/docker-" CID1
-	    ".scope");
+	assert_string_equal(p->cgroup, "/system.slice/docker-" CID1 ".scope");
 	dwrite(fx, DHDR("false", "3") DEND(""));
 	assert_int_equal(dread(fx), 0);
 	assert_string_equal(find_pid(&fx->out, 9)->container_id, CID1);
@@ -662,7 +701,7 @@ kmod_delta__container_kept_across_passes__same_claim(void **state)
 static void
 kmod_delta__snapshot_not_given_back__base_lost_refused(void **state)
 {
-	struct delta_fx	*fx = *state;
+	struct delta_fx *fx = *state;
 
 	dwrite(fx, PASS1);
 	assert_int_equal(dread(fx), 0);
@@ -670,7 +709,8 @@ kmod_delta__snapshot_not_given_back__base_lost_refused(void **state)
 	kw_snapshot_clear(&fx->out);
 	dwrite(fx, DHDR("false", "2") DEND(""));
 	assert_int_equal(kmod_delta_read(&fx->kd, fx->path, &fx->out, err,
-	    sizeof(err)), -1);
+			     sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "does not follow"));
 	assert_int_equal(fx->kd.fd, -1);
 }
@@ -678,14 +718,14 @@ kmod_delta__snapshot_not_given_back__base_lost_refused(void **state)
 static void
 kmod_delta__pid_reused__new_process_replaces(void **state)
 {
-	struct delta_fx		*fx = *state;
-	const struct kw_proc	*p;
+	struct delta_fx *fx = *state;
+	const struct kw_proc *p;
 
 	dwrite(fx, PASS1);
 	assert_int_equal(dread(fx), 0);
 	/* 5 exited and its pid went to a new process: a record, new start */
-	dwrite(fx, DHDR("false", "2") DREC("5", "77", "newfive", "3")
-	    DEND(""));
+	dwrite(fx,
+	    DHDR("false", "2") DREC("5", "77", "newfive", "3") DEND(""));
 	assert_int_equal(dread(fx), 0);
 	assert_string_equal(pids(&fx->out), "1 5 9 30");
 	p = find_pid(&fx->out, 5);
@@ -698,7 +738,7 @@ kmod_delta__pid_reused__new_process_replaces(void **state)
 static void
 kmod_delta__full_pass__replaces_everything(void **state)
 {
-	struct delta_fx	*fx = *state;
+	struct delta_fx *fx = *state;
 
 	dwrite(fx, PASS1);
 	assert_int_equal(dread(fx), 0);
@@ -706,8 +746,9 @@ kmod_delta__full_pass__replaces_everything(void **state)
 	assert_int_equal(dread(fx), 0);
 	assert_string_equal(pids(&fx->out), "1 5 9");
 	/* a scheduled full pass: whatever it lacks is gone */
-	dwrite(fx, DHDR("true", "3") DREC("40", "400", "forty", "1") ",\n"
-	    DREC("1", "10", "init", "101") DEND("5, 9"));
+	dwrite(fx,
+	    DHDR("true", "3") DREC("40", "400", "forty", "1") ",\n" DREC("1",
+		"10", "init", "101") DEND("5, 9"));
 	assert_int_equal(dread(fx), 0);
 	assert_string_equal(pids(&fx->out), "1 40");
 	assert_int_equal(fx->kd.full_passes, 2);
@@ -716,13 +757,13 @@ kmod_delta__full_pass__replaces_everything(void **state)
 static void
 kmod_delta__malformed_pass__refused_reopened_full_again(void **state)
 {
-	struct delta_fx	*fx = *state;
+	struct delta_fx *fx = *state;
 	static const char *const bad[] = {
 		/* truncated */
 		DHDR("false", "2") DREC("5", "50", "five", "600"),
 		/* a pid twice */
-		DHDR("false", "2") DREC("5", "50", "five", "600") ",\n"
-		    DREC("5", "50", "five", "601") DEND(""),
+		DHDR("false", "2") DREC("5", "50", "five",
+		    "600") ",\n" DREC("5", "50", "five", "601") DEND(""),
 		/* exited and listed */
 		DHDR("false", "2") DREC("5", "50", "five", "600") DEND("5"),
 		/* a pass was missed */
@@ -734,7 +775,7 @@ kmod_delta__malformed_pass__refused_reopened_full_again(void **state)
 		/* an entry the parser would skip */
 		DHDR("false", "2") "{\"pid\": -4}" DEND(""),
 	};
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		dwrite(fx, PASS1);
@@ -761,7 +802,7 @@ kmod_delta__malformed_pass__refused_reopened_full_again(void **state)
 static void
 kmod_delta__absent_file__error(void **state)
 {
-	struct delta_fx	*fx = *state;
+	struct delta_fx *fx = *state;
 
 	unlink(fx->path);
 	assert_int_equal(dread(fx), -1);
@@ -808,9 +849,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    kmod_delta__malformed_pass__refused_reopened_full_again,
 		    delta_setup, delta_teardown),
-		cmocka_unit_test_setup_teardown(
-		    kmod_delta__absent_file__error, delta_setup,
-		    delta_teardown),
+		cmocka_unit_test_setup_teardown(kmod_delta__absent_file__error,
+		    delta_setup, delta_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

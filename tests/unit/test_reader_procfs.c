@@ -20,7 +20,7 @@
 static const char *
 fixture(const char *name, char *buf, size_t len)
 {
-	const char	*dir = getenv("KW_FIXTURES");
+	const char *dir = getenv("KW_FIXTURES");
 
 	snprintf(buf, len, "%s/%s", dir != NULL ? dir : "tests/fixtures",
 	    name);
@@ -30,7 +30,7 @@ fixture(const char *name, char *buf, size_t len)
 static uint64_t
 hz(void)
 {
-	long	 v = sysconf(_SC_CLK_TCK);
+	long v = sysconf(_SC_CLK_TCK);
 
 	return v > 0 ? (uint64_t)v : 100;
 }
@@ -40,9 +40,9 @@ hz(void)
 static void
 procfs_stat__plain__parsed(void **state)
 {
-	const char		*s = "1 (systemd) S 0 1 1 0 -1 4194560 100 0 "
-	    "2 0 700 335 3 4 20 0 1 0 12 23842816 3569" TAIL;
-	struct procfs_stat	 st;
+	const char *s = "1 (systemd) S 0 1 1 0 -1 4194560 100 0 "
+			"2 0 700 335 3 4 20 0 1 0 12 23842816 3569" TAIL;
+	struct procfs_stat st;
 
 	assert_int_equal(procfs_parse_stat(s, strlen(s), &st), 0);
 	assert_int_equal(st.pid, 1);
@@ -61,9 +61,10 @@ procfs_stat__plain__parsed(void **state)
 static void
 procfs_stat__name_with_paren_and_spaces__parsed(void **state)
 {
-	const char		*s = "4242 (foo) Z ) R 1 4242 4242 0 -1 "
+	const char *s =
+	    "4242 (foo) Z ) R 1 4242 4242 0 -1 "
 	    "4194560 100 0 2 0 150 50 3 4 20 0 4 0 500000 104857600 2560" TAIL;
-	struct procfs_stat	 st;
+	struct procfs_stat st;
 
 	assert_int_equal(procfs_parse_stat(s, strlen(s), &st), 0);
 	assert_string_equal(st.comm, "foo) Z ");
@@ -78,9 +79,9 @@ static void
 procfs_stat__name_forging_fields__not_believed(void **state)
 {
 	/* comm "x) R 1 2 3 0 -1 0 0" tries to pass for the real fields. */
-	const char		*s = "5 (x) R 1 2 3 0 -1 0 0) S 7 5 5 0 -1 0 "
-	    "0 0 0 0 9 8 0 0 20 0 2 0 33 4096 1" TAIL;
-	struct procfs_stat	 st;
+	const char *s = "5 (x) R 1 2 3 0 -1 0 0) S 7 5 5 0 -1 0 "
+			"0 0 0 0 9 8 0 0 20 0 2 0 33 4096 1" TAIL;
+	struct procfs_stat st;
 
 	assert_int_equal(procfs_parse_stat(s, strlen(s), &st), 0);
 	assert_string_equal(st.comm, "x) R 1 2 3 0 -1 0 0");
@@ -94,11 +95,13 @@ procfs_stat__name_forging_fields__not_believed(void **state)
 static void
 procfs_stat__long_comm__capped(void **state)
 {
-	char			 s[512];
-	struct procfs_stat	 st;
+	char s[512];
+	struct procfs_stat st;
 
-	snprintf(s, sizeof(s), "6 (%0200d) S 1 6 6 0 -1 0 0 0 0 0 1 1 0 0 "
-	    "20 0 1 0 5 0 0" TAIL, 0);
+	snprintf(s, sizeof(s),
+	    "6 (%0200d) S 1 6 6 0 -1 0 0 0 0 0 1 1 0 0 "
+	    "20 0 1 0 5 0 0" TAIL,
+	    0);
 	assert_int_equal(procfs_parse_stat(s, strlen(s), &st), 0);
 	assert_int_equal(strlen(st.comm), KW_NAME_LEN - 1);
 	assert_int_equal(st.starttime, 5);
@@ -107,28 +110,36 @@ procfs_stat__long_comm__capped(void **state)
 static void
 procfs_stat__truncated_or_garbage__rejected(void **state)
 {
-	const char		*full = "1 (systemd) S 0 1 1 0 -1 4194560 "
+	const char *full =
+	    "1 (systemd) S 0 1 1 0 -1 4194560 "
 	    "100 0 2 0 700 335 3 4 20 0 1 0 12 23842816 3569" TAIL;
-	const char		*bad[] = {
-		"", "888 garbage\n", "1 (systemd", "(x) S 1", "1 (x) 5 1",
-		"1 (x) S 1 2 3", "1 (x) S a b c d e f g h i j k l m n o p q",
+	const char *bad[] = {
+		"",
+		"888 garbage\n",
+		"1 (systemd",
+		"(x) S 1",
+		"1 (x) 5 1",
+		"1 (x) S 1 2 3",
+		"1 (x) S a b c d e f g h i j k l m n o p q",
 	};
-	struct procfs_stat	 st;
-	size_t			 i;
+	struct procfs_stat st;
+	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(procfs_parse_stat(bad[i], strlen(bad[i]),
-		    &st), -1);
+				     &st),
+		    -1);
 	/* Cut before rss: the length given is respected. */
-	assert_int_equal(procfs_parse_stat(full, strlen(full) -
-	    strlen(TAIL) - 5, &st), -1);
+	assert_int_equal(procfs_parse_stat(full,
+			     strlen(full) - strlen(TAIL) - 5, &st),
+	    -1);
 }
 
 static void
 procfs_statm__parsed(void **state)
 {
-	const char		*s = "5821 3569 2500 200 0 900 0\n";
-	struct procfs_statm	 sm;
+	const char *s = "5821 3569 2500 200 0 900 0\n";
+	struct procfs_statm sm;
 
 	assert_int_equal(procfs_parse_statm(s, strlen(s), &sm), 0);
 	assert_int_equal(sm.size_pages, 5821);
@@ -139,10 +150,10 @@ procfs_statm__parsed(void **state)
 static void
 procfs_status__uid_and_threads__parsed(void **state)
 {
-	const char		*s = "Name:\tUid: 7\nUmask:\t0022\n"
-	    "State:\tS (sleeping)\nUid:\t1000\t1001\t1001\t1001\n"
-	    "Gid:\t100\t100\t100\t100\nThreads:\t12\n";
-	struct procfs_status	 ss;
+	const char *s = "Name:\tUid: 7\nUmask:\t0022\n"
+			"State:\tS (sleeping)\nUid:\t1000\t1001\t1001\t1001\n"
+			"Gid:\t100\t100\t100\t100\nThreads:\t12\n";
+	struct procfs_status ss;
 
 	assert_int_equal(procfs_parse_status(s, strlen(s), &ss), 0);
 	assert_int_equal(ss.uid, 1000);
@@ -154,11 +165,12 @@ procfs_status__uid_and_threads__parsed(void **state)
 static void
 procfs_meminfo__parsed__used_is_total_minus_free(void **state)
 {
-	const char	*s = "MemTotal:        3960492 kB\n"
+	const char *s =
+	    "MemTotal:        3960492 kB\n"
 	    "MemFree:         1748972 kB\nMemAvailable:    2900000 kB\n"
 	    "Cached:           900000 kB\n";
-	const char	*old = "MemTotal: 1000 kB\nMemFree: 400 kB\n";
-	struct kw_host	 h;
+	const char *old = "MemTotal: 1000 kB\nMemFree: 400 kB\n";
+	struct kw_host h;
 
 	assert_int_equal(procfs_parse_meminfo(s, strlen(s), &h), 0);
 	assert_int_equal(h.mem_total_kb, 3960492);
@@ -174,8 +186,8 @@ procfs_meminfo__parsed__used_is_total_minus_free(void **state)
 static void
 procfs_cpus__cpun_lines__counted(void **state)
 {
-	const char	*s = "cpu  1 2 3\ncpu0 1 2 3\ncpu1 1 2 3\n"
-	    "intr 1 2\ncpufreq 3\n";
+	const char *s = "cpu  1 2 3\ncpu0 1 2 3\ncpu1 1 2 3\n"
+			"intr 1 2\ncpufreq 3\n";
 
 	assert_int_equal(procfs_count_cpus(s, strlen(s)), 2);
 	assert_int_equal(procfs_count_cpus("", 0), 0);
@@ -184,9 +196,10 @@ procfs_cpus__cpun_lines__counted(void **state)
 static void
 procfs_cmdline__nuls_and_trailing__cleaned(void **state)
 {
-	char	 b[] = "/usr/bin/stress\0--cpu\0" "4\0\0";
-	char	*big;
-	size_t	 n;
+	char b[] = "/usr/bin/stress\0--cpu\0"
+		   "4\0\0";
+	char *big;
+	size_t n;
 
 	n = procfs_cmdline_clean(b, sizeof(b) - 1);
 	assert_int_equal(n, strlen("/usr/bin/stress --cpu 4"));
@@ -215,7 +228,7 @@ procfs_ticks__to_ns__exact(void **state)
 static const struct kw_proc *
 find_pid(const struct kw_snapshot *snap, int32_t pid)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < snap->nprocs; i++)
 		if (snap->procs[i].pid == pid)
@@ -226,12 +239,12 @@ find_pid(const struct kw_snapshot *snap, int32_t pid)
 static void
 procfs_sample__fixture_tree__every_field(void **state)
 {
-	char				 root[512], err[256];
-	struct procfs			*pf;
-	struct kw_snapshot		 snap;
-	struct procfs_counters		 c;
-	const struct kw_proc		*p;
-	uint64_t			 page_kb;
+	char root[512], err[256];
+	struct procfs *pf;
+	struct kw_snapshot snap;
+	struct procfs_counters c;
+	const struct kw_proc *p;
+	uint64_t page_kb;
 
 	page_kb = (uint64_t)sysconf(_SC_PAGESIZE) / 1024;
 	kw_snapshot_init(&snap);
@@ -267,7 +280,7 @@ procfs_sample__fixture_tree__every_field(void **state)
 	assert_true(p->start_ns == procfs_ticks_to_ns(12, hz()));
 	assert_string_equal(p->container_id, "");
 
-	p = find_pid(&snap, 2);		/* kernel thread */
+	p = find_pid(&snap, 2); /* kernel thread */
 	assert_non_null(p);
 	assert_string_equal(p->name, "kthreadd");
 	assert_string_equal(p->cmdline, "");
@@ -276,7 +289,7 @@ procfs_sample__fixture_tree__every_field(void **state)
 	assert_true(p->cpu_ns == procfs_ticks_to_ns(75, hz()));
 	assert_string_equal(p->container_id, "");
 
-	p = find_pid(&snap, 4242);	/* hostile name, docker scope */
+	p = find_pid(&snap, 4242); /* hostile name, docker scope */
 	assert_non_null(p);
 	assert_string_equal(p->name, "foo) Z ");
 	assert_string_equal(p->cmdline, "/usr/bin/stress --cpu 4");
@@ -289,7 +302,7 @@ procfs_sample__fixture_tree__every_field(void **state)
 	assert_true(p->start_ns == procfs_ticks_to_ns(500000, hz()));
 	assert_string_equal(p->container_id, CID1);
 
-	p = find_pid(&snap, 4300);	/* cgroup v1 /docker/<id> */
+	p = find_pid(&snap, 4300); /* cgroup v1 /docker/<id> */
 	assert_non_null(p);
 	assert_string_equal(p->name, "a b) (c");
 	assert_string_equal(p->cmdline, "sleep infinity");
@@ -316,20 +329,22 @@ static void
 procfs_fill_ids__seed_kmod_snapshot__ids_from_cgroup(void **state)
 {
 	static const struct {
-		int32_t		 pid;
-		const char	*name;
-		const char	*cid;
+		int32_t pid;
+		const char *name;
+		const char *cid;
 	} in[] = {
-		{ 1, "systemd", "" }, { 4242, "foo) Z ", CID1 },
-		{ 4300, "a b) (c", CID2 }, { 9999, "gone", "" },
+		{ 1, "systemd", "" },
+		{ 4242, "foo) Z ", CID1 },
+		{ 4300, "a b) (c", CID2 },
+		{ 9999, "gone", "" },
 	};
-	char			 root[512];
-	struct procfs		*pf;
-	struct kw_snapshot	 snap;
-	struct procfs_counters	 c;
-	struct kw_proc		*p;
-	size_t			 i;
-	int			 round;
+	char root[512];
+	struct procfs *pf;
+	struct kw_snapshot snap;
+	struct procfs_counters c;
+	struct kw_proc *p;
+	size_t i;
+	int round;
 
 	kw_snapshot_init(&snap);
 	pf = procfs_new(fixture("proc", root, sizeof(root)));
@@ -348,7 +363,7 @@ procfs_fill_ids__seed_kmod_snapshot__ids_from_cgroup(void **state)
 			    in[i].cid);
 	}
 	procfs_get_counters(pf, &c);
-	assert_int_equal(c.cache_misses, 4 + 1);	/* 9999 retried */
+	assert_int_equal(c.cache_misses, 4 + 1); /* 9999 retried */
 	assert_int_equal(c.cache_hits, 3);
 	assert_int_equal(c.vanished, 2);
 	/* A procfs sample after it re-reads cmdline (no start time known). */
@@ -364,9 +379,9 @@ procfs_fill_ids__seed_kmod_snapshot__ids_from_cgroup(void **state)
 static void
 procfs_sample__missing_root__error(void **state)
 {
-	char			 err[256];
-	struct procfs		*pf;
-	struct kw_snapshot	 snap;
+	char err[256];
+	struct procfs *pf;
+	struct kw_snapshot snap;
 
 	kw_snapshot_init(&snap);
 	pf = procfs_new("/nonexistent/proc");
@@ -381,10 +396,10 @@ procfs_sample__missing_root__error(void **state)
 static void
 procfs_sample__real_proc__self_found(void **state)
 {
-	char			 err[256];
-	struct procfs		*pf;
-	struct kw_snapshot	 snap;
-	const struct kw_proc	*p;
+	char err[256];
+	struct procfs *pf;
+	struct kw_snapshot snap;
+	const struct kw_proc *p;
 
 	kw_snapshot_init(&snap);
 	pf = procfs_new("/proc");

@@ -18,19 +18,20 @@
 #include "../../recorder/recorder.h"
 
 struct fixture {
-	char	 dir[64];
-	char	 path[128];
+	char dir[64];
+	char path[128];
 };
 
 static int
 setup(void **state)
 {
-	struct fixture	*f;
+	struct fixture *f;
 
 	f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	strcpy(f->dir, access("/dev/shm", W_OK) == 0 ?
-	    "/dev/shm/kw-recdb-XXXXXX" : "/tmp/kw-recdb-XXXXXX");
+	strcpy(f->dir,
+	    access("/dev/shm", W_OK) == 0 ? "/dev/shm/kw-recdb-XXXXXX" :
+					    "/tmp/kw-recdb-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/kwarden.db", f->dir);
 	*state = f;
@@ -40,10 +41,10 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct fixture	*f = *state;
-	char		 p[160];
+	struct fixture *f = *state;
+	char p[160];
 	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
-	size_t		 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
 		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
@@ -58,7 +59,7 @@ teardown(void **state)
 static sqlite3 *
 raw_open(const char *path)
 {
-	sqlite3	*c;
+	sqlite3 *c;
 
 	assert_int_equal(sqlite3_open(path, &c), SQLITE_OK);
 	return c;
@@ -67,8 +68,8 @@ raw_open(const char *path)
 static void
 raw_exec(sqlite3 *c, const char *sql)
 {
-	char	*msg = NULL;
-	int	 rc;
+	char *msg = NULL;
+	int rc;
 
 	rc = sqlite3_exec(c, sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK)
@@ -78,10 +79,10 @@ raw_exec(sqlite3 *c, const char *sql)
 static int64_t
 raw_int(sqlite3 *c, const char *fmt, ...)
 {
-	sqlite3_stmt	*st;
-	char		 sql[512];
-	va_list		 ap;
-	int64_t		 v;
+	sqlite3_stmt *st;
+	char sql[512];
+	va_list ap;
+	int64_t v;
 
 	va_start(ap, fmt);
 	vsnprintf(sql, sizeof(sql), fmt, ap);
@@ -97,11 +98,12 @@ raw_int(sqlite3 *c, const char *fmt, ...)
 static void
 assert_integrity(const char *path)
 {
-	sqlite3		*c = raw_open(path);
-	sqlite3_stmt	*st;
+	sqlite3 *c = raw_open(path);
+	sqlite3_stmt *st;
 
 	assert_int_equal(sqlite3_prepare_v2(c, "PRAGMA integrity_check", -1,
-	    &st, NULL), SQLITE_OK);
+			     &st, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
 	sqlite3_finalize(st);
@@ -111,8 +113,8 @@ assert_integrity(const char *path)
 static struct rdb *
 open_db(const char *path, int busy_ms)
 {
-	struct rdb	*db;
-	char		 err[256] = "";
+	struct rdb *db;
+	char err[256] = "";
 
 	db = rdb_open(path, busy_ms, err, sizeof(err));
 	if (db == NULL)
@@ -134,9 +136,9 @@ static const char *const seed_schema =
     "  id INTEGER PRIMARY KEY AUTOINCREMENT, total INTEGER, ts INTEGER);";
 
 struct column {
-	const char	*table;
-	const char	*name;
-	const char	*type;
+	const char *table;
+	const char *name;
+	const char *type;
 };
 
 static const struct column schema_v1[] = {
@@ -201,15 +203,17 @@ static const struct column schema_v1[] = {
 static void
 assert_schema_v1(const char *path)
 {
-	sqlite3		*c = raw_open(path);
-	sqlite3_stmt	*st;
-	size_t		 i;
+	sqlite3 *c = raw_open(path);
+	sqlite3_stmt *st;
+	size_t i;
 	static const char *const tables[] = { "containers", "deletions",
-	    "sys_metrics", "process_count", "processes" };
+		"sys_metrics", "process_count", "processes" };
 
 	for (i = 0; i < sizeof(schema_v1) / sizeof(schema_v1[0]); i++) {
-		assert_int_equal(sqlite3_prepare_v2(c, "SELECT type FROM"
-		    " pragma_table_info(?1) WHERE name = ?2", -1, &st, NULL),
+		assert_int_equal(sqlite3_prepare_v2(c,
+				     "SELECT type FROM"
+				     " pragma_table_info(?1) WHERE name = ?2",
+				     -1, &st, NULL),
 		    SQLITE_OK);
 		sqlite3_bind_text(st, 1, schema_v1[i].table, -1, NULL);
 		sqlite3_bind_text(st, 2, schema_v1[i].name, -1, NULL);
@@ -222,9 +226,13 @@ assert_schema_v1(const char *path)
 	}
 	/* Every data table has an index on ts. */
 	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
-		assert_int_equal(raw_int(c, "SELECT count(*) FROM"
-		    " pragma_index_list('%s') il, pragma_index_info(il.name) ii"
-		    " WHERE ii.name = 'ts'", tables[i]), 1);
+		assert_int_equal(
+		    raw_int(c,
+			"SELECT count(*) FROM"
+			" pragma_index_list('%s') il, pragma_index_info(il.name) ii"
+			" WHERE ii.name = 'ts'",
+			tables[i]),
+		    1);
 	assert_int_equal(raw_int(c, "PRAGMA user_version"), 1);
 	assert_int_equal(sqlite3_close(c), SQLITE_OK);
 }
@@ -233,7 +241,7 @@ assert_schema_v1(const char *path)
 static struct rec *
 mk_sys(uint64_t epoch, uint64_t seq, int64_t ts, uint64_t used, uint64_t n)
 {
-	struct rec_sys	*s = calloc(1, sizeof(*s));
+	struct rec_sys *s = calloc(1, sizeof(*s));
 
 	assert_non_null(s);
 	s->h.kind = REC_SYS;
@@ -253,7 +261,7 @@ static struct rec *
 mk_container(uint64_t epoch, uint64_t seq, int64_t ts, const char *cid,
     double cpu_pct)
 {
-	struct rec_container	*c = calloc(1, sizeof(*c));
+	struct rec_container *c = calloc(1, sizeof(*c));
 
 	assert_non_null(c);
 	c->h.kind = REC_CONTAINER;
@@ -275,8 +283,8 @@ mk_container(uint64_t epoch, uint64_t seq, int64_t ts, const char *cid,
 static struct rec *
 mk_proc(uint64_t epoch, uint64_t seq, int64_t ts, const char *cmdline)
 {
-	struct kw_proc_rec	*p = calloc(1, sizeof(*p));
-	struct rec		*r;
+	struct kw_proc_rec *p = calloc(1, sizeof(*p));
+	struct rec *r;
 
 	assert_non_null(p);
 	p->pid = 77;
@@ -297,7 +305,7 @@ mk_proc(uint64_t epoch, uint64_t seq, int64_t ts, const char *cmdline)
 static struct rec *
 mk_deletion(uint64_t epoch, uint64_t seq, int64_t ts)
 {
-	struct rec_deletion	*d = calloc(1, sizeof(*d));
+	struct rec_deletion *d = calloc(1, sizeof(*d));
 
 	assert_non_null(d);
 	d->h.kind = REC_DELETION;
@@ -315,7 +323,7 @@ mk_deletion(uint64_t epoch, uint64_t seq, int64_t ts)
 static struct rec *
 mk_skip(uint64_t epoch, uint64_t seq)
 {
-	struct rec	*r = calloc(1, sizeof(*r));
+	struct rec *r = calloc(1, sizeof(*r));
 
 	assert_non_null(r);
 	r->kind = REC_SKIP;
@@ -324,7 +332,7 @@ mk_skip(uint64_t epoch, uint64_t seq)
 	return r;
 }
 
-#define EPOCH	0x7123456789abcdefull	/* < 2^63 */
+#define EPOCH 0x7123456789abcdefull /* < 2^63 */
 
 /* seq 1..4 of EPOCH: sys, container, proc, deletion, then a skipped 5. */
 static void
@@ -347,18 +355,19 @@ count(sqlite3 *c, const char *table)
 static void
 db__fresh__has_every_table_column_and_index(void **state)
 {
-	struct fixture	*f = *state;
-	struct rdb	*db = open_db(f->path, 1000);
-	sqlite3		*c;
+	struct fixture *f = *state;
+	struct rdb *db = open_db(f->path, 1000);
+	sqlite3 *c;
 
 	assert_int_equal(rdb_user_version(db), RDB_SCHEMA_VERSION);
 	assert_int_equal(rdb_close(db), 0);
 	assert_schema_v1(f->path);
 	c = raw_open(f->path);
 	assert_int_equal(sqlite3_exec(c, "PRAGMA journal_mode", NULL, NULL,
-	    NULL), SQLITE_OK);
+			     NULL),
+	    SQLITE_OK);
 	{
-		sqlite3_stmt	*st;
+		sqlite3_stmt *st;
 
 		sqlite3_prepare_v2(c, "PRAGMA journal_mode", -1, &st, NULL);
 		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -377,15 +386,17 @@ db__fresh__has_every_table_column_and_index(void **state)
 static void
 db__seed_schema_v0__migrated_with_columns_added(void **state)
 {
-	struct fixture	*f = *state;
-	struct rdb	*db;
-	sqlite3		*c;
+	struct fixture *f = *state;
+	struct rdb *db;
+	sqlite3 *c;
 
 	c = raw_open(f->path);
 	raw_exec(c, seed_schema);
-	raw_exec(c, "INSERT INTO sys_metrics (mem_total_kb, mem_free_kb,"
+	raw_exec(c,
+	    "INSERT INTO sys_metrics (mem_total_kb, mem_free_kb,"
 	    " mem_used_kb, ts) VALUES (100, 40, 60, 1700000000)");
-	raw_exec(c, "INSERT INTO containers (container_id, pid, image,"
+	raw_exec(c,
+	    "INSERT INTO containers (container_id, pid, image,"
 	    " cpu_pct, mem_pct, ts) VALUES ('old', 1, 'img', 1.0, 2.0, 5)");
 	assert_int_equal(raw_int(c, "PRAGMA user_version"), 0);
 	assert_int_equal(sqlite3_close(c), SQLITE_OK);
@@ -397,10 +408,14 @@ db__seed_schema_v0__migrated_with_columns_added(void **state)
 
 	c = raw_open(f->path);
 	/* The seed's rows are kept; new columns are NULL there. */
-	assert_int_equal(raw_int(c, "SELECT mem_used_kb FROM sys_metrics"
-	    " WHERE ts = 1700000000"), 60);
-	assert_int_equal(raw_int(c, "SELECT count(*) FROM containers"
-	    " WHERE container_id = 'old' AND name IS NULL AND seq IS NULL"),
+	assert_int_equal(raw_int(c,
+			     "SELECT mem_used_kb FROM sys_metrics"
+			     " WHERE ts = 1700000000"),
+	    60);
+	assert_int_equal(
+	    raw_int(c,
+		"SELECT count(*) FROM containers"
+		" WHERE container_id = 'old' AND name IS NULL AND seq IS NULL"),
 	    1);
 	assert_int_equal(sqlite3_close(c), SQLITE_OK);
 	assert_integrity(f->path);
@@ -442,28 +457,33 @@ static const char *const recorder_v1_schema =
 static void
 db__previous_recorder_v1__rows_kept_and_writes_go_on(void **state)
 {
-	struct fixture	*f = *state;
-	struct rdb	*db;
+	struct fixture *f = *state;
+	struct rdb *db;
 	struct rec_queue q;
-	uint64_t	 epoch = 0, seq = 0;
-	char		 err[256] = "";
-	sqlite3		*c;
+	uint64_t epoch = 0, seq = 0;
+	char err[256] = "";
+	sqlite3 *c;
 
 	c = raw_open(f->path);
 	raw_exec(c, recorder_v1_schema);
 	raw_exec(c, "PRAGMA journal_mode = WAL");
-	raw_exec(c, "INSERT INTO sys_metrics (mem_total_kb, mem_free_kb,"
+	raw_exec(c,
+	    "INSERT INTO sys_metrics (mem_total_kb, mem_free_kb,"
 	    " mem_used_kb, ts, mem_available_kb, cpu_pct, epoch, seq)"
 	    " VALUES (100, 40, 60, 50, 45, 1.5, 3, 1)");
-	raw_exec(c, "INSERT INTO process_count (total, ts, epoch, seq)"
+	raw_exec(c,
+	    "INSERT INTO process_count (total, ts, epoch, seq)"
 	    " VALUES (99, 50, 3, 1)");
-	raw_exec(c, "INSERT INTO containers (container_id, pid, image,"
+	raw_exec(c,
+	    "INSERT INTO containers (container_id, pid, image,"
 	    " cpu_pct, mem_pct, ts, name, class, rss_kb, nprocs, epoch, seq)"
 	    " VALUES ('old', 1, 'img', 1.0, 2.0, 50, 'n', 'low', 7, 2, 3, 2)");
-	raw_exec(c, "INSERT INTO processes (pid, name, cmdline, container_id,"
+	raw_exec(c,
+	    "INSERT INTO processes (pid, name, cmdline, container_id,"
 	    " cpu_pct, mem_pct, rss_kb, ts, epoch, seq)"
 	    " VALUES (8, 'p', 'p -x', '', 0.5, 0.25, 9, 50, 3, 3)");
-	raw_exec(c, "INSERT INTO deletions (container_id, reason, ts, name,"
+	raw_exec(c,
+	    "INSERT INTO deletions (container_id, reason, ts, name,"
 	    " image, class, action, result, cpu_pct, mem_pct, epoch, seq)"
 	    " VALUES ('old', 'cpu', 50, 'n', 'img', 'low', 'remove', 'ok',"
 	    " 30.0, 1.0, 3, 4)");
@@ -475,12 +495,13 @@ db__previous_recorder_v1__rows_kept_and_writes_go_on(void **state)
 	db = open_db(f->path, 1000);
 	assert_int_equal(rdb_user_version(db), RDB_SCHEMA_VERSION);
 	assert_int_equal(rdb_load_state(db, "decider", &epoch, &seq, err,
-	    sizeof(err)), 1);
+			     sizeof(err)),
+	    1);
 	assert_int_equal(epoch, 3);
 	assert_int_equal(seq, 4);
 	fill_batch(&q, 60);
 	if (rdb_write_batch(db, q.head, "decider", EPOCH, 5, NULL, err,
-	    sizeof(err)) == -1)
+		sizeof(err)) == -1)
 		fail_msg("write_batch: %s", err);
 	rq_free(&q);
 	assert_int_equal(rdb_close(db), 0);
@@ -488,25 +509,41 @@ db__previous_recorder_v1__rows_kept_and_writes_go_on(void **state)
 
 	c = raw_open(f->path);
 	/* Every old row, every value kept; the added column NULL there. */
-	assert_int_equal(raw_int(c, "SELECT count(*) FROM sys_metrics WHERE"
-	    " mem_total_kb = 100 AND mem_free_kb = 40 AND mem_used_kb = 60"
-	    " AND ts = 50 AND mem_available_kb = 45 AND cpu_pct = 1.5 AND"
-	    " epoch = 3 AND seq = 1"), 1);
-	assert_int_equal(raw_int(c, "SELECT total FROM process_count"
-	    " WHERE epoch = 3 AND seq = 1"), 99);
-	assert_int_equal(raw_int(c, "SELECT count(*) FROM containers WHERE"
-	    " container_id = 'old' AND pid = 1 AND image = 'img' AND"
-	    " name = 'n' AND class = 'low' AND rss_kb = 7 AND nprocs = 2 AND"
-	    " epoch = 3 AND seq = 2"), 1);
-	assert_int_equal(raw_int(c, "SELECT count(*) FROM processes WHERE"
-	    " pid = 8 AND cmdline = 'p -x' AND rss_kb IS NULL AND seq = 3"),
+	assert_int_equal(
+	    raw_int(c,
+		"SELECT count(*) FROM sys_metrics WHERE"
+		" mem_total_kb = 100 AND mem_free_kb = 40 AND mem_used_kb = 60"
+		" AND ts = 50 AND mem_available_kb = 45 AND cpu_pct = 1.5 AND"
+		" epoch = 3 AND seq = 1"),
 	    1);
-	assert_int_equal(raw_int(c, "SELECT count(*) FROM deletions WHERE"
-	    " reason = 'cpu' AND action = 'remove' AND result = 'ok' AND"
-	    " seq = 4"), 1);
+	assert_int_equal(raw_int(c,
+			     "SELECT total FROM process_count"
+			     " WHERE epoch = 3 AND seq = 1"),
+	    99);
+	assert_int_equal(
+	    raw_int(c,
+		"SELECT count(*) FROM containers WHERE"
+		" container_id = 'old' AND pid = 1 AND image = 'img' AND"
+		" name = 'n' AND class = 'low' AND rss_kb = 7 AND nprocs = 2 AND"
+		" epoch = 3 AND seq = 2"),
+	    1);
+	assert_int_equal(
+	    raw_int(c,
+		"SELECT count(*) FROM processes WHERE"
+		" pid = 8 AND cmdline = 'p -x' AND rss_kb IS NULL AND seq = 3"),
+	    1);
+	assert_int_equal(
+	    raw_int(c,
+		"SELECT count(*) FROM deletions WHERE"
+		" reason = 'cpu' AND action = 'remove' AND result = 'ok' AND"
+		" seq = 4"),
+	    1);
 	/* And the new batch, in the added column too. */
-	assert_int_equal(raw_int(c, "SELECT rss_kb FROM processes WHERE"
-	    " seq = 3 AND epoch = %lld", (long long)EPOCH), 2048);
+	assert_int_equal(raw_int(c,
+			     "SELECT rss_kb FROM processes WHERE"
+			     " seq = 3 AND epoch = %lld",
+			     (long long)EPOCH),
+	    2048);
 	assert_int_equal(count(c, "sys_metrics"), 2);
 	assert_int_equal(count(c, "process_count"), 2);
 	assert_int_equal(count(c, "containers"), 2);
@@ -519,9 +556,9 @@ db__previous_recorder_v1__rows_kept_and_writes_go_on(void **state)
 static void
 db__newer_schema__refused(void **state)
 {
-	struct fixture	*f = *state;
-	sqlite3		*c;
-	char		 err[256] = "";
+	struct fixture *f = *state;
+	sqlite3 *c;
+	char err[256] = "";
 
 	c = raw_open(f->path);
 	raw_exec(c, "PRAGMA user_version = 99");
@@ -537,15 +574,15 @@ db__newer_schema__refused(void **state)
 static void
 db__batch_ending_with_end__state_ended_until_the_next(void **state)
 {
-	struct fixture	*f = *state;
-	struct rdb	*db = open_db(f->path, 1000);
+	struct fixture *f = *state;
+	struct rdb *db = open_db(f->path, 1000);
 	struct rec_queue q;
-	struct rec	*end;
-	char		 err[256] = "";
+	struct rec *end;
+	char err[256] = "";
 
 	fill_batch(&q, 1764200000);
 	if (rdb_write_batch(db, q.head, "decider", EPOCH, 5, NULL, err,
-	    sizeof(err)) == -1)
+		sizeof(err)) == -1)
 		fail_msg("write_batch: %s", err);
 	rq_free(&q);
 	assert_false(rdb_state_ended(db, "decider", EPOCH, 5));
@@ -555,15 +592,15 @@ db__batch_ending_with_end__state_ended_until_the_next(void **state)
 	end->kind = REC_END;
 	rq_push(&q, end);
 	if (rdb_write_batch(db, q.head, "decider", EPOCH, 6, NULL, err,
-	    sizeof(err)) == -1)
+		sizeof(err)) == -1)
 		fail_msg("write_batch: %s", err);
 	rq_free(&q);
 	assert_true(rdb_state_ended(db, "decider", EPOCH, 6));
 	assert_false(rdb_state_ended(db, "decider", EPOCH, 5));
 
-	fill_batch(&q, 1764200001);	/* seq 1..5 of a "new" epoch */
+	fill_batch(&q, 1764200001); /* seq 1..5 of a "new" epoch */
 	if (rdb_write_batch(db, q.head, "decider", EPOCH + 1, 5, NULL, err,
-	    sizeof(err)) == -1)
+		sizeof(err)) == -1)
 		fail_msg("write_batch: %s", err);
 	rq_free(&q);
 	assert_false(rdb_state_ended(db, "decider", EPOCH + 1, 5));
@@ -573,19 +610,20 @@ db__batch_ending_with_end__state_ended_until_the_next(void **state)
 static void
 db__write_batch__rows_and_state_committed(void **state)
 {
-	struct fixture	*f = *state;
-	struct rdb	*db = open_db(f->path, 1000);
+	struct fixture *f = *state;
+	struct rdb *db = open_db(f->path, 1000);
 	struct rec_queue q;
-	uint64_t	 rows[RDB__NTABLES], epoch = 0, seq = 0;
-	char		 err[256] = "";
-	sqlite3		*c;
+	uint64_t rows[RDB__NTABLES], epoch = 0, seq = 0;
+	char err[256] = "";
+	sqlite3 *c;
 
 	assert_int_equal(rdb_load_state(db, "decider", &epoch, &seq, err,
-	    sizeof(err)), 0);
+			     sizeof(err)),
+	    0);
 	fill_batch(&q, 1764200000);
 	assert_int_equal(q.nrows, 5);
 	if (rdb_write_batch(db, q.head, "decider", EPOCH, 5, rows, err,
-	    sizeof(err)) == -1)
+		sizeof(err)) == -1)
 		fail_msg("write_batch: %s", err);
 	rq_free(&q);
 	assert_int_equal(rows[RDB_SYS_METRICS], 1);
@@ -594,27 +632,43 @@ db__write_batch__rows_and_state_committed(void **state)
 	assert_int_equal(rows[RDB_PROCESSES], 1);
 	assert_int_equal(rows[RDB_DELETIONS], 1);
 	assert_int_equal(rdb_load_state(db, "decider", &epoch, &seq, err,
-	    sizeof(err)), 1);
+			     sizeof(err)),
+	    1);
 	assert_true(epoch == EPOCH);
 	assert_int_equal(seq, 5);
 
 	c = raw_open(f->path);
-	assert_int_equal(raw_int(c, "SELECT total FROM process_count"
-	    " WHERE ts = 1764200000 AND seq = 1 AND epoch = %lld",
-	    (long long)EPOCH), 321);
-	assert_int_equal(raw_int(c, "SELECT mem_used_kb FROM sys_metrics"
-	    " WHERE seq = 1 AND mem_available_kb = 3000000 AND"
-	    " cpu_pct = 12.5"), 1000000);
-	assert_int_equal(raw_int(c, "SELECT count(*) FROM containers WHERE"
-	    " container_id = 'c1' AND name = 'hog-c1' AND class = 'high' AND"
-	    " image = 'so1-cpu:latest' AND pid = 4242 AND nprocs = 3 AND"
-	    " rss_kb = 10240 AND cpu_pct = 42.5 AND seq = 2"), 1);
-	assert_int_equal(raw_int(c, "SELECT count(*) FROM processes WHERE"
-	    " name = 'foo) Z ' AND cmdline = '/bin/sh -c ''x\"; DROP TABLE"
-	    " x;--''' AND container_id = '' AND seq = 3"), 1);
-	assert_int_equal(raw_int(c, "SELECT count(*) FROM deletions WHERE"
-	    " action = 'remove' AND result = 'ok' AND cpu_pct = 35.0 AND"
-	    " reason LIKE 'cpu%%' AND seq = 4"), 1);
+	assert_int_equal(
+	    raw_int(c,
+		"SELECT total FROM process_count"
+		" WHERE ts = 1764200000 AND seq = 1 AND epoch = %lld",
+		(long long)EPOCH),
+	    321);
+	assert_int_equal(
+	    raw_int(c,
+		"SELECT mem_used_kb FROM sys_metrics"
+		" WHERE seq = 1 AND mem_available_kb = 3000000 AND"
+		" cpu_pct = 12.5"),
+	    1000000);
+	assert_int_equal(
+	    raw_int(c,
+		"SELECT count(*) FROM containers WHERE"
+		" container_id = 'c1' AND name = 'hog-c1' AND class = 'high' AND"
+		" image = 'so1-cpu:latest' AND pid = 4242 AND nprocs = 3 AND"
+		" rss_kb = 10240 AND cpu_pct = 42.5 AND seq = 2"),
+	    1);
+	assert_int_equal(
+	    raw_int(c,
+		"SELECT count(*) FROM processes WHERE"
+		" name = 'foo) Z ' AND cmdline = '/bin/sh -c ''x\"; DROP TABLE"
+		" x;--''' AND container_id = '' AND seq = 3"),
+	    1);
+	assert_int_equal(
+	    raw_int(c,
+		"SELECT count(*) FROM deletions WHERE"
+		" action = 'remove' AND result = 'ok' AND cpu_pct = 35.0 AND"
+		" reason LIKE 'cpu%%' AND seq = 4"),
+	    1);
 	assert_int_equal(sqlite3_close(c), SQLITE_OK);
 	assert_int_equal(rdb_close(db), 0);
 	assert_integrity(f->path);
@@ -623,41 +677,47 @@ db__write_batch__rows_and_state_committed(void **state)
 static void
 db__write_batch_locked__nothing_written_then_retry_succeeds(void **state)
 {
-	struct fixture	*f = *state;
-	struct rdb	*db = open_db(f->path, 50);
+	struct fixture *f = *state;
+	struct rdb *db = open_db(f->path, 50);
 	struct rec_queue q;
-	uint64_t	 epoch = 0, seq = 0;
-	char		 err[256] = "";
-	sqlite3		*c;
+	uint64_t epoch = 0, seq = 0;
+	char err[256] = "";
+	sqlite3 *c;
 
 	/* A committed first batch: the resume point to keep. */
 	rq_init(&q);
 	rq_push(&q, mk_sys(EPOCH, 1, 100, 1, 1));
-	assert_int_equal(rdb_write_batch(db, q.head, "decider", EPOCH, 1,
-	    NULL, err, sizeof(err)), 0);
+	assert_int_equal(rdb_write_batch(db, q.head, "decider", EPOCH, 1, NULL,
+			     err, sizeof(err)),
+	    0);
 	rq_free(&q);
 
 	c = raw_open(f->path);
 	raw_exec(c, "BEGIN EXCLUSIVE");
 	fill_batch(&q, 200);
-	assert_int_equal(rdb_write_batch(db, q.head, "decider", EPOCH, 5,
-	    NULL, err, sizeof(err)), -1);
+	assert_int_equal(rdb_write_batch(db, q.head, "decider", EPOCH, 5, NULL,
+			     err, sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "locked"));
 	raw_exec(c, "COMMIT");
 	assert_int_equal(count(c, "sys_metrics"), 1);
 	assert_int_equal(count(c, "containers"), 0);
 	assert_int_equal(rdb_load_state(db, "decider", &epoch, &seq, err,
-	    sizeof(err)), 1);
+			     sizeof(err)),
+	    1);
 	assert_int_equal(seq, 1);
 
 	/* The same batch goes through once the lock is gone. */
-	assert_int_equal(rdb_write_batch(db, q.head, "decider", EPOCH, 5,
-	    NULL, err, sizeof(err)), 0);
+	assert_int_equal(rdb_write_batch(db, q.head, "decider", EPOCH, 5, NULL,
+			     err, sizeof(err)),
+	    0);
 	rq_free(&q);
 	assert_int_equal(count(c, "sys_metrics"), 2);
 	assert_int_equal(count(c, "containers"), 1);
-	assert_int_equal(raw_int(c, "SELECT seq FROM stream_state WHERE"
-	    " stream = 'decider'"), 5);
+	assert_int_equal(raw_int(c,
+			     "SELECT seq FROM stream_state WHERE"
+			     " stream = 'decider'"),
+	    5);
 	assert_int_equal(sqlite3_close(c), SQLITE_OK);
 	assert_int_equal(rdb_close(db), 0);
 	assert_integrity(f->path);
@@ -666,31 +726,35 @@ db__write_batch_locked__nothing_written_then_retry_succeeds(void **state)
 static void
 db__write_batch_fails_midway__rolled_back(void **state)
 {
-	struct fixture	*f = *state;
-	struct rdb	*db = open_db(f->path, 1000);
+	struct fixture *f = *state;
+	struct rdb *db = open_db(f->path, 1000);
 	struct rec_queue q;
-	uint64_t	 epoch = 0, seq = 0;
-	char		 err[256] = "";
-	sqlite3		*c;
+	uint64_t epoch = 0, seq = 0;
+	char err[256] = "";
+	sqlite3 *c;
 
 	/* The third record (proc) fails after two inserts succeeded. */
 	c = raw_open(f->path);
-	raw_exec(c, "CREATE TRIGGER boom BEFORE INSERT ON processes"
+	raw_exec(c,
+	    "CREATE TRIGGER boom BEFORE INSERT ON processes"
 	    " BEGIN SELECT RAISE(ABORT, 'injected fault'); END");
 	fill_batch(&q, 300);
-	assert_int_equal(rdb_write_batch(db, q.head, "decider", EPOCH, 5,
-	    NULL, err, sizeof(err)), -1);
+	assert_int_equal(rdb_write_batch(db, q.head, "decider", EPOCH, 5, NULL,
+			     err, sizeof(err)),
+	    -1);
 	assert_non_null(strstr(err, "injected fault"));
 	assert_int_equal(count(c, "sys_metrics"), 0);
 	assert_int_equal(count(c, "process_count"), 0);
 	assert_int_equal(count(c, "containers"), 0);
 	assert_int_equal(count(c, "stream_state"), 0);
 	assert_int_equal(rdb_load_state(db, "decider", &epoch, &seq, err,
-	    sizeof(err)), 0);
+			     sizeof(err)),
+	    0);
 
 	raw_exec(c, "DROP TRIGGER boom");
-	assert_int_equal(rdb_write_batch(db, q.head, "decider", EPOCH, 5,
-	    NULL, err, sizeof(err)), 0);
+	assert_int_equal(rdb_write_batch(db, q.head, "decider", EPOCH, 5, NULL,
+			     err, sizeof(err)),
+	    0);
 	rq_free(&q);
 	assert_int_equal(count(c, "processes"), 1);
 	assert_int_equal(count(c, "sys_metrics"), 1);
@@ -702,32 +766,36 @@ db__write_batch_fails_midway__rolled_back(void **state)
 static void
 db__state__survives_reopen(void **state)
 {
-	struct fixture	*f = *state;
-	struct rdb	*db = open_db(f->path, 1000);
+	struct fixture *f = *state;
+	struct rdb *db = open_db(f->path, 1000);
 	struct rec_queue q;
-	uint64_t	 epoch = 0, seq = 0;
-	char		 err[256] = "";
+	uint64_t epoch = 0, seq = 0;
+	char err[256] = "";
 
 	rq_init(&q);
 	rq_push(&q, mk_skip(EPOCH, 41));
 	rq_push(&q, mk_container(EPOCH, 42, 10, "c", 1));
 	assert_int_equal(rdb_write_batch(db, q.head, "decider", EPOCH, 42,
-	    NULL, err, sizeof(err)), 0);
+			     NULL, err, sizeof(err)),
+	    0);
 	rq_free(&q);
 	/* A later batch of a new epoch replaces the resume point. */
 	rq_push(&q, mk_container(7, 1, 11, "c", 1));
-	assert_int_equal(rdb_write_batch(db, q.head, "decider", 7, 1,
-	    NULL, err, sizeof(err)), 0);
+	assert_int_equal(rdb_write_batch(db, q.head, "decider", 7, 1, NULL,
+			     err, sizeof(err)),
+	    0);
 	rq_free(&q);
 	assert_int_equal(rdb_close(db), 0);
 
 	db = open_db(f->path, 1000);
 	assert_int_equal(rdb_load_state(db, "decider", &epoch, &seq, err,
-	    sizeof(err)), 1);
+			     sizeof(err)),
+	    1);
 	assert_int_equal(epoch, 7);
 	assert_int_equal(seq, 1);
 	assert_int_equal(rdb_load_state(db, "reader", &epoch, &seq, err,
-	    sizeof(err)), 0);
+			     sizeof(err)),
+	    0);
 	assert_int_equal(rdb_close(db), 0);
 	assert_integrity(f->path);
 }
@@ -735,17 +803,17 @@ db__state__survives_reopen(void **state)
 static void
 db__prune__old_rows_only_at_most_chunk(void **state)
 {
-	struct fixture	*f = *state;
-	struct rdb	*db = open_db(f->path, 1000);
+	struct fixture *f = *state;
+	struct rdb *db = open_db(f->path, 1000);
 	struct rec_queue q;
-	uint64_t	 pruned[RDB__NTABLES], s = 0;
-	char		 err[256] = "";
-	int64_t		 n;
-	int		 i;
-	sqlite3		*c;
+	uint64_t pruned[RDB__NTABLES], s = 0;
+	char err[256] = "";
+	int64_t n;
+	int i;
+	sqlite3 *c;
 
 	rq_init(&q);
-	for (i = 0; i < 10; i++) {	/* 10 old (ts 100..109), 10 new */
+	for (i = 0; i < 10; i++) { /* 10 old (ts 100..109), 10 new */
 		rq_push(&q, mk_sys(EPOCH, ++s, 100 + i, 1, 1));
 		rq_push(&q, mk_container(EPOCH, ++s, 100 + i, "old", 1));
 	}
@@ -753,8 +821,9 @@ db__prune__old_rows_only_at_most_chunk(void **state)
 		rq_push(&q, mk_sys(EPOCH, ++s, 1000 + i, 1, 1));
 		rq_push(&q, mk_container(EPOCH, ++s, 1000 + i, "new", 1));
 	}
-	assert_int_equal(rdb_write_batch(db, q.head, "decider", EPOCH, s,
-	    NULL, err, sizeof(err)), 0);
+	assert_int_equal(rdb_write_batch(db, q.head, "decider", EPOCH, s, NULL,
+			     err, sizeof(err)),
+	    0);
 	rq_free(&q);
 
 	n = rdb_prune(db, 1000, 4, pruned, err, sizeof(err));
@@ -771,8 +840,10 @@ db__prune__old_rows_only_at_most_chunk(void **state)
 	assert_int_equal(count(c, "sys_metrics"), 10);
 	assert_int_equal(count(c, "process_count"), 10);
 	assert_int_equal(raw_int(c, "SELECT min(ts) FROM containers"), 1000);
-	assert_int_equal(raw_int(c, "SELECT count(*) FROM containers"
-	    " WHERE container_id = 'new'"), 10);
+	assert_int_equal(raw_int(c,
+			     "SELECT count(*) FROM containers"
+			     " WHERE container_id = 'new'"),
+	    10);
 	assert_int_equal(sqlite3_close(c), SQLITE_OK);
 	assert_int_equal(rdb_close(db), 0);
 	assert_integrity(f->path);
@@ -785,24 +856,30 @@ db__prune__old_rows_only_at_most_chunk(void **state)
 static void
 db__prune__keeps_the_policy_in_force(void **state)
 {
-	struct fixture	*f = *state;
-	struct rdb	*db = open_db(f->path, 1000);
-	uint64_t	 pruned[RDB__NTABLES];
-	char		 err[256] = "";
-	sqlite3		*c;
+	struct fixture *f = *state;
+	struct rdb *db = open_db(f->path, 1000);
+	uint64_t pruned[RDB__NTABLES];
+	char err[256] = "";
+	sqlite3 *c;
 
 	c = raw_open(f->path);
-	assert_int_equal(sqlite3_exec(c, "INSERT INTO policy (reason, conf, "
-	    "ts, epoch, seq) VALUES ('start', 'a', 100, 1, 1), ('reload', "
-	    "'b', 200, 1, 9), ('reload', 'c', 300, 1, 20), ('start', 'd', "
-	    "1500, 2, 1)", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(c,
+		"INSERT INTO policy (reason, conf, "
+		"ts, epoch, seq) VALUES ('start', 'a', 100, 1, 1), ('reload', "
+		"'b', 200, 1, 9), ('reload', 'c', 300, 1, 20), ('start', 'd', "
+		"1500, 2, 1)",
+		NULL, NULL, NULL),
+	    SQLITE_OK);
 	assert_int_equal(rdb_prune(db, 1000, 100, pruned, err, sizeof(err)),
 	    2);
 	assert_int_equal(pruned[RDB_POLICY], 2);
 	assert_int_equal(rdb_prune(db, 1000, 100, pruned, err, sizeof(err)),
 	    0);
-	assert_int_equal(raw_int(c, "SELECT count(*) FROM policy WHERE conf "
-	    "IN ('c', 'd')"), 2);
+	assert_int_equal(raw_int(c,
+			     "SELECT count(*) FROM policy WHERE conf "
+			     "IN ('c', 'd')"),
+	    2);
 	assert_int_equal(sqlite3_close(c), SQLITE_OK);
 	assert_int_equal(rdb_close(db), 0);
 	assert_integrity(f->path);
@@ -812,32 +889,33 @@ db__prune__keeps_the_policy_in_force(void **state)
 static void
 db__seed_grafana_queries__run(void **state)
 {
-	struct fixture	*f = *state;
-	struct rdb	*db = open_db(f->path, 1000);
+	struct fixture *f = *state;
+	struct rdb *db = open_db(f->path, 1000);
 	struct rec_queue q;
-	char		 err[256] = "";
-	sqlite3		*c;
-	sqlite3_stmt	*st;
-	size_t		 i;
-	int		 nrows;
+	char err[256] = "";
+	sqlite3 *c;
+	sqlite3_stmt *st;
+	size_t i;
+	int nrows;
 	static const char *const queries[] = {
 		"SELECT ts, mem_used_kb FROM sys_metrics ORDER BY ts",
 		"SELECT ts, mem_total_kb, mem_free_kb, mem_used_kb"
-		    " FROM sys_metrics ORDER BY ts",
+		" FROM sys_metrics ORDER BY ts",
 		"SELECT ts, total FROM process_count ORDER BY ts",
 		"SELECT container_id, image, cpu_pct FROM containers"
-		    " ORDER BY cpu_pct DESC LIMIT 10",
+		" ORDER BY cpu_pct DESC LIMIT 10",
 		"SELECT container_id, image, mem_pct FROM containers"
-		    " WHERE ts >= 0 ORDER BY mem_pct DESC",
+		" WHERE ts >= 0 ORDER BY mem_pct DESC",
 		"SELECT ts, container_id, reason FROM deletions ORDER BY ts",
 		"SELECT count(*) FROM deletions",
 		"SELECT ts AS time, cpu_pct FROM sys_metrics"
-		    " WHERE ts BETWEEN 0 AND 9999999999 ORDER BY ts",
+		" WHERE ts BETWEEN 0 AND 9999999999 ORDER BY ts",
 	};
 
 	fill_batch(&q, 1764200000);
-	assert_int_equal(rdb_write_batch(db, q.head, "decider", EPOCH, 5,
-	    NULL, err, sizeof(err)), 0);
+	assert_int_equal(rdb_write_batch(db, q.head, "decider", EPOCH, 5, NULL,
+			     err, sizeof(err)),
+	    0);
 	rq_free(&q);
 	assert_int_equal(rdb_close(db), 0);
 
@@ -853,9 +931,12 @@ db__seed_grafana_queries__run(void **state)
 		sqlite3_finalize(st);
 	}
 	/* Grafana's time range on ts uses the index. */
-	assert_int_equal(sqlite3_prepare_v2(c, "EXPLAIN QUERY PLAN SELECT"
-	    " ts, mem_used_kb FROM sys_metrics WHERE ts >= 1 AND ts < 2", -1,
-	    &st, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(c,
+		"EXPLAIN QUERY PLAN SELECT"
+		" ts, mem_used_kb FROM sys_metrics WHERE ts >= 1 AND ts < 2",
+		-1, &st, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_non_null(strstr((const char *)sqlite3_column_text(st, 3),
 	    "sys_metrics_ts"));
@@ -870,9 +951,9 @@ db__seed_grafana_queries__run(void **state)
  * until an operation runs without reaching n. Each time the result must
  * be all or nothing.
  */
-static sqlite3_mem_methods	orig_mem;
-static long			fault_countdown;	/* 0: off */
-static int			fault_hit;
+static sqlite3_mem_methods orig_mem;
+static long fault_countdown; /* 0: off */
+static int fault_hit;
 
 static int
 fault_now(void)
@@ -902,7 +983,7 @@ fault_realloc(void *p, int n)
 static void
 fault_install(void)
 {
-	sqlite3_mem_methods	m;
+	sqlite3_mem_methods m;
 
 	assert_int_equal(sqlite3_shutdown(), SQLITE_OK);
 	assert_int_equal(sqlite3_config(SQLITE_CONFIG_GETMALLOC, &orig_mem),
@@ -929,9 +1010,9 @@ fault_remove(void)
 static void
 remove_db(const char *path)
 {
-	char	 p[160];
+	char p[160];
 	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
 		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
@@ -942,14 +1023,14 @@ remove_db(const char *path)
 static void
 db__alloc_fault_n__open_and_batch_all_or_nothing(void **state)
 {
-	struct fixture	*f = *state;
-	struct rdb	*db;
+	struct fixture *f = *state;
+	struct rdb *db;
 	struct rec_queue q;
-	char		 err[256];
-	long		 n;
-	int64_t		 before;
-	int		 rc, nfail = 0;
-	sqlite3		*c;
+	char err[256];
+	long n;
+	int64_t before;
+	int rc, nfail = 0;
+	sqlite3 *c;
 
 	fault_install();
 	/*
@@ -996,11 +1077,13 @@ db__alloc_fault_n__open_and_batch_all_or_nothing(void **state)
 			assert_int_equal(count(c, "sys_metrics"), before);
 			assert_int_equal(count(c, "process_count"), before);
 			if (before > 0)
-				assert_int_equal(raw_int(c, "SELECT seq FROM"
-				    " stream_state"), n - 1);
+				assert_int_equal(raw_int(c,
+						     "SELECT seq FROM"
+						     " stream_state"),
+				    n - 1);
 			/* The connection is still usable. */
 			if (rdb_write_batch(db, q.head, "decider", EPOCH, n,
-			    NULL, err, sizeof(err)) == -1)
+				NULL, err, sizeof(err)) == -1)
 				fail_msg("fault %ld, then: %s", n, err);
 		}
 		rq_free(&q);
@@ -1009,7 +1092,8 @@ db__alloc_fault_n__open_and_batch_all_or_nothing(void **state)
 		assert_int_equal(count(c, "deletions"), before + 1);
 		assert_int_equal(count(c, "sys_metrics"), before + 1);
 		assert_int_equal(count(c, "process_count"), before + 1);
-		assert_int_equal(raw_int(c, "SELECT seq FROM stream_state"), n);
+		assert_int_equal(raw_int(c, "SELECT seq FROM stream_state"),
+		    n);
 		if (!fault_hit)
 			break;
 	}
@@ -1028,27 +1112,27 @@ batch__take__one_epoch_and_at_most_max_rows(void **state)
 
 	(void)state;
 	rq_init(&q);
-	rq_push(&q, mk_sys(1, 1, 0, 1, 1));		/* 2 rows */
-	rq_push(&q, mk_container(1, 2, 0, "a", 1));	/* 1 */
-	rq_push(&q, mk_skip(1, 3));			/* 0 */
-	rq_push(&q, mk_container(1, 4, 0, "a", 1));	/* 1 */
-	rq_push(&q, mk_container(2, 1, 0, "a", 1));	/* new epoch */
+	rq_push(&q, mk_sys(1, 1, 0, 1, 1));	    /* 2 rows */
+	rq_push(&q, mk_container(1, 2, 0, "a", 1)); /* 1 */
+	rq_push(&q, mk_skip(1, 3));		    /* 0 */
+	rq_push(&q, mk_container(1, 4, 0, "a", 1)); /* 1 */
+	rq_push(&q, mk_container(2, 1, 0, "a", 1)); /* new epoch */
 	assert_int_equal(q.nrows, 5);
 	assert_int_equal(q.nrecs, 5);
 
 	rq_take(&q, 3, &out);
-	assert_int_equal(out.nrecs, 3);		/* sys, container, skip */
+	assert_int_equal(out.nrecs, 3); /* sys, container, skip */
 	assert_int_equal(out.nrows, 3);
 	assert_int_equal(out.head->seq, 1);
 	assert_int_equal(q.nrows, 2);
 	rq_free(&out);
 
 	rq_take(&q, 100, &out);
-	assert_int_equal(out.nrecs, 1);		/* stops at the epoch */
+	assert_int_equal(out.nrecs, 1); /* stops at the epoch */
 	assert_int_equal(out.head->seq, 4);
 	rq_free(&out);
 
-	rq_take(&q, 0, &out);			/* at least one record */
+	rq_take(&q, 0, &out); /* at least one record */
 	assert_int_equal(out.nrecs, 1);
 	assert_int_equal(out.head->epoch, 2);
 	rq_free(&out);
@@ -1068,11 +1152,11 @@ static struct rec *
 roundtrip(const char *t, uint32_t nfields, body_fn body, const void *arg,
     uint64_t seq, char *err, size_t errlen)
 {
-	msgpack_sbuffer		 sb;
-	msgpack_packer		 pk;
-	msgpack_unpacked	 up;
-	struct kw_msg		 msg;
-	struct rec		*r;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked up;
+	struct kw_msg msg;
+	struct rec *r;
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -1129,14 +1213,16 @@ pack_wrong(msgpack_packer *pk, const void *arg)
 static void
 batch__decode__each_type_and_bad_shape_skipped(void **state)
 {
-	struct kw_sys_rec	 s = { 1, 2, 3, 4, 5.5, 6 };
-	struct kw_container_rec	 c = { .pid = 9, .nprocs = 2,
-				     .cpu_pct = 21.0, .rss_kb = 99 };
-	struct kw_deletion_rec	 d = { .cpu_pct = 30.0 };
-	struct kw_proc_rec	*p;
+	struct kw_sys_rec s = { 1, 2, 3, 4, 5.5, 6 };
+	struct kw_container_rec c = { .pid = 9,
+		.nprocs = 2,
+		.cpu_pct = 21.0,
+		.rss_kb = 99 };
+	struct kw_deletion_rec d = { .cpu_pct = 30.0 };
+	struct kw_proc_rec *p;
 	const struct kw_proc_rec *pr;
-	struct rec		*r;
-	char			 err[256];
+	struct rec *r;
+	char err[256];
 
 	(void)state;
 	strcpy(c.container_id, "c0ffee");
@@ -1176,8 +1262,7 @@ batch__decode__each_type_and_bad_shape_skipped(void **state)
 	free(p);
 
 	r = roundtrip("deletion", kw_fields_count(&kw_deletion_schema, &d),
-	    pack_deletion, &d, 4,
-	    err, sizeof(err));
+	    pack_deletion, &d, 4, err, sizeof(err));
 	assert_int_equal(r->kind, REC_DELETION);
 	assert_string_equal(((struct rec_deletion *)r)->r.action, "dry-run");
 	rec_free(r);
@@ -1201,19 +1286,19 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
-		    db__fresh__has_every_table_column_and_index,
-		    setup, teardown),
+		    db__fresh__has_every_table_column_and_index, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
-		    db__seed_schema_v0__migrated_with_columns_added,
-		    setup, teardown),
+		    db__seed_schema_v0__migrated_with_columns_added, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    db__previous_recorder_v1__rows_kept_and_writes_go_on,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(db__newer_schema__refused,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    db__write_batch__rows_and_state_committed,
-		    setup, teardown),
+		    db__write_batch__rows_and_state_committed, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    db__batch_ending_with_end__state_ended_until_the_next,
 		    setup, teardown),
@@ -1221,21 +1306,19 @@ main(void)
 		    db__write_batch_locked__nothing_written_then_retry_succeeds,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    db__write_batch_fails_midway__rolled_back,
-		    setup, teardown),
+		    db__write_batch_fails_midway__rolled_back, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(db__state__survives_reopen,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    db__prune__old_rows_only_at_most_chunk,
-		    setup, teardown),
+		    db__prune__old_rows_only_at_most_chunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    db__prune__keeps_the_policy_in_force,
-		    setup, teardown),
+		    db__prune__keeps_the_policy_in_force, setup, teardown),
 		cmocka_unit_test_setup_teardown(db__seed_grafana_queries__run,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    db__alloc_fault_n__open_and_batch_all_or_nothing,
-		    setup, teardown),
+		    db__alloc_fault_n__open_and_batch_all_or_nothing, setup,
+		    teardown),
 		cmocka_unit_test(batch__take__one_epoch_and_at_most_max_rows),
 		cmocka_unit_test(
 		    batch__decode__each_type_and_bad_shape_skipped),

@@ -28,7 +28,7 @@ static const struct kw_schema *const all_schemas[] = {
 	&kw_proc_schema,
 	&kw_cgroup_stat_schema,
 };
-#define NSCHEMAS	(sizeof(all_schemas) / sizeof(all_schemas[0]))
+#define NSCHEMAS (sizeof(all_schemas) / sizeof(all_schemas[0]))
 
 static void *
 field_ptr(const struct kw_field *f, const void *rec)
@@ -40,8 +40,8 @@ field_ptr(const struct kw_field *f, const void *rec)
 static void
 fill_field(const struct kw_field *f, size_t i, void *rec)
 {
-	void	*v = field_ptr(f, rec);
-	char	 s[64];
+	void *v = field_ptr(f, rec);
+	char s[64];
 
 	snprintf(s, sizeof(s), "%s-%zu \"' ;--", f->key, i);
 	switch (f->type) {
@@ -56,10 +56,10 @@ fill_field(const struct kw_field *f, size_t i, void *rec)
 		*(char *)v = (char)('A' + i);
 		break;
 	case KW_F_U64:
-		*(uint64_t *)v = (uint64_t)(i + 1) << 33 | 7;	/* > 32 bits */
+		*(uint64_t *)v = (uint64_t)(i + 1) << 33 | 7; /* > 32 bits */
 		break;
 	case KW_F_U32:
-		*(uint32_t *)v = 4000000000u - (uint32_t)i;	/* > INT32_MAX */
+		*(uint32_t *)v = 4000000000u - (uint32_t)i; /* > INT32_MAX */
 		break;
 	case KW_F_I32:
 		*(int32_t *)v = -1000 - (int32_t)i;
@@ -73,8 +73,8 @@ fill_field(const struct kw_field *f, size_t i, void *rec)
 static void *
 new_filled(const struct kw_schema *s)
 {
-	void	*rec = calloc(1, s->size);
-	size_t	 i;
+	void *rec = calloc(1, s->size);
+	size_t i;
 
 	assert_non_null(rec);
 	for (i = 0; i < s->nfields; i++)
@@ -85,7 +85,7 @@ new_filled(const struct kw_schema *s)
 static void
 free_rec(const struct kw_schema *s, void *rec)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < s->nfields; i++)
 		if (s->fields[i].type == KW_F_HSTR)
@@ -96,7 +96,7 @@ free_rec(const struct kw_schema *s, void *rec)
 static void
 assert_field_equal(const struct kw_field *f, const void *a, const void *b)
 {
-	const void	*x = field_ptr(f, a), *y = field_ptr(f, b);
+	const void *x = field_ptr(f, a), *y = field_ptr(f, b);
 
 	switch (f->type) {
 	case KW_F_STR:
@@ -128,11 +128,11 @@ static void
 pack_map(msgpack_sbuffer *sb, const struct kw_schema *s, const void *rec,
     size_t skip)
 {
-	msgpack_packer		pk;
-	msgpack_sbuffer		all;
-	msgpack_unpacked	up;
-	const msgpack_object	*m;
-	uint32_t		i;
+	msgpack_packer pk;
+	msgpack_sbuffer all;
+	msgpack_unpacked up;
+	const msgpack_object *m;
+	uint32_t i;
 
 	msgpack_sbuffer_init(&all);
 	msgpack_packer_init(&pk, &all, msgpack_sbuffer_write);
@@ -161,8 +161,8 @@ static int
 unpack_new(const msgpack_sbuffer *sb, const struct kw_schema *s, void **rec,
     char *err, size_t errlen)
 {
-	msgpack_unpacked	up;
-	int			rc;
+	msgpack_unpacked up;
+	int rc;
 
 	*rec = calloc(1, s->size);
 	assert_non_null(*rec);
@@ -177,11 +177,11 @@ unpack_new(const msgpack_sbuffer *sb, const struct kw_schema *s, void **rec,
 static void
 schema__every_field__round_trips(void **state)
 {
-	const struct kw_schema	*s;
-	msgpack_sbuffer		 sb;
-	void			*in, *out;
-	char			 err[256];
-	size_t			 k, i;
+	const struct kw_schema *s;
+	msgpack_sbuffer sb;
+	void *in, *out;
+	char err[256];
+	size_t k, i;
 
 	(void)state;
 	for (k = 0; k < NSCHEMAS; k++) {
@@ -207,12 +207,12 @@ schema__every_field__round_trips(void **state)
 static void
 schema__each_field_missing__refused_or_left_zero(void **state)
 {
-	const struct kw_schema	*s;
-	const struct kw_field	*f;
-	msgpack_sbuffer		 sb;
-	void			*in, *out, *zero;
-	char			 err[256];
-	size_t			 k, i;
+	const struct kw_schema *s;
+	const struct kw_field *f;
+	msgpack_sbuffer sb;
+	void *in, *out, *zero;
+	char err[256];
+	size_t k, i;
 
 	(void)state;
 	for (k = 0; k < NSCHEMAS; k++) {
@@ -225,11 +225,13 @@ schema__each_field_missing__refused_or_left_zero(void **state)
 			err[0] = '\0';
 			if (!f->optional) {
 				assert_int_equal(unpack_new(&sb, s, &out, err,
-				    sizeof(err)), -1);
+						     sizeof(err)),
+				    -1);
 				assert_non_null(strstr(err, f->key));
 			} else {
 				assert_int_equal(unpack_new(&sb, s, &out, err,
-				    sizeof(err)), 0);
+						     sizeof(err)),
+				    0);
 				zero = calloc(1, s->size);
 				assert_non_null(zero);
 				assert_memory_equal(field_ptr(f, out),
@@ -247,9 +249,9 @@ schema__each_field_missing__refused_or_left_zero(void **state)
 static void
 schema__keys_and_columns__unique(void **state)
 {
-	const struct kw_schema	*s;
-	const struct kw_field	*a, *b;
-	size_t			 k, i, j;
+	const struct kw_schema *s;
+	const struct kw_field *a, *b;
+	size_t k, i, j;
 
 	(void)state;
 	for (k = 0; k < NSCHEMAS; k++) {
@@ -281,32 +283,37 @@ static void
 schema__published_keys__only_appended(void **state)
 {
 	static const struct {
-		const struct kw_schema	*s;
-		const char		*keys[16];
+		const struct kw_schema *s;
+		const char *keys[16];
 	} known[] = {
-		{ &kw_sys_schema, { "mem_total_kb", "mem_free_kb",
-		    "mem_used_kb", "mem_available_kb", "cpu_pct", "nprocs" } },
-		{ &kw_container_schema, { "container_id", "name", "image",
-		    "class", "pid", "nprocs", "cpu_pct", "mem_pct",
-		    "rss_kb" } },
-		{ &kw_proc_rec_schema, { "pid", "name", "cmdline",
-		    "container_id", "cpu_pct", "mem_pct", "rss_kb" } },
-		{ &kw_deletion_schema, { "container_id", "name", "image",
-		    "class", "action", "reason", "cpu_pct", "mem_pct",
-		    "result" } },
-		{ &kw_host_schema, { "mem_total_kb", "mem_free_kb",
-		    "mem_used_kb", "mem_available_kb", "ncpu" } },
-		{ &kw_proc_schema, { "pid", "ppid", "name", "cmdline",
-		    "state", "vsz_kb", "rss_kb", "cpu_ns", "start_ns", "uid",
-		    "threads", "container_id" } },
-		{ &kw_cgroup_stat_schema, { "container_id", "flags",
-		    "cpu_usage_ns", "nr_throttled", "throttled_ns",
-		    "mem_usage_bytes", "mem_working_set_bytes",
-		    "mem_anon_bytes", "mem_file_bytes", "mem_limit_bytes",
-		    "oom_kills", "psi_cpu_some_avg10", "psi_mem_some_avg10",
-		    "psi_mem_full_avg10" } },
+		{ &kw_sys_schema,
+		    { "mem_total_kb", "mem_free_kb", "mem_used_kb",
+			"mem_available_kb", "cpu_pct", "nprocs" } },
+		{ &kw_container_schema,
+		    { "container_id", "name", "image", "class", "pid",
+			"nprocs", "cpu_pct", "mem_pct", "rss_kb" } },
+		{ &kw_proc_rec_schema,
+		    { "pid", "name", "cmdline", "container_id", "cpu_pct",
+			"mem_pct", "rss_kb" } },
+		{ &kw_deletion_schema,
+		    { "container_id", "name", "image", "class", "action",
+			"reason", "cpu_pct", "mem_pct", "result" } },
+		{ &kw_host_schema,
+		    { "mem_total_kb", "mem_free_kb", "mem_used_kb",
+			"mem_available_kb", "ncpu" } },
+		{ &kw_proc_schema,
+		    { "pid", "ppid", "name", "cmdline", "state", "vsz_kb",
+			"rss_kb", "cpu_ns", "start_ns", "uid", "threads",
+			"container_id" } },
+		{ &kw_cgroup_stat_schema,
+		    { "container_id", "flags", "cpu_usage_ns", "nr_throttled",
+			"throttled_ns", "mem_usage_bytes",
+			"mem_working_set_bytes", "mem_anon_bytes",
+			"mem_file_bytes", "mem_limit_bytes", "oom_kills",
+			"psi_cpu_some_avg10", "psi_mem_some_avg10",
+			"psi_mem_full_avg10" } },
 	};
-	size_t	k, i;
+	size_t k, i;
 
 	(void)state;
 	for (k = 0; k < sizeof(known) / sizeof(known[0]); k++)
@@ -320,11 +327,11 @@ schema__published_keys__only_appended(void **state)
 static void
 schema__record_to_json__every_key_in_order(void **state)
 {
-	const struct kw_schema	*s;
-	const struct kw_field	*f;
-	json_t			*o, *v;
-	void			*rec, *it;
-	size_t			 k, i;
+	const struct kw_schema *s;
+	const struct kw_field *f;
+	json_t *o, *v;
+	void *rec, *it;
+	size_t k, i;
 
 	(void)state;
 	for (k = 0; k < NSCHEMAS; k++) {
@@ -334,8 +341,8 @@ schema__record_to_json__every_key_in_order(void **state)
 		assert_non_null(o);
 		assert_int_equal(json_object_size(o), s->nfields);
 		it = json_object_iter(o);
-		for (i = 0; i < s->nfields; i++, it = json_object_iter_next(o,
-		    it)) {
+		for (i = 0; i < s->nfields;
+		     i++, it = json_object_iter_next(o, it)) {
 			f = &s->fields[i];
 			assert_non_null(it);
 			assert_string_equal(json_object_iter_key(it), f->key);
@@ -378,19 +385,20 @@ schema__record_to_json__every_key_in_order(void **state)
 }
 
 struct fixture {
-	char	 dir[64];
-	char	 path[128];
+	char dir[64];
+	char path[128];
 };
 
 static int
 setup(void **state)
 {
-	struct fixture	*f;
+	struct fixture *f;
 
 	f = calloc(1, sizeof(*f));
 	assert_non_null(f);
-	strcpy(f->dir, access("/dev/shm", W_OK) == 0 ?
-	    "/dev/shm/kw-schema-XXXXXX" : "/tmp/kw-schema-XXXXXX");
+	strcpy(f->dir,
+	    access("/dev/shm", W_OK) == 0 ? "/dev/shm/kw-schema-XXXXXX" :
+					    "/tmp/kw-schema-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/kwarden.db", f->dir);
 	*state = f;
@@ -400,10 +408,10 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct fixture	*f = *state;
-	char		 p[160];
+	struct fixture *f = *state;
+	char p[160];
 	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
-	size_t		 i;
+	size_t i;
 
 	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
 		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
@@ -418,7 +426,7 @@ teardown(void **state)
 static enum rdb_table
 table_named(const char *name)
 {
-	int	t;
+	int t;
 
 	for (t = 0; t < RDB__NTABLES; t++)
 		if (strcmp(rdb_table_name(t), name) == 0)
@@ -430,12 +438,14 @@ table_named(const char *name)
 static const char *
 column_type(sqlite3 *c, const char *table, const char *column)
 {
-	static char	 type[32];
-	sqlite3_stmt	*st;
+	static char type[32];
+	sqlite3_stmt *st;
 
 	type[0] = '\0';
-	assert_int_equal(sqlite3_prepare_v2(c, "SELECT type FROM"
-	    " pragma_table_info(?1) WHERE name = ?2", -1, &st, NULL),
+	assert_int_equal(sqlite3_prepare_v2(c,
+			     "SELECT type FROM"
+			     " pragma_table_info(?1) WHERE name = ?2",
+			     -1, &st, NULL),
 	    SQLITE_OK);
 	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
@@ -449,14 +459,14 @@ column_type(sqlite3 *c, const char *table, const char *column)
 static void
 schema__every_column__in_insert_and_created_table(void **state)
 {
-	struct fixture		*fx = *state;
-	const struct kw_schema	*s;
-	const struct kw_field	*f;
-	struct rdb		*db;
-	sqlite3			*c;
-	char			 err[256] = "", quoted[80], *ins, *create;
-	size_t			 k, i, ncols = 0;
-	enum rdb_table		 t;
+	struct fixture *fx = *state;
+	const struct kw_schema *s;
+	const struct kw_field *f;
+	struct rdb *db;
+	sqlite3 *c;
+	char err[256] = "", quoted[80], *ins, *create;
+	size_t k, i, ncols = 0;
+	enum rdb_table t;
 
 	db = rdb_open(fx->path, 1000, err, sizeof(err));
 	if (db == NULL)
@@ -483,7 +493,8 @@ schema__every_column__in_insert_and_created_table(void **state)
 			sqlite3_free(ins);
 			sqlite3_free(create);
 			assert_string_equal(column_type(c, f->table,
-			    f->column), kw_field_sql_type(f));
+						f->column),
+			    kw_field_sql_type(f));
 		}
 	}
 	assert_true(ncols > 0);
@@ -491,8 +502,8 @@ schema__every_column__in_insert_and_created_table(void **state)
 	for (t = 0; t < RDB__NTABLES; t++) {
 		assert_string_equal(column_type(c, rdb_table_name(t), "ts"),
 		    "INTEGER");
-		assert_string_equal(column_type(c, rdb_table_name(t),
-		    "epoch"), "INTEGER");
+		assert_string_equal(column_type(c, rdb_table_name(t), "epoch"),
+		    "INTEGER");
 		assert_string_equal(column_type(c, rdb_table_name(t), "seq"),
 		    "INTEGER");
 	}
@@ -504,12 +515,12 @@ static struct rec *
 decoded(const struct kw_schema *s, enum kw_msg_type type, const void *rec,
     uint64_t seq)
 {
-	msgpack_sbuffer		 sb;
-	msgpack_packer		 pk;
-	msgpack_unpacked	 up;
-	struct kw_msg		 msg;
-	struct rec		*r;
-	char			 err[256] = "";
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked up;
+	struct kw_msg msg;
+	struct rec *r;
+	char err[256] = "";
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -536,19 +547,23 @@ static void
 schema__every_column__written_with_its_value(void **state)
 {
 	static const enum kw_msg_type types[KW_N_RECORDS] = {
-		KW_MSG_SYS, KW_MSG_CONTAINER, KW_MSG_PROC, KW_MSG_DELETION,
-		KW_MSG_DECISION, KW_MSG_POLICY,
+		KW_MSG_SYS,
+		KW_MSG_CONTAINER,
+		KW_MSG_PROC,
+		KW_MSG_DELETION,
+		KW_MSG_DECISION,
+		KW_MSG_POLICY,
 	};
-	struct fixture		*fx = *state;
-	const struct kw_schema	*s;
-	const struct kw_field	*f;
-	struct rec_queue	 q;
-	struct rdb		*db;
-	sqlite3			*c;
-	sqlite3_stmt		*st;
-	void			*recs[KW_N_RECORDS], *v;
-	char			 err[256] = "", *sql;
-	size_t			 k, i;
+	struct fixture *fx = *state;
+	const struct kw_schema *s;
+	const struct kw_field *f;
+	struct rec_queue q;
+	struct rdb *db;
+	sqlite3 *c;
+	sqlite3_stmt *st;
+	void *recs[KW_N_RECORDS], *v;
+	char err[256] = "", *sql;
+	size_t k, i;
 
 	db = rdb_open(fx->path, 1000, err, sizeof(err));
 	if (db == NULL)
@@ -558,8 +573,8 @@ schema__every_column__written_with_its_value(void **state)
 		recs[k] = new_filled(kw_records[k]);
 		rq_push(&q, decoded(kw_records[k], types[k], recs[k], k + 1));
 	}
-	if (rdb_write_batch(db, q.head, "decider", 5, KW_N_RECORDS, NULL,
-	    err, sizeof(err)) == -1)
+	if (rdb_write_batch(db, q.head, "decider", 5, KW_N_RECORDS, NULL, err,
+		sizeof(err)) == -1)
 		fail_msg("rdb_write_batch: %s", err);
 	rq_free(&q);
 	assert_int_equal(rdb_close(db), 0);
@@ -572,29 +587,31 @@ schema__every_column__written_with_its_value(void **state)
 			if (f->column == NULL)
 				continue;
 			v = field_ptr(f, recs[k]);
-			sql = sqlite3_mprintf("SELECT \"%w\" FROM \"%w\" WHERE"
+			sql = sqlite3_mprintf(
+			    "SELECT \"%w\" FROM \"%w\" WHERE"
 			    " epoch = 5 AND seq = %d AND ts = 1764200000",
 			    f->column, f->table, (int)k + 1);
 			assert_int_equal(sqlite3_prepare_v2(c, sql, -1, &st,
-			    NULL), SQLITE_OK);
+					     NULL),
+			    SQLITE_OK);
 			if (sqlite3_step(st) != SQLITE_ROW)
 				fail_msg("no row: %s", sql);
 			switch (f->type) {
 			case KW_F_STR:
-				assert_string_equal(
-				    sqlite3_column_text(st, 0), v);
+				assert_string_equal(sqlite3_column_text(st, 0),
+				    v);
 				break;
 			case KW_F_HSTR:
-				assert_string_equal(
-				    sqlite3_column_text(st, 0), *(char **)v);
+				assert_string_equal(sqlite3_column_text(st, 0),
+				    *(char **)v);
 				break;
 			case KW_F_CHAR:
-				assert_int_equal(
-				    sqlite3_column_text(st, 0)[0], *(char *)v);
+				assert_int_equal(sqlite3_column_text(st, 0)[0],
+				    *(char *)v);
 				break;
 			case KW_F_U64:
 				assert_true((uint64_t)sqlite3_column_int64(st,
-				    0) == *(uint64_t *)v);
+						0) == *(uint64_t *)v);
 				break;
 			case KW_F_U32:
 				assert_int_equal(sqlite3_column_int64(st, 0),
@@ -628,11 +645,11 @@ main(void)
 		cmocka_unit_test(schema__published_keys__only_appended),
 		cmocka_unit_test(schema__record_to_json__every_key_in_order),
 		cmocka_unit_test_setup_teardown(
-		    schema__every_column__in_insert_and_created_table,
-		    setup, teardown),
+		    schema__every_column__in_insert_and_created_table, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
-		    schema__every_column__written_with_its_value,
-		    setup, teardown),
+		    schema__every_column__written_with_its_value, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

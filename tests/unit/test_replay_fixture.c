@@ -20,12 +20,12 @@
 #include "kwarden.h"
 #include "../../run/replay.h"
 
-#define T0	1796205600ULL		/* 2026-12-02T10:00:00Z */
-#define EPOCH	77
+#define T0    1796205600ULL /* 2026-12-02T10:00:00Z */
+#define EPOCH 77
 
 struct fixture {
-	char	dir[64];
-	char	db[128];
+	char dir[64];
+	char db[128];
 };
 
 static const char *const schema_sql =
@@ -44,12 +44,11 @@ static const char *const schema_sql =
     " reason TEXT, conf TEXT, ts INTEGER, epoch INTEGER, seq INTEGER);";
 
 /* The live policy: over 50 % for 2 s is removed; low keeps none alive. */
-static const char *const live_policy =
-    "policy.cpu_threshold=50\n"
-    "policy.mem_threshold=90\n"
-    "policy.action=remove\n"
-    "policy.sustain=2s\n"
-    "class.low.min_alive=0\n";
+static const char *const live_policy = "policy.cpu_threshold=50\n"
+				       "policy.mem_threshold=90\n"
+				       "policy.action=remove\n"
+				       "policy.sustain=2s\n"
+				       "class.low.min_alive=0\n";
 
 static void
 exec_sql(sqlite3 *db, const char *sql)
@@ -80,21 +79,25 @@ make_db(const char *path, int with_sample_ns)
 	exec_sql(db, schema_sql);
 	if (!with_sample_ns)
 		exec_sql(db, "ALTER TABLE containers DROP COLUMN sample_ns");
-	snprintf(sql, sizeof(sql), "INSERT INTO policy (reason, conf, ts, "
-	    "epoch, seq) VALUES ('start', '%s', %llu, %d, %llu)", live_policy,
-	    (unsigned long long)T0, EPOCH, (unsigned long long)seq++);
+	snprintf(sql, sizeof(sql),
+	    "INSERT INTO policy (reason, conf, ts, "
+	    "epoch, seq) VALUES ('start', '%s', %llu, %d, %llu)",
+	    live_policy, (unsigned long long)T0, EPOCH,
+	    (unsigned long long)seq++);
 	exec_sql(db, sql);
 	exec_sql(db, "BEGIN");
 	for (s = 0; s < 10; s++) {
-		seq++;		/* the sample's sys message */
+		seq++; /* the sample's sys message */
 		for (c = 0; c < 4; c++) {
 			if (c == 0 && s > 4)
 				continue;
-			cpu = c == 0 ? (s >= 2 ? 80.0 : 5.0) : c == 1 ? 40.0 :
-			    1.0;
+			cpu = c == 0 ? (s >= 2 ? 80.0 : 5.0) :
+			    c == 1   ? 40.0 :
+				       1.0;
 			memset(id, 'a' + c, 64);
 			id[64] = '\0';
-			snprintf(sql, sizeof(sql), "INSERT INTO containers "
+			snprintf(sql, sizeof(sql),
+			    "INSERT INTO containers "
 			    "(container_id, name, image, class, pid, nprocs, "
 			    "cpu_pct, mem_pct, rss_kb, figures, cpu_pct_procs, "
 			    "label_class, identity, docker_state, docker, "
@@ -104,23 +107,25 @@ make_db(const char *path, int with_sample_ns)
 			    with_sample_ns ? ", sample_ns" : "", id, names[c],
 			    100 + c, cpu, cpu, names[c],
 			    (unsigned long long)T0 + s, EPOCH,
-			    (unsigned long long)seq++, with_sample_ns ? ", " :
-			    ")");
+			    (unsigned long long)seq++,
+			    with_sample_ns ? ", " : ")");
 			if (with_sample_ns)
-				snprintf(sql + strlen(sql), sizeof(sql) -
-				    strlen(sql), "%llu)", (unsigned long long)
-				    (s + 1) * 1000000000ULL);
+				snprintf(sql + strlen(sql),
+				    sizeof(sql) - strlen(sql), "%llu)",
+				    (unsigned long long)(s + 1) *
+					1000000000ULL);
 			exec_sql(db, sql);
 		}
 	}
 	memset(id, 'a', 64);
 	id[64] = '\0';
-	snprintf(sql, sizeof(sql), "INSERT INTO deletions (container_id, "
+	snprintf(sql, sizeof(sql),
+	    "INSERT INTO deletions (container_id, "
 	    "name, image, class, action, reason, cpu_pct, mem_pct, result, "
 	    "evidence, step, identity, strikes, ts, epoch, seq) VALUES ('%s', "
 	    "'hog', 'img', 'low', 'remove', 'cpu 80.0%% > 50.0%%', 80, 1, "
-	    "'ok', '', 1, 'name:hog', 1, %llu, %d, %llu)", id,
-	    (unsigned long long)T0 + 5, EPOCH, (unsigned long long)seq++);
+	    "'ok', '', 1, 'name:hog', 1, %llu, %d, %llu)",
+	    id, (unsigned long long)T0 + 5, EPOCH, (unsigned long long)seq++);
 	exec_sql(db, sql);
 	exec_sql(db, "COMMIT");
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
@@ -269,7 +274,8 @@ replay__config_file__instead_of_the_recorded(void **state)
 	make_db(fx->db, 1);
 	snprintf(conf, sizeof(conf), "%s/kwarden.conf", fx->dir);
 	assert_non_null(fp = fopen(conf, "w"));
-	fprintf(fp, "[policy]\ncpu_threshold = 50\nmem_threshold = 90\n"
+	fprintf(fp,
+	    "[policy]\ncpu_threshold = 50\nmem_threshold = 90\n"
 	    "sustain = 2s\n\n[class.low]\nmin_alive = 0\n");
 	fclose(fp);
 	if (run(fx->db, conf, NULL, 0, &r, err, sizeof(err)) != REPLAY_OK)
@@ -301,11 +307,11 @@ replay__bad_input__exit_code_and_reason(void **state)
 	    REPLAY_EUSAGE);
 	assert_non_null(strstr(err, "nope"));
 	replay_result_free(&r);
-	assert_int_equal(run(fx->db, NULL, bad_form, 1, &r, err,
-	    sizeof(err)), REPLAY_EUSAGE);
+	assert_int_equal(run(fx->db, NULL, bad_form, 1, &r, err, sizeof(err)),
+	    REPLAY_EUSAGE);
 	replay_result_free(&r);
-	assert_int_equal(run(fx->db, NULL, bad_value, 1, &r, err,
-	    sizeof(err)), REPLAY_EUSAGE);
+	assert_int_equal(run(fx->db, NULL, bad_value, 1, &r, err, sizeof(err)),
+	    REPLAY_EUSAGE);
 	replay_result_free(&r);
 	snprintf(path, sizeof(path), "%s/none.conf", fx->dir);
 	assert_int_equal(run(fx->db, path, NULL, 0, &r, err, sizeof(err)),
@@ -317,7 +323,7 @@ replay__bad_input__exit_code_and_reason(void **state)
 	assert_int_equal(run(path, NULL, NULL, 0, &r, err, sizeof(err)),
 	    REPLAY_EDB);
 	replay_result_free(&r);
-	assert_int_equal(access(path, F_OK), -1);	/* not created */
+	assert_int_equal(access(path, F_OK), -1); /* not created */
 	snprintf(path, sizeof(path), "%s/text.db", fx->dir);
 	assert_non_null(fp = fopen(path, "w"));
 	fprintf(fp, "this is not a database, not even close to one at all\n");
@@ -350,9 +356,9 @@ static void
 replay__match__table(void **state)
 {
 	static const struct {
-		const char	*id, *action;
-		uint32_t	 step;
-		uint64_t	 ts;
+		const char *id, *action;
+		uint32_t step;
+		uint64_t ts;
 	} w[] = {
 		{ "a", "remove", 1, 100 },	/* pairs with did[1] */
 		{ "b", "throttle", 1, 100 },	/* did[2] is step 2 */

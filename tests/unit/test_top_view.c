@@ -17,9 +17,9 @@
 
 /* One stream message through the real encoder and envelope decoder. */
 struct packed {
-	msgpack_sbuffer		sb;
-	msgpack_unpacked	res;
-	struct kw_msg		msg;
+	msgpack_sbuffer sb;
+	msgpack_unpacked res;
+	struct kw_msg msg;
 };
 
 static void
@@ -39,9 +39,11 @@ packed_decode(struct packed *p)
 
 	msgpack_unpacked_init(&p->res);
 	assert_int_equal(msgpack_unpack_next(&p->res, p->sb.data, p->sb.size,
-	    NULL), MSGPACK_UNPACK_SUCCESS);
+			     NULL),
+	    MSGPACK_UNPACK_SUCCESS);
 	assert_int_equal(kw_msg_decode(&p->res.data, &p->msg, err,
-	    sizeof(err)), 0);
+			     sizeof(err)),
+	    0);
 }
 
 static void
@@ -54,7 +56,8 @@ packed_free(struct packed *p)
 static void
 feed_sys(struct top_model *m, uint64_t seq, uint64_t ts_ns, double cpu)
 {
-	struct kw_sys_rec r = { 24000000, 1000000, 6000000, 18000000, cpu, 300 };
+	struct kw_sys_rec r = { 24000000, 1000000, 6000000, 18000000, cpu,
+		300 };
 	msgpack_packer pk;
 	struct packed p;
 	char err[128];
@@ -113,17 +116,17 @@ feed_deletion(struct top_model *m, uint64_t seq, uint64_t ts_ns,
 	snprintf(r.result, sizeof(r.result), "%s", result);
 	msgpack_sbuffer_init(&p.sb);
 	msgpack_packer_init(&pk, &p.sb, msgpack_sbuffer_write);
-	pack_head(&pk, "deletion", kw_fields_count(&kw_deletion_schema, &r), seq,
-	    ts_ns);
+	pack_head(&pk, "deletion", kw_fields_count(&kw_deletion_schema, &r),
+	    seq, ts_ns);
 	kw_deletion_pack(&pk, &r);
 	packed_decode(&p);
 	assert_int_equal(top_model_msg(m, &p.msg, err, sizeof(err)), 0);
 	packed_free(&p);
 }
 
-#define ID(c)	c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
-		c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
-		c c c c
+#define ID(c)                                                                 \
+	c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
+	    c c c c c c c c c c c c c c c c c c c c c c c c c c c c c
 
 static void
 excess__larger_of_the_two_overs(void **state)
@@ -134,14 +137,15 @@ excess__larger_of_the_two_overs(void **state)
 		{ 48.3, 1.0, 20, 20, 28.3 },
 		{ 1.0, 35.0, 20, 20, 15.0 },
 		{ 30.0, 50.0, 20, 20, 30.0 },
-		{ 5.0, 2.0, 20, 10, -8.0 },	/* under both: the nearer */
+		{ 5.0, 2.0, 20, 10, -8.0 }, /* under both: the nearer */
 		{ 0, 0, 0, 0, 0 },
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		assert_float_equal(top_excess(cases[i].cpu, cases[i].mem,
-		    cases[i].cpu_thr, cases[i].mem_thr), cases[i].want, 1e-9);
+				       cases[i].cpu_thr, cases[i].mem_thr),
+		    cases[i].want, 1e-9);
 }
 
 static void
@@ -155,7 +159,7 @@ sort__by_each_column__order_and_ties(void **state)
 		{ "b", "low", "running", 10, 5, -10 },
 		{ "a", "high", "removed", 40, 1, 20 },
 		{ "d", "high", "running", 10, 30, 10 },
-		{ "c", "low", "running", 10, 5, -10 },	/* ties b */
+		{ "c", "low", "running", 10, 5, -10 }, /* ties b */
 	};
 	static const struct {
 		enum top_sort sort;
@@ -193,8 +197,8 @@ sort__by_each_column__order_and_ties(void **state)
 		got[4] = '\0';
 		if (strcmp(got, cases[k].want) != 0)
 			fail_msg("sort %s reverse %d: got %s, want %s",
-			    top_sort_name(cases[k].sort), cases[k].reverse, got,
-			    cases[k].want);
+			    top_sort_name(cases[k].sort), cases[k].reverse,
+			    got, cases[k].want);
 	}
 }
 
@@ -211,7 +215,7 @@ bar__against_threshold__fill_mark_and_overflow(void **state)
 		{ 21, 20, "[######    ]" },
 		{ 40, 20, "[##########]" },
 		{ 90, 20, "[#########>]" },
-		{ 50, 0, "[#####     ]" },	/* no threshold: 0..100 */
+		{ 50, 0, "[#####     ]" }, /* no threshold: 0..100 */
 		{ -3, 20, "[     |    ]" },
 	};
 	unsigned char role[12];
@@ -221,7 +225,8 @@ bar__against_threshold__fill_mark_and_overflow(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		memset(text, 0, sizeof(text));
 		assert_int_equal(top_bar(text, role, 12, cases[i].value,
-		    cases[i].threshold), 12);
+				     cases[i].threshold),
+		    12);
 		assert_string_equal(text, cases[i].want);
 	}
 	/* Fill past the threshold is drawn hot, below it ok. */
@@ -240,16 +245,23 @@ format__sizes_ages_and_hostile_text(void **state)
 		uint64_t kb;
 		const char *want;
 	} sizes[] = {
-		{ 0, "0K" }, { 512, "512K" }, { 1023, "1023K" },
-		{ 1536, "1.5M" }, { 24684084, "23.5G" }, { 150 * 1024, "150M" },
+		{ 0, "0K" },
+		{ 512, "512K" },
+		{ 1023, "1023K" },
+		{ 1536, "1.5M" },
+		{ 24684084, "23.5G" },
+		{ 150 * 1024, "150M" },
 	};
 	static const struct {
 		double s;
 		const char *want;
 	} ages[] = {
-		{ 0.44, "0.4s" }, { -1, "0.0s" }, { 12.7, "12s" },
-		{ 185, "3m05s" }, { 7380, "2h03m" }, { 2 * 86400 + 7200,
-		"2d02h" },
+		{ 0.44, "0.4s" },
+		{ -1, "0.0s" },
+		{ 12.7, "12s" },
+		{ 185, "3m05s" },
+		{ 7380, "2h03m" },
+		{ 2 * 86400 + 7200, "2d02h" },
 	};
 	char buf[32];
 	size_t i;
@@ -288,7 +300,7 @@ model__samples_and_replies__joined_rows(void **state)
 	top_model_init(&m);
 	feed_sys(&m, 1, 1000, 10);
 	feed_ctr(&m, 2, ID("a"), "web", "low", 5, 1);
-	assert_int_equal(m.samples, 0);	/* not complete yet */
+	assert_int_equal(m.samples, 0); /* not complete yet */
 	feed_sys(&m, 3, 2000, 60);	/* completes the first */
 	assert_int_equal(m.samples, 1);
 	assert_int_equal(m.cur.nctrs, 1);
@@ -308,23 +320,28 @@ model__samples_and_replies__joined_rows(void **state)
 	assert_int_equal(m.policy.nclasses, 2);
 	assert_int_equal(m.policy.classes[0].running, 3);
 	/* A field this build does not know shows up as it is. */
-	assert_int_equal(top_model_containers(&m, "{\"containers\":["
-	    "{\"container_id\":\"" ID("b") "\",\"name\":\"hog\",\"state\":"
-	    "\"running\",\"hold_reason\":\"retry not due\",\"ladder_step\":2,"
-	    "\"working_set_kb\":4096}]}", err, sizeof(err)), 0);
+	assert_int_equal(
+	    top_model_containers(&m,
+		"{\"containers\":["
+		"{\"container_id\":\"" ID(
+		    "b") "\",\"name\":\"hog\",\"state\":"
+			 "\"running\",\"hold_reason\":\"retry not due\",\"ladder_step\":2,"
+			 "\"working_set_kb\":4096}]}",
+		err, sizeof(err)),
+	    0);
 
 	rows = top_rows(&m, "", TOP_SORT_EXCESS, 0, &n);
 	assert_non_null(rows);
 	assert_int_equal(n, 3);
-	assert_string_equal(rows[0].rec.name, "hog");	/* 28.3 over */
+	assert_string_equal(rows[0].rec.name, "hog"); /* 28.3 over */
 	assert_float_equal(rows[0].excess, 28.3, 1e-9);
 	assert_string_equal(rows[0].state, "running");
 	assert_string_equal(rows[0].extra,
 	    "hold_reason=retry not due ladder_step=2");
 	assert_int_equal(rows[0].ws_kb, 4096);
-	assert_string_equal(rows[1].rec.name, "fat");	/* 5 over */
+	assert_string_equal(rows[1].rec.name, "fat"); /* 5 over */
 	assert_string_equal(rows[2].rec.name, "web");
-	assert_string_equal(rows[2].state, "");		/* not in reply */
+	assert_string_equal(rows[2].state, ""); /* not in reply */
 	free(rows);
 	rows = top_rows(&m, "high", TOP_SORT_NAME, 0, &n);
 	assert_int_equal(n, 2);
@@ -346,9 +363,12 @@ model__bad_replies__refused_with_reason(void **state)
 	assert_int_equal(top_model_containers(&m, "[1,2]", err, sizeof(err)),
 	    -1);
 	assert_int_equal(top_model_containers(&m, "{\"containers\":3}", err,
-	    sizeof(err)), -1);
+			     sizeof(err)),
+	    -1);
 	assert_int_equal(top_model_status(&m, TOP_DECIDER,
-	    "{\"error\":\"unknown command\"}", err, sizeof(err)), -1);
+			     "{\"error\":\"unknown command\"}", err,
+			     sizeof(err)),
+	    -1);
 	assert_string_equal(err, "unknown command");
 	assert_false(m.policy.known);
 	top_model_free(&m);
@@ -400,18 +420,21 @@ model__status__health_and_lag(void **state)
 	char err[160];
 
 	top_model_init(&m);
-	assert_int_equal(top_model_status(&m, TOP_DECIDER, "{\"daemon\":"
-	    "\"decider\",\"uptime_s\":65.5,\"errors\":2,\"last_error\":\"x\","
-	    "\"samples\":60,\"last_snapshot_age_s\":0.25,\"reader\":{"
-	    "\"connected\":true,\"last_seq\":58},\"pub\":{\"seq\":900,"
-	    "\"acked_seq\":880},\"docker\":{\"state\":\"unreachable\","
-	    "\"last_error\":\"no socket\"}}", err, sizeof(err)), 0);
+	assert_int_equal(
+	    top_model_status(&m, TOP_DECIDER,
+		"{\"daemon\":"
+		"\"decider\",\"uptime_s\":65.5,\"errors\":2,\"last_error\":\"x\","
+		"\"samples\":60,\"last_snapshot_age_s\":0.25,\"reader\":{"
+		"\"connected\":true,\"last_seq\":58},\"pub\":{\"seq\":900,"
+		"\"acked_seq\":880},\"docker\":{\"state\":\"unreachable\","
+		"\"last_error\":\"no socket\"}}",
+		err, sizeof(err)),
+	    0);
 	assert_true(m.health[TOP_DECIDER].reachable);
 	assert_int_equal(m.health[TOP_DECIDER].in_seq, 58);
 	assert_int_equal(m.health[TOP_DECIDER].pub_seq, 900);
 	assert_int_equal(m.health[TOP_DECIDER].acked_seq, 880);
-	assert_string_equal(m.health[TOP_DECIDER].docker_state,
-	    "unreachable");
+	assert_string_equal(m.health[TOP_DECIDER].docker_state, "unreachable");
 	top_model_unreachable(&m, TOP_RECORDER, "recorder.ctl: refused");
 	assert_false(m.health[TOP_RECORDER].reachable);
 	assert_true(m.health_known[TOP_RECORDER]);
@@ -423,15 +446,18 @@ explain__unknown_command__not_supported(void **state)
 {
 	char out[512];
 
-	top_explain_text("web", "{\"error\":\"unknown command\",\"command\":"
-	    "\"explain\",\"hint\":\"try help\"}", out, sizeof(out));
+	top_explain_text("web",
+	    "{\"error\":\"unknown command\",\"command\":"
+	    "\"explain\",\"hint\":\"try help\"}",
+	    out, sizeof(out));
 	assert_string_equal(out, "explain web: not supported by this decider");
 	top_explain_text("web", "{\"error\":\"no such container\"}", out,
 	    sizeof(out));
 	assert_string_equal(out, "explain web: no such container");
 	top_explain_text("web", "{\"name\":\"web\",\"why\":\"under\"}", out,
 	    sizeof(out));
-	assert_string_equal(out, "explain web:\n{\n  \"name\": \"web\",\n"
+	assert_string_equal(out,
+	    "explain web:\n{\n  \"name\": \"web\",\n"
 	    "  \"why\": \"under\"\n}");
 	top_explain_text("web", "garbage", out, sizeof(out));
 	assert_non_null(strstr(out, "not JSON"));
@@ -474,13 +500,14 @@ render__once_and_screen__rows_sections_selection(void **state)
 	assert_int_equal(top_render(&m, &v, 3500000000ULL, &s), 0);
 	assert_true(frame_has(&s, "sample 2.5s ago"));
 	assert_true(frame_has(&s, "cpu > 20.0%  mem > 30.0%"));
-	assert_true(frame_has(&s, "protect grafana,kwarden  ladder=[\"stop\","));
+	assert_true(
+	    frame_has(&s, "protect grafana,kwarden  ladder=[\"stop\","));
 	assert_true(frame_has(&s, "high 2/3 alive, min 2 (at min)"));
 	hog = frame_has(&s, "hog ");
 	web = frame_has(&s, "web ");
 	hostile = frame_has(&s, "evil?[2J");
 	assert_true(hog && web && hostile);
-	assert_true(hog < web && web < hostile);	/* by excess */
+	assert_true(hog < web && web < hostile); /* by excess */
 	assert_true(frame_has(&s, "+28.3"));
 	assert_true(frame_has(&s, "remove  ok"));
 	for (i = 0; i < s.n; i++) {
@@ -547,7 +574,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(excess__larger_of_the_two_overs),
 		cmocka_unit_test(sort__by_each_column__order_and_ties),
-		cmocka_unit_test(bar__against_threshold__fill_mark_and_overflow),
+		cmocka_unit_test(
+		    bar__against_threshold__fill_mark_and_overflow),
 		cmocka_unit_test(format__sizes_ages_and_hostile_text),
 		cmocka_unit_test(model__samples_and_replies__joined_rows),
 		cmocka_unit_test(model__bad_replies__refused_with_reason),

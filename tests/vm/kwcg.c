@@ -105,14 +105,16 @@ main(int argc, char **argv)
 
 		snprintf(content, sizeof(content), "0::%s\n", argv[2]);
 		if (kw_cgroup_file_container_id(content, id, path,
-		    sizeof(path)) && id[0] != '\0')
+			sizeof(path)) &&
+		    id[0] != '\0')
 			printf("%s\n", id);
 		else
 			printf("-\n");
 		return 0;
 	}
 #endif
-	fprintf(stderr, "usage: kwcg burn | touch MIB | forker MS"
+	fprintf(stderr,
+	    "usage: kwcg burn | touch MIB | forker MS"
 #ifdef KWCG_RULE
 	    " | rule CGROUP_PATH"
 #endif

@@ -61,12 +61,14 @@
 typedef uint32_t u32;
 typedef uint64_t u64;
 
-static u64 div64_u64(u64 a, u64 b)
+static u64
+div64_u64(u64 a, u64 b)
 {
 	return a / b;
 }
 
-static u64 div_u64_rem(u64 a, u32 b, u32 *rem)
+static u64
+div_u64_rem(u64 a, u32 b, u32 *rem)
 {
 	*rem = a % b;
 	return a / b;
@@ -74,13 +76,14 @@ static u64 div_u64_rem(u64 a, u32 b, u32 *rem)
 
 #include "../../kmods/kwmath.h"
 
-#define CMDLINE_MAX 4096	/* KW_CMDLINE_MAX in kmods/common.h */
+#define CMDLINE_MAX 4096 /* KW_CMDLINE_MAX in kmods/common.h */
 #define BIG_ARG_LEN 10240
 
 static const char hostile_comm[] = "ev\"il\\\n\t\x01z\xff";
 
 /* The hostile argv after argv[0] = "/bin/kwtest", argv[1] = "hold". */
-static char **hostile_argv(void)
+static char **
+hostile_argv(void)
 {
 	static char *argv[32];
 	static char big[BIG_ARG_LEN + 1];
@@ -95,9 +98,11 @@ static char **hostile_argv(void)
 	argv[n++] = "new\nline";
 	argv[n++] = "tab\tbed";
 	argv[n++] = "ctl\x01\x02\x1b\x1f\x7f";
-	argv[n++] = "bad\xff\xfe\xc3\x28|\xe2\x82|\xed\xa0\x80|\xf4\x90\x80\x80|\xc0\xaf|\xf8\x88\x80\x80\x80";
+	argv[n++] =
+	    "bad\xff\xfe\xc3\x28|\xe2\x82|\xed\xa0\x80|\xf4\x90\x80\x80|\xc0\xaf|\xf8\x88\x80\x80\x80";
 	argv[n++] = "good\xc3\xa9\xe2\x82\xac\xf0\x9f\x90\xb3";
-	argv[n++] = "\", \"container_id\": \"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\", \"pid\": 1, \"x\": \"";
+	argv[n++] =
+	    "\", \"container_id\": \"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\", \"pid\": 1, \"x\": \"";
 	argv[n++] = "\"}, {\"pid\": 4242, \"name\": \"forged\"}, {\"y\": \"";
 	argv[n++] = big;
 	argv[n++] = "after-big";
@@ -106,7 +111,8 @@ static char **hostile_argv(void)
 }
 
 /* Same rules as kw_utf8_len() in kmods/common.h (RFC 3629). */
-static size_t utf8_len(const unsigned char *s, size_t n)
+static size_t
+utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
 	size_t len, i;
@@ -132,7 +138,8 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 }
 
 /* Write @s decoded as a JSON reader sees it: bad bytes become U+FFFD. */
-static void put_decoded(const unsigned char *s, size_t len)
+static void
+put_decoded(const unsigned char *s, size_t len)
 {
 	size_t i = 0, n;
 
@@ -152,7 +159,8 @@ static void put_decoded(const unsigned char *s, size_t len)
 	}
 }
 
-static int expect(const char *what)
+static int
+expect(const char *what)
 {
 	static unsigned char area[BIG_ARG_LEN * 2 + 4096];
 	char **argv = hostile_argv();
@@ -161,7 +169,8 @@ static int expect(const char *what)
 	if (!strcmp(what, "name")) {
 		/* comm holds at most 15 bytes */
 		l = strlen(hostile_comm);
-		put_decoded((const unsigned char *)hostile_comm, l > 15 ? 15 : l);
+		put_decoded((const unsigned char *)hostile_comm,
+		    l > 15 ? 15 : l);
 		return 0;
 	}
 	for (i = 0; argv[i]; i++) {
@@ -180,7 +189,8 @@ static int expect(const char *what)
 	return 0;
 }
 
-static void *burn(void *arg)
+static void *
+burn(void *arg)
 {
 	struct timespec ts;
 	double limit = *(double *)arg;
@@ -194,13 +204,15 @@ static void *burn(void *arg)
 
 static volatile sig_atomic_t go;
 
-static void on_usr1(int sig)
+static void
+on_usr1(int sig)
 {
 	(void)sig;
 	go = 1;
 }
 
-static void touch(const char *path, long value)
+static void
+touch(const char *path, long value)
 {
 	FILE *f = fopen(path, "w");
 
@@ -210,7 +222,8 @@ static void touch(const char *path, long value)
 	}
 }
 
-static int spin(const char *ready)
+static int
+spin(const char *ready)
 {
 	static double one = 1.0, forever;
 	pthread_t t[2];
@@ -237,14 +250,16 @@ static int spin(const char *ready)
 
 static volatile sig_atomic_t stop_parking;
 
-static void on_term(int sig)
+static void
+on_term(int sig)
 {
 	(void)sig;
 	stop_parking = 1;
 }
 
 /* Children sleep until SIGTERM to the parent, which kills and reaps them. */
-static int park(long n, const char *ready)
+static int
+park(long n, const char *ready)
 {
 	pid_t *pids = calloc(n > 0 ? n : 1, sizeof(*pids));
 	sigset_t none;
@@ -261,7 +276,7 @@ static int park(long n, const char *ready)
 		}
 		if (pid == -1) {
 			fprintf(stderr, "kwtest park: fork %ld: %s\n", made,
-				strerror(errno));
+			    strerror(errno));
 			break;
 		}
 		pids[made] = pid;
@@ -277,12 +292,14 @@ static int park(long n, const char *ready)
 	return 0;
 }
 
-static void *quick(void *arg)
+static void *
+quick(void *arg)
 {
 	return arg;
 }
 
-static int storm(long seconds)
+static int
+storm(long seconds)
 {
 	time_t end = time(NULL) + seconds;
 	long forks = 0;
@@ -317,14 +334,16 @@ static int storm(long seconds)
 	return 0;
 }
 
-static void *idle_thread(void *arg)
+static void *
+idle_thread(void *arg)
 {
 	for (;;)
 		pause();
 	return arg;
 }
 
-static double thread_cpu_s(void)
+static double
+thread_cpu_s(void)
 {
 	struct timespec ts;
 
@@ -336,7 +355,8 @@ static sem_t loaded_go;
 static volatile long loaded_ready;
 
 /* Burns 50 ms of CPU, then waits for its turn to exit with it. */
-static void *loaded(void *arg)
+static void *
+loaded(void *arg)
 {
 	double end = thread_cpu_s() + 0.050;
 
@@ -356,7 +376,8 @@ static void *loaded(void *arg)
  * thread's exit and the thread list after it: 50 ms go missing, more than
  * the group burns between two reads, so cpu_ns goes back.
  */
-static int churn(long n, long nloaded, const char *ready)
+static int
+churn(long n, long nloaded, const char *ready)
 {
 	struct timespec now, next;
 	pthread_attr_t attr;
@@ -378,8 +399,10 @@ static int churn(long n, long nloaded, const char *ready)
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (released < made - n && (now.tv_sec > next.tv_sec ||
-		    (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec))) {
+		if (released < made - n &&
+		    (now.tv_sec > next.tv_sec ||
+			(now.tv_sec == next.tv_sec &&
+			    now.tv_nsec >= next.tv_nsec))) {
 			sem_post(&loaded_go);
 			released++;
 			next.tv_nsec += 50000000;
@@ -395,7 +418,8 @@ static int churn(long n, long nloaded, const char *ready)
 }
 
 /* The number after "key": in the record of @pid in @buf, or -1. */
-static long long record_field(const char *buf, long pid, const char *key)
+static long long
+record_field(const char *buf, long pid, const char *key)
 {
 	char pat[64];
 	const char *rec, *end, *f;
@@ -411,7 +435,8 @@ static long long record_field(const char *buf, long pid, const char *key)
 	return atoll(f + strlen(key));
 }
 
-static int cpumono(const char *path, long pid, long seconds, long min_found)
+static int
+cpumono(const char *path, long pid, long seconds, long min_found)
 {
 	static char buf[8 << 20];
 	time_t start = time(NULL), end = start + seconds;
@@ -423,7 +448,7 @@ static int cpumono(const char *path, long pid, long seconds, long min_found)
 
 	/* on a slow machine, go on until min_found reads, up to 10 times */
 	while (time(NULL) < end ||
-	       (found < min_found && time(NULL) < start + 10 * seconds)) {
+	    (found < min_found && time(NULL) < start + 10 * seconds)) {
 		fd = open(path, O_RDONLY);
 		if (fd == -1) {
 			perror(path);
@@ -431,7 +456,7 @@ static int cpumono(const char *path, long pid, long seconds, long min_found)
 		}
 		len = 0;
 		while (len < sizeof(buf) - 1 &&
-		       (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		    (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
 			len += n;
 		close(fd);
 		buf[len] = '\0';
@@ -454,13 +479,15 @@ static int cpumono(const char *path, long pid, long seconds, long min_found)
 
 static unsigned int rnd_state = 1;
 
-static unsigned int rnd(void)
+static unsigned int
+rnd(void)
 {
 	rnd_state = rnd_state * 1103515245 + 12345;
 	return rnd_state >> 8;
 }
 
-static int randread(const char *path, long seconds)
+static int
+randread(const char *path, long seconds)
 {
 	static char buf[70000];
 	time_t end = time(NULL) + seconds;
@@ -485,19 +512,21 @@ static int randread(const char *path, long seconds)
 		}
 		if (op == 1 || op == 2) {
 			off_t off = op == 1 ? (off_t)(rnd() % 600000) :
-				    (off_t)(rnd() % 4096);
+					      (off_t)(rnd() % 4096);
 
-			if (lseek(fd, off, op == 1 ? SEEK_SET : SEEK_CUR) == -1)
+			if (lseek(fd, off, op == 1 ? SEEK_SET : SEEK_CUR) ==
+			    -1)
 				errors++;
 			seeks++;
 		} else if (op == 3) {
 			n = pread(fd, buf, 1 + rnd() % sizeof(buf),
-				  rnd() % 600000);
+			    rnd() % 600000);
 			if (n == -1)
 				errors++;
 			reads++;
 		} else {
-			n = read(fd, buf, 1 + rnd() % (op < 8 ? 64 : sizeof(buf)));
+			n = read(fd, buf,
+			    1 + rnd() % (op < 8 ? 64 : sizeof(buf)));
 			if (n == -1)
 				errors++;
 			else if (n == 0 && lseek(fd, 0, SEEK_SET) == -1)
@@ -506,11 +535,12 @@ static int randread(const char *path, long seconds)
 		}
 	}
 	printf("opens %ld reads %ld seeks %ld errors %ld\n", opens, reads,
-	       seeks, errors);
+	    seeks, errors);
 	return 0;
 }
 
-static int write_str(const char *path, const char *s)
+static int
+write_str(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY);
 	ssize_t n;
@@ -523,7 +553,8 @@ static int write_str(const char *path, const char *s)
 }
 
 /* Docker-style cgroup names, a process moved in and out, renames. */
-static int cgchurn(const char *dir, long seconds)
+static int
+cgchurn(const char *dir, long seconds)
 {
 	time_t end = time(NULL) + seconds;
 	char a[512], b[512], procs[600], pidstr[32], root[600];
@@ -541,7 +572,8 @@ static int cgchurn(const char *dir, long seconds)
 	snprintf(root, sizeof(root), "%s/cgroup.procs", dir);
 	for (i = 0; time(NULL) < end; i++) {
 		snprintf(a, sizeof(a), "%s/docker-%064x.scope", dir, i);
-		snprintf(b, sizeof(b), "%s/docker-%064x.scope", dir, i + 1000000);
+		snprintf(b, sizeof(b), "%s/docker-%064x.scope", dir,
+		    i + 1000000);
 		if (mkdir(a, 0755) == -1)
 			continue;
 		made++;
@@ -560,11 +592,12 @@ static int cgchurn(const char *dir, long seconds)
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
 	printf("made %ld renamed %ld moved %ld removed %ld\n", made, renamed,
-	       moved, removed);
+	    moved, removed);
 	return 0;
 }
 
-static void *exec_from_thread(void *arg)
+static void *
+exec_from_thread(void *arg)
 {
 	char *argv[] = { "/bin/kwtest", "true", NULL };
 
@@ -573,14 +606,16 @@ static void *exec_from_thread(void *arg)
 	return arg;
 }
 
-static void *sleeper(void *arg)
+static void *
+sleeper(void *arg)
 {
 	usleep(200000);
 	return arg;
 }
 
 /* The exec'ing thread takes over the leader's pid (de_thread()). */
-static int threxec(long seconds)
+static int
+threxec(long seconds)
 {
 	time_t end = time(NULL) + seconds;
 	long runs = 0, ok = 0;
@@ -608,7 +643,8 @@ static int threxec(long seconds)
 	return 0;
 }
 
-static int argvstorm(long seconds)
+static int
+argvstorm(long seconds)
 {
 	static char args[8][400];
 	char *argv[12];
@@ -642,7 +678,8 @@ static int argvstorm(long seconds)
 }
 
 /* Needs CAP_SYS_RESOURCE; "prctl_ok 0" means the kernel said no. */
-static int mmargv(long seconds)
+static int
+mmargv(long seconds)
 {
 	time_t end = time(NULL) + seconds;
 	long rounds = 0, prctl_ok = 0;
@@ -650,7 +687,7 @@ static int mmargv(long seconds)
 
 	while (time(NULL) < end) {
 		char *p = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		unsigned long lo, hi;
 
 		if (p == MAP_FAILED)
@@ -662,14 +699,15 @@ static int mmargv(long seconds)
 		if (prctl(PR_SET_MM, PR_SET_MM_ARG_END, hi, 0, 0) == 0 &&
 		    prctl(PR_SET_MM, PR_SET_MM_ARG_START, lo, 0, 0) == 0)
 			prctl_ok++;
-		else if (prctl(PR_SET_MM, PR_SET_MM_ARG_START, lo, 0, 0) == 0 &&
-			 prctl(PR_SET_MM, PR_SET_MM_ARG_END, hi, 0, 0) == 0)
+		else if (prctl(PR_SET_MM, PR_SET_MM_ARG_START, lo, 0, 0) ==
+			0 &&
+		    prctl(PR_SET_MM, PR_SET_MM_ARG_END, hi, 0, 0) == 0)
 			prctl_ok++;
 		usleep(rnd() % 3000);
 		if (rounds % 2)
-			munmap(p + page, page);	/* a hole in the middle */
+			munmap(p + page, page); /* a hole in the middle */
 		else
-			munmap(p, 4 * page);	/* all of it */
+			munmap(p, 4 * page); /* all of it */
 		usleep(rnd() % 3000);
 		if (rounds % 2)
 			munmap(p, 4 * page);
@@ -685,7 +723,8 @@ static int mmargv(long seconds)
  * kernel's unsigned long would be; each case also says what the old
  * expression (rss_kb * 10000 / total_kb in unsigned long) gave there.
  */
-static int math(void)
+static int
+math(void)
 {
 	static const struct {
 		uint32_t rss_kb, total_kb;
@@ -695,7 +734,7 @@ static int math(void)
 		{ 0, 0, 0, 0 },
 		{ 1, 3, 33, 33 },
 		{ 1024, 2014152, 0, 5 },
-		{ 429497, 1000000, 42, 94 },		/* 4294970000 > 2^32 */
+		{ 429497, 1000000, 42, 94 }, /* 4294970000 > 2^32 */
 		{ 3000000, 4000000, 75, 0 },
 		{ 2014152, 2014152, 100, 0 },
 		{ 4000000000u, 4294967295u, 93, 13 },
@@ -704,26 +743,29 @@ static int math(void)
 		uint32_t count, unit;
 		uint64_t kb;
 	} units[] = {
-		{ 262144, 4096, 1048576 },		/* 1 GiB */
-		{ 1048576, 4096, 4194304 },		/* 4 GiB: 2^32 bytes */
-		{ 16777216, 4096, 67108864 },		/* 64 GiB, PAE */
+		{ 262144, 4096, 1048576 },    /* 1 GiB */
+		{ 1048576, 4096, 4194304 },   /* 4 GiB: 2^32 bytes */
+		{ 16777216, 4096, 67108864 }, /* 64 GiB, PAE */
 	};
 	unsigned int i, bad = 0, wraps = 0;
 	uint64_t whole, kb;
 	uint32_t hundredths, old;
 
 	for (i = 0; i < sizeof(pct) / sizeof(pct[0]); i++) {
-		kw_mem_pct(pct[i].rss_kb, pct[i].total_kb, &whole, &hundredths);
+		kw_mem_pct(pct[i].rss_kb, pct[i].total_kb, &whole,
+		    &hundredths);
 		old = pct[i].total_kb ?
-		      (uint32_t)(pct[i].rss_kb * 10000u) / pct[i].total_kb : 0;
+		    (uint32_t)(pct[i].rss_kb * 10000u) / pct[i].total_kb :
+		    0;
 		if (old != whole * 100 + hundredths)
 			wraps++;
 		if (whole != pct[i].whole || hundredths != pct[i].hundredths) {
-			printf("kw_mem_pct(%u, %u) = %llu.%02u, want %llu.%02u\n",
-			       pct[i].rss_kb, pct[i].total_kb,
-			       (unsigned long long)whole, hundredths,
-			       (unsigned long long)pct[i].whole,
-			       pct[i].hundredths);
+			printf(
+			    "kw_mem_pct(%u, %u) = %llu.%02u, want %llu.%02u\n",
+			    pct[i].rss_kb, pct[i].total_kb,
+			    (unsigned long long)whole, hundredths,
+			    (unsigned long long)pct[i].whole,
+			    pct[i].hundredths);
 			bad++;
 		}
 	}
@@ -733,19 +775,20 @@ static int math(void)
 			wraps++;
 		if (kb != units[i].kb) {
 			printf("kw_units_kb(%u, %u) = %llu, want %llu\n",
-			       units[i].count, units[i].unit,
-			       (unsigned long long)kb,
-			       (unsigned long long)units[i].kb);
+			    units[i].count, units[i].unit,
+			    (unsigned long long)kb,
+			    (unsigned long long)units[i].kb);
 			bad++;
 		}
 	}
 	printf("%u cases, %u wrong, %u of them wrong in 32-bit arithmetic\n",
-	       i + (unsigned int)(sizeof(pct) / sizeof(pct[0])), bad, wraps);
+	    i + (unsigned int)(sizeof(pct) / sizeof(pct[0])), bad, wraps);
 	return bad ? 1 : 0;
 }
 
 /* A child that sleeps with comm @name until killed. */
-static pid_t named_child(const char *name)
+static pid_t
+named_child(const char *name)
 {
 	pid_t pid = fork();
 
@@ -757,7 +800,8 @@ static pid_t named_child(const char *name)
 	return pid;
 }
 
-static int pidreuse(long seconds)
+static int
+pidreuse(long seconds)
 {
 	time_t end = time(NULL) + seconds;
 	long tries = 0, reused = 0;
@@ -798,7 +842,8 @@ static int pidreuse(long seconds)
 	return 0;
 }
 
-static int changer(long seconds, char **argv)
+static int
+changer(long seconds, char **argv)
 {
 	time_t end = time(NULL) + seconds;
 	size_t argv_len = strlen(argv[0]);
@@ -815,7 +860,7 @@ static int changer(long seconds, char **argv)
 			snprintf(name, sizeof(name), "chg%ld", step % 1000);
 			prctl(PR_SET_NAME, name);
 			break;
-		case 1:	/* argv rewritten in place, same length */
+		case 1: /* argv rewritten in place, same length */
 			memset(argv[0], 'a' + step % 26, argv_len);
 			break;
 		case 2:
@@ -823,8 +868,9 @@ static int changer(long seconds, char **argv)
 				munmap(mem, 4 << 20);
 				mem = NULL;
 			} else {
-				mem = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE,
-					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				mem =
+				    mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 				if (mem == MAP_FAILED)
 					mem = NULL;
 				else
@@ -838,7 +884,7 @@ static int changer(long seconds, char **argv)
 				have_thread = 0;
 			} else {
 				have_thread = !pthread_create(&t, NULL,
-							      idle_thread, NULL);
+				    idle_thread, NULL);
 			}
 			break;
 		}
@@ -850,7 +896,8 @@ static int changer(long seconds, char **argv)
 }
 
 /* Read @fd from offset 0 to EOF into @out; -1 on a read error. */
-static int read_pass(int fd, const char *out)
+static int
+read_pass(int fd, const char *out)
 {
 	static char buf[128 * 1024];
 	ssize_t n;
@@ -869,8 +916,9 @@ static int read_pass(int fd, const char *out)
 	return n == -1 ? -1 : rc;
 }
 
-static int deltaseq(const char *delta, const char *full, long n, long ms,
-		    const char *prefix)
+static int
+deltaseq(const char *delta, const char *full, long n, long ms,
+    const char *prefix)
 {
 	char out[4096];
 	long k, errors = 0;
@@ -900,7 +948,8 @@ static int deltaseq(const char *delta, const char *full, long n, long ms,
 	return 0;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "hold")) {
 		prctl(PR_SET_NAME, hostile_comm);
@@ -930,7 +979,7 @@ int main(int argc, char **argv)
 		return churn(atol(argv[2]), atol(argv[3]), argv[4]);
 	if (argc >= 5 && !strcmp(argv[1], "cpumono"))
 		return cpumono(argv[2], atol(argv[3]), atol(argv[4]),
-			       argc >= 6 ? atol(argv[5]) : 0);
+		    argc >= 6 ? atol(argv[5]) : 0);
 	if (argc >= 2 && !strcmp(argv[1], "true"))
 		return 0;
 	if (argc >= 2 && !strcmp(argv[1], "math"))
@@ -951,7 +1000,8 @@ int main(int argc, char **argv)
 		return changer(atol(argv[2]), argv);
 	if (argc >= 7 && !strcmp(argv[1], "deltaseq"))
 		return deltaseq(argv[2], argv[3], atol(argv[4]), atol(argv[5]),
-				argv[6]);
-	fprintf(stderr, "usage: kwtest hostile|expect|hold|plainhold|park|spin|storm|churn|cpumono|randread|cgchurn|threxec|argvstorm|mmargv|pidreuse|changer|deltaseq ...\n");
+		    argv[6]);
+	fprintf(stderr,
+	    "usage: kwtest hostile|expect|hold|plainhold|park|spin|storm|churn|cpumono|randread|cgchurn|threxec|argvstorm|mmargv|pidreuse|changer|deltaseq ...\n");
 	return 2;
 }
