@@ -291,6 +291,8 @@ struct kw_pub_stats {
 					   those still being written */
 	uint64_t queued_bytes;	  /* handed to clients, not yet read */
 	uint64_t queued_cut;	  /* over limits.stream_queued_bytes */
+	uint64_t acked_bytes;	  /* of ring_bytes, at or below acked_seq */
+	uint64_t ring_trimmed;	  /* acked, dropped past opts.acked_bytes */
 };
 
 struct kw_pub_opts {
@@ -308,6 +310,13 @@ struct kw_pub_opts {
 	uint64_t replay_ms;
 	size_t queued_bytes; /* all clients at once; over it the
 					   one with the most queued is cut */
+	/*
+	 * With bound_acked, messages the durable consumer has acked are
+	 * kept only up to acked_bytes (0: none) once no connected client
+	 * still waits for them; the rest use the whole ring.
+	 */
+	int bound_acked;
+	size_t acked_bytes;
 };
 
 struct kw_pub *kw_pub_new(uv_loop_t *loop, const char *path,

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -68,6 +69,7 @@ struct kw_pub {
 	struct ring_msg **ring;
 	size_t ring_cap, ring_head, ring_count;
 	size_t ring_bytes;
+	size_t trimmed_unreturned; /* acked bytes freed since malloc_trim */
 	struct pub_client *clients;
 	struct pub_client *durable; /* whose acks count */
 	size_t queued;		    /* inflight, all clients */
@@ -315,6 +317,8 @@ ring_drop_oldest(struct kw_pub *pub)
 	struct ring_msg *m = ring_at(pub, 0);
 
 	pub->ring_bytes -= m->len;
+	if (m->seq <= pub->st.acked_seq)
+		pub->st.acked_bytes -= m->len;
 	msg_unref(m);
 	pub->ring_head = (pub->ring_head + 1) % pub->ring_cap;
 	pub->ring_count--;
@@ -346,6 +350,44 @@ ring_push(struct kw_pub *pub, struct ring_msg *m)
 		    pub->ring_count > pub->opts.ring_msgs)))
 		ring_drop_oldest(pub);
 	return 0;
+}
+
+/*
+ * What the durable consumer acked is in its database: a consumer that
+ * restarts asks for the seq after its last commit. Acked messages are
+ * kept only up to opts.acked_bytes (for a late sub from an older seq),
+ * and never while a connected client has yet to be handed them: a paused
+ * one keeps what it waits for, up to the whole ring as before. Trimmed a
+ * few KB at a time, the freed blocks would stay holes in the heap: once
+ * they add up to TRIM_RETURN they are given back (malloc_trim).
+ */
+#define TRIM_RETURN (1u << 20)
+
+static void
+ring_trim_acked(struct kw_pub *pub)
+{
+	const struct pub_client *c;
+	struct ring_msg *m;
+	uint64_t upto;
+
+	if (!pub->opts.bound_acked ||
+	    pub->st.acked_bytes <= pub->opts.acked_bytes)
+		return;
+	upto = pub->st.acked_seq;
+	for (c = pub->clients; c != NULL; c = c->next)
+		if (!c->closing && c->next_seq <= upto)
+			upto = c->next_seq - 1;
+	while (pub->ring_count > 0 &&
+	    pub->st.acked_bytes > pub->opts.acked_bytes &&
+	    (m = ring_at(pub, 0))->seq <= upto) {
+		pub->trimmed_unreturned += m->len;
+		pub->st.ring_trimmed++;
+		ring_drop_oldest(pub);
+	}
+	if (pub->trimmed_unreturned >= TRIM_RETURN) {
+		malloc_trim(0);
+		pub->trimmed_unreturned = 0;
+	}
 }
 
 /* Bytes published after message seq-1 that client c has not been handed. */
@@ -661,7 +703,8 @@ static void
 client_ack(struct pub_client *c, const msgpack_object *obj)
 {
 	struct kw_pub *pub = c->pub;
-	uint64_t seq;
+	struct ring_msg *m;
+	uint64_t seq, s;
 
 	if (kw_get_u64(obj, "seq", &seq) == -1)
 		return;
@@ -675,8 +718,16 @@ client_ack(struct pub_client *c, const msgpack_object *obj)
 					"past the last seq published");
 		return;
 	}
-	if (seq > pub->st.acked_seq)
-		pub->st.acked_seq = seq;
+	if (seq <= pub->st.acked_seq)
+		return;
+	/* The ring's messages this ack covers now count as acked. */
+	s = pub->st.acked_seq + 1;
+	if (s < ring_oldest(pub))
+		s = ring_oldest(pub);
+	for (; s <= seq && (m = ring_get(pub, s)) != NULL; s++)
+		pub->st.acked_bytes += m->len;
+	pub->st.acked_seq = seq;
+	ring_trim_acked(pub);
 }
 
 static void
@@ -908,6 +959,8 @@ kw_pub_commit(struct kw_pub *pub)
 		}
 		client_pump(c);
 	}
+	/* A client handed what it waited for may let acked ones go. */
+	ring_trim_acked(pub);
 	return pub->seq;
 }
 

@@ -846,6 +846,9 @@ main(int argc, char **argv)
 	memset(&opts, 0, sizeof(opts));
 	opts.ring_bytes =
 	    (size_t)kw_conf_size(dz->d.conf, "decider.ring_size");
+	opts.bound_acked = 1;
+	opts.acked_bytes =
+	    (size_t)kw_conf_size(dz->d.conf, "decider.ring_acked");
 	opts.mode = mode;
 	kw_conf_sock_path(dz->d.conf, "decider", ".sock", path, sizeof(path));
 	if ((dz->pub = kw_pub_new(&loop, path, "decider", &opts)) == NULL)

@@ -777,6 +777,212 @@ pub__ack_not_durable_or_past_seq__ignored_and_counted(void **state)
 	free(g);
 }
 
+static uint64_t want_acked;
+
+static int
+acked_want(void *arg)
+{
+	struct kw_pub_stats st;
+
+	kw_pub_stats(arg, &st);
+	return st.acked_seq == want_acked;
+}
+
+static struct kw_pub *
+new_pub_acked(uv_loop_t *loop, size_t ring_bytes, size_t acked_bytes)
+{
+	struct kw_pub_opts o = { 0 };
+	struct kw_pub *pub;
+
+	o.ring_bytes = ring_bytes;
+	o.bound_acked = 1;
+	o.acked_bytes = acked_bytes;
+	pub = kw_pub_new(loop, sockpath, "decider", &o);
+	assert_non_null(pub);
+	assert_int_equal(kw_pub_start(pub), 0);
+	return pub;
+}
+
+/*
+ * A durable consumer that has everything and acks part of it: the acked
+ * messages go past their budget (oldest first, counted), the unacked
+ * ones all stay, and the figures in the stats add up.
+ */
+static void
+pub__acked_over_their_budget__trimmed_unacked_kept(void **state)
+{
+	uv_loop_t loop;
+	struct got *g = calloc(1, sizeof(*g));
+	struct kw_sub_cb cb = { on_msg, on_event, g };
+	struct kw_pub *pub;
+	struct kw_sub *sub;
+	struct kw_pub_stats st;
+	struct want w = { g, 100 };
+	uint64_t len;
+
+	(void)state;
+	uv_loop_init(&loop);
+	pub = new_pub_acked(&loop, 1 << 20, 4400);
+	sub = kw_sub_new(&loop, sockpath, "decider", 1, &cb);
+	kw_sub_start(sub);
+	assert_true(run_until(&loop, is_connected, g, 2000));
+	publish_big(pub, 100, 1000);
+	assert_true(run_until(&loop, has_n, &w, 2000));
+	kw_pub_stats(pub, &st);
+	len = st.ring_bytes / 100; /* within a few bytes of each other */
+	assert_true(len > 1000 && len < 1100);
+	/* Nothing acked yet: everything is kept, as without the bound. */
+	assert_int_equal(st.oldest_seq, 1);
+	assert_int_equal(st.ring_msgs, 100);
+	assert_int_equal(st.acked_bytes, 0);
+	assert_int_equal(st.ring_trimmed, 0);
+	kw_sub_ack(sub, 60);
+	want_acked = 60;
+	assert_true(run_until(&loop, acked_want, pub, 2000));
+	kw_pub_stats(pub, &st);
+	/* Acked: as many of the newest as fit in 4400 bytes (4). */
+	assert_true(st.acked_bytes <= 4400);
+	assert_true(st.acked_bytes > 4400 - 1100);
+	assert_int_equal(st.oldest_seq, 57);
+	assert_int_equal(st.ring_trimmed, 56);
+	/* Unacked: all 40 of them. */
+	assert_int_equal(st.ring_msgs, 44);
+	assert_true(st.ring_bytes - st.acked_bytes > 40 * 1000);
+	assert_true(st.ring_bytes - st.acked_bytes < 40 * 1100);
+	/* New messages are unacked: kept, the acked ones as they were. */
+	publish_big(pub, 50, 1000);
+	w.n = 150;
+	assert_true(run_until(&loop, has_n, &w, 2000));
+	kw_pub_stats(pub, &st);
+	assert_int_equal(st.oldest_seq, 57);
+	assert_int_equal(st.ring_msgs, 94);
+	assert_int_equal(st.ring_trimmed, 56);
+	assert_int_equal(g->gaps, 0);
+	kw_sub_close(sub);
+	kw_pub_close(pub);
+	close_all(&loop);
+	free(g);
+}
+
+/* With none kept, a sub from an acked seq gets a gap, then the unacked. */
+static void
+pubsub__resume_below_the_trimmed_acked__gap_then_unacked(void **state)
+{
+	uv_loop_t loop;
+	struct got *g = calloc(1, sizeof(*g));
+	struct got *g2 = calloc(1, sizeof(*g2));
+	struct kw_sub_cb cb = { on_msg, on_event, g };
+	struct kw_sub_cb cb2 = { on_msg, on_event, g2 };
+	struct kw_pub *pub;
+	struct kw_sub *sub, *late;
+	struct kw_pub_stats st;
+	struct want w = { g, 100 };
+	size_t i;
+
+	(void)state;
+	uv_loop_init(&loop);
+	pub = new_pub_acked(&loop, 1 << 20, 0);
+	sub = kw_sub_new(&loop, sockpath, "decider", 1, &cb);
+	kw_sub_start(sub);
+	assert_true(run_until(&loop, is_connected, g, 2000));
+	publish(pub, 100);
+	assert_true(run_until(&loop, has_n, &w, 2000));
+	kw_sub_ack(sub, 50);
+	want_acked = 50;
+	assert_true(run_until(&loop, acked_want, pub, 2000));
+	kw_pub_stats(pub, &st);
+	assert_int_equal(st.oldest_seq, 51);
+	assert_int_equal(st.acked_bytes, 0);
+	assert_int_equal(st.ring_trimmed, 50);
+	late = kw_sub_new(&loop, sockpath, "decider", 0, &cb2);
+	kw_sub_resume_from(late, st.epoch, 9, 0);
+	kw_sub_start(late);
+	w.g = g2;
+	w.n = 50;
+	assert_true(run_until(&loop, has_n, &w, 2000));
+	assert_int_equal(g2->gaps, 1);
+	assert_int_equal(g2->gap_from, 10);
+	assert_int_equal(g2->gap_to, 50);
+	for (i = 0; i < g2->n; i++)
+		assert_int_equal(g2->seqs[i], 51 + i);
+	/* Everything acked: the ring is empty, the next seq still served. */
+	kw_sub_ack(sub, 100);
+	want_acked = 100;
+	assert_true(run_until(&loop, acked_want, pub, 2000));
+	kw_pub_stats(pub, &st);
+	assert_int_equal(st.ring_msgs, 0);
+	assert_int_equal(st.ring_bytes, 0);
+	assert_int_equal(st.oldest_seq, 0);
+	publish(pub, 1);
+	w.n = 51;
+	assert_true(run_until(&loop, has_n, &w, 2000));
+	assert_int_equal(g2->seqs[50], 101);
+	kw_sub_close(late);
+	kw_sub_close(sub);
+	kw_pub_close(pub);
+	close_all(&loop);
+	free(g2);
+	free(g);
+}
+
+/*
+ * A connected client that does not read keeps what it has yet to be
+ * handed, acked or not; once it is gone, the acked ones go.
+ */
+static void
+pub__acked_but_a_client_waits_for_them__kept_until_it_goes(void **state)
+{
+	uv_loop_t loop;
+	struct got *g = calloc(1, sizeof(*g));
+	struct kw_sub_cb cb = { on_msg, on_event, g };
+	struct kw_pub_opts o = { 0 };
+	struct kw_pub *pub;
+	struct kw_sub *sub;
+	struct kw_pub_stats st;
+	struct want w = { g, 100 };
+	int fd, sz = 4096, i;
+
+	(void)state;
+	uv_loop_init(&loop);
+	o.ring_bytes = 8 << 20;
+	o.high_water = 64 << 10;
+	o.bound_acked = 1;
+	pub = kw_pub_new(&loop, sockpath, "decider", &o);
+	assert_int_equal(kw_pub_start(pub), 0);
+	sub = kw_sub_new(&loop, sockpath, "decider", 1, &cb);
+	kw_sub_start(sub);
+	assert_true(run_until(&loop, is_connected, g, 2000));
+	fd = raw_client(NULL, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	uv_run(&loop, UV_RUN_NOWAIT);
+	publish_big(pub, 100, 16000);
+	assert_true(run_until(&loop, has_n, &w, 5000));
+	kw_sub_ack(sub, 100);
+	want_acked = 100;
+	assert_true(run_until(&loop, acked_want, pub, 2000));
+	kw_pub_stats(pub, &st);
+	assert_int_equal(st.clients, 2);
+	/* Handed a few (its high watermark): the rest wait in the ring. */
+	assert_true(st.oldest_seq > 1);
+	assert_true(st.oldest_seq < 20);
+	assert_true(st.acked_bytes > 64 << 10);
+	close(fd);
+	for (i = 0; i < 1000 && st.clients > 1; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		usleep(1000);
+		kw_pub_stats(pub, &st);
+	}
+	assert_int_equal(st.clients, 1);
+	publish_big(pub, 1, 16000);
+	kw_pub_stats(pub, &st);
+	assert_int_equal(st.acked_bytes, 0);
+	assert_int_equal(st.oldest_seq, 101);
+	kw_sub_close(sub);
+	kw_pub_close(pub);
+	close_all(&loop);
+	free(g);
+}
+
 static void
 pub__replays_over_the_limit__client_cut_and_counted(void **state)
 {
@@ -1034,6 +1240,12 @@ main(void)
 		    pub__queued_bytes_over_the_total__biggest_client_cut),
 		cmocka_unit_test(
 		    pub__ack_not_durable_or_past_seq__ignored_and_counted),
+		cmocka_unit_test(
+		    pub__acked_over_their_budget__trimmed_unacked_kept),
+		cmocka_unit_test(
+		    pubsub__resume_below_the_trimmed_acked__gap_then_unacked),
+		cmocka_unit_test(
+		    pub__acked_but_a_client_waits_for_them__kept_until_it_goes),
 		cmocka_unit_test(
 		    pub__replays_over_the_limit__client_cut_and_counted),
 		cmocka_unit_test(
