@@ -14,11 +14,17 @@
 #   database           grows by design: bytes per sample are printed, and
 #                      its second half must grow no faster than 1.5 x its
 #                      first (linear, not accelerating)
-# A daemon restarted during the soak fails it too.
+# A daemon restarted during the soak fails it too, and so does the
+# decider's RssAnon over SOAK_DECIDER_ANON_MB (8 MiB, the goal at 10,000
+# processes) at any sample after the warm-up: it runs with its default
+# replay ring (decider.ring_size 32M), of which what the recorder has
+# acked is kept only up to decider.ring_acked (1M).
 #
 # Environment: SOAK_MINUTES (30), SOAK_WARMUP_S (1/5 of the run, at most
 # 300), SOAK_PROCS (2000), SOAK_CHURN (50 children a second), SOAK_EVERY
-# (5 s), SOAK_INTERVAL (100ms), KW_KEEP=1 keeps the temp dir and the CSV.
+# (5 s), SOAK_INTERVAL (100ms), SOAK_DECIDER_RING and SOAK_DECIDER_ACKED
+# (the decider's ring_size and ring_acked, default: the defaults),
+# SOAK_DECIDER_ANON_MB (8), KW_KEEP=1 keeps the temp dir and the CSV.
 set -u
 export LC_ALL=C
 
@@ -106,14 +112,18 @@ else
 	echo "soak: no Docker engine (or images): no container starts/stops"
 fi
 
-# The decider's replay ring is a bounded buffer, not a leak: it keeps the
-# last decider.ring_size (32M by default) of messages, acked or not, and
-# at 100 ms it takes ~10 minutes to fill, which a slope over the run would
-# read as growth. The soak gives it SOAK_DECIDER_RING (2M), full within
-# the warm-up, and checks at the end that it stayed within it.
-DECIDER_RING=${SOAK_DECIDER_RING:-2M}
+# The decider's replay ring: what the recorder has acked is kept up to
+# decider.ring_acked, the rest up to decider.ring_size. With the recorder
+# keeping up, the ring holds about ring_acked plus a batch: flat within
+# the warm-up, whatever ring_size is.
+DECIDER_RING=${SOAK_DECIDER_RING:-32M}
+DECIDER_ACKED=${SOAK_DECIDER_ACKED:-1M}
+ANON_BOUND=${SOAK_DECIDER_ANON_MB:-8}
+ring_opts=()
+[ -n "${SOAK_DECIDER_RING:-}" ] && ring_opts+=(-o "decider.ring_size=$DECIDER_RING")
+[ -n "${SOAK_DECIDER_ACKED:-}" ] && ring_opts+=(-o "decider.ring_acked=$DECIDER_ACKED")
 "$ROOT/run/kwarden-run" --state-dir "$T" -o "reader.interval=$INTERVAL" \
-    -o "decider.ring_size=$DECIDER_RING" \
+    "${ring_opts[@]}" \
     -o "class.high.match=${PREFIX}high" -o "class.low.match=${PREFIX}low" \
     >"$T/log" 2>&1 &
 RUN_PID=$!
@@ -250,12 +260,26 @@ else
 	echo "  database: FAIL: no samples stored after the warm-up"
 	status=1
 fi
-# The bounded buffers stayed within their bounds.
-ring=$(echo status | socat -t 2 - "UNIX-CONNECT:$T/run/decider.ctl" 2>/dev/null | jq -r '.pub.ring_bytes // empty')
+# The decider's private memory: under the goal at every sample after the
+# warm-up.
+c=$(col decider_anon)
+read -r amax at <<<"$(awk -F, -v c="$c" -v w="$WARMUP_S" 'NR > 1 && $1 >= w && $c != "" && $c + 0 > m { m = $c + 0; t = $1 }
+    END { printf "%.1f %d\n", m / 1024, t }' "$CSV")"
+echo "  decider's RssAnon after the warm-up: at most $amax MiB (at $at s; bound $ANON_BOUND MiB)"
+if awk -v a="$amax" -v b="$ANON_BOUND" 'BEGIN { exit !(a <= 0 || a > b) }'; then
+	echo "  decider's RssAnon: FAIL: over $ANON_BOUND MiB or unread"
+	status=1
+fi
+# The bounded buffers stayed within their bounds: the ring within its size,
+# its acked part within ring_acked.
+read -r ring acked trimmed <<<"$(echo status | socat -t 2 - "UNIX-CONNECT:$T/run/decider.ctl" 2>/dev/null |
+    jq -r '.pub | "\(.ring_bytes // "") \(.acked_bytes // "") \(.ring_trimmed // "")"')"
 ring_max=$(numfmt --from=iec "$DECIDER_RING" 2>/dev/null || echo 0)
-echo "  decider's ring: ${ring:-?} bytes held (decider.ring_size $DECIDER_RING)"
-if [ -z "$ring" ] || [ "$ring_max" -le 0 ] || [ "$ring" -gt "$ring_max" ]; then
-	echo "  decider's ring: FAIL: over its bound or unreadable"
+acked_max=$(numfmt --from=iec "$DECIDER_ACKED" 2>/dev/null || echo -1)
+echo "  decider's ring: ${ring:-?} bytes held, ${acked:-?} of them acked, ${trimmed:-?} acked messages trimmed (decider.ring_size $DECIDER_RING, ring_acked $DECIDER_ACKED)"
+if [ -z "$ring" ] || [ -z "$acked" ] || [ "$ring_max" -le 0 ] ||
+    [ "$ring" -gt "$ring_max" ] || [ "$acked" -gt "$acked_max" ]; then
+	echo "  decider's ring: FAIL: over its bounds or unreadable"
 	status=1
 fi
 [ -n "${KW_SOAK_CSV:-}" ] && cp "$CSV" "$KW_SOAK_CSV"
