@@ -135,6 +135,121 @@ snapshot__round_trip__every_field_kept(void **state)
 	packed_free(&p);
 }
 
+/* A snapshot using every field, optional ones both set and left out. */
+static void
+golden_snapshot(struct kw_snapshot *s)
+{
+	struct kw_proc *p;
+	struct kw_cgroup_stat *c;
+
+	kw_snapshot_init(s);
+	snprintf(s->source, sizeof(s->source), "kmod");
+	s->mono_ns = 123456789012ull;
+	s->host.mem_total_kb = 4000000;
+	s->host.mem_free_kb = 1000000;
+	s->host.mem_used_kb = 3000000;
+	s->host.mem_available_kb = 2000000;
+	s->host.ncpu = 2;
+	p = kw_snapshot_add(s);
+	p->pid = 1;
+	p->ppid = 0;
+	p->uid = 0;
+	p->threads = 1;
+	p->state = 'S';
+	snprintf(p->name, sizeof(p->name), "init");
+	kw_proc_set_cmdline(p, "/sbin/init", 10);
+	p->vsz_kb = 100;
+	p->rss_kb = 10;
+	p->cpu_ns = 5000000000ull;
+	p->start_ns = 1;
+	p = kw_snapshot_add(s);
+	p->pid = 4242;
+	p->ppid = 1;
+	p->uid = 1000;
+	p->threads = 3;
+	p->state = 'R';
+	snprintf(p->name, sizeof(p->name), "burn");
+	kw_proc_set_cmdline(p, "burn -n", 7);
+	p->vsz_kb = 70000;
+	p->rss_kb = 300;
+	p->cpu_ns = 1;
+	p->start_ns = 99;
+	snprintf(p->container_id, sizeof(p->container_id), "%064d", 7);
+	kw_proc_set_cgroup(p, "/docker/c", 9);
+	c = kw_snapshot_add_cgroup(s);
+	snprintf(c->container_id, sizeof(c->container_id), "%064d", 7);
+	snprintf(c->cgroup, sizeof(c->cgroup), "/docker/c");
+	c->flags = 0x3f;
+	c->cpu_usage_ns = 1;
+	c->nr_throttled = 2;
+	c->throttled_ns = 3;
+	c->mem_usage_bytes = 4;
+	c->mem_working_set_bytes = 5;
+	c->mem_anon_bytes = 6;
+	c->mem_file_bytes = 7;
+	c->mem_limit_bytes = 8;
+	c->oom_kills = 9;
+	c->psi_cpu_some_avg10 = 0.5;
+	c->psi_mem_some_avg10 = 1.5;
+	c->psi_mem_full_avg10 = 2.5;
+}
+
+/*
+ * The bytes kw_snapshot_pack wrote for golden_snapshot when the wire format
+ * was last changed on purpose (a map of KW_SNAPSHOT_FIELDS, no envelope):
+ * an encoder change that moves one byte fails here.
+ */
+static const char golden_snapshot_hex[] =
+    "85a6736f75726365a46b6d6f64a46d6f6e6fcf0000001cbe991a14a4686f7374"
+    "85ac6d656d5f746f74616c5f6b62ce003d0900ab6d656d5f667265655f6b62ce"
+    "000f4240ab6d656d5f757365645f6b62ce002dc6c0b06d656d5f617661696c61"
+    "626c655f6b62ce001e8480a46e63707502a570726f6373928ca370696401a470"
+    "70696400a46e616d65a4696e6974a7636d646c696e65aa2f7362696e2f696e69"
+    "74a57374617465a153a676737a5f6b6264a67273735f6b620aa66370755f6e73"
+    "cf000000012a05f200a873746172745f6e7301a375696400a774687265616473"
+    "01ac636f6e7461696e65725f6964a08da3706964cd1092a47070696401a46e61"
+    "6d65a46275726ea7636d646c696e65a76275726e202d6ea57374617465a152a6"
+    "76737a5f6b62ce00011170a67273735f6b62cd012ca66370755f6e7301a87374"
+    "6172745f6e7363a3756964cd03e8a77468726561647303ac636f6e7461696e65"
+    "725f6964d9403030303030303030303030303030303030303030303030303030"
+    "3030303030303030303030303030303030303030303030303030303030303030"
+    "303030303037a66367726f7570a92f646f636b65722f63a76367726f75707391"
+    "8fac636f6e7461696e65725f6964d94030303030303030303030303030303030"
+    "3030303030303030303030303030303030303030303030303030303030303030"
+    "30303030303030303030303030303037a5666c6167733fac6370755f75736167"
+    "655f6e7301ac6e725f7468726f74746c656402ac7468726f74746c65645f6e73"
+    "03af6d656d5f75736167655f627974657304b56d656d5f776f726b696e675f73"
+    "65745f627974657305ae6d656d5f616e6f6e5f627974657306ae6d656d5f6669"
+    "6c655f627974657307af6d656d5f6c696d69745f627974657308a96f6f6d5f6b"
+    "696c6c7309b27073695f6370755f736f6d655f6176673130cb3fe00000000000"
+    "00b27073695f6d656d5f736f6d655f6176673130cb3ff8000000000000b27073"
+    "695f6d656d5f66756c6c5f6176673130cb4004000000000000a66367726f7570"
+    "a92f646f636b65722f63";
+
+static void
+snapshot__golden_bytes__unchanged(void **state)
+{
+	struct kw_snapshot s;
+	struct packed p;
+	char *hex;
+	size_t i;
+
+	(void)state;
+	golden_snapshot(&s);
+	packed_init(&p);
+	msgpack_pack_map(&p.pk, KW_SNAPSHOT_FIELDS);
+	kw_snapshot_pack(&p.pk, &s);
+	hex = malloc(p.sb.size * 2 + 1);
+	assert_non_null(hex);
+	for (i = 0; i < p.sb.size; i++)
+		snprintf(hex + 2 * i, 3, "%02x", (unsigned char)p.sb.data[i]);
+	hex[2 * p.sb.size] = '\0';
+	assert_string_equal(hex, golden_snapshot_hex);
+	free(hex);
+	kw_snapshot_free(&s);
+	packed_free(&p);
+}
+
 static void
 snapshot__pid_of_wrong_type__error_names_field(void **state)
 {
@@ -717,6 +832,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(snapshot__round_trip__every_field_kept),
+		cmocka_unit_test(snapshot__golden_bytes__unchanged),
 		cmocka_unit_test(snapshot__reserve__exact_capacity),
 		cmocka_unit_test(
 		    snapshot__pid_of_wrong_type__error_names_field),
