@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "kwarden.h"
 
@@ -248,6 +249,264 @@ snapshot__golden_bytes__unchanged(void **state)
 	free(hex);
 	kw_snapshot_free(&s);
 	packed_free(&p);
+}
+
+/*
+ * The snapshot's table against its codec: every field of every record,
+ * nested ones too, filled with a value no other field and no zeroed
+ * record has, survives kw_snapshot_pack and kw_snapshot_unpack.
+ */
+static void fill_record(const struct kw_schema *s, void *rec, unsigned *k);
+
+static void
+fill_field(const struct kw_field *f, void *rec, unsigned *k)
+{
+	void *v = (char *)rec + f->off;
+	char str[64];
+	int i;
+
+	(*k)++;
+	snprintf(str, sizeof(str), "%s-%u", f->key, *k);
+	switch (f->type) {
+	case KW_F_STR:
+		snprintf(v, f->size, "%s", str);
+		break;
+	case KW_F_HSTR:
+		assert_int_equal(f->set(rec, str, strlen(str)), 0);
+		break;
+	case KW_F_CHAR:
+		*(char *)v = (char)('A' + *k % 26);
+		break;
+	case KW_F_U64:
+		*(uint64_t *)v = (uint64_t)*k << 40 | 7;
+		break;
+	case KW_F_U32:
+		*(uint32_t *)v = 4000000000u - *k;
+		break;
+	case KW_F_I32:
+		*(int32_t *)v = -1000 - (int32_t)*k;
+		break;
+	case KW_F_F64:
+		*(double *)v = *k + 0.25;
+		break;
+	case KW_F_MAP:
+		assert_int_equal(f->size, f->sub->size);
+		fill_record(f->sub, v, k);
+		break;
+	case KW_F_ARRAY:
+		assert_int_equal(f->size, f->sub->size);
+		for (i = 0; i < 2; i++) {
+			void *e = f->add(rec);
+
+			assert_non_null(e);
+			fill_record(f->sub, e, k);
+		}
+		break;
+	}
+}
+
+static void
+fill_record(const struct kw_schema *s, void *rec, unsigned *k)
+{
+	size_t i;
+
+	for (i = 0; i < s->nfields; i++)
+		fill_field(&s->fields[i], rec, k);
+}
+
+static void
+assert_record_equal(const struct kw_schema *s, const void *a, const void *b)
+{
+	const struct kw_field *f = s->fields;
+	size_t i, j, n;
+
+	for (i = 0; i < s->nfields; i++, f++) {
+		const char *x = (const char *)a + f->off;
+		const char *y = (const char *)b + f->off;
+
+		switch (f->type) {
+		case KW_F_STR:
+			assert_string_equal(x, y);
+			break;
+		case KW_F_HSTR:
+			assert_string_equal(*(char *const *)x,
+			    *(char *const *)y);
+			break;
+		case KW_F_CHAR:
+		case KW_F_U64:
+		case KW_F_U32:
+		case KW_F_I32:
+		case KW_F_F64:
+			assert_memory_equal(x, y, f->size);
+			break;
+		case KW_F_MAP:
+			assert_record_equal(f->sub, x, y);
+			break;
+		case KW_F_ARRAY:
+			n = *(const size_t *)((const char *)a + f->count);
+			assert_int_equal(n,
+			    *(const size_t *)((const char *)b + f->count));
+			for (j = 0; j < n; j++)
+				assert_record_equal(f->sub,
+				    *(char *const *)x + j * f->size,
+				    *(char *const *)y + j * f->size);
+			break;
+		}
+	}
+}
+
+static void
+snapshot__every_field_of_the_table__round_trips(void **state)
+{
+	struct kw_snapshot in, out;
+	struct packed p;
+	const msgpack_object *m;
+	unsigned k = 0;
+	char err[128];
+	size_t i;
+
+	(void)state;
+	kw_snapshot_init(&in);
+	fill_record(&kw_snapshot_schema, &in, &k);
+	assert_int_equal(in.nprocs, 2);
+	assert_int_equal(in.ncgroups, 2);
+	packed_init(&p);
+	msgpack_pack_map(&p.pk, KW_SNAPSHOT_FIELDS);
+	kw_snapshot_pack(&p.pk, &in);
+	m = packed_unpack(&p);
+	/* One key per row, in table order. */
+	assert_int_equal(m->via.map.size, kw_snapshot_schema.nfields);
+	for (i = 0; i < kw_snapshot_schema.nfields; i++) {
+		const msgpack_object *key = &m->via.map.ptr[i].key;
+		const char *want = kw_snapshot_schema.fields[i].key;
+
+		assert_int_equal(key->type, MSGPACK_OBJECT_STR);
+		assert_int_equal(key->via.str.size, strlen(want));
+		assert_memory_equal(key->via.str.ptr, want, strlen(want));
+	}
+	kw_snapshot_init(&out);
+	if (kw_snapshot_unpack(m, &out, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	assert_record_equal(&kw_snapshot_schema, &in, &out);
+	kw_snapshot_free(&in);
+	kw_snapshot_free(&out);
+	packed_free(&p);
+}
+
+/* Each required field of the snapshot left out: refused, naming it. */
+static void
+snapshot__required_field_missing__error_names_it(void **state)
+{
+	struct kw_snapshot in, out;
+	const msgpack_object *m;
+	struct packed all, p;
+	char err[128];
+	size_t i, j, n = 0;
+
+	(void)state;
+	fill_snapshot(&in);
+	packed_init(&all);
+	msgpack_pack_map(&all.pk, KW_SNAPSHOT_FIELDS);
+	kw_snapshot_pack(&all.pk, &in);
+	m = packed_unpack(&all);
+	for (i = 0; i < kw_snapshot_schema.nfields; i++) {
+		const struct kw_field *f = &kw_snapshot_schema.fields[i];
+
+		packed_init(&p);
+		msgpack_pack_map(&p.pk, m->via.map.size - 1);
+		for (j = 0; j < m->via.map.size; j++) {
+			if (j == i)
+				continue;
+			msgpack_pack_object(&p.pk, m->via.map.ptr[j].key);
+			msgpack_pack_object(&p.pk, m->via.map.ptr[j].val);
+		}
+		kw_snapshot_init(&out);
+		err[0] = '\0';
+		if (f->optional) {
+			assert_int_equal(kw_snapshot_unpack(packed_unpack(&p),
+					     &out, err, sizeof(err)),
+			    0);
+		} else {
+			assert_int_equal(kw_snapshot_unpack(packed_unpack(&p),
+					     &out, err, sizeof(err)),
+			    -1);
+			assert_true(strncmp(err, f->key, strlen(f->key)) == 0);
+			assert_int_equal(err[strlen(f->key)], ':');
+			n++;
+		}
+		kw_snapshot_free(&out);
+		packed_free(&p);
+	}
+	assert_int_equal(n, 3); /* source, host, procs */
+	kw_snapshot_free(&in);
+	packed_free(&all);
+}
+
+/* A nested record of the wrong shape: the error says where. */
+static void
+snapshot__nested_wrong_shape__error_says_where(void **state)
+{
+	struct kw_snapshot out;
+	struct packed p;
+	char err[128];
+
+	(void)state;
+	packed_init(&p);
+	msgpack_pack_map(&p.pk, 4);
+	kw_pack_kstr(&p.pk, "source", "kmod");
+	kw_pack_str(&p.pk, "host");
+	msgpack_pack_map(&p.pk, 4);
+	kw_pack_ku64(&p.pk, "mem_total_kb", 1);
+	kw_pack_ku64(&p.pk, "mem_free_kb", 1);
+	kw_pack_ku64(&p.pk, "mem_used_kb", 0);
+	kw_pack_ku64(&p.pk, "ncpu", 1);
+	kw_pack_str(&p.pk, "procs");
+	msgpack_pack_array(&p.pk, 0);
+	kw_pack_str(&p.pk, "cgroups");
+	msgpack_pack_array(&p.pk, 2);
+	msgpack_pack_map(&p.pk, 0);
+	msgpack_pack_uint64(&p.pk, 5);
+	kw_snapshot_init(&out);
+	assert_int_equal(kw_snapshot_unpack(packed_unpack(&p), &out, err,
+			     sizeof(err)),
+	    -1);
+	assert_string_equal(err,
+	    "cgroups[0].container_id: missing or not a string");
+	kw_snapshot_free(&out);
+	packed_free(&p);
+}
+
+/* The snapshot as JSON: nested records objects, arrays of them arrays. */
+static void
+snapshot__to_json__nested_records_kept(void **state)
+{
+	struct kw_snapshot s;
+	json_t *o, *procs;
+
+	(void)state;
+	golden_snapshot(&s);
+	o = kw_record_to_json(&kw_snapshot_schema, &s);
+	assert_non_null(o);
+	assert_int_equal(json_object_size(o), kw_snapshot_schema.nfields);
+	assert_string_equal(json_string_value(json_object_get(o, "source")),
+	    "kmod");
+	assert_int_equal(json_integer_value(
+			     json_object_get(json_object_get(o, "host"),
+				 "ncpu")),
+	    2);
+	procs = json_object_get(o, "procs");
+	assert_int_equal(json_array_size(procs), 2);
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(procs, 1),
+				    "cgroup")),
+	    "/docker/c");
+	assert_true(
+	    json_real_value(
+		json_object_get(json_array_get(json_object_get(o, "cgroups"),
+				    0),
+		    "psi_mem_full_avg10")) == 2.5);
+	json_decref(o);
+	kw_snapshot_free(&s);
 }
 
 static void
@@ -833,6 +1092,13 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(snapshot__round_trip__every_field_kept),
 		cmocka_unit_test(snapshot__golden_bytes__unchanged),
+		cmocka_unit_test(
+		    snapshot__every_field_of_the_table__round_trips),
+		cmocka_unit_test(
+		    snapshot__required_field_missing__error_names_it),
+		cmocka_unit_test(
+		    snapshot__nested_wrong_shape__error_says_where),
+		cmocka_unit_test(snapshot__to_json__nested_records_kept),
 		cmocka_unit_test(snapshot__reserve__exact_capacity),
 		cmocka_unit_test(
 		    snapshot__pid_of_wrong_type__error_names_field),
