@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kwarden.h"
 #include "proto.h"
 
 static const char *const msg_names[KW_MSG__COUNT] = {
@@ -257,15 +258,14 @@ kw_unpacker_next(msgpack_unpacker *u, struct kw_mpscan *s,
 	return rc;
 }
 
+/* "key: msg" (msg alone without a key) into err, through kw_seterr. */
 static void
 seterr(char *err, size_t errlen, const char *msg, const char *key)
 {
-	if (err == NULL || errlen == 0)
-		return;
 	if (key != NULL)
-		snprintf(err, errlen, "%s: %s", key, msg);
+		kw_seterr(err, errlen, "%s: %s", key, msg);
 	else
-		snprintf(err, errlen, "%s", msg);
+		kw_seterr(err, errlen, "%s", msg);
 }
 
 const msgpack_object *
@@ -794,15 +794,13 @@ unpack_record(const msgpack_object *m, const struct kw_field *f, int64_t i,
 	if (m->type == MSGPACK_OBJECT_MAP &&
 	    kw_fields_unpack(m, f->sub, v, e, sizeof(e)) == 0)
 		return 0;
-	if (err == NULL || errlen == 0)
-		return -1;
 	if (i >= 0)
 		snprintf(at, sizeof(at), "[%" PRId64 "]", i);
 	if (m->type != MSGPACK_OBJECT_MAP)
-		snprintf(err, errlen, "%s%s: %s", f->key, at,
+		kw_seterr(err, errlen, "%s%s: %s", f->key, at,
 		    i >= 0 ? "not a map" : "missing or not a map");
 	else
-		snprintf(err, errlen, "%s%s.%s", f->key, at, e);
+		kw_seterr(err, errlen, "%s%s.%s", f->key, at, e);
 	return -1;
 }
 

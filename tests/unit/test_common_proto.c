@@ -509,6 +509,40 @@ snapshot__to_json__nested_records_kept(void **state)
 	kw_snapshot_free(&s);
 }
 
+/*
+ * The control messages' bytes: hello, a durable sub and a plain one, gap
+ * and ack, as kw_pack_* write them (pub.c and sub.c read them by key).
+ */
+static const char golden_control_hex[] =
+    "86a174a568656c6c6fa37365712aa2747363a673747265616da7646563696465"
+    "72a565706f636807a1760184a174a3737562a565706f636807a466726f6d2ba7"
+    "64757261626c65c383a174a3737562a565706f636807a466726f6d2b84a174a3"
+    "676170a274734da466726f6d03a2746f0982a174a361636ba373657105";
+
+static void
+control__golden_bytes__unchanged(void **state)
+{
+	struct packed p;
+	char *hex;
+	size_t i;
+
+	(void)state;
+	packed_init(&p);
+	kw_pack_hello(&p.pk, "decider", 7, 42, 99);
+	kw_pack_sub(&p.pk, 7, 43, 1);
+	kw_pack_sub(&p.pk, 7, 43, 0);
+	kw_pack_gap(&p.pk, 3, 9, 77);
+	kw_pack_ack(&p.pk, 5);
+	hex = malloc(p.sb.size * 2 + 1);
+	assert_non_null(hex);
+	for (i = 0; i < p.sb.size; i++)
+		snprintf(hex + 2 * i, 3, "%02x", (unsigned char)p.sb.data[i]);
+	hex[2 * p.sb.size] = '\0';
+	assert_string_equal(hex, golden_control_hex);
+	free(hex);
+	packed_free(&p);
+}
+
 static void
 snapshot__pid_of_wrong_type__error_names_field(void **state)
 {
@@ -1099,6 +1133,7 @@ main(void)
 		cmocka_unit_test(
 		    snapshot__nested_wrong_shape__error_says_where),
 		cmocka_unit_test(snapshot__to_json__nested_records_kept),
+		cmocka_unit_test(control__golden_bytes__unchanged),
 		cmocka_unit_test(snapshot__reserve__exact_capacity),
 		cmocka_unit_test(
 		    snapshot__pid_of_wrong_type__error_names_field),
