@@ -24,6 +24,8 @@ static const struct kw_schema *const all_schemas[] = {
 	&kw_container_schema,
 	&kw_proc_rec_schema,
 	&kw_deletion_schema,
+	&kw_decision_schema,
+	&kw_policy_schema,
 	&kw_host_schema,
 	&kw_proc_schema,
 	&kw_cgroup_stat_schema,
