@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kwarden.h"
 #include "proto.h"
 
 static const char *const msg_names[KW_MSG__COUNT] = {
@@ -257,15 +258,14 @@ kw_unpacker_next(msgpack_unpacker *u, struct kw_mpscan *s,
 	return rc;
 }
 
+/* "key: msg" (msg alone without a key) into err, through kw_seterr. */
 static void
 seterr(char *err, size_t errlen, const char *msg, const char *key)
 {
-	if (err == NULL || errlen == 0)
-		return;
 	if (key != NULL)
-		snprintf(err, errlen, "%s: %s", key, msg);
+		kw_seterr(err, errlen, "%s: %s", key, msg);
 	else
-		snprintf(err, errlen, "%s", msg);
+		kw_seterr(err, errlen, "%s", msg);
 }
 
 const msgpack_object *
@@ -666,6 +666,26 @@ kw_fields_count(const struct kw_schema *s, const void *rec)
 	return n;
 }
 
+static void
+pack_record(msgpack_packer *pk, const struct kw_schema *s, const void *rec)
+{
+	msgpack_pack_map(pk, kw_fields_count(s, rec));
+	kw_fields_pack(pk, s, rec);
+}
+
+/* The elements of array field f of rec, each a map. */
+static void
+pack_array(msgpack_packer *pk, const struct kw_field *f, const void *rec)
+{
+	const char *base = rec;
+	const char *elem = *(const char *const *)(base + f->off);
+	size_t i, n = *(const size_t *)(base + f->count);
+
+	msgpack_pack_array(pk, n);
+	for (i = 0; i < n; i++)
+		pack_record(pk, f->sub, elem + i * f->size);
+}
+
 void
 kw_fields_pack(msgpack_packer *pk, const struct kw_schema *s, const void *rec)
 {
@@ -703,6 +723,14 @@ kw_fields_pack(msgpack_packer *pk, const struct kw_schema *s, const void *rec)
 			break;
 		case KW_F_F64:
 			kw_pack_kf64(pk, f->key, *(const double *)v);
+			break;
+		case KW_F_MAP:
+			kw_pack_str(pk, f->key);
+			pack_record(pk, f->sub, v);
+			break;
+		case KW_F_ARRAY:
+			kw_pack_str(pk, f->key);
+			pack_array(pk, f, rec);
 			break;
 		}
 	}
@@ -756,6 +784,55 @@ need_str(const msgpack_object *map, const char *key, char *buf, size_t len,
 	return 0;
 }
 
+/* Nested record m of field f (at index i of an array, or -1) into v. */
+static int
+unpack_record(const msgpack_object *m, const struct kw_field *f, int64_t i,
+    void *v, char *err, size_t errlen)
+{
+	char e[128], at[24] = "";
+
+	if (m->type == MSGPACK_OBJECT_MAP &&
+	    kw_fields_unpack(m, f->sub, v, e, sizeof(e)) == 0)
+		return 0;
+	if (i >= 0)
+		snprintf(at, sizeof(at), "[%" PRId64 "]", i);
+	if (m->type != MSGPACK_OBJECT_MAP)
+		kw_seterr(err, errlen, "%s%s: %s", f->key, at,
+		    i >= 0 ? "not a map" : "missing or not a map");
+	else
+		kw_seterr(err, errlen, "%s%s.%s", f->key, at, e);
+	return -1;
+}
+
+/* Array field f from o: each element added to rec, then decoded. */
+static int
+unpack_array(const msgpack_object *o, const struct kw_field *f, void *rec,
+    char *err, size_t errlen)
+{
+	uint32_t i, n;
+	void *elem;
+
+	if (o == NULL || o->type != MSGPACK_OBJECT_ARRAY) {
+		seterr(err, errlen, "missing or not an array", f->key);
+		return -1;
+	}
+	n = o->via.array.size;
+	if (f->reserve != NULL && f->reserve(rec, n) == -1) {
+		seterr(err, errlen, "out of memory", f->key);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if ((elem = f->add(rec)) == NULL) {
+			seterr(err, errlen, "out of memory", f->key);
+			return -1;
+		}
+		if (unpack_record(&o->via.array.ptr[i], f, i, elem, err,
+			errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 unpack_field(const msgpack_object *map, const struct kw_field *f, void *v,
     void *rec, char *err, size_t errlen)
@@ -796,6 +873,16 @@ unpack_field(const msgpack_object *map, const struct kw_field *f, void *v,
 		return need_i32(map, f->key, v, err, errlen);
 	case KW_F_F64:
 		return need_f64(map, f->key, v, err, errlen);
+	case KW_F_MAP:
+		o = kw_map_get(map, f->key);
+		if (o == NULL) {
+			seterr(err, errlen, "missing or not a map", f->key);
+			return -1;
+		}
+		return unpack_record(o, f, -1, v, err, errlen);
+	case KW_F_ARRAY:
+		return unpack_array(kw_map_get(map, f->key), f, rec, err,
+		    errlen);
 	}
 	seterr(err, errlen, "unknown field type", f->key);
 	return -1;
@@ -822,63 +909,7 @@ kw_fields_unpack(const msgpack_object *map, const struct kw_schema *s,
 void
 kw_snapshot_pack(msgpack_packer *pk, const struct kw_snapshot *snap)
 {
-	size_t i;
-
-	kw_pack_kstr(pk, "source", snap->source);
-	kw_pack_ku64(pk, "mono", snap->mono_ns);
-	kw_pack_str(pk, "host");
-	msgpack_pack_map(pk, kw_host_schema.nfields);
-	kw_fields_pack(pk, &kw_host_schema, &snap->host);
-	kw_pack_str(pk, "procs");
-	msgpack_pack_array(pk, snap->nprocs);
-	for (i = 0; i < snap->nprocs; i++) {
-		msgpack_pack_map(pk,
-		    kw_fields_count(&kw_proc_schema, &snap->procs[i]));
-		kw_fields_pack(pk, &kw_proc_schema, &snap->procs[i]);
-	}
-	kw_pack_str(pk, "cgroups");
-	msgpack_pack_array(pk, snap->ncgroups);
-	for (i = 0; i < snap->ncgroups; i++) {
-		msgpack_pack_map(pk, KW_CGROUP_STAT_FIELDS);
-		kw_cgroup_stat_pack(pk, &snap->cgroups[i]);
-	}
-}
-
-/* Optional: a reader without cgroup figures sends none. */
-static int
-cgroups_unpack(const msgpack_object *map, struct kw_snapshot *snap, char *err,
-    size_t errlen)
-{
-	const msgpack_object *a, *m;
-	struct kw_cgroup_stat *c;
-	char e[128];
-	uint32_t i;
-
-	if ((a = kw_map_get(map, "cgroups")) == NULL)
-		return 0;
-	if (a->type != MSGPACK_OBJECT_ARRAY) {
-		seterr(err, errlen, "not an array", "cgroups");
-		return -1;
-	}
-	for (i = 0; i < a->via.array.size; i++) {
-		m = &a->via.array.ptr[i];
-		if ((c = kw_snapshot_add_cgroup(snap)) == NULL) {
-			seterr(err, errlen, "out of memory", "cgroups");
-			return -1;
-		}
-		if (m->type != MSGPACK_OBJECT_MAP ||
-		    kw_cgroup_stat_unpack(m, c, e, sizeof(e)) == -1) {
-			if (err != NULL && errlen > 0)
-				snprintf(err, errlen,
-				    "cgroups[%" PRIu32 "]%s%s", i,
-				    m->type == MSGPACK_OBJECT_MAP ? "." : ": ",
-				    m->type == MSGPACK_OBJECT_MAP ?
-					e :
-					"not a map");
-			return -1;
-		}
-	}
-	return 0;
+	kw_fields_pack(pk, &kw_snapshot_schema, snap);
 }
 
 uint64_t
@@ -891,60 +922,13 @@ int
 kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
     char *err, size_t errlen)
 {
-	const msgpack_object *host, *procs, *m;
 	uint64_t ts;
-	uint32_t i;
-	char e[128];
 
 	kw_snapshot_clear(snap);
-	if (need_str(map, "source", snap->source, sizeof(snap->source), err,
-		errlen) == -1)
-		return -1;
+	/* The envelope's: optional on the wire, checked by kw_msg_decode. */
 	if (kw_get_u64(map, "ts", &ts) == 0)
 		snap->ts_ns = ts;
-	if (kw_get_u64(map, "mono", &ts) == 0)
-		snap->mono_ns = ts;
-	host = kw_map_get(map, "host");
-	if (host == NULL || host->type != MSGPACK_OBJECT_MAP) {
-		seterr(err, errlen, "missing or not a map", "host");
-		return -1;
-	}
-	if (kw_fields_unpack(host, &kw_host_schema, &snap->host, e,
-		sizeof(e)) == -1) {
-		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "host.%s", e);
-		return -1;
-	}
-	procs = kw_map_get(map, "procs");
-	if (procs == NULL || procs->type != MSGPACK_OBJECT_ARRAY) {
-		seterr(err, errlen, "missing or not an array", "procs");
-		return -1;
-	}
-	if (cgroups_unpack(map, snap, err, errlen) == -1)
-		return -1;
-	if (kw_snapshot_reserve(snap, procs->via.array.size) == -1) {
-		seterr(err, errlen, "out of memory", "procs");
-		return -1;
-	}
-	for (i = 0; i < procs->via.array.size; i++) {
-		struct kw_proc *p = kw_snapshot_add(snap);
-
-		if (p == NULL) {
-			seterr(err, errlen, "out of memory", "procs");
-			return -1;
-		}
-		m = &procs->via.array.ptr[i];
-		if (m->type != MSGPACK_OBJECT_MAP)
-			snprintf(e, sizeof(e), "not a map");
-		else if (kw_fields_unpack(m, &kw_proc_schema, p, e,
-			     sizeof(e)) == 0)
-			continue;
-		if (err != NULL && errlen > 0)
-			snprintf(err, errlen, "procs[%" PRIu32 "]%s%s", i,
-			    m->type == MSGPACK_OBJECT_MAP ? "." : ": ", e);
-		return -1;
-	}
-	return 0;
+	return kw_fields_unpack(map, &kw_snapshot_schema, snap, err, errlen);
 }
 
 #define RECORD_CODEC(name, type, schema)                                 \

@@ -210,11 +210,13 @@ int kw_proc_set_cgroup(struct kw_proc *p, const char *s, size_t len);
 struct kw_cgroup_stat *kw_snapshot_add_cgroup(struct kw_snapshot *snap);
 void kw_snapshot_clear(struct kw_snapshot *snap); /* keep capacity */
 void kw_snapshot_free(struct kw_snapshot *snap);
-/* Body fields kw_snapshot_pack packs (for kw_pub_begin): source, mono,
- * host, procs, cgroups. */
-#define KW_SNAPSHOT_FIELDS 5
 /* The clock rates use: mono_ns, or ts_ns from a reader without it. */
 uint64_t kw_snapshot_clock(const struct kw_snapshot *snap);
+/*
+ * The body's fields, from kw_snapshot_schema (the map header is the
+ * caller's: KW_SNAPSHOT_FIELDS, as kw_pub_begin writes it). ts_ns is the
+ * envelope's "ts".
+ */
 void kw_snapshot_pack(msgpack_packer *pk, const struct kw_snapshot *snap);
 /* snap must be initialised; it is cleared first. -1 with err on bad shape. */
 int kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
@@ -347,18 +349,33 @@ enum kw_field_type {
 	KW_F_U32, /* an unsigned integer, capped at UINT32_MAX on decode */
 	KW_F_I32,
 	KW_F_F64,
+	/* Nested records (never a column): */
+	KW_F_MAP,   /* a struct of field->sub's record: a map */
+	KW_F_ARRAY, /* a pointer to field->sub's records: an array of maps */
 };
+
+struct kw_schema;
 
 struct kw_field {
 	const char *key;
 	enum kw_field_type type;
 	size_t off;	    /* of the member in the record */
-	size_t size;	    /* of the member */
+	size_t size;	    /* of the member (KW_F_ARRAY: of one element) */
 	int optional;	    /* absent: the member is left as is */
 	const char *table;  /* SQL table, NULL: not stored */
 	const char *column; /* SQL column in it */
 	/* KW_F_HSTR: replace the string with len bytes of s; -1 on ENOMEM. */
 	int (*set)(void *rec, const char *s, size_t len);
+	/* KW_F_MAP, KW_F_ARRAY: the fields of the nested record. */
+	const struct kw_schema *sub;
+	/*
+	 * KW_F_ARRAY: the offset of the size_t number of elements; add
+	 * appends a zeroed element to rec (NULL on ENOMEM); reserve, if
+	 * set, makes room for n before a decode adds them (-1 on ENOMEM).
+	 */
+	size_t count;
+	void *(*add)(void *rec);
+	int (*reserve)(void *rec, size_t n);
 };
 
 struct kw_schema {
@@ -371,6 +388,7 @@ struct kw_schema {
 /* Most fields one schema may have (checked where each is defined). */
 #define KW_FIELDS_MAX 32
 
+extern const struct kw_schema kw_snapshot_schema;    /* reader's body */
 extern const struct kw_schema kw_host_schema;	     /* snapshot.host */
 extern const struct kw_schema kw_proc_schema;	     /* snapshot.procs[] */
 extern const struct kw_schema kw_cgroup_stat_schema; /* snapshot.cgroups[] */
@@ -385,7 +403,8 @@ extern const struct kw_schema kw_policy_schema;
 #define KW_N_RECORDS 6
 extern const struct kw_schema *const kw_records[KW_N_RECORDS];
 
-/* Body fields each record packs (for kw_pub_begin). */
+/* Body fields each message packs (for kw_pub_begin). */
+#define KW_SNAPSHOT_FIELDS    (kw_snapshot_schema.nfields)
 #define KW_SYS_FIELDS	      (kw_sys_schema.nfields)
 #define KW_CONTAINER_FIELDS   (kw_container_schema.nfields)
 #define KW_PROC_FIELDS	      (kw_proc_rec_schema.nfields)
@@ -398,20 +417,24 @@ extern const struct kw_schema *const kw_records[KW_N_RECORDS];
 const char *kw_field_sql_type(const struct kw_field *f);
 /*
  * Pack every field of rec as key, value (the map header is the caller's:
- * kw_fields_count fields), leaving out an optional KW_F_HSTR that is NULL.
+ * kw_fields_count fields), leaving out an optional KW_F_HSTR that is NULL;
+ * a nested record is packed the same way as a map.
  */
 void kw_fields_pack(msgpack_packer *pk, const struct kw_schema *s,
     const void *rec);
 uint32_t kw_fields_count(const struct kw_schema *s, const void *rec);
 /*
  * Decode every field of s from map into rec, which is not cleared first
- * (a missing optional field keeps its value). -1 with "key: ..." in err.
+ * (a missing optional field keeps its value; an array's elements are
+ * added to those rec holds). -1 with "key: ..." in err ("key.sub: ...",
+ * "key[i].sub: ..." in a nested record).
  */
 int kw_fields_unpack(const msgpack_object *map, const struct kw_schema *s,
     void *rec, char *err, size_t errlen);
 /*
- * rec as a JSON object, one key per field in table order; a value JSON
- * cannot hold (a string that is not UTF-8, a NaN) is null. NULL on ENOMEM.
+ * rec as a JSON object, one key per field in table order (a nested record
+ * an object, an array of them an array); a value JSON cannot hold (a
+ * string that is not UTF-8, a NaN) is null. NULL on ENOMEM.
  */
 struct json_t;
 struct json_t *kw_record_to_json(const struct kw_schema *s, const void *rec);

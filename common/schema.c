@@ -32,8 +32,32 @@
  * stored in table tab, column col (NULL, NULL: not stored).
  */
 #define FIELD(T, k, m, ty, opt, tab, col, setter)			\
-	{ k, KW_F_##ty, offsetof(T, m) + TYPE_CHECK(T, m, ty),		\
-	    sizeof(((T *)0)->m), opt, tab, col, setter }
+	{ .key = k, .type = KW_F_##ty,					\
+	    .off = offsetof(T, m) + TYPE_CHECK(T, m, ty),		\
+	    .size = sizeof(((T *)0)->m), .optional = opt, .table = tab,	\
+	    .column = col, .set = setter }
+
+/* 0, or a compile error when member m of T is not a ty (what). */
+#define MEMBER_CHECK(T, m, ty, what)					\
+	(0 * sizeof(struct { int ok; _Static_assert(_Generic(&((T *)0)->m, \
+	    ty: 1, default: 0), #T "." #m " is not " what); }))
+
+/* Member m of T is a struct E, a record of schema sch: a map. */
+#define NESTED(T, k, m, E, sch, opt)					\
+	{ .key = k, .type = KW_F_MAP,					\
+	    .off = offsetof(T, m) + MEMBER_CHECK(T, m, E *, #E),	\
+	    .size = sizeof(E), .optional = opt, .sub = &sch }
+
+/*
+ * Member m of T points to n (a size_t member) records E of schema sch: an
+ * array of maps; a decode appends each with adder after reserver.
+ */
+#define ARRAY(T, k, m, n, E, sch, opt, adder, reserver)			\
+	{ .key = k, .type = KW_F_ARRAY,					\
+	    .off = offsetof(T, m) + MEMBER_CHECK(T, m, E **, #E " *"),	\
+	    .size = sizeof(E), .optional = opt, .sub = &sch,		\
+	    .count = offsetof(T, n) + MEMBER_CHECK(T, n, size_t *, "size_t"), \
+	    .add = adder, .reserve = reserver }
 
 #define NFIELDS(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -41,7 +65,7 @@
 _Static_assert(NFIELDS(rows) <= KW_FIELDS_MAX, #rows ": too many fields"); \
 const struct kw_schema var = { nm, rows, NFIELDS(rows), sizeof(T) }
 
-/* snapshot: host, procs[] and cgroups[], not stored */
+/* snapshot: host, procs[] and cgroups[] (nested in it below), not stored */
 
 #define HOST(k, m, ty, opt)						\
 	FIELD(struct kw_host, k, m, ty, opt, NULL, NULL, NULL)
@@ -112,6 +136,44 @@ static const struct kw_field cgroup_stat_fields[] = {
 };
 SCHEMA(kw_cgroup_stat_schema, "cgroup", struct kw_cgroup_stat,
     cgroup_stat_fields);
+
+static void *
+snapshot_add_proc(void *snap)
+{
+	return kw_snapshot_add(snap);
+}
+
+static int
+snapshot_reserve_procs(void *snap, size_t n)
+{
+	return kw_snapshot_reserve(snap, n);
+}
+
+static void *
+snapshot_add_cgroup(void *snap)
+{
+	return kw_snapshot_add_cgroup(snap);
+}
+
+/*
+ * The snapshot's body. "ts" (ts_ns) is the envelope's; "mono" is optional,
+ * so is "cgroups": a reader without them sends none.
+ */
+#define SNAP(k, m, ty, opt)						\
+	FIELD(struct kw_snapshot, k, m, ty, opt, NULL, NULL, NULL)
+
+static const struct kw_field snapshot_fields[] = {
+	SNAP("source",		source,		STR, 0),
+	SNAP("mono",		mono_ns,	U64, 1),
+	NESTED(struct kw_snapshot, "host", host, struct kw_host,
+	    kw_host_schema, 0),
+	ARRAY(struct kw_snapshot, "procs", procs, nprocs, struct kw_proc,
+	    kw_proc_schema, 0, snapshot_add_proc, snapshot_reserve_procs),
+	ARRAY(struct kw_snapshot, "cgroups", cgroups, ncgroups,
+	    struct kw_cgroup_stat, kw_cgroup_stat_schema, 1,
+	    snapshot_add_cgroup, NULL),
+};
+SCHEMA(kw_snapshot_schema, "snapshot", struct kw_snapshot, snapshot_fields);
 
 /*
  * The decider's records: every field required. Each row ends with the
@@ -267,6 +329,28 @@ const struct kw_schema *const kw_records[] = {
 };
 /* clang-format on */
 
+/* The elements of array field f of rec, each an object. */
+static json_t *
+array_to_json(const struct kw_field *f, const void *rec)
+{
+	const char *base = rec;
+	const char *elem = *(const char *const *)(base + f->off);
+	size_t i, n = *(const size_t *)(base + f->count);
+	json_t *a, *o;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if ((o = kw_record_to_json(f->sub, elem + i * f->size)) ==
+			NULL ||
+		    json_array_append_new(a, o) == -1) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 json_t *
 kw_record_to_json(const struct kw_schema *s, const void *rec)
 {
@@ -306,6 +390,12 @@ kw_record_to_json(const struct kw_schema *s, const void *rec)
 			break;
 		case KW_F_F64:
 			v = json_real(*(const double *)p);
+			break;
+		case KW_F_MAP:
+			v = kw_record_to_json(f->sub, p);
+			break;
+		case KW_F_ARRAY:
+			v = array_to_json(f, rec);
 			break;
 		default:
 			v = json_null();

@@ -72,8 +72,7 @@ else
 	fail "the decider sends stop" "$(grep decider "$T/log" | tail -n 5)"
 	dec=""
 fi
-new_decider() { p=$(child_pid decider); [ -n "$p" ] && [ "$p" != "$dec" ] && [ -S "$T/run/decider.ctl" ]; }
-wait_for 30 new_decider && ok "the decider is restarted" || fail "decider restarted" "$(tail -n 5 "$T/log")"
+wait_for 30 restarted decider "$dec" && ok "the decider is restarted" || fail "decider restarted" "$(tail -n 5 "$T/log")"
 wait_for 10 sh -c "echo status | socat -t 2 - UNIX-CONNECT:$T/run/decider.ctl | jq -e '.actions_file.loaded_at_start == 1' >/dev/null" &&
 	ok "it read the call that was out" || fail "acts loaded" "$(ctl decider status | jq -c .actions_file)"
 grep -q "were out when the decider stopped" "$T/log" && ok "and says so in its log" ||
@@ -101,40 +100,16 @@ lossy=$(ctl recorder status | jq -r '.sub.restarts_lossy')
 	fail "lossy restart reported" "$lossy"
 
 # --- 2. reader and recorder killed under the load ---
-restarted() { # NAME OLD_PID
-	local p
-	p=$(child_pid "$1")
-	[ -n "$p" ] && [ "$p" != "$2" ] && [ -S "$T/run/$1.ctl" ]
-}
 procs_seen() { [ "$(ctl reader status | jq -r '.last_nprocs // .nprocs // 0')" -ge "$NPROCS" ]; }
 wait_for 30 procs_seen && ok "the reader sees the load ($(ctl reader status | jq -r '.last_nprocs // .nprocs'))" ||
 	fail "reader sees the load" "$(ctl reader status | jq -c '{nprocs, last_nprocs}')"
 for victim in reader recorder; do
-	old=$(child_pid $victim)
-	before=$(sql "SELECT count(*) FROM sys_metrics")
-	kill -KILL "$old"
-	if wait_for 30 restarted $victim "$old"; then
-		ok "$victim killed with -9 under the load is restarted"
-	else
-		fail "$victim restarted" "$(tail -n 5 "$T/log")"
-	fi
-	grow() { [ "$(sql "SELECT count(*) FROM sys_metrics")" -gt $((before + 2)) ]; }
-	wait_for 30 grow && ok "rows land again after the $victim's restart" ||
-		fail "rows after the $victim's restart" "$before -> $(sql "SELECT count(*) FROM sys_metrics")"
+	crash $victim 30 " under the load"
 done
 sleep 1
 stop_pipeline
 [ "$STOP_RC" = 0 ] && ok "clean stop (rc 0)" || fail "stop" "rc=$STOP_RC"
 
-ALL="SELECT epoch, seq FROM sys_metrics UNION ALL SELECT epoch, seq FROM containers
-     UNION ALL SELECT epoch, seq FROM processes UNION ALL SELECT epoch, seq FROM deletions
-     UNION ALL SELECT epoch, seq FROM decisions UNION ALL SELECT epoch, seq FROM policy"
-for t in sys_metrics process_count containers processes deletions decisions policy; do
-	d=$(sql "SELECT count(*) - count(DISTINCT epoch || ':' || seq) FROM $t")
-	[ "$d" = 0 ] && ok "$t: no duplicate (epoch, seq)" || fail "$t duplicates" "$d"
-done
-bad=$(sql "SELECT epoch || ': ' || min(seq) || '..' || max(seq) || ' has ' || count(DISTINCT seq)
-	FROM ($ALL) GROUP BY epoch HAVING min(seq) != 1 OR count(DISTINCT seq) != max(seq) - min(seq) + 1")
-[ -z "$bad" ] && ok "every epoch's seqs run from 1 with no gap: $(sql "SELECT group_concat(c, ' + ') FROM (SELECT count(DISTINCT seq) c FROM ($ALL) GROUP BY epoch)")" ||
-	fail "seq gaps" "$bad"
+check_seqs_unique
+check_seqs_from_1
 finish

@@ -14,18 +14,6 @@
 
 DB=$T/kwarden.db
 
-# seqs [EPOCH]: "COUNT(DISTINCT seq) MIN MAX" of the file at the path.
-seqs() {
-	sqlite3 -cmd '.timeout 5000' "file:$DB?mode=ro" "SELECT count(DISTINCT seq) || ' ' || min(seq) || ' ' || max(seq) FROM (
-	    SELECT epoch, seq FROM sys_metrics UNION ALL
-	    SELECT epoch, seq FROM process_count UNION ALL
-	    SELECT epoch, seq FROM containers UNION ALL
-	    SELECT epoch, seq FROM processes UNION ALL
-	    SELECT epoch, seq FROM deletions UNION ALL
-	    SELECT epoch, seq FROM decisions UNION ALL
-	    SELECT epoch, seq FROM policy) WHERE epoch = $1"
-}
-
 rstatus() {
 	ctl recorder status | jq -r "$1"
 }
@@ -37,7 +25,7 @@ status_is() {
 
 # rows_in: sys_metrics rows of the file at the path (0 when none).
 rows_in() {
-	sqlite3 -cmd '.timeout 5000' "file:$DB?mode=ro" "SELECT count(*) FROM sys_metrics" 2>/dev/null || echo 0
+	sqldb "$DB" "SELECT count(*) FROM sys_metrics" 2>/dev/null || echo 0
 }
 
 # rows_grow N: the file at the path gets more than N sys_metrics rows.
@@ -49,7 +37,7 @@ rows_grow() {
 # there; sets FIRST to its first seq.
 contiguous() {
 	local n lo hi
-	read -r n lo hi <<<"$(seqs "$1")"
+	read -r n lo hi <<<"$(epoch_seqs "$1" "$DB")"
 	FIRST=$lo
 	if [ -n "$hi" ] && [ "$n" -gt 0 ] && [ "$n" = $((hi - lo + 1)) ]; then
 		ok "$2: every seq from $lo to $hi is there ($n)"
@@ -66,7 +54,7 @@ if ! start_pipeline -o reader.interval=100ms -o recorder.batch_delay=200ms -o po
 fi
 wait_for 20 rows_grow 5 || fail "first rows" "$(tail -n 5 "$T/log")"
 rec=$(child_pid recorder)
-epoch=$(sqlite3 -cmd '.timeout 5000' "file:$DB?mode=ro" "SELECT epoch FROM sys_metrics LIMIT 1")
+epoch=$(sqldb "$DB" "SELECT epoch FROM sys_metrics LIMIT 1")
 
 # --- 1. the database and its -wal and -shm deleted ---
 rm -f "$DB" "$DB-wal" "$DB-shm"
@@ -157,14 +145,9 @@ fi
 wait_for 20 rows_grow "$((copied + 10))" &&
 	ok "rows go on in it ($copied copied, $(rows_in) now)" ||
 	fail "rows in the moved-in database" "$copied copied, $(rows_in) now"
-read -r _ _ hi <<<"$(seqs "$epoch")"
+read -r _ _ hi <<<"$(epoch_seqs "$epoch" "$DB")"
 first=$(rstatus '.db_file.first_seq')
-n=$(sqlite3 -cmd '.timeout 5000' "file:$DB?mode=ro" "SELECT count(DISTINCT seq) FROM (
-    SELECT epoch, seq FROM sys_metrics UNION ALL SELECT epoch, seq FROM process_count UNION ALL
-    SELECT epoch, seq FROM containers UNION ALL SELECT epoch, seq FROM processes UNION ALL
-    SELECT epoch, seq FROM deletions UNION ALL
-	    SELECT epoch, seq FROM decisions UNION ALL
-	    SELECT epoch, seq FROM policy) WHERE epoch = $epoch AND seq >= $first AND seq <= $hi")
+read -r n _ _ <<<"$(epoch_seqs "$epoch" "$DB" "seq BETWEEN $first AND $hi")"
 [ "$n" = $((hi - first + 1)) ] &&
 	ok "every seq since it came is there ($first..$hi)" ||
 	fail "seqs in the moved-in database" "$n distinct in $first..$hi"

@@ -6,19 +6,6 @@
 # the recorder's status and log, never silent.
 . "$(dirname "$0")/lib.sh"
 
-# all_seqs EPOCH: "DISTINCT MAX" of the seqs of EPOCH with a row (each
-# decider message gives one; only an end message gives none).
-all_seqs() {
-	sqlite3 -cmd '.timeout 5000' "file:${DB:-$T/kwarden.db}?mode=ro" "SELECT count(DISTINCT seq) || ' ' || max(seq) FROM (
-	    SELECT epoch, seq FROM sys_metrics UNION ALL
-	    SELECT epoch, seq FROM process_count UNION ALL
-	    SELECT epoch, seq FROM containers UNION ALL
-	    SELECT epoch, seq FROM processes UNION ALL
-	    SELECT epoch, seq FROM deletions UNION ALL
-	    SELECT epoch, seq FROM decisions UNION ALL
-	    SELECT epoch, seq FROM policy) WHERE epoch = $1"
-}
-
 recorder_status() {
 	ctl recorder status | jq -r "$1"
 }
@@ -59,11 +46,8 @@ else
 				fail "recovery after space returns" "$(ctl recorder status | jq -c '{db_errors, last_db_error, committed}')"
 			fi
 			sleep 1
-			DB=$FS/kwarden.db
-			epoch=$(sqlite3 -cmd '.timeout 5000' "file:$DB?mode=ro" \
-			    "SELECT epoch FROM sys_metrics ORDER BY id DESC LIMIT 1")
-			read -r distinct max <<<"$(all_seqs "$epoch")"
-			unset DB
+			epoch=$(sqldb "$FS/kwarden.db" "SELECT epoch FROM sys_metrics ORDER BY id DESC LIMIT 1")
+			read -r distinct _ max <<<"$(epoch_seqs "$epoch" "$FS/kwarden.db")"
 			[ -n "$max" ] && [ "$distinct" = "$max" ] &&
 				ok "no seq lost across the full filesystem ($distinct of $max)" ||
 				fail "seqs across the full filesystem" "$distinct distinct of $max"
@@ -135,7 +119,7 @@ if start_pipeline -o reader.interval=20ms -o decider.top_k=50 -o policy.action=d
 	sleep 1
 	lost=$(recorder_status '.gap_messages')
 	epoch=$(sql "SELECT epoch FROM sys_metrics ORDER BY id DESC LIMIT 1")
-	read -r distinct max <<<"$(all_seqs "$epoch")"
+	read -r distinct _ max <<<"$(epoch_seqs "$epoch")"
 	missing=$((max - distinct))
 	[ "$missing" -gt 0 ] && [ "$missing" = "$lost" ] &&
 		ok "the database misses exactly the seqs the recorder reported lost ($missing)" ||

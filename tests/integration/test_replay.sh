@@ -44,6 +44,9 @@ wait_for 10 reloaded && ok "a reload: a policy row" || fail "reload row" "$(sql 
 sleep 3
 stop_pipeline
 [ "$STOP_RC" = 0 ] && ok "pipeline stops cleanly" || fail "pipeline stop" "rc $STOP_RC"
+# The database replayed holds every message the decider sent, once.
+check_seqs_unique
+check_seqs_from_1
 DB=$T/kwarden.db
 did=$(sql "SELECT count(*) FROM deletions WHERE reason NOT LIKE 'settled:%'")
 [ "${did:-0}" -ge 2 ] && ok "recorded: $did actions" || fail "recorded actions" "$did"

@@ -36,15 +36,7 @@ stop_decider() {
 	stop_pipeline
 	LAST=$(grep -oE "stop: (published seq|the recorder acked seq) [0-9]+( of [0-9]+)?" "$T/log" |
 	    head -n 1 | grep -oE "[0-9]+" | tail -n 1)
-	STORED=$(sql "SELECT max(seq) FROM (SELECT epoch, seq FROM sys_metrics UNION ALL
-	    SELECT epoch, seq FROM containers UNION ALL SELECT epoch, seq FROM processes
-	    UNION ALL SELECT epoch, seq FROM decisions UNION ALL SELECT epoch, seq FROM policy)
-	    WHERE epoch = $epoch")
-	DISTINCT=$(sql "SELECT count(DISTINCT seq) FROM (SELECT epoch, seq FROM sys_metrics
-	    UNION ALL SELECT epoch, seq FROM process_count UNION ALL SELECT epoch, seq FROM containers
-	    UNION ALL SELECT epoch, seq FROM processes UNION ALL SELECT epoch, seq FROM decisions
-	    UNION ALL SELECT epoch, seq FROM policy)
-	    WHERE epoch = $epoch")
+	read -r DISTINCT _ STORED <<<"$(epoch_seqs "$epoch")"
 }
 
 if stop_decider 5s; then

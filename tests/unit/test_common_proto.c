@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "kwarden.h"
 
@@ -132,6 +133,413 @@ snapshot__round_trip__every_field_kept(void **state)
 	}
 	kw_snapshot_free(&in);
 	kw_snapshot_free(&out);
+	packed_free(&p);
+}
+
+/* A snapshot using every field, optional ones both set and left out. */
+static void
+golden_snapshot(struct kw_snapshot *s)
+{
+	struct kw_proc *p;
+	struct kw_cgroup_stat *c;
+
+	kw_snapshot_init(s);
+	snprintf(s->source, sizeof(s->source), "kmod");
+	s->mono_ns = 123456789012ull;
+	s->host.mem_total_kb = 4000000;
+	s->host.mem_free_kb = 1000000;
+	s->host.mem_used_kb = 3000000;
+	s->host.mem_available_kb = 2000000;
+	s->host.ncpu = 2;
+	p = kw_snapshot_add(s);
+	p->pid = 1;
+	p->ppid = 0;
+	p->uid = 0;
+	p->threads = 1;
+	p->state = 'S';
+	snprintf(p->name, sizeof(p->name), "init");
+	kw_proc_set_cmdline(p, "/sbin/init", 10);
+	p->vsz_kb = 100;
+	p->rss_kb = 10;
+	p->cpu_ns = 5000000000ull;
+	p->start_ns = 1;
+	p = kw_snapshot_add(s);
+	p->pid = 4242;
+	p->ppid = 1;
+	p->uid = 1000;
+	p->threads = 3;
+	p->state = 'R';
+	snprintf(p->name, sizeof(p->name), "burn");
+	kw_proc_set_cmdline(p, "burn -n", 7);
+	p->vsz_kb = 70000;
+	p->rss_kb = 300;
+	p->cpu_ns = 1;
+	p->start_ns = 99;
+	snprintf(p->container_id, sizeof(p->container_id), "%064d", 7);
+	kw_proc_set_cgroup(p, "/docker/c", 9);
+	c = kw_snapshot_add_cgroup(s);
+	snprintf(c->container_id, sizeof(c->container_id), "%064d", 7);
+	snprintf(c->cgroup, sizeof(c->cgroup), "/docker/c");
+	c->flags = 0x3f;
+	c->cpu_usage_ns = 1;
+	c->nr_throttled = 2;
+	c->throttled_ns = 3;
+	c->mem_usage_bytes = 4;
+	c->mem_working_set_bytes = 5;
+	c->mem_anon_bytes = 6;
+	c->mem_file_bytes = 7;
+	c->mem_limit_bytes = 8;
+	c->oom_kills = 9;
+	c->psi_cpu_some_avg10 = 0.5;
+	c->psi_mem_some_avg10 = 1.5;
+	c->psi_mem_full_avg10 = 2.5;
+}
+
+/*
+ * The bytes kw_snapshot_pack wrote for golden_snapshot when the wire format
+ * was last changed on purpose (a map of KW_SNAPSHOT_FIELDS, no envelope):
+ * an encoder change that moves one byte fails here.
+ */
+static const char golden_snapshot_hex[] =
+    "85a6736f75726365a46b6d6f64a46d6f6e6fcf0000001cbe991a14a4686f7374"
+    "85ac6d656d5f746f74616c5f6b62ce003d0900ab6d656d5f667265655f6b62ce"
+    "000f4240ab6d656d5f757365645f6b62ce002dc6c0b06d656d5f617661696c61"
+    "626c655f6b62ce001e8480a46e63707502a570726f6373928ca370696401a470"
+    "70696400a46e616d65a4696e6974a7636d646c696e65aa2f7362696e2f696e69"
+    "74a57374617465a153a676737a5f6b6264a67273735f6b620aa66370755f6e73"
+    "cf000000012a05f200a873746172745f6e7301a375696400a774687265616473"
+    "01ac636f6e7461696e65725f6964a08da3706964cd1092a47070696401a46e61"
+    "6d65a46275726ea7636d646c696e65a76275726e202d6ea57374617465a152a6"
+    "76737a5f6b62ce00011170a67273735f6b62cd012ca66370755f6e7301a87374"
+    "6172745f6e7363a3756964cd03e8a77468726561647303ac636f6e7461696e65"
+    "725f6964d9403030303030303030303030303030303030303030303030303030"
+    "3030303030303030303030303030303030303030303030303030303030303030"
+    "303030303037a66367726f7570a92f646f636b65722f63a76367726f75707391"
+    "8fac636f6e7461696e65725f6964d94030303030303030303030303030303030"
+    "3030303030303030303030303030303030303030303030303030303030303030"
+    "30303030303030303030303030303037a5666c6167733fac6370755f75736167"
+    "655f6e7301ac6e725f7468726f74746c656402ac7468726f74746c65645f6e73"
+    "03af6d656d5f75736167655f627974657304b56d656d5f776f726b696e675f73"
+    "65745f627974657305ae6d656d5f616e6f6e5f627974657306ae6d656d5f6669"
+    "6c655f627974657307af6d656d5f6c696d69745f627974657308a96f6f6d5f6b"
+    "696c6c7309b27073695f6370755f736f6d655f6176673130cb3fe00000000000"
+    "00b27073695f6d656d5f736f6d655f6176673130cb3ff8000000000000b27073"
+    "695f6d656d5f66756c6c5f6176673130cb4004000000000000a66367726f7570"
+    "a92f646f636b65722f63";
+
+static void
+snapshot__golden_bytes__unchanged(void **state)
+{
+	struct kw_snapshot s;
+	struct packed p;
+	char *hex;
+	size_t i;
+
+	(void)state;
+	golden_snapshot(&s);
+	packed_init(&p);
+	msgpack_pack_map(&p.pk, KW_SNAPSHOT_FIELDS);
+	kw_snapshot_pack(&p.pk, &s);
+	hex = malloc(p.sb.size * 2 + 1);
+	assert_non_null(hex);
+	for (i = 0; i < p.sb.size; i++)
+		snprintf(hex + 2 * i, 3, "%02x", (unsigned char)p.sb.data[i]);
+	hex[2 * p.sb.size] = '\0';
+	assert_string_equal(hex, golden_snapshot_hex);
+	free(hex);
+	kw_snapshot_free(&s);
+	packed_free(&p);
+}
+
+/*
+ * The snapshot's table against its codec: every field of every record,
+ * nested ones too, filled with a value no other field and no zeroed
+ * record has, survives kw_snapshot_pack and kw_snapshot_unpack.
+ */
+static void fill_record(const struct kw_schema *s, void *rec, unsigned *k);
+
+static void
+fill_field(const struct kw_field *f, void *rec, unsigned *k)
+{
+	void *v = (char *)rec + f->off;
+	char str[64];
+	int i;
+
+	(*k)++;
+	snprintf(str, sizeof(str), "%s-%u", f->key, *k);
+	switch (f->type) {
+	case KW_F_STR:
+		snprintf(v, f->size, "%s", str);
+		break;
+	case KW_F_HSTR:
+		assert_int_equal(f->set(rec, str, strlen(str)), 0);
+		break;
+	case KW_F_CHAR:
+		*(char *)v = (char)('A' + *k % 26);
+		break;
+	case KW_F_U64:
+		*(uint64_t *)v = (uint64_t)*k << 40 | 7;
+		break;
+	case KW_F_U32:
+		*(uint32_t *)v = 4000000000u - *k;
+		break;
+	case KW_F_I32:
+		*(int32_t *)v = -1000 - (int32_t)*k;
+		break;
+	case KW_F_F64:
+		*(double *)v = *k + 0.25;
+		break;
+	case KW_F_MAP:
+		assert_int_equal(f->size, f->sub->size);
+		fill_record(f->sub, v, k);
+		break;
+	case KW_F_ARRAY:
+		assert_int_equal(f->size, f->sub->size);
+		for (i = 0; i < 2; i++) {
+			void *e = f->add(rec);
+
+			assert_non_null(e);
+			fill_record(f->sub, e, k);
+		}
+		break;
+	}
+}
+
+static void
+fill_record(const struct kw_schema *s, void *rec, unsigned *k)
+{
+	size_t i;
+
+	for (i = 0; i < s->nfields; i++)
+		fill_field(&s->fields[i], rec, k);
+}
+
+static void
+assert_record_equal(const struct kw_schema *s, const void *a, const void *b)
+{
+	const struct kw_field *f = s->fields;
+	size_t i, j, n;
+
+	for (i = 0; i < s->nfields; i++, f++) {
+		const char *x = (const char *)a + f->off;
+		const char *y = (const char *)b + f->off;
+
+		switch (f->type) {
+		case KW_F_STR:
+			assert_string_equal(x, y);
+			break;
+		case KW_F_HSTR:
+			assert_string_equal(*(char *const *)x,
+			    *(char *const *)y);
+			break;
+		case KW_F_CHAR:
+		case KW_F_U64:
+		case KW_F_U32:
+		case KW_F_I32:
+		case KW_F_F64:
+			assert_memory_equal(x, y, f->size);
+			break;
+		case KW_F_MAP:
+			assert_record_equal(f->sub, x, y);
+			break;
+		case KW_F_ARRAY:
+			n = *(const size_t *)((const char *)a + f->count);
+			assert_int_equal(n,
+			    *(const size_t *)((const char *)b + f->count));
+			for (j = 0; j < n; j++)
+				assert_record_equal(f->sub,
+				    *(char *const *)x + j * f->size,
+				    *(char *const *)y + j * f->size);
+			break;
+		}
+	}
+}
+
+static void
+snapshot__every_field_of_the_table__round_trips(void **state)
+{
+	struct kw_snapshot in, out;
+	struct packed p;
+	const msgpack_object *m;
+	unsigned k = 0;
+	char err[128];
+	size_t i;
+
+	(void)state;
+	kw_snapshot_init(&in);
+	fill_record(&kw_snapshot_schema, &in, &k);
+	assert_int_equal(in.nprocs, 2);
+	assert_int_equal(in.ncgroups, 2);
+	packed_init(&p);
+	msgpack_pack_map(&p.pk, KW_SNAPSHOT_FIELDS);
+	kw_snapshot_pack(&p.pk, &in);
+	m = packed_unpack(&p);
+	/* One key per row, in table order. */
+	assert_int_equal(m->via.map.size, kw_snapshot_schema.nfields);
+	for (i = 0; i < kw_snapshot_schema.nfields; i++) {
+		const msgpack_object *key = &m->via.map.ptr[i].key;
+		const char *want = kw_snapshot_schema.fields[i].key;
+
+		assert_int_equal(key->type, MSGPACK_OBJECT_STR);
+		assert_int_equal(key->via.str.size, strlen(want));
+		assert_memory_equal(key->via.str.ptr, want, strlen(want));
+	}
+	kw_snapshot_init(&out);
+	if (kw_snapshot_unpack(m, &out, err, sizeof(err)) == -1)
+		fail_msg("%s", err);
+	assert_record_equal(&kw_snapshot_schema, &in, &out);
+	kw_snapshot_free(&in);
+	kw_snapshot_free(&out);
+	packed_free(&p);
+}
+
+/* Each required field of the snapshot left out: refused, naming it. */
+static void
+snapshot__required_field_missing__error_names_it(void **state)
+{
+	struct kw_snapshot in, out;
+	const msgpack_object *m;
+	struct packed all, p;
+	char err[128];
+	size_t i, j, n = 0;
+
+	(void)state;
+	fill_snapshot(&in);
+	packed_init(&all);
+	msgpack_pack_map(&all.pk, KW_SNAPSHOT_FIELDS);
+	kw_snapshot_pack(&all.pk, &in);
+	m = packed_unpack(&all);
+	for (i = 0; i < kw_snapshot_schema.nfields; i++) {
+		const struct kw_field *f = &kw_snapshot_schema.fields[i];
+
+		packed_init(&p);
+		msgpack_pack_map(&p.pk, m->via.map.size - 1);
+		for (j = 0; j < m->via.map.size; j++) {
+			if (j == i)
+				continue;
+			msgpack_pack_object(&p.pk, m->via.map.ptr[j].key);
+			msgpack_pack_object(&p.pk, m->via.map.ptr[j].val);
+		}
+		kw_snapshot_init(&out);
+		err[0] = '\0';
+		if (f->optional) {
+			assert_int_equal(kw_snapshot_unpack(packed_unpack(&p),
+					     &out, err, sizeof(err)),
+			    0);
+		} else {
+			assert_int_equal(kw_snapshot_unpack(packed_unpack(&p),
+					     &out, err, sizeof(err)),
+			    -1);
+			assert_true(strncmp(err, f->key, strlen(f->key)) == 0);
+			assert_int_equal(err[strlen(f->key)], ':');
+			n++;
+		}
+		kw_snapshot_free(&out);
+		packed_free(&p);
+	}
+	assert_int_equal(n, 3); /* source, host, procs */
+	kw_snapshot_free(&in);
+	packed_free(&all);
+}
+
+/* A nested record of the wrong shape: the error says where. */
+static void
+snapshot__nested_wrong_shape__error_says_where(void **state)
+{
+	struct kw_snapshot out;
+	struct packed p;
+	char err[128];
+
+	(void)state;
+	packed_init(&p);
+	msgpack_pack_map(&p.pk, 4);
+	kw_pack_kstr(&p.pk, "source", "kmod");
+	kw_pack_str(&p.pk, "host");
+	msgpack_pack_map(&p.pk, 4);
+	kw_pack_ku64(&p.pk, "mem_total_kb", 1);
+	kw_pack_ku64(&p.pk, "mem_free_kb", 1);
+	kw_pack_ku64(&p.pk, "mem_used_kb", 0);
+	kw_pack_ku64(&p.pk, "ncpu", 1);
+	kw_pack_str(&p.pk, "procs");
+	msgpack_pack_array(&p.pk, 0);
+	kw_pack_str(&p.pk, "cgroups");
+	msgpack_pack_array(&p.pk, 2);
+	msgpack_pack_map(&p.pk, 0);
+	msgpack_pack_uint64(&p.pk, 5);
+	kw_snapshot_init(&out);
+	assert_int_equal(kw_snapshot_unpack(packed_unpack(&p), &out, err,
+			     sizeof(err)),
+	    -1);
+	assert_string_equal(err,
+	    "cgroups[0].container_id: missing or not a string");
+	kw_snapshot_free(&out);
+	packed_free(&p);
+}
+
+/* The snapshot as JSON: nested records objects, arrays of them arrays. */
+static void
+snapshot__to_json__nested_records_kept(void **state)
+{
+	struct kw_snapshot s;
+	json_t *o, *procs;
+
+	(void)state;
+	golden_snapshot(&s);
+	o = kw_record_to_json(&kw_snapshot_schema, &s);
+	assert_non_null(o);
+	assert_int_equal(json_object_size(o), kw_snapshot_schema.nfields);
+	assert_string_equal(json_string_value(json_object_get(o, "source")),
+	    "kmod");
+	assert_int_equal(json_integer_value(
+			     json_object_get(json_object_get(o, "host"),
+				 "ncpu")),
+	    2);
+	procs = json_object_get(o, "procs");
+	assert_int_equal(json_array_size(procs), 2);
+	assert_string_equal(json_string_value(
+				json_object_get(json_array_get(procs, 1),
+				    "cgroup")),
+	    "/docker/c");
+	assert_true(
+	    json_real_value(
+		json_object_get(json_array_get(json_object_get(o, "cgroups"),
+				    0),
+		    "psi_mem_full_avg10")) == 2.5);
+	json_decref(o);
+	kw_snapshot_free(&s);
+}
+
+/*
+ * The control messages' bytes: hello, a durable sub and a plain one, gap
+ * and ack, as kw_pack_* write them (pub.c and sub.c read them by key).
+ */
+static const char golden_control_hex[] =
+    "86a174a568656c6c6fa37365712aa2747363a673747265616da7646563696465"
+    "72a565706f636807a1760184a174a3737562a565706f636807a466726f6d2ba7"
+    "64757261626c65c383a174a3737562a565706f636807a466726f6d2b84a174a3"
+    "676170a274734da466726f6d03a2746f0982a174a361636ba373657105";
+
+static void
+control__golden_bytes__unchanged(void **state)
+{
+	struct packed p;
+	char *hex;
+	size_t i;
+
+	(void)state;
+	packed_init(&p);
+	kw_pack_hello(&p.pk, "decider", 7, 42, 99);
+	kw_pack_sub(&p.pk, 7, 43, 1);
+	kw_pack_sub(&p.pk, 7, 43, 0);
+	kw_pack_gap(&p.pk, 3, 9, 77);
+	kw_pack_ack(&p.pk, 5);
+	hex = malloc(p.sb.size * 2 + 1);
+	assert_non_null(hex);
+	for (i = 0; i < p.sb.size; i++)
+		snprintf(hex + 2 * i, 3, "%02x", (unsigned char)p.sb.data[i]);
+	hex[2 * p.sb.size] = '\0';
+	assert_string_equal(hex, golden_control_hex);
+	free(hex);
 	packed_free(&p);
 }
 
@@ -717,6 +1125,15 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(snapshot__round_trip__every_field_kept),
+		cmocka_unit_test(snapshot__golden_bytes__unchanged),
+		cmocka_unit_test(
+		    snapshot__every_field_of_the_table__round_trips),
+		cmocka_unit_test(
+		    snapshot__required_field_missing__error_names_it),
+		cmocka_unit_test(
+		    snapshot__nested_wrong_shape__error_says_where),
+		cmocka_unit_test(snapshot__to_json__nested_records_kept),
+		cmocka_unit_test(control__golden_bytes__unchanged),
 		cmocka_unit_test(snapshot__reserve__exact_capacity),
 		cmocka_unit_test(
 		    snapshot__pid_of_wrong_type__error_names_field),
