@@ -981,6 +981,8 @@ struct metrics_view {
 	double stream_unacked_messages;
 	double stream_ring_bytes;
 	double stream_held_bytes;
+	double stream_ring_acked_bytes;
+	double stream_ring_trimmed;
 	double stream_clients;
 	double stream_clients_cut;
 	double decisions_taken;

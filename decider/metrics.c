@@ -94,6 +94,12 @@ static const struct scalar_row scalars[] = {
 	    "decider.sock", V(stream_ring_bytes) },
 	{ "kwarden_stream_held_bytes", "gauge", "Bytes of messages held in "
 	    "memory (ring and being written)", V(stream_held_bytes) },
+	{ "kwarden_stream_ring_acked_bytes", "gauge", "Bytes of the replay "
+	    "ring the recorder has acked (kept up to decider.ring_acked)",
+	    V(stream_ring_acked_bytes) },
+	{ "kwarden_stream_ring_trimmed_messages_total", "counter", "Acked "
+	    "messages dropped from the ring past decider.ring_acked",
+	    V(stream_ring_trimmed) },
 	{ "kwarden_stream_clients", "gauge", "Clients of decider.sock",
 	    V(stream_clients) },
 	{ "kwarden_stream_clients_cut_total", "counter", "Stream clients cut "
@@ -558,6 +564,8 @@ collect(struct metrics *m, struct metrics_view *v)
 	    0;
 	v->stream_ring_bytes = (double)ps.ring_bytes;
 	v->stream_held_bytes = (double)ps.held_bytes;
+	v->stream_ring_acked_bytes = (double)ps.acked_bytes;
+	v->stream_ring_trimmed = (double)ps.ring_trimmed;
 	v->stream_clients = (double)ps.clients;
 	v->stream_clients_cut = (double)ps.clients_cut;
 	v->decisions_taken = (double)dz->eng.taken;

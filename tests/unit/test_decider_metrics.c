@@ -250,6 +250,8 @@ render__scalars_and_counts__values_and_types(void **state)
 	v.snapshot_age_seconds = NAN;
 	v.stream_seq = 9007199254740993.0; /* past 2^53: as a double */
 	v.docker_connected = 1;
+	v.stream_ring_acked_bytes = 1048321;
+	v.stream_ring_trimmed = 12336;
 	v.actions = &actions;
 	v.skips = &skips;
 	v.hooks = &hooks;
@@ -263,6 +265,12 @@ render__scalars_and_counts__values_and_types(void **state)
 	    "\nkwarden_host_memory_total_bytes "
 	    "25769803776\n"));
 	assert_non_null(strstr(text, "\nkwarden_snapshot_age_seconds NaN\n"));
+	assert_non_null(strstr(text,
+	    "\n# TYPE kwarden_stream_ring_acked_bytes gauge\n"
+	    "kwarden_stream_ring_acked_bytes 1048321\n"));
+	assert_non_null(strstr(text,
+	    "\n# TYPE kwarden_stream_ring_trimmed_messages_total counter\n"
+	    "kwarden_stream_ring_trimmed_messages_total 12336\n"));
 	assert_non_null(strstr(text, "\nkwarden_docker_connected 1\n"));
 	assert_non_null(
 	    strstr(text, "# TYPE kwarden_actions_total counter\n"));
