@@ -65,6 +65,40 @@ rq_take(struct rec_queue *q, size_t max_rows, struct rec_queue *out)
 	}
 }
 
+const struct rec *
+rq_batch_end(const struct rec *head, size_t max_rows, size_t *n,
+    const struct rec **last)
+{
+	const struct rec *r;
+	size_t rows = 0;
+
+	*n = 0;
+	*last = NULL;
+	for (r = head; r != NULL; r = r->next) {
+		if (*n > 0 && rows + rec_rows(r) > max_rows)
+			break;
+		rows += rec_rows(r);
+		(*n)++;
+		*last = r;
+	}
+	return r;
+}
+
+void
+rq_drop(struct rec_queue *q, size_t n)
+{
+	struct rec *r;
+
+	while (n-- > 0 && (r = q->head) != NULL) {
+		q->head = r->next;
+		if (q->head == NULL)
+			q->tailp = &q->head;
+		q->nrecs--;
+		q->nrows -= rec_rows(r);
+		rec_free(r);
+	}
+}
+
 void
 rec_free(struct rec *r)
 {
