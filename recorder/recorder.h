@@ -67,8 +67,10 @@ struct rec_policy {
  * 100k rows must not cost 4 KiB per row. Read it through rec_body and the
  * schema's offsets; rec_proc_new makes one.
  */
+struct rec_slab;
 struct rec_proc {
 	struct rec h;
+	struct rec_slab *slab; /* where it was carved from; NULL: malloc'd */
 	unsigned char body[];
 };
 
@@ -109,7 +111,10 @@ size_t rec_rows(const struct rec *r);
  */
 struct rec *rec_decode(const struct kw_msg *msg, uint64_t epoch, char *err,
     size_t errlen);
-/* A REC_PROC record holding r (epoch, seq, ts zero); NULL on ENOMEM. */
+/*
+ * A REC_PROC record holding r (epoch, seq, ts zero); NULL on ENOMEM. The
+ * decoder's own come from slabs instead (loop thread only, batch.c).
+ */
 struct rec *rec_proc_new(const struct kw_proc_rec *r);
 /* The decoded record (a kw_*_rec) and its schema; NULL for REC_SKIP. */
 const void *rec_body(const struct rec *r);
