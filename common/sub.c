@@ -41,9 +41,16 @@ struct kw_sub {
 	struct kw_sub_cb cb;
 	struct sub_conn *conn;
 	uv_timer_t timer;
-	msgpack_unpacker unp;
+	/*
+	 * What was read and not handed on yet: buf[off..used), a message
+	 * being received at off. The scanner walks it, then msgpack-c
+	 * decodes each whole message in place into one zone, cleared after
+	 * each (no allocation per message, no new buffer per read).
+	 */
+	char *buf;
+	size_t cap, off, used;
 	struct kw_mpscan scan;
-	msgpack_unpacked res;
+	msgpack_zone zone;
 	enum sub_state state;
 	uint64_t backoff_ms;
 	uint64_t epoch;	   /* of the resume point */
@@ -62,6 +69,33 @@ struct kw_sub {
 static void sub_connect(struct kw_sub *sub);
 static void sub_drain(struct kw_sub *sub);
 
+/*
+ * Reads go into SUB_READ bytes or more of room: with the producer's socket
+ * buffer (~208 KiB) most reads take all that is queued in one call. The
+ * buffer starts at SUB_BUF bytes and grows only for a longer message (a
+ * reader's snapshot: 2 MB at 10,000 processes); it goes back to SUB_BUF
+ * once nothing is buffered (sub_buf_shrink).
+ */
+#define SUB_BUF	 (256 * 1024)
+#define SUB_READ (64 * 1024)
+
+/* Empty, at SUB_BUF bytes; -1 only when there is no buffer at all. */
+static int
+sub_buf_reset(struct kw_sub *sub)
+{
+	char *p;
+
+	sub->off = sub->used = 0;
+	if (sub->buf != NULL && sub->cap == SUB_BUF)
+		return 0;
+	if ((p = malloc(SUB_BUF)) == NULL)
+		return sub->buf != NULL ? 0 : -1; /* keep the bigger one */
+	free(sub->buf);
+	sub->buf = p;
+	sub->cap = SUB_BUF;
+	return 0;
+}
+
 struct kw_sub *
 kw_sub_new(uv_loop_t *loop, const char *path, const char *stream, int durable,
     const struct kw_sub_cb *cb)
@@ -71,13 +105,13 @@ kw_sub_new(uv_loop_t *loop, const char *path, const char *stream, int durable,
 	sub = calloc(1, sizeof(*sub));
 	if (sub == NULL)
 		return NULL;
-	if (strlen(path) >= sizeof(sub->path) ||
-	    !msgpack_unpacker_init(&sub->unp, 64 * 1024)) {
+	if (strlen(path) >= sizeof(sub->path) || sub_buf_reset(sub) == -1 ||
+	    !msgpack_zone_init(&sub->zone, MSGPACK_ZONE_CHUNK_SIZE)) {
 		log_warnx("%s: socket path too long or out of memory", path);
+		free(sub->buf);
 		free(sub);
 		return NULL;
 	}
-	msgpack_unpacked_init(&sub->res);
 	sub->loop = loop;
 	snprintf(sub->path, sizeof(sub->path), "%s", path);
 	snprintf(sub->stream, sizeof(sub->stream), "%s", stream);
@@ -369,81 +403,106 @@ on_message(struct kw_sub *sub, const msgpack_object *obj)
  * would stay at the largest message's size (2 MB for a snapshot of 10,000
  * processes) between messages. The next big message grows it again.
  */
-#define UNPACKER_KEEP (256 * 1024)
-#define SUB_BIG_MSG   (256 * 1024)
+#define SUB_BIG_MSG (256 * 1024)
 
 static void
-unpacker_shrink(struct kw_sub *sub)
+sub_buf_shrink(struct kw_sub *sub)
 {
-	msgpack_unpacker *u = &sub->unp;
-
-	if (u->used != u->off || u->used + u->free <= UNPACKER_KEEP ||
-	    msgpack_unpacker_message_size(u) != 0)
-		return;
-	msgpack_unpacker_destroy(u);
-	if (!msgpack_unpacker_init(u, 64 * 1024)) {
-		msgpack_unpacker_init(u, 0);
-		sub_disconnect(sub, "out of memory");
-	}
+	if (sub->used == sub->off)
+		(void)sub_buf_reset(sub);
 }
 
-/* Hand on every complete message buffered, unless paused or closed. */
+/*
+ * Hand on every complete message buffered, unless paused or closed. The
+ * scanner walks each message first (every declared size against the
+ * limits); msgpack-c is given that one whole message and nothing past it.
+ */
 static void
 sub_drain(struct kw_sub *sub)
 {
-	size_t start;
+	msgpack_object obj;
+	size_t len, end;
 	int rc, big;
 
 	while (!sub->paused && sub->conn != NULL && !sub->closing) {
-		start = sub->unp.off;
-		rc = kw_unpacker_next(&sub->unp, &sub->scan, &sub->res);
-		if (rc == MSGPACK_UNPACK_CONTINUE) {
-			if (msgpack_unpacker_message_size(&sub->unp) >
-			    KW_MSG_MAX)
+		rc = kw_mpscan_feed(&sub->scan, sub->buf + sub->off,
+		    sub->used - sub->off);
+		if (rc == 0) {
+			if (sub->used - sub->off > KW_MSG_MAX)
 				sub_disconnect(sub,
 				    "message over the size "
 				    "limit");
 			else
-				unpacker_shrink(sub);
+				sub_buf_shrink(sub);
 			return;
 		}
-		if (rc != MSGPACK_UNPACK_SUCCESS) {
+		if (rc < 0) {
 			sub_disconnect(sub,
-			    rc == KW_UNPACK_REFUSED ?
-				"a declared size over the limit" :
-				"malformed msgpack");
+			    rc == -1 ? "a declared size over the limit" :
+				       "malformed msgpack");
 			return;
 		}
-		big = sub->unp.off - start > SUB_BIG_MSG;
-		on_message(sub, &sub->res.data);
+		len = sub->scan.pos;
+		kw_mpscan_next(&sub->scan);
+		end = 0;
+		/* Should the two ever disagree on where it ends: malformed. */
+		if (msgpack_unpack(sub->buf + sub->off, len, &end, &sub->zone,
+			&obj) != MSGPACK_UNPACK_SUCCESS ||
+		    end != len) {
+			msgpack_zone_clear(&sub->zone);
+			sub_disconnect(sub, "malformed msgpack");
+			return;
+		}
+		sub->off += len;
+		big = len > SUB_BIG_MSG;
+		on_message(sub, &obj);
 		/*
-		 * The decoded tree (and the buffer its strings point into)
-		 * goes now, not when the next message comes: a snapshot's is
-		 * ~6 MB of msgpack zone at 10,000 processes, in 8 KiB chunks
-		 * between the consumer's own blocks. After a big one, the
-		 * pages of those holes go back too (malloc_trim: ~1 ms).
+		 * The decoded tree goes now, not when the next message comes:
+		 * a snapshot's is ~6 MB of msgpack zone at 10,000 processes,
+		 * in 8 KiB chunks between the consumer's own blocks. After a
+		 * big one, the pages of those holes go back too (malloc_trim:
+		 * ~1 ms).
 		 */
-		msgpack_unpacked_destroy(&sub->res);
+		msgpack_zone_clear(&sub->zone);
 		if (big) {
-			unpacker_shrink(sub);
+			sub_buf_shrink(sub);
 			malloc_trim(0);
 		}
 	}
 }
 
+/*
+ * Room for the next read, SUB_READ bytes at least: the part of a message
+ * already read moves to the front (a big one once: after that it starts
+ * the buffer), and the buffer doubles only when a message outgrows it.
+ */
 static void
 on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct sub_conn *c = h->data;
 	struct kw_sub *sub = c->sub;
+	size_t ncap;
+	char *p;
 
-	if (!msgpack_unpacker_reserve_buffer(&sub->unp, 64 * 1024)) {
-		buf->base = NULL;
-		buf->len = 0;
-		return;
+	if (sub->off == sub->used)
+		sub->off = sub->used = 0;
+	if (sub->cap - sub->used < SUB_READ && sub->off > 0) {
+		memmove(sub->buf, sub->buf + sub->off, sub->used - sub->off);
+		sub->used -= sub->off;
+		sub->off = 0;
 	}
-	buf->base = msgpack_unpacker_buffer(&sub->unp);
-	buf->len = msgpack_unpacker_buffer_capacity(&sub->unp);
+	if (sub->cap - sub->used < SUB_READ) {
+		ncap = sub->cap * 2;
+		if ((p = realloc(sub->buf, ncap)) == NULL) {
+			buf->base = NULL;
+			buf->len = 0;
+			return;
+		}
+		sub->buf = p;
+		sub->cap = ncap;
+	}
+	buf->base = sub->buf + sub->used;
+	buf->len = sub->cap - sub->used;
 }
 
 static void
@@ -461,7 +520,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (nread == 0)
 		return;
-	msgpack_unpacker_buffer_consumed(&sub->unp, nread);
+	sub->used += (size_t)nread;
 	sub_drain(sub);
 }
 
@@ -507,13 +566,8 @@ on_connect(uv_connect_t *req, int status)
 		return;
 	}
 	/* Whatever was half-read belonged to the old connection. */
-	msgpack_unpacker_destroy(&sub->unp);
-	if (!msgpack_unpacker_init(&sub->unp, 64 * 1024)) {
-		/* Keep a valid (empty) unpacker for the destroy at close. */
-		msgpack_unpacker_init(&sub->unp, 0);
-		sub_disconnect(sub, "out of memory");
-		return;
-	}
+	(void)sub_buf_reset(sub);
+	msgpack_zone_clear(&sub->zone);
 	kw_mpscan_init(&sub->scan, KW_MSG_MAX, KW_MSG_COUNT_MAX);
 	sub->state = SUB_HELLO;
 	if (!sub->paused)
@@ -585,8 +639,8 @@ timer_closed(uv_handle_t *h)
 {
 	struct kw_sub *sub = h->data;
 
-	msgpack_unpacked_destroy(&sub->res);
-	msgpack_unpacker_destroy(&sub->unp);
+	msgpack_zone_destroy(&sub->zone);
+	free(sub->buf);
 	free(sub);
 }
 

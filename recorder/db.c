@@ -630,6 +630,15 @@ rdb_write_batch(struct rdb *db, const struct rec *head, const char *stream,
     uint64_t epoch, uint64_t last_seq, uint64_t rows[RDB__NTABLES], char *err,
     size_t errlen)
 {
+	return rdb_write_recs(db, head, NULL, stream, epoch, last_seq, rows,
+	    err, errlen);
+}
+
+int
+rdb_write_recs(struct rdb *db, const struct rec *head, const struct rec *end,
+    const char *stream, uint64_t epoch, uint64_t last_seq,
+    uint64_t rows[RDB__NTABLES], char *err, size_t errlen)
+{
 	uint64_t n[RDB__NTABLES] = { 0 };
 	const struct rec *r, *last = NULL;
 	sqlite3_stmt *st;
@@ -637,7 +646,7 @@ rdb_write_batch(struct rdb *db, const struct rec *head, const char *stream,
 
 	if (run(db, db->st[ST_BEGIN], err, errlen) == -1)
 		return -1;
-	for (r = head; r != NULL; r = r->next) {
+	for (r = head; r != end; r = r->next) {
 		if (insert(db, r, n, err, errlen) == -1)
 			goto fail;
 		last = r;

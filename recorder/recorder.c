@@ -24,6 +24,12 @@
 #define PRUNE_FIRST_MAX_MS (60 * 1000)
 /* Failed writes tolerated while stopping before we give up on the rest. */
 #define STOP_ATTEMPTS 3
+/*
+ * Batches one write job commits, one transaction each, when that many are
+ * waiting: each job is a round trip through the loop thread (its result,
+ * the next job), and on a busy machine the worker would wait there.
+ */
+#define JOB_BATCHES 8
 
 enum job {
 	JOB_NONE,
@@ -72,6 +78,12 @@ struct recorder {
 	char job_err[256];
 	uint64_t job_rows[RDB__NTABLES];
 	uint64_t job_ns;
+	size_t job_batch_rows;	/* for the worker */
+	size_t job_done_recs;	/* committed: the first of inflight */
+	uint64_t job_done_seq;	/* the last of them */
+	uint64_t job_commits;	/* transactions committed */
+	uint64_t job_last_rows; /* rows of the last one */
+	uint64_t job_commit_ns; /* its time */
 	int64_t job_pruned;
 	uint64_t job_retention_ms; /* for the worker */
 	int job_prune_chunk;
@@ -221,6 +233,59 @@ db_check(struct recorder *rc)
 	return 0;
 }
 
+/*
+ * Worker side: the inflight records, one transaction per batch_rows rows,
+ * each with its resume point. The first failure ends the job: what was
+ * committed before it is counted (job_done_recs), the rest is retried.
+ */
+static void
+write_job(struct recorder *rc)
+{
+	const struct rec *head = rc->inflight.head, *end, *last;
+	uint64_t rows[RDB__NTABLES], t;
+	char what[200];
+	size_t n, i;
+
+	rc->job_done_recs = 0;
+	rc->job_commits = 0;
+	memset(rc->job_rows, 0, sizeof(rc->job_rows));
+	if (db_check(rc) == -1) {
+		rc->job_rc = -1;
+		return;
+	}
+	rc->job_rc = 0;
+	for (; head != NULL; head = end) {
+		end = rq_batch_end(head, rc->job_batch_rows, &n, &last);
+		t = kw_mono_ns();
+		rc->job_rc = rdb_write_recs(rc->db, head, end, STREAM,
+		    rc->inflight_epoch, last->seq, rows, rc->job_err,
+		    sizeof(rc->job_err));
+		if (rc->job_rc == -1)
+			return;
+		/*
+		 * Changed under the commit: it may have gone to the old file.
+		 * Not acked; written again into the file at the path.
+		 */
+		if (rdb_file_changed(rc->db, what, sizeof(what))) {
+			snprintf(rc->job_err, sizeof(rc->job_err),
+			    "%s during "
+			    "the commit: writing the batch again",
+			    what);
+			rc->job_rc = -2;
+			return;
+		}
+		rc->job_commit_ns = kw_mono_ns() - t;
+		rc->job_last_rows = 0;
+		for (i = 0; i < RDB__NTABLES; i++) {
+			rc->job_rows[i] += rows[i];
+			rc->job_last_rows += rows[i];
+		}
+		rc->job_done_recs += n;
+		rc->job_done_seq = last->seq;
+		rc->job_commits++;
+	}
+}
+
 /* The worker side: the only place the database is touched after start. */
 static void
 work_cb(uv_work_t *w)
@@ -228,31 +293,12 @@ work_cb(uv_work_t *w)
 	struct recorder *rc = w->data;
 	uint64_t t0 = kw_mono_ns();
 	int64_t cutoff;
-	char what[200];
 
 	rc->job_err[0] = rc->job_event[0] = '\0';
 	rc->job_reopened = rc->job_refused = 0;
 	switch (rc->job) {
 	case JOB_WRITE:
-		if (db_check(rc) == -1) {
-			rc->job_rc = -1;
-			break;
-		}
-		rc->job_rc = rdb_write_batch(rc->db, rc->inflight.head, STREAM,
-		    rc->inflight_epoch, rc->inflight_seq, rc->job_rows,
-		    rc->job_err, sizeof(rc->job_err));
-		/*
-		 * Changed under the commit: it may have gone to the old file.
-		 * Not acked; written again into the file at the path.
-		 */
-		if (rc->job_rc == 0 &&
-		    rdb_file_changed(rc->db, what, sizeof(what))) {
-			snprintf(rc->job_err, sizeof(rc->job_err),
-			    "%s during "
-			    "the commit: writing the batch again",
-			    what);
-			rc->job_rc = -2;
-		}
+		write_job(rc);
 		break;
 	case JOB_PRUNE:
 		if (rc->db == NULL) { /* opened by the next write */
@@ -315,13 +361,47 @@ file_news(struct recorder *rc)
 	}
 }
 
+/* Loop side: the batches the job committed, off inflight, and the ack. */
 static void
-write_done(struct recorder *rc)
+write_committed(struct recorder *rc)
 {
 	size_t i;
 	uint64_t rows = 0;
 
+	for (i = 0; i < RDB__NTABLES; i++) {
+		rc->rows_written[i] += rc->job_rows[i];
+		rows += rc->job_rows[i];
+	}
+	rc->batches += rc->job_commits;
+	if (rc->file_fresh) {
+		rc->file_first_seq = rc->inflight.head->seq;
+		rc->file_fresh = 0;
+	}
+	rc->last_batch_rows = rc->job_last_rows;
+	rc->last_commit_ms = (double)rc->job_commit_ns / 1e6;
+	rc->committed_epoch = rc->inflight_epoch;
+	rc->committed_seq = rc->job_done_seq;
+	log_debug("committed %" PRIu64 " rows up to seq %" PRIu64
+		  " in %" PRIu64 " transactions, %.1f ms",
+	    rows, rc->committed_seq, rc->job_commits,
+	    (double)rc->job_ns / 1e6);
+	rq_drop(&rc->inflight, rc->job_done_recs);
+	if (rc->sub != NULL) {
+		struct kw_sub_stats st;
+
+		kw_sub_stats(rc->sub, &st);
+		/* An ack is a seq of the producer's current epoch only. */
+		if (st.epoch == rc->committed_epoch)
+			kw_sub_ack(rc->sub, rc->committed_seq);
+	}
+}
+
+static void
+write_done(struct recorder *rc)
+{
 	file_news(rc);
+	if (rc->job_done_recs > 0)
+		write_committed(rc);
 	if (rc->job_rc == -2) {
 		/* Written again at once, into the file now at the path. */
 		log_warnx("database: %s", rc->job_err);
@@ -356,31 +436,6 @@ write_done(struct recorder *rc)
 	if (rc->backoff_ms != BACKOFF_MIN_MS)
 		log_info("database: writing again");
 	rc->backoff_ms = BACKOFF_MIN_MS;
-	for (i = 0; i < RDB__NTABLES; i++) {
-		rc->rows_written[i] += rc->job_rows[i];
-		rows += rc->job_rows[i];
-	}
-	rc->batches++;
-	if (rc->file_fresh && rc->inflight.head != NULL) {
-		rc->file_first_seq = rc->inflight.head->seq;
-		rc->file_fresh = 0;
-	}
-	rc->last_batch_rows = rows;
-	rc->last_commit_ms = (double)rc->job_ns / 1e6;
-	rc->committed_epoch = rc->inflight_epoch;
-	rc->committed_seq = rc->inflight_seq;
-	log_debug("committed %" PRIu64 " rows up to seq %" PRIu64
-		  " in %.1f ms",
-	    rows, rc->inflight_seq, rc->last_commit_ms);
-	rq_free(&rc->inflight);
-	if (rc->sub != NULL) {
-		struct kw_sub_stats st;
-
-		kw_sub_stats(rc->sub, &st);
-		/* An ack is a seq of the producer's current epoch only. */
-		if (st.epoch == rc->committed_epoch)
-			kw_sub_ack(rc->sub, rc->committed_seq);
-	}
 }
 
 static void
@@ -437,6 +492,7 @@ start_job(struct recorder *rc, enum job job)
 	/* The worker reads its own copies: SIGHUP may change the tunables. */
 	rc->job_retention_ms = rc->retention_ms;
 	rc->job_prune_chunk = rc->prune_chunk;
+	rc->job_batch_rows = rc->batch_rows;
 	rc->work.data = rc;
 	if ((r = uv_queue_work(rc->d.loop, &rc->work, work_cb,
 		 after_work_cb)) != 0) {
@@ -465,15 +521,29 @@ prune_cb(uv_timer_t *t)
 	schedule(rc);
 }
 
+/* The oldest pending record has waited batch_delay: its batch is due. */
+static int
+pending_aged(struct recorder *rc)
+{
+	return rc->pending.head != NULL &&
+	    uv_now(rc->d.loop) >=
+	    rc->pending.head->queued_ms + rc->batch_delay_ms;
+}
+
 /*
- * Start the next database job if none is running: the batch that failed
- * (after its backoff), else a new batch when one is due, else a prune.
- * While stopping, everything pending is due; when nothing is left, finish.
+ * Start the next database job if none is running: the batches that failed
+ * (after its backoff), else new batches when one is due, else a prune.
+ * A batch is due when batch_rows rows wait, or batch_delay after the first
+ * of them was queued; one job takes up to JOB_BATCHES of them (only whole
+ * ones unless the oldest is due by its age). While stopping, everything
+ * pending is due; when nothing is left, finish.
  */
 static void
 schedule(struct recorder *rc)
 {
 	struct rec *r;
+	size_t nb;
+	uint64_t now, due;
 
 	if (rc->job != JOB_NONE || rc->finished)
 		return;
@@ -483,9 +553,15 @@ schedule(struct recorder *rc)
 		return;
 	}
 	if (rc->pending.nrecs > 0 &&
-	    (rc->d.stopping || rc->flush_due ||
+	    (rc->d.stopping || rc->flush_due || pending_aged(rc) ||
 		rc->pending.nrows >= rc->batch_rows)) {
-		rq_take(&rc->pending, rc->batch_rows, &rc->inflight);
+		if (rc->d.stopping || rc->flush_due || pending_aged(rc))
+			nb = JOB_BATCHES;
+		else
+			nb = rc->pending.nrows / rc->batch_rows;
+		if (nb > JOB_BATCHES)
+			nb = JOB_BATCHES;
+		rq_take(&rc->pending, nb * rc->batch_rows, &rc->inflight);
 		rc->inflight_epoch = rc->inflight.head->epoch;
 		for (r = rc->inflight.head; r->next != NULL; r = r->next)
 			;
@@ -493,9 +569,13 @@ schedule(struct recorder *rc)
 		rc->flush_due = 0;
 		if (rc->pending.nrecs == 0)
 			uv_timer_stop(&rc->flush_timer);
-		else if (!rc->d.stopping)
+		else if (!rc->d.stopping) {
+			/* Due batch_delay after the oldest left was queued. */
+			now = uv_now(rc->d.loop);
+			due = rc->pending.head->queued_ms + rc->batch_delay_ms;
 			uv_timer_start(&rc->flush_timer, flush_cb,
-			    rc->batch_delay_ms, 0);
+			    due > now ? due - now : 0, 0);
+		}
 		(void)start_job(rc, JOB_WRITE);
 		return;
 	}
@@ -544,6 +624,7 @@ on_msg(void *arg, const struct kw_msg *msg)
 	}
 	rc->queued_epoch = r->epoch;
 	rc->queued_seq = r->seq;
+	r->queued_ms = uv_now(rc->d.loop);
 	if (rc->pending.nrecs == 0)
 		uv_timer_start(&rc->flush_timer, flush_cb, rc->batch_delay_ms,
 		    0);

@@ -32,7 +32,8 @@ struct rec {
 	enum rec_kind kind;
 	uint64_t epoch; /* the producer's epoch */
 	uint64_t seq;
-	int64_t ts; /* unix seconds */
+	int64_t ts;	    /* unix seconds */
+	uint64_t queued_ms; /* the loop's clock when it was queued */
 };
 
 struct rec_sys {
@@ -66,8 +67,10 @@ struct rec_policy {
  * 100k rows must not cost 4 KiB per row. Read it through rec_body and the
  * schema's offsets; rec_proc_new makes one.
  */
+struct rec_slab;
 struct rec_proc {
 	struct rec h;
+	struct rec_slab *slab; /* where it was carved from; NULL: malloc'd */
 	unsigned char body[];
 };
 
@@ -87,6 +90,15 @@ void rq_push(struct rec_queue *q, struct rec *r);
  */
 void rq_take(struct rec_queue *q, size_t max_rows, struct rec_queue *out);
 void rq_free(struct rec_queue *q);
+/* Free the n oldest records (the ones a job committed). */
+void rq_drop(struct rec_queue *q, size_t n);
+/*
+ * One commit's worth of the records from head on, by rq_take's rule: at
+ * most max_rows rows but never less than one record. Returns the record
+ * after them (NULL: the list's end); *n their number, *last the last one.
+ */
+const struct rec *rq_batch_end(const struct rec *head, size_t max_rows,
+    size_t *n, const struct rec **last);
 /* A record and what its body holds on the heap (a deletion's evidence). */
 void rec_free(struct rec *r);
 /* Rows a record of this kind writes (sys: 2, skip: 0, others: 1). */
@@ -99,7 +111,10 @@ size_t rec_rows(const struct rec *r);
  */
 struct rec *rec_decode(const struct kw_msg *msg, uint64_t epoch, char *err,
     size_t errlen);
-/* A REC_PROC record holding r (epoch, seq, ts zero); NULL on ENOMEM. */
+/*
+ * A REC_PROC record holding r (epoch, seq, ts zero); NULL on ENOMEM. The
+ * decoder's own come from slabs instead (loop thread only, batch.c).
+ */
 struct rec *rec_proc_new(const struct kw_proc_rec *r);
 /* The decoded record (a kw_*_rec) and its schema; NULL for REC_SKIP. */
 const void *rec_body(const struct rec *r);
@@ -147,6 +162,10 @@ struct rdb *rdb_open(const char *path, int busy_timeout_ms, char *err,
 int rdb_write_batch(struct rdb *db, const struct rec *head, const char *stream,
     uint64_t epoch, uint64_t last_seq, uint64_t rows[RDB__NTABLES], char *err,
     size_t errlen);
+/* The same for the records from head up to end (excluded; NULL: all). */
+int rdb_write_recs(struct rdb *db, const struct rec *head,
+    const struct rec *end, const char *stream, uint64_t epoch,
+    uint64_t last_seq, uint64_t rows[RDB__NTABLES], char *err, size_t errlen);
 /* 1 and (epoch, seq) when the stream has a resume point, 0 if not, -1. */
 int rdb_load_state(struct rdb *db, const char *stream, uint64_t *epoch,
     uint64_t *seq, char *err, size_t errlen);

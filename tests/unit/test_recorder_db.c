@@ -1145,6 +1145,48 @@ batch__take__one_epoch_and_at_most_max_rows(void **state)
 	rq_free(&q);
 }
 
+/*
+ * A write job commits its records a batch at a time (rq_batch_end, the
+ * rule of rq_take) and drops what it committed (rq_drop).
+ */
+static void
+batch__end_and_drop__one_commit_at_a_time(void **state)
+{
+	struct rec_queue q;
+	const struct rec *end, *last;
+	size_t n;
+
+	(void)state;
+	rq_init(&q);
+	rq_push(&q, mk_sys(1, 1, 0, 1, 1));	    /* 2 rows */
+	rq_push(&q, mk_container(1, 2, 0, "a", 1)); /* 1 */
+	rq_push(&q, mk_skip(1, 3));		    /* 0 */
+	rq_push(&q, mk_container(1, 4, 0, "a", 1)); /* 1 */
+
+	end = rq_batch_end(q.head, 3, &n, &last);
+	assert_int_equal(n, 3); /* sys, container, skip */
+	assert_int_equal(last->seq, 3);
+	assert_int_equal(end->seq, 4);
+	end = rq_batch_end(end, 3, &n, &last);
+	assert_int_equal(n, 1);
+	assert_int_equal(last->seq, 4);
+	assert_null(end);
+	end = rq_batch_end(q.head, 1, &n, &last); /* at least one record */
+	assert_int_equal(n, 1);
+	assert_int_equal(last->seq, 1);
+
+	rq_drop(&q, 3);
+	assert_int_equal(q.nrecs, 1);
+	assert_int_equal(q.nrows, 1);
+	assert_int_equal(q.head->seq, 4);
+	rq_drop(&q, 5); /* no more than there is */
+	assert_null(q.head);
+	assert_int_equal(q.nrows, 0);
+	rq_push(&q, mk_skip(1, 5)); /* usable again */
+	assert_int_equal(q.head->seq, 5);
+	rq_free(&q);
+}
+
 /* Pack a decider message as kw_pub would, then decode it as sub does. */
 typedef void (*body_fn)(msgpack_packer *, const void *);
 
@@ -1320,6 +1362,7 @@ main(void)
 		    db__alloc_fault_n__open_and_batch_all_or_nothing, setup,
 		    teardown),
 		cmocka_unit_test(batch__take__one_epoch_and_at_most_max_rows),
+		cmocka_unit_test(batch__end_and_drop__one_commit_at_a_time),
 		cmocka_unit_test(
 		    batch__decode__each_type_and_bad_shape_skipped),
 	};
