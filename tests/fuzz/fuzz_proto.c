@@ -1,7 +1,8 @@
 /*
  * Fuzz the msgpack stream decoder as a daemon runs it: bytes arrive in
- * pieces (chunking from the input), kw_unpacker_next checks sizes before
- * msgpack-c unpacks, then the envelope and every message body are decoded.
+ * pieces (chunking from the input), the size scanner checks sizes before
+ * msgpack-c unpacks (pub.c's kw_unpacker_next, then sub.c's in-place
+ * decode), then the envelope and every message body are decoded.
  */
 #include <string.h>
 
@@ -244,6 +245,53 @@ on_message(const msgpack_object *obj)
 	}
 }
 
+/*
+ * sub.c's read path: the bytes gather in one buffer, the scanner finds
+ * where each message ends, msgpack_unpack decodes it in place into one
+ * zone cleared after each message; a disagreement on the end is malformed.
+ */
+static void
+sub_path(const uint8_t *data, size_t size, uint8_t c0, uint8_t c1)
+{
+	struct fuzz_chunks ch;
+	struct kw_mpscan scan;
+	msgpack_zone zone;
+	msgpack_object obj;
+	size_t used = 0, off = 0, len, end;
+	int rc;
+
+	fuzz_chunks_init(&ch, c0, c1);
+	if (!msgpack_zone_init(&zone, 8192))
+		return;
+	kw_mpscan_init(&scan, SCAN_MAX_LEN, SCAN_MAX_COUNT);
+	while (used < size) {
+		used += fuzz_chunks_next(&ch, size - used);
+		for (;;) {
+			rc = kw_mpscan_feed(&scan, (const char *)data + off,
+			    used - off);
+			if (rc <= 0)
+				break;
+			len = scan.pos;
+			FUZZ_CHECK(len > 0 && len <= used - off);
+			kw_mpscan_next(&scan);
+			end = 0;
+			if (msgpack_unpack((const char *)data + off, len, &end,
+				&zone, &obj) != MSGPACK_UNPACK_SUCCESS ||
+			    end != len) {
+				rc = -3;
+				break;
+			}
+			off += len;
+			check_sizes(&obj);
+			on_message(&obj);
+			msgpack_zone_clear(&zone);
+		}
+		if (rc < 0)
+			break; /* the daemon disconnects */
+	}
+	msgpack_zone_destroy(&zone);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -269,7 +317,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(msgpack_unpacker_buffer(&u), data + pos, n);
 		msgpack_unpacker_buffer_consumed(&u, n);
 		pos += n;
-		/* The read callback of pub.c and sub.c, as it stands. */
+		/* The read callback of pub.c, as it stands. */
 		while ((rc = kw_unpacker_next(&u, &scan, &res)) ==
 		    MSGPACK_UNPACK_SUCCESS) {
 			check_sizes(&res.data);
@@ -282,6 +330,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	msgpack_unpacked_destroy(&res);
 	msgpack_unpacker_destroy(&u);
+	sub_path(data + 2, size - 2, data[0], data[1]);
 	kw_snapshot_clear(&snap);
 	kw_snapshot_clear(&snap2);
 	return 0;
