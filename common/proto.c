@@ -258,6 +258,33 @@ kw_unpacker_next(msgpack_unpacker *u, struct kw_mpscan *s,
 	return rc;
 }
 
+int
+kw_unpack_next(struct kw_mpscan *s, const char *buf, size_t len,
+    msgpack_zone *zone, msgpack_object *obj, size_t *msg_len)
+{
+	size_t n, end = 0;
+
+	switch (kw_mpscan_feed(s, buf, len)) {
+	case 0:
+		return MSGPACK_UNPACK_CONTINUE;
+	case -1:
+		return KW_UNPACK_REFUSED;
+	case -2:
+		return MSGPACK_UNPACK_PARSE_ERROR;
+	}
+	n = s->pos;
+	kw_mpscan_next(s);
+	/* Should the two ever disagree on where it ends, it is malformed. */
+	if (msgpack_unpack(buf, n, &end, zone, obj) !=
+		MSGPACK_UNPACK_SUCCESS ||
+	    end != n) {
+		msgpack_zone_clear(zone);
+		return MSGPACK_UNPACK_PARSE_ERROR;
+	}
+	*msg_len = n;
+	return MSGPACK_UNPACK_SUCCESS;
+}
+
 /* "key: msg" (msg alone without a key) into err, through kw_seterr. */
 static void
 seterr(char *err, size_t errlen, const char *msg, const char *key)

@@ -77,6 +77,16 @@ void kw_mpscan_next(struct kw_mpscan *s);
 #define KW_UNPACK_REFUSED (-100)
 int kw_unpacker_next(msgpack_unpacker *u, struct kw_mpscan *s,
     msgpack_unpacked *res);
+/*
+ * The same for bytes gathered in the caller's own buffer: the next message
+ * of buf[0..len) (the scanner's state carried over from earlier calls)
+ * decoded in place into zone, its length in *msg_len. Returns
+ * MSGPACK_UNPACK_SUCCESS, MSGPACK_UNPACK_CONTINUE (more bytes needed),
+ * MSGPACK_UNPACK_PARSE_ERROR or KW_UNPACK_REFUSED. *obj points into buf
+ * and zone: the caller clears the zone when done with it.
+ */
+int kw_unpack_next(struct kw_mpscan *s, const char *buf, size_t len,
+    msgpack_zone *zone, msgpack_object *obj, size_t *msg_len);
 
 const char *kw_msg_type_name(enum kw_msg_type type);
 enum kw_msg_type kw_msg_type_from(const char *s, size_t len);

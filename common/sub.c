@@ -421,13 +421,13 @@ static void
 sub_drain(struct kw_sub *sub)
 {
 	msgpack_object obj;
-	size_t len, end;
+	size_t len;
 	int rc, big;
 
 	while (!sub->paused && sub->conn != NULL && !sub->closing) {
-		rc = kw_mpscan_feed(&sub->scan, sub->buf + sub->off,
-		    sub->used - sub->off);
-		if (rc == 0) {
+		rc = kw_unpack_next(&sub->scan, sub->buf + sub->off,
+		    sub->used - sub->off, &sub->zone, &obj, &len);
+		if (rc == MSGPACK_UNPACK_CONTINUE) {
 			if (sub->used - sub->off > KW_MSG_MAX)
 				sub_disconnect(sub,
 				    "message over the size "
@@ -436,21 +436,11 @@ sub_drain(struct kw_sub *sub)
 				sub_buf_shrink(sub);
 			return;
 		}
-		if (rc < 0) {
+		if (rc != MSGPACK_UNPACK_SUCCESS) {
 			sub_disconnect(sub,
-			    rc == -1 ? "a declared size over the limit" :
-				       "malformed msgpack");
-			return;
-		}
-		len = sub->scan.pos;
-		kw_mpscan_next(&sub->scan);
-		end = 0;
-		/* Should the two ever disagree on where it ends: malformed. */
-		if (msgpack_unpack(sub->buf + sub->off, len, &end, &sub->zone,
-			&obj) != MSGPACK_UNPACK_SUCCESS ||
-		    end != len) {
-			msgpack_zone_clear(&sub->zone);
-			sub_disconnect(sub, "malformed msgpack");
+			    rc == KW_UNPACK_REFUSED ?
+				"a declared size over the limit" :
+				"malformed msgpack");
 			return;
 		}
 		sub->off += len;

@@ -246,9 +246,9 @@ on_message(const msgpack_object *obj)
 }
 
 /*
- * sub.c's read path: the bytes gather in one buffer, the scanner finds
- * where each message ends, msgpack_unpack decodes it in place into one
- * zone cleared after each message; a disagreement on the end is malformed.
+ * sub.c's read path: the bytes gather in one buffer, kw_unpack_next finds
+ * each message's end and decodes it in place into one zone, cleared after
+ * each message.
  */
 static void
 sub_path(const uint8_t *data, size_t size, uint8_t c0, uint8_t c1)
@@ -257,37 +257,24 @@ sub_path(const uint8_t *data, size_t size, uint8_t c0, uint8_t c1)
 	struct kw_mpscan scan;
 	msgpack_zone zone;
 	msgpack_object obj;
-	size_t used = 0, off = 0, len, end;
-	int rc;
+	size_t used = 0, off = 0, len;
+	int rc = MSGPACK_UNPACK_CONTINUE;
 
 	fuzz_chunks_init(&ch, c0, c1);
 	if (!msgpack_zone_init(&zone, 8192))
 		return;
 	kw_mpscan_init(&scan, SCAN_MAX_LEN, SCAN_MAX_COUNT);
-	while (used < size) {
+	while (used < size && rc == MSGPACK_UNPACK_CONTINUE) {
 		used += fuzz_chunks_next(&ch, size - used);
-		for (;;) {
-			rc = kw_mpscan_feed(&scan, (const char *)data + off,
-			    used - off);
-			if (rc <= 0)
-				break;
-			len = scan.pos;
+		while ((rc = kw_unpack_next(&scan, (const char *)data + off,
+			    used - off, &zone, &obj, &len)) ==
+		    MSGPACK_UNPACK_SUCCESS) {
 			FUZZ_CHECK(len > 0 && len <= used - off);
-			kw_mpscan_next(&scan);
-			end = 0;
-			if (msgpack_unpack((const char *)data + off, len, &end,
-				&zone, &obj) != MSGPACK_UNPACK_SUCCESS ||
-			    end != len) {
-				rc = -3;
-				break;
-			}
 			off += len;
 			check_sizes(&obj);
 			on_message(&obj);
 			msgpack_zone_clear(&zone);
 		}
-		if (rc < 0)
-			break; /* the daemon disconnects */
 	}
 	msgpack_zone_destroy(&zone);
 }
