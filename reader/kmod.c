@@ -405,6 +405,13 @@ kmod_parse(const char *buf, size_t len, struct kw_snapshot *snap,
 	return parse_json(buf, len, snap, info, 0, err, errlen);
 }
 
+int
+kmod_parse_delta(const char *buf, size_t len, struct kw_snapshot *snap,
+    struct kmod_info *info, char *err, size_t errlen)
+{
+	return parse_json(buf, len, snap, info, 1, err, errlen);
+}
+
 /* kmod_parse; with delta, the delta file's fields too (info required). */
 static int
 parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
@@ -817,7 +824,7 @@ kmod_delta_read(struct kmod_delta *kd, const char *path,
 	}
 	if ((len = read_pass(kd, path, err, errlen)) == -1)
 		goto fail;
-	r = parse_json(kd->buf, (size_t)len, &kd->scratch, &info, 1, tmp,
+	r = kmod_parse_delta(kd->buf, (size_t)len, &kd->scratch, &info, tmp,
 	    sizeof(tmp));
 	if (r != 0) {
 		/* A skipped entry would leave the base stale until a full pass. */

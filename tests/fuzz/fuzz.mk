@@ -26,6 +26,7 @@ F_DECIDER	:= $(patsubst %.c,$(FB)/%.o,$(filter-out decider/decider.c,$(wildcard 
 # What each target links: the archive of its daemon, then libkwarden.
 F_LIBS_cgstat		:= $(FB)/libreader.a
 F_LIBS_kmod		:= $(FB)/libreader.a
+F_LIBS_kmod_delta	:= $(FB)/libreader.a
 F_LIBS_procfs		:= $(FB)/libreader.a
 F_LIBS_docker_json	:= $(FB)/libdecider.a
 F_LIBS_docker_stream	:= $(FB)/libdecider.a
