@@ -1172,13 +1172,30 @@ proc_drop(struct kw_proc *p)
 	p->cgroup = NULL;
 }
 
+/* base's record of pid (base sorted by pid), or NULL. */
+static struct kw_proc *
+find_pid(const struct kw_snapshot *base, int32_t pid)
+{
+	size_t lo = 0, hi = base->nprocs, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (base->procs[mid].pid == pid)
+			return &base->procs[mid];
+		if (base->procs[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 int
 kmod_delta_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
     const struct kmod_info *info, char *err, size_t errlen)
 {
-	struct kw_snapshot out;
 	struct kw_proc *pb, *pd;
-	size_t i, j, e;
+	size_t i, j, e, w, need, add = 0, drop = 0;
 
 	if (delta->nprocs > 1)
 		qsort(delta->procs, delta->nprocs, sizeof(*delta->procs),
@@ -1215,48 +1232,76 @@ kmod_delta_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
 		kw_snapshot_init(delta);
 		return 0;
 	}
-	kw_snapshot_init(&out);
-	out.cap = base->nprocs + delta->nprocs;
-	if (out.cap > 0 &&
-	    (out.procs = calloc(out.cap, sizeof(*out.procs))) == NULL) {
+	/*
+	 * In place, in base's own array: a pass of ~100 records into 10,000
+	 * must not copy (or fault in) a 2 MB array each sample. The records
+	 * of pids base has replace theirs; the exited are compacted out in
+	 * one forward pass; new pids are merged in from the end, backwards
+	 * (then what is written never overtakes what is still to be read).
+	 */
+	for (j = 0; j < delta->nprocs; j++)
+		if (find_pid(base, delta->procs[j].pid) == NULL)
+			add++;
+	for (e = 0; e < info->nexited; e++)
+		if (find_pid(base, info->exited[e]) != NULL)
+			drop++;
+	need = base->nprocs - drop + add;
+	if (need > base->cap &&
+	    kw_snapshot_reserve(base, need + need / 32 + 64) == -1) {
 		kw_seterr(err, errlen, "out of memory");
 		return -1;
 	}
-	i = j = e = 0;
-	while (i < base->nprocs || j < delta->nprocs) {
-		pb = i < base->nprocs ? &base->procs[i] : NULL;
-		pd = j < delta->nprocs ? &delta->procs[j] : NULL;
-		if (pd != NULL && (pb == NULL || pd->pid <= pb->pid)) {
+	if (drop > 0) {
+		for (i = w = e = 0; i < base->nprocs; i++) {
+			pb = &base->procs[i];
+			while (e < info->nexited && info->exited[e] < pb->pid)
+				e++;
+			if (e < info->nexited && info->exited[e] == pb->pid)
+				proc_drop(pb);
+			else if (w++ != i)
+				base->procs[w - 1] = *pb;
+		}
+		base->nprocs = w;
+	}
+	if (add == 0) {
+		for (j = 0; j < delta->nprocs; j++) {
+			pd = &delta->procs[j];
+			pb = find_pid(base, pd->pid);
+			proc_drop(pb);
+			*pb = *pd;
+			pd->cmdline = NULL;
+			pd->cgroup = NULL;
+		}
+	} else {
+		i = base->nprocs;
+		j = delta->nprocs;
+		w = need;
+		while (j > 0) {
+			pd = &delta->procs[j - 1];
+			pb = i > 0 ? &base->procs[i - 1] : NULL;
+			if (pb != NULL && pb->pid > pd->pid) {
+				base->procs[--w] = *pb;
+				i--;
+				continue;
+			}
 			/* New or changed (a reused pid too): the pass's. */
 			if (pb != NULL && pb->pid == pd->pid) {
 				proc_drop(pb);
-				i++;
+				i--;
 			}
-			out.procs[out.nprocs++] = *pd;
+			base->procs[--w] = *pd;
 			pd->cmdline = NULL;
 			pd->cgroup = NULL;
-			j++;
-			continue;
+			j--;
 		}
-		while (e < info->nexited && info->exited[e] < pb->pid)
-			e++;
-		if (e < info->nexited && info->exited[e] == pb->pid)
-			proc_drop(pb);
-		else {
-			out.procs[out.nprocs++] = *pb;
-			pb->cmdline = NULL;
-			pb->cgroup = NULL;
-		}
-		i++;
+		base->nprocs = need;
 	}
-	memcpy(out.source, delta->source, sizeof(out.source));
-	out.ts_ns = delta->ts_ns;
-	out.host = delta->host;
-	/* Every string moved to out: what is left are empty shells. */
-	base->nprocs = 0;
+	memcpy(base->source, delta->source, sizeof(base->source));
+	base->ts_ns = delta->ts_ns;
+	base->mono_ns = delta->mono_ns;
+	base->host = delta->host;
+	base->ncgroups = 0; /* the last sample's figures: taken again */
 	delta->nprocs = 0;
-	kw_snapshot_free(base);
-	*base = out;
 	return 0;
 }
 

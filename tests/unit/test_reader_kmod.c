@@ -791,6 +791,35 @@ kmod_delta__full_then_changes__merged(void **state)
 	assert_int_equal(fx->kd.opens, 1);
 }
 
+/* Merged in place: new pids at both ends and between, exits around them. */
+static void
+kmod_delta__adds_and_exits_everywhere__sorted(void **state)
+{
+	struct delta_fx *fx = *state;
+
+	dwrite(fx, PASS1);
+	assert_int_equal(dread(fx), 0);
+	dwrite(fx,
+	    DHDR("false", "2") DREC("40", "1", "forty", "1") ",\n" DREC("2",
+		"1", "two", "1") ",\n" DREC("9", "90", "ctr",
+		"8") ",\n" DREC("7", "1", "seven", "1") DEND("30, 1, 77"));
+	assert_int_equal(dread(fx), 0);
+	assert_string_equal(pids(&fx->out), "2 5 7 9 40");
+	assert_int_equal(find_pid(&fx->out, 9)->cpu_ns, 8);
+	assert_string_equal(find_pid(&fx->out, 5)->cmdline, "five --arg");
+	/* only exits, then only changes */
+	dwrite(fx, DHDR("false", "3") DEND("2, 40"));
+	assert_int_equal(dread(fx), 0);
+	assert_string_equal(pids(&fx->out), "5 7 9");
+	dwrite(fx,
+	    DHDR("false", "4") DREC("9", "90", "ctr", "9") ",\n" DREC("5",
+		"50", "five", "9") DEND(""));
+	assert_int_equal(dread(fx), 0);
+	assert_string_equal(pids(&fx->out), "5 7 9");
+	assert_int_equal(find_pid(&fx->out, 5)->cpu_ns, 9);
+	assert_string_equal(find_pid(&fx->out, 7)->name, "seven");
+}
+
 static void
 kmod_delta__container_kept_across_passes__same_claim(void **state)
 {
@@ -949,6 +978,9 @@ main(void)
 		    kmod_vm_fixtures__every_capture__parsed_whole),
 		cmocka_unit_test_setup_teardown(
 		    kmod_delta__full_then_changes__merged, delta_setup,
+		    delta_teardown),
+		cmocka_unit_test_setup_teardown(
+		    kmod_delta__adds_and_exits_everywhere__sorted, delta_setup,
 		    delta_teardown),
 		cmocka_unit_test_setup_teardown(
 		    kmod_delta__container_kept_across_passes__same_claim,
