@@ -28,10 +28,10 @@ vmr_copy_prog() {
 
 bench_vmreader() {
 	local reps sizes samples iv k V a tmo t0 qemu try
-	reps=${REPS:-$([ "$QUICK" = 1 ] && echo 1 || echo 3)}
+	reps=${REPS:-$([ "$QUICK" = 1 ] && echo 1 || echo 2)}
 	sizes=$([ "$QUICK" = 1 ] && echo "2000" || echo "10000")
 	sizes=${KW_BENCH_VMR_SIZES:-$sizes}
-	samples=${KW_BENCH_VMR_SAMPLES:-$([ "$QUICK" = 1 ] && echo 8 || echo 20)}
+	samples=${KW_BENCH_VMR_SAMPLES:-$([ "$QUICK" = 1 ] && echo 4 || echo 8)}
 	iv=${KW_BENCH_VMR_INTERVAL:-1s}
 	tmo=${KW_BENCH_VM_TIMEOUT:-$([ "$QUICK" = 1 ] && echo 600 || echo 1800)}
 	echo
