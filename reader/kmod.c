@@ -298,8 +298,7 @@ lookup(const char *const *names, int n, const unsigned char *key, size_t len)
 	int i;
 
 	for (i = 0; i < n; i++)
-		if (strncmp(names[i], (const char *)key, len) == 0 &&
-		    names[i][len] == '\0')
+		if (strlen(names[i]) == len && memcmp(names[i], key, len) == 0)
 			return i;
 	return -1;
 }

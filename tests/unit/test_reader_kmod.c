@@ -441,6 +441,12 @@ kmod_hostile__syntax_and_numbers__error(void **state)
 		&snap),
 	    0);
 	assert_string_equal(snap.procs[0].name, "a\xc3\xa9\n\"");
+	/* A key with a NUL is not the key before it: "pid" stays missing. */
+	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\\u0000\": 1}, "
+			       "{\"pid\": 2}]}",
+			     &snap),
+	    1);
+	assert_non_null(strstr(err, "processes[0].pid: missing"));
 	kw_snapshot_free(&snap);
 }
 
