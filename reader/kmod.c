@@ -1,14 +1,20 @@
 /*
- * The kmod source: the JSON the kernel modules publish in /proc, parsed with
- * jansson into a snapshot. The seed's older format (trailing commas, no
- * cpu_ns, "containers" instead of "processes") is accepted too.
+ * The kmod source: the JSON the kernel modules publish in /proc, parsed in
+ * one pass with yajl's event (SAX) parser straight into the snapshot's
+ * records: no document tree is built (a DOM of the full file at 10,000
+ * processes cost more than the procfs walk it replaces). The seed's older
+ * format (trailing commas, no cpu_ns, "containers" instead of "processes")
+ * is accepted too.
  *
  * What is rejected and what is skipped:
  * - the whole snapshot is rejected (-1, err says where) when the JSON does
- *   not parse (truncated, invalid UTF-8, nesting deeper than jansson's
- *   limit, numbers out of range), when the top level is not an object, when
- *   a host field has the wrong type, when neither "processes" nor
- *   "containers" is an array, and when every entry is malformed;
+ *   not parse (truncated, invalid UTF-8, a duplicate key in any object,
+ *   nesting deeper than KMOD_MAX_DEPTH, integers out of int64's range,
+ *   reals out of a double's, more than KMOD_MAX_OTHER_KEYS keys the
+ *   parser does not know in one object), when the top level is not an
+ *   object, when a host field has the wrong type, when neither
+ *   "processes" nor "containers" is an array, and when every entry is
+ *   malformed;
  * - a malformed process entry (not an object, pid missing or not a positive
  *   integer, a known field of the wrong type) is skipped: the count is
  *   returned and err names the first one, so the caller can log it. One odd
@@ -30,15 +36,25 @@
 #include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <jansson.h>
+#include <yajl/yajl_parse.h>
 
 #include "reader.h"
+
+/* Deeper nesting is refused (jansson, used before, refused past 2048). */
+#define KMOD_MAX_DEPTH 512
+/*
+ * Keys the parser does not know, in one object: each is compared with the
+ * others of its object (duplicates are refused), so a cap keeps a hostile
+ * file linear. The modules' objects have a few at most.
+ */
+#define KMOD_MAX_OTHER_KEYS 64
 
 void
 kmod_strip_trailing_commas(char *buf, size_t len)
@@ -66,173 +82,348 @@ kmod_strip_trailing_commas(char *buf, size_t len)
 			if (buf[j] != ' ' && buf[j] != '\t' &&
 			    buf[j] != '\n' && buf[j] != '\r')
 				break;
-		/* A space keeps jansson's error positions true to the file. */
+		/* A space keeps the error positions true to the file. */
 		if (j < len && (buf[j] == ']' || buf[j] == '}'))
 			buf[i] = ' ';
 	}
 }
 
-static const char *
-json_type_name(const json_t *v)
+/* Whether kmod_strip_trailing_commas would change anything (the seed's). */
+static int
+has_trailing_comma(const char *buf, size_t len)
 {
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "object";
-	case JSON_ARRAY:
-		return "array";
-	case JSON_STRING:
-		return "string";
-	case JSON_INTEGER:
-		return "integer";
-	case JSON_REAL:
-		return "real";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "boolean";
-	case JSON_NULL:
-		return "null";
+	const char *p = buf, *end = buf + len, *q;
+
+	/* Only a comma before a closer matters: look at each closer. */
+	while ((q = memchr(p, ',', (size_t)(end - p))) != NULL) {
+		p = q + 1;
+		while (p < end &&
+		    (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+			p++;
+		if (p < end && (*p == ']' || *p == '}'))
+			return 1; /* maybe inside a string: strip decides */
 	}
-	return "?";
+	return 0;
+}
+
+enum jtype {
+	JT_NULL,
+	JT_BOOL,
+	JT_INT,
+	JT_REAL,
+	JT_STR,
+	JT_OBJ,
+	JT_ARR
+};
+
+static const char *const jtype_names[] = { "null", "boolean", "integer",
+	"real", "string", "object", "array" };
+
+/* A value kept for the checks after the parse. */
+struct jfield {
+	int set;
+	enum jtype type;
+	int64_t v; /* JT_INT; JT_BOOL 0 or 1 */
+};
+
+/* The top object's keys. */
+enum {
+	T_MEM_TOTAL,
+	T_MEM_FREE,
+	T_MEM_USED,
+	T_MEM_AVAILABLE,
+	T_NCPU,
+	T_TS,
+	T_FULL,
+	T_GENERATION,
+	T_CAP_HITS,
+	T_EXITED,
+	T_PROCESSES,
+	T_CONTAINERS,
+	T_NKEYS
+};
+static const char *const top_keys[T_NKEYS] = { "mem_total_kb", "mem_free_kb",
+	"mem_used_kb", "mem_available_kb", "ncpu", "ts_ns", "full",
+	"generation", "cap_hits", "exited", "processes", "containers" };
+
+/* A process entry's keys: integers, then strings, then ignored. */
+enum {
+	P_PID,
+	P_PPID,
+	P_UID,
+	P_THREADS,
+	P_VSZ,
+	P_RSS,
+	P_START,
+	P_CPU,
+	P_JIFFIES,
+	P_NAME,
+	P_CMDLINE,
+	P_STATE,
+	P_CID,
+	P_CGROUP,
+	P_MEM_PCT,
+	P_NKEYS
+};
+static const char *const proc_keys[P_NKEYS] = { "pid", "ppid", "uid",
+	"threads", "vsz_kb", "rss_kb", "start_ns", "cpu_ns", "proc_jiffies",
+	"name", "cmdline", "state", "container_id", "cgroup", "mem_pct" };
+
+enum level_kind {
+	L_TOP,	  /* the top object */
+	L_PROCS,  /* "processes" or "containers" */
+	L_PROC,	  /* one entry */
+	L_EXITED, /* the delta file's "exited" */
+	L_SKIP	  /* anything else, read for its syntax only */
+};
+
+struct level {
+	enum level_kind kind;
+	int is_map;
+	int key;	/* L_TOP, L_PROC: the pending value's key, -1 other */
+	int array;	/* L_PROCS: T_PROCESSES or T_CONTAINERS */
+	uint32_t seen;	/* known keys seen */
+	size_t others;	/* offset of this map's other keys in jp->keys */
+	size_t nothers; /* how many */
+	size_t index;	/* L_PROCS, L_EXITED: the next element's index */
+};
+
+/* The parse's state, handed to every callback. */
+struct jp {
+	yajl_handle h;
+	const char *buf;
+	size_t len;
+	struct kw_snapshot *snap;
+	struct kmod_info *info;
+	int delta;
+	char *err;
+	size_t errlen;
+	int failed; /* err set: the callback stops the parse */
+
+	struct level lv[KMOD_MAX_DEPTH];
+	int depth;
+	char *keys; /* other keys of the open maps, each NUL-terminated */
+	size_t nkeys, capkeys;
+
+	struct jfield top[T_NKEYS];
+	size_t narrays, nentries;
+	int skipped;
+	char first[256]; /* the first malformed entry */
+
+	/* The entry being read. */
+	struct kw_proc *p;
+	int bad;
+	struct jfield jiffies;
+	int cg_set, cg_cut, cg_long;
+	size_t cglen;
+	char cg[PATH_MAX];
+
+	/* The delta file's exited pids. */
+	int32_t *exited;
+	size_t nexited, capexited;
+	long ex_bad; /* the first bad element's index, or -1 */
+};
+
+/* Line and column of byte off, for the error. */
+static void
+position(const struct jp *jp, size_t off, int *line, int *col)
+{
+	size_t i, start = 0;
+
+	*line = 1;
+	if (off > jp->len)
+		off = jp->len;
+	for (i = 0; i < off; i++)
+		if (jp->buf[i] == '\n') {
+			(*line)++;
+			start = i + 1;
+		}
+	*col = (int)(off - start) + 1;
+}
+
+/* A whole-document error at the current token: stop the parse. */
+static int __attribute__((format(printf, 2, 3)))
+fail_at(struct jp *jp, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	size_t off = yajl_get_bytes_consumed(jp->h);
+	int line, col;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	position(jp, off, &line, &col);
+	kw_seterr(jp->err, jp->errlen, "line %d column %d (byte %zu): %s",
+	    line, col, off, msg);
+	jp->failed = 1;
+	return 0;
+}
+
+/* A whole-document error with no position (the top level's). */
+static int
+fail_plain(struct jp *jp, const char *msg)
+{
+	kw_seterr(jp->err, jp->errlen, "%s", msg);
+	jp->failed = 1;
+	return 0;
+}
+
+/* The entry being read is malformed: say so, the first time only. */
+static void __attribute__((format(printf, 2, 3)))
+entry_bad(struct jp *jp, const char *fmt, ...)
+{
+	const struct level *l = &jp->lv[jp->depth - 1];
+	char msg[192];
+	va_list ap;
+
+	if (jp->bad)
+		return;
+	jp->bad = 1;
+	if (jp->first[0] != '\0')
+		return;
+	/* l is the entry's, its array one below */
+	if (l->kind == L_PROC)
+		l--;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(jp->first, sizeof(jp->first), "%s[%zu].%s",
+	    top_keys[l->array], l->index, msg);
+}
+
+static int
+lookup(const char *const *names, int n, const unsigned char *key, size_t len)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strlen(names[i]) == len && memcmp(names[i], key, len) == 0)
+			return i;
+	return -1;
+}
+
+/* A key the parser does not know: refused if its map has it already. */
+static int
+other_key(struct jp *jp, struct level *l, const unsigned char *key, size_t len)
+{
+	const char *k = l->nothers > 0 ? jp->keys + l->others : NULL;
+	size_t i, need;
+	char *nk;
+
+	for (i = 0; i < l->nothers; i++) {
+		size_t kl = strlen(k);
+
+		if (kl == len && memcmp(k, key, len) == 0)
+			return fail_at(jp, "duplicate object key \"%.*s\"",
+			    (int)(len > 64 ? 64 : len), (const char *)key);
+		k += kl + 1;
+	}
+	if (l->nothers >= KMOD_MAX_OTHER_KEYS)
+		return fail_at(jp, "more than %d keys in one object",
+		    KMOD_MAX_OTHER_KEYS);
+	if (memchr(key, '\0', len) != NULL)
+		len = strlen((const char *)key); /* \u0000: compared cut */
+	need = jp->nkeys + len + 1;
+	if (need > jp->capkeys) {
+		size_t ncap = jp->capkeys ? jp->capkeys * 2 : 1024;
+
+		while (ncap < need)
+			ncap *= 2;
+		if ((nk = realloc(jp->keys, ncap)) == NULL)
+			return fail_plain(jp, "out of memory");
+		jp->keys = nk;
+		jp->capkeys = ncap;
+	}
+	memcpy(jp->keys + jp->nkeys, key, len);
+	jp->keys[jp->nkeys + len] = '\0';
+	jp->nkeys = need;
+	l->nothers++;
+	return 1;
+}
+
+static int
+push(struct jp *jp, enum level_kind kind, int is_map)
+{
+	struct level *l;
+
+	if (jp->depth >= KMOD_MAX_DEPTH)
+		return fail_at(jp, "maximum parsing depth (%d) reached",
+		    KMOD_MAX_DEPTH);
+	l = &jp->lv[jp->depth++];
+	memset(l, 0, sizeof(*l));
+	l->kind = kind;
+	l->is_map = is_map;
+	l->key = -1;
+	l->others = jp->nkeys;
+	return 1;
 }
 
 /*
- * An optional non-negative integer field no larger than max: 0 if absent,
- * 1 if set, -1 with err on the wrong type or range.
+ * An integer field's checks (get_uint's of the DOM days): 0 if absent, 1
+ * if set, -1 with err on the wrong type or range.
  */
 static int
-get_uint(const json_t *obj, const char *where, const char *key, uint64_t max,
-    uint64_t *v, char *err, size_t errlen)
+check_uint(const struct jfield *f, const char *where, const char *key,
+    uint64_t max, uint64_t *v, char *err, size_t errlen)
 {
-	json_t *j;
-	json_int_t n;
-
-	if ((j = json_object_get(obj, key)) == NULL)
+	if (!f->set)
 		return 0;
-	if (!json_is_integer(j)) {
+	if (f->type != JT_INT) {
 		kw_seterr(err, errlen, "%s%s: expected integer, got %s", where,
-		    key, json_type_name(j));
+		    key, jtype_names[f->type]);
 		return -1;
 	}
-	n = json_integer_value(j);
-	if (n < 0 || (uint64_t)n > max) {
+	if (f->v < 0 || (uint64_t)f->v > max) {
 		kw_seterr(err, errlen, "%s%s: %lld out of range", where, key,
-		    (long long)n);
+		    (long long)f->v);
 		return -1;
 	}
-	*v = (uint64_t)n;
+	*v = (uint64_t)f->v;
 	return 1;
 }
 
-/* An optional string field: 0 if absent, 1 if set, -1 on the wrong type. */
+/* Start reading an entry of "processes" or "containers". */
 static int
-get_str(const json_t *obj, const char *where, const char *key, const char **s,
-    size_t *len, char *err, size_t errlen)
+entry_begin(struct jp *jp)
 {
-	json_t *j;
+	struct kw_proc *p;
 
-	if ((j = json_object_get(obj, key)) == NULL)
-		return 0;
-	if (!json_is_string(j)) {
-		kw_seterr(err, errlen, "%s%s: expected string, got %s", where,
-		    key, json_type_name(j));
-		return -1;
-	}
-	*s = json_string_value(j);
-	*len = strnlen(*s, json_string_length(j)); /* stop at \u0000 */
+	if ((p = kw_snapshot_add(jp->snap)) == NULL)
+		return fail_plain(jp, "out of memory");
+	p->threads = 1;
+	p->state = '?';
+	jp->p = p;
+	jp->bad = 0;
+	jp->nentries++;
+	memset(&jp->jiffies, 0, sizeof(jp->jiffies));
+	jp->cg_set = jp->cg_cut = jp->cg_long = 0;
+	jp->cglen = 0;
 	return 1;
 }
 
-/* Fill p from one entry; -1 with err (p is then dropped by the caller). */
+/* The entry's end: its defaults, its container; dropped if malformed. */
 static int
-parse_proc(const json_t *e, const char *where, struct kw_proc *p, int *no_cid,
-    char *err, size_t errlen)
+entry_end(struct jp *jp, const struct level *l)
 {
-	const char *s;
-	char cgpath[PATH_MAX], dir[KW_CGDIR_MAX];
-	char id[KW_CID_LEN];
-	size_t len;
+	struct kw_proc *p = jp->p;
+	char dir[KW_CGDIR_MAX], id[KW_CID_LEN];
 	uint64_t v;
-	int r;
+	int no_cid = 0;
 
-	if (!json_is_object(e)) {
-		kw_seterr(err, errlen, "%.*s: expected object, got %s",
-		    (int)strlen(where) - 1, where, json_type_name(e));
-		return -1;
-	}
-	if ((r = get_uint(e, where, "pid", INT32_MAX, &v, err, errlen)) != 1) {
-		if (r == 0)
-			kw_seterr(err, errlen, "%spid: missing", where);
-		return -1;
-	}
-	if (v == 0) {
-		kw_seterr(err, errlen, "%spid: 0 is not a process", where);
-		return -1;
-	}
-	p->pid = (int32_t)v;
-	if ((r = get_uint(e, where, "ppid", INT32_MAX, &v, err, errlen)) == -1)
-		return -1;
-	p->ppid = r ? (int32_t)v : 0;
-	if ((r = get_uint(e, where, "uid", UINT32_MAX, &v, err, errlen)) == -1)
-		return -1;
-	p->uid = r ? (uint32_t)v : 0;
-	if ((r = get_uint(e, where, "threads", UINT32_MAX, &v, err, errlen)) ==
-	    -1)
-		return -1;
-	p->threads = r ? (uint32_t)v : 1;
-	if (get_uint(e, where, "vsz_kb", INT64_MAX, &p->vsz_kb, err, errlen) ==
-		-1 ||
-	    get_uint(e, where, "rss_kb", INT64_MAX, &p->rss_kb, err, errlen) ==
-		-1 ||
-	    get_uint(e, where, "start_ns", INT64_MAX, &p->start_ns, err,
-		errlen) == -1)
-		return -1;
-	if ((r = get_uint(e, where, "cpu_ns", INT64_MAX, &p->cpu_ns, err,
-		 errlen)) == -1)
-		return -1;
-	if (r == 0) {
-		if ((r = get_uint(e, where, "proc_jiffies",
-			 INT64_MAX / KMOD_SEED_JIFFY_NS, &v, err, errlen)) ==
-		    -1)
-			return -1;
-		p->cpu_ns = r ? v * KMOD_SEED_JIFFY_NS : 0;
-	}
+	if (!jp->bad && !(l->seen & (1u << P_PID)))
+		entry_bad(jp, "pid: missing");
+	else if (!jp->bad && p->pid == 0)
+		entry_bad(jp, "pid: 0 is not a process");
+	if (!jp->bad && !(l->seen & (1u << P_CPU))) {
+		char msg[128];
+		int r = check_uint(&jp->jiffies, "", "proc_jiffies",
+		    INT64_MAX / KMOD_SEED_JIFFY_NS, &v, msg, sizeof(msg));
 
-	if ((r = get_str(e, where, "name", &s, &len, err, errlen)) == -1)
-		return -1;
-	if (r) {
-		len = kw_utf8_cut(s, len, sizeof(p->name) - 1);
-		memcpy(p->name, s, len);
-		p->name[len] = '\0';
-	}
-	if ((r = get_str(e, where, "cmdline", &s, &len, err, errlen)) == -1)
-		return -1;
-	if (r) {
-		/* The seed ends every cmdline with a space. */
-		while (len > 0 && s[len - 1] == ' ')
-			len--;
-		len = kw_utf8_cut(s, len, KW_CMDLINE_MAX - 1);
-		if (kw_proc_set_cmdline(p, s, len) == -1) {
-			kw_seterr(err, errlen, "%scmdline: out of memory",
-			    where);
-			return -1;
-		}
-	}
-	if ((r = get_str(e, where, "state", &s, &len, err, errlen)) == -1)
-		return -1;
-	p->state = r && len > 0 ? s[0] : '?';
-	if ((r = get_str(e, where, "container_id", &s, &len, err, errlen)) ==
-	    -1)
-		return -1;
-	if (r && len > 0) {
-		if (!kw_is_container_id(s, len)) {
-			kw_seterr(err, errlen,
-			    "%scontainer_id: expected 64 hex "
-			    "digits",
-			    where);
-			return -1;
-		}
-		memcpy(p->container_id, s, len);
-		p->container_id[len] = '\0';
+		if (r == -1)
+			entry_bad(jp, "%s", msg);
+		else
+			p->cpu_ns = r ? v * KMOD_SEED_JIFFY_NS : 0;
 	}
 	/*
 	 * The path the id was taken from: the claim the decider checks
@@ -240,68 +431,397 @@ parse_proc(const json_t *e, const char *where, struct kw_proc *p, int *no_cid,
 	 * modules) the reader reads /proc/<pid>/cgroup itself, and so it does
 	 * for a path the module cut ("..."): the claim must be whole.
 	 */
-	if ((r = get_str(e, where, "cgroup", &s, &len, err, errlen)) == -1)
-		return -1;
-	if (r == 0) {
-		*no_cid = 1;
-		return 0;
-	}
-	if (len >= 3 && memcmp(s, "...", 3) == 0) {
+	if (!jp->bad && !jp->cg_set)
+		no_cid = 1;
+	else if (!jp->bad && jp->cg_cut) {
 		p->container_id[0] = '\0';
-		*no_cid = 1;
-		return 0;
-	}
-	id[0] = '\0';
-	if (len < sizeof(cgpath) && memchr(s, '\0', len) == NULL) {
-		memcpy(cgpath, s, len);
-		cgpath[len] = '\0';
-		if (kw_cgroup_container_dir(cgpath, id, dir, sizeof(dir)) != 1)
-			id[0] = '\0';
-	}
-	if (id[0] != '\0' &&
-	    (p->container_id[0] == '\0' || strcmp(id, p->container_id) == 0)) {
-		memcpy(p->container_id, id, sizeof(p->container_id));
-		if (kw_proc_set_cgroup(p, dir, strlen(dir)) == -1) {
-			kw_seterr(err, errlen, "%scgroup: out of memory",
-			    where);
-			return -1;
+		no_cid = 1;
+	} else if (!jp->bad) {
+		id[0] = '\0';
+		if (!jp->cg_long) {
+			jp->cg[jp->cglen] = '\0';
+			if (kw_cgroup_container_dir(jp->cg, id, dir,
+				sizeof(dir)) != 1)
+				id[0] = '\0';
 		}
-	} else
-		p->container_id[0] = '\0';
-	return 0;
+		if (id[0] != '\0' &&
+		    (p->container_id[0] == '\0' ||
+			strcmp(id, p->container_id) == 0)) {
+			memcpy(p->container_id, id, sizeof(p->container_id));
+			if (kw_proc_set_cgroup(p, dir, strlen(dir)) == -1)
+				return fail_plain(jp, "out of memory");
+		} else
+			p->container_id[0] = '\0';
+	}
+	if (jp->bad) {
+		/* Drop the entry; its strings go with it. */
+		free(p->cmdline);
+		p->cmdline = NULL;
+		free(p->cgroup);
+		p->cgroup = NULL;
+		jp->snap->nprocs--;
+		jp->skipped++;
+	} else if (no_cid && jp->info != NULL)
+		jp->info->no_container_id++;
+	jp->p = NULL;
+	return 1;
+}
+
+/* A string field of the entry. */
+static int
+entry_string(struct jp *jp, int key, const char *s, size_t len)
+{
+	struct kw_proc *p = jp->p;
+
+	len = strnlen(s, len); /* stop at \u0000 */
+	switch (key) {
+	case P_NAME:
+		len = kw_utf8_cut(s, len, sizeof(p->name) - 1);
+		memcpy(p->name, s, len);
+		p->name[len] = '\0';
+		break;
+	case P_CMDLINE:
+		/* The seed ends every cmdline with a space. */
+		while (len > 0 && s[len - 1] == ' ')
+			len--;
+		len = kw_utf8_cut(s, len, KW_CMDLINE_MAX - 1);
+		if (kw_proc_set_cmdline(p, s, len) == -1)
+			return fail_plain(jp, "out of memory");
+		break;
+	case P_STATE:
+		p->state = len > 0 ? s[0] : '?';
+		break;
+	case P_CID:
+		if (len == 0)
+			break;
+		if (!kw_is_container_id(s, len)) {
+			entry_bad(jp, "container_id: expected 64 hex digits");
+			break;
+		}
+		memcpy(p->container_id, s, len);
+		p->container_id[len] = '\0';
+		break;
+	case P_CGROUP:
+		jp->cg_set = 1;
+		if (len >= 3 && memcmp(s, "...", 3) == 0)
+			jp->cg_cut = 1;
+		else if (len >= sizeof(jp->cg))
+			jp->cg_long = 1;
+		else {
+			memcpy(jp->cg, s, len);
+			jp->cglen = len;
+		}
+		break;
+	}
+	return 1;
+}
+
+/* An integer field of the entry, checked as get_uint did. */
+static void
+entry_uint(struct jp *jp, int key, const struct jfield *f)
+{
+	static const uint64_t max[] = { INT32_MAX, INT32_MAX, UINT32_MAX,
+		UINT32_MAX, INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX };
+	struct kw_proc *p = jp->p;
+	char msg[128];
+	uint64_t v;
+
+	if (check_uint(f, "", proc_keys[key], max[key], &v, msg,
+		sizeof(msg)) == -1) {
+		entry_bad(jp, "%s", msg);
+		return;
+	}
+	switch (key) {
+	case P_PID:
+		p->pid = (int32_t)v;
+		break;
+	case P_PPID:
+		p->ppid = (int32_t)v;
+		break;
+	case P_UID:
+		p->uid = (uint32_t)v;
+		break;
+	case P_THREADS:
+		p->threads = (uint32_t)v;
+		break;
+	case P_VSZ:
+		p->vsz_kb = v;
+		break;
+	case P_RSS:
+		p->rss_kb = v;
+		break;
+	case P_START:
+		p->start_ns = v;
+		break;
+	case P_CPU:
+		p->cpu_ns = v;
+		break;
+	}
+}
+
+/*
+ * One value (a scalar, or the start of a map or an array) where the
+ * innermost open level wants it. s/len: a string's bytes.
+ */
+static int
+value(struct jp *jp, const struct jfield *f, const char *s, size_t len)
+{
+	struct level *l = jp->depth > 0 ? &jp->lv[jp->depth - 1] : NULL;
+	int container = f->type == JT_OBJ || f->type == JT_ARR;
+	int is_map = f->type == JT_OBJ;
+	char msg[64];
+
+	if (l == NULL) {
+		if (!is_map) {
+			snprintf(msg, sizeof(msg),
+			    "top level: expected object, got %s",
+			    jtype_names[f->type]);
+			return fail_plain(jp, msg);
+		}
+		return push(jp, L_TOP, 1);
+	}
+	switch (l->kind) {
+	case L_TOP:
+		if (l->key < 0)
+			break;
+		jp->top[l->key] = *f;
+		jp->top[l->key].set = 1;
+		if (l->key == T_PROCESSES || l->key == T_CONTAINERS) {
+			if (f->type != JT_ARR)
+				break;
+			jp->narrays++;
+			if (!push(jp, L_PROCS, 0))
+				return 0;
+			jp->lv[jp->depth - 1].array = l->key;
+			return 1;
+		}
+		if (l->key == T_EXITED && jp->delta && f->type == JT_ARR)
+			return push(jp, L_EXITED, 0);
+		break;
+	case L_PROCS:
+		if (is_map)
+			return entry_begin(jp) && push(jp, L_PROC, 1);
+		/* Not an object: a malformed entry of its own. */
+		jp->nentries++;
+		jp->skipped++;
+		if (jp->first[0] == '\0')
+			snprintf(jp->first, sizeof(jp->first),
+			    "%s[%zu]: expected object, got %s",
+			    top_keys[l->array], l->index,
+			    jtype_names[f->type]);
+		if (!container)
+			l->index++;
+		break;
+	case L_PROC:
+		if (l->key < 0 || l->key == P_MEM_PCT || jp->bad)
+			break;
+		if (l->key == P_JIFFIES)
+			jp->jiffies = *f; /* only used without cpu_ns */
+		else if (l->key < P_JIFFIES)
+			entry_uint(jp, l->key, f);
+		else if (f->type != JT_STR)
+			entry_bad(jp, "%s: expected string, got %s",
+			    proc_keys[l->key], jtype_names[f->type]);
+		else if (!entry_string(jp, l->key, s, len))
+			return 0;
+		break;
+	case L_EXITED:
+		if ((f->type != JT_INT || f->v <= 0 || f->v > INT32_MAX) &&
+		    jp->ex_bad < 0)
+			jp->ex_bad = (long)l->index;
+		if (!container)
+			l->index++;
+		if (f->type != JT_INT || jp->ex_bad >= 0)
+			break;
+		if (jp->nexited == jp->capexited) {
+			size_t ncap = jp->capexited ? jp->capexited * 2 : 64;
+			int32_t *ne =
+			    reallocarray(jp->exited, ncap, sizeof(*ne));
+
+			if (ne == NULL)
+				return fail_plain(jp, "out of memory");
+			jp->exited = ne;
+			jp->capexited = ncap;
+		}
+		jp->exited[jp->nexited++] = (int32_t)f->v;
+		break;
+	case L_SKIP:
+		break;
+	}
+	return container ? push(jp, L_SKIP, is_map) : 1;
 }
 
 static int
-parse_host(const json_t *root, struct kw_host *h, char *err, size_t errlen)
+cb_null(void *ctx)
+{
+	struct jfield f = { 1, JT_NULL, 0 };
+
+	return value(ctx, &f, NULL, 0);
+}
+
+static int
+cb_boolean(void *ctx, int b)
+{
+	struct jfield f = { 1, JT_BOOL, b != 0 };
+
+	return value(ctx, &f, NULL, 0);
+}
+
+/* Numbers as text: integers into int64 (refused past), reals by type. */
+static int
+cb_number(void *ctx, const char *s, size_t len)
+{
+	struct jp *jp = ctx;
+	struct jfield f = { 1, JT_INT, 0 };
+	uint64_t mag = 0, lim;
+	size_t i = 0;
+	int neg = 0;
+
+	if (len > 0 && s[0] == '-') {
+		neg = 1;
+		i = 1;
+	}
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; i < len; i++) {
+		unsigned d = (unsigned char)s[i] - '0';
+
+		if (d > 9) {
+			f.type = JT_REAL;
+			break;
+		}
+		if (mag > (lim - d) / 10)
+			return fail_at(jp, "too big %sinteger",
+			    neg ? "negative " : "");
+		mag = mag * 10 + d;
+	}
+	if (f.type == JT_INT)
+		f.v = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+	else {
+		char tmp[64], *t = len < sizeof(tmp) ? tmp : malloc(len + 1);
+		double d;
+
+		if (t == NULL)
+			return fail_plain(jp, "out of memory");
+		memcpy(t, s, len);
+		t[len] = '\0';
+		d = strtod(t, NULL);
+		if (t != tmp)
+			free(t);
+		if (isinf(d))
+			return fail_at(jp, "real number overflow");
+	}
+	return value(jp, &f, NULL, 0);
+}
+
+static int
+cb_string(void *ctx, const unsigned char *s, size_t len)
+{
+	struct jfield f = { 1, JT_STR, 0 };
+
+	return value(ctx, &f, (const char *)s, len);
+}
+
+static int
+cb_start_map(void *ctx)
+{
+	struct jfield f = { 1, JT_OBJ, 0 };
+
+	return value(ctx, &f, NULL, 0);
+}
+
+static int
+cb_start_array(void *ctx)
+{
+	struct jfield f = { 1, JT_ARR, 0 };
+
+	return value(ctx, &f, NULL, 0);
+}
+
+static int
+cb_map_key(void *ctx, const unsigned char *key, size_t len)
+{
+	struct jp *jp = ctx;
+	struct level *l = &jp->lv[jp->depth - 1];
+	int k = -1;
+
+	if (l->kind == L_TOP)
+		k = lookup(top_keys, T_NKEYS, key, len);
+	else if (l->kind == L_PROC)
+		k = lookup(proc_keys, P_NKEYS, key, len);
+	l->key = k;
+	if (k < 0)
+		return other_key(jp, l, key, len);
+	if (l->seen & (1u << k))
+		return fail_at(jp, "duplicate object key \"%.*s\"", (int)len,
+		    (const char *)key);
+	l->seen |= 1u << k;
+	return 1;
+}
+
+/* The end of a map or an array: the level is closed. */
+static int
+cb_end(void *ctx)
+{
+	struct jp *jp = ctx;
+	struct level *l = &jp->lv[jp->depth - 1];
+
+	if (l->kind == L_PROC && !entry_end(jp, l))
+		return 0;
+	jp->nkeys = l->others;
+	jp->depth--;
+	/* The element just closed in an array: the next one's index. */
+	if (jp->depth > 0) {
+		l = &jp->lv[jp->depth - 1];
+		if (l->kind == L_PROCS || l->kind == L_EXITED)
+			l->index++;
+	}
+	return 1;
+}
+
+static const yajl_callbacks callbacks = {
+	.yajl_null = cb_null,
+	.yajl_boolean = cb_boolean,
+	.yajl_number = cb_number,
+	.yajl_string = cb_string,
+	.yajl_start_map = cb_start_map,
+	.yajl_map_key = cb_map_key,
+	.yajl_end_map = cb_end,
+	.yajl_start_array = cb_start_array,
+	.yajl_end_array = cb_end,
+};
+
+/* The host's fields, after the parse (as parse_host did on the tree). */
+static int
+check_host(const struct jp *jp, struct kw_host *h, char *err, size_t errlen)
 {
 	uint64_t v;
 	long n;
 	int r, has_used;
 
-	if (get_uint(root, "", "mem_total_kb", INT64_MAX, &h->mem_total_kb,
-		err, errlen) != 1 ||
-	    get_uint(root, "", "mem_free_kb", INT64_MAX, &h->mem_free_kb, err,
-		errlen) != 1) {
+	if (check_uint(&jp->top[T_MEM_TOTAL], "", "mem_total_kb", INT64_MAX,
+		&h->mem_total_kb, err, errlen) != 1 ||
+	    check_uint(&jp->top[T_MEM_FREE], "", "mem_free_kb", INT64_MAX,
+		&h->mem_free_kb, err, errlen) != 1) {
 		if (err != NULL && errlen > 0 && err[0] == '\0')
 			kw_seterr(err, errlen,
 			    "mem_total_kb and mem_free_kb "
 			    "are required");
 		return -1;
 	}
-	if ((has_used = get_uint(root, "", "mem_used_kb", INT64_MAX,
-		 &h->mem_used_kb, err, errlen)) == -1)
+	if ((has_used = check_uint(&jp->top[T_MEM_USED], "", "mem_used_kb",
+		 INT64_MAX, &h->mem_used_kb, err, errlen)) == -1)
 		return -1;
 	if (!has_used)
 		h->mem_used_kb = h->mem_total_kb > h->mem_free_kb ?
 		    h->mem_total_kb - h->mem_free_kb :
 		    0;
-	if ((r = get_uint(root, "", "mem_available_kb", INT64_MAX,
-		 &h->mem_available_kb, err, errlen)) == -1)
+	if ((r = check_uint(&jp->top[T_MEM_AVAILABLE], "", "mem_available_kb",
+		 INT64_MAX, &h->mem_available_kb, err, errlen)) == -1)
 		return -1;
 	if (r == 0)
 		h->mem_available_kb = h->mem_free_kb;
-	if ((r = get_uint(root, "", "ncpu", UINT32_MAX, &v, err, errlen)) ==
-	    -1)
+	if ((r = check_uint(&jp->top[T_NCPU], "", "ncpu", UINT32_MAX, &v, err,
+		 errlen)) == -1)
 		return -1;
 	if (r == 1 && v > 0)
 		h->ncpu = (uint32_t)v;
@@ -309,6 +829,60 @@ parse_host(const json_t *root, struct kw_host *h, char *err, size_t errlen)
 		n = sysconf(_SC_NPROCESSORS_ONLN);
 		h->ncpu = n > 0 ? (uint32_t)n : 1;
 	}
+	return 0;
+}
+
+static int
+cmp_i32(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The delta file's own fields: "full" (boolean), "generation" and
+ * "cap_hits" (integers) and "exited" (positive pids), all required.
+ */
+static int
+check_delta(struct jp *jp, struct kmod_info *info, char *err, size_t errlen)
+{
+	const struct jfield *f = &jp->top[T_FULL];
+
+	if (!f->set || f->type != JT_BOOL) {
+		kw_seterr(err, errlen, "full: %s",
+		    !f->set ? "missing (not a delta file)" :
+			      "expected boolean");
+		return -1;
+	}
+	info->delta = 1;
+	info->full = f->v != 0;
+	if (check_uint(&jp->top[T_GENERATION], "", "generation", INT64_MAX,
+		&info->generation, err, errlen) != 1 ||
+	    check_uint(&jp->top[T_CAP_HITS], "", "cap_hits", INT64_MAX,
+		&info->cap_hits, err, errlen) != 1) {
+		if (err != NULL && errlen > 0 && err[0] == '\0')
+			kw_seterr(err, errlen,
+			    "generation and cap_hits are "
+			    "required");
+		return -1;
+	}
+	f = &jp->top[T_EXITED];
+	if (!f->set || f->type != JT_ARR) {
+		kw_seterr(err, errlen, "exited: %s",
+		    !f->set ? "missing" : "expected array");
+		return -1;
+	}
+	if (jp->ex_bad >= 0) {
+		kw_seterr(err, errlen, "exited[%ld]: expected a pid",
+		    jp->ex_bad);
+		return -1;
+	}
+	if (jp->nexited > 1)
+		qsort(jp->exited, jp->nexited, sizeof(*jp->exited), cmp_i32);
+	info->exited = jp->exited;
+	info->nexited = jp->nexited;
+	jp->exited = NULL;
 	return 0;
 }
 
@@ -327,74 +901,6 @@ kmod_info_free(struct kmod_info *info)
 	info->nexited = 0;
 }
 
-static int
-cmp_i32(const void *a, const void *b)
-{
-	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/*
- * The delta file's own fields: "full" (boolean), "generation" and
- * "cap_hits" (integers) and "exited" (positive pids), all required.
- */
-static int
-parse_delta_fields(const json_t *root, struct kmod_info *info, char *err,
-    size_t errlen)
-{
-	json_t *j, *e;
-	json_int_t n;
-	int32_t *exited;
-	size_t i;
-
-	j = json_object_get(root, "full");
-	if (j == NULL || !json_is_boolean(j)) {
-		kw_seterr(err, errlen, "full: %s",
-		    j == NULL ? "missing (not a "
-				"delta file)" :
-				"expected boolean");
-		return -1;
-	}
-	info->delta = 1;
-	info->full = json_is_true(j);
-	if (get_uint(root, "", "generation", INT64_MAX, &info->generation, err,
-		errlen) != 1 ||
-	    get_uint(root, "", "cap_hits", INT64_MAX, &info->cap_hits, err,
-		errlen) != 1) {
-		if (err != NULL && errlen > 0 && err[0] == '\0')
-			kw_seterr(err, errlen,
-			    "generation and cap_hits are "
-			    "required");
-		return -1;
-	}
-	j = json_object_get(root, "exited");
-	if (j == NULL || !json_is_array(j)) {
-		kw_seterr(err, errlen, "exited: %s",
-		    j == NULL ? "missing" : "expected array");
-		return -1;
-	}
-	if ((n = (json_int_t)json_array_size(j)) == 0)
-		return 0;
-	if ((exited = calloc((size_t)n, sizeof(*exited))) == NULL) {
-		kw_seterr(err, errlen, "exited: out of memory");
-		return -1;
-	}
-	info->exited = exited;
-	json_array_foreach(j, i, e)
-	{
-		n = json_is_integer(e) ? json_integer_value(e) : 0;
-		if (n <= 0 || n > INT32_MAX) {
-			kw_seterr(err, errlen, "exited[%zu]: expected a pid",
-			    i);
-			return -1;
-		}
-		exited[info->nexited++] = (int32_t)n;
-	}
-	qsort(exited, info->nexited, sizeof(*exited), cmp_i32);
-	return 0;
-}
-
 static int parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
     struct kmod_info *info, int delta, char *err, size_t errlen);
 
@@ -405,19 +911,46 @@ kmod_parse(const char *buf, size_t len, struct kw_snapshot *snap,
 	return parse_json(buf, len, snap, info, 0, err, errlen);
 }
 
+int
+kmod_parse_delta(const char *buf, size_t len, struct kw_snapshot *snap,
+    struct kmod_info *info, char *err, size_t errlen)
+{
+	return parse_json(buf, len, snap, info, 1, err, errlen);
+}
+
+/*
+ * yajl's own error, at its position (the end: the input stopped short);
+ * its message without the trailing dot.
+ */
+static void
+syntax_error(struct jp *jp, int at_end)
+{
+	unsigned char *m = yajl_get_error(jp->h, 0, NULL, 0);
+	size_t off = at_end ? jp->len : yajl_get_bytes_consumed(jp->h), n;
+	int line, col;
+
+	n = m != NULL ? strcspn((const char *)m, "\n") : 0;
+	while (n > 0 && (m[n - 1] == '.' || m[n - 1] == ' '))
+		n--;
+	position(jp, off, &line, &col);
+	kw_seterr(jp->err, jp->errlen, "line %d column %d (byte %zu): %.*s",
+	    line, col, off, (int)n, m != NULL ? (const char *)m : "");
+	if (m != NULL)
+		yajl_free_error(jp->h, m);
+}
+
 /* kmod_parse; with delta, the delta file's fields too (info required). */
 static int
 parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
     struct kmod_info *info, int delta, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "processes", "containers" };
-	char first[256], where[64], *copy;
-	json_error_t jerr;
-	json_t *root, *arr, *e;
-	struct kw_proc *p;
+	static const int arrays[] = { T_PROCESSES, T_CONTAINERS };
+	struct jp *jp;
+	char *copy = NULL, tmp[512];
+	yajl_status st;
 	uint64_t ts;
-	size_t i, k, narrays = 0, nentries = 0;
-	int skipped = 0, r, no_cid;
+	size_t k;
+	int r, skipped = -1;
 
 	if (info != NULL)
 		memset(info, 0, sizeof(*info));
@@ -425,93 +958,95 @@ parse_json(const char *buf, size_t len, struct kw_snapshot *snap,
 	snprintf(snap->source, sizeof(snap->source), "kmod");
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	first[0] = '\0';
 	if (len == 0) {
 		kw_seterr(err, errlen, "empty input");
 		return -1;
 	}
-	if ((copy = malloc(len)) == NULL) {
+	if ((jp = calloc(1, sizeof(*jp))) == NULL) {
 		kw_seterr(err, errlen, "out of memory");
 		return -1;
 	}
-	memcpy(copy, buf, len);
-	kmod_strip_trailing_commas(copy, len);
-	root = json_loadb(copy, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
-	    &jerr);
-	free(copy);
-	if (root == NULL) {
-		/* jansson says "unable to decode byte 0x.." for bad UTF-8. */
-		kw_seterr(err, errlen, "line %d column %d (byte %d): %s",
-		    jerr.line, jerr.column, jerr.position, jerr.text);
-		return -1;
+	/* The seed's trailing commas: stripped in a copy, if there are any. */
+	if (has_trailing_comma(buf, len)) {
+		if ((copy = malloc(len)) == NULL) {
+			kw_seterr(err, errlen, "out of memory");
+			free(jp);
+			return -1;
+		}
+		memcpy(copy, buf, len);
+		kmod_strip_trailing_commas(copy, len);
+		buf = copy;
 	}
-	if (!json_is_object(root)) {
-		kw_seterr(err, errlen, "top level: expected object, got %s",
-		    json_type_name(root));
-		goto reject;
+	jp->buf = buf;
+	jp->len = len;
+	jp->snap = snap;
+	jp->info = info;
+	jp->delta = delta;
+	jp->err = tmp;
+	jp->errlen = sizeof(tmp);
+	jp->ex_bad = -1;
+	tmp[0] = '\0';
+	if ((jp->h = yajl_alloc(&callbacks, NULL, jp)) == NULL) {
+		kw_seterr(err, errlen, "out of memory");
+		goto out;
 	}
-	if (parse_host(root, &snap->host, err, errlen) == -1)
-		goto reject;
-	if ((r = get_uint(root, "", "ts_ns", INT64_MAX, &ts, err, errlen)) ==
-	    -1)
-		goto reject;
+	st = yajl_parse(jp->h, (const unsigned char *)buf, len);
+	if (st == yajl_status_ok &&
+	    (st = yajl_complete_parse(jp->h)) != yajl_status_ok && !jp->failed)
+		syntax_error(jp, 1);
+	if (st != yajl_status_ok) {
+		if (!jp->failed && jp->err[0] == '\0')
+			syntax_error(jp, 0);
+		kw_seterr(err, errlen, "%s", tmp);
+		goto out;
+	}
+	if (check_host(jp, &snap->host, err, errlen) == -1)
+		goto out;
+	if ((r = check_uint(&jp->top[T_TS], "", "ts_ns", INT64_MAX, &ts, err,
+		 errlen)) == -1)
+		goto out;
 	snap->ts_ns = r ? ts : 0;
-	if (delta && parse_delta_fields(root, info, err, errlen) == -1)
-		goto reject;
+	if (delta && check_delta(jp, info, err, errlen) == -1)
+		goto out;
+	for (k = 0; k < sizeof(arrays) / sizeof(arrays[0]); k++) {
+		const struct jfield *f = &jp->top[arrays[k]];
 
-	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-		if ((arr = json_object_get(root, keys[k])) == NULL)
-			continue;
-		if (!json_is_array(arr)) {
+		if (f->set && f->type != JT_ARR) {
 			kw_seterr(err, errlen, "%s: expected array, got %s",
-			    keys[k], json_type_name(arr));
-			goto reject;
-		}
-		narrays++;
-		json_array_foreach(arr, i, e)
-		{
-			nentries++;
-			snprintf(where, sizeof(where), "%s[%zu].", keys[k], i);
-			if ((p = kw_snapshot_add(snap)) == NULL) {
-				kw_seterr(err, errlen, "out of memory");
-				goto reject;
-			}
-			no_cid = 0;
-			if (parse_proc(e, where, p, &no_cid,
-				first[0] == '\0' ? first : NULL,
-				sizeof(first)) == -1) {
-				/* Drop the entry; its cmdline goes with it. */
-				free(p->cmdline);
-				p->cmdline = NULL;
-				free(p->cgroup);
-				p->cgroup = NULL;
-				snap->nprocs--;
-				skipped++;
-			} else if (no_cid && info != NULL)
-				info->no_container_id++;
+			    top_keys[arrays[k]], jtype_names[f->type]);
+			goto out;
 		}
 	}
-	if (narrays == 0) {
+	if (jp->narrays == 0) {
 		kw_seterr(err, errlen,
 		    "missing \"processes\" or \"containers\" "
 		    "array");
-		goto reject;
+		goto out;
 	}
-	if (skipped > 0 && (size_t)skipped == nentries) {
-		kw_seterr(err, errlen, "every entry is malformed: %s", first);
-		goto reject;
+	if (jp->skipped > 0 && (size_t)jp->skipped == jp->nentries) {
+		kw_seterr(err, errlen, "every entry is malformed: %s",
+		    jp->first);
+		goto out;
 	}
-	json_decref(root);
+	skipped = jp->skipped;
 	if (skipped > 0)
 		kw_seterr(err, errlen,
-		    "%d malformed entries skipped, first: %s", skipped, first);
-	return skipped;
-
-reject:
-	json_decref(root);
+		    "%d malformed entries skipped, first: %s", skipped,
+		    jp->first);
+out:
+	if (jp->h != NULL)
+		yajl_free(jp->h);
+	free(jp->keys);
+	free(jp->exited);
+	free(jp);
+	free(copy);
+	if (skipped >= 0)
+		return skipped;
 	kw_snapshot_clear(snap);
-	if (delta)
+	if (info != NULL) {
 		kmod_info_free(info);
+		memset(info, 0, sizeof(*info));
+	}
 	return -1;
 }
 
@@ -636,13 +1171,30 @@ proc_drop(struct kw_proc *p)
 	p->cgroup = NULL;
 }
 
+/* base's record of pid (base sorted by pid), or NULL. */
+static struct kw_proc *
+find_pid(const struct kw_snapshot *base, int32_t pid)
+{
+	size_t lo = 0, hi = base->nprocs, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (base->procs[mid].pid == pid)
+			return &base->procs[mid];
+		if (base->procs[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 int
 kmod_delta_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
     const struct kmod_info *info, char *err, size_t errlen)
 {
-	struct kw_snapshot out;
 	struct kw_proc *pb, *pd;
-	size_t i, j, e;
+	size_t i, j, e, w, need, add = 0, drop = 0;
 
 	if (delta->nprocs > 1)
 		qsort(delta->procs, delta->nprocs, sizeof(*delta->procs),
@@ -679,48 +1231,76 @@ kmod_delta_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
 		kw_snapshot_init(delta);
 		return 0;
 	}
-	kw_snapshot_init(&out);
-	out.cap = base->nprocs + delta->nprocs;
-	if (out.cap > 0 &&
-	    (out.procs = calloc(out.cap, sizeof(*out.procs))) == NULL) {
+	/*
+	 * In place, in base's own array: a pass of ~100 records into 10,000
+	 * must not copy (or fault in) a 2 MB array each sample. The records
+	 * of pids base has replace theirs; the exited are compacted out in
+	 * one forward pass; new pids are merged in from the end, backwards
+	 * (then what is written never overtakes what is still to be read).
+	 */
+	for (j = 0; j < delta->nprocs; j++)
+		if (find_pid(base, delta->procs[j].pid) == NULL)
+			add++;
+	for (e = 0; e < info->nexited; e++)
+		if (find_pid(base, info->exited[e]) != NULL)
+			drop++;
+	need = base->nprocs - drop + add;
+	if (need > base->cap &&
+	    kw_snapshot_reserve(base, need + need / 32 + 64) == -1) {
 		kw_seterr(err, errlen, "out of memory");
 		return -1;
 	}
-	i = j = e = 0;
-	while (i < base->nprocs || j < delta->nprocs) {
-		pb = i < base->nprocs ? &base->procs[i] : NULL;
-		pd = j < delta->nprocs ? &delta->procs[j] : NULL;
-		if (pd != NULL && (pb == NULL || pd->pid <= pb->pid)) {
+	if (drop > 0) {
+		for (i = w = e = 0; i < base->nprocs; i++) {
+			pb = &base->procs[i];
+			while (e < info->nexited && info->exited[e] < pb->pid)
+				e++;
+			if (e < info->nexited && info->exited[e] == pb->pid)
+				proc_drop(pb);
+			else if (w++ != i)
+				base->procs[w - 1] = *pb;
+		}
+		base->nprocs = w;
+	}
+	if (add == 0) {
+		for (j = 0; j < delta->nprocs; j++) {
+			pd = &delta->procs[j];
+			pb = find_pid(base, pd->pid);
+			proc_drop(pb);
+			*pb = *pd;
+			pd->cmdline = NULL;
+			pd->cgroup = NULL;
+		}
+	} else {
+		i = base->nprocs;
+		j = delta->nprocs;
+		w = need;
+		while (j > 0) {
+			pd = &delta->procs[j - 1];
+			pb = i > 0 ? &base->procs[i - 1] : NULL;
+			if (pb != NULL && pb->pid > pd->pid) {
+				base->procs[--w] = *pb;
+				i--;
+				continue;
+			}
 			/* New or changed (a reused pid too): the pass's. */
 			if (pb != NULL && pb->pid == pd->pid) {
 				proc_drop(pb);
-				i++;
+				i--;
 			}
-			out.procs[out.nprocs++] = *pd;
+			base->procs[--w] = *pd;
 			pd->cmdline = NULL;
 			pd->cgroup = NULL;
-			j++;
-			continue;
+			j--;
 		}
-		while (e < info->nexited && info->exited[e] < pb->pid)
-			e++;
-		if (e < info->nexited && info->exited[e] == pb->pid)
-			proc_drop(pb);
-		else {
-			out.procs[out.nprocs++] = *pb;
-			pb->cmdline = NULL;
-			pb->cgroup = NULL;
-		}
-		i++;
+		base->nprocs = need;
 	}
-	memcpy(out.source, delta->source, sizeof(out.source));
-	out.ts_ns = delta->ts_ns;
-	out.host = delta->host;
-	/* Every string moved to out: what is left are empty shells. */
-	base->nprocs = 0;
+	memcpy(base->source, delta->source, sizeof(base->source));
+	base->ts_ns = delta->ts_ns;
+	base->mono_ns = delta->mono_ns;
+	base->host = delta->host;
+	base->ncgroups = 0; /* the last sample's figures: taken again */
 	delta->nprocs = 0;
-	kw_snapshot_free(base);
-	*base = out;
 	return 0;
 }
 
@@ -817,7 +1397,7 @@ kmod_delta_read(struct kmod_delta *kd, const char *path,
 	}
 	if ((len = read_pass(kd, path, err, errlen)) == -1)
 		goto fail;
-	r = parse_json(kd->buf, (size_t)len, &kd->scratch, &info, 1, tmp,
+	r = kmod_parse_delta(kd->buf, (size_t)len, &kd->scratch, &info, tmp,
 	    sizeof(tmp));
 	if (r != 0) {
 		/* A skipped entry would leave the base stale until a full pass. */

@@ -117,6 +117,13 @@ void kmod_info_free(struct kmod_info *info);
 /* snapshot_parse_json, telling what the input lacked (info may be NULL) */
 int kmod_parse(const char *buf, size_t len, struct kw_snapshot *snap,
     struct kmod_info *info, char *err, size_t errlen);
+/*
+ * One pass of the delta file: as kmod_parse, and its own fields ("full",
+ * "generation", "cap_hits", "exited") are required; info (required) is
+ * filled, its exited pids sorted, and must be freed (kmod_info_free).
+ */
+int kmod_parse_delta(const char *buf, size_t len, struct kw_snapshot *snap,
+    struct kmod_info *info, char *err, size_t errlen);
 /* Drop trailing commas (outside strings) by turning them into spaces. */
 void kmod_strip_trailing_commas(char *buf, size_t len);
 /*

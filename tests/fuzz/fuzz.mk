@@ -7,7 +7,7 @@ FUZZ_CC		?= clang
 FUZZ_SECONDS	?= 60
 FUZZ_SMOKE_SECONDS ?= 5
 FB		:= build/fuzz
-FUZZ_PKGS	:= libuv msgpack inih jansson
+FUZZ_PKGS	:= libuv msgpack inih jansson yajl
 FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS	:= -std=gnu11 -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) \
 	-fsanitize=fuzzer-no-link -Wall -Wextra -Werror -Wshadow \
@@ -26,6 +26,7 @@ F_DECIDER	:= $(patsubst %.c,$(FB)/%.o,$(filter-out decider/decider.c,$(wildcard 
 # What each target links: the archive of its daemon, then libkwarden.
 F_LIBS_cgstat		:= $(FB)/libreader.a
 F_LIBS_kmod		:= $(FB)/libreader.a
+F_LIBS_kmod_delta	:= $(FB)/libreader.a
 F_LIBS_procfs		:= $(FB)/libreader.a
 F_LIBS_docker_json	:= $(FB)/libdecider.a
 F_LIBS_docker_stream	:= $(FB)/libdecider.a

@@ -355,6 +355,125 @@ kmod_hostile__deep_nesting__error(void **state)
 	kw_snapshot_free(&snap);
 }
 
+/* Every object, at any depth: a duplicate key rejects the snapshot. */
+static void
+kmod_hostile__duplicate_keys__error(void **state)
+{
+	static const char *const dup[] = {
+		"{" HOST "\"mem_free_kb\": 3, \"processes\": []}",
+		"{" HOST "\"processes\": [{\"pid\": 1, \"pid\": 2}]}",
+		"{" HOST
+		"\"processes\": [{\"pid\": 1, \"x\": 1, \"x\": [2]}]}",
+		"{" HOST
+		"\"processes\": [{\"pid\": 1, \"x\": {\"a\": 1, \"a\": 1}}]}",
+		"{" HOST "\"processes\": [], \"processes\": []}",
+		"{" HOST "\"other\": {\"k\": {\"k\": {\"q\": 0, \"q\": 0}}}, "
+		"\"processes\": []}",
+	};
+	struct kw_snapshot snap;
+	size_t i;
+
+	kw_snapshot_init(&snap);
+	for (i = 0; i < sizeof(dup) / sizeof(dup[0]); i++) {
+		assert_int_equal(parse(dup[i], &snap), -1);
+		assert_non_null(strstr(err, "duplicate object key"));
+		assert_non_null(strstr(err, "line 1 column"));
+		assert_int_equal(snap.nprocs, 0);
+	}
+	/* The same key in two objects is no duplicate. */
+	assert_int_equal(
+	    parse("{" HOST "\"x\": {\"a\": 1}, \"processes\": "
+		  "[{\"pid\": 1, \"x\": {\"a\": 1}}, {\"pid\": 2, "
+		  "\"x\": {\"a\": {\"a\": 1}}}]}",
+		&snap),
+	    0);
+	assert_int_equal(snap.nprocs, 2);
+	kw_snapshot_free(&snap);
+}
+
+/* What jansson refused before the streaming parse is refused still. */
+static void
+kmod_hostile__syntax_and_numbers__error(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} bad[] = {
+		{ "{" HOST
+		  "\"processes\": [{\"pid\": -99999999999999999999}]}",
+		    "too big negative integer" },
+		{ "{" HOST "\"processes\": [{\"pid\": 9223372036854775808}]}",
+		    "too big integer" },
+		{ "{" HOST "\"processes\": [{\"pid\": 1, \"x\": 1e999}]}",
+		    "real number overflow" },
+		{ "{" HOST "\"processes\": []} {}", "trailing garbage" },
+		{ "{" HOST "\"processes\": [{\"pid\": 1}]", "line 1 column" },
+		{ "{" HOST "\"processes\": [{\"pid\": 01}]}",
+		    "line 1 column" },
+		{ "{" HOST
+		  "\"processes\": [{\"pid\": 1, \"name\": \"a\tb\"}]}",
+		    "line 1 column" },
+		{ "{" HOST "\"processes\": [/* c */]}", "line 1 column" },
+		{ "{" HOST "'processes': []}", "line 1 column" },
+	};
+	struct kw_snapshot snap;
+	size_t i;
+
+	kw_snapshot_init(&snap);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse(bad[i].in, &snap) != -1 ||
+		    strstr(err, bad[i].want) == NULL)
+			fail_msg("%s: got \"%s\", want \"%s\"", bad[i].in, err,
+			    bad[i].want);
+		assert_int_equal(snap.nprocs, 0);
+	}
+	/* The largest integer fits: out of range for a pid, an entry's. */
+	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\": 1}, "
+			       "{\"pid\": 9223372036854775807}]}",
+			     &snap),
+	    1);
+	assert_non_null(
+	    strstr(err, "processes[1].pid: 9223372036854775807 out of range"));
+	/* Escapes are decoded; a key unknown at any depth is read past. */
+	assert_int_equal(
+	    parse("{" HOST "\"new\": [{\"a\": [1, 2.5, null, "
+		  "true]}], \"processes\": [{\"pid\": 1, "
+		  "\"name\": \"a\\u00e9\\n\\\"\", \"mem_pct\": 3}]}",
+		&snap),
+	    0);
+	assert_string_equal(snap.procs[0].name, "a\xc3\xa9\n\"");
+	/* A key with a NUL is not the key before it: "pid" stays missing. */
+	assert_int_equal(parse("{" HOST "\"processes\": [{\"pid\\u0000\": 1}, "
+			       "{\"pid\": 2}]}",
+			     &snap),
+	    1);
+	assert_non_null(strstr(err, "processes[0].pid: missing"));
+	kw_snapshot_free(&snap);
+}
+
+/* Keys not known in one object are capped: comparing them stays linear. */
+static void
+kmod_hostile__many_unknown_keys__error(void **state)
+{
+	struct kw_snapshot snap;
+	char *buf;
+	size_t n = 0;
+	int i;
+
+	kw_snapshot_init(&snap);
+	buf = malloc(4096);
+	assert_non_null(buf);
+	n = (size_t)sprintf(buf, "{" HOST "\"processes\": [{\"pid\": 1");
+	for (i = 0; i < 64; i++)
+		n += (size_t)sprintf(buf + n, ", \"k%d\": %d", i, i);
+	sprintf(buf + n, "}]}");
+	assert_int_equal(parse(buf, &snap), 0);
+	sprintf(buf + n, ", \"k64\": 1}]}");
+	assert_int_equal(parse(buf, &snap), -1);
+	assert_non_null(strstr(err, "more than 64 keys in one object"));
+	free(buf);
+	kw_snapshot_free(&snap);
+}
+
 static void
 kmod_hostile__invalid_utf8__error(void **state)
 {
@@ -365,7 +484,7 @@ kmod_hostile__invalid_utf8__error(void **state)
 			       "\"name\": \"bad\xff\xfe\"}]}",
 			     &snap),
 	    -1);
-	assert_non_null(strstr(err, "unable to decode byte 0xff"));
+	assert_non_null(strstr(err, "invalid bytes in UTF8 string"));
 	assert_non_null(strstr(err, "line 1"));
 	kw_snapshot_free(&snap);
 }
@@ -384,10 +503,10 @@ kmod_hostile__empty_and_not_object__error(void **state)
 	assert_non_null(strstr(err, "line"));
 	assert_int_equal(parse("[1, 2]", &snap), -1);
 	assert_string_equal(err, "top level: expected object, got array");
-	/* jansson itself wants an array or object at the top. */
 	assert_int_equal(parse("\"x\"", &snap), -1);
-	assert_non_null(strstr(err, "'[' or '{' expected"));
+	assert_string_equal(err, "top level: expected object, got string");
 	assert_int_equal(parse("null", &snap), -1);
+	assert_string_equal(err, "top level: expected object, got null");
 
 	fd = mkstemp(path);
 	assert_true(fd != -1);
@@ -678,6 +797,35 @@ kmod_delta__full_then_changes__merged(void **state)
 	assert_int_equal(fx->kd.opens, 1);
 }
 
+/* Merged in place: new pids at both ends and between, exits around them. */
+static void
+kmod_delta__adds_and_exits_everywhere__sorted(void **state)
+{
+	struct delta_fx *fx = *state;
+
+	dwrite(fx, PASS1);
+	assert_int_equal(dread(fx), 0);
+	dwrite(fx,
+	    DHDR("false", "2") DREC("40", "1", "forty", "1") ",\n" DREC("2",
+		"1", "two", "1") ",\n" DREC("9", "90", "ctr",
+		"8") ",\n" DREC("7", "1", "seven", "1") DEND("30, 1, 77"));
+	assert_int_equal(dread(fx), 0);
+	assert_string_equal(pids(&fx->out), "2 5 7 9 40");
+	assert_int_equal(find_pid(&fx->out, 9)->cpu_ns, 8);
+	assert_string_equal(find_pid(&fx->out, 5)->cmdline, "five --arg");
+	/* only exits, then only changes */
+	dwrite(fx, DHDR("false", "3") DEND("2, 40"));
+	assert_int_equal(dread(fx), 0);
+	assert_string_equal(pids(&fx->out), "5 7 9");
+	dwrite(fx,
+	    DHDR("false", "4") DREC("9", "90", "ctr", "9") ",\n" DREC("5",
+		"50", "five", "9") DEND(""));
+	assert_int_equal(dread(fx), 0);
+	assert_string_equal(pids(&fx->out), "5 7 9");
+	assert_int_equal(find_pid(&fx->out, 5)->cpu_ns, 9);
+	assert_string_equal(find_pid(&fx->out, 7)->name, "seven");
+}
+
 static void
 kmod_delta__container_kept_across_passes__same_claim(void **state)
 {
@@ -825,6 +973,9 @@ main(void)
 		cmocka_unit_test(kmod_hostile__megabyte_strings__capped),
 		cmocka_unit_test(kmod_hostile__utf8_cut__not_split),
 		cmocka_unit_test(kmod_hostile__deep_nesting__error),
+		cmocka_unit_test(kmod_hostile__duplicate_keys__error),
+		cmocka_unit_test(kmod_hostile__syntax_and_numbers__error),
+		cmocka_unit_test(kmod_hostile__many_unknown_keys__error),
 		cmocka_unit_test(kmod_hostile__invalid_utf8__error),
 		cmocka_unit_test(kmod_hostile__empty_and_not_object__error),
 		cmocka_unit_test(kmod_read__several_megabytes__buffer_grows),
@@ -833,6 +984,9 @@ main(void)
 		    kmod_vm_fixtures__every_capture__parsed_whole),
 		cmocka_unit_test_setup_teardown(
 		    kmod_delta__full_then_changes__merged, delta_setup,
+		    delta_teardown),
+		cmocka_unit_test_setup_teardown(
+		    kmod_delta__adds_and_exits_everywhere__sorted, delta_setup,
 		    delta_teardown),
 		cmocka_unit_test_setup_teardown(
 		    kmod_delta__container_kept_across_passes__same_claim,
