@@ -1255,7 +1255,10 @@ int hooks_outcomes(const struct hooks *h, struct metrics_counts *t);
 /* Drop what waits, kill what runs, free once every handle is closed. */
 void hooks_close(struct hooks *h);
 
-/* decider.c, views.c: the daemon (loop wiring, control views) */
+/*
+ * The daemon: decider.c (loop wiring, reload, stop, main), conf.c,
+ * publish.c, carry.c, persist.c, views.c (control views)
+ */
 
 struct kw_sub;
 struct kw_pub;
@@ -1301,10 +1304,57 @@ struct decider {
 	uint64_t strikes_save_errors;
 };
 
+/* conf.c: the settings the decider reads from the config */
+void decider_evidence_conf(const struct kw_conf *conf,
+    struct evidence_conf *ec);
+void decider_hooks_conf(const struct kw_conf *conf, struct hooks_conf *hc);
+/* The evidence store and the hooks, from [hooks]; fatal when they fail. */
+void decider_hooks_from_conf(struct decider *dz);
+/* decider.cgroup_parents */
+void decider_parents_from_conf(struct decider *dz, const struct kw_conf *conf);
+/* The strikes and actions files, beside paths.database. */
+void decider_state_paths(const struct kw_conf *conf, char *strikes,
+    size_t strikes_len, char *acts, size_t acts_len);
+/* "policy: cpu > 20.0%, ..." as logged at start and on reload. */
+void policy_describe(const struct policy *p, char *out, size_t len);
+void decider_policy_log(const struct policy *p);
+
+/* publish.c: records on decider.sock (none while dz->pub is NULL) */
+/* A sample's sys, container and proc records. */
+void decider_publish_figures(struct decider *dz, const struct engine_out *out);
+void decider_publish_decisions(struct decider *dz,
+    const struct engine_out *out);
+/* An action's row; counted in the metrics. */
+void decider_publish_deletion(struct decider *dz,
+    const struct kw_deletion_rec *r);
+/* The policy in force (reason: "start", "reload"). */
+void decider_publish_policy(struct decider *dz, const struct kw_conf *conf,
+    const char *reason);
+/* The last message of a clean stop. */
+void decider_publish_end(struct decider *dz);
+
+/* carry.c: what a sample's step returned, carried out */
+/*
+ * Processes claiming a container from a cgroup not its own count as host
+ * processes (in dz->snap), before the engine sees them.
+ */
+void decider_attribute(struct decider *dz, const struct docker_table *table);
+/* Logs, records, lookups and intents of one step, in order. */
+void decider_carry_out(struct decider *dz, const struct engine_out *out);
 /* Carry out one intent: the call to Docker, its row when it ends. */
 void decider_act(struct decider *dz, const struct engine_intent *in);
+
+/*
+ * persist.c: the strikes and the actions out, in dz->strikes_path and
+ * dz->acts_path ("": not kept). A file that does not parse is renamed
+ * to PATH.bad and the table starts empty.
+ */
+void decider_load_strikes(struct decider *dz);
 /* Write the strike table to its file if it changed; -1 on error. */
 int decider_save_strikes(struct decider *dz);
+/* hold_ms: how long a loaded call may still be carried out by Docker. */
+void decider_load_acts(struct decider *dz, uint64_t hold_ms);
+/* Write the actions whose call is out, when that changed. */
 void decider_save_acts(struct decider *dz);
 
 /* The control socket's commands (views.c). */
