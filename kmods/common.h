@@ -11,11 +11,15 @@
 #define KWARDEN_KMODS_COMMON_H
 
 #include <linux/cgroup.h>
+#include <linux/cpumask.h>
+#include <linux/highmem.h>
 #include <linux/kernfs.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
+#include <linux/mmap_lock.h>
 #include <linux/math64.h>
 #include <linux/module.h>
+#include <linux/percpu_counter.h>
 #include <linux/pid.h>
 #include <linux/pid_namespace.h>
 #include <linux/proc_fs.h>
@@ -57,6 +61,13 @@
 #define KW_SEQ_BUF_SIZE		(64 * 1024)
 
 /*
+ * The longest run of a record between two strings: from the closing quote
+ * of "name" or "cmdline" to the opening one of "cgroup", nine numbers of
+ * at most 20 characters, the container id and ~170 bytes of keys.
+ */
+#define KW_REC_MAX		512
+
+/*
  * seq_file positions: 0 is the header, tgid + 1 a process, KW_POS_FOOTER
  * the closing brackets.  Every tgid + 1 is below KW_POS_FOOTER.
  */
@@ -68,7 +79,7 @@
  * @list_key: JSON key of the process array ("processes" or "containers")
  * @containers_only: list only tasks whose cgroup names a container
  * @cmdline: records carry "cmdline".  Reading the argv area is most of a
- *	record's cost (access_process_vm() pins and maps the page), and a
+ *	record's cost (kw_copy_remote() pins and maps the page), and a
  *	command line rarely changes for a (pid, start_ns): a reader that
  *	caches it reads the file without it, and /proc/<pid>/cmdline on a miss.
  */
@@ -92,6 +103,7 @@ struct kw_source {
  * @cgname: one cgroup path component, "/name"
  * @child_hex: the component below the current one when it is 64 hex digits
  * @outer_hex: the outermost 64-hex component seen so far
+ * @rec: the numbers of a record, formatted before one seq_write()
  * @delta: the delta file's per-open table (delta.h), NULL for the others
  */
 struct kw_delta;
@@ -106,6 +118,7 @@ struct kw_iter {
 	char cgname[KW_CGROUP_NAME_MAX];
 	char child_hex[KW_CONTAINER_ID_LEN + 1];
 	char outer_hex[KW_CONTAINER_ID_LEN + 1];
+	char rec[KW_REC_MAX];
 	struct kw_delta *delta;
 };
 
@@ -151,7 +164,8 @@ static size_t kw_utf8_len(const unsigned char *s, size_t n)
 }
 
 /**
- * kw_json_string() - print @len bytes of @s as a JSON string literal
+ * kw_json_chars() - print @len bytes of @s as the inside of a JSON string
+ * literal (the caller prints the quotes)
  * @m: output
  * @s: bytes, need not be NUL-terminated nor valid UTF-8
  * @len: number of bytes
@@ -161,12 +175,11 @@ static size_t kw_utf8_len(const unsigned char *s, size_t n)
  * sequence becomes \ufffd.  The output is therefore always valid UTF-8 and
  * a string can never end early.
  */
-static void kw_json_string(struct seq_file *m, const char *s, size_t len)
+static void kw_json_chars(struct seq_file *m, const char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0, run = 0, n;
 
-	seq_putc(m, '"');
 	while (i < len) {
 		unsigned char c = u[i];
 
@@ -193,7 +206,42 @@ static void kw_json_string(struct seq_file *m, const char *s, size_t len)
 		run = ++i;
 	}
 	seq_write(m, s + run, i - run);
-	seq_putc(m, '"');
+}
+
+/*
+ * Formatting into a buffer the caller sized: @s (no terminating NUL
+ * copied), and numbers in decimal as seq_put_decimal_ull()/_ll() print
+ * them.  Each returns the end of what it wrote.
+ */
+static char *kw_put_str(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *kw_put_ull(char *p, u64 n)
+{
+	char tmp[20];
+	int i = 0;
+	u32 r;
+
+	do {
+		n = div_u64_rem(n, 10, &r);
+		tmp[i++] = '0' + r;
+	} while (n);
+	while (i)
+		*p++ = tmp[--i];
+	return p;
+}
+
+static char *kw_put_ll(char *p, s64 n)
+{
+	if (n >= 0)
+		return kw_put_ull(p, n);
+	*p++ = '-';
+	return kw_put_ull(p, -(u64)n);
 }
 
 static bool kw_is_hex(const char *s, size_t n)
@@ -413,24 +461,88 @@ static const char *kw_task_cgroup(struct kw_iter *it, struct task_struct *task,
 	return v1_path;
 }
 
+/* Pages the argv area read (KW_CMDLINE_MAX bytes, at any offset) spans. */
+#define KW_CMDLINE_PAGES	(DIV_ROUND_UP(KW_CMDLINE_MAX, PAGE_SIZE) + 1)
+
+/*
+ * get_user_pages_remote() with the mmap lock held by the caller.  It lost
+ * its vmas argument in 6.5 (Kbuild detects which one the kernel has), and
+ * since then it warns (dump_stack(), once an hour) when @start lies in the
+ * gap below a stack that would once have grown: access_remote_vm() checks
+ * for a VMA first (and grows the stack), so does this (and returns
+ * nothing: a reader has no business growing another process's stack).
+ */
+static long kw_gup_remote(struct mm_struct *mm, unsigned long start,
+			  unsigned long nr_pages, struct page **pages)
+{
+#ifdef KW_GUP_REMOTE_VMAS
+	return get_user_pages_remote(mm, start, nr_pages, 0, pages, NULL, NULL);
+#else
+	if (!vma_lookup(mm, start))
+		return 0;
+	return get_user_pages_remote(mm, start, nr_pages, 0, pages, NULL);
+#endif
+}
+
 /**
- * kw_read_cmdline() - copy the argv area of @task into @buf
- * @task: task, reference held by the caller
- * @mm: its mm, reference held by the caller
+ * kw_copy_remote() - copy @len bytes at @addr in @mm into @buf
+ * @mm: address space, reference held by the caller
+ * @addr: user address
+ * @buf: destination
+ * @len: at most KW_CMDLINE_MAX
+ *
+ * What access_remote_vm() does for a read (modules can only call
+ * access_process_vm(), which takes the task's mm again): the pages are
+ * taken with one get_user_pages_remote() call under the mmap read lock
+ * (killable, as there), then copied through the kernel's mapping and put.
+ * Like there, the copy stops at the first page that cannot be had.  Not
+ * done: reading through a mapping's vm_ops->access() (I/O memory), and
+ * growing a stack (kw_gup_remote()); an argv area lies in the stack VMA.
+ * May sleep.
+ *
+ * Return: number of bytes copied.
+ */
+static size_t kw_copy_remote(struct mm_struct *mm, unsigned long addr,
+			     char *buf, size_t len)
+{
+	struct page *pages[KW_CMDLINE_PAGES];
+	size_t done = 0, n;
+	unsigned long nr;
+	long got, i;
+	void *maddr;
+
+	nr = DIV_ROUND_UP(offset_in_page(addr) + len, PAGE_SIZE);
+	if (mmap_read_lock_killable(mm))
+		return 0;
+	got = kw_gup_remote(mm, addr, nr, pages);
+	mmap_read_unlock(mm);
+	for (i = 0; i < got; i++) {
+		n = min_t(size_t, len - done, PAGE_SIZE - offset_in_page(addr));
+		maddr = kmap_local_page(pages[i]);
+		memcpy(buf + done, maddr + offset_in_page(addr), n);
+		kunmap_local(maddr);
+		put_page(pages[i]);
+		done += n;
+		addr += n;
+	}
+	return done;
+}
+
+/**
+ * kw_read_cmdline() - copy the argv area of @mm into @buf
+ * @mm: the process's mm, reference held by the caller
  * @buf: destination, KW_CMDLINE_MAX bytes
  *
- * At most KW_CMDLINE_MAX bytes are read with access_process_vm(), which
- * may sleep: no lock is held.  Trailing NULs are dropped and the NULs
- * between arguments become spaces.
+ * At most KW_CMDLINE_MAX bytes are read with kw_copy_remote(), which may
+ * sleep: no lock is held.  Trailing NULs are dropped and the NULs between
+ * arguments become spaces.
  *
  * Return: number of bytes in @buf.
  */
-static size_t kw_read_cmdline(struct task_struct *task, struct mm_struct *mm,
-			      char *buf)
+static size_t kw_read_cmdline(struct mm_struct *mm, char *buf)
 {
 	unsigned long start, end;
 	size_t len, i;
-	int got;
 
 	spin_lock(&mm->arg_lock);
 	start = mm->arg_start;
@@ -439,10 +551,7 @@ static size_t kw_read_cmdline(struct task_struct *task, struct mm_struct *mm,
 	if (!start || end <= start)
 		return 0;
 	len = min_t(unsigned long, end - start, KW_CMDLINE_MAX);
-	got = access_process_vm(task, start, buf, len, 0);
-	if (got <= 0)
-		return 0;
-	len = got;
+	len = kw_copy_remote(mm, start, buf, len);
 	while (len && buf[len - 1] == '\0')
 		len--;
 	for (i = 0; i < len; i++)
@@ -480,14 +589,48 @@ static u64 kw_group_cpu_ns(struct task_struct *task)
 	return sum;
 }
 
-/*
- * Resident set in pages, as /proc/<pid>/status VmRSS shows it.  Where the
- * counters are per-CPU (6.2 and later; Kbuild detects it) get_mm_rss()
- * only reads an approximation, while status sums them exactly: so do that.
+/**
+ * kw_mm_rss() - resident set in pages, as /proc/<pid>/status VmRSS shows it
+ * @mm: address space, reference held by the caller
+ *
+ * Where the counters are per-CPU (6.2 and later; Kbuild detects it),
+ * get_mm_rss() and /proc/<pid>/stat only read an approximation (off by up
+ * to a batch per CPU), while status and statm sum them exactly
+ * (get_mm_counter_sum(), 6.16 and the stable kernels it went back to,
+ * Debian's 6.12 among them): so does this.  percpu_counter_sum_positive()
+ * on each of the three counters would take three irq-saving lock rounds
+ * and walk the CPUs three times; here the three locks are held together
+ * (nested: nothing else ever holds two of them) and the CPUs walked once,
+ * each counter clamped at 0 as there.  The sum is as exact: a fold moves
+ * a CPU's delta into the count under its counter's lock.
+ *
+ * Return: pages.
  */
 static unsigned long kw_mm_rss(struct mm_struct *mm)
 {
-#ifdef KW_RSS_PERCPU
+#if defined(KW_RSS_PERCPU) && defined(CONFIG_SMP)
+	struct percpu_counter *c = mm->rss_stat;
+	s64 file, anon, shmem;
+	unsigned long flags;
+	int cpu;
+
+	raw_spin_lock_irqsave(&c[MM_FILEPAGES].lock, flags);
+	raw_spin_lock_nested(&c[MM_ANONPAGES].lock, 1);
+	raw_spin_lock_nested(&c[MM_SHMEMPAGES].lock, 2);
+	file = c[MM_FILEPAGES].count;
+	anon = c[MM_ANONPAGES].count;
+	shmem = c[MM_SHMEMPAGES].count;
+	for_each_cpu_or(cpu, cpu_online_mask, cpu_dying_mask) {
+		file += *per_cpu_ptr(c[MM_FILEPAGES].counters, cpu);
+		anon += *per_cpu_ptr(c[MM_ANONPAGES].counters, cpu);
+		shmem += *per_cpu_ptr(c[MM_SHMEMPAGES].counters, cpu);
+	}
+	raw_spin_unlock(&c[MM_SHMEMPAGES].lock);
+	raw_spin_unlock(&c[MM_ANONPAGES].lock);
+	raw_spin_unlock_irqrestore(&c[MM_FILEPAGES].lock, flags);
+	return max_t(s64, file, 0) + max_t(s64, anon, 0) +
+	       max_t(s64, shmem, 0);
+#elif defined(KW_RSS_PERCPU)
 	return percpu_counter_sum_positive(&mm->rss_stat[MM_FILEPAGES]) +
 	       percpu_counter_sum_positive(&mm->rss_stat[MM_ANONPAGES]) +
 	       percpu_counter_sum_positive(&mm->rss_stat[MM_SHMEMPAGES]);
@@ -671,39 +814,51 @@ static void kw_show_vals(struct seq_file *m, struct kw_iter *it,
 {
 	unsigned long vsz_kb = v->total_vm << (PAGE_SHIFT - 10);
 	unsigned long rss_kb = v->rss << (PAGE_SHIFT - 10);
+	char *p = it->rec;
 	u64 pct_whole;
 	u32 pct_hundredths;
 
 	kw_mem_pct(rss_kb, it->total_kb, &pct_whole, &pct_hundredths);
 	if (it->emitted_any)
-		seq_puts(m, ",\n");
-	seq_put_decimal_ull(m, "  {\"pid\": ", v->tgid);
-	seq_put_decimal_ll(m, ", \"ppid\": ", v->ppid);
-	seq_puts(m, ", \"name\": ");
-	kw_json_string(m, v->comm, strnlen(v->comm, sizeof(v->comm)));
+		p = kw_put_str(p, ",\n");
+	p = kw_put_str(p, "  {\"pid\": ");
+	p = kw_put_ull(p, v->tgid);
+	p = kw_put_str(p, ", \"ppid\": ");
+	p = kw_put_ll(p, v->ppid);
+	p = kw_put_str(p, ", \"name\": \"");
+	seq_write(m, it->rec, p - it->rec);
+	kw_json_chars(m, v->comm, strnlen(v->comm, sizeof(v->comm)));
 	if (it->src->cmdline) {
-		seq_puts(m, ", \"cmdline\": ");
-		kw_json_string(m, cmdline, cmdlen);
+		seq_puts(m, "\", \"cmdline\": \"");
+		kw_json_chars(m, cmdline, cmdlen);
 	}
-	seq_put_decimal_ull(m, ", \"vsz_kb\": ", vsz_kb);
-	seq_put_decimal_ull(m, ", \"rss_kb\": ", rss_kb);
-	seq_put_decimal_ull(m, ", \"mem_pct\": \"", pct_whole);
-	seq_putc(m, '.');
-	seq_putc(m, '0' + pct_hundredths / 10);
-	seq_putc(m, '0' + pct_hundredths % 10);
-	seq_put_decimal_ull(m, "\", \"proc_jiffies\": ",
-			    div_u64(v->cpu_ns, NSEC_PER_SEC / USER_HZ));
-	seq_put_decimal_ull(m, ", \"cpu_ns\": ", v->cpu_ns);
-	seq_puts(m, ", \"state\": \"");
-	seq_putc(m, v->state);
-	seq_put_decimal_ull(m, "\", \"uid\": ", v->uid);
-	seq_put_decimal_ll(m, ", \"threads\": ", v->threads);
-	seq_put_decimal_ull(m, ", \"start_ns\": ", v->start_ns);
-	seq_puts(m, ", \"container_id\": \"");
-	seq_puts(m, id);
-	seq_puts(m, "\", \"cgroup\": ");
-	kw_json_string(m, cgroup, strlen(cgroup));
-	seq_putc(m, '}');
+	p = kw_put_str(it->rec, "\", \"vsz_kb\": ");
+	p = kw_put_ull(p, vsz_kb);
+	p = kw_put_str(p, ", \"rss_kb\": ");
+	p = kw_put_ull(p, rss_kb);
+	p = kw_put_str(p, ", \"mem_pct\": \"");
+	p = kw_put_ull(p, pct_whole);
+	*p++ = '.';
+	*p++ = '0' + pct_hundredths / 10;
+	*p++ = '0' + pct_hundredths % 10;
+	p = kw_put_str(p, "\", \"proc_jiffies\": ");
+	p = kw_put_ull(p, div_u64(v->cpu_ns, NSEC_PER_SEC / USER_HZ));
+	p = kw_put_str(p, ", \"cpu_ns\": ");
+	p = kw_put_ull(p, v->cpu_ns);
+	p = kw_put_str(p, ", \"state\": \"");
+	*p++ = v->state;
+	p = kw_put_str(p, "\", \"uid\": ");
+	p = kw_put_ull(p, v->uid);
+	p = kw_put_str(p, ", \"threads\": ");
+	p = kw_put_ll(p, v->threads);
+	p = kw_put_str(p, ", \"start_ns\": ");
+	p = kw_put_ull(p, v->start_ns);
+	p = kw_put_str(p, ", \"container_id\": \"");
+	p = kw_put_str(p, id);
+	p = kw_put_str(p, "\", \"cgroup\": \"");
+	seq_write(m, it->rec, p - it->rec);
+	kw_json_chars(m, cgroup, strlen(cgroup));
+	seq_write(m, "\"}", 2);
 	if (!seq_has_overflowed(m))
 		it->emitted_any = true;
 }
@@ -723,7 +878,7 @@ static int kw_show_task(struct seq_file *m, struct kw_iter *it,
 
 	mm = get_task_mm(task);
 	if (mm && it->src->cmdline)
-		cmdlen = kw_read_cmdline(task, mm, it->cmdline);
+		cmdlen = kw_read_cmdline(mm, it->cmdline);
 	kw_task_vals(task, mm, &v);
 	if (mm)
 		mmput(mm);

@@ -176,7 +176,7 @@ static int kw_delta_show_task(struct seq_file *m, struct kw_iter *it,
 	}
 	if (mm) {
 		if (it->src->cmdline)
-			cmdlen = kw_read_cmdline(task, mm, it->cmdline);
+			cmdlen = kw_read_cmdline(mm, it->cmdline);
 		mmput(mm);
 	}
 	cgroup = kw_task_cgroup(it, task, id);
