@@ -464,44 +464,45 @@ void
 kw_pack_hello(msgpack_packer *pk, const char *stream, uint64_t epoch,
     uint64_t seq, uint64_t ts_ns)
 {
-	msgpack_pack_map(pk, 6);
+	struct kw_hello h = { .epoch = epoch, .v = KW_PROTO_VERSION };
+
+	snprintf(h.stream, sizeof(h.stream), "%s", stream);
+	msgpack_pack_map(pk, 3 + kw_fields_count(&kw_hello_schema, &h));
 	kw_pack_kstr(pk, "t", "hello");
 	kw_pack_ku64(pk, "seq", seq);
 	kw_pack_ku64(pk, "ts", ts_ns);
-	kw_pack_kstr(pk, "stream", stream);
-	kw_pack_ku64(pk, "epoch", epoch);
-	kw_pack_ku64(pk, "v", KW_PROTO_VERSION);
+	kw_fields_pack(pk, &kw_hello_schema, &h);
 }
 
 void
 kw_pack_sub(msgpack_packer *pk, uint64_t epoch, uint64_t from, int durable)
 {
-	msgpack_pack_map(pk, durable ? 4 : 3);
+	struct kw_sub_req r = { epoch, from, durable != 0 };
+
+	msgpack_pack_map(pk, 1 + kw_fields_count(&kw_sub_schema, &r));
 	kw_pack_kstr(pk, "t", "sub");
-	kw_pack_ku64(pk, "epoch", epoch);
-	kw_pack_ku64(pk, "from", from);
-	if (durable) {
-		kw_pack_str(pk, "durable");
-		msgpack_pack_true(pk);
-	}
+	kw_fields_pack(pk, &kw_sub_schema, &r);
 }
 
 void
 kw_pack_gap(msgpack_packer *pk, uint64_t from, uint64_t to, uint64_t ts_ns)
 {
-	msgpack_pack_map(pk, 4);
+	struct kw_gap g = { from, to };
+
+	msgpack_pack_map(pk, 2 + kw_fields_count(&kw_gap_schema, &g));
 	kw_pack_kstr(pk, "t", "gap");
 	kw_pack_ku64(pk, "ts", ts_ns);
-	kw_pack_ku64(pk, "from", from);
-	kw_pack_ku64(pk, "to", to);
+	kw_fields_pack(pk, &kw_gap_schema, &g);
 }
 
 void
 kw_pack_ack(msgpack_packer *pk, uint64_t seq)
 {
-	msgpack_pack_map(pk, 2);
+	struct kw_ack a = { seq };
+
+	msgpack_pack_map(pk, 1 + kw_fields_count(&kw_ack_schema, &a));
 	kw_pack_kstr(pk, "t", "ack");
-	kw_pack_ku64(pk, "seq", seq);
+	kw_fields_pack(pk, &kw_ack_schema, &a);
 }
 
 /* snapshot */
@@ -674,12 +675,16 @@ kw_field_sql_type(const struct kw_field *f)
 	}
 }
 
-/* An optional heap string that is NULL is left out. */
+/* An optional heap string that is NULL, or bool that is 0, is left out. */
 static int
 field_absent(const struct kw_field *f, const void *rec)
 {
-	return f->type == KW_F_HSTR && f->optional &&
-	    *(char *const *)((const char *)rec + f->off) == NULL;
+	const char *v = (const char *)rec + f->off;
+
+	if (!f->optional)
+		return 0;
+	return (f->type == KW_F_HSTR && *(char *const *)v == NULL) ||
+	    (f->type == KW_F_BOOL && *(const int *)v == 0);
 }
 
 uint32_t
@@ -750,6 +755,13 @@ kw_fields_pack(msgpack_packer *pk, const struct kw_schema *s, const void *rec)
 			break;
 		case KW_F_F64:
 			kw_pack_kf64(pk, f->key, *(const double *)v);
+			break;
+		case KW_F_BOOL:
+			kw_pack_str(pk, f->key);
+			if (*(const int *)v)
+				msgpack_pack_true(pk);
+			else
+				msgpack_pack_false(pk);
 			break;
 		case KW_F_MAP:
 			kw_pack_str(pk, f->key);
@@ -900,6 +912,15 @@ unpack_field(const msgpack_object *map, const struct kw_field *f, void *v,
 		return need_i32(map, f->key, v, err, errlen);
 	case KW_F_F64:
 		return need_f64(map, f->key, v, err, errlen);
+	case KW_F_BOOL:
+		o = kw_map_get(map, f->key);
+		if (o == NULL || o->type != MSGPACK_OBJECT_BOOLEAN) {
+			seterr(err, errlen, "missing or not a boolean",
+			    f->key);
+			return -1;
+		}
+		*(int *)v = o->via.boolean;
+		return 0;
 	case KW_F_MAP:
 		o = kw_map_get(map, f->key);
 		if (o == NULL) {
@@ -977,4 +998,18 @@ RECORD_CODEC(kw_proc_rec, struct kw_proc_rec, kw_proc_rec_schema)
 RECORD_CODEC(kw_deletion, struct kw_deletion_rec, kw_deletion_schema)
 RECORD_CODEC(kw_decision, struct kw_decision_rec, kw_decision_schema)
 RECORD_CODEC(kw_policy, struct kw_policy_rec, kw_policy_schema)
+
+/* The control messages: packed by kw_pack_hello and the rest (below). */
+#define BODY_DECODE(name, type, schema)                                  \
+	int name##_unpack(const msgpack_object *map, type *r, char *err, \
+	    size_t errlen)                                               \
+	{                                                                \
+		memset(r, 0, sizeof(*r));                                \
+		return kw_fields_unpack(map, &schema, r, err, errlen);   \
+	}
+
+BODY_DECODE(kw_hello, struct kw_hello, kw_hello_schema)
+BODY_DECODE(kw_sub, struct kw_sub_req, kw_sub_schema)
+BODY_DECODE(kw_gap, struct kw_gap, kw_gap_schema)
+BODY_DECODE(kw_ack, struct kw_ack, kw_ack_schema)
 RECORD_CODEC(kw_cgroup_stat, struct kw_cgroup_stat, kw_cgroup_stat_schema)

@@ -359,6 +359,7 @@ enum kw_field_type {
 	KW_F_U32, /* an unsigned integer, capped at UINT32_MAX on decode */
 	KW_F_I32,
 	KW_F_F64,
+	KW_F_BOOL, /* int: true or false; optional and 0: left out */
 	/* Nested records (never a column): */
 	KW_F_MAP,   /* a struct of field->sub's record: a map */
 	KW_F_ARRAY, /* a pointer to field->sub's records: an array of maps */
@@ -408,6 +409,11 @@ extern const struct kw_schema kw_proc_rec_schema;
 extern const struct kw_schema kw_deletion_schema;
 extern const struct kw_schema kw_decision_schema;
 extern const struct kw_schema kw_policy_schema;
+/* The control messages' bodies (besides "t" and the envelope's seq, ts). */
+extern const struct kw_schema kw_hello_schema;
+extern const struct kw_schema kw_sub_schema;
+extern const struct kw_schema kw_gap_schema;
+extern const struct kw_schema kw_ack_schema;
 
 /* The decider's records, for kw_pub_begin and kw_record_to_json. */
 #define KW_N_RECORDS 6
@@ -448,6 +454,35 @@ int kw_fields_unpack(const msgpack_object *map, const struct kw_schema *s,
  */
 struct json_t;
 struct json_t *kw_record_to_json(const struct kw_schema *s, const void *rec);
+
+/* A producer's greeting: after "t", "seq" (the last published), "ts". */
+struct kw_hello {
+	char stream[32];
+	uint64_t epoch;
+	uint64_t v; /* KW_PROTO_VERSION; optional on decode */
+};
+/* A consumer's request to replay from `from` (epoch optional: 0). */
+struct kw_sub_req {
+	uint64_t epoch;
+	uint64_t from;
+	int durable; /* the recorder's connection; left out when 0 */
+};
+/* After "t", "ts": the seqs from..to are lost. */
+struct kw_gap {
+	uint64_t from;
+	uint64_t to;
+};
+struct kw_ack {
+	uint64_t seq;
+};
+int kw_hello_unpack(const msgpack_object *map, struct kw_hello *r, char *err,
+    size_t errlen);
+int kw_sub_unpack(const msgpack_object *map, struct kw_sub_req *r, char *err,
+    size_t errlen);
+int kw_gap_unpack(const msgpack_object *map, struct kw_gap *r, char *err,
+    size_t errlen);
+int kw_ack_unpack(const msgpack_object *map, struct kw_ack *r, char *err,
+    size_t errlen);
 
 void kw_sys_pack(msgpack_packer *pk, const struct kw_sys_rec *r);
 int kw_sys_unpack(const msgpack_object *map, struct kw_sys_rec *r, char *err,

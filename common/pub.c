@@ -631,17 +631,19 @@ static void
 client_sub(struct pub_client *c, const msgpack_object *obj)
 {
 	struct kw_pub *pub = c->pub;
-	uint64_t epoch = 0, from = 0, oldest;
+	struct kw_sub_req req;
+	uint64_t from, oldest;
 	struct gap_arg g;
-
-	const msgpack_object *durable;
+	char err[128];
 	uint64_t now = kw_mono_ns();
 
-	if (kw_get_u64(obj, "from", &from) == -1) {
-		client_close(c, "sent a sub without from: disconnected");
+	if (kw_sub_unpack(obj, &req, err, sizeof(err)) == -1) {
+		log_info("%s: client sub: %s", pub->path, err);
+		client_close(c, "sent a malformed sub: disconnected");
 		pub->st.clients_bad++;
 		return;
 	}
+	from = req.from;
 	/* Each sub may replay the whole ring: so many per interval. */
 	if (c->replays == 0 ||
 	    now - c->replay_start_ns >= pub->opts.replay_ms * 1000000ull) {
@@ -658,9 +660,7 @@ client_sub(struct pub_client *c, const msgpack_object *obj)
 		client_close(c, NULL);
 		return;
 	}
-	durable = kw_map_get(obj, "durable");
-	if (durable != NULL && durable->type == MSGPACK_OBJECT_BOOLEAN &&
-	    durable->via.boolean) {
+	if (req.durable) {
 		/*
 		 * The durable consumer (the recorder) runs as we do; acks
 		 * from anyone else with access to the socket do not count.
@@ -672,8 +672,7 @@ client_sub(struct pub_client *c, const msgpack_object *obj)
 				 "its acks will not count",
 			    pub->path, (unsigned long)c->uid);
 	}
-	(void)kw_get_u64(obj, "epoch", &epoch);
-	if (epoch != pub->epoch || from == 0)
+	if (req.epoch != pub->epoch || from == 0)
 		from = 1;
 	if (from > pub->seq + 1)
 		from = pub->seq + 1;
@@ -704,10 +703,12 @@ client_ack(struct pub_client *c, const msgpack_object *obj)
 {
 	struct kw_pub *pub = c->pub;
 	struct ring_msg *m;
+	struct kw_ack ack;
 	uint64_t seq, s;
 
-	if (kw_get_u64(obj, "seq", &seq) == -1)
+	if (kw_ack_unpack(obj, &ack, NULL, 0) == -1)
 		return;
+	seq = ack.seq;
 	if (c != pub->durable || seq > pub->seq) {
 		pub->st.acks_refused++;
 		kw_limit_hit(KW_HIT_ACKS,

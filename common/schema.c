@@ -20,6 +20,7 @@
 #define CTYPE_U32(T, m)		uint32_t *
 #define CTYPE_I32(T, m)		int32_t *
 #define CTYPE_F64(T, m)		double *
+#define CTYPE_BOOL(T, m)	int *
 
 /* 0, or a compile error when member m of T does not have type ty. */
 #define TYPE_CHECK(T, m, ty)						\
@@ -319,6 +320,35 @@ static const struct kw_field policy_fields[] = {
 };
 SCHEMA(kw_policy_schema, "policy", struct kw_policy_rec, policy_fields);
 
+/* control messages: their bodies, not stored */
+
+#define CTL(T, k, m, ty, opt)	FIELD(T, k, m, ty, opt, NULL, NULL, NULL)
+
+static const struct kw_field hello_fields[] = {
+	CTL(struct kw_hello,	"stream",	stream,		STR,	0),
+	CTL(struct kw_hello,	"epoch",	epoch,		U64,	0),
+	CTL(struct kw_hello,	"v",		v,		U64,	1),
+};
+SCHEMA(kw_hello_schema, "hello", struct kw_hello, hello_fields);
+
+static const struct kw_field sub_fields[] = {
+	CTL(struct kw_sub_req,	"epoch",	epoch,		U64,	1),
+	CTL(struct kw_sub_req,	"from",		from,		U64,	0),
+	CTL(struct kw_sub_req,	"durable",	durable,	BOOL,	1),
+};
+SCHEMA(kw_sub_schema, "sub", struct kw_sub_req, sub_fields);
+
+static const struct kw_field gap_fields[] = {
+	CTL(struct kw_gap,	"from",		from,		U64,	0),
+	CTL(struct kw_gap,	"to",		to,		U64,	0),
+};
+SCHEMA(kw_gap_schema, "gap", struct kw_gap, gap_fields);
+
+static const struct kw_field ack_fields[] = {
+	CTL(struct kw_ack,	"seq",		seq,		U64,	0),
+};
+SCHEMA(kw_ack_schema, "ack", struct kw_ack, ack_fields);
+
 const struct kw_schema *const kw_records[] = {
 	&kw_sys_schema,
 	&kw_container_schema,
@@ -390,6 +420,9 @@ kw_record_to_json(const struct kw_schema *s, const void *rec)
 			break;
 		case KW_F_F64:
 			v = json_real(*(const double *)p);
+			break;
+		case KW_F_BOOL:
+			v = json_boolean(*(const int *)p);
 			break;
 		case KW_F_MAP:
 			v = kw_record_to_json(f->sub, p);

@@ -264,14 +264,17 @@ report_gap(struct kw_sub *sub, uint64_t from, uint64_t to)
 static void
 on_hello(struct kw_sub *sub, const msgpack_object *obj)
 {
-	char stream[32];
+	struct kw_hello h;
+	const char *stream = h.stream;
 	uint64_t epoch, head = 0;
+	char err[128], why[160];
 
-	if (kw_get_str(obj, "stream", stream, sizeof(stream)) == -1 ||
-	    kw_get_u64(obj, "epoch", &epoch) == -1) {
-		sub_disconnect(sub, "malformed hello");
+	if (kw_hello_unpack(obj, &h, err, sizeof(err)) == -1) {
+		snprintf(why, sizeof(why), "malformed hello: %s", err);
+		sub_disconnect(sub, why);
 		return;
 	}
+	epoch = h.epoch;
 	if (strcmp(stream, sub->stream) != 0) {
 		set_error(sub, "%s serves stream %s, not %s", sub->path,
 		    stream, sub->stream);
@@ -331,13 +334,15 @@ on_hello(struct kw_sub *sub, const msgpack_object *obj)
 static void
 on_gap(struct kw_sub *sub, const msgpack_object *obj)
 {
+	struct kw_gap g;
 	uint64_t from, to;
 
-	if (kw_get_u64(obj, "from", &from) == -1 ||
-	    kw_get_u64(obj, "to", &to) == -1 || to < from) {
+	if (kw_gap_unpack(obj, &g, NULL, 0) == -1 || g.to < g.from) {
 		sub_disconnect(sub, "malformed gap");
 		return;
 	}
+	from = g.from;
+	to = g.to;
 	if (to < sub->expect)
 		return;
 	if (from < sub->expect)

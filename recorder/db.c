@@ -589,6 +589,9 @@ bind_row(struct rdb *db, enum rdb_table t, const void *body,
 		case KW_F_F64:
 			sqlite3_bind_double(st, n, *(const double *)v);
 			break;
+		case KW_F_BOOL:
+			sqlite3_bind_int(st, n, *(const int *)v != 0);
+			break;
 		case KW_F_MAP:
 		case KW_F_ARRAY: /* nested records: never a column */
 			break;

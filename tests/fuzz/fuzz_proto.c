@@ -186,8 +186,13 @@ static void
 on_message(const msgpack_object *obj)
 {
 	struct kw_msg msg;
-	char err[128], s[64];
-	uint64_t u;
+	union {
+		struct kw_hello hello;
+		struct kw_sub_req sub;
+		struct kw_gap gap;
+		struct kw_ack ack;
+	} ctl;
+	char err[128];
 	int64_t i;
 	double d;
 
@@ -197,18 +202,20 @@ on_message(const msgpack_object *obj)
 	(void)kw_msg_type_name(msg.type);
 	switch (msg.type) {
 	case KW_MSG_HELLO:
-		(void)kw_get_str(obj, "stream", s, sizeof(s));
-		(void)kw_get_u64(obj, "epoch", &u);
-		(void)kw_get_u64(obj, "v", &u);
+		if (kw_hello_unpack(obj, &ctl.hello, err, sizeof(err)) == 0)
+			FUZZ_CHECK(strlen(ctl.hello.stream) <
+			    sizeof(ctl.hello.stream));
 		break;
 	case KW_MSG_SUB:
+		if (kw_sub_unpack(obj, &ctl.sub, err, sizeof(err)) == 0)
+			FUZZ_CHECK(
+			    ctl.sub.durable == 0 || ctl.sub.durable == 1);
+		break;
 	case KW_MSG_GAP:
-		(void)kw_get_u64(obj, "epoch", &u);
-		(void)kw_get_u64(obj, "from", &u);
-		(void)kw_get_u64(obj, "to", &u);
+		(void)kw_gap_unpack(obj, &ctl.gap, err, sizeof(err));
 		break;
 	case KW_MSG_ACK:
-		(void)kw_get_u64(obj, "seq", &u);
+		(void)kw_ack_unpack(obj, &ctl.ack, err, sizeof(err));
 		break;
 	case KW_MSG_SNAPSHOT:
 		if (kw_snapshot_unpack(obj, &snap, err, sizeof(err)) == 0)

@@ -289,6 +289,9 @@ fill_field(const struct kw_field *f, void *rec, unsigned *k)
 	case KW_F_F64:
 		*(double *)v = *k + 0.25;
 		break;
+	case KW_F_BOOL:
+		*(int *)v = 1;
+		break;
 	case KW_F_MAP:
 		assert_int_equal(f->size, f->sub->size);
 		fill_record(f->sub, v, k);
@@ -337,6 +340,7 @@ assert_record_equal(const struct kw_schema *s, const void *a, const void *b)
 		case KW_F_U32:
 		case KW_F_I32:
 		case KW_F_F64:
+		case KW_F_BOOL:
 			assert_memory_equal(x, y, f->size);
 			break;
 		case KW_F_MAP:
@@ -541,6 +545,116 @@ control__golden_bytes__unchanged(void **state)
 	assert_string_equal(hex, golden_control_hex);
 	free(hex);
 	packed_free(&p);
+}
+
+/* Each control message decodes, from its table, to what was packed. */
+static void
+control__round_trip__fields_from_the_tables(void **state)
+{
+	struct kw_hello h;
+	struct kw_sub_req r;
+	struct kw_gap g;
+	struct kw_ack a;
+	struct packed p;
+	char err[128];
+
+	(void)state;
+	packed_init(&p);
+	kw_pack_hello(&p.pk, "decider", 7, 42, 99);
+	assert_int_equal(kw_hello_unpack(packed_unpack(&p), &h, err,
+			     sizeof(err)),
+	    0);
+	assert_string_equal(h.stream, "decider");
+	assert_int_equal(h.epoch, 7);
+	assert_int_equal(h.v, KW_PROTO_VERSION);
+	msgpack_sbuffer_clear(&p.sb);
+	kw_pack_sub(&p.pk, 7, 43, 1);
+	assert_int_equal(kw_sub_unpack(packed_unpack(&p), &r, err,
+			     sizeof(err)),
+	    0);
+	assert_true(r.epoch == 7 && r.from == 43 && r.durable == 1);
+	msgpack_sbuffer_clear(&p.sb);
+	kw_pack_sub(&p.pk, 7, 43, 0);
+	assert_int_equal(kw_sub_unpack(packed_unpack(&p), &r, err,
+			     sizeof(err)),
+	    0);
+	assert_true(r.epoch == 7 && r.from == 43 && r.durable == 0);
+	msgpack_sbuffer_clear(&p.sb);
+	kw_pack_gap(&p.pk, 3, 9, 77);
+	assert_int_equal(kw_gap_unpack(packed_unpack(&p), &g, err,
+			     sizeof(err)),
+	    0);
+	assert_true(g.from == 3 && g.to == 9);
+	msgpack_sbuffer_clear(&p.sb);
+	kw_pack_ack(&p.pk, 5);
+	assert_int_equal(kw_ack_unpack(packed_unpack(&p), &a, err,
+			     sizeof(err)),
+	    0);
+	assert_int_equal(a.seq, 5);
+	packed_free(&p);
+}
+
+/* A required key missing or of the wrong type: refused, the key named. */
+static void
+control__malformed__refused_with_the_key(void **state)
+{
+	static const struct {
+		const char *t, *key; /* key written with a string value */
+		const char *want;
+	} cases[] = {
+		{ "sub", "from", "from: missing or not an unsigned integer" },
+		{ "sub", "durable", "durable: missing or not a boolean" },
+		{ "gap", "to", "to: missing or not an unsigned integer" },
+		{ "ack", "seq", "seq: missing or not an unsigned integer" },
+		{ "hello", "epoch",
+		    "epoch: missing or not an unsigned integer" },
+	};
+	struct kw_sub_req r;
+	struct kw_gap g;
+	struct kw_ack a;
+	struct kw_hello h;
+	struct packed p;
+	static const char *const u64_keys[] = { "from", "to", "epoch", "seq" };
+	char err[128];
+	size_t i, k;
+	int rc = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		packed_init(&p);
+		/* Every key of any control message right but this one. */
+		msgpack_pack_map(&p.pk, 7);
+		kw_pack_kstr(&p.pk, "t", cases[i].t);
+		kw_pack_kstr(&p.pk, "stream", "decider");
+		for (k = 0; k < 4; k++) {
+			if (strcmp(cases[i].key, u64_keys[k]) == 0)
+				kw_pack_kstr(&p.pk, u64_keys[k], "x");
+			else
+				kw_pack_ku64(&p.pk, u64_keys[k], 1);
+		}
+		if (strcmp(cases[i].key, "durable") == 0)
+			kw_pack_kstr(&p.pk, "durable", "x");
+		else {
+			kw_pack_str(&p.pk, "durable");
+			msgpack_pack_true(&p.pk);
+		}
+		err[0] = '\0';
+		if (strcmp(cases[i].t, "sub") == 0)
+			rc = kw_sub_unpack(packed_unpack(&p), &r, err,
+			    sizeof(err));
+		else if (strcmp(cases[i].t, "gap") == 0)
+			rc = kw_gap_unpack(packed_unpack(&p), &g, err,
+			    sizeof(err));
+		else if (strcmp(cases[i].t, "ack") == 0)
+			rc = kw_ack_unpack(packed_unpack(&p), &a, err,
+			    sizeof(err));
+		else
+			rc = kw_hello_unpack(packed_unpack(&p), &h, err,
+			    sizeof(err));
+		assert_int_equal(rc, -1);
+		assert_string_equal(err, cases[i].want);
+		packed_free(&p);
+	}
 }
 
 static void
@@ -1134,6 +1248,8 @@ main(void)
 		    snapshot__nested_wrong_shape__error_says_where),
 		cmocka_unit_test(snapshot__to_json__nested_records_kept),
 		cmocka_unit_test(control__golden_bytes__unchanged),
+		cmocka_unit_test(control__round_trip__fields_from_the_tables),
+		cmocka_unit_test(control__malformed__refused_with_the_key),
 		cmocka_unit_test(snapshot__reserve__exact_capacity),
 		cmocka_unit_test(
 		    snapshot__pid_of_wrong_type__error_names_field),

@@ -69,6 +69,9 @@ fill_field(const struct kw_field *f, size_t i, void *rec)
 	case KW_F_F64:
 		*(double *)v = (double)i + 0.25;
 		break;
+	case KW_F_BOOL:
+		*(int *)v = 1;
+		break;
 	case KW_F_MAP:
 	case KW_F_ARRAY: /* nested: test_common_proto's */
 		fail_msg("%s: a nested record", f->key);
@@ -124,6 +127,9 @@ assert_field_equal(const struct kw_field *f, const void *a, const void *b)
 		break;
 	case KW_F_F64:
 		assert_true(*(const double *)x == *(const double *)y);
+		break;
+	case KW_F_BOOL:
+		assert_int_equal(*(const int *)x, *(const int *)y);
 		break;
 	case KW_F_MAP:
 	case KW_F_ARRAY:
@@ -384,6 +390,10 @@ schema__record_to_json__every_key_in_order(void **state)
 				assert_true(json_real_value(v) ==
 				    *(double *)field_ptr(f, rec));
 				break;
+			case KW_F_BOOL:
+				assert_int_equal(json_is_true(v),
+				    *(int *)field_ptr(f, rec));
+				break;
 			case KW_F_MAP:
 			case KW_F_ARRAY:
 				fail_msg("%s: a nested record", f->key);
@@ -635,6 +645,10 @@ schema__every_column__written_with_its_value(void **state)
 			case KW_F_F64:
 				assert_true(sqlite3_column_double(st, 0) ==
 				    *(double *)v);
+				break;
+			case KW_F_BOOL:
+				assert_int_equal(sqlite3_column_int64(st, 0),
+				    *(int *)v);
 				break;
 			case KW_F_MAP:
 			case KW_F_ARRAY:
