@@ -307,17 +307,23 @@ lookup(const char *const *names, int n, const unsigned char *key, size_t len)
 static int
 other_key(struct jp *jp, struct level *l, const unsigned char *key, size_t len)
 {
-	const char *k = l->nothers > 0 ? jp->keys + l->others : NULL;
+	const char *k;
 	size_t i, need;
 	char *nk;
 
-	for (i = 0; i < l->nothers; i++) {
-		size_t kl = strlen(k);
+	/* The map's keys so far: nothers strings from keys + others. */
+	if (l->nothers > 0 && jp->keys != NULL) {
+		k = jp->keys + l->others;
+		for (i = 0; i < l->nothers; i++) {
+			size_t kl = strlen(k);
 
-		if (kl == len && memcmp(k, key, len) == 0)
-			return fail_at(jp, "duplicate object key \"%.*s\"",
-			    (int)(len > 64 ? 64 : len), (const char *)key);
-		k += kl + 1;
+			if (kl == len && memcmp(k, key, len) == 0)
+				return fail_at(jp,
+				    "duplicate object key \"%.*s\"",
+				    (int)(len > 64 ? 64 : len),
+				    (const char *)key);
+			k += kl + 1;
+		}
 	}
 	if (l->nothers >= KMOD_MAX_OTHER_KEYS)
 		return fail_at(jp, "more than %d keys in one object",
@@ -325,7 +331,7 @@ other_key(struct jp *jp, struct level *l, const unsigned char *key, size_t len)
 	if (memchr(key, '\0', len) != NULL)
 		len = strlen((const char *)key); /* \u0000: compared cut */
 	need = jp->nkeys + len + 1;
-	if (need > jp->capkeys) {
+	if (need > jp->capkeys || jp->keys == NULL) {
 		size_t ncap = jp->capkeys ? jp->capkeys * 2 : 1024;
 
 		while (ncap < need)
@@ -1245,8 +1251,9 @@ kmod_delta_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
 		if (find_pid(base, info->exited[e]) != NULL)
 			drop++;
 	need = base->nprocs - drop + add;
-	if (need > base->cap &&
-	    kw_snapshot_reserve(base, need + need / 32 + 64) == -1) {
+	if ((need > base->cap || base->procs == NULL) &&
+	    (kw_snapshot_reserve(base, need + need / 32 + 64) == -1 ||
+		base->procs == NULL)) {
 		kw_seterr(err, errlen, "out of memory");
 		return -1;
 	}

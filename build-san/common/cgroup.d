@@ -1,0 +1,4 @@
+build-san/common/cgroup.o: common/cgroup.c common/kwarden.h \
+ common/proto.h
+common/kwarden.h:
+common/proto.h:

@@ -1,0 +1,3 @@
+build-san/common/flow.o: common/flow.c common/kwarden.h common/proto.h
+common/kwarden.h:
+common/proto.h:

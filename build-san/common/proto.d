@@ -1,0 +1,3 @@
+build-san/common/proto.o: common/proto.c common/kwarden.h common/proto.h
+common/kwarden.h:
+common/proto.h:

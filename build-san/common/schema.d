@@ -1,0 +1,2 @@
+build-san/common/schema.o: common/schema.c common/proto.h
+common/proto.h:

@@ -1,0 +1,3 @@
+build-san/common/sub.o: common/sub.c common/kwarden.h common/proto.h
+common/kwarden.h:
+common/proto.h:
