@@ -1,3 +1,0 @@
-build-san/common/proto.o: common/proto.c common/kwarden.h common/proto.h
-common/kwarden.h:
-common/proto.h:

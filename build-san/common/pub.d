@@ -1,3 +1,0 @@
-build-san/common/pub.o: common/pub.c common/kwarden.h common/proto.h
-common/kwarden.h:
-common/proto.h:
