@@ -13,7 +13,8 @@
 # --type none (it decodes each message and prints nothing). Only ratios
 # mean something: the VM is emulated (TCG). KW_BENCH_VMR_OLD=PATH adds a
 # fourth way, "old": another build of kwarden-reader (e.g. the commit
-# before a parser change) on the module's full file, in the same rounds.
+# before a parser change) on the module's full file, in the same rounds
+# (on its delta file with KW_BENCH_VMR_OLD_DELTA=on).
 
 # Copy a dynamically linked program and the shared libraries ldd names
 # into the initramfs root $1, at the same paths.
@@ -76,7 +77,9 @@ bench_vmreader() {
 	if [ -n "${KW_BENCH_VMR_OLD:-}" ]; then
 		vmr_copy_prog "$V/root" "$KW_BENCH_VMR_OLD" kwarden-reader-old
 		ways="$ways old"
-		echo "   old: $KW_BENCH_VMR_OLD on the full file"
+		# KW_BENCH_VMR_OLD_DELTA=on: the old build on the delta file
+		echo "${KW_BENCH_VMR_OLD_DELTA:-off}" >"$V/root/old-delta"
+		echo "   old: $KW_BENCH_VMR_OLD, reader.kmod_delta ${KW_BENCH_VMR_OLD_DELTA:-off}"
 	fi
 	vmr_copy_prog "$V/root" "$(command -v socat)" socat
 	cp "$V/build/sysinfo.ko" "$V/root/"
@@ -92,7 +95,7 @@ bench_vmreader() {
 		procfs) src="--source procfs" ;;
 		full) src="--source kmod --kmod-delta off" ;;
 		delta) src="--source kmod --kmod-delta on" ;;
-		old) src="--source kmod --kmod-delta off"; prog=kwarden-reader-old ;;
+		old) src="--source kmod --kmod-delta $(cat /old-delta)"; prog=kwarden-reader-old ;;
 		esac
 		$prog --state-dir $d --interval $IV $src \
 			-o reader.cgroup_root= --log-level warn 2>$d/log &
