@@ -13,7 +13,7 @@
 ## DESTDIR= PREFIX=/usr/local   install layout
 ## KDIR=...         kernel build tree for kmods
 .DEFAULT_GOAL := all
-PKGS	:= libuv msgpack sqlite3 libcurl inih jansson libsystemd libmicrohttpd yajl libxxhash
+PKGS	:= libuv msgpack sqlite3 libcurl inih jansson libsystemd libmicrohttpd yajl
 CC	?= cc
 ifeq ($(SAN),1)
 OPT	?= -O1

@@ -331,18 +331,6 @@ int kw_pub_start(struct kw_pub *pub);
 msgpack_packer *kw_pub_begin(struct kw_pub *pub, enum kw_msg_type type,
     uint32_t nfields);
 uint64_t kw_pub_commit(struct kw_pub *pub);
-/*
- * For a producer that copies what did not change from its last message:
- * kw_pub_tell is where the next byte packed goes in the message being
- * built (0 outside kw_pub_begin/kw_pub_commit); kw_pub_hold_last gives
- * the last message committed (its bytes, length and seq; NULL when there
- * is none), kept alive until kw_pub_release whatever the ring drops.
- */
-struct kw_pub_msg;
-size_t kw_pub_tell(const struct kw_pub *pub);
-struct kw_pub_msg *kw_pub_hold_last(struct kw_pub *pub, const char **data,
-    size_t *len, uint64_t *seq);
-void kw_pub_release(struct kw_pub_msg *held);
 void kw_pub_stats(const struct kw_pub *pub, struct kw_pub_stats *st);
 /* Close sockets and free everything once the loop has run the closes. */
 void kw_pub_close(struct kw_pub *pub);

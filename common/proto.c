@@ -698,8 +698,8 @@ kw_fields_count(const struct kw_schema *s, const void *rec)
 	return n;
 }
 
-void
-kw_record_pack(msgpack_packer *pk, const struct kw_schema *s, const void *rec)
+static void
+pack_record(msgpack_packer *pk, const struct kw_schema *s, const void *rec)
 {
 	msgpack_pack_map(pk, kw_fields_count(s, rec));
 	kw_fields_pack(pk, s, rec);
@@ -715,73 +715,64 @@ pack_array(msgpack_packer *pk, const struct kw_field *f, const void *rec)
 
 	msgpack_pack_array(pk, n);
 	for (i = 0; i < n; i++)
-		kw_record_pack(pk, f->sub, elem + i * f->size);
-}
-
-int
-kw_field_present(const struct kw_field *f, const void *rec)
-{
-	return !field_absent(f, rec);
-}
-
-void
-kw_field_pack(msgpack_packer *pk, const struct kw_field *f, const void *rec)
-{
-	const void *v = (const char *)rec + f->off;
-	const char *hs;
-	char c[2];
-
-	switch (f->type) {
-	case KW_F_STR:
-		kw_pack_kstr(pk, f->key, v);
-		break;
-	case KW_F_HSTR:
-		hs = *(char *const *)v;
-		kw_pack_kstr(pk, f->key, hs != NULL ? hs : "");
-		break;
-	case KW_F_CHAR:
-		c[0] = *(const char *)v;
-		c[1] = '\0';
-		kw_pack_kstr(pk, f->key, c);
-		break;
-	case KW_F_U64:
-		kw_pack_ku64(pk, f->key, *(const uint64_t *)v);
-		break;
-	case KW_F_U32:
-		kw_pack_ku64(pk, f->key, *(const uint32_t *)v);
-		break;
-	case KW_F_I32:
-		kw_pack_ki64(pk, f->key, *(const int32_t *)v);
-		break;
-	case KW_F_F64:
-		kw_pack_kf64(pk, f->key, *(const double *)v);
-		break;
-	case KW_F_BOOL:
-		kw_pack_str(pk, f->key);
-		if (*(const int *)v)
-			msgpack_pack_true(pk);
-		else
-			msgpack_pack_false(pk);
-		break;
-	case KW_F_MAP:
-		kw_pack_str(pk, f->key);
-		kw_record_pack(pk, f->sub, v);
-		break;
-	case KW_F_ARRAY:
-		kw_pack_str(pk, f->key);
-		pack_array(pk, f, rec);
-		break;
-	}
+		pack_record(pk, f->sub, elem + i * f->size);
 }
 
 void
 kw_fields_pack(msgpack_packer *pk, const struct kw_schema *s, const void *rec)
 {
+	const struct kw_field *f = s->fields;
+	const char *base = rec, *hs;
+	char c[2];
 	size_t i;
 
-	for (i = 0; i < s->nfields; i++)
-		if (!field_absent(&s->fields[i], rec))
-			kw_field_pack(pk, &s->fields[i], rec);
+	for (i = 0; i < s->nfields; i++, f++) {
+		const void *v = base + f->off;
+
+		if (field_absent(f, rec))
+			continue;
+		switch (f->type) {
+		case KW_F_STR:
+			kw_pack_kstr(pk, f->key, v);
+			break;
+		case KW_F_HSTR:
+			hs = *(char *const *)v;
+			kw_pack_kstr(pk, f->key, hs != NULL ? hs : "");
+			break;
+		case KW_F_CHAR:
+			c[0] = *(const char *)v;
+			c[1] = '\0';
+			kw_pack_kstr(pk, f->key, c);
+			break;
+		case KW_F_U64:
+			kw_pack_ku64(pk, f->key, *(const uint64_t *)v);
+			break;
+		case KW_F_U32:
+			kw_pack_ku64(pk, f->key, *(const uint32_t *)v);
+			break;
+		case KW_F_I32:
+			kw_pack_ki64(pk, f->key, *(const int32_t *)v);
+			break;
+		case KW_F_F64:
+			kw_pack_kf64(pk, f->key, *(const double *)v);
+			break;
+		case KW_F_BOOL:
+			kw_pack_str(pk, f->key);
+			if (*(const int *)v)
+				msgpack_pack_true(pk);
+			else
+				msgpack_pack_false(pk);
+			break;
+		case KW_F_MAP:
+			kw_pack_str(pk, f->key);
+			pack_record(pk, f->sub, v);
+			break;
+		case KW_F_ARRAY:
+			kw_pack_str(pk, f->key);
+			pack_array(pk, f, rec);
+			break;
+		}
+	}
 }
 
 /* Required unsigned field: -1 with "key: ..." in err. */

@@ -223,35 +223,6 @@ void kw_snapshot_free(struct kw_snapshot *snap);
 /* The clock rates use: mono_ns, or ts_ns from a reader without it. */
 uint64_t kw_snapshot_clock(const struct kw_snapshot *snap);
 /*
- * The index of the last snapshot packed with kw_snapshot_pack_cached:
- * where each process's record lies in that message and a hash of its
- * fields (common/packcache.c).
- */
-struct kw_packcache_ent;
-struct kw_packcache {
-	struct kw_packcache_ent *last, *next; /* last: by pid */
-	size_t nlast, caplast, nnext, capnext;
-	uint64_t last_seq; /* of the message last indexes, 0: none */
-	unsigned char *scratch;
-	size_t scratch_cap;
-	int building, keep;
-	uint64_t copied, packed; /* records, in the last pack */
-	uint64_t copied_total, packed_total;
-};
-void kw_packcache_init(struct kw_packcache *c);
-void kw_packcache_free(struct kw_packcache *c);
-/*
- * As kw_snapshot_pack, the same bytes, but a process whose fields are
- * those its pid had in message lastseq (whose lastlen bytes are at last)
- * is copied from there. tell(pk->data) is how many bytes the sink has
- * (kw_pub_tell). Then kw_packcache_commit with the seq the message was
- * published as, 0 when it was not: the next pack copies from it.
- */
-void kw_snapshot_pack_cached(msgpack_packer *pk,
-    const struct kw_snapshot *snap, struct kw_packcache *c, const char *last,
-    size_t lastlen, uint64_t lastseq, size_t (*tell)(void *sink));
-void kw_packcache_commit(struct kw_packcache *c, uint64_t seq);
-/*
  * The body's fields, from kw_snapshot_schema (the map header is the
  * caller's: KW_SNAPSHOT_FIELDS, as kw_pub_begin writes it). ts_ns is the
  * envelope's "ts".
@@ -468,13 +439,6 @@ const char *kw_field_sql_type(const struct kw_field *f);
 void kw_fields_pack(msgpack_packer *pk, const struct kw_schema *s,
     const void *rec);
 uint32_t kw_fields_count(const struct kw_schema *s, const void *rec);
-/* rec as a map: the header of kw_fields_count entries, then kw_fields_pack. */
-void kw_record_pack(msgpack_packer *pk, const struct kw_schema *s,
-    const void *rec);
-/* Field f of rec as key, value; 0 when rec leaves it out (kw_fields_pack). */
-void kw_field_pack(msgpack_packer *pk, const struct kw_field *f,
-    const void *rec);
-int kw_field_present(const struct kw_field *f, const void *rec);
 /*
  * Decode every field of s from map into rec, which is not cleared first
  * (a missing optional field keeps its value; an array's elements are

@@ -1005,36 +1005,3 @@ kw_pub_close(struct kw_pub *pub)
 	pub->pending_closes++;
 	uv_close((uv_handle_t *)&pub->server, server_closed);
 }
-
-size_t
-kw_pub_tell(const struct kw_pub *pub)
-{
-	return pub->building && pub->bmsg != NULL ? pub->bmsg->len : 0;
-}
-
-/*
- * The ring_msg goes out as an opaque struct kw_pub_msg: only this file
- * looks inside it.
- */
-struct kw_pub_msg *
-kw_pub_hold_last(struct kw_pub *pub, const char **data, size_t *len,
-    uint64_t *seq)
-{
-	struct ring_msg *m;
-
-	if (pub->ring_count == 0)
-		return NULL;
-	m = ring_at(pub, pub->ring_count - 1);
-	m->refs++;
-	*data = m->data;
-	*len = m->len;
-	*seq = m->seq;
-	return (struct kw_pub_msg *)m;
-}
-
-void
-kw_pub_release(struct kw_pub_msg *held)
-{
-	if (held != NULL)
-		msg_unref((struct ring_msg *)held);
-}

@@ -72,9 +72,8 @@ struct reader {
 	uv_timer_t timer;
 	int timer_init;
 	struct procfs *pf;
-	struct cgstat cg;	/* the worker's, like pf */
-	struct kmod_delta kd;	/* the worker's, like pf */
-	struct kw_packcache pc; /* records of the last snapshot published */
+	struct cgstat cg;     /* the worker's, like pf */
+	struct kmod_delta kd; /* the worker's, like pf */
 	int cg_on;
 	struct sample work;
 	int in_flight;
@@ -266,22 +265,13 @@ note_ok(struct reader *r, char *logged, const char *what)
 
 static void reader_finish(struct reader *r);
 
-static size_t
-pub_tell(void *sink)
-{
-	return kw_pub_tell(sink);
-}
-
 static void
 sample_done(uv_work_t *req, int status)
 {
 	struct sample *w = req->data;
 	struct reader *r = w->r;
 	msgpack_packer *pk;
-	struct kw_pub_msg *held;
-	const char *used = "", *last = NULL;
-	size_t lastlen = 0;
-	uint64_t lastseq = 0;
+	const char *used = "";
 
 	r->in_flight = 0;
 	if (status != 0) {
@@ -373,12 +363,8 @@ sample_done(uv_work_t *req, int status)
 	r->last_nprocs = w->snap.nprocs;
 	if (!r->d.stopping && r->pub != NULL) {
 		pk = kw_pub_begin(r->pub, KW_MSG_SNAPSHOT, KW_SNAPSHOT_FIELDS);
-		/* What did not change is copied from the last snapshot. */
-		held = kw_pub_hold_last(r->pub, &last, &lastlen, &lastseq);
-		kw_snapshot_pack_cached(pk, &w->snap, &r->pc, last, lastlen,
-		    lastseq, pub_tell);
-		kw_pub_release(held);
-		kw_packcache_commit(&r->pc, kw_pub_commit(r->pub));
+		kw_snapshot_pack(pk, &w->snap);
+		kw_pub_commit(r->pub);
 		r->samples++;
 	}
 out:
@@ -566,16 +552,6 @@ cmd_status(void *arg, const char *args)
 	    json_string(r->logged_delta_err));
 	json_object_set_new(o, "kmod_delta", pf);
 	pf = json_object();
-	json_object_set_new(pf, "last_copied",
-	    json_integer((json_int_t)r->pc.copied));
-	json_object_set_new(pf, "last_packed",
-	    json_integer((json_int_t)r->pc.packed));
-	json_object_set_new(pf, "copied",
-	    json_integer((json_int_t)r->pc.copied_total));
-	json_object_set_new(pf, "packed",
-	    json_integer((json_int_t)r->pc.packed_total));
-	json_object_set_new(o, "records", pf);
-	pf = json_object();
 	json_object_set_new(pf, "vanished",
 	    json_integer((json_int_t)r->counters.vanished));
 	json_object_set_new(pf, "unreadable",
@@ -687,7 +663,6 @@ main(int argc, char **argv)
 		exit(2);
 	kw_snapshot_init(&r.work.snap);
 	kmod_delta_init(&r.kd);
-	kw_packcache_init(&r.pc);
 	kmod_delta_set_fill(&r.kd, fill_ids, &r);
 	if ((r.pf = procfs_new(kw_conf_str(r.d.conf, "reader.proc_root"))) ==
 	    NULL)
@@ -723,7 +698,6 @@ main(int argc, char **argv)
 	procfs_free(r.pf);
 	cgstat_free(&r.cg);
 	kmod_delta_free(&r.kd);
-	kw_packcache_free(&r.pc);
 	kw_snapshot_free(&r.work.snap);
 	return ex;
 
@@ -736,7 +710,6 @@ fail:
 	procfs_free(r.pf);
 	cgstat_free(&r.cg);
 	kmod_delta_free(&r.kd);
-	kw_packcache_free(&r.pc);
 	kw_snapshot_free(&r.work.snap);
 	return 1;
 }

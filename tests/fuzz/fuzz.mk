@@ -7,7 +7,7 @@ FUZZ_CC		?= clang
 FUZZ_SECONDS	?= 60
 FUZZ_SMOKE_SECONDS ?= 5
 FB		:= build/fuzz
-FUZZ_PKGS	:= libuv msgpack inih jansson yajl libxxhash
+FUZZ_PKGS	:= libuv msgpack inih jansson yajl
 FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS	:= -std=gnu11 -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) \
 	-fsanitize=fuzzer-no-link -Wall -Wextra -Werror -Wshadow \
