@@ -101,8 +101,10 @@ struct reader {
 	uint64_t failed;   /* nothing published */
 	uint64_t overruns; /* tick while a sample ran */
 	uint64_t read_errors;
-	uint64_t kmod_skipped; /* malformed entries */
-	uint64_t last_sample_ns;
+	uint64_t kmod_skipped;	  /* malformed entries */
+	uint64_t last_sample_ns;  /* reading, in the worker */
+	uint64_t last_publish_ns; /* packing and sending, on the loop */
+	uint64_t last_release_ns; /* freeing the sample's memory */
 	uint64_t last_nprocs;
 	char in_use[8]; /* "", kmod, procfs */
 	char last_read_error[512];
@@ -272,6 +274,7 @@ sample_done(uv_work_t *req, int status)
 	struct reader *r = w->r;
 	msgpack_packer *pk;
 	const char *used = "";
+	uint64_t t0;
 
 	r->in_flight = 0;
 	if (status != 0) {
@@ -361,13 +364,16 @@ sample_done(uv_work_t *req, int status)
 		goto out;
 	}
 	r->last_nprocs = w->snap.nprocs;
+	t0 = kw_mono_ns();
 	if (!r->d.stopping && r->pub != NULL) {
 		pk = kw_pub_begin(r->pub, KW_MSG_SNAPSHOT, KW_SNAPSHOT_FIELDS);
 		kw_snapshot_pack(pk, &w->snap);
 		kw_pub_commit(r->pub);
 		r->samples++;
 	}
+	r->last_publish_ns = kw_mono_ns() - t0;
 out:
+	t0 = kw_mono_ns();
 	/* The delta file's merged snapshot goes back to be merged into. */
 	kmod_delta_give_back(&r->kd, &w->snap);
 	/*
@@ -378,6 +384,7 @@ out:
 	 */
 	kw_snapshot_free(&w->snap);
 	malloc_trim(0);
+	r->last_release_ns = kw_mono_ns() - t0;
 	if (r->d.stopping)
 		reader_finish(r);
 }
@@ -523,6 +530,10 @@ cmd_status(void *arg, const char *args)
 	    json_integer((json_int_t)r->overruns));
 	json_object_set_new(o, "last_sample_ms",
 	    json_real((double)r->last_sample_ns / 1e6));
+	json_object_set_new(o, "last_publish_ms",
+	    json_real((double)r->last_publish_ns / 1e6));
+	json_object_set_new(o, "last_release_ms",
+	    json_real((double)r->last_release_ns / 1e6));
 	json_object_set_new(o, "last_nprocs",
 	    json_integer((json_int_t)r->last_nprocs));
 	json_object_set_new(o, "read_errors",

@@ -108,6 +108,8 @@ bench_vmreader() {
 		num() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
 		nsamp() { st | num samples; }
 		cpu() { set -- $(cut -d' ' -f14,15 /proc/$rd/stat); echo $(($1 + $2)); }
+		sys() { cut -d' ' -f15 /proc/$rd/stat; }
+		real() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 		sched() { t=0; for f in /proc/$rd/task/*/schedstat; do set -- $(cat $f); t=$((t + $1)); done; echo $t; }
 		# Between two samples: the reader's CPU stands still for 150 ms
 		# (reading its /proc files costs it nothing; a status does).
@@ -123,10 +125,10 @@ bench_vmreader() {
 		s=0; i=0
 		while [ "${s:-0}" -lt 2 ] && [ $i -lt 600 ]; do usleep 500000; s=$(nsamp); i=$((i + 1)); done
 		# one status at each end, outside the CPU read between them
-		idle; s0=$(nsamp); c0=$(cpu); n0=$(sched)
+		idle; s0=$(nsamp); c0=$(cpu); n0=$(sched); y0=$(sys)
 		sleep $((N - 1))
 		s=$s0; i=0
-		while [ "${s:-0}" -lt $((s0 + N)) ] && [ $i -lt 600 ]; do idle; c1=$(cpu); n1=$(sched); s=$(nsamp); i=$((i + 1)); done
+		while [ "${s:-0}" -lt $((s0 + N)) ] && [ $i -lt 600 ]; do idle; c1=$(cpu); n1=$(sched); y1=$(sys); s=$(nsamp); i=$((i + 1)); done
 		j=$(st)
 		kill $tp $rd; wait $tp; wait $rd
 		use=$(echo "$j" | sed -n 's/.*"source_in_use":"\([a-z]*\)".*/\1/p')
@@ -135,7 +137,7 @@ bench_vmreader() {
 		passes=$(echo "$j" | num passes)
 		rec=$(echo "$j" | num last_records)
 		np=$(echo "$j" | num last_nprocs)
-		echo "reader $size $way $run $((c1 - c0)) $((n1 - n0)) $((s - s0)) ${ovr:-?} ${fail:-?} ${use:-none} ${passes:-0} ${rec:-0} ${np:-0}" >$OUT
+		echo "reader $size $way $run $((c1 - c0)) $((n1 - n0)) $((s - s0)) ${ovr:-?} ${fail:-?} ${use:-none} ${passes:-0} ${rec:-0} ${np:-0} $((y1 - y0)) $(echo "$j" | real last_sample_ms) $(echo "$j" | real last_publish_ms) $(echo "$j" | real last_release_ms)" >$OUT
 		sed "s/^/log $way: /" $d/log | head -5 >$OUT
 	EOF
 	chmod +x "$V/root/bin/onerun"
@@ -246,6 +248,11 @@ bench_vmreader() {
 	hr
 	echo "   runs: samples/overruns/source in use/records in the last delta pass; the ratios are"
 	echo "   procfs/this from the stat ticks and from schedstat (ns, the finer; the goals use it)"
+	echo "   Where it goes, per run: the system (kernel) share of the CPU ticks, and the last sample's"
+	echo "   wall ms reading (worker), publishing (pack + send) and releasing its memory:"
+	awk '$1 == "reader" && $7 > 0 && NF >= 17 {
+		printf "   %6s %-7s run %s: system %3.0f%%; last sample: read %s, publish %s, release %s ms\n",
+			$2, $3, $4, ($5 > 0 ? 100 * $14 / $5 : 0), $15, $16, $17 }' "$V/data"
 	if [ -z "$last_full" ]; then
 		goal missed "7 reader in the VM: no result"
 		return

@@ -92,6 +92,11 @@ for d in reader decider recorder; do
 	ctl $d frobnicate | jq -e '.error' >/dev/null &&
 		ok "$d: unknown command gets an error object" || fail "$d unknown command"
 done
+# Where a sample's time went: reading (worker), publishing, releasing.
+ctl reader status | jq -e '.samples > 0 and .last_sample_ms > 0 and .last_publish_ms > 0 and
+	(.last_release_ms | type == "number")' >/dev/null &&
+	ok "reader status: last sample's read, publish and release times" ||
+	fail "reader status times" "$(ctl reader status | jq -c '{samples, last_sample_ms, last_publish_ms, last_release_ms}')"
 ctl decider policy | jq -e '.cpu_threshold == 20' >/dev/null &&
 	ok "decider policy shows the threshold" || fail "decider policy"
 
