@@ -262,7 +262,7 @@ bench_vmreader() {
 		return
 	fi
 	local old=''
-	[ -n "$last_old" ] && old="; the old build ${last_old}x"
+	[ -n "$last_old" ] && old="; the old build, kmod_delta ${KW_BENCH_VMR_OLD_DELTA:-off}, ${last_old}x"
 	if ge "$last_full" 1.0001; then
 		goal met "7 kmod end to end: the reader on the module's full file ${last_full}x cheaper than on procfs at $last_n procs (goal: cheaper$old)"
 	else
