@@ -18,19 +18,52 @@
 
 #include "../../recorder/recorder.h"
 
-/* Every table the codec walks: the decider's records, then the snapshot's. */
-static const struct kw_schema *const all_schemas[] = {
-	&kw_sys_schema,
-	&kw_container_schema,
-	&kw_proc_rec_schema,
-	&kw_deletion_schema,
-	&kw_decision_schema,
-	&kw_policy_schema,
-	&kw_host_schema,
-	&kw_proc_schema,
-	&kw_cgroup_stat_schema,
-};
-#define NSCHEMAS (sizeof(all_schemas) / sizeof(all_schemas[0]))
+/*
+ * Every table the codec walks, from the tables themselves: the decider's
+ * records (kw_records), then the snapshot's nested ones (its KW_F_MAP and
+ * KW_F_ARRAY fields), so a new record or nested table is covered without
+ * being listed here.
+ */
+#define SCHEMAS_MAX 32
+static const struct kw_schema *all_schemas[SCHEMAS_MAX];
+static size_t nschemas;
+
+static int
+collect_schemas(void **state)
+{
+	const struct kw_field *f;
+	size_t i;
+
+	nschemas = 0;
+	for (i = 0; i < KW_N_RECORDS; i++)
+		all_schemas[nschemas++] = kw_records[i];
+	for (i = 0; i < kw_snapshot_schema.nfields; i++) {
+		f = &kw_snapshot_schema.fields[i];
+		if (f->type == KW_F_MAP || f->type == KW_F_ARRAY) {
+			if (nschemas < SCHEMAS_MAX)
+				all_schemas[nschemas++] = f->sub;
+		}
+	}
+	(void)state;
+	return 0;
+}
+
+/* The list holds the records and the snapshot's nested tables. */
+static void
+schema__list__records_and_nested(void **state)
+{
+	const struct kw_schema *want[] = { &kw_sys_schema, &kw_proc_rec_schema,
+		&kw_host_schema, &kw_proc_schema, &kw_cgroup_stat_schema };
+	size_t i, k;
+
+	(void)state;
+	assert_int_equal(nschemas, KW_N_RECORDS + 3);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		for (k = 0; k < nschemas && all_schemas[k] != want[i]; k++)
+			;
+		assert_true(k < nschemas);
+	}
+}
 
 static void *
 field_ptr(const struct kw_field *f, const void *rec)
@@ -198,7 +231,7 @@ schema__every_field__round_trips(void **state)
 	size_t k, i;
 
 	(void)state;
-	for (k = 0; k < NSCHEMAS; k++) {
+	for (k = 0; k < nschemas; k++) {
 		s = all_schemas[k];
 		assert_true(s->nfields > 0 && s->nfields <= KW_FIELDS_MAX);
 		in = new_filled(s);
@@ -229,7 +262,7 @@ schema__each_field_missing__refused_or_left_zero(void **state)
 	size_t k, i;
 
 	(void)state;
-	for (k = 0; k < NSCHEMAS; k++) {
+	for (k = 0; k < nschemas; k++) {
 		s = all_schemas[k];
 		in = new_filled(s);
 		for (i = 0; i < s->nfields; i++) {
@@ -268,7 +301,7 @@ schema__keys_and_columns__unique(void **state)
 	size_t k, i, j;
 
 	(void)state;
-	for (k = 0; k < NSCHEMAS; k++) {
+	for (k = 0; k < nschemas; k++) {
 		s = all_schemas[k];
 		for (i = 0; i < s->nfields; i++) {
 			a = &s->fields[i];
@@ -348,7 +381,7 @@ schema__record_to_json__every_key_in_order(void **state)
 	size_t k, i;
 
 	(void)state;
-	for (k = 0; k < NSCHEMAS; k++) {
+	for (k = 0; k < nschemas; k++) {
 		s = all_schemas[k];
 		rec = new_filled(s);
 		o = kw_record_to_json(s, rec);
@@ -666,6 +699,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(schema__list__records_and_nested),
 		cmocka_unit_test(schema__every_field__round_trips),
 		cmocka_unit_test(
 		    schema__each_field_missing__refused_or_left_zero),
@@ -680,5 +714,5 @@ main(void)
 		    teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, collect_schemas, NULL);
 }
