@@ -19,6 +19,15 @@
 
 #define CLIENT_MSG_MAX 4096 /* sub and ack are a few bytes */
 #define WRITE_BATCH    64   /* ring messages handed over in one write */
+/*
+ * A message up to this size is copied out of the build buffer into a ring
+ * entry of its exact size, and the buffer is reused. Handing over the
+ * buffer itself left its slack in the heap: a block cut from each entry
+ * (too small for the next message) or a size class rounded up, ~40 % more
+ * fresh pages per message in a burst, and first touches of fresh pages
+ * were most of a small message's cost.
+ */
+#define BUILD_KEEP (16u << 10)
 
 /*
  * A message is stored once: the ring holds a reference, and so does each
@@ -75,9 +84,11 @@ struct kw_pub {
 	size_t queued;		    /* inflight, all clients */
 	struct kw_pub_stats st;
 	/*
-	 * The message being built is packed straight into its ring entry
-	 * (no packer buffer to copy from, nothing kept between messages):
-	 * bmsg is allocated at the size the last message of its type had.
+	 * The message being built is packed into bmsg, allocated at the size
+	 * the last message of its type had. A large one becomes its ring
+	 * entry as it is (no copy; nothing large kept between messages); a
+	 * small one is copied into an entry of its exact size and bmsg kept
+	 * for the next (see BUILD_KEEP).
 	 */
 	struct ring_msg *bmsg;
 	size_t bcap; /* bytes of bmsg->data */
@@ -886,8 +897,14 @@ kw_pub_begin(struct kw_pub *pub, enum kw_msg_type type, uint32_t nfields)
 	cap = pub->hint[type] + pub->hint[type] / 8;
 	if (cap < 256)
 		cap = 256;
-	if (pub->bmsg == NULL || pub->bcap < cap || pub->bcap > 2 * cap) {
+	/* A kept small buffer's slack is never published: only grown. */
+	if (pub->bmsg != NULL &&
+	    (pub->bcap < cap ||
+		(pub->bcap > BUILD_KEEP && pub->bcap > 2 * cap))) {
 		free(pub->bmsg);
+		pub->bmsg = NULL;
+	}
+	if (pub->bmsg == NULL) {
 		pub->bcap = 0;
 		if ((pub->bmsg = malloc(sizeof(*pub->bmsg) + cap)) != NULL)
 			pub->bcap = cap;
@@ -919,16 +936,23 @@ kw_pub_commit(struct kw_pub *pub)
 		return 0;
 	}
 	m = pub->bmsg;
-	pub->bmsg = NULL;
 	pub->hint[pub->btype] = m->len;
-	/* Give back the slack (in place: a shrinking realloc does not move). */
-	if (pub->bcap - m->len > 64) {
-		struct ring_msg *nm = realloc(m, sizeof(*m) + m->len);
+	if (pub->bcap <= BUILD_KEEP &&
+	    (m = malloc(sizeof(*m) + pub->bmsg->len)) != NULL) {
+		memcpy(m, pub->bmsg, sizeof(*m) + pub->bmsg->len);
+	} else {
+		/* Large (or no memory for a copy): the buffer itself. */
+		m = pub->bmsg;
+		pub->bmsg = NULL;
+		/* Give back the slack (in place: shrinking does not move). */
+		if (pub->bcap - m->len > 64) {
+			struct ring_msg *nm = realloc(m, sizeof(*m) + m->len);
 
-		if (nm != NULL)
-			m = nm;
+			if (nm != NULL)
+				m = nm;
+		}
+		pub->bcap = 0;
 	}
-	pub->bcap = 0;
 	m->refs = 1;
 	m->held = &pub->st.held_bytes;
 	*m->held += m->len;
