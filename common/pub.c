@@ -431,7 +431,9 @@ write_done(uv_write_t *req, int status)
 		client_close(c, uv_strerror(status));
 		return;
 	}
-	if (resume && !c->closing)
+	/* Resumed, or messages published meanwhile (kw_pub_commit). */
+	if (!c->closing &&
+	    (resume || (!c->flow.paused && c->next_seq <= c->pub->seq)))
 		client_pump(c);
 }
 
@@ -523,6 +525,27 @@ client_write(struct pub_client *c, struct ring_msg **msgs, unsigned n,
 		return -1;
 	}
 	return over_total(c->pub) == c ? -1 : 0;
+}
+
+/*
+ * Whether a client with writes in flight is handed a new message later,
+ * with those after it, when a write completes (write_done): in a burst,
+ * up to WRITE_BATCH messages in one write instead of a write (and a
+ * request) per message. Only a few and a little: what waits must stay in
+ * the ring, which lets the oldest go first.
+ */
+#define BATCH_BYTES (64u << 10)
+
+static int
+defer_to_batch(const struct pub_client *c)
+{
+	const struct kw_pub *pub = c->pub;
+	uint64_t n = pub->seq - c->next_seq + 1;
+	size_t bytes = backlog_from(pub, c->next_seq);
+
+	return c->flow.inflight > 0 && n < WRITE_BATCH &&
+	    bytes <= BATCH_BYTES && bytes <= pub->opts.ring_bytes / 4 &&
+	    (pub->opts.ring_msgs == 0 || n <= pub->opts.ring_msgs / 4);
 }
 
 /* Hand the client ring messages until it is paused or caught up. */
@@ -975,8 +998,8 @@ kw_pub_commit(struct kw_pub *pub)
 		next = c->next;
 		if (c->closing)
 			continue; /* cut meanwhile by over_total */
-		if (c->flow.paused) {
-			/* Not written to: only see whether it is too far. */
+		if (c->flow.paused || defer_to_batch(c)) {
+			/* Not written to now: only see whether it is too far. */
 			if (kw_flow_sent(&c->flow, 0,
 				backlog_from(pub, c->next_seq)) == KW_FLOW_CUT)
 				cut_lagging(c, "too far behind");
