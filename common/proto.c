@@ -775,12 +775,77 @@ kw_fields_pack(msgpack_packer *pk, const struct kw_schema *s, const void *rec)
 	}
 }
 
+/*
+ * Decoding works on each field's value, found once per map by
+ * field_values; these read a value as the kw_get_* functions read a key's.
+ */
+static int
+obj_u64(const msgpack_object *o, uint64_t *v)
+{
+	if (o == NULL || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return -1;
+	*v = o->via.u64;
+	return 0;
+}
+
+static int
+obj_i64(const msgpack_object *o, int64_t *v)
+{
+	if (o == NULL)
+		return -1;
+	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+		*v = o->via.i64;
+	else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	    o->via.u64 <= INT64_MAX)
+		*v = (int64_t)o->via.u64;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+obj_f64(const msgpack_object *o, double *v)
+{
+	if (o == NULL)
+		return -1;
+	switch (o->type) {
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		*v = o->via.f64;
+		return 0;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		*v = (double)o->via.u64;
+		return 0;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		*v = (double)o->via.i64;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int
+obj_str(const msgpack_object *o, char *buf, size_t len)
+{
+	size_t n;
+
+	if (o == NULL || o->type != MSGPACK_OBJECT_STR || len == 0)
+		return -1;
+	n = o->via.str.size;
+	if (n > len - 1)
+		n = len - 1;
+	if (n > 0) /* an empty str may point nowhere */
+		memcpy(buf, o->via.str.ptr, n);
+	buf[n] = '\0';
+	return 0;
+}
+
 /* Required unsigned field: -1 with "key: ..." in err. */
 static int
-need_u64(const msgpack_object *map, const char *key, uint64_t *v, char *err,
+need_u64(const msgpack_object *o, const char *key, uint64_t *v, char *err,
     size_t errlen)
 {
-	if (kw_get_u64(map, key, v) == -1) {
+	if (obj_u64(o, v) == -1) {
 		seterr(err, errlen, "missing or not an unsigned integer", key);
 		return -1;
 	}
@@ -788,12 +853,12 @@ need_u64(const msgpack_object *map, const char *key, uint64_t *v, char *err,
 }
 
 static int
-need_i32(const msgpack_object *map, const char *key, int32_t *v, char *err,
+need_i32(const msgpack_object *o, const char *key, int32_t *v, char *err,
     size_t errlen)
 {
 	int64_t x;
 
-	if (kw_get_i64(map, key, &x) == -1 || x < INT32_MIN || x > INT32_MAX) {
+	if (obj_i64(o, &x) == -1 || x < INT32_MIN || x > INT32_MAX) {
 		seterr(err, errlen, "missing or not a 32-bit integer", key);
 		return -1;
 	}
@@ -802,10 +867,10 @@ need_i32(const msgpack_object *map, const char *key, int32_t *v, char *err,
 }
 
 static int
-need_f64(const msgpack_object *map, const char *key, double *v, char *err,
+need_f64(const msgpack_object *o, const char *key, double *v, char *err,
     size_t errlen)
 {
-	if (kw_get_f64(map, key, v) == -1) {
+	if (obj_f64(o, v) == -1) {
 		seterr(err, errlen, "missing or not a number", key);
 		return -1;
 	}
@@ -813,10 +878,10 @@ need_f64(const msgpack_object *map, const char *key, double *v, char *err,
 }
 
 static int
-need_str(const msgpack_object *map, const char *key, char *buf, size_t len,
+need_str(const msgpack_object *o, const char *key, char *buf, size_t len,
     char *err, size_t errlen)
 {
-	if (kw_get_str(map, key, buf, len) == -1) {
+	if (obj_str(o, buf, len) == -1) {
 		seterr(err, errlen, "missing or not a string", key);
 		return -1;
 	}
@@ -873,18 +938,16 @@ unpack_array(const msgpack_object *o, const struct kw_field *f, void *rec,
 }
 
 static int
-unpack_field(const msgpack_object *map, const struct kw_field *f, void *v,
+unpack_field(const msgpack_object *o, const struct kw_field *f, void *v,
     void *rec, char *err, size_t errlen)
 {
-	const msgpack_object *o;
 	uint64_t u;
 	char c[2];
 
 	switch (f->type) {
 	case KW_F_STR:
-		return need_str(map, f->key, v, f->size, err, errlen);
+		return need_str(o, f->key, v, f->size, err, errlen);
 	case KW_F_HSTR:
-		o = kw_map_get(map, f->key);
 		if (o == NULL || o->type != MSGPACK_OBJECT_STR) {
 			seterr(err, errlen, "missing or not a string", f->key);
 			return -1;
@@ -897,23 +960,22 @@ unpack_field(const msgpack_object *map, const struct kw_field *f, void *v,
 		}
 		return 0;
 	case KW_F_CHAR:
-		if (need_str(map, f->key, c, sizeof(c), err, errlen) == -1)
+		if (need_str(o, f->key, c, sizeof(c), err, errlen) == -1)
 			return -1;
 		*(char *)v = c[0] != '\0' ? c[0] : '?';
 		return 0;
 	case KW_F_U64:
-		return need_u64(map, f->key, v, err, errlen);
+		return need_u64(o, f->key, v, err, errlen);
 	case KW_F_U32:
-		if (need_u64(map, f->key, &u, err, errlen) == -1)
+		if (need_u64(o, f->key, &u, err, errlen) == -1)
 			return -1;
 		*(uint32_t *)v = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
 		return 0;
 	case KW_F_I32:
-		return need_i32(map, f->key, v, err, errlen);
+		return need_i32(o, f->key, v, err, errlen);
 	case KW_F_F64:
-		return need_f64(map, f->key, v, err, errlen);
+		return need_f64(o, f->key, v, err, errlen);
 	case KW_F_BOOL:
-		o = kw_map_get(map, f->key);
 		if (o == NULL || o->type != MSGPACK_OBJECT_BOOLEAN) {
 			seterr(err, errlen, "missing or not a boolean",
 			    f->key);
@@ -922,33 +984,90 @@ unpack_field(const msgpack_object *map, const struct kw_field *f, void *v,
 		*(int *)v = o->via.boolean;
 		return 0;
 	case KW_F_MAP:
-		o = kw_map_get(map, f->key);
 		if (o == NULL) {
 			seterr(err, errlen, "missing or not a map", f->key);
 			return -1;
 		}
 		return unpack_record(o, f, -1, v, err, errlen);
 	case KW_F_ARRAY:
-		return unpack_array(kw_map_get(map, f->key), f, rec, err,
-		    errlen);
+		return unpack_array(o, f, rec, err, errlen);
 	}
 	seterr(err, errlen, "unknown field type", f->key);
 	return -1;
+}
+
+/* Whether msgpack key k is the string key, as kw_map_get compares. */
+static int
+key_is(const msgpack_object *k, const char *key)
+{
+	uint32_t i;
+
+	if (k->type != MSGPACK_OBJECT_STR)
+		return 0;
+	for (i = 0; i < k->via.str.size; i++)
+		if (key[i] == '\0' || key[i] != k->via.str.ptr[i])
+			return 0;
+	return key[i] == '\0';
+}
+
+#define FIELDS_MAX 64 /* a schema's fields resolved in one pass */
+
+/*
+ * Each field's value in one pass over map's keys: vals[i] is the value of
+ * the first key equal to s->fields[i].key, as kw_map_get finds it, or NULL.
+ * A key is tried against the field after the last one matched first (the
+ * encoder writes fields in table order), then against all of them; keys
+ * of no field are skipped.
+ */
+static void
+field_values(const msgpack_object *map, const struct kw_schema *s,
+    const msgpack_object **vals)
+{
+	const struct kw_field *fs = s->fields;
+	const msgpack_object *k;
+	size_t next = 0, j;
+	uint32_t i;
+
+	for (j = 0; j < s->nfields; j++)
+		vals[j] = NULL;
+	if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
+		return;
+	for (i = 0; i < map->via.map.size; i++) {
+		k = &map->via.map.ptr[i].key;
+		if (k->type != MSGPACK_OBJECT_STR)
+			continue;
+		if (next < s->nfields && key_is(k, fs[next].key)) {
+			j = next;
+		} else {
+			for (j = 0; j < s->nfields; j++)
+				if (key_is(k, fs[j].key))
+					break;
+			if (j == s->nfields)
+				continue;
+		}
+		if (vals[j] == NULL)
+			vals[j] = &map->via.map.ptr[i].val;
+		next = j + 1;
+	}
 }
 
 int
 kw_fields_unpack(const msgpack_object *map, const struct kw_schema *s,
     void *rec, char *err, size_t errlen)
 {
+	const msgpack_object *vals[FIELDS_MAX], *o;
 	const struct kw_field *f = s->fields;
 	char *base = rec;
 	size_t i;
+	int one_pass = s->nfields <= FIELDS_MAX;
 
+	if (one_pass)
+		field_values(map, s, vals);
 	for (i = 0; i < s->nfields; i++, f++) {
-		if (f->optional && kw_map_get(map, f->key) == NULL)
+		o = one_pass ? vals[i] : kw_map_get(map, f->key);
+		if (f->optional && o == NULL)
 			continue;
-		if (unpack_field(map, f, base + f->off, rec, err, errlen) ==
-		    -1)
+		if (unpack_field(o, f, base + f->off, rec, err, errlen) == -1)
 			return -1;
 	}
 	return 0;

@@ -19,6 +19,15 @@
 
 #define CLIENT_MSG_MAX 4096 /* sub and ack are a few bytes */
 #define WRITE_BATCH    64   /* ring messages handed over in one write */
+/*
+ * A message up to this size is copied out of the build buffer into a ring
+ * entry of its exact size, and the buffer is reused. Handing over the
+ * buffer itself left its slack in the heap: a block cut from each entry
+ * (too small for the next message) or a size class rounded up, ~40 % more
+ * fresh pages per message in a burst, and first touches of fresh pages
+ * were most of a small message's cost.
+ */
+#define BUILD_KEEP (16u << 10)
 
 /*
  * A message is stored once: the ring holds a reference, and so does each
@@ -75,9 +84,11 @@ struct kw_pub {
 	size_t queued;		    /* inflight, all clients */
 	struct kw_pub_stats st;
 	/*
-	 * The message being built is packed straight into its ring entry
-	 * (no packer buffer to copy from, nothing kept between messages):
-	 * bmsg is allocated at the size the last message of its type had.
+	 * The message being built is packed into bmsg, allocated at the size
+	 * the last message of its type had. A large one becomes its ring
+	 * entry as it is (no copy; nothing large kept between messages); a
+	 * small one is copied into an entry of its exact size and bmsg kept
+	 * for the next (see BUILD_KEEP).
 	 */
 	struct ring_msg *bmsg;
 	size_t bcap; /* bytes of bmsg->data */
@@ -420,7 +431,9 @@ write_done(uv_write_t *req, int status)
 		client_close(c, uv_strerror(status));
 		return;
 	}
-	if (resume && !c->closing)
+	/* Resumed, or messages published meanwhile (kw_pub_commit). */
+	if (!c->closing &&
+	    (resume || (!c->flow.paused && c->next_seq <= c->pub->seq)))
 		client_pump(c);
 }
 
@@ -512,6 +525,27 @@ client_write(struct pub_client *c, struct ring_msg **msgs, unsigned n,
 		return -1;
 	}
 	return over_total(c->pub) == c ? -1 : 0;
+}
+
+/*
+ * Whether a client with writes in flight is handed a new message later,
+ * with those after it, when a write completes (write_done): in a burst,
+ * up to WRITE_BATCH messages in one write instead of a write (and a
+ * request) per message. Only a few and a little: what waits must stay in
+ * the ring, which lets the oldest go first.
+ */
+#define BATCH_BYTES (64u << 10)
+
+static int
+defer_to_batch(const struct pub_client *c)
+{
+	const struct kw_pub *pub = c->pub;
+	uint64_t n = pub->seq - c->next_seq + 1;
+	size_t bytes = backlog_from(pub, c->next_seq);
+
+	return c->flow.inflight > 0 && n < WRITE_BATCH &&
+	    bytes <= BATCH_BYTES && bytes <= pub->opts.ring_bytes / 4 &&
+	    (pub->opts.ring_msgs == 0 || n <= pub->opts.ring_msgs / 4);
 }
 
 /* Hand the client ring messages until it is paused or caught up. */
@@ -886,8 +920,14 @@ kw_pub_begin(struct kw_pub *pub, enum kw_msg_type type, uint32_t nfields)
 	cap = pub->hint[type] + pub->hint[type] / 8;
 	if (cap < 256)
 		cap = 256;
-	if (pub->bmsg == NULL || pub->bcap < cap || pub->bcap > 2 * cap) {
+	/* A kept small buffer's slack is never published: only grown. */
+	if (pub->bmsg != NULL &&
+	    (pub->bcap < cap ||
+		(pub->bcap > BUILD_KEEP && pub->bcap > 2 * cap))) {
 		free(pub->bmsg);
+		pub->bmsg = NULL;
+	}
+	if (pub->bmsg == NULL) {
 		pub->bcap = 0;
 		if ((pub->bmsg = malloc(sizeof(*pub->bmsg) + cap)) != NULL)
 			pub->bcap = cap;
@@ -919,16 +959,23 @@ kw_pub_commit(struct kw_pub *pub)
 		return 0;
 	}
 	m = pub->bmsg;
-	pub->bmsg = NULL;
 	pub->hint[pub->btype] = m->len;
-	/* Give back the slack (in place: a shrinking realloc does not move). */
-	if (pub->bcap - m->len > 64) {
-		struct ring_msg *nm = realloc(m, sizeof(*m) + m->len);
+	if (pub->bcap <= BUILD_KEEP &&
+	    (m = malloc(sizeof(*m) + pub->bmsg->len)) != NULL) {
+		memcpy(m, pub->bmsg, sizeof(*m) + pub->bmsg->len);
+	} else {
+		/* Large (or no memory for a copy): the buffer itself. */
+		m = pub->bmsg;
+		pub->bmsg = NULL;
+		/* Give back the slack (in place: shrinking does not move). */
+		if (pub->bcap - m->len > 64) {
+			struct ring_msg *nm = realloc(m, sizeof(*m) + m->len);
 
-		if (nm != NULL)
-			m = nm;
+			if (nm != NULL)
+				m = nm;
+		}
+		pub->bcap = 0;
 	}
-	pub->bcap = 0;
 	m->refs = 1;
 	m->held = &pub->st.held_bytes;
 	*m->held += m->len;
@@ -951,8 +998,8 @@ kw_pub_commit(struct kw_pub *pub)
 		next = c->next;
 		if (c->closing)
 			continue; /* cut meanwhile by over_total */
-		if (c->flow.paused) {
-			/* Not written to: only see whether it is too far. */
+		if (c->flow.paused || defer_to_batch(c)) {
+			/* Not written to now: only see whether it is too far. */
 			if (kw_flow_sent(&c->flow, 0,
 				backlog_from(pub, c->next_seq)) == KW_FLOW_CUT)
 				cut_lagging(c, "too far behind");

@@ -1204,6 +1204,111 @@ get_str__empty_string_without_bytes__empty(void **state)
 }
 
 /*
+ * Decoding finds each field once per map, in one pass: keys in any order,
+ * keys of no field skipped, and of a key given twice the first counts, as
+ * kw_map_get finds it.
+ */
+static void
+proc_rec__keys_reordered_unknown_repeated__first_counts(void **state)
+{
+	struct kw_proc_rec pr, pr2;
+	struct packed p, q;
+	const msgpack_object *o;
+	uint32_t i, n;
+	char err[128];
+
+	(void)state;
+	memset(&pr, 0, sizeof(pr));
+	pr.pid = 4242;
+	snprintf(pr.name, sizeof(pr.name), "burn");
+	snprintf(pr.cmdline, sizeof(pr.cmdline), "burn --hard");
+	memset(pr.container_id, 'c', 64);
+	pr.cpu_pct = 50.5;
+	pr.mem_pct = 1.25;
+	pr.rss_kb = 777;
+	packed_init(&p);
+	envelope(&p.pk, "proc", KW_PROC_FIELDS);
+	kw_proc_rec_pack(&p.pk, &pr);
+	o = packed_unpack(&p);
+	n = o->via.map.size;
+
+	/* Reversed, an unknown key first, each key again (nil) at the end. */
+	packed_init(&q);
+	msgpack_pack_map(&q.pk, 2 * n + 1);
+	kw_pack_ku64(&q.pk, "pidx", 1);
+	for (i = n; i-- > 0;) {
+		msgpack_pack_object(&q.pk, o->via.map.ptr[i].key);
+		msgpack_pack_object(&q.pk, o->via.map.ptr[i].val);
+	}
+	for (i = 0; i < n; i++) {
+		msgpack_pack_object(&q.pk, o->via.map.ptr[i].key);
+		msgpack_pack_nil(&q.pk);
+	}
+	memset(&pr2, 0xff, sizeof(pr2));
+	assert_int_equal(kw_proc_rec_unpack(packed_unpack(&q), &pr2, err,
+			     sizeof(err)),
+	    0);
+	assert_int_equal(pr2.pid, 4242);
+	assert_string_equal(pr2.name, "burn");
+	assert_string_equal(pr2.cmdline, "burn --hard");
+	assert_int_equal(strlen(pr2.container_id), 64);
+	assert_true(pr2.cpu_pct == 50.5);
+	assert_true(pr2.mem_pct == 1.25);
+	assert_int_equal(pr2.rss_kb, 777);
+	packed_free(&q);
+
+	/* The same with the nils first: the first of each key is refused. */
+	packed_init(&q);
+	msgpack_pack_map(&q.pk, 2 * n);
+	for (i = 0; i < n; i++) {
+		msgpack_pack_object(&q.pk, o->via.map.ptr[i].key);
+		if (o->via.map.ptr[i].key.via.str.size == 3 &&
+		    memcmp(o->via.map.ptr[i].key.via.str.ptr, "pid", 3) == 0)
+			msgpack_pack_nil(&q.pk);
+		else
+			msgpack_pack_object(&q.pk, o->via.map.ptr[i].val);
+	}
+	for (i = 0; i < n; i++) {
+		msgpack_pack_object(&q.pk, o->via.map.ptr[i].key);
+		msgpack_pack_object(&q.pk, o->via.map.ptr[i].val);
+	}
+	assert_int_equal(kw_proc_rec_unpack(packed_unpack(&q), &pr2, err,
+			     sizeof(err)),
+	    -1);
+	assert_string_equal(err, "pid: missing or not a 32-bit integer");
+	packed_free(&q);
+	packed_free(&p);
+}
+
+/* The one-pass decoding assumes a table names each key once. */
+static void
+schemas__field_keys__each_once(void **state)
+{
+	const struct kw_schema *const all[] = { &kw_snapshot_schema,
+		&kw_host_schema, &kw_proc_schema, &kw_cgroup_stat_schema,
+		&kw_sys_schema, &kw_container_schema, &kw_proc_rec_schema,
+		&kw_deletion_schema };
+	const struct kw_schema *s;
+	size_t k, i, j;
+
+	(void)state;
+	for (k = 0; k < sizeof(all) / sizeof(all[0]); k++) {
+		s = all[k];
+		for (i = 0; i < s->nfields; i++)
+			for (j = i + 1; j < s->nfields; j++)
+				assert_string_not_equal(s->fields[i].key,
+				    s->fields[j].key);
+	}
+	for (k = 0; k < KW_N_RECORDS; k++) {
+		s = kw_records[k];
+		for (i = 0; i < s->nfields; i++)
+			for (j = i + 1; j < s->nfields; j++)
+				assert_string_not_equal(s->fields[i].key,
+				    s->fields[j].key);
+	}
+}
+
+/*
  * The array is sized to a count (the last sample's), not doubled: reserve
  * grows and shrinks it, never below what it holds; add past it grows by a
  * quarter.
@@ -1270,6 +1375,9 @@ main(void)
 		    unpacker_next__corpus_cut_anywhere__same_messages),
 		cmocka_unit_test(unpacker_next__count_after_a_pause__refused),
 		cmocka_unit_test(get_str__empty_string_without_bytes__empty),
+		cmocka_unit_test(
+		    proc_rec__keys_reordered_unknown_repeated__first_counts),
+		cmocka_unit_test(schemas__field_keys__each_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -559,6 +559,44 @@ pubsub__messages_larger_than_the_ring__still_delivered(void **state)
 	free(g);
 }
 
+/*
+ * A burst to a live client is handed over in batches while its writes are
+ * in flight; what waits for the next batch stays in the ring, so a burst
+ * far over the ring still arrives whole, without a gap or a cut.
+ */
+static void
+pubsub__burst_over_the_ring__live_client_gets_all(void **state)
+{
+	uv_loop_t loop;
+	struct got *g = calloc(1, sizeof(*g));
+	struct kw_sub_cb cb = { on_msg, on_event, g };
+	struct kw_pub *pub;
+	struct kw_sub *sub;
+	struct kw_pub_stats st;
+	struct want w = { g, 3000 };
+	size_t i;
+
+	(void)state;
+	uv_loop_init(&loop);
+	pub = new_pub(&loop, 64 << 10);
+	sub = kw_sub_new(&loop, sockpath, "decider", 0, &cb);
+	kw_sub_start(sub);
+	assert_true(run_until(&loop, is_connected, g, 2000));
+	publish_big(pub, 3000, 200); /* ~700 KB, the ring 64 KiB */
+	kw_pub_stats(pub, &st);
+	assert_true(st.ring_bytes <= 64 << 10);
+	assert_true(run_until(&loop, has_n, &w, 5000));
+	for (i = 0; i < 3000; i++)
+		assert_int_equal(g->seqs[i], i + 1);
+	kw_pub_stats(pub, &st);
+	assert_int_equal(st.clients_cut, 0);
+	assert_int_equal(g->gaps, 0);
+	kw_sub_close(sub);
+	kw_pub_close(pub);
+	close_all(&loop);
+	free(g);
+}
+
 static void
 pubsub__full_ring_replay_after_gap__not_cut(void **state)
 {
@@ -1230,6 +1268,8 @@ main(void)
 		cmocka_unit_test(flow__backlog_past_hard_limit__cut),
 		cmocka_unit_test(
 		    pubsub__messages_larger_than_the_ring__still_delivered),
+		cmocka_unit_test(
+		    pubsub__burst_over_the_ring__live_client_gets_all),
 		cmocka_unit_test(pubsub__full_ring_replay_after_gap__not_cut),
 		cmocka_unit_test(
 		    pub__regular_file_at_socket_path__refused_and_kept),
