@@ -63,6 +63,8 @@ main(int argc, char **argv)
 	wal = strcmp(argv[1], "txn-wal") == 0;
 	txn = wal || strcmp(argv[1], "txn") == 0;
 	n = (uint64_t)atoll(argv[3]);
+	/* As the recorder runs SQLite (recorder/recorder.c, main). */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if (sqlite3_open(argv[2], &db) != SQLITE_OK)
 		return 1;
 	/* The recorder's settings (recorder/db.c, rdb_open). */
