@@ -313,22 +313,23 @@ kw_map_get(const msgpack_object *map, const char *key)
 	return NULL;
 }
 
-int
-kw_get_u64(const msgpack_object *map, const char *key, uint64_t *v)
+/*
+ * A value read as a type: -1 when it is absent (NULL) or of another type.
+ * The kw_get_* functions read a key's value with them; decoding a record
+ * uses them on each field's value, found once per map by field_values.
+ */
+static int
+obj_u64(const msgpack_object *o, uint64_t *v)
 {
-	const msgpack_object *o = kw_map_get(map, key);
-
 	if (o == NULL || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 		return -1;
 	*v = o->via.u64;
 	return 0;
 }
 
-int
-kw_get_i64(const msgpack_object *map, const char *key, int64_t *v)
+static int
+obj_i64(const msgpack_object *o, int64_t *v)
 {
-	const msgpack_object *o = kw_map_get(map, key);
-
 	if (o == NULL)
 		return -1;
 	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
@@ -341,11 +342,9 @@ kw_get_i64(const msgpack_object *map, const char *key, int64_t *v)
 	return 0;
 }
 
-int
-kw_get_f64(const msgpack_object *map, const char *key, double *v)
+static int
+obj_f64(const msgpack_object *o, double *v)
 {
-	const msgpack_object *o = kw_map_get(map, key);
-
 	if (o == NULL)
 		return -1;
 	switch (o->type) {
@@ -364,10 +363,9 @@ kw_get_f64(const msgpack_object *map, const char *key, double *v)
 	}
 }
 
-int
-kw_get_str(const msgpack_object *map, const char *key, char *buf, size_t len)
+static int
+obj_str(const msgpack_object *o, char *buf, size_t len)
 {
-	const msgpack_object *o = kw_map_get(map, key);
 	size_t n;
 
 	if (o == NULL || o->type != MSGPACK_OBJECT_STR || len == 0)
@@ -380,6 +378,30 @@ kw_get_str(const msgpack_object *map, const char *key, char *buf, size_t len)
 	buf[n] = '\0';
 	/* A NUL inside the string ends it: keys and names never hold one. */
 	return 0;
+}
+
+int
+kw_get_u64(const msgpack_object *map, const char *key, uint64_t *v)
+{
+	return obj_u64(kw_map_get(map, key), v);
+}
+
+int
+kw_get_i64(const msgpack_object *map, const char *key, int64_t *v)
+{
+	return obj_i64(kw_map_get(map, key), v);
+}
+
+int
+kw_get_f64(const msgpack_object *map, const char *key, double *v)
+{
+	return obj_f64(kw_map_get(map, key), v);
+}
+
+int
+kw_get_str(const msgpack_object *map, const char *key, char *buf, size_t len)
+{
+	return obj_str(kw_map_get(map, key), buf, len);
 }
 
 int
@@ -773,71 +795,6 @@ kw_fields_pack(msgpack_packer *pk, const struct kw_schema *s, const void *rec)
 			break;
 		}
 	}
-}
-
-/*
- * Decoding works on each field's value, found once per map by
- * field_values; these read a value as the kw_get_* functions read a key's.
- */
-static int
-obj_u64(const msgpack_object *o, uint64_t *v)
-{
-	if (o == NULL || o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-		return -1;
-	*v = o->via.u64;
-	return 0;
-}
-
-static int
-obj_i64(const msgpack_object *o, int64_t *v)
-{
-	if (o == NULL)
-		return -1;
-	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-		*v = o->via.i64;
-	else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
-	    o->via.u64 <= INT64_MAX)
-		*v = (int64_t)o->via.u64;
-	else
-		return -1;
-	return 0;
-}
-
-static int
-obj_f64(const msgpack_object *o, double *v)
-{
-	if (o == NULL)
-		return -1;
-	switch (o->type) {
-	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64:
-		*v = o->via.f64;
-		return 0;
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		*v = (double)o->via.u64;
-		return 0;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		*v = (double)o->via.i64;
-		return 0;
-	default:
-		return -1;
-	}
-}
-
-static int
-obj_str(const msgpack_object *o, char *buf, size_t len)
-{
-	size_t n;
-
-	if (o == NULL || o->type != MSGPACK_OBJECT_STR || len == 0)
-		return -1;
-	n = o->via.str.size;
-	if (n > len - 1)
-		n = len - 1;
-	if (n > 0) /* an empty str may point nowhere */
-		memcpy(buf, o->via.str.ptr, n);
-	buf[n] = '\0';
-	return 0;
 }
 
 /* Required unsigned field: -1 with "key: ..." in err. */
