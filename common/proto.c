@@ -971,7 +971,8 @@ key_is(const msgpack_object *k, const char *key)
 
 /*
  * Each field's value in one pass over map's keys: vals[i] is the value of
- * the first key equal to s->fields[i].key, as kw_map_get finds it, or NULL.
+ * the first key equal to s->fields[i].key, as kw_map_get finds it, or NULL
+ * (vals comes zeroed).
  * A key is tried against the field after the last one matched first (the
  * encoder writes fields in table order), then against all of them; keys
  * of no field are skipped.
@@ -985,8 +986,6 @@ field_values(const msgpack_object *map, const struct kw_schema *s,
 	size_t next = 0, j;
 	uint32_t i;
 
-	for (j = 0; j < s->nfields; j++)
-		vals[j] = NULL;
 	if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
 		return;
 	for (i = 0; i < map->via.map.size; i++) {
@@ -1012,7 +1011,7 @@ int
 kw_fields_unpack(const msgpack_object *map, const struct kw_schema *s,
     void *rec, char *err, size_t errlen)
 {
-	const msgpack_object *vals[FIELDS_MAX], *o;
+	const msgpack_object *vals[FIELDS_MAX] = { NULL }, *o;
 	const struct kw_field *f = s->fields;
 	char *base = rec;
 	size_t i;
