@@ -295,21 +295,30 @@ seterr(char *err, size_t errlen, const char *msg, const char *key)
 		kw_seterr(err, errlen, "%s", msg);
 }
 
+/* Whether msgpack key k is the string key (a str of the same bytes). */
+static int
+key_is(const msgpack_object *k, const char *key)
+{
+	uint32_t i;
+
+	if (k->type != MSGPACK_OBJECT_STR)
+		return 0;
+	for (i = 0; i < k->via.str.size; i++)
+		if (key[i] == '\0' || key[i] != k->via.str.ptr[i])
+			return 0;
+	return key[i] == '\0';
+}
+
 const msgpack_object *
 kw_map_get(const msgpack_object *map, const char *key)
 {
-	size_t klen = strlen(key);
 	uint32_t i;
 
 	if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
 		return NULL;
-	for (i = 0; i < map->via.map.size; i++) {
-		const msgpack_object *k = &map->via.map.ptr[i].key;
-
-		if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
-		    memcmp(k->via.str.ptr, key, klen) == 0)
+	for (i = 0; i < map->via.map.size; i++)
+		if (key_is(&map->via.map.ptr[i].key, key))
 			return &map->via.map.ptr[i].val;
-	}
 	return NULL;
 }
 
@@ -953,25 +962,12 @@ unpack_field(const msgpack_object *o, const struct kw_field *f, void *v,
 	return -1;
 }
 
-/* Whether msgpack key k is the string key, as kw_map_get compares. */
-static int
-key_is(const msgpack_object *k, const char *key)
-{
-	uint32_t i;
-
-	if (k->type != MSGPACK_OBJECT_STR)
-		return 0;
-	for (i = 0; i < k->via.str.size; i++)
-		if (key[i] == '\0' || key[i] != k->via.str.ptr[i])
-			return 0;
-	return key[i] == '\0';
-}
-
 #define FIELDS_MAX 64 /* a schema's fields resolved in one pass */
 
 /*
  * Each field's value in one pass over map's keys: vals[i] is the value of
- * the first key equal to s->fields[i].key, as kw_map_get finds it, or NULL
+ * the first key equal to s->fields[i].key (key_is, as kw_map_get finds
+ * it), or NULL
  * (vals comes zeroed).
  * A key is tried against the field after the last one matched first (the
  * encoder writes fields in table order), then against all of them; keys
