@@ -24,6 +24,7 @@ static const char *const msg_names[KW_MSG__COUNT] = {
 	[KW_MSG_END] = "end",
 	[KW_MSG_DECISION] = "decision",
 	[KW_MSG_POLICY] = "policy",
+	[KW_MSG_DELTA] = "delta",
 };
 
 const char *

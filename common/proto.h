@@ -39,6 +39,7 @@ enum kw_msg_type {
 	KW_MSG_DECISION,  /* decider: a candidate's verdict */
 	KW_MSG_POLICY,	  /* decider: the policy in force, at start
 				   and on each reload */
+	KW_MSG_DELTA,	  /* reader: what changed since a snapshot */
 	KW_MSG__COUNT,
 };
 
@@ -231,6 +232,51 @@ void kw_snapshot_pack(msgpack_packer *pk, const struct kw_snapshot *snap);
 /* snap must be initialised; it is cleared first. -1 with err on bad shape. */
 int kw_snapshot_unpack(const msgpack_object *map, struct kw_snapshot *snap,
     char *err, size_t errlen);
+
+/*
+ * reader -> decider: delta. The snapshot's body, its procs only the records
+ * that changed (new pids and reused ones too) since the message whose seq
+ * is "base", plus "exited": the pids gone since. Applied to the snapshot
+ * that message left (kw_snapshot_apply), it gives the reader's whole
+ * snapshot. A consumer whose last applied message is not base waits for
+ * the next whole snapshot.
+ */
+struct kw_pidset {
+	int32_t *pids;
+	size_t n, cap;
+};
+
+void kw_pidset_clear(struct kw_pidset *s); /* keep capacity */
+void kw_pidset_free(struct kw_pidset *s);
+int kw_pidset_add(struct kw_pidset *s, int32_t pid); /* -1: ENOMEM */
+void kw_pidset_sort(struct kw_pidset *s);
+
+#define KW_DELTA_FIELDS (KW_SNAPSHOT_FIELDS + 2)
+/* changed's fields (its procs: the changed records), then base, exited. */
+void kw_delta_pack(msgpack_packer *pk, const struct kw_snapshot *changed,
+    uint64_t base, const int32_t *exited, size_t nexited);
+/*
+ * changed (initialised; cleared first) and exited (cleared first, sorted)
+ * from a delta body. -1 with err on bad shape or out of memory.
+ */
+int kw_delta_unpack(const msgpack_object *map, struct kw_snapshot *changed,
+    uint64_t *base, struct kw_pidset *exited, char *err, size_t errlen);
+/* base's record of pid (base sorted by pid), or NULL. */
+struct kw_proc *kw_snapshot_find(const struct kw_snapshot *base, int32_t pid);
+/* 1 when snap's procs are sorted by pid with no pid twice. */
+int kw_snapshot_sorted(const struct kw_snapshot *snap);
+/* Sort snap's procs by pid. */
+void kw_snapshot_sort(struct kw_snapshot *snap);
+/*
+ * Apply delta (its procs moved out) to base (sorted by pid): full, it
+ * replaces base; otherwise the exited pids (sorted) are dropped and
+ * delta's records replace or join base's by pid. The host, clocks and
+ * source are delta's, and so are the cgroup figures (swapped in). base
+ * stays sorted. -1 with err on a malformed delta (a pid twice, or both
+ * exited and listed) or out of memory, base intact.
+ */
+int kw_snapshot_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
+    const int32_t *exited, size_t nexited, int full, char *err, size_t errlen);
 
 /* decider -> recorder */
 struct kw_sys_rec {

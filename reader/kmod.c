@@ -1154,161 +1154,19 @@ kmod_delta_free(struct kmod_delta *kd)
 	kmod_delta_reset(kd);
 	kw_snapshot_free(&kd->base);
 	kw_snapshot_free(&kd->scratch);
+	kw_pidset_free(&kd->changed);
+	kw_pidset_free(&kd->exited);
 	free(kd->buf);
 	kd->buf = NULL;
 	kd->cap = 0;
-}
-
-static int
-cmp_proc_pid(const void *a, const void *b)
-{
-	const struct kw_proc *x = a, *y = b;
-
-	return x->pid < y->pid ? -1 : x->pid > y->pid;
-}
-
-/* Free a proc's strings (it is being dropped). */
-static void
-proc_drop(struct kw_proc *p)
-{
-	free(p->cmdline);
-	p->cmdline = NULL;
-	free(p->cgroup);
-	p->cgroup = NULL;
-}
-
-/* base's record of pid (base sorted by pid), or NULL. */
-static struct kw_proc *
-find_pid(const struct kw_snapshot *base, int32_t pid)
-{
-	size_t lo = 0, hi = base->nprocs, mid;
-
-	while (lo < hi) {
-		mid = lo + (hi - lo) / 2;
-		if (base->procs[mid].pid == pid)
-			return &base->procs[mid];
-		if (base->procs[mid].pid < pid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
 }
 
 int
 kmod_delta_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
     const struct kmod_info *info, char *err, size_t errlen)
 {
-	struct kw_proc *pb, *pd;
-	size_t i, j, e, w, need, add = 0, drop = 0;
-
-	if (delta->nprocs > 1)
-		qsort(delta->procs, delta->nprocs, sizeof(*delta->procs),
-		    cmp_proc_pid);
-	for (j = 1; j < delta->nprocs; j++)
-		if (delta->procs[j].pid == delta->procs[j - 1].pid) {
-			kw_seterr(err, errlen, "pid %d listed twice",
-			    (int)delta->procs[j].pid);
-			return -1;
-		}
-	for (i = 1; i < info->nexited; i++)
-		if (info->exited[i] == info->exited[i - 1]) {
-			kw_seterr(err, errlen, "pid %d exited twice",
-			    (int)info->exited[i]);
-			return -1;
-		}
-	/* A pid both exited and listed: the pass contradicts itself. */
-	for (i = j = 0; i < info->nexited && j < delta->nprocs;) {
-		if (info->exited[i] == delta->procs[j].pid) {
-			kw_seterr(err, errlen, "pid %d both exited and listed",
-			    (int)info->exited[i]);
-			return -1;
-		}
-		if (info->exited[i] < delta->procs[j].pid)
-			i++;
-		else
-			j++;
-	}
-
-	if (info->full) {
-		/* The pass is the snapshot: take it whole. */
-		kw_snapshot_free(base);
-		*base = *delta;
-		kw_snapshot_init(delta);
-		return 0;
-	}
-	/*
-	 * In place, in base's own array: a pass of ~100 records into 10,000
-	 * must not copy (or fault in) a 2 MB array each sample. The records
-	 * of pids base has replace theirs; the exited are compacted out in
-	 * one forward pass; new pids are merged in from the end, backwards
-	 * (then what is written never overtakes what is still to be read).
-	 */
-	for (j = 0; j < delta->nprocs; j++)
-		if (find_pid(base, delta->procs[j].pid) == NULL)
-			add++;
-	for (e = 0; e < info->nexited; e++)
-		if (find_pid(base, info->exited[e]) != NULL)
-			drop++;
-	need = base->nprocs - drop + add;
-	if ((need > base->cap || base->procs == NULL) &&
-	    (kw_snapshot_reserve(base, need + need / 32 + 64) == -1 ||
-		base->procs == NULL)) {
-		kw_seterr(err, errlen, "out of memory");
-		return -1;
-	}
-	if (drop > 0) {
-		for (i = w = e = 0; i < base->nprocs; i++) {
-			pb = &base->procs[i];
-			while (e < info->nexited && info->exited[e] < pb->pid)
-				e++;
-			if (e < info->nexited && info->exited[e] == pb->pid)
-				proc_drop(pb);
-			else if (w++ != i)
-				base->procs[w - 1] = *pb;
-		}
-		base->nprocs = w;
-	}
-	if (add == 0) {
-		for (j = 0; j < delta->nprocs; j++) {
-			pd = &delta->procs[j];
-			pb = find_pid(base, pd->pid);
-			proc_drop(pb);
-			*pb = *pd;
-			pd->cmdline = NULL;
-			pd->cgroup = NULL;
-		}
-	} else {
-		i = base->nprocs;
-		j = delta->nprocs;
-		w = need;
-		while (j > 0) {
-			pd = &delta->procs[j - 1];
-			pb = i > 0 ? &base->procs[i - 1] : NULL;
-			if (pb != NULL && pb->pid > pd->pid) {
-				base->procs[--w] = *pb;
-				i--;
-				continue;
-			}
-			/* New or changed (a reused pid too): the pass's. */
-			if (pb != NULL && pb->pid == pd->pid) {
-				proc_drop(pb);
-				i--;
-			}
-			base->procs[--w] = *pd;
-			pd->cmdline = NULL;
-			pd->cgroup = NULL;
-			j--;
-		}
-		base->nprocs = need;
-	}
-	memcpy(base->source, delta->source, sizeof(base->source));
-	base->ts_ns = delta->ts_ns;
-	base->mono_ns = delta->mono_ns;
-	base->host = delta->host;
-	base->ncgroups = 0; /* the last sample's figures: taken again */
-	delta->nprocs = 0;
-	return 0;
+	return kw_snapshot_apply(base, delta, info->exited, info->nexited,
+	    info->full, err, errlen);
 }
 
 /* Read fd from offset 0 to EOF into kd->buf; the length, or -1 with err. */
@@ -1374,6 +1232,26 @@ kmod_delta_set_fill(struct kmod_delta *kd, kmod_fill_fn fn, void *arg)
 	kd->fill_arg = arg;
 }
 
+/* What the pass changed, for a reader that publishes deltas. */
+static int
+note_pass(struct kmod_delta *kd, const struct kmod_info *info)
+{
+	size_t i;
+
+	kw_pidset_clear(&kd->changed);
+	kw_pidset_clear(&kd->exited);
+	kd->last_full = info->full;
+	for (i = 0; i < kd->scratch.nprocs; i++)
+		if (kw_pidset_add(&kd->changed, kd->scratch.procs[i].pid) ==
+		    -1)
+			return -1;
+	kw_pidset_sort(&kd->changed);
+	for (i = 0; i < info->nexited; i++)
+		if (kw_pidset_add(&kd->exited, info->exited[i]) == -1)
+			return -1;
+	return 0;
+}
+
 int
 kmod_delta_read(struct kmod_delta *kd, const char *path,
     struct kw_snapshot *out, char *err, size_t errlen)
@@ -1430,6 +1308,10 @@ kmod_delta_read(struct kmod_delta *kd, const char *path,
 	}
 	kd->last_records = kd->scratch.nprocs;
 	kd->last_exited = info.nexited;
+	if (note_pass(kd, &info) == -1) {
+		kw_seterr(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
 	if (kmod_delta_apply(&kd->base, &kd->scratch, &info, tmp,
 		sizeof(tmp)) == -1) {
 		kw_seterr(err, errlen, "%s: %s", path, tmp);

@@ -166,6 +166,10 @@ struct kmod_delta {
 	uint64_t cap_hits; /* the module's, last header */
 	size_t last_records;
 	size_t last_exited;
+	/* The last pass applied: full, or its records' and exited pids. */
+	int last_full;
+	struct kw_pidset changed; /* sorted */
+	struct kw_pidset exited;  /* sorted */
 };
 
 void kmod_delta_init(struct kmod_delta *kd);
@@ -186,12 +190,7 @@ int kmod_delta_read(struct kmod_delta *kd, const char *path,
 /* Take the base back from snap (a no-op unless it was lent to it). */
 void kmod_delta_give_back(struct kmod_delta *kd, struct kw_snapshot *snap);
 void kmod_delta_set_fill(struct kmod_delta *kd, kmod_fill_fn fn, void *arg);
-/*
- * Apply a parsed pass (delta, its procs moved out) to base: a full pass
- * replaces it; otherwise the exited pids are dropped and delta's records
- * replace or join base's by pid. base stays sorted by pid. -1 with err on
- * a malformed pass (a pid twice, or both exited and listed), base intact.
- */
+/* kw_snapshot_apply of a parsed pass and its header. */
 int kmod_delta_apply(struct kw_snapshot *base, struct kw_snapshot *delta,
     const struct kmod_info *info, char *err, size_t errlen);
 

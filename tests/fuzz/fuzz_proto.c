@@ -15,6 +15,9 @@
 #define MSG_MAX	       (1u << 20)
 
 static struct kw_snapshot snap, snap2;
+/* The snapshot deltas are applied to, as the decider keeps it. */
+static struct kw_snapshot held;
+static struct kw_pidset exited;
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -22,7 +25,34 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	kw_log_init("fuzz_proto", KW_LOG_ERROR);
 	kw_snapshot_init(&snap);
 	kw_snapshot_init(&snap2);
+	kw_snapshot_init(&held);
 	return 0;
+}
+
+/*
+ * A delta the decoder took, applied as the decider applies it: refused
+ * with held as it was, or held stays sorted, holds every record of the
+ * delta and no exited pid. A whole snapshot the decoder took becomes held.
+ */
+static void
+delta_apply(void)
+{
+	char err[128];
+	size_t i, n0 = held.nprocs, nd = snap.nprocs;
+	int32_t first = n0 > 0 ? held.procs[0].pid : 0;
+
+	if (kw_snapshot_apply(&held, &snap, exited.pids, exited.n, 0, err,
+		sizeof(err)) == -1) {
+		FUZZ_CHECK(held.nprocs == n0);
+		FUZZ_CHECK(n0 == 0 || held.procs[0].pid == first);
+		return;
+	}
+	FUZZ_CHECK(kw_snapshot_sorted(&held));
+	FUZZ_CHECK(held.nprocs <= n0 + nd);
+	for (i = 0; i < exited.n; i++)
+		FUZZ_CHECK(kw_snapshot_find(&held, exited.pids[i]) == NULL);
+	for (i = 0; i < nd; i++)
+		FUZZ_CHECK(kw_snapshot_find(&held, snap.procs[i].pid) != NULL);
 }
 
 /* The scanner's promise: nothing unpacked declares more than its limits. */
@@ -218,9 +248,26 @@ on_message(const msgpack_object *obj)
 		(void)kw_ack_unpack(obj, &ctl.ack, err, sizeof(err));
 		break;
 	case KW_MSG_SNAPSHOT:
-		if (kw_snapshot_unpack(obj, &snap, err, sizeof(err)) == 0)
+		if (kw_snapshot_unpack(obj, &snap, err, sizeof(err)) == 0) {
 			snapshot_roundtrip();
+			kw_snapshot_sort(&snap);
+			if (kw_snapshot_sorted(&snap)) {
+				kw_snapshot_free(&held);
+				held = snap;
+				kw_snapshot_init(&snap);
+			}
+		}
 		break;
+	case KW_MSG_DELTA: {
+		uint64_t base;
+
+		if (kw_delta_unpack(obj, &snap, &base, &exited, err,
+			sizeof(err)) == 0) {
+			FUZZ_CHECK(base > 0);
+			delta_apply();
+		}
+		break;
+	}
 	case KW_MSG_SYS:
 		RECORD_ROUNDTRIP(kw_sys, struct kw_sys_rec, kw_sys_schema, obj,
 		    heap_none);
@@ -327,5 +374,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sub_path(data + 2, size - 2, data[0], data[1]);
 	kw_snapshot_clear(&snap);
 	kw_snapshot_clear(&snap2);
+	kw_snapshot_clear(&held);
 	return 0;
 }
