@@ -50,6 +50,12 @@ static const struct conf_key schema[] = {
 	    "what changed each sample, merged into the last full snapshot "
 	    "(auto: when the file is there)",
 	    0, 0, 0 },
+	{ "reader", "stream_deltas", KW_CONF_STR, "on", "on|off",
+	    "with the delta file, publish what changed (a delta message: the "
+	    "changed records and the exited pids) instead of the whole "
+	    "snapshot; a whole one after each full pass and for each new "
+	    "subscriber",
+	    0, 0, 0 },
 	{ "reader", "proc_root", KW_CONF_STR, "/proc", NULL,
 	    "procfs root for the procfs source", CK_NONEMPTY, 0, 0 },
 	{ "reader", "cgroup_root", KW_CONF_STR, "/sys/fs/cgroup", NULL,

@@ -236,7 +236,7 @@ json_t *
 kw_pub_stats_json(const struct kw_pub_stats *ps)
 {
 	return json_pack(
-	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "epoch", (json_int_t)ps->epoch, "seq", (json_int_t)ps->seq,
 	    "oldest_seq", (json_int_t)ps->oldest_seq, "ring_bytes",
 	    (json_int_t)ps->ring_bytes, "ring_msgs", (json_int_t)ps->ring_msgs,
@@ -247,7 +247,7 @@ kw_pub_stats_json(const struct kw_pub_stats *ps)
 	    "held_bytes", (json_int_t)ps->held_bytes, "queued_bytes",
 	    (json_int_t)ps->queued_bytes, "acked_bytes",
 	    (json_int_t)ps->acked_bytes, "ring_trimmed",
-	    (json_int_t)ps->ring_trimmed);
+	    (json_int_t)ps->ring_trimmed, "subs", (json_int_t)ps->subs);
 }
 
 json_t *

@@ -293,6 +293,7 @@ struct kw_pub_stats {
 	uint64_t queued_cut;	  /* over limits.stream_queued_bytes */
 	uint64_t acked_bytes;	  /* of ring_bytes, at or below acked_seq */
 	uint64_t ring_trimmed;	  /* acked, dropped past opts.acked_bytes */
+	uint64_t subs;		  /* subscriptions served (each sub) */
 };
 
 struct kw_pub_opts {

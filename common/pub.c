@@ -724,6 +724,7 @@ client_sub(struct pub_client *c, const msgpack_object *obj)
 		from = oldest;
 	}
 	c->next_seq = from;
+	pub->st.subs++;
 	client_pump(c);
 }
 

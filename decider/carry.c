@@ -192,6 +192,8 @@ decider_attribute(struct decider *dz, const struct docker_table *table)
 		for (i = 0; i < dz->snap.nprocs; i++)
 			dz->snap.procs[i].container_id[0] = '\0';
 		dz->snap.ncgroups = 0;
+		/* The claims are lost: no delta can be applied to this. */
+		dz->base_seq = 0;
 		return;
 	}
 	dz->attr_refused += a->refused;

@@ -248,8 +248,58 @@ containers_apply_cgroups(struct container_set *set,
 void
 attr_result_free(struct attr_result *res)
 {
+	attr_forget(res);
+	free(res->kept);
 	free(res->refresh);
 	memset(res, 0, sizeof(*res));
+}
+
+void
+attr_forget(struct attr_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < res->nkept; i++)
+		free(res->kept[i].cgroup);
+	res->nkept = 0;
+}
+
+void
+attr_restore(struct kw_snapshot *snap, struct attr_result *res)
+{
+	struct attr_kept *k;
+	struct kw_proc *p;
+	size_t i;
+
+	for (i = 0; i < res->nkept; i++) {
+		k = &res->kept[i];
+		p = kw_snapshot_find(snap, k->pid);
+		if (p == NULL || p->container_id[0] != '\0' ||
+		    p->cgroup != NULL)
+			continue;
+		memcpy(p->container_id, k->container_id,
+		    sizeof(p->container_id));
+		p->cgroup = k->cgroup;
+		k->cgroup = NULL;
+	}
+	attr_forget(res);
+}
+
+/* Room for n more kept claims. */
+static int
+kept_reserve(struct attr_result *res, size_t n)
+{
+	struct attr_kept *k;
+	size_t ncap;
+
+	if (res->nkept + n <= res->kept_cap)
+		return 0;
+	ncap = res->nkept + n + 16;
+	if ((k = reallocarray(res->kept, ncap, sizeof(*k))) == NULL)
+		return -1;
+	res->kept = k;
+	res->kept_cap = ncap;
+	return 0;
 }
 
 int
@@ -452,6 +502,11 @@ containers_attribute(struct kw_snapshot *snap,
 			    real != NULL ? real : "");
 		}
 	}
+	if (res->keep && kept_reserve(res, res->refused) == -1) {
+		free(reals);
+		free(refuse);
+		return -1;
+	}
 	/* Figures of one directory per container: the real one. */
 	for (i = 0, j = 0; i < snap->ncgroups; i++) {
 		st = &snap->cgroups[i];
@@ -478,8 +533,16 @@ containers_attribute(struct kw_snapshot *snap,
 		if (!refuse[i])
 			continue;
 		p = &snap->procs[i];
+		if (res->keep) {
+			struct attr_kept *kp = &res->kept[res->nkept++];
+
+			kp->pid = p->pid;
+			memcpy(kp->container_id, p->container_id,
+			    sizeof(kp->container_id));
+			kp->cgroup = p->cgroup;
+		} else
+			free(p->cgroup);
 		p->container_id[0] = '\0';
-		free(p->cgroup);
 		p->cgroup = NULL;
 	}
 	free(refuse);

@@ -22,18 +22,12 @@
  */
 #define SETTLE_MIN_MS 60000
 
+/* The engine's step on dz->snap, now the reader's message msg. */
 static void
-on_snapshot(struct decider *dz, const struct kw_msg *msg)
+step(struct decider *dz, const struct kw_msg *msg)
 {
 	struct engine_docker dv;
-	char err[256];
 
-	if (kw_snapshot_unpack(msg->obj, &dz->snap, err, sizeof(err)) == -1) {
-		dz->bad_snapshots++;
-		log_warnx("reader: snapshot seq %" PRIu64 ": %s", msg->seq,
-		    err);
-		return;
-	}
 	if (dz->snap.ts_ns == 0)
 		dz->snap.ts_ns = msg->ts_ns;
 	dv.connected = dz->docker != NULL && docker_connected(dz->docker);
@@ -54,12 +48,85 @@ on_snapshot(struct decider *dz, const struct kw_msg *msg)
 }
 
 static void
+on_snapshot(struct decider *dz, const struct kw_msg *msg)
+{
+	char err[256];
+
+	attr_forget(&dz->attr);
+	dz->base_seq = 0;
+	if (kw_snapshot_unpack(msg->obj, &dz->snap, err, sizeof(err)) == -1) {
+		dz->bad_snapshots++;
+		log_warnx("reader: snapshot seq %" PRIu64 ": %s", msg->seq,
+		    err);
+		return;
+	}
+	/* Deltas are applied by pid: the reader's order, or sorted. */
+	if (!kw_snapshot_sorted(&dz->snap))
+		kw_snapshot_sort(&dz->snap);
+	dz->base_seq = msg->seq;
+	dz->wholes++;
+	dz->delta_waiting_logged = 0;
+	step(dz, msg);
+}
+
+/*
+ * What changed since the reader's message base: applied to the snapshot
+ * that message left, as received (the claims attribution refused given
+ * back first), it is the reader's whole snapshot. A delta on another base
+ * (a message lost, a new subscription) waits for the next whole one, which
+ * the reader sends after each subscription and each full pass.
+ */
+static void
+on_delta(struct decider *dz, const struct kw_msg *msg)
+{
+	uint64_t base = 0;
+	char err[256];
+
+	if (kw_delta_unpack(msg->obj, &dz->dpass, &base, &dz->dexited, err,
+		sizeof(err)) == -1) {
+		dz->bad_snapshots++;
+		dz->base_seq = 0;
+		log_warnx("reader: delta seq %" PRIu64 ": %s", msg->seq, err);
+		goto out;
+	}
+	if (dz->base_seq == 0 || base != dz->base_seq) {
+		dz->deltas_waiting++;
+		if (!dz->delta_waiting_logged)
+			log_info("reader: delta seq %" PRIu64 " follows seq "
+				 "%" PRIu64 ", not the snapshot held "
+				 "(%" PRIu64 "): waiting for a whole one",
+			    msg->seq, base, dz->base_seq);
+		dz->delta_waiting_logged = 1;
+		goto out;
+	}
+	attr_restore(&dz->snap, &dz->attr);
+	if (dz->dpass.ts_ns == 0)
+		dz->dpass.ts_ns = msg->ts_ns;
+	if (kw_snapshot_apply(&dz->snap, &dz->dpass, dz->dexited.pids,
+		dz->dexited.n, 0, err, sizeof(err)) == -1) {
+		dz->bad_snapshots++;
+		dz->base_seq = 0;
+		log_warnx("reader: delta seq %" PRIu64 ": %s", msg->seq, err);
+		goto out;
+	}
+	kw_snapshot_clear(&dz->dpass);
+	dz->base_seq = msg->seq;
+	dz->deltas++;
+	step(dz, msg);
+	return;
+out:
+	kw_snapshot_clear(&dz->dpass);
+}
+
+static void
 on_msg(void *arg, const struct kw_msg *msg)
 {
 	struct decider *dz = arg;
 
 	if (msg->type == KW_MSG_SNAPSHOT)
 		on_snapshot(dz, msg);
+	else if (msg->type == KW_MSG_DELTA)
+		on_delta(dz, msg);
 }
 
 static void
@@ -69,6 +136,8 @@ on_event(void *arg, enum kw_sub_event ev, uint64_t from, uint64_t to)
 
 	if (ev == KW_SUB_GAP && to >= from)
 		dz->reader_gaps += to - from + 1;
+	/* A delta after this may follow a message we did not see. */
+	dz->base_seq = 0;
 }
 
 /* Signals. */
@@ -208,6 +277,8 @@ decider_free(struct decider *dz)
 	engine_out_free(&dz->out);
 	attr_result_free(&dz->attr);
 	kw_snapshot_free(&dz->snap);
+	kw_snapshot_free(&dz->dpass);
+	kw_pidset_free(&dz->dexited);
 	free(dz);
 }
 
@@ -262,6 +333,8 @@ main(int argc, char **argv)
 	    (size_t)kw_conf_int(dz->d.conf, "decider.top_k"));
 	engine_out_init(&dz->out);
 	kw_snapshot_init(&dz->snap);
+	kw_snapshot_init(&dz->dpass);
+	dz->attr.keep = 1;
 	decider_parents_from_conf(dz, dz->d.conf);
 	decider_state_paths(dz->d.conf, dz->strikes_path,
 	    sizeof(dz->strikes_path), dz->acts_path, sizeof(dz->acts_path));

@@ -199,6 +199,21 @@ struct attr_result {
 	/* Ids Docker lists whose first process it has not told: inspect. */
 	kw_cidbuf *refresh;
 	size_t nrefresh, refresh_cap;
+	/*
+	 * With keep set, the claims refused are kept here (the caller owns
+	 * them until attr_restore or attr_forget) instead of freed, so the
+	 * snapshot as received can be had back: a snapshot that deltas are
+	 * applied to must not keep a refusal the next sample would undo.
+	 */
+	int keep;
+	struct attr_kept *kept;
+	size_t nkept, kept_cap;
+};
+
+struct attr_kept {
+	int32_t pid;
+	char container_id[KW_CID_LEN];
+	char *cgroup; /* heap, may be NULL */
 };
 
 #define ATTR_PARENTS_MAX 16
@@ -214,6 +229,13 @@ int containers_attribute(struct kw_snapshot *snap,
     const struct docker_table *table, const char (*parents)[64],
     size_t nparents, struct attr_result *res);
 void attr_result_free(struct attr_result *res);
+/*
+ * Give snap's processes back the claims res kept (by pid, snap sorted by
+ * pid; a process already replaced keeps its own), and forget them.
+ */
+void attr_restore(struct kw_snapshot *snap, struct attr_result *res);
+/* Free the claims res kept (their snapshot is gone). */
+void attr_forget(struct attr_result *res);
 /* dir sits directly in one of parents ("/docker" for "/docker/<id>"). */
 int attr_parent_trusted(const char *dir, const char (*parents)[64],
     size_t nparents);
@@ -1276,7 +1298,18 @@ struct decider {
 	struct hooks *hooks;	     /* hooks.c */
 	struct engine eng;
 	struct engine_out out;
+	/*
+	 * The reader's snapshot, attributed. Its claims as received come back
+	 * (attr_restore) before a delta is applied to it.
+	 */
 	struct kw_snapshot snap;
+	uint64_t base_seq;	  /* the message snap is, 0: none */
+	struct kw_snapshot dpass; /* a delta being applied */
+	struct kw_pidset dexited; /* its exited pids */
+	uint64_t deltas;	  /* applied */
+	uint64_t deltas_waiting;  /* skipped: not on our base */
+	uint64_t wholes;	  /* whole snapshots applied */
+	int delta_waiting_logged;
 	uv_timer_t stop_timer; /* waiting for the last ack */
 	uint64_t stop_deadline_ns;
 	uint64_t bad_snapshots;

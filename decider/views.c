@@ -32,6 +32,10 @@ cmd_status(void *arg, const char *args)
 		return NULL;
 	json_object_set_new(o, "samples", json_u64(dz->eng.samples));
 	json_object_set_new(o, "bad_snapshots", json_u64(dz->bad_snapshots));
+	json_object_set_new(o, "reader_wholes", json_u64(dz->wholes));
+	json_object_set_new(o, "reader_deltas", json_u64(dz->deltas));
+	json_object_set_new(o, "reader_deltas_waiting",
+	    json_u64(dz->deltas_waiting));
 	json_object_set_new(o, "last_snapshot_seq", json_u64(dz->last_seq));
 	json_object_set_new(o, "last_snapshot_ts",
 	    json_u64(dz->last_ts_ns / 1000000000ULL));

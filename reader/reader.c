@@ -82,6 +82,7 @@ struct reader {
 	/* config */
 	enum source_mode mode;
 	enum delta_mode delta;
+	int stream_deltas; /* reader.stream_deltas */
 	uint64_t interval_ms;
 	char kmod_path[PATH_MAX];
 
@@ -95,6 +96,15 @@ struct reader {
 	uint64_t delta_last_records;
 	uint64_t delta_last_exited;
 	char logged_delta_err[600];
+
+	/* delta messages on the stream */
+	uint64_t chain_seq;   /* last message of the delta file's chain */
+	uint64_t subs_seen;   /* the pub's subs at the last whole */
+	struct kw_proc *view; /* a delta's records (shallow copies) */
+	size_t view_cap;
+	uint64_t wholes_published;
+	uint64_t deltas_published;
+	uint64_t last_delta_records;
 
 	/* counters for `status` */
 	uint64_t samples;  /* published */
@@ -267,12 +277,74 @@ note_ok(struct reader *r, char *logged, const char *what)
 
 static void reader_finish(struct reader *r);
 
+/* r->view: shallow copies of snap's records of the pass's changed pids. */
+static int
+view_fill(struct reader *r, const struct kw_snapshot *snap)
+{
+	const struct kw_pidset *chg = &r->kd.changed;
+	struct kw_proc *p, *v;
+	size_t i, ncap;
+
+	if (chg->n > r->view_cap) {
+		ncap = chg->n + chg->n / 4 + 16;
+		if ((v = reallocarray(r->view, ncap, sizeof(*v))) == NULL)
+			return -1;
+		r->view = v;
+		r->view_cap = ncap;
+	}
+	for (i = 0; i < chg->n; i++) {
+		if ((p = kw_snapshot_find(snap, chg->pids[i])) == NULL)
+			return -1;
+		r->view[i] = *p;
+	}
+	return 0;
+}
+
+/*
+ * A delta message when this sample is the delta file's pass applied to
+ * what the last message carried and no one subscribed since (a subscriber
+ * starts from a whole snapshot); else the whole snapshot. A delta of more
+ * than half the processes is sent whole: it would be no smaller.
+ */
+static void
+publish(struct reader *r, struct sample *w, int from_delta)
+{
+	struct kmod_delta *kd = &r->kd;
+	struct kw_pub_stats ps;
+	struct kw_snapshot view;
+	msgpack_packer *pk;
+	uint64_t seq;
+
+	kw_pub_stats(r->pub, &ps);
+	if (r->stream_deltas && from_delta && !kd->last_full &&
+	    r->chain_seq != 0 && ps.seq == r->chain_seq &&
+	    ps.subs == r->subs_seen && kd->changed.n <= w->snap.nprocs / 2 &&
+	    view_fill(r, &w->snap) == 0) {
+		view = w->snap;
+		view.procs = r->view;
+		view.nprocs = kd->changed.n;
+		view.cap = r->view_cap;
+		pk = kw_pub_begin(r->pub, KW_MSG_DELTA, KW_DELTA_FIELDS);
+		kw_delta_pack(pk, &view, r->chain_seq, kd->exited.pids,
+		    kd->exited.n);
+		r->chain_seq = kw_pub_commit(r->pub);
+		r->deltas_published++;
+		r->last_delta_records = kd->changed.n;
+		return;
+	}
+	pk = kw_pub_begin(r->pub, KW_MSG_SNAPSHOT, KW_SNAPSHOT_FIELDS);
+	kw_snapshot_pack(pk, &w->snap);
+	seq = kw_pub_commit(r->pub);
+	r->chain_seq = r->stream_deltas && from_delta ? seq : 0;
+	r->subs_seen = ps.subs;
+	r->wholes_published++;
+}
+
 static void
 sample_done(uv_work_t *req, int status)
 {
 	struct sample *w = req->data;
 	struct reader *r = w->r;
-	msgpack_packer *pk;
 	const char *used = "";
 	uint64_t t0;
 
@@ -361,14 +433,13 @@ sample_done(uv_work_t *req, int status)
 	r->last_sample_ns = w->took_ns;
 	if (!w->ok) {
 		r->failed++;
+		r->chain_seq = 0;
 		goto out;
 	}
 	r->last_nprocs = w->snap.nprocs;
 	t0 = kw_mono_ns();
 	if (!r->d.stopping && r->pub != NULL) {
-		pk = kw_pub_begin(r->pub, KW_MSG_SNAPSHOT, KW_SNAPSHOT_FIELDS);
-		kw_snapshot_pack(pk, &w->snap);
-		kw_pub_commit(r->pub);
+		publish(r, w, w->delta_tried && w->delta_rc == 0);
 		r->samples++;
 	}
 	r->last_publish_ns = kw_mono_ns() - t0;
@@ -468,6 +539,12 @@ read_tunables(struct reader *r, struct kw_conf *conf)
 		    s);
 		return -1;
 	}
+	s = kw_conf_str(conf, "reader.stream_deltas");
+	if (strcmp(s, "on") != 0 && strcmp(s, "off") != 0) {
+		log_warnx("reader.stream_deltas: \"%s\" is not on or off", s);
+		return -1;
+	}
+	r->stream_deltas = strcmp(s, "on") == 0;
 	r->interval_ms = kw_conf_ms(conf, "reader.interval");
 	if (r->interval_ms == 0)
 		r->interval_ms = 1000;
@@ -562,6 +639,15 @@ cmd_status(void *arg, const char *args)
 	json_object_set_new(pf, "last_error",
 	    json_string(r->logged_delta_err));
 	json_object_set_new(o, "kmod_delta", pf);
+	pf = json_object();
+	json_object_set_new(pf, "on", json_boolean(r->stream_deltas));
+	json_object_set_new(pf, "wholes",
+	    json_integer((json_int_t)r->wholes_published));
+	json_object_set_new(pf, "deltas",
+	    json_integer((json_int_t)r->deltas_published));
+	json_object_set_new(pf, "last_delta_records",
+	    json_integer((json_int_t)r->last_delta_records));
+	json_object_set_new(o, "stream_deltas", pf);
 	pf = json_object();
 	json_object_set_new(pf, "vanished",
 	    json_integer((json_int_t)r->counters.vanished));
@@ -710,6 +796,7 @@ main(int argc, char **argv)
 	cgstat_free(&r.cg);
 	kmod_delta_free(&r.kd);
 	kw_snapshot_free(&r.work.snap);
+	free(r.view);
 	return ex;
 
 fail:
@@ -722,5 +809,6 @@ fail:
 	cgstat_free(&r.cg);
 	kmod_delta_free(&r.kd);
 	kw_snapshot_free(&r.work.snap);
+	free(r.view);
 	return 1;
 }

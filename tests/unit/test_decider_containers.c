@@ -642,6 +642,85 @@ attribute__parent__only_a_direct_child(void **state)
 	    0);
 }
 
+/*
+ * Kept, the claims refused come back as received (the decider applies the
+ * reader's next delta to the snapshot as received, not as attributed): a
+ * refusal must not outlive the sample that made it.
+ */
+static void
+attribute__keep__claims_restored(void **state)
+{
+	static const struct {
+		int32_t pid;
+		const char *dir;
+	} procs[] = { { 100, DIR_A }, { 200, FAKE_SLICE_A },
+		{ 300, FAKE_USER_A }, { 400, NULL } };
+	char parents[ATTR_PARENTS_MAX][64];
+	struct kw_snapshot snap;
+	struct docker_table table;
+	struct docker_ctr dc;
+	struct attr_result res;
+	struct kw_proc *p;
+	size_t i, round;
+
+	(void)state;
+	memset(parents, 0, sizeof(parents));
+	snprintf(parents[0], sizeof(parents[0]), "/docker");
+	kw_snapshot_init(&snap);
+	docker_table_init(&table);
+	memset(&res, 0, sizeof(res));
+	res.keep = 1;
+	memset(&dc, 0, sizeof(dc));
+	snprintf(dc.id, sizeof(dc.id), "%s", CID_A);
+	snprintf(dc.state, sizeof(dc.state), "running");
+	dc.pid = 100;
+	assert_non_null(docker_table_upsert(&table, &dc));
+	for (i = 0; i < 4; i++) {
+		assert_non_null(p = kw_snapshot_add(&snap));
+		p->pid = procs[i].pid;
+		if (procs[i].dir == NULL)
+			continue;
+		snprintf(p->container_id, sizeof(p->container_id), "%s",
+		    CID_A);
+		assert_int_equal(kw_proc_set_cgroup(p, procs[i].dir,
+				     strlen(procs[i].dir)),
+		    0);
+	}
+	for (round = 0; round < 2; round++) {
+		assert_int_equal(containers_attribute(&snap, &table,
+				     (const char(*)[64])parents, 1, &res),
+		    0);
+		assert_int_equal(res.refused, 2);
+		assert_int_equal(res.nkept, 2);
+		assert_string_equal(snap.procs[0].container_id, CID_A);
+		for (i = 1; i < 4; i++) {
+			assert_string_equal(snap.procs[i].container_id, "");
+			assert_null(snap.procs[i].cgroup);
+		}
+		attr_restore(&snap, &res);
+		assert_int_equal(res.nkept, 0);
+		for (i = 0; i < 4; i++) {
+			p = &snap.procs[i];
+			assert_string_equal(p->container_id,
+			    procs[i].dir != NULL ? CID_A : "");
+			if (procs[i].dir == NULL)
+				assert_null(p->cgroup);
+			else
+				assert_string_equal(p->cgroup, procs[i].dir);
+		}
+	}
+	/* Kept, then the snapshot replaced: forgotten, nothing leaks. */
+	assert_int_equal(containers_attribute(&snap, &table,
+			     (const char(*)[64])parents, 1, &res),
+	    0);
+	assert_int_equal(res.nkept, 2);
+	attr_forget(&res);
+	assert_int_equal(res.nkept, 0);
+	attr_result_free(&res);
+	docker_table_free(&table);
+	kw_snapshot_free(&snap);
+}
+
 int
 main(void)
 {
@@ -660,6 +739,7 @@ main(void)
 		cmocka_unit_test(
 		    attribute__claims__held_only_in_the_real_cgroup),
 		cmocka_unit_test(attribute__parent__only_a_direct_child),
+		cmocka_unit_test(attribute__keep__claims_restored),
 	};
 
 	return cmocka_run_group_tests_name("decider_containers", tests, NULL,

@@ -185,7 +185,7 @@ if [ -x /bin/kwarden-reader ]; then
 	    --interval 500ms 2>/tmp/reader.log &
 	READER=$!
 	wait_file /tmp/kw/run/reader.ctl 300
-	timeout 120 /bin/kwarden-tap --count 3 /tmp/kw/run/reader.sock \
+	timeout 120 /bin/kwarden-tap --count 8 --sub 0:1 /tmp/kw/run/reader.sock \
 	    >/tmp/tap.json 2>>/tmp/reader.log
 	res "tap $?"
 	kill -TERM $READER
