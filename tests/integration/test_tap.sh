@@ -245,9 +245,11 @@ if [ -x "$READER" ] && command -v socat >/dev/null; then
 	    grep -o '"epoch":[0-9]*' | cut -d: -f2)
 	timeout 10 "$TAP" --sub "$epoch:2" --count 3 "$SOCK" >"$T/out" \
 	    2>"$T/err"
+	# The tap's sub is read after the hello: a live message published
+	# in between may come first, then the replay (or its gap).
 	if grep -q "\"epoch\":${epoch}[,}]" "$T/out" &&
-	    jq -se 'map(select(.t != "hello")) | .[0] |
-	    (.seq == 2 or .t == "gap")' "$T/out" >/dev/null; then
+	    jq -se 'map(select(.t != "hello")) |
+	    any(.[]; .seq == 2 or .t == "gap")' "$T/out" >/dev/null; then
 		ok tap__sub__replays_from_seq
 	else
 		fail tap__sub__replays_from_seq \
