@@ -5,7 +5,9 @@
  * Both modules publish one strict JSON object (RFC 8259) in /proc: a header
  * with system memory, then one object per process (thread group), then a
  * footer.  The iterator walks thread-group ids with find_ge_pid(), holds a
- * task reference per record and never sleeps under rcu_read_lock().
+ * task reference per record and never sleeps under rcu_read_lock() (the
+ * delta file's walk, delta.h, reads the processes it does not print
+ * under it, in batches).
  */
 #ifndef KWARDEN_KMODS_COMMON_H
 #define KWARDEN_KMODS_COMMON_H
@@ -591,7 +593,8 @@ static u64 kw_group_cpu_ns(struct task_struct *task)
 
 /**
  * kw_mm_rss() - resident set in pages, as /proc/<pid>/status VmRSS shows it
- * @mm: address space, reference held by the caller
+ * @mm: address space, reference held by the caller or the lock of a task
+ *	using it (kw_task_vals())
  *
  * Where the counters are per-CPU (6.2 and later; Kbuild detects it),
  * get_mm_rss() and /proc/<pid>/stat only read an approximation (off by up
@@ -681,7 +684,15 @@ static void kw_put(struct kw_iter *it)
 	}
 }
 
-static void *kw_seq_start(struct seq_file *m, loff_t *pos)
+/* How a file's walk finds the record at or after a tgid (kw_seek()). */
+typedef void *(*kw_seek_fn)(struct kw_iter *it, loff_t *pos, pid_t tgid);
+
+/*
+ * seq_file start() and next() over the positions above: the header, the
+ * records @seek finds, the footer.
+ */
+static void *kw_seq_start_with(struct seq_file *m, loff_t *pos,
+			       kw_seek_fn seek)
 {
 	struct kw_iter *it = m->private;
 
@@ -691,21 +702,32 @@ static void *kw_seq_start(struct seq_file *m, loff_t *pos)
 		return KW_FOOTER;
 	if (*pos > KW_POS_FOOTER)
 		return NULL;
-	return kw_seek(it, pos, *pos - 1);
+	return seek(it, pos, *pos - 1);
 }
 
-static void *kw_seq_next(struct seq_file *m, void *v, loff_t *pos)
+static void *kw_seq_next_with(struct seq_file *m, void *v, loff_t *pos,
+			      kw_seek_fn seek)
 {
 	struct kw_iter *it = m->private;
 
 	if (v == SEQ_START_TOKEN)
-		return kw_seek(it, pos, 1);
+		return seek(it, pos, 1);
 	if (v == KW_FOOTER) {
 		*pos = KW_POS_FOOTER + 1;
 		return NULL;
 	}
 	kw_put(it);
-	return kw_seek(it, pos, *pos);
+	return seek(it, pos, *pos);
+}
+
+static void *kw_seq_start(struct seq_file *m, loff_t *pos)
+{
+	return kw_seq_start_with(m, pos, kw_seek);
+}
+
+static void *kw_seq_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	return kw_seq_next_with(m, v, pos, kw_seek);
 }
 
 static void kw_seq_stop(struct seq_file *m, void *v)
@@ -777,27 +799,41 @@ struct kw_vals {
 	char state;
 };
 
-/*
- * Fill @v from @task and its @mm (NULL for a kernel thread or an exiting
- * task).  No lock may be held.
+/**
+ * kw_task_vals() - read the counters of @task into @v
+ * @task: a thread-group leader, reference held or under rcu_read_lock()
+ * @v: receives them
+ *
+ * Never sleeps: the delta file's walk calls it under rcu_read_lock().  The
+ * mm's counters and the command name are read under task_lock(), which
+ * exit_mm() and exec hold to change task->mm (so the mm cannot be freed
+ * meanwhile, and no reference is taken) and set_task_comm() holds to
+ * write the name.  A kernel thread that borrows an mm (kthread_use_mm())
+ * is read without it, as get_task_mm() would.
  */
-static void kw_task_vals(struct task_struct *task, struct mm_struct *mm,
-			 struct kw_vals *v)
+static void kw_task_vals(struct task_struct *task, struct kw_vals *v)
 {
+	struct mm_struct *mm;
+
 	memset(v, 0, sizeof(*v));
 	v->tgid = task_tgid_nr(task);
 	v->start_ns = task->start_boottime;
 	v->exec_id = task->self_exec_id;
-	if (mm) {
+	task_lock(task);
+	mm = task->mm;
+	if (mm && !(task->flags & PF_KTHREAD)) {
 		v->total_vm = mm->total_vm;
 		v->rss = kw_mm_rss(mm);
 	}
+	BUILD_BUG_ON(sizeof(v->comm) != sizeof(task->comm));
+	memcpy(v->comm, task->comm, sizeof(v->comm));
+	task_unlock(task);
+	v->comm[sizeof(v->comm) - 1] = '\0';
 	rcu_read_lock();
 	if (pid_alive(task))
 		v->ppid = task_tgid_nr(rcu_dereference(task->real_parent));
 	v->cset = (unsigned long)rcu_dereference(task->cgroups);
 	rcu_read_unlock();
-	get_task_comm(v->comm, task);
 	v->cpu_ns = kw_group_cpu_ns(task);
 	v->state = task_state_to_char(task);
 	v->uid = from_kuid_munged(&init_user_ns, task_uid(task));
@@ -876,12 +912,14 @@ static int kw_show_task(struct seq_file *m, struct kw_iter *it,
 	if (it->src->containers_only && !id[0])
 		return 0;
 
-	mm = get_task_mm(task);
-	if (mm && it->src->cmdline)
-		cmdlen = kw_read_cmdline(mm, it->cmdline);
-	kw_task_vals(task, mm, &v);
-	if (mm)
-		mmput(mm);
+	kw_task_vals(task, &v);
+	if (it->src->cmdline) {
+		mm = get_task_mm(task);
+		if (mm) {
+			cmdlen = kw_read_cmdline(mm, it->cmdline);
+			mmput(mm);
+		}
+	}
 	kw_show_vals(m, it, &v, it->cmdline, cmdlen, id, cgroup);
 	return 0;
 }

@@ -19,9 +19,11 @@
  * first of the open file, when the previous pass did not reach its footer,
  * when the previous one hit the table's cap, and every full_every passes.
  *
- * Tables are allocated with kvmalloc in start() and show(), which seq_file
- * calls in process context holding only its own mutex (the task walk drops
- * RCU before show(): kw_next_task()), and freed on release.
+ * The walk (kw_delta_seek(), seq_file's start() and next()) reads the
+ * processes under rcu_read_lock() and hands show() only the ones to print.
+ * Tables are allocated with kvmalloc in the walk, outside RCU (seq_file
+ * calls it in process context holding only its own mutex), and freed on
+ * release.
  */
 #ifndef KWARDEN_KMODS_DELTA_H
 #define KWARDEN_KMODS_DELTA_H
@@ -60,6 +62,9 @@ struct kw_dent {
  * @complete: the last pass begun reached its footer
  * @max: the cap on entries, delta_max when the file was opened
  * @full_every: a full pass every this many (0: only when needed)
+ * @vals: the counters of the task kw_delta_seek() hands to show()
+ * @prev: its entry in @old, or NULL
+ * @room: @cur had room for it
  */
 struct kw_delta {
 	struct kw_dent *old, *cur;
@@ -68,6 +73,9 @@ struct kw_delta {
 	bool full, lost, complete;
 	size_t max;
 	unsigned int full_every;
+	struct kw_vals vals;
+	struct kw_dent *prev;
+	bool room;
 };
 
 static bool kw_vals_same(const struct kw_vals *a, const struct kw_vals *b)
@@ -138,57 +146,125 @@ static bool kw_delta_room(struct kw_delta *d)
 	return true;
 }
 
+/* Unchanged processes read under one rcu_read_lock(), at most. */
+#define KW_DELTA_BATCH	64
+
+/* The entry of @old for @tgid, or NULL; tgids come in increasing order. */
+static struct kw_dent *kw_delta_prev(struct kw_delta *d, pid_t tgid)
+{
+	while (d->cursor < d->nold && d->old[d->cursor].v.tgid < tgid)
+		d->cursor++;
+	if (d->cursor < d->nold && d->old[d->cursor].v.tgid == tgid)
+		return &d->old[d->cursor];
+	return NULL;
+}
+
+/* Append @v to @cur, which has room. */
+static void kw_delta_commit(struct kw_delta *d, const struct kw_vals *v)
+{
+	d->cur[d->ncur].v = *v;
+	d->cur[d->ncur++].seen = false;
+}
+
+/**
+ * kw_delta_seek() - the delta file's walk (kw_seek_fn)
+ * @it: iterator
+ * @pos: receives the position of what is returned
+ * @tgid: first thread-group id to look at
+ *
+ * Every thread group from @tgid on whose counters equal its entry in @old
+ * is committed to @cur here, printed by no one, and the walk goes on; the
+ * first one that is new or changed (every one, in a full pass or once
+ * @cur is full) is returned, with a reference held and its counters in
+ * @vals for show(), which prints exactly those.  The unchanged ones are
+ * read under rcu_read_lock() in batches of at most KW_DELTA_BATCH with
+ * kw_task_vals(), which never sleeps, and no reference: a quiet pass costs
+ * the reads alone.  Between batches (and whenever @cur must grow, which
+ * allocates) RCU is dropped and others may run.
+ *
+ * Return: the task, or KW_FOOTER when there is none left.
+ */
+static void *kw_delta_seek(struct kw_iter *it, loff_t *pos, pid_t tgid)
+{
+	struct kw_delta *d = it->delta;
+	struct task_struct *task;
+	struct kw_dent *prev;
+	struct pid *pid;
+	unsigned int n;
+	bool room;
+
+	for (;;) {
+		room = !d->lost && kw_delta_room(d);
+		if (!room && !d->lost) {
+			d->lost = true;
+			d->cap_hits++;
+		}
+		rcu_read_lock();
+		for (n = 0; n < KW_DELTA_BATCH; n++) {
+			pid = find_ge_pid(tgid, &init_pid_ns);
+			if (!pid)
+				break;
+			tgid = pid_nr(pid);
+			task = pid_task(pid, PIDTYPE_TGID);
+			if (!task) {
+				tgid++;
+				continue;
+			}
+			kw_task_vals(task, &d->vals);
+			prev = kw_delta_prev(d, tgid);
+			if (d->full || !room || !prev ||
+			    !kw_vals_same(&prev->v, &d->vals)) {
+				get_task_struct(task);
+				rcu_read_unlock();
+				it->task = task;
+				d->prev = prev;
+				d->room = room;
+				*pos = (loff_t)tgid + 1;
+				return task;
+			}
+			kw_delta_commit(d, &d->vals);
+			prev->seen = true;
+			tgid++;
+			if (d->ncur == d->capcur || need_resched())
+				break;
+		}
+		rcu_read_unlock();
+		if (!pid) {
+			*pos = KW_POS_FOOTER;
+			return KW_FOOTER;
+		}
+		cond_resched();
+	}
+}
+
+/*
+ * Print the task kw_delta_seek() found changed, from the counters it read,
+ * and commit it when the record fit.
+ */
 static int kw_delta_show_task(struct seq_file *m, struct kw_iter *it,
 			      struct task_struct *task)
 {
 	struct kw_delta *d = it->delta;
 	char id[KW_CONTAINER_ID_LEN + 1];
-	struct kw_dent *prev = NULL;
 	const char *cgroup;
 	struct mm_struct *mm;
-	struct kw_vals v;
 	size_t cmdlen = 0;
-	bool room;
 
-	mm = get_task_mm(task);
-	kw_task_vals(task, mm, &v);
-	while (d->cursor < d->nold && d->old[d->cursor].v.tgid < v.tgid)
-		d->cursor++;
-	if (d->cursor < d->nold && d->old[d->cursor].v.tgid == v.tgid)
-		prev = &d->old[d->cursor];
-	room = d->lost ? false : kw_delta_room(d);
-	if (!room && !d->lost) {
-		d->lost = true;
-		d->cap_hits++;
-	}
-	if (!d->full && room && prev && kw_vals_same(&prev->v, &v)) {
-		/*
-		 * Unchanged: nothing printed, so nothing to repeat.  A quiet
-		 * pass walks every process in one read(): let others run.
-		 */
-		if (mm)
-			mmput(mm);
-		d->cur[d->ncur].v = v;
-		d->cur[d->ncur++].seen = false;
-		prev->seen = true;
-		cond_resched();
-		return 0;
-	}
-	if (mm) {
-		if (it->src->cmdline)
+	if (it->src->cmdline) {
+		mm = get_task_mm(task);
+		if (mm) {
 			cmdlen = kw_read_cmdline(mm, it->cmdline);
-		mmput(mm);
+			mmput(mm);
+		}
 	}
 	cgroup = kw_task_cgroup(it, task, id);
-	kw_show_vals(m, it, &v, it->cmdline, cmdlen, id, cgroup);
+	kw_show_vals(m, it, &d->vals, it->cmdline, cmdlen, id, cgroup);
 	if (seq_has_overflowed(m))
 		return 0;
-	if (prev)
-		prev->seen = true;
-	if (room) {
-		d->cur[d->ncur].v = v;
-		d->cur[d->ncur++].seen = false;
-	}
+	if (d->prev)
+		d->prev->seen = true;
+	if (d->room)
+		kw_delta_commit(d, &d->vals);
 	return 0;
 }
 
@@ -246,7 +322,12 @@ static void *kw_delta_seq_start(struct seq_file *m, loff_t *pos)
 
 	if (*pos == 0)
 		kw_delta_begin(it->delta);
-	return kw_seq_start(m, pos);
+	return kw_seq_start_with(m, pos, kw_delta_seek);
+}
+
+static void *kw_delta_seq_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	return kw_seq_next_with(m, v, pos, kw_delta_seek);
 }
 
 /**

@@ -82,7 +82,7 @@ static const struct seq_operations nocmdline_seq_ops = {
 
 static const struct seq_operations delta_seq_ops = {
 	.start = kw_delta_seq_start,
-	.next = kw_seq_next,
+	.next = kw_delta_seq_next,
 	.stop = kw_seq_stop,
 	.show = delta_show,
 };

@@ -227,7 +227,8 @@ sleep 1
 # 8: the delta file, read pass after pass on one open file, each pass
 # followed by a full read, under fork/exit (some children threaded), exec
 # from threads, pid reuse and a process changing its comm, argv, RSS and
-# threads; a full pass every 5
+# threads, and another changing sleeping processes from outside (their
+# RSS, state, cgroup, parent); a full pass every 5
 DELTA=${SYS}_delta
 res "mode_delta $(stat -c %a $DELTA)"
 echo 5 >/sys/module/sysinfo/parameters/full_every
@@ -240,12 +241,17 @@ dl2=$!
 dl3=$!
 /bin/kwtest changer "$DELTA_S" >/tmp/dl_changer &
 dl4=$!
+mkdir -p $V2/kwout1 $V2/kwout2
+/bin/kwtest outsider "$DELTA_S" $V2 >/tmp/dl_outsider &
+dl5=$!
 usleep 500000
 res "deltaseq $(/bin/kwtest deltaseq $DELTA $SYS "$DELTA_N" 200 /tmp/delta/p)"
-wait $dl1 $dl2 $dl3 $dl4
+wait $dl1 $dl2 $dl3 $dl4 $dl5
+rmdir $V2/kwout1 $V2/kwout2
 res "delta_load $(cat /tmp/dl_storm) forks, $(tr '\n' ' ' </tmp/dl_threxec)"
 res "delta_reuse $(tail -n1 /tmp/dl_reuse)"
 res "delta_changer $(cat /tmp/dl_changer)"
+res "delta_outsider $(cat /tmp/dl_outsider)"
 # more processes than delta_max: every pass is full, counted
 echo 100 >/sys/module/sysinfo/parameters/delta_max
 res "deltacap $(/bin/kwtest deltaseq $DELTA - 2 0 /tmp/delta/cap)"

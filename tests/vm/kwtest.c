@@ -34,6 +34,13 @@
  *                              "kwnew" (ns_last_pid); prints the count
  *   kwtest changer S           for S seconds changes its comm, argv, RSS
  *                              and thread count, one every ~50 ms
+ *   kwtest outsider S CGDIR    for S seconds changes sleeping processes
+ *                              from outside, one change every 250 ms: a
+ *                              child's RSS (process_vm_writev), another's
+ *                              state (SIGSTOP, SIGCONT), a third's cgroup
+ *                              (CGDIR/kwout1 and kwout2, cgroup2), and a
+ *                              grandchild's parent (its parent killed);
+ *                              prints counts
  *   kwtest deltaseq DELTA FULL N MS PREFIX
  *                              open DELTA once; N + 1 times read it from
  *                              offset 0 to EOF into PREFIX.dK and, but
@@ -53,6 +60,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -895,6 +903,142 @@ changer(long seconds, char **argv)
 	return 0;
 }
 
+/* Write @s to the file @path; 0 or -1. */
+static int
+write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd == -1)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+/* A child that forks a sleeping grandchild, then sleeps itself. */
+static pid_t
+mid_child(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		prctl(PR_SET_NAME, "kwmid");
+		if (fork() == 0) {
+			prctl(PR_SET_NAME, "kwleaf");
+			alarm(30);
+			for (;;)
+				pause();
+		}
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+/* A child named @name that sleeps until killed. */
+static pid_t
+sleeping_child(const char *name)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		prctl(PR_SET_NAME, name);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+/*
+ * Changes to processes that sleep through them, made by this one, each
+ * kind to a sleeper of its own (a wakeup would make it run, and a process
+ * that runs is read anyway): the delta file must name them though they
+ * never run.
+ */
+static int
+outsider(long seconds, const char *cgdir)
+{
+	time_t end = time(NULL) + seconds;
+	long step = 0, rss = 0, stops = 0, moves = 0, orphans = 0, errs = 0;
+	size_t len = 16 << 20, page = (size_t)sysconf(_SC_PAGESIZE);
+	pid_t grow, stop, move, mid = -1;
+	struct iovec local, remote;
+	char path[512], val[64];
+	char data[64];
+	char *mem;
+
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return 1;
+	/* Base pages: a huge page would make one write fault in 2 MiB. */
+	madvise(mem, len, MADV_NOHUGEPAGE);
+	grow = sleeping_child("kwgrow");
+	stop = sleeping_child("kwstop");
+	move = sleeping_child("kwmove");
+	if (grow == -1 || stop == -1 || move == -1)
+		return 1;
+	memset(data, 'x', sizeof(data));
+	while (time(NULL) < end) {
+		/*
+		 * Each sleeper changes once a second, every fourth or fifth
+		 * pass of the test's reads: a process found changed is read
+		 * again at the next pass, so changes at every pass would be
+		 * seen without the tracepoint this is to test.
+		 */
+		usleep(250000);
+		switch (step++ % 4) {
+		case 0: /* one more resident page in a sleeper */
+			local.iov_base = data;
+			local.iov_len = sizeof(data);
+			remote.iov_base =
+			    mem + (size_t)(rss % (len / page)) * page;
+			remote.iov_len = sizeof(data);
+			if (process_vm_writev(grow, &local, 1, &remote, 1,
+				0) == (ssize_t)sizeof(data))
+				rss++;
+			else
+				errs++;
+			break;
+		case 1: /* stopped, then running again */
+			if (kill(stop, stops++ % 2 ? SIGCONT : SIGSTOP) == -1)
+				errs++;
+			break;
+		case 2:
+			snprintf(path, sizeof(path),
+			    "%s/kwout%ld/cgroup.procs", cgdir, 1 + moves % 2);
+			snprintf(val, sizeof(val), "%d", (int)move);
+			if (write_file(path, val) == 0)
+				moves++;
+			else
+				errs++;
+			break;
+		case 3: /* the last mid dies: its sleeping child is reparented */
+			if (mid > 0) {
+				kill(mid, SIGKILL);
+				waitpid(mid, NULL, 0);
+				orphans++;
+			}
+			mid = mid_child();
+			break;
+		}
+	}
+	if (mid > 0) {
+		kill(mid, SIGKILL);
+		waitpid(mid, NULL, 0);
+	}
+	kill(grow, SIGKILL);
+	kill(stop, SIGKILL);
+	kill(move, SIGKILL);
+	while (wait(NULL) > 0)
+		;
+	printf("rss %ld stops %ld moves %ld orphans %ld errors %ld\n", rss,
+	    stops, moves, orphans, errs);
+	return 0;
+}
+
 /* Read @fd from offset 0 to EOF into @out; -1 on a read error. */
 static int
 read_pass(int fd, const char *out)
@@ -996,12 +1140,14 @@ main(int argc, char **argv)
 		return mmargv(atol(argv[2]));
 	if (argc >= 3 && !strcmp(argv[1], "pidreuse"))
 		return pidreuse(atol(argv[2]));
+	if (argc >= 4 && !strcmp(argv[1], "outsider"))
+		return outsider(atol(argv[2]), argv[3]);
 	if (argc >= 3 && !strcmp(argv[1], "changer"))
 		return changer(atol(argv[2]), argv);
 	if (argc >= 7 && !strcmp(argv[1], "deltaseq"))
 		return deltaseq(argv[2], argv[3], atol(argv[4]), atol(argv[5]),
 		    argv[6]);
 	fprintf(stderr,
-	    "usage: kwtest hostile|expect|hold|plainhold|park|spin|storm|churn|cpumono|randread|cgchurn|threxec|argvstorm|mmargv|pidreuse|changer|deltaseq ...\n");
+	    "usage: kwtest hostile|expect|hold|plainhold|park|spin|storm|churn|cpumono|randread|cgchurn|threxec|argvstorm|mmargv|pidreuse|changer|outsider|deltaseq ...\n");
 	return 2;
 }
