@@ -937,20 +937,6 @@ mid_child(void)
 	return pid;
 }
 
-/* A child named @name that sleeps until killed. */
-static pid_t
-sleeping_child(const char *name)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		prctl(PR_SET_NAME, name);
-		for (;;)
-			pause();
-	}
-	return pid;
-}
-
 /*
  * Changes to processes that sleep through them, made by this one, each
  * kind to a sleeper of its own (a wakeup would make it run, and a process
@@ -975,9 +961,9 @@ outsider(long seconds, const char *cgdir)
 		return 1;
 	/* Base pages: a huge page would make one write fault in 2 MiB. */
 	madvise(mem, len, MADV_NOHUGEPAGE);
-	grow = sleeping_child("kwgrow");
-	stop = sleeping_child("kwstop");
-	move = sleeping_child("kwmove");
+	grow = named_child("kwgrow");
+	stop = named_child("kwstop");
+	move = named_child("kwmove");
 	if (grow == -1 || stop == -1 || move == -1)
 		return 1;
 	memset(data, 'x', sizeof(data));
