@@ -31,6 +31,7 @@
 #include <linux/vmalloc.h>
 
 #include "common.h"
+#include "activity.h"
 
 /* Entries allocated for the first table of an open file. */
 #define KW_DELTA_MIN	1024
@@ -39,10 +40,12 @@
  * struct kw_dent - what the reader was last given for one thread group
  * @v: the counters the record was printed from
  * @seen: a committed show() of this pass matched this entry of @old
+ * @hot: the pass that made this entry found the process new or changed
  */
 struct kw_dent {
 	struct kw_vals v;
 	bool seen;
+	bool hot;
 };
 
 /**
@@ -65,6 +68,10 @@ struct kw_dent {
  * @vals: the counters of the task kw_delta_seek() hands to show()
  * @prev: its entry in @old, or NULL
  * @room: @cur had room for it
+ * @hot: it is new or changed (a full pass prints the unchanged too)
+ * @act: activity marks (activity.h), NULL when every pass reads everything
+ * @tracked: this pass reads the marked processes, carries the rest over
+ * @force: seq_file restarted at this tgid: read it even if unmarked (0: none)
  */
 struct kw_delta {
 	struct kw_dent *old, *cur;
@@ -75,7 +82,10 @@ struct kw_delta {
 	unsigned int full_every;
 	struct kw_vals vals;
 	struct kw_dent *prev;
-	bool room;
+	bool room, hot;
+	struct kw_act *act;
+	bool tracked;
+	pid_t force;
 };
 
 static bool kw_vals_same(const struct kw_vals *a, const struct kw_vals *b)
@@ -111,6 +121,10 @@ static void kw_delta_begin(struct kw_delta *d)
 		  (d->full_every && d->gen - d->last_full >= d->full_every);
 	if (d->full)
 		d->last_full = d->gen;
+	if (d->act)
+		kw_act_begin(d->act, d->full);
+	d->tracked = d->act && !d->full;
+	d->force = 0;
 	d->ncur = 0;
 	d->cursor = 0;
 	d->lost = false;
@@ -160,9 +174,11 @@ static struct kw_dent *kw_delta_prev(struct kw_delta *d, pid_t tgid)
 }
 
 /* Append @v to @cur, which has room. */
-static void kw_delta_commit(struct kw_delta *d, const struct kw_vals *v)
+static void kw_delta_commit(struct kw_delta *d, const struct kw_vals *v,
+			    bool hot)
 {
 	d->cur[d->ncur].v = *v;
+	d->cur[d->ncur].hot = hot;
 	d->cur[d->ncur++].seen = false;
 }
 
@@ -184,7 +200,7 @@ static void kw_delta_commit(struct kw_delta *d, const struct kw_vals *v)
  *
  * Return: the task, or KW_FOOTER when there is none left.
  */
-static void *kw_delta_seek(struct kw_iter *it, loff_t *pos, pid_t tgid)
+static void *kw_delta_walk(struct kw_iter *it, loff_t *pos, pid_t tgid)
 {
 	struct kw_delta *d = it->delta;
 	struct task_struct *task;
@@ -219,10 +235,12 @@ static void *kw_delta_seek(struct kw_iter *it, loff_t *pos, pid_t tgid)
 				it->task = task;
 				d->prev = prev;
 				d->room = room;
+				d->hot = !prev ||
+					 !kw_vals_same(&prev->v, &d->vals);
 				*pos = (loff_t)tgid + 1;
 				return task;
 			}
-			kw_delta_commit(d, &d->vals);
+			kw_delta_commit(d, &d->vals, false);
 			prev->seen = true;
 			tgid++;
 			if (d->ncur == d->capcur || need_resched())
@@ -235,6 +253,107 @@ static void *kw_delta_seek(struct kw_iter *it, loff_t *pos, pid_t tgid)
 		}
 		cond_resched();
 	}
+}
+
+/*
+ * Whether a tracked pass must read the process of @e though no tracepoint
+ * marked it (activity.h): it changed in the last pass, it was running or
+ * dead, or its parent exited.
+ */
+static bool kw_delta_needs(const struct kw_delta *d, const struct kw_dent *e)
+{
+	return e->hot || e->v.state == 'R' || e->v.state == 'Z' ||
+	       e->v.state == 'X' || kw_act_orphaned(d->act, e->v.ppid);
+}
+
+/*
+ * A tracked pass: from @tgid on, the next process to read is the first
+ * marked one or the first entry of @old that kw_delta_needs(), or the
+ * tgid seq_file restarts at (@force); the entries of @old before it are
+ * copied to @cur as they are, unread, a run at once.  A process read is
+ * handled as by kw_delta_walk().  When @cur cannot grow the pass goes on
+ * as a walk (every process printed, the next pass full).
+ */
+static void *kw_delta_track(struct kw_iter *it, loff_t *pos, pid_t tgid)
+{
+	struct kw_delta *d = it->delta;
+	struct task_struct *task;
+	struct kw_dent *e, *prev;
+	unsigned int n = 0;
+	size_t run;
+	pid_t next;
+
+	for (;;) {
+		if (!kw_delta_room(d)) {
+			d->tracked = false;
+			d->force = 0;
+			return kw_delta_walk(it, pos, tgid);
+		}
+		next = kw_act_next(d->act, tgid);
+		if (d->force == tgid)
+			next = tgid;
+		while (d->cursor < d->nold && d->old[d->cursor].v.tgid < tgid)
+			d->cursor++;
+		run = d->cursor;
+		while (d->cursor < d->nold &&
+		       d->cursor - run < d->capcur - d->ncur) {
+			e = &d->old[d->cursor];
+			if (e->v.tgid >= next)
+				break;
+			if (kw_delta_needs(d, e)) {
+				next = e->v.tgid;
+				break;
+			}
+			e->seen = true;
+			d->cursor++;
+		}
+		/* not hot, as kw_delta_needs() said; "seen" is reset at begin */
+		memcpy(&d->cur[d->ncur], &d->old[run],
+		       (d->cursor - run) * sizeof(*d->cur));
+		d->ncur += d->cursor - run;
+		if (d->ncur == d->capcur)
+			continue;
+		d->force = 0;
+		if (next >= PID_MAX_LIMIT) {
+			*pos = KW_POS_FOOTER;
+			return KW_FOOTER;
+		}
+		kw_act_done(d->act, next);
+		tgid = next;
+		if (++n % KW_DELTA_BATCH == 0)
+			cond_resched();
+		rcu_read_lock();
+		task = pid_task(find_pid_ns(tgid, &init_pid_ns), PIDTYPE_TGID);
+		if (!task) {
+			rcu_read_unlock();
+			tgid++;
+			continue;
+		}
+		kw_task_vals(task, &d->vals);
+		prev = kw_delta_prev(d, tgid);
+		if (!prev || !kw_vals_same(&prev->v, &d->vals)) {
+			get_task_struct(task);
+			rcu_read_unlock();
+			it->task = task;
+			d->prev = prev;
+			d->room = true;
+			d->hot = true;
+			*pos = (loff_t)tgid + 1;
+			return task;
+		}
+		rcu_read_unlock();
+		kw_delta_commit(d, &d->vals, false);
+		prev->seen = true;
+		tgid++;
+	}
+}
+
+/* The delta file's walk (kw_seek_fn): tracked or reading everything. */
+static void *kw_delta_seek(struct kw_iter *it, loff_t *pos, pid_t tgid)
+{
+	if (it->delta->tracked)
+		return kw_delta_track(it, pos, tgid);
+	return kw_delta_walk(it, pos, tgid);
 }
 
 /*
@@ -264,7 +383,7 @@ static int kw_delta_show_task(struct seq_file *m, struct kw_iter *it,
 	if (d->prev)
 		d->prev->seen = true;
 	if (d->room)
-		kw_delta_commit(d, &d->vals);
+		kw_delta_commit(d, &d->vals, d->hot);
 	return 0;
 }
 
@@ -322,6 +441,8 @@ static void *kw_delta_seq_start(struct seq_file *m, loff_t *pos)
 
 	if (*pos == 0)
 		kw_delta_begin(it->delta);
+	else if (*pos < KW_POS_FOOTER)
+		it->delta->force = (pid_t)(*pos - 1);
 	return kw_seq_start_with(m, pos, kw_delta_seek);
 }
 
@@ -337,11 +458,12 @@ static void *kw_delta_seq_next(struct seq_file *m, void *v, loff_t *pos)
  * @file: the file being opened
  * @max: cap on the entries of one table
  * @full_every: a full pass every this many passes (0: never scheduled)
+ * @track: follow activity marks (activity.h) where the kernel allows
  *
  * Return: 0 or a negative errno.
  */
 static int kw_delta_open(struct inode *inode, struct file *file, size_t max,
-			 unsigned int full_every)
+			 unsigned int full_every, bool track)
 {
 	struct kw_delta *d;
 	struct kw_iter *it;
@@ -357,6 +479,8 @@ static int kw_delta_open(struct inode *inode, struct file *file, size_t max,
 	}
 	d->max = max ? max : 1;
 	d->full_every = full_every;
+	if (track)
+		d->act = kw_act_new();
 	it = ((struct seq_file *)file->private_data)->private;
 	it->delta = d;
 	return 0;
@@ -368,6 +492,7 @@ static int kw_delta_release(struct inode *inode, struct file *file)
 	struct kw_delta *d = it->delta;
 
 	if (d) {
+		kw_act_del(d->act);
 		kvfree(d->old);
 		kvfree(d->cur);
 		kfree(d);

@@ -35,6 +35,11 @@ module_param(delta_max, uint, 0644);
 MODULE_PARM_DESC(delta_max,
 		 "delta file: most processes one open file tracks, read at open; more make every pass full (default 262144)");
 
+static bool activity = true;
+module_param(activity, bool, 0644);
+MODULE_PARM_DESC(activity,
+		 "delta file: read only the processes tracepoints mark active, read at open (default Y)");
+
 static ushort proc_mode = 0400;
 module_param(proc_mode, ushort, 0444);
 MODULE_PARM_DESC(proc_mode, "file mode, octal with a leading 0 (default 0400)");
@@ -90,7 +95,7 @@ static const struct seq_operations delta_seq_ops = {
 static int delta_open(struct inode *inode, struct file *file)
 {
 	return kw_delta_open(inode, file, READ_ONCE(delta_max),
-			     READ_ONCE(full_every));
+			     READ_ONCE(full_every), READ_ONCE(activity));
 }
 
 static const struct proc_ops delta_proc_ops = {
@@ -138,6 +143,7 @@ static void __exit sysinfo_exit(void)
 	remove_proc_entry(delta_name, NULL);
 	remove_proc_entry(nocmdline_name, NULL);
 	remove_proc_entry(proc_name, NULL);
+	kw_act_exit();
 	pr_info("/proc/%s, /proc/%s and /proc/%s removed\n", proc_name,
 		nocmdline_name, delta_name);
 }
