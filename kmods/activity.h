@@ -205,12 +205,14 @@ static void kw_act_rss(void *data, struct mm_struct *mm, int member)
  * @probe: the probe, of the tracepoint's prototype
  * @required: without it a pass could miss a change: no tracking
  * @tp: the tracepoint, once found
+ * @on: the probe is registered on @tp
  */
 struct kw_act_probe {
 	const char *name;
 	void *probe;
 	bool required;
 	struct tracepoint *tp;
+	bool on;
 };
 
 static struct kw_act_probe kw_act_probes[] = {
@@ -233,15 +235,20 @@ static void kw_act_find(struct tracepoint *tp, void *priv)
 			kw_act_probes[i].tp = tp;
 }
 
+/*
+ * Unregister what kw_act_register() registered, and only that: removing a
+ * probe a tracepoint does not have warns.
+ */
 static void kw_act_unregister(void)
 {
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(kw_act_probes); i++) {
-		if (kw_act_probes[i].tp)
+		if (kw_act_probes[i].on)
 			tracepoint_probe_unregister(kw_act_probes[i].tp,
 						    kw_act_probes[i].probe,
 						    NULL);
+		kw_act_probes[i].on = false;
 		kw_act_probes[i].tp = NULL;
 	}
 	tracepoint_synchronize_unregister();
@@ -269,9 +276,9 @@ static int kw_act_register(void)
 		if (ret) {
 			pr_warn("tracepoint %s: probe not registered (%d): the delta file reads every process\n",
 				p->name, ret);
-			p->tp = NULL;
 			break;
 		}
+		p->on = true;
 		n++;
 	}
 	if (ret)
