@@ -549,6 +549,7 @@ randread(const char *path, long seconds)
 	return 0;
 }
 
+/* Write @s to the file @path; 0 or -1. */
 static int
 write_str(const char *path, const char *s)
 {
@@ -905,20 +906,6 @@ changer(long seconds, char **argv)
 	return 0;
 }
 
-/* Write @s to the file @path; 0 or -1. */
-static int
-write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd == -1)
-		return -1;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -1;
-}
-
 /* A child that forks a sleeping grandchild, then sleeps itself. */
 static pid_t
 mid_child(void)
@@ -998,7 +985,7 @@ outsider(long seconds, const char *cgdir)
 			snprintf(path, sizeof(path),
 			    "%s/kwout%ld/cgroup.procs", cgdir, 1 + moves % 2);
 			snprintf(val, sizeof(val), "%d", (int)move);
-			if (write_file(path, val) == 0)
+			if (write_str(path, val) == 0)
 				moves++;
 			else
 				errs++;
